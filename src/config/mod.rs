@@ -1,0 +1,1 @@
+//! Configuration: the YAML model, defaults, and validation with exact locations.

@@ -1,0 +1,10 @@
+//! twinstar: a VRRPv3 (RFC 9568) virtual-IP failover agent for Linux.
+//!
+//! The crate is split the way the agent is built:
+//! - [`wire`]: checked views over packet bytes and owned representations;
+//! - [`vrrp`]: the sans-IO per-virtual-router state machine (no sockets, no clock);
+//! - [`config`]: the YAML model, validated with file:line:col errors.
+
+pub mod config;
+pub mod vrrp;
+pub mod wire;

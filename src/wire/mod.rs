@@ -1,0 +1,1 @@
+//! Packet formats: checked views over bytes plus owned representations.
