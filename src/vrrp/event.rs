@@ -1,0 +1,144 @@
+//! What goes into a virtual router (events), what comes out (actions), and its states.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// The protocol states of RFC 9568 §6.4, plus `Fault`.
+///
+/// `Fault` is not in the RFC: it is where a router waits while it must not take part
+/// (its interface is down, or a tracked object it depends on failed). A router in
+/// Fault sends nothing, holds no addresses and ignores adverts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Not started, or shut down (RFC 9568 §6.4.1).
+    Initialize,
+    /// Listening for the Master, ready to take over (RFC 9568 §6.4.2).
+    Backup,
+    /// Holding the virtual addresses and advertising (RFC 9568 §6.4.3).
+    Master,
+    /// Kept out of the election by a failure outside the protocol.
+    Fault,
+}
+
+impl State {
+    /// Lower-case name, as used in logs, status output and metrics labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Initialize => "initialize",
+            State::Backup => "backup",
+            State::Master => "master",
+            State::Fault => "fault",
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The fields of a received advertisement the state machine acts on.
+///
+/// The platform layer has already checked the packet (TTL, checksum, VRID, family),
+/// so the core sees only facts it needs to decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdvertInfo {
+    /// The sender's priority; 0 means the Master is resigning.
+    pub priority: u8,
+    /// The sender's Max Adver Int.
+    pub interval: Duration,
+    /// The sender's primary address (IP source), the tie-breaker on equal priority.
+    pub source: IpAddr,
+}
+
+/// An input to [`crate::vrrp::VirtualRouter::handle`]: a fact that happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// The router is enabled (RFC 9568 §6.4.1 Startup).
+    Startup,
+    /// The router is being disabled: the agent stops or the instance is removed.
+    Shutdown,
+    /// A valid advertisement for this virtual router arrived.
+    AdvertReceived(AdvertInfo),
+    /// The caller's timer reached [`crate::vrrp::VirtualRouter::next_deadline`].
+    TimerExpired,
+    /// The effective priority changed (tracking weights); owners (255) never move.
+    PriorityChanged(u8),
+    /// Something outside the protocol failed: the interface lost carrier, or a
+    /// tracked object with weight 0 is down.
+    FaultSet,
+    /// The failure behind the last `FaultSet` is over.
+    FaultCleared,
+}
+
+/// Why a state transition happened, for logs, status and hooks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransitionReason {
+    /// Startup of an address owner (priority 255) or a non-owner entering Backup.
+    Startup,
+    /// No advert from a Master within Master_Down_Interval.
+    MasterDownTimerExpired,
+    /// The Master resigned (priority 0) and our Skew_Time passed first.
+    MasterResigned,
+    /// A Master with higher priority (or equal priority and a greater address) spoke.
+    PreemptedByHigherPriority,
+    /// We preempted a lower-priority Master (after `preempt_delay`, if set).
+    PreemptedLowerPriority,
+    /// The router was shut down.
+    Shutdown,
+    /// A fault was set.
+    Fault,
+    /// The fault was cleared.
+    FaultCleared,
+}
+
+impl TransitionReason {
+    /// Lower-case name, as used in logs and status output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransitionReason::Startup => "startup",
+            TransitionReason::MasterDownTimerExpired => "master-down-timer-expired",
+            TransitionReason::MasterResigned => "master-resigned",
+            TransitionReason::PreemptedByHigherPriority => "preempted-by-higher-priority",
+            TransitionReason::PreemptedLowerPriority => "preempted-lower-priority",
+            TransitionReason::Shutdown => "shutdown",
+            TransitionReason::Fault => "fault",
+            TransitionReason::FaultCleared => "fault-cleared",
+        }
+    }
+}
+
+impl fmt::Display for TransitionReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An output of the state machine: something the caller must do, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Send an advertisement with this priority and our Advertisement_Interval.
+    SendAdvert {
+        /// 0 when resigning as Master, else the effective priority.
+        priority: u8,
+        /// The interval to put in Max Adver Int.
+        interval: Duration,
+    },
+    /// Add the virtual addresses to the interface.
+    AddAddresses,
+    /// Remove the virtual addresses from the interface.
+    RemoveAddresses,
+    /// Announce the virtual addresses: gratuitous ARP / unsolicited NA.
+    Announce,
+    /// The state changed; emitted after the actions that made it so.
+    StateChanged {
+        /// The state left.
+        from: State,
+        /// The state entered.
+        to: State,
+        /// Why.
+        reason: TransitionReason,
+    },
+}

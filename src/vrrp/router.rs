@@ -1,0 +1,445 @@
+//! One virtual router's state machine (RFC 9568 §6.4), driven by events and time.
+
+use std::cmp::Ordering;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use super::event::{Action, AdvertInfo, Event, State, TransitionReason};
+use super::stats::Statistics;
+use super::timers::{master_down_interval, skew_time, MAX_ADVER_INTERVAL, MIN_ADVER_INTERVAL};
+
+/// Priority of the address owner: it takes Master at once and is never moved.
+const OWNER_PRIORITY: u8 = 255;
+
+/// What a virtual router needs to know about itself, fixed for its lifetime.
+///
+/// The daemon builds this from the validated config plus what only the host knows
+/// (the interface's primary address, used as the tie-breaker on equal priority).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouterSettings {
+    /// Configured priority, 1..=255; 255 marks the address owner.
+    pub priority: u8,
+    /// Our Advertisement_Interval, 10 ms..=40.95 s in 10 ms steps.
+    pub advert_interval: Duration,
+    /// Preempt_Mode: whether a higher-priority Backup takes over from a lower Master.
+    pub preempt: bool,
+    /// How long to keep tolerating a lower-priority Master before preempting it,
+    /// counted from when we first hear it (keepalived's `preempt_delay`).
+    pub preempt_delay: Duration,
+    /// Our primary address on the interface: the IPv4 primary or the IPv6 link-local.
+    pub primary_address: IpAddr,
+}
+
+/// Why [`RouterSettings`] cannot drive a virtual router.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    /// Priority 0 is reserved for a resigning Master (RFC 9568 §5.2.4).
+    #[error("priority 0 is reserved for a resigning Master; use 1..=255")]
+    ZeroPriority,
+    /// The interval does not fit the 12-bit centisecond field.
+    #[error("advertisement interval {0:?} is outside 10ms..=40.95s or not a multiple of 10ms")]
+    BadInterval(Duration),
+}
+
+impl RouterSettings {
+    /// Checks the invariants the state machine relies on.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        if self.priority == 0 {
+            return Err(SettingsError::ZeroPriority);
+        }
+        let interval = self.advert_interval;
+        let whole_centis = interval.as_nanos() % 10_000_000 == 0;
+        if interval < MIN_ADVER_INTERVAL || interval > MAX_ADVER_INTERVAL || !whole_centis {
+            return Err(SettingsError::BadInterval(interval));
+        }
+        Ok(())
+    }
+}
+
+/// The state machine of one virtual router: no sockets, no clock, no runtime.
+///
+/// Feed it [`Event`]s through [`handle`](Self::handle) with the current time, carry
+/// out the returned [`Action`]s in order, and call `handle(now, Event::TimerExpired)`
+/// once `now` reaches [`next_deadline`](Self::next_deadline).
+#[derive(Debug, Clone)]
+pub struct VirtualRouter {
+    settings: RouterSettings,
+    state: State,
+    /// Effective priority: the configured one, moved by tracking (never for owners).
+    priority: u8,
+    /// Master_Adver_Interval: learned from the Master's adverts while Backup.
+    master_adver_interval: Duration,
+    adver_timer: Option<Instant>,
+    master_down_timer: Option<Instant>,
+    /// When we first tolerated a lower-priority Master under `preempt_delay`.
+    preempt_hold_since: Option<Instant>,
+    /// Whether we discarded a lower-priority Master's advert since we last heard a
+    /// better one: then an expiring down timer means preemption, not a dead Master.
+    lower_master_ignored: bool,
+    /// Whether the last word from the Master was a priority-0 advert.
+    master_resigned: bool,
+    fault: bool,
+    current_master: Option<AdvertInfo>,
+    last_transition: Option<Instant>,
+    stats: Statistics,
+}
+
+impl VirtualRouter {
+    /// Creates a router in Initialize; it starts on [`Event::Startup`].
+    pub fn new(settings: RouterSettings) -> Result<Self, SettingsError> {
+        settings.validate()?;
+        Ok(VirtualRouter {
+            priority: settings.priority,
+            master_adver_interval: settings.advert_interval,
+            settings,
+            state: State::Initialize,
+            adver_timer: None,
+            master_down_timer: None,
+            preempt_hold_since: None,
+            lower_master_ignored: false,
+            master_resigned: false,
+            fault: false,
+            current_master: None,
+            last_transition: None,
+            stats: Statistics::default(),
+        })
+    }
+
+    /// Current protocol state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Effective priority (configured priority moved by tracking).
+    pub fn priority(&self) -> u8 {
+        self.priority
+    }
+
+    /// The settings this router was built with.
+    pub fn settings(&self) -> &RouterSettings {
+        &self.settings
+    }
+
+    /// Master_Adver_Interval: ours while Master, the Master's while Backup.
+    pub fn master_adver_interval(&self) -> Duration {
+        self.master_adver_interval
+    }
+
+    /// Skew_Time for our effective priority and the current Master_Adver_Interval.
+    pub fn skew_time(&self) -> Duration {
+        skew_time(self.priority, self.master_adver_interval)
+    }
+
+    /// Master_Down_Interval for our effective priority and Master_Adver_Interval.
+    pub fn master_down_interval(&self) -> Duration {
+        master_down_interval(self.priority, self.master_adver_interval)
+    }
+
+    /// The Master as last heard on the wire (ourselves while Master), if any.
+    pub fn current_master(&self) -> Option<AdvertInfo> {
+        if self.state == State::Master {
+            return Some(self.own_advert_info());
+        }
+        self.current_master
+    }
+
+    /// When the last state transition happened.
+    pub fn last_transition(&self) -> Option<Instant> {
+        self.last_transition
+    }
+
+    /// Protocol counters.
+    pub fn stats(&self) -> &Statistics {
+        &self.stats
+    }
+
+    /// The earliest instant at which the router wants [`Event::TimerExpired`].
+    pub fn next_deadline(&self) -> Option<Instant> {
+        match (self.adver_timer, self.master_down_timer) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Processes one event at time `now` and returns what the caller must do, in order.
+    pub fn handle(&mut self, now: Instant, event: Event) -> Vec<Action> {
+        let mut out = Vec::new();
+        match event {
+            Event::Startup => self.on_startup(now, &mut out),
+            Event::Shutdown => self.on_shutdown(now, &mut out),
+            Event::AdvertReceived(advert) => self.on_advert(now, advert, &mut out),
+            Event::TimerExpired => self.on_timer(now, &mut out),
+            Event::PriorityChanged(priority) => self.on_priority(now, priority, &mut out),
+            Event::FaultSet => self.on_fault_set(now, &mut out),
+            Event::FaultCleared => self.on_fault_cleared(now, &mut out),
+        }
+        out
+    }
+
+    /// RFC 9568 §6.4.1 Startup; ignored unless the router is in Initialize.
+    fn on_startup(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.state == State::Initialize {
+            self.enter_election(now, TransitionReason::Startup, out);
+        }
+    }
+
+    /// Joins the election from Initialize or Fault: an owner goes straight to
+    /// Master, everyone else to Backup (RFC 9568 §6.4.1); a pending fault wins.
+    fn enter_election(&mut self, now: Instant, reason: TransitionReason, out: &mut Vec<Action>) {
+        if self.fault {
+            self.transition(now, State::Fault, TransitionReason::Fault, out);
+        } else if self.priority == OWNER_PRIORITY {
+            self.become_master(now, reason, out);
+        } else {
+            self.master_adver_interval = self.settings.advert_interval;
+            self.become_backup(now, reason, out);
+        }
+    }
+
+    /// RFC 9568 §6.4.2 / §6.4.3 Shutdown: a Master resigns with priority 0.
+    fn on_shutdown(&mut self, now: Instant, out: &mut Vec<Action>) {
+        match self.state {
+            State::Initialize => {}
+            State::Master => {
+                self.resign(out);
+                self.transition(now, State::Initialize, TransitionReason::Shutdown, out);
+            }
+            State::Backup | State::Fault => {
+                self.transition(now, State::Initialize, TransitionReason::Shutdown, out);
+            }
+        }
+    }
+
+    fn on_advert(&mut self, now: Instant, advert: AdvertInfo, out: &mut Vec<Action>) {
+        if matches!(self.state, State::Initialize | State::Fault) {
+            return;
+        }
+        self.stats.adverts_received += 1;
+        if advert.priority == 0 {
+            self.stats.priority_zero_received += 1;
+        }
+        if advert.interval != self.settings.advert_interval {
+            self.stats.interval_mismatches += 1;
+        }
+        match self.state {
+            State::Backup => self.backup_on_advert(now, advert),
+            State::Master => self.master_on_advert(now, advert, out),
+            State::Initialize | State::Fault => {}
+        }
+    }
+
+    /// RFC 9568 §6.4.2, Backup receiving an advertisement.
+    fn backup_on_advert(&mut self, now: Instant, advert: AdvertInfo) {
+        if advert.priority == 0 {
+            // The Master resigned: the Backup with the shortest skew takes over.
+            self.current_master = None;
+            self.master_resigned = true;
+            self.master_down_timer = Some(now + self.skew_time());
+            return;
+        }
+        let lower = advert.priority < self.priority;
+        if !self.settings.preempt || !lower {
+            self.preempt_hold_since = None;
+            self.lower_master_ignored = false;
+            self.follow_master(now, advert);
+            return;
+        }
+        if self.settings.preempt_delay.is_zero() {
+            // Preempt: discard, so our down timer runs out and we take over.
+            self.lower_master_ignored = true;
+            return;
+        }
+        let since = *self.preempt_hold_since.get_or_insert(now);
+        let release = since + self.settings.preempt_delay;
+        if now >= release {
+            self.lower_master_ignored = true;
+            return;
+        }
+        // Tolerate the lower Master until the delay is over, then preempt at once.
+        self.follow_master(now, advert);
+        self.lower_master_ignored = true;
+        if let Some(down) = self.master_down_timer {
+            self.master_down_timer = Some(down.min(release));
+        }
+    }
+
+    /// Accepts `advert` as the Master's: learn its interval, restart the down timer.
+    fn follow_master(&mut self, now: Instant, advert: AdvertInfo) {
+        self.current_master = Some(advert);
+        self.master_resigned = false;
+        self.master_adver_interval = advert.interval;
+        self.master_down_timer = Some(now + self.master_down_interval());
+    }
+
+    /// RFC 9568 §6.4.3, Master receiving an advertisement.
+    fn master_on_advert(&mut self, now: Instant, advert: AdvertInfo, out: &mut Vec<Action>) {
+        if advert.priority == 0 {
+            // Another router resigned; assert ourselves so Backups re-learn us.
+            self.send_advert(now, out);
+            return;
+        }
+        if self.sender_wins(advert) {
+            self.adver_timer = None;
+            out.push(Action::RemoveAddresses);
+            self.master_adver_interval = advert.interval;
+            self.current_master = Some(advert);
+            self.master_down_timer = Some(now + self.master_down_interval());
+            self.lower_master_ignored = false;
+            self.preempt_hold_since = None;
+            self.transition(
+                now,
+                State::Backup,
+                TransitionReason::PreemptedByHigherPriority,
+                out,
+            );
+        } else {
+            // RFC 9568: answer a lower-priority Master at once so it steps down and
+            // learning bridges see the right path.
+            self.send_advert(now, out);
+        }
+    }
+
+    /// Higher priority wins; on a tie, the greater primary address (unsigned, in
+    /// network byte order, which is how `IpAddr` orders addresses of one family).
+    fn sender_wins(&self, advert: AdvertInfo) -> bool {
+        match advert.priority.cmp(&self.priority) {
+            Ordering::Greater => true,
+            Ordering::Less => false,
+            Ordering::Equal => advert.source > self.settings.primary_address,
+        }
+    }
+
+    fn on_timer(&mut self, now: Instant, out: &mut Vec<Action>) {
+        match self.state {
+            State::Master => {
+                if self.adver_timer.is_some_and(|t| t <= now) {
+                    self.send_advert(now, out);
+                }
+            }
+            State::Backup => {
+                if self.master_down_timer.is_some_and(|t| t <= now) {
+                    let reason = if self.lower_master_ignored {
+                        TransitionReason::PreemptedLowerPriority
+                    } else if self.master_resigned {
+                        TransitionReason::MasterResigned
+                    } else {
+                        TransitionReason::MasterDownTimerExpired
+                    };
+                    self.become_master(now, reason, out);
+                }
+            }
+            State::Initialize | State::Fault => {}
+        }
+    }
+
+    fn on_priority(&mut self, now: Instant, priority: u8, out: &mut Vec<Action>) {
+        if self.settings.priority == OWNER_PRIORITY {
+            return; // The owner's priority is never moved.
+        }
+        let priority = priority.clamp(1, OWNER_PRIORITY - 1);
+        if priority == self.priority {
+            return;
+        }
+        self.priority = priority;
+        if self.state == State::Master {
+            // Tell Backups now, so a better one can preempt without waiting.
+            self.send_advert(now, out);
+        }
+    }
+
+    fn on_fault_set(&mut self, now: Instant, out: &mut Vec<Action>) {
+        self.fault = true;
+        match self.state {
+            State::Initialize | State::Fault => {}
+            State::Master => {
+                self.resign(out);
+                self.transition(now, State::Fault, TransitionReason::Fault, out);
+            }
+            State::Backup => self.transition(now, State::Fault, TransitionReason::Fault, out),
+        }
+    }
+
+    fn on_fault_cleared(&mut self, now: Instant, out: &mut Vec<Action>) {
+        self.fault = false;
+        if self.state == State::Fault {
+            self.enter_election(now, TransitionReason::FaultCleared, out);
+        }
+    }
+
+    /// RFC 9568 §6.4.2 "Active_Down_Timer fires" / §6.4.1 owner startup.
+    fn become_master(&mut self, now: Instant, reason: TransitionReason, out: &mut Vec<Action>) {
+        self.master_down_timer = None;
+        self.preempt_hold_since = None;
+        self.lower_master_ignored = false;
+        self.current_master = None;
+        self.master_adver_interval = self.settings.advert_interval;
+        out.push(Action::AddAddresses);
+        self.send_advert(now, out);
+        out.push(Action::Announce);
+        self.stats.master_transitions += 1;
+        self.transition(now, State::Master, reason, out);
+    }
+
+    fn become_backup(&mut self, now: Instant, reason: TransitionReason, out: &mut Vec<Action>) {
+        self.adver_timer = None;
+        self.master_down_timer = Some(now + self.master_down_interval());
+        self.transition(now, State::Backup, reason, out);
+    }
+
+    /// Leaves Master: priority-0 advert so Backups take over within Skew_Time.
+    fn resign(&mut self, out: &mut Vec<Action>) {
+        self.adver_timer = None;
+        out.push(Action::SendAdvert {
+            priority: 0,
+            interval: self.settings.advert_interval,
+        });
+        self.stats.adverts_sent += 1;
+        self.stats.priority_zero_sent += 1;
+        out.push(Action::RemoveAddresses);
+    }
+
+    /// Sends an advert and restarts the Adver_Timer from now.
+    fn send_advert(&mut self, now: Instant, out: &mut Vec<Action>) {
+        out.push(Action::SendAdvert {
+            priority: self.priority,
+            interval: self.settings.advert_interval,
+        });
+        self.stats.adverts_sent += 1;
+        self.adver_timer = Some(now + self.settings.advert_interval);
+    }
+
+    fn transition(
+        &mut self,
+        now: Instant,
+        to: State,
+        reason: TransitionReason,
+        out: &mut Vec<Action>,
+    ) {
+        let from = self.state;
+        if to != State::Master {
+            self.adver_timer = None;
+        }
+        if to != State::Backup {
+            self.master_down_timer = None;
+        }
+        if to != State::Backup {
+            self.master_resigned = false;
+        }
+        if matches!(to, State::Initialize | State::Fault) {
+            self.current_master = None;
+            self.preempt_hold_since = None;
+            self.lower_master_ignored = false;
+        }
+        self.state = to;
+        self.last_transition = Some(now);
+        out.push(Action::StateChanged { from, to, reason });
+    }
+
+    fn own_advert_info(&self) -> AdvertInfo {
+        AdvertInfo {
+            priority: self.priority,
+            interval: self.settings.advert_interval,
+            source: self.settings.primary_address,
+        }
+    }
+}

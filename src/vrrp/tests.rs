@@ -1,0 +1,383 @@
+//! Transition-by-transition tests of one virtual router, driven by hand.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
+
+use super::*;
+
+const MS: Duration = Duration::from_millis(1);
+
+fn addr(last: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(192, 0, 2, last))
+}
+
+fn settings(priority: u8) -> RouterSettings {
+    RouterSettings {
+        priority,
+        advert_interval: Duration::from_millis(100),
+        preempt: true,
+        preempt_delay: Duration::ZERO,
+        primary_address: addr(10),
+    }
+}
+
+fn advert(priority: u8, from: u8) -> Event {
+    Event::AdvertReceived(AdvertInfo {
+        priority,
+        interval: Duration::from_millis(100),
+        source: addr(from),
+    })
+}
+
+fn started(settings: RouterSettings, t0: Instant) -> VirtualRouter {
+    let mut router = VirtualRouter::new(settings).expect("valid settings");
+    router.handle(t0, Event::Startup);
+    router
+}
+
+fn to_master(router: &mut VirtualRouter, t0: Instant) -> Instant {
+    let at = router.next_deadline().expect("down timer armed");
+    router.handle(at, Event::TimerExpired);
+    assert_eq!(router.state(), State::Master, "started at {t0:?}");
+    at
+}
+
+fn sends(actions: &[Action]) -> Vec<u8> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::SendAdvert { priority, .. } => Some(*priority),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn owner_goes_straight_to_master_with_advert_and_announcement() {
+    let t0 = Instant::now();
+    let mut router = VirtualRouter::new(settings(255)).expect("valid");
+    let actions = router.handle(t0, Event::Startup);
+    assert_eq!(
+        actions,
+        vec![
+            Action::AddAddresses,
+            Action::SendAdvert {
+                priority: 255,
+                interval: 100 * MS
+            },
+            Action::Announce,
+            Action::StateChanged {
+                from: State::Initialize,
+                to: State::Master,
+                reason: TransitionReason::Startup
+            },
+        ]
+    );
+    assert_eq!(router.next_deadline(), Some(t0 + 100 * MS));
+}
+
+#[test]
+fn non_owner_starts_as_backup_and_waits_master_down_interval() {
+    let t0 = Instant::now();
+    let router = started(settings(100), t0);
+    assert_eq!(router.state(), State::Backup);
+    let expected = master_down_interval(100, 100 * MS);
+    assert_eq!(router.next_deadline(), Some(t0 + expected));
+}
+
+#[test]
+fn backup_takes_over_when_master_down_timer_expires() {
+    let t0 = Instant::now();
+    let mut router = started(settings(100), t0);
+    let deadline = router.next_deadline().expect("armed");
+    assert!(router
+        .handle(deadline - Duration::from_nanos(1), Event::TimerExpired)
+        .is_empty());
+    let actions = router.handle(deadline, Event::TimerExpired);
+    assert_eq!(actions[0], Action::AddAddresses);
+    assert_eq!(sends(&actions), vec![100]);
+    assert_eq!(actions[2], Action::Announce);
+    assert!(matches!(
+        actions[3],
+        Action::StateChanged {
+            to: State::Master,
+            reason: TransitionReason::MasterDownTimerExpired,
+            ..
+        }
+    ));
+    assert_eq!(router.next_deadline(), Some(deadline + 100 * MS));
+}
+
+#[test]
+fn backup_learns_master_interval_and_restarts_down_timer() {
+    let t0 = Instant::now();
+    let mut router = started(settings(100), t0);
+    let t1 = t0 + 50 * MS;
+    let slow = AdvertInfo {
+        priority: 200,
+        interval: Duration::from_secs(1),
+        source: addr(20),
+    };
+    router.handle(t1, Event::AdvertReceived(slow));
+    assert_eq!(router.master_adver_interval(), Duration::from_secs(1));
+    assert_eq!(
+        router.next_deadline(),
+        Some(t1 + master_down_interval(100, Duration::from_secs(1)))
+    );
+    assert_eq!(router.current_master(), Some(slow));
+    assert_eq!(router.stats().interval_mismatches, 1);
+}
+
+#[test]
+fn priority_zero_sets_down_timer_to_skew_time() {
+    let t0 = Instant::now();
+    let mut router = started(settings(100), t0);
+    router.handle(t0, advert(200, 20));
+    let t1 = t0 + 30 * MS;
+    router.handle(t1, advert(0, 20));
+    assert_eq!(router.next_deadline(), Some(t1 + skew_time(100, 100 * MS)));
+    let actions = router.handle(t1 + skew_time(100, 100 * MS), Event::TimerExpired);
+    assert!(actions.contains(&Action::StateChanged {
+        from: State::Backup,
+        to: State::Master,
+        reason: TransitionReason::MasterResigned
+    }));
+}
+
+#[test]
+fn master_answers_priority_zero_with_an_advert() {
+    let t0 = Instant::now();
+    let mut router = started(settings(100), t0);
+    let t1 = to_master(&mut router, t0);
+    let actions = router.handle(t1 + 10 * MS, advert(0, 20));
+    assert_eq!(
+        actions,
+        vec![Action::SendAdvert {
+            priority: 100,
+            interval: 100 * MS
+        }]
+    );
+    assert_eq!(router.next_deadline(), Some(t1 + 110 * MS));
+}
+
+#[test]
+fn master_steps_down_for_higher_priority() {
+    let t0 = Instant::now();
+    let mut router = started(settings(100), t0);
+    let t1 = to_master(&mut router, t0);
+    let actions = router.handle(t1, advert(101, 5));
+    assert_eq!(actions[0], Action::RemoveAddresses);
+    assert!(matches!(
+        actions[1],
+        Action::StateChanged {
+            to: State::Backup,
+            reason: TransitionReason::PreemptedByHigherPriority,
+            ..
+        }
+    ));
+    assert_eq!(
+        router.next_deadline(),
+        Some(t1 + master_down_interval(100, 100 * MS))
+    );
+}
+
+#[test]
+fn equal_priority_tie_goes_to_greater_address() {
+    let t0 = Instant::now();
+    let mut router = started(settings(100), t0);
+    let t1 = to_master(&mut router, t0);
+    // 192.0.2.9 < our 192.0.2.10: we stay Master and assert ourselves.
+    assert_eq!(sends(&router.handle(t1, advert(100, 9))), vec![100]);
+    assert_eq!(router.state(), State::Master);
+    // 192.0.2.11 > ours: we yield.
+    router.handle(t1, advert(100, 11));
+    assert_eq!(router.state(), State::Backup);
+}
+
+#[test]
+fn tie_break_compares_addresses_as_unsigned_network_order() {
+    let t0 = Instant::now();
+    let mut ours = settings(100);
+    ours.primary_address = IpAddr::V4(Ipv4Addr::new(127, 255, 255, 255));
+    let mut router = started(ours, t0);
+    let t1 = to_master(&mut router, t0);
+    // 128.0.0.0 would be negative as a signed 32-bit integer; it must still win.
+    let high = AdvertInfo {
+        priority: 100,
+        interval: 100 * MS,
+        source: IpAddr::V4(Ipv4Addr::new(128, 0, 0, 0)),
+    };
+    router.handle(t1, Event::AdvertReceived(high));
+    assert_eq!(router.state(), State::Backup);
+}
+
+#[test]
+fn master_sends_advert_at_once_when_it_hears_lower_priority() {
+    let t0 = Instant::now();
+    let mut router = started(settings(150), t0);
+    let t1 = to_master(&mut router, t0);
+    let t2 = t1 + 40 * MS;
+    let actions = router.handle(t2, advert(100, 20));
+    assert_eq!(sends(&actions), vec![150]);
+    assert_eq!(router.next_deadline(), Some(t2 + 100 * MS));
+}
+
+#[test]
+fn preempt_false_keeps_a_lower_priority_master() {
+    let t0 = Instant::now();
+    let mut cfg = settings(200);
+    cfg.preempt = false;
+    let mut router = started(cfg, t0);
+    for i in 1..50u32 {
+        router.handle(t0 + i * 100 * MS, advert(100, 20));
+        let at = t0 + i * 100 * MS + 50 * MS;
+        router.handle(at, Event::TimerExpired);
+        assert_eq!(router.state(), State::Backup);
+    }
+}
+
+#[test]
+fn preempt_true_takes_over_from_lower_priority_master() {
+    let t0 = Instant::now();
+    let mut router = started(settings(200), t0);
+    let deadline = router.next_deadline().expect("armed");
+    // Lower-priority adverts are discarded: they do not push the down timer out.
+    router.handle(t0 + 100 * MS, advert(100, 20));
+    router.handle(t0 + 200 * MS, advert(100, 20));
+    assert_eq!(router.next_deadline(), Some(deadline));
+    let actions = router.handle(deadline, Event::TimerExpired);
+    assert!(actions.contains(&Action::StateChanged {
+        from: State::Backup,
+        to: State::Master,
+        reason: TransitionReason::PreemptedLowerPriority
+    }));
+}
+
+#[test]
+fn preempt_delay_tolerates_a_lower_master_until_it_elapses() {
+    let t0 = Instant::now();
+    let mut cfg = settings(200);
+    cfg.preempt_delay = Duration::from_secs(2);
+    let mut router = started(cfg, t0);
+    let mut now = t0;
+    for _ in 0..19 {
+        now += 100 * MS;
+        router.handle(now, advert(100, 20));
+        router.handle(now, Event::TimerExpired);
+        assert_eq!(router.state(), State::Backup);
+    }
+    // The first lower advert came at t0 + 100 ms; preemption is due 2 s later.
+    now += 100 * MS;
+    router.handle(now, advert(100, 20));
+    assert_eq!(router.next_deadline(), Some(t0 + 2100 * MS));
+    router.handle(t0 + 2100 * MS, Event::TimerExpired);
+    assert_eq!(router.state(), State::Master);
+}
+
+#[test]
+fn shutdown_from_master_sends_priority_zero_and_removes_addresses() {
+    let t0 = Instant::now();
+    let mut router = started(settings(100), t0);
+    let t1 = to_master(&mut router, t0);
+    let actions = router.handle(t1, Event::Shutdown);
+    assert_eq!(
+        actions,
+        vec![
+            Action::SendAdvert {
+                priority: 0,
+                interval: 100 * MS
+            },
+            Action::RemoveAddresses,
+            Action::StateChanged {
+                from: State::Master,
+                to: State::Initialize,
+                reason: TransitionReason::Shutdown
+            },
+        ]
+    );
+    assert_eq!(router.next_deadline(), None);
+    assert_eq!(router.stats().priority_zero_sent, 1);
+}
+
+#[test]
+fn fault_from_master_resigns_and_clearing_returns_to_backup() {
+    let t0 = Instant::now();
+    let mut router = started(settings(100), t0);
+    let t1 = to_master(&mut router, t0);
+    let actions = router.handle(t1, Event::FaultSet);
+    assert_eq!(sends(&actions), vec![0]);
+    assert!(actions.contains(&Action::RemoveAddresses));
+    assert_eq!(router.state(), State::Fault);
+    assert_eq!(router.next_deadline(), None);
+    assert!(
+        router.handle(t1, advert(50, 20)).is_empty(),
+        "Fault ignores adverts"
+    );
+    let actions = router.handle(t1 + MS, Event::FaultCleared);
+    assert_eq!(
+        actions,
+        vec![Action::StateChanged {
+            from: State::Fault,
+            to: State::Backup,
+            reason: TransitionReason::FaultCleared
+        }]
+    );
+}
+
+#[test]
+fn startup_with_pending_fault_enters_fault() {
+    let t0 = Instant::now();
+    let mut router = VirtualRouter::new(settings(255)).expect("valid");
+    router.handle(t0, Event::FaultSet);
+    router.handle(t0, Event::Startup);
+    assert_eq!(router.state(), State::Fault);
+    router.handle(t0, Event::FaultCleared);
+    assert_eq!(
+        router.state(),
+        State::Master,
+        "an owner returns straight to Master"
+    );
+}
+
+#[test]
+fn lowered_priority_is_advertised_at_once_by_master() {
+    let t0 = Instant::now();
+    let mut router = started(settings(150), t0);
+    let t1 = to_master(&mut router, t0);
+    assert_eq!(
+        sends(&router.handle(t1, Event::PriorityChanged(90))),
+        vec![90]
+    );
+    assert_eq!(router.priority(), 90);
+    // Clamped into 1..=254 for non-owners.
+    router.handle(t1, Event::PriorityChanged(0));
+    assert_eq!(router.priority(), 1);
+}
+
+#[test]
+fn owner_priority_is_never_moved() {
+    let t0 = Instant::now();
+    let mut router = started(settings(255), t0);
+    assert!(router.handle(t0, Event::PriorityChanged(10)).is_empty());
+    assert_eq!(router.priority(), 255);
+}
+
+#[test]
+fn settings_reject_zero_priority_and_bad_intervals() {
+    assert_eq!(
+        VirtualRouter::new(settings(0)).err(),
+        Some(SettingsError::ZeroPriority)
+    );
+    for bad in [
+        Duration::from_millis(5),
+        Duration::from_millis(15),
+        Duration::from_secs(41),
+    ] {
+        let mut cfg = settings(100);
+        cfg.advert_interval = bad;
+        assert_eq!(
+            VirtualRouter::new(cfg).err(),
+            Some(SettingsError::BadInterval(bad))
+        );
+    }
+}
