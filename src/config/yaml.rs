@@ -210,19 +210,46 @@ mod tests {
 
     #[test]
     fn nested_nodes_carry_their_own_positions() {
-        let text = "instances:\n  - name: web\n    vrid: 51\n    virtual_ips:\n      - 192.0.2.50/24\n";
+        let text =
+            "instances:\n  - name: web\n    vrid: 51\n    virtual_ips:\n      - 192.0.2.50/24\n";
         let root = parse(text).unwrap();
-        let Kind::Map(top) = &root.kind else { panic!("{root:?}") };
+        let Kind::Map(top) = &root.kind else {
+            panic!("{root:?}")
+        };
         assert_eq!(top[0].0.text, "instances");
         assert_eq!(top[0].0.pos, at(1, 1));
-        let Kind::Seq(items) = &top[0].1.kind else { panic!() };
-        let Kind::Map(inst) = &items[0].kind else { panic!() };
+        let Kind::Seq(items) = &top[0].1.kind else {
+            panic!()
+        };
+        let Kind::Map(inst) = &items[0].kind else {
+            panic!()
+        };
         assert_eq!(items[0].pos, at(2, 5));
         assert_eq!(inst[0].0.pos, at(2, 5));
-        assert_eq!(inst[0].1, Node { kind: Kind::Str("web".into()), pos: at(2, 11) });
-        assert_eq!(inst[1].1, Node { kind: Kind::Int(51), pos: at(3, 11) });
-        let Kind::Seq(vips) = &inst[2].1.kind else { panic!() };
-        assert_eq!(vips[0], Node { kind: Kind::Str("192.0.2.50/24".into()), pos: at(5, 9) });
+        assert_eq!(
+            inst[0].1,
+            Node {
+                kind: Kind::Str("web".into()),
+                pos: at(2, 11)
+            }
+        );
+        assert_eq!(
+            inst[1].1,
+            Node {
+                kind: Kind::Int(51),
+                pos: at(3, 11)
+            }
+        );
+        let Kind::Seq(vips) = &inst[2].1.kind else {
+            panic!()
+        };
+        assert_eq!(
+            vips[0],
+            Node {
+                kind: Kind::Str("192.0.2.50/24".into()),
+                pos: at(5, 9)
+            }
+        );
     }
 
     #[test]
