@@ -42,6 +42,10 @@ pub fn parse_str(text: &str, file_name: &str) -> Result<Config, ConfigErrors> {
         Err(e) => {
             // The parser appends the position to its message; we print it in front.
             let message = match e.message.rsplit_once(" at line ") {
+                _ if e.message.contains("multiple YAML documents") => {
+                    "a configuration file holds one YAML document; remove the second `---`"
+                        .to_owned()
+                }
                 Some((m, _)) if e.pos.is_some() => m.to_owned(),
                 _ => e.message,
             };

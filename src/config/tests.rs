@@ -118,6 +118,10 @@ fn yaml_syntax_error_is_located() {
         errors("instances:\n  - name: [web\n"),
         ["2:11: invalid YAML: unclosed bracket '['"]
     );
+    assert_eq!(
+        errors("instances: []\n---\ninstances: []\n"),
+        ["3:1: invalid YAML: a configuration file holds one YAML document; remove the second `---`"]
+    );
 }
 
 #[test]

@@ -264,6 +264,5 @@ mod tests {
     fn syntax_error_has_a_position() {
         let err = parse("a: [1, 2\nb: 3\n").unwrap_err();
         assert!(err.pos.is_some(), "{err:?}");
-        eprintln!("{err:?}");
     }
 }
