@@ -1,1 +1,11 @@
-fn main() {}
+//! The `twinstar` binary: parses the command line and hands over to [`cli`].
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod cli;
+
+fn main() -> ExitCode {
+    cli::Cli::parse().run()
+}

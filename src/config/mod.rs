@@ -1,1 +1,39 @@
-//! Configuration: the YAML model, defaults, and validation with exact locations.
+//! Configuration: the YAML model, its defaults, and validation that reports every
+//! mistake with file:line:col and what would be right.
+//!
+//! Reading happens in two steps so that errors do not stop at the first: the text
+//! becomes a located YAML tree (`yaml.rs`), which a schema walker (`parse.rs`) turns
+//! into the typed [`Config`].
+
+mod duration;
+mod error;
+mod model;
+mod parse;
+mod reader;
+mod vip;
+mod yaml;
+
+use std::path::Path;
+
+pub use duration::{format as format_duration, parse as parse_duration};
+pub use error::{ConfigError, ConfigErrors};
+pub use model::{defaults, AddressFamily, Config, Garp, Instance, Ipv4Checksum, VirtualIp};
+pub use parse::parse_str;
+
+/// Reads and validates a configuration file. A file that cannot be read is
+/// reported as a [`ConfigError`] with line and column 0.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let file_name = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse_str(&text, &file_name),
+        Err(e) => Err(ConfigErrors(vec![ConfigError {
+            file: file_name,
+            line: 0,
+            col: 0,
+            message: format!("cannot read the configuration: {e}"),
+        }])),
+    }
+}
+
+#[cfg(test)]
+mod tests;

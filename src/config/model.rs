@@ -1,0 +1,188 @@
+//! The typed configuration: what the agent runs once the YAML has been validated.
+//!
+//! The doc comment on each field is the reference for its YAML key: meaning,
+//! default and accepted range. Every value here has passed validation, so the
+//! rest of the agent never re-checks ranges or parses strings.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::num::NonZeroU8;
+use std::time::Duration;
+
+/// A whole configuration file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// `instances` (required, at least one): the virtual routers this host takes part in.
+    /// Names are unique, and so is each (interface, vrid, address family).
+    pub instances: Vec<Instance>,
+}
+
+/// One virtual router (RFC 9568 §1.6 "Virtual Router") on one interface, for one
+/// address family. Run two instances with the same `vrid` to serve IPv4 and IPv6.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Instance {
+    /// `name` (required): unique label used by the command line, hooks and metrics.
+    /// Letters, digits, `-`, `_` and `.`, at most 32 characters.
+    pub name: String,
+    /// `interface` (required): the network interface to advertise on and to add
+    /// the virtual IPs to, such as `eth0`. At most 15 characters (Linux IFNAMSIZ).
+    pub interface: String,
+    /// `vrid` (required, 1..=255): the Virtual Router Identifier; every router of
+    /// the group uses the same value. It also picks the virtual MAC 00-00-5E-00-01-{vrid}
+    /// (IPv6: 00-00-5E-00-02-{vrid}), so it must be unique per interface and family.
+    pub vrid: u8,
+    /// `priority` (1..=255, default 100): the highest priority becomes Master.
+    /// 255 declares this host the address owner (RFC 9568 §6.1). The wire value 0
+    /// ("Master is resigning") is not configurable, hence `NonZeroU8`.
+    pub priority: NonZeroU8,
+    /// `advert_interval` (10ms..=40.95s in 10 ms steps, default `1s`): how often the
+    /// Master advertises; Backups declare it dead after about three intervals
+    /// (RFC 9568 §6.1 Master_Down_Interval). The wire carries centiseconds.
+    pub advert_interval: Duration,
+    /// `preempt` (default `true`): whether a higher-priority Backup takes over from a
+    /// lower-priority Master (RFC 9568 §6.1 Preempt_Mode). Address owners always preempt.
+    pub preempt: bool,
+    /// `preempt_delay` (0s..=1h, default `0s`): how long a Backup that could preempt
+    /// waits first, to let a rebooted host's services settle before taking traffic.
+    pub preempt_delay: Duration,
+    /// `accept` (default `false`): whether the Master accepts packets addressed to
+    /// virtual IPs it does not own (RFC 9568 §6.1 Accept_Mode).
+    pub accept: bool,
+    /// `virtual_ips` (required, at least one): the addresses moved between hosts,
+    /// each with its prefix length (`192.0.2.50/24`, `2001:db8::50/64`), all of one
+    /// address family and none listed twice.
+    pub virtual_ips: Vec<VirtualIp>,
+    /// `ipv4_checksum` (`pseudo-header` or `rfc9568`, default `pseudo-header`; IPv4
+    /// only): how the advertisement checksum is computed. See [`Ipv4Checksum`].
+    pub ipv4_checksum: Ipv4Checksum,
+    /// `garp`: gratuitous ARP / unsolicited Neighbor Advertisements sent on becoming
+    /// Master, so switches and neighbours learn the new location. See [`Garp`].
+    pub garp: Garp,
+}
+
+impl Instance {
+    /// The address family of this instance, taken from its virtual IPs.
+    ///
+    /// Validation guarantees at least one virtual IP and a single family; an
+    /// instance built by hand without virtual IPs reports IPv4.
+    pub fn address_family(&self) -> AddressFamily {
+        self.virtual_ips
+            .first()
+            .map_or(AddressFamily::Ipv4, VirtualIp::address_family)
+    }
+}
+
+/// IPv4 or IPv6: VRRPv3 runs a separate virtual router per family (RFC 9568 §1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AddressFamily {
+    /// IPv4: advertisements to 224.0.0.18, gratuitous ARP.
+    Ipv4,
+    /// IPv6: advertisements to ff02::12, unsolicited Neighbor Advertisements.
+    Ipv6,
+}
+
+impl fmt::Display for AddressFamily {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AddressFamily::Ipv4 => "IPv4",
+            AddressFamily::Ipv6 => "IPv6",
+        })
+    }
+}
+
+/// A virtual IP address with the prefix length it is added with, so the Master
+/// gets the on-link route for it as well.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct VirtualIp {
+    /// The address itself; never unspecified, loopback, multicast or a subnet's network address.
+    pub addr: IpAddr,
+    /// The prefix length: 0..=32 for IPv4, 0..=128 for IPv6.
+    pub prefix_len: u8,
+}
+
+impl VirtualIp {
+    /// The family of the address.
+    pub fn address_family(&self) -> AddressFamily {
+        match self.addr {
+            IpAddr::V4(_) => AddressFamily::Ipv4,
+            IpAddr::V6(_) => AddressFamily::Ipv6,
+        }
+    }
+}
+
+impl fmt::Display for VirtualIp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix_len)
+    }
+}
+
+/// How the IPv4 advertisement checksum is computed.
+///
+/// For IPv4, RFC 9568 §5.2.8 sums the VRRP message alone, but keepalived and
+/// FRRouting include an IPv4 pseudo-header (as IPv6 does), and a receiver drops
+/// adverts whose checksum it computes differently. Interoperating with them is
+/// the point of speaking the standard protocol, so their form is the default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Ipv4Checksum {
+    /// `pseudo-header`: include the IPv4 pseudo-header, as keepalived and FRR send.
+    #[default]
+    PseudoHeader,
+    /// `rfc9568`: checksum over the VRRP message only.
+    Rfc9568,
+}
+
+/// Announcements of the virtual IPs by a new Master: gratuitous ARP for IPv4,
+/// unsolicited Neighbor Advertisements for IPv6 (RFC 9568 §6.4.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Garp {
+    /// `garp.count` (1..=100, default 5): announcements sent per address on becoming
+    /// Master; repeats cover a lost frame or a switch port that is still coming up.
+    pub count: u8,
+    /// `garp.interval` (0s..=10s, default `100ms`): the delay between those repeats.
+    pub interval: Duration,
+    /// `garp.refresh` (`0s` = off, else 1s..=1h; default `0s`): re-announce
+    /// periodically while Master, for neighbours whose caches forget. `None` is off.
+    pub refresh: Option<Duration>,
+}
+
+impl Default for Garp {
+    fn default() -> Self {
+        Garp {
+            count: defaults::GARP_COUNT,
+            interval: defaults::GARP_INTERVAL,
+            refresh: None,
+        }
+    }
+}
+
+/// Default values and bounds of the keys, in one place for the parser and the reference.
+pub mod defaults {
+    use std::num::NonZeroU8;
+    use std::time::Duration;
+
+    /// Default `priority`: RFC 9568 §6.1's default for a Backup.
+    pub const PRIORITY: NonZeroU8 = match NonZeroU8::new(100) {
+        Some(p) => p,
+        None => unreachable!(),
+    };
+    /// Default `advert_interval`: RFC 9568 §6.1's default of 100 centiseconds.
+    pub const ADVERT_INTERVAL: Duration = Duration::from_secs(1);
+    /// Shortest `advert_interval`: one centisecond step.
+    pub const ADVERT_INTERVAL_MIN: Duration = Duration::from_millis(10);
+    /// Longest `advert_interval`: the 12-bit centisecond field's maximum, 4095.
+    pub const ADVERT_INTERVAL_MAX: Duration = Duration::from_millis(40_950);
+    /// Longest `preempt_delay`; longer is almost certainly a typo.
+    pub const PREEMPT_DELAY_MAX: Duration = Duration::from_secs(3600);
+    /// Default `garp.count`.
+    pub const GARP_COUNT: u8 = 5;
+    /// Largest `garp.count`.
+    pub const GARP_COUNT_MAX: u8 = 100;
+    /// Default `garp.interval`.
+    pub const GARP_INTERVAL: Duration = Duration::from_millis(100);
+    /// Longest `garp.interval`.
+    pub const GARP_INTERVAL_MAX: Duration = Duration::from_secs(10);
+    /// Shortest non-zero `garp.refresh`; faster floods the LAN for no benefit.
+    pub const GARP_REFRESH_MIN: Duration = Duration::from_secs(1);
+    /// Longest `garp.refresh`.
+    pub const GARP_REFRESH_MAX: Duration = Duration::from_secs(3600);
+}

@@ -1,0 +1,420 @@
+//! The schema walker: checks the located YAML tree against the configuration
+//! schema, builds the typed [`Config`], and collects every error on the way.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroU8;
+use std::time::Duration;
+
+use super::duration;
+use super::error::ConfigErrors;
+use super::model::{defaults, AddressFamily, Config, Garp, Instance, Ipv4Checksum, VirtualIp};
+use super::reader::{
+    boolean, duration_in, duration_value, int_in, optional, string, Checker, MapReader,
+};
+use super::vip;
+use super::yaml::{self, Kind, Node, Pos};
+
+const TOP_KEYS: &[&str] = &["instances"];
+const INSTANCE_KEYS: &[&str] = &[
+    "name",
+    "interface",
+    "vrid",
+    "priority",
+    "advert_interval",
+    "preempt",
+    "preempt_delay",
+    "accept",
+    "virtual_ips",
+    "ipv4_checksum",
+    "garp",
+];
+const GARP_KEYS: &[&str] = &["count", "interval", "refresh"];
+
+/// Parses and validates configuration text; `file_name` only labels the errors.
+pub fn parse_str(text: &str, file_name: &str) -> Result<Config, ConfigErrors> {
+    let mut ck = Checker {
+        file: file_name,
+        errors: Vec::new(),
+    };
+    let config = match yaml::parse(text) {
+        Ok(root) => config(&mut ck, &root),
+        Err(e) => {
+            // The parser appends the position to its message; we print it in front.
+            let message = match e.message.rsplit_once(" at line ") {
+                _ if e.message.contains("multiple YAML documents") => {
+                    "a configuration file holds one YAML document; remove the second `---`"
+                        .to_owned()
+                }
+                Some((m, _)) if e.pos.is_some() => m.to_owned(),
+                _ => e.message,
+            };
+            let pos = e.pos.unwrap_or(Pos { line: 0, col: 0 });
+            ck.error(pos, format!("invalid YAML: {message}"));
+            None
+        }
+    };
+    match config {
+        Some(config) if ck.errors.is_empty() => Ok(config),
+        _ => {
+            ck.errors.sort_by_key(|e| (e.line, e.col));
+            Err(ConfigErrors(ck.errors))
+        }
+    }
+}
+
+fn config(ck: &mut Checker, root: &Node) -> Option<Config> {
+    if root.kind == Kind::Null {
+        ck.error(
+            Pos { line: 1, col: 1 },
+            "the file is empty; expected `instances:` followed by a list of instances",
+        );
+        return None;
+    }
+    let top = MapReader::new(ck, root, "the top level", TOP_KEYS)?;
+    let list = top.required(
+        ck,
+        "the configuration",
+        "instances",
+        "the list of virtual routers",
+    )?;
+    let Kind::Seq(items) = &list.kind else {
+        ck.error(
+            list.pos,
+            format!(
+                "instances must be a list (items start with `- `), found {}",
+                list.kind.type_name()
+            ),
+        );
+        return None;
+    };
+    if items.is_empty() {
+        ck.error(list.pos, "instances is empty; list at least one instance");
+        return None;
+    }
+    let parsed: Vec<(Option<Instance>, Ident)> = items.iter().map(|n| instance(ck, n)).collect();
+    check_unique(ck, parsed.iter().map(|(_, id)| id));
+    let instances: Option<Vec<Instance>> = parsed.into_iter().map(|(i, _)| i).collect();
+    Some(Config {
+        instances: instances?,
+    })
+}
+
+/// What must be unique across instances, with positions for the messages.
+#[derive(Default)]
+struct Ident {
+    name: Option<(String, Pos)>,
+    interface: Option<String>,
+    vrid: Option<(u8, Pos)>,
+    family: Option<AddressFamily>,
+}
+
+fn check_unique<'a>(ck: &mut Checker, idents: impl Iterator<Item = &'a Ident>) {
+    let mut names: HashMap<&str, Pos> = HashMap::new();
+    let mut routers: HashMap<(&str, u8, AddressFamily), (&str, Pos)> = HashMap::new();
+    for id in idents {
+        let name = id.name.as_ref().map_or("", |(n, _)| n.as_str());
+        if let Some((n, pos)) = &id.name {
+            match names.get(n.as_str()) {
+                Some(first) => ck.error(
+                    *pos,
+                    format!(
+                        "instance name `{n}` is already used on line {}; names must be unique",
+                        first.line
+                    ),
+                ),
+                None => {
+                    names.insert(n, *pos);
+                }
+            }
+        }
+        if let (Some(ifname), Some((vrid, pos)), Some(family)) = (&id.interface, id.vrid, id.family)
+        {
+            let key = (ifname.as_str(), vrid, family);
+            match routers.get(&key) {
+                Some((other, first)) => ck.error(
+                    pos,
+                    format!(
+                        "vrid {vrid} is already used for {family} on {ifname} by instance `{other}` \
+                         (line {}); each virtual router on a link needs its own vrid",
+                        first.line
+                    ),
+                ),
+                None => {
+                    routers.insert(key, (name, pos));
+                }
+            }
+        }
+    }
+}
+
+fn instance(ck: &mut Checker, node: &Node) -> (Option<Instance>, Ident) {
+    let mut id = Ident::default();
+    let Some(map) = MapReader::new(ck, node, "an instance", INSTANCE_KEYS) else {
+        return (None, id);
+    };
+    const WHAT: &str = "this instance";
+    let name = map
+        .required(ck, WHAT, "name", "a unique label such as `web`")
+        .and_then(|n| name_value(ck, n));
+    id.name = name.clone().zip(map.get("name").map(|n| n.pos));
+    let interface = map
+        .required(
+            ck,
+            WHAT,
+            "interface",
+            "the network interface such as `eth0`",
+        )
+        .and_then(|n| interface_value(ck, n));
+    id.interface = interface.clone();
+    let vrid = map
+        .required(ck, WHAT, "vrid", "the virtual router id (1..=255)")
+        .and_then(|n| Some((int_in(ck, "vrid", n, 1, 255)?, n.pos)));
+    id.vrid = vrid.and_then(|(v, pos)| Some((u8::try_from(v).ok()?, pos)));
+    let virtual_ips = map
+        .required(
+            ck,
+            WHAT,
+            "virtual_ips",
+            "the list of virtual IPs such as `- 192.0.2.50/24`",
+        )
+        .and_then(|n| virtual_ips(ck, n));
+    id.family = virtual_ips
+        .as_ref()
+        .and_then(|v| v.first())
+        .map(VirtualIp::address_family);
+
+    let priority = optional(map.get("priority"), Some(defaults::PRIORITY), |n| {
+        int_in(ck, "priority", n, 1, 255).and_then(|p| NonZeroU8::new(u8::try_from(p).ok()?))
+    });
+    let advert_interval = optional(
+        map.get("advert_interval"),
+        Some(defaults::ADVERT_INTERVAL),
+        |n| advert_interval(ck, n),
+    );
+    let preempt = optional(map.get("preempt"), Some(true), |n| {
+        boolean(ck, "preempt", n)
+    });
+    let preempt_delay = optional(map.get("preempt_delay"), Some(Duration::ZERO), |n| {
+        duration_in(
+            ck,
+            "preempt_delay",
+            n,
+            Duration::ZERO,
+            defaults::PREEMPT_DELAY_MAX,
+        )
+    });
+    let accept = optional(map.get("accept"), Some(false), |n| boolean(ck, "accept", n));
+    let ipv4_checksum = optional(
+        map.get("ipv4_checksum"),
+        Some(Ipv4Checksum::default()),
+        |n| {
+            if id.family == Some(AddressFamily::Ipv6) {
+                ck.error(
+                    n.pos,
+                    "ipv4_checksum applies only to IPv4 instances; remove it here",
+                );
+                return None;
+            }
+            ipv4_checksum(ck, n)
+        },
+    );
+    let garp = optional(map.get("garp"), Some(Garp::default()), |n| garp(ck, n));
+
+    let instance = (|| {
+        Some(Instance {
+            name: name?,
+            interface: interface?,
+            vrid: id.vrid?.0,
+            priority: priority?,
+            advert_interval: advert_interval?,
+            preempt: preempt?,
+            preempt_delay: preempt_delay?,
+            accept: accept?,
+            virtual_ips: virtual_ips?,
+            ipv4_checksum: ipv4_checksum?,
+            garp: garp?,
+        })
+    })();
+    (instance, id)
+}
+
+fn name_value(ck: &mut Checker, node: &Node) -> Option<String> {
+    let name = string(ck, "name", node)?;
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if name.is_empty() || name.len() > 32 || !name.chars().all(ok_char) {
+        ck.error(
+            node.pos,
+            format!("name `{name}` is not valid; use 1 to 32 letters, digits, `-`, `_` or `.`"),
+        );
+        return None;
+    }
+    Some(name.to_owned())
+}
+
+fn interface_value(ck: &mut Checker, node: &Node) -> Option<String> {
+    let ifname = string(ck, "interface", node)?;
+    // Linux's rules for interface names (dev_valid_name): at most IFNAMSIZ - 1 bytes.
+    let bad_char = |c: char| c == '/' || c == ':' || c.is_whitespace();
+    if ifname.is_empty()
+        || ifname.len() > 15
+        || ifname == "."
+        || ifname == ".."
+        || ifname.contains(bad_char)
+    {
+        ck.error(
+            node.pos,
+            format!("interface `{ifname}` is not a valid Linux interface name; use 1 to 15 characters without `/`, `:` or spaces"),
+        );
+        return None;
+    }
+    Some(ifname.to_owned())
+}
+
+fn advert_interval(ck: &mut Checker, node: &Node) -> Option<Duration> {
+    let (lo, hi) = (defaults::ADVERT_INTERVAL_MIN, defaults::ADVERT_INTERVAL_MAX);
+    let d = duration_in(ck, "advert_interval", node, lo, hi)?;
+    // RFC 9568 §5.2.7: the interval travels as a 12-bit count of centiseconds.
+    if d.as_nanos() % 10_000_000 != 0 {
+        let d = duration::format(d);
+        ck.error(
+            node.pos,
+            format!(
+                "advert_interval {d} is not a multiple of 10ms; VRRP carries it in centiseconds"
+            ),
+        );
+        return None;
+    }
+    Some(d)
+}
+
+fn ipv4_checksum(ck: &mut Checker, node: &Node) -> Option<Ipv4Checksum> {
+    match &node.kind {
+        Kind::Str(s) if s == "pseudo-header" => Some(Ipv4Checksum::PseudoHeader),
+        Kind::Str(s) if s == "rfc9568" => Some(Ipv4Checksum::Rfc9568),
+        _ => {
+            ck.error(
+                node.pos,
+                "ipv4_checksum must be `pseudo-header` or `rfc9568`",
+            );
+            None
+        }
+    }
+}
+
+fn garp(ck: &mut Checker, node: &Node) -> Option<Garp> {
+    let map = MapReader::new(ck, node, "garp", GARP_KEYS)?;
+    let count = optional(map.get("count"), Some(defaults::GARP_COUNT), |n| {
+        int_in(ck, "garp.count", n, 1, defaults::GARP_COUNT_MAX.into())
+            .and_then(|c| u8::try_from(c).ok())
+    });
+    let interval = optional(map.get("interval"), Some(defaults::GARP_INTERVAL), |n| {
+        duration_in(
+            ck,
+            "garp.interval",
+            n,
+            Duration::ZERO,
+            defaults::GARP_INTERVAL_MAX,
+        )
+    });
+    let refresh = optional(map.get("refresh"), Some(None), |n| {
+        let d = duration_value(ck, "garp.refresh", n)?;
+        let (lo, hi) = (defaults::GARP_REFRESH_MIN, defaults::GARP_REFRESH_MAX);
+        if d.is_zero() {
+            Some(None)
+        } else if d < lo || d > hi {
+            let (d, lo, hi) = (
+                duration::format(d),
+                duration::format(lo),
+                duration::format(hi),
+            );
+            ck.error(
+                n.pos,
+                format!("garp.refresh {d} is out of range {lo}..={hi} (or 0s to turn it off)"),
+            );
+            None
+        } else {
+            Some(Some(d))
+        }
+    });
+    Some(Garp {
+        count: count?,
+        interval: interval?,
+        refresh: refresh?,
+    })
+}
+
+fn virtual_ips(ck: &mut Checker, node: &Node) -> Option<Vec<VirtualIp>> {
+    let items = match &node.kind {
+        Kind::Seq(items) => items,
+        Kind::Str(s) => {
+            ck.error(
+                node.pos,
+                format!("virtual_ips must be a list; write `- {s}` on the next line"),
+            );
+            return None;
+        }
+        other => {
+            ck.error(
+                node.pos,
+                format!("virtual_ips must be a list, found {}", other.type_name()),
+            );
+            return None;
+        }
+    };
+    if items.is_empty() {
+        ck.error(
+            node.pos,
+            "virtual_ips is empty; list at least one address such as 192.0.2.50/24",
+        );
+        return None;
+    }
+    let mut ok = true;
+    let mut vips = Vec::with_capacity(items.len());
+    let mut first_family: Option<VirtualIp> = None;
+    let mut seen: HashMap<IpAddr, Pos> = HashMap::new();
+    for item in items {
+        let vip = match &item.kind {
+            Kind::Str(s) => vip::parse(s),
+            other => Err(format!(
+                "a virtual IP must be an address with prefix length such as 192.0.2.50/24, found {}",
+                other.type_name()
+            )),
+        };
+        let vip = match vip {
+            Ok(v) => v,
+            Err(e) => {
+                ck.error(item.pos, e);
+                ok = false;
+                continue;
+            }
+        };
+        if let Some(first) = first_family.filter(|f| f.address_family() != vip.address_family()) {
+            ck.error(
+                item.pos,
+                format!(
+                    "{vip} is {} but {first} is {}; an instance serves one address family, \
+                     so put {} addresses in a second instance (it may use the same vrid)",
+                    vip.address_family(),
+                    first.address_family(),
+                    vip.address_family()
+                ),
+            );
+            ok = false;
+        }
+        first_family.get_or_insert(vip);
+        if let Some(first) = seen.get(&vip.addr) {
+            ck.error(
+                item.pos,
+                format!(
+                    "{} is listed twice (first on line {})",
+                    vip.addr, first.line
+                ),
+            );
+            ok = false;
+        }
+        seen.entry(vip.addr).or_insert(item.pos);
+        vips.push(vip);
+    }
+    ok.then_some(vips)
+}
