@@ -1,1 +1,8 @@
 //! Packet formats: checked views over bytes plus owned representations.
+//!
+//! Each protocol has a view (`Packet<T>`) that proves its buffer is long
+//! enough and reads one field per accessor, and an owned representation with
+//! `parse`, `buffer_len` and `emit`. Nothing here panics on received bytes:
+//! every failure is a typed error whose `reason()` labels a drop counter.
+
+pub mod checksum;
