@@ -6,3 +6,8 @@
 //! every failure is a typed error whose `reason()` labels a drop counter.
 
 pub mod checksum;
+pub mod vrrp;
+
+pub use vrrp::{
+    Addresses, Advertisement, BuildError, ChecksumForm, EmitError, Packet as VrrpPacket, ParseError,
+};
