@@ -6,8 +6,10 @@
 //! every failure is a typed error whose `reason()` labels a drop counter.
 
 pub mod checksum;
+pub mod ipv4;
 pub mod vrrp;
 
+pub use ipv4::{split_ipv4, Ipv4Datagram, Ipv4Error, Ipv4Header};
 pub use vrrp::{
     Addresses, Advertisement, BuildError, ChecksumForm, EmitError, Packet as VrrpPacket, ParseError,
 };
