@@ -304,8 +304,11 @@ impl<T: AsRef<[u8]>> Packet<T> {
         let pseudo = match (src, dst, form) {
             (IpAddr::V4(_), IpAddr::V4(_), ChecksumForm::MessageOnly) => 0,
             (IpAddr::V4(s), IpAddr::V4(d), ChecksumForm::PseudoHeader) => {
-                // A VRRP message is at most 8 + 255 * 16 bytes; anything longer
-                // cannot be a valid message, and saturating keeps the sum wrong.
+                // Deviation from RFC 9568 §5.2.8, which leaves IPv4 out of the
+                // pseudo-header: keepalived and FRR include the IPv4 one (their
+                // reading of RFC 5798), so we compute it to interoperate.
+                // A valid message is at most 8 + 255 * 16 bytes and `parse`
+                // rejects longer ones first; saturating only keeps this total.
                 let len = u16::try_from(bytes.len()).unwrap_or(u16::MAX);
                 checksum::pseudo_header_v4(s, d, IP_PROTOCOL, len)
             }
@@ -324,8 +327,14 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// then the RFC 9568 message-only form; the rare message valid under both
     /// reports `PseudoHeader`, and re-emitting it in that form gives the same
     /// bytes. IPv6 only knows the pseudo-header form.
+    ///
+    /// The check recomputes the checksum and compares it with the received
+    /// one (rather than summing to 0xffff, which also admits the other
+    /// representation of zero), so an accepted message re-encodes exactly.
     pub fn checksum_form(&self, src: IpAddr, dst: IpAddr) -> Option<ChecksumForm> {
         let received = self.checksum();
+        // Deviation: RFC 9568 §5.2.8 has one IPv4 form (message only); accept
+        // keepalived's and FRR's pseudo-header form as well, tried first.
         [ChecksumForm::PseudoHeader, ChecksumForm::MessageOnly]
             .into_iter()
             .take(if src.is_ipv6() { 1 } else { 2 })
