@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use twinstar::config::{self, Config};
+use twinstar::daemon::{self, RunOptions};
 
 /// twinstar: a VRRPv3 (RFC 9568) virtual-IP failover agent.
 #[derive(Debug, Parser)]
@@ -24,6 +25,8 @@ pub struct Cli {
 pub enum Command {
     /// Validate a configuration file: print every error and exit 1, or a summary and exit 0.
     Check(CheckArgs),
+    /// Run the agent in the foreground until SIGTERM or SIGINT (SIGHUP reloads).
+    Run(RunArgs),
 }
 
 impl Cli {
@@ -31,6 +34,7 @@ impl Cli {
     pub fn run(self) -> ExitCode {
         match self.command {
             Command::Check(args) => args.run(),
+            Command::Run(args) => args.run(),
         }
     }
 }
@@ -57,6 +61,55 @@ impl CheckArgs {
             }
         }
     }
+}
+
+/// Arguments of `twinstar run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The configuration file.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Where run-time files go (status snapshot); one per agent on a machine.
+    #[arg(long, value_name = "DIR", default_value = "/run/twinstar")]
+    pub runtime_dir: PathBuf,
+}
+
+impl RunArgs {
+    /// Starts logging and the runtime, then runs the daemon until it is told to stop.
+    pub fn run(&self) -> ExitCode {
+        init_logging();
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime,
+            Err(e) => {
+                eprintln!("twinstar: cannot start the async runtime: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let options = RunOptions {
+            config_path: self.config.clone(),
+            runtime_dir: self.runtime_dir.clone(),
+        };
+        match runtime.block_on(daemon::run(options)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!("{e}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+/// Logs to stderr; `TWINSTAR_LOG` (e.g. `debug`, `twinstar=trace`) sets the filter.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TWINSTAR_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 /// One line naming each instance's interface, vrid and family, so an operator

@@ -3,8 +3,13 @@
 //! The crate is split the way the agent is built:
 //! - [`wire`]: checked views over packet bytes and owned representations;
 //! - [`vrrp`]: the sans-IO per-virtual-router state machine (no sockets, no clock);
-//! - [`config`]: the YAML model, validated with file:line:col errors.
+//! - [`config`]: the YAML model, validated with file:line:col errors;
+//! - [`platform`]: raw VRRP sockets, netlink, AF_PACKET announcements;
+//! - [`daemon`]: the event loop that wires the core to the platform.
 
 pub mod config;
+pub mod daemon;
+pub mod lab;
+pub mod platform;
 pub mod vrrp;
 pub mod wire;

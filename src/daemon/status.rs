@@ -1,0 +1,72 @@
+//! The status file: a JSON snapshot of every instance under the runtime directory,
+//! rewritten atomically after changes, so operators and tests can see state and
+//! counters without a control connection.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use super::instance::InstanceRuntime;
+use super::receive::DropCounters;
+
+/// Where the snapshot goes: `<runtime-dir>/status.json`.
+pub fn path(runtime_dir: &Path) -> PathBuf {
+    runtime_dir.join("status.json")
+}
+
+/// Builds the snapshot.
+pub fn snapshot<'a>(
+    instances: impl Iterator<Item = &'a InstanceRuntime>,
+    drops: &DropCounters,
+    now: Instant,
+) -> Value {
+    let instances: Vec<Value> = instances
+        .map(|i| {
+            let router = &i.router;
+            let stats = router.stats();
+            json!({
+                "name": i.config.name,
+                "interface": i.config.interface,
+                "vrid": i.config.vrid,
+                "state": router.state().as_str(),
+                "priority": router.priority(),
+                "base_priority": i.config.priority.get(),
+                "source": i.socket.source().to_string(),
+                "master": router.current_master().map(|m| json!({
+                    "address": m.source.to_string(),
+                    "priority": m.priority,
+                })),
+                "advert_interval_ms": i.config.advert_interval.as_millis() as u64,
+                "master_adver_interval_ms": router.master_adver_interval().as_millis() as u64,
+                "since_transition_ms": router.last_transition()
+                    .map(|t| now.saturating_duration_since(t).as_millis() as u64),
+                "virtual_ips": i.config.virtual_ips.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
+                "counters": {
+                    "adverts_received": stats.adverts_received,
+                    "adverts_sent": stats.adverts_sent,
+                    "priority_zero_received": stats.priority_zero_received,
+                    "priority_zero_sent": stats.priority_zero_sent,
+                    "interval_mismatches": stats.interval_mismatches,
+                    "master_transitions": stats.master_transitions,
+                    "send_errors": i.send_errors,
+                },
+            })
+        })
+        .collect();
+    json!({
+        "pid": std::process::id(),
+        "instances": instances,
+        "dropped": drops.by_interface,
+    })
+}
+
+/// Writes the snapshot atomically (temporary file, then rename).
+pub fn write(runtime_dir: &Path, snapshot: &Value) -> io::Result<()> {
+    let target = path(runtime_dir);
+    let tmp = runtime_dir.join(".status.json.tmp");
+    let text = serde_json::to_string_pretty(snapshot).map_err(io::Error::other)?;
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, &target)
+}

@@ -1,0 +1,129 @@
+//! The lab's shape: a bridge namespace, agent hosts and one client, each host wired
+//! to the bridge by a veth pair whose bridge end can be cut like a pulled cable.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use super::netns::{LabError, Namespace};
+
+/// One host on the lab segment.
+#[derive(Debug)]
+pub struct Host {
+    /// The host's namespace.
+    pub ns: Namespace,
+    /// Its interface on the segment (always `eth0`).
+    pub interface: String,
+    /// Its own IPv4 address (/24).
+    pub ipv4: Ipv4Addr,
+    /// Its own IPv6 address (/64).
+    pub ipv6: Ipv6Addr,
+    /// The bridge-side port name of its cable.
+    port: String,
+}
+
+impl Host {
+    /// The MAC address of the host's interface, as `ip` prints it.
+    pub fn mac(&self) -> Result<String, LabError> {
+        let out = self
+            .ns
+            .ip(&["-br", "link", "show", "dev", &self.interface])?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        Ok(text
+            .split_whitespace()
+            .nth(2)
+            .unwrap_or_default()
+            .to_string())
+    }
+
+    /// Whether `address` (no prefix) is configured on the host's interface.
+    pub fn has_address(&self, address: &str) -> Result<bool, LabError> {
+        let out = self
+            .ns
+            .ip(&["-o", "addr", "show", "dev", &self.interface])?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        Ok(text
+            .split_whitespace()
+            .any(|w| w.split('/').next() == Some(address)))
+    }
+}
+
+/// The whole lab; dropping it removes every namespace it made.
+#[derive(Debug)]
+pub struct Lab {
+    /// Agent hosts, `192.0.2.11`, `.12`, ... and `2001:db8::11`, ...
+    pub hosts: Vec<Host>,
+    /// The client, `192.0.2.100` / `2001:db8::100`.
+    pub client: Host,
+    /// Declared last so it is dropped last: the bridge outlives the cables.
+    bridge: Namespace,
+}
+
+impl Lab {
+    /// Builds a lab named `prefix` (unique per run) with `agents` agent hosts.
+    pub fn build(prefix: &str, agents: usize) -> Result<Lab, LabError> {
+        let bridge = Namespace::create(&format!("{prefix}-br"))?;
+        bridge.ip(&[
+            "link",
+            "add",
+            "br0",
+            "type",
+            "bridge",
+            "mcast_snooping",
+            "0",
+        ])?;
+        bridge.ip(&["link", "set", "br0", "up"])?;
+        let mut hosts = Vec::new();
+        for i in 0..agents {
+            let octet = 11 + i as u8;
+            hosts.push(Self::host(
+                &bridge,
+                &format!("{prefix}-h{}", i + 1),
+                &format!("p{}", i + 1),
+                octet,
+            )?);
+        }
+        let client = Self::host(&bridge, &format!("{prefix}-cl"), "pc", 100)?;
+        Ok(Lab {
+            hosts,
+            client,
+            bridge,
+        })
+    }
+
+    fn host(bridge: &Namespace, name: &str, port: &str, octet: u8) -> Result<Host, LabError> {
+        let ns = Namespace::create(name)?;
+        // No duplicate address detection: the lab's addresses are unique by
+        // construction, and a tentative link-local would delay IPv6 adverts.
+        ns.sysctl("net.ipv6.conf.default.accept_dad", "0")?;
+        ns.sysctl("net.ipv6.conf.all.accept_dad", "0")?;
+        bridge.ip(&[
+            "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", name,
+        ])?;
+        bridge.ip(&["link", "set", port, "master", "br0"])?;
+        bridge.ip(&["link", "set", port, "up"])?;
+        let ipv4 = Ipv4Addr::new(192, 0, 2, octet);
+        let ipv6 = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, u16::from(octet));
+        ns.ip(&["addr", "add", &format!("{ipv4}/24"), "dev", "eth0"])?;
+        ns.ip(&["addr", "add", &format!("{ipv6}/64"), "dev", "eth0", "nodad"])?;
+        ns.ip(&["link", "set", "eth0", "up"])?;
+        Ok(Host {
+            ns,
+            interface: "eth0".into(),
+            ipv4,
+            ipv6,
+            port: port.into(),
+        })
+    }
+
+    /// Pulls (`false`) or plugs back (`true`) host `index`'s cable at the bridge.
+    pub fn set_cable(&self, index: usize, connected: bool) -> Result<(), LabError> {
+        let state = if connected { "up" } else { "down" };
+        self.bridge
+            .ip(&["link", "set", &self.hosts[index].port, state])
+            .map(|_| ())
+    }
+
+    /// The bridge namespace (for nftables loss rules).
+    pub fn bridge(&self) -> &Namespace {
+        &self.bridge
+    }
+}

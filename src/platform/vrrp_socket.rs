@@ -1,0 +1,301 @@
+//! Raw IP protocol 112 sockets: one per interface and address family, shared by every
+//! virtual router on that interface (they are told apart by VRID).
+//!
+//! RFC 9568 §5.1: adverts go to 224.0.0.18 / ff02::12 with TTL / hop limit 255 and
+//! are only accepted with TTL / hop limit 255, which proves they were not routed.
+//! The source address is pinned per packet (IP_PKTINFO / IPV6_PKTINFO) because the
+//! checksum covers it: a kernel choice that differed from ours would corrupt it.
+
+use std::io::{self, IoSlice, IoSliceMut};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::AsRawFd;
+
+use nix::sys::socket::{self, sockopt, ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn6};
+use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+
+use crate::wire::ipv4::split_ipv4;
+
+/// IP protocol number of VRRP (RFC 9568 §5.1.1.4).
+pub const IPPROTO_VRRP: i32 = 112;
+
+/// The VRRP multicast group for IPv4 (RFC 9568 §5.1.1.2).
+pub const GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
+
+/// The VRRP multicast group for IPv6 (RFC 9568 §5.1.2.2).
+pub const GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
+
+/// Why a VRRP socket could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up the VRRP socket on {interface} ({step}): {source}")]
+pub struct SocketError {
+    /// The interface the socket was for.
+    pub interface: String,
+    /// Which setup step failed.
+    pub step: &'static str,
+    /// What the kernel said.
+    #[source]
+    pub source: io::Error,
+}
+
+/// One received datagram, with the IP facts the receive checks need.
+#[derive(Debug)]
+pub struct Received<'a> {
+    /// IP source address: the sender's primary address.
+    pub source: IpAddr,
+    /// IP destination address (the group, or us for unicast).
+    pub destination: IpAddr,
+    /// TTL (IPv4) or hop limit (IPv6); RFC 9568 §7.1 requires 255.
+    pub hop_limit: Option<u8>,
+    /// The VRRP message.
+    pub payload: &'a [u8],
+}
+
+/// Why a datagram was dropped before the VRRP parser saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecvDrop {
+    /// The IPv4 header was malformed.
+    BadIpHeader(&'static str),
+    /// The kernel gave no hop limit for an IPv6 packet.
+    NoHopLimit,
+}
+
+/// The VRRP socket of one interface and family.
+pub struct VrrpSocket {
+    socket: AsyncFd<Socket>,
+    interface: String,
+    ifindex: u32,
+    source: IpAddr,
+}
+
+impl VrrpSocket {
+    /// Opens the socket on `interface` (index `ifindex`), joins the VRRP group there,
+    /// and sends from `source`: the primary IPv4 address or the IPv6 link-local.
+    pub fn open(interface: &str, ifindex: u32, source: IpAddr) -> Result<Self, SocketError> {
+        let step = |step: &'static str| {
+            let interface = interface.to_string();
+            move |source: io::Error| SocketError {
+                interface,
+                step,
+                source,
+            }
+        };
+        let domain = if source.is_ipv4() {
+            Domain::IPV4
+        } else {
+            Domain::IPV6
+        };
+        let socket = Socket::new(domain, Type::RAW, Some(Protocol::from(IPPROTO_VRRP)))
+            .map_err(step("socket"))?;
+        socket
+            .bind_device(Some(interface.as_bytes()))
+            .map_err(step("SO_BINDTODEVICE"))?;
+        match source {
+            IpAddr::V4(addr) => {
+                socket
+                    .join_multicast_v4_n(&GROUP_V4, &InterfaceIndexOrAddress::Index(ifindex))
+                    .map_err(step("join 224.0.0.18"))?;
+                socket
+                    .set_multicast_if_v4(&addr)
+                    .map_err(step("IP_MULTICAST_IF"))?;
+                socket
+                    .set_multicast_ttl_v4(255)
+                    .map_err(step("IP_MULTICAST_TTL"))?;
+                socket.set_ttl_v4(255).map_err(step("IP_TTL"))?;
+                socket
+                    .set_multicast_loop_v4(false)
+                    .map_err(step("IP_MULTICAST_LOOP"))?;
+            }
+            IpAddr::V6(_) => {
+                socket
+                    .join_multicast_v6(&GROUP_V6, ifindex)
+                    .map_err(step("join ff02::12"))?;
+                socket
+                    .set_multicast_if_v6(ifindex)
+                    .map_err(step("IPV6_MULTICAST_IF"))?;
+                socket
+                    .set_multicast_hops_v6(255)
+                    .map_err(step("IPV6_MULTICAST_HOPS"))?;
+                socket
+                    .set_unicast_hops_v6(255)
+                    .map_err(step("IPV6_UNICAST_HOPS"))?;
+                socket
+                    .set_multicast_loop_v6(false)
+                    .map_err(step("IPV6_MULTICAST_LOOP"))?;
+                socket::setsockopt(&socket, sockopt::Ipv6RecvHopLimit, &true)
+                    .map_err(|e| step("IPV6_RECVHOPLIMIT")(io::Error::from(e)))?;
+                socket::setsockopt(&socket, sockopt::Ipv6RecvPacketInfo, &true)
+                    .map_err(|e| step("IPV6_RECVPKTINFO")(io::Error::from(e)))?;
+            }
+        }
+        socket.set_nonblocking(true).map_err(step("O_NONBLOCK"))?;
+        // SAFETY: `socket` owns its descriptor and moves into the AsyncFd, so the fd
+        // stays open and unchanged for the AsyncFd's whole life.
+        let socket = unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE) }
+            .map_err(|e| step("register with tokio")(io::Error::from(e)))?;
+        Ok(VrrpSocket {
+            socket,
+            interface: interface.to_string(),
+            ifindex,
+            source,
+        })
+    }
+
+    /// The address our adverts carry as IP source.
+    pub fn source(&self) -> IpAddr {
+        self.source
+    }
+
+    /// The interface name.
+    pub fn interface(&self) -> &str {
+        &self.interface
+    }
+
+    /// The group this socket sends to.
+    pub fn group(&self) -> IpAddr {
+        match self.source {
+            IpAddr::V4(_) => IpAddr::V4(GROUP_V4),
+            IpAddr::V6(_) => IpAddr::V6(GROUP_V6),
+        }
+    }
+
+    /// Sends one VRRP message to the group, from [`source`](Self::source).
+    ///
+    /// Non-blocking: a full send buffer is an error the caller counts, never a wait
+    /// that would delay other routers' timers.
+    pub fn send(&self, message: &[u8]) -> io::Result<()> {
+        let fd = self.socket.get_ref().as_raw_fd();
+        let iov = [IoSlice::new(message)];
+        match self.source {
+            IpAddr::V4(source) => {
+                let info = libc::in_pktinfo {
+                    ipi_ifindex: self.ifindex as i32,
+                    ipi_spec_dst: libc::in_addr {
+                        s_addr: u32::from(source).to_be(),
+                    },
+                    ipi_addr: libc::in_addr { s_addr: 0 },
+                };
+                let to = socket::SockaddrIn::from(SocketAddrV4::new(GROUP_V4, 0));
+                let cmsg = [ControlMessage::Ipv4PacketInfo(&info)];
+                socket::sendmsg(fd, &iov, &cmsg, MsgFlags::MSG_DONTWAIT, Some(&to))?;
+            }
+            IpAddr::V6(source) => {
+                let info = libc::in6_pktinfo {
+                    ipi6_addr: libc::in6_addr {
+                        s6_addr: source.octets(),
+                    },
+                    ipi6_ifindex: self.ifindex,
+                };
+                let to = SockaddrIn6::from(SocketAddrV6::new(GROUP_V6, 0, 0, self.ifindex));
+                let cmsg = [ControlMessage::Ipv6PacketInfo(&info)];
+                socket::sendmsg(fd, &iov, &cmsg, MsgFlags::MSG_DONTWAIT, Some(&to))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for the next datagram; `Ok(Err(..))` is a datagram dropped by the IP checks.
+    pub async fn recv<'b>(&self, buf: &'b mut [u8]) -> io::Result<Result<Received<'b>, RecvDrop>> {
+        loop {
+            let mut guard = self.socket.ready(Interest::READABLE).await?;
+            let outcome = match self.source {
+                IpAddr::V4(_) => guard.try_io(|fd| recv_v4(fd.get_ref().as_raw_fd(), buf)),
+                IpAddr::V6(_) => guard.try_io(|fd| recv_v6(fd.get_ref().as_raw_fd(), buf)),
+            };
+            match outcome {
+                Ok(Ok(meta)) => return Ok(meta.into_received(buf)),
+                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(Err(e)) => return Err(e),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+}
+
+/// What a receive call learned, before borrowing the payload out of the buffer.
+enum Meta {
+    V4 {
+        len: usize,
+    },
+    V6 {
+        len: usize,
+        source: Ipv6Addr,
+        destination: Option<Ipv6Addr>,
+        hop_limit: Option<u8>,
+    },
+}
+
+impl Meta {
+    fn into_received(self, buf: &[u8]) -> Result<Received<'_>, RecvDrop> {
+        match self {
+            Meta::V4 { len } => {
+                let datagram = buf.get(..len).unwrap_or_default();
+                let ip = split_ipv4(datagram).map_err(|e| RecvDrop::BadIpHeader(e.reason()))?;
+                Ok(Received {
+                    source: IpAddr::V4(ip.src),
+                    destination: IpAddr::V4(ip.dst),
+                    hop_limit: Some(ip.ttl),
+                    payload: ip.payload,
+                })
+            }
+            Meta::V6 {
+                len,
+                source,
+                destination,
+                hop_limit,
+            } => {
+                if hop_limit.is_none() {
+                    return Err(RecvDrop::NoHopLimit);
+                }
+                Ok(Received {
+                    source: IpAddr::V6(source),
+                    destination: IpAddr::V6(destination.unwrap_or(GROUP_V6)),
+                    hop_limit,
+                    payload: buf.get(..len).unwrap_or_default(),
+                })
+            }
+        }
+    }
+}
+
+/// IPv4 raw sockets hand us the whole datagram, header included: TTL comes from it.
+fn recv_v4(fd: i32, buf: &mut [u8]) -> io::Result<Meta> {
+    let len = socket::recv(fd, buf, MsgFlags::MSG_DONTWAIT)?;
+    Ok(Meta::V4 { len })
+}
+
+/// IPv6 raw sockets hand us only the payload: hop limit and destination come as
+/// control messages (IPV6_HOPLIMIT, IPV6_PKTINFO).
+fn recv_v6(fd: i32, buf: &mut [u8]) -> io::Result<Meta> {
+    let mut cmsg_space = nix::cmsg_space!(libc::c_int, libc::in6_pktinfo);
+    let mut iov = [IoSliceMut::new(buf)];
+    let msg = socket::recvmsg::<SockaddrIn6>(
+        fd,
+        &mut iov,
+        Some(&mut cmsg_space),
+        MsgFlags::MSG_DONTWAIT,
+    )?;
+    let len = msg.bytes;
+    let source = msg
+        .address
+        .map(|a| a.ip())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no source address"))?;
+    let mut hop_limit = None;
+    let mut destination = None;
+    for cmsg in msg.cmsgs()? {
+        match cmsg {
+            ControlMessageOwned::Ipv6HopLimit(limit) => hop_limit = u8::try_from(limit).ok(),
+            ControlMessageOwned::Ipv6PacketInfo(info) => {
+                destination = Some(Ipv6Addr::from(info.ipi6_addr.s6_addr));
+            }
+            _ => {}
+        }
+    }
+    Ok(Meta::V6 {
+        len,
+        source,
+        destination,
+        hop_limit,
+    })
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every twinstar test on a fresh Debian machine, as root: installs what the
+# tests need (keepalived as an interop peer, iproute2 and nftables for the
+# namespace lab, tcpdump for captures), checks formatting and lints, runs the unit,
+# property, simulation and network-namespace tests, and a short fuzz run.
+#
+#   FUZZ_SECONDS=0 bash tests/run.sh   # skip the fuzz run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for pkg_cmd in keepalived:keepalived iproute2:ip nftables:nft tcpdump:tcpdump iputils-ping:ping; do
+    pkg=${pkg_cmd%%:*} cmd=${pkg_cmd##*:}
+    command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    echo "==> installing ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+echo "==> cargo clippy"
+cargo clippy --all-targets --quiet -- -D warnings
+echo "==> cargo build --release"
+cargo build --release --quiet
+echo "==> cargo test"
+cargo test --all-targets
+
+seconds=${FUZZ_SECONDS:-30}
+if [ "$seconds" -gt 0 ] && [ -x fuzz/run.sh ]; then
+    echo "==> fuzzing the advert parser for ${seconds}s"
+    fuzz/run.sh "$seconds"
+fi
+echo "==> all tests passed"
