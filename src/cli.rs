@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 use twinstar::config::{self, Config};
 use twinstar::daemon::{self, RunOptions};
+use twinstar::lab;
 
 /// twinstar: a VRRPv3 (RFC 9568) virtual-IP failover agent.
 #[derive(Debug, Parser)]
@@ -27,6 +28,9 @@ pub enum Command {
     Check(CheckArgs),
     /// Run the agent in the foreground until SIGTERM or SIGINT (SIGHUP reloads).
     Run(RunArgs),
+    /// Demo lab (root): two agents and a client in network namespaces; shows the
+    /// election, host-loss failovers and a graceful handover, then cleans up.
+    Lab(LabArgs),
 }
 
 impl Cli {
@@ -35,6 +39,7 @@ impl Cli {
         match self.command {
             Command::Check(args) => args.run(),
             Command::Run(args) => args.run(),
+            Command::Lab(args) => args.run(),
         }
     }
 }
@@ -96,6 +101,58 @@ impl RunArgs {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 tracing::error!("{e}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+/// Arguments of `twinstar lab`.
+#[derive(Debug, Args)]
+pub struct LabArgs {
+    /// Advertisement interval of the two agents (10ms..40.95s in 10 ms steps).
+    #[arg(long, default_value = "100ms", value_parser = parse_interval)]
+    pub interval: std::time::Duration,
+    /// Number of host-loss rounds to measure.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub rounds: u32,
+}
+
+fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    let interval = config::parse_duration(text)?;
+    let centis = interval.as_nanos() % 10_000_000 == 0;
+    if !centis
+        || interval < std::time::Duration::from_millis(10)
+        || interval > std::time::Duration::from_millis(40_950)
+    {
+        return Err(format!("{text} is not in 10ms..=40.95s in 10 ms steps"));
+    }
+    Ok(interval)
+}
+
+impl LabArgs {
+    /// Runs the demo; needs root for namespaces and raw sockets.
+    pub fn run(&self) -> ExitCode {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("twinstar lab: needs root (it builds network namespaces); try sudo");
+            return ExitCode::FAILURE;
+        }
+        let program = match std::env::current_exe() {
+            Ok(program) => program,
+            Err(e) => {
+                eprintln!("twinstar lab: cannot find my own binary: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let options = lab::demo::DemoOptions {
+            interval: self.interval,
+            rounds: self.rounds,
+            program,
+        };
+        match lab::demo::run(&options) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("twinstar lab: {e}");
                 ExitCode::FAILURE
             }
         }

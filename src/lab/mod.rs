@@ -6,6 +6,7 @@
 //! namespaces the lab created itself.
 
 mod agent;
+pub mod demo;
 mod netns;
 mod ping;
 mod topology;

@@ -5,8 +5,10 @@
 //! `parse`, `buffer_len` and `emit`. Nothing here panics on received bytes:
 //! every failure is a typed error whose `reason()` labels a drop counter.
 
+pub mod arp;
 pub mod checksum;
 pub mod ipv4;
+pub mod ndisc;
 pub mod vrrp;
 
 pub use ipv4::{split_ipv4, Ipv4Datagram, Ipv4Error, Ipv4Header};

@@ -1,0 +1,11 @@
+//! Platform I/O: the only code that talks to the kernel.
+//!
+//! - [`netlink`]: links, addresses and carrier changes through rtnetlink;
+//! - [`announce`]: gratuitous ARP and unsolicited Neighbor Advertisements on AF_PACKET.
+
+pub mod announce;
+mod error;
+pub mod netlink;
+pub mod vrrp_socket;
+
+pub use error::PlatformError;

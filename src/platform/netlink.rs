@@ -1,0 +1,445 @@
+//! Interfaces, addresses and link state through rtnetlink.
+//!
+//! The daemon never shells out to `ip`: it reads links and addresses, adds and removes
+//! virtual IPs, and learns about carrier changes over netlink sockets opened in the
+//! network namespace of the calling thread.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::channel::mpsc::UnboundedReceiver;
+use futures::{Stream, StreamExt, TryStreamExt};
+use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload};
+use rtnetlink::packet_route::address::{
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage,
+};
+use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use rtnetlink::packet_route::RouteNetlinkMessage;
+use rtnetlink::sys::AsyncSocket;
+use rtnetlink::{AddressMessageBuilder, MulticastGroup};
+use tokio::task::JoinHandle;
+
+use super::PlatformError;
+
+/// A connection to the kernel's routing netlink for reading links and managing
+/// addresses. Its connection task runs on the tokio runtime it was opened on and is
+/// stopped when this value is dropped.
+pub struct Netlink {
+    handle: rtnetlink::Handle,
+    task: JoinHandle<()>,
+}
+
+/// What the daemon needs to know about an interface: its index for sockets and
+/// netlink, its MAC for announcements, and whether it can carry traffic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkInfo {
+    /// Interface index.
+    pub index: u32,
+    /// Interface name.
+    pub name: String,
+    /// Hardware (MAC) address, the source of gratuitous ARP and NA frames.
+    pub mac: [u8; 6],
+    /// Administratively up (IFF_UP).
+    pub up: bool,
+    /// Carrier present (IFF_LOWER_UP).
+    pub carrier: bool,
+}
+
+/// One address assigned to an interface, as the kernel reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InterfaceAddress {
+    /// The local address.
+    pub address: IpAddr,
+    /// Prefix length of the subnet it belongs to.
+    pub prefix_len: u8,
+    /// IPv4 secondary address (IFA_F_SECONDARY): another address in the subnet of a
+    /// primary one. Never true for IPv6.
+    pub secondary: bool,
+}
+
+/// An address together with the flags the selection of source addresses needs.
+struct RawAddress {
+    address: InterfaceAddress,
+    flags: AddressFlags,
+}
+
+/// The errno carried by a netlink error reply, if that is what `error` is.
+fn errno(error: &rtnetlink::Error) -> Option<i32> {
+    match error {
+        rtnetlink::Error::NetlinkError(message) => Some(message.raw_code().abs()),
+        _ => None,
+    }
+}
+
+/// Spawns a netlink connection future on the current runtime, without panicking
+/// when there is none.
+fn spawn_connection<F>(connection: F) -> Result<JoinHandle<()>, PlatformError>
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let runtime = tokio::runtime::Handle::try_current().map_err(|_| PlatformError::NoRuntime)?;
+    Ok(runtime.spawn(connection))
+}
+
+impl Netlink {
+    /// Opens a netlink connection; spawns its connection task on the current tokio runtime.
+    ///
+    /// The socket belongs to the network namespace of the calling thread.
+    pub fn connect() -> Result<Netlink, PlatformError> {
+        let (connection, handle, _unsolicited) =
+            rtnetlink::new_connection().map_err(PlatformError::Connect)?;
+        let task = spawn_connection(connection)?;
+        Ok(Netlink { handle, task })
+    }
+
+    /// Looks an interface up by name: index, MAC, and whether it is up and has carrier.
+    pub async fn link_by_name(&self, name: &str) -> Result<LinkInfo, PlatformError> {
+        let query_error = |source| PlatformError::LinkQuery {
+            name: name.to_owned(),
+            source,
+        };
+        let mut links = self.handle.link().get().match_name(name).execute();
+        let message = match links.try_next().await {
+            Ok(Some(message)) => message,
+            Ok(None) => return Err(PlatformError::NoSuchInterface(name.to_owned())),
+            Err(error) if errno(&error) == Some(libc::ENODEV) => {
+                return Err(PlatformError::NoSuchInterface(name.to_owned()))
+            }
+            Err(error) => return Err(query_error(error)),
+        };
+        let (index, carrier) = (message.header.index, link_carrier(&message));
+        let up = message.header.flags.contains(LinkFlags::Up);
+        let mut mac = None;
+        let mut mac_len = 0;
+        for attribute in &message.attributes {
+            if let LinkAttribute::Address(bytes) = attribute {
+                mac_len = bytes.len();
+                mac = <[u8; 6]>::try_from(bytes.as_slice()).ok();
+            }
+        }
+        let mac = mac.ok_or_else(|| PlatformError::NotEthernet {
+            name: name.to_owned(),
+            length: mac_len,
+        })?;
+        Ok(LinkInfo {
+            index,
+            name: link_name(&message).unwrap_or_else(|| name.to_owned()),
+            mac,
+            up,
+            carrier,
+        })
+    }
+
+    /// Lists every address on the interface, IPv4 and IPv6, in the kernel's order.
+    pub async fn addresses(&self, index: u32) -> Result<Vec<InterfaceAddress>, PlatformError> {
+        Ok(self
+            .raw_addresses(index)
+            .await?
+            .into_iter()
+            .map(|raw| raw.address)
+            .collect())
+    }
+
+    async fn raw_addresses(&self, index: u32) -> Result<Vec<RawAddress>, PlatformError> {
+        let list_error = |source| PlatformError::ListAddresses {
+            interface_index: index,
+            source,
+        };
+        let mut stream = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .execute();
+        let mut found = Vec::new();
+        while let Some(message) = stream.try_next().await.map_err(list_error)? {
+            if let Some(raw) = parse_address(&message) {
+                found.push(raw);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Primary IPv4 (first non-secondary IPv4 address), the source of IPv4 adverts
+    /// (RFC 9568 §5.1.1.1).
+    pub async fn primary_ipv4(&self, index: u32) -> Result<Option<Ipv4Addr>, PlatformError> {
+        let addresses = self.addresses(index).await?;
+        Ok(addresses.iter().find_map(|a| match a.address {
+            IpAddr::V4(v4) if !a.secondary => Some(v4),
+            _ => None,
+        }))
+    }
+
+    /// The IPv6 link-local (fe80::/10) address, the source of IPv6 adverts and NAs
+    /// (RFC 9568 §5.1.2.1). An address that finished DAD is preferred over a tentative
+    /// one; one that failed DAD is never returned.
+    pub async fn link_local_ipv6(&self, index: u32) -> Result<Option<Ipv6Addr>, PlatformError> {
+        let addresses = self.raw_addresses(index).await?;
+        let link_locals: Vec<(Ipv6Addr, AddressFlags)> = addresses
+            .iter()
+            .filter_map(|raw| match raw.address.address {
+                IpAddr::V6(v6)
+                    if is_link_local(v6) && !raw.flags.contains(AddressFlags::Dadfailed) =>
+                {
+                    Some((v6, raw.flags))
+                }
+                _ => None,
+            })
+            .collect();
+        let settled = link_locals
+            .iter()
+            .find(|(_, flags)| !flags.contains(AddressFlags::Tentative));
+        Ok(settled.or(link_locals.first()).map(|(address, _)| *address))
+    }
+
+    /// Adds an address; IPv6 with IFA_F_NODAD (a VIP must be usable at once). Already present = Ok.
+    ///
+    /// Skipping DAD is deliberate: the address is virtual and owned by whichever router
+    /// is Master, so a tentative period would only delay the takeover.
+    pub async fn add_address(
+        &self,
+        index: u32,
+        address: IpAddr,
+        prefix_len: u8,
+    ) -> Result<(), PlatformError> {
+        let mut request = self.handle.address().add(index, address, prefix_len);
+        if address.is_ipv6() {
+            let message = request.message_mut();
+            message.header.flags |= AddressHeaderFlags::Nodad;
+            message
+                .attributes
+                .push(AddressAttribute::Flags(AddressFlags::Nodad));
+        }
+        match request.execute().await {
+            Ok(()) => Ok(()),
+            Err(error) if errno(&error) == Some(libc::EEXIST) => Ok(()),
+            Err(source) => Err(PlatformError::AddAddress {
+                address,
+                prefix_len,
+                interface_index: index,
+                source,
+            }),
+        }
+    }
+
+    /// Removes an address; absent = Ok.
+    ///
+    /// The kernel matches address and prefix length, so a wrong prefix counts as
+    /// absent. Removing an IPv4 primary also removes the secondaries of its subnet
+    /// unless `net.ipv4.conf.<if>.promote_secondaries` is set.
+    pub async fn remove_address(
+        &self,
+        index: u32,
+        address: IpAddr,
+        prefix_len: u8,
+    ) -> Result<(), PlatformError> {
+        let message = match address {
+            IpAddr::V4(v4) => AddressMessageBuilder::<Ipv4Addr>::new()
+                .index(index)
+                .address(v4, prefix_len)
+                .build(),
+            IpAddr::V6(v6) => AddressMessageBuilder::<Ipv6Addr>::new()
+                .index(index)
+                .address(v6, prefix_len)
+                .build(),
+        };
+        match self.handle.address().del(message).execute().await {
+            Ok(()) => Ok(()),
+            Err(error) if errno(&error) == Some(libc::EADDRNOTAVAIL) => Ok(()),
+            Err(source) => Err(PlatformError::RemoveAddress {
+                address,
+                prefix_len,
+                interface_index: index,
+                source,
+            }),
+        }
+    }
+}
+
+impl Drop for Netlink {
+    fn drop(&mut self) {
+        // The connection task would otherwise live until the kernel sent it something.
+        self.task.abort();
+    }
+}
+
+fn is_link_local(address: Ipv6Addr) -> bool {
+    address.segments()[0] & 0xffc0 == 0xfe80
+}
+
+fn parse_address(message: &AddressMessage) -> Option<RawAddress> {
+    let mut local = None;
+    let mut peer = None;
+    let mut flags = None;
+    for attribute in &message.attributes {
+        match attribute {
+            AddressAttribute::Local(address) => local = Some(*address),
+            AddressAttribute::Address(address) => peer = Some(*address),
+            AddressAttribute::Flags(all) => flags = Some(*all),
+            _ => {}
+        }
+    }
+    // IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer on
+    // point-to-point links and the only one present for plain IPv6 addresses.
+    let address = local.or(peer)?;
+    // IFA_FLAGS carries all 32 bits; the header only the low eight.
+    let flags = flags
+        .unwrap_or_else(|| AddressFlags::from_bits_retain(u32::from(message.header.flags.bits())));
+    Some(RawAddress {
+        address: InterfaceAddress {
+            address,
+            prefix_len: message.header.prefix_len,
+            secondary: flags.contains(AddressFlags::Secondary),
+        },
+        flags,
+    })
+}
+
+fn link_name(message: &LinkMessage) -> Option<String> {
+    message
+        .attributes
+        .iter()
+        .find_map(|attribute| match attribute {
+            LinkAttribute::IfName(name) => Some(name.clone()),
+            _ => None,
+        })
+}
+
+/// Carrier is IFF_LOWER_UP, the kernel's carrier bit itself. The operational state is
+/// not consulted: it is updated later by the kernel's link-watch work (up to a second
+/// behind), and it is never up without IFF_LOWER_UP, so it could only report a carrier
+/// that is already gone.
+fn link_carrier(message: &LinkMessage) -> bool {
+    message.header.flags.contains(LinkFlags::LowerUp)
+}
+
+/// A change in an interface's carrier, the input for the `LinkDown` / `LinkUp` events
+/// of the protocol core.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkEvent {
+    /// Interface index.
+    pub index: u32,
+    /// Interface name (empty if the kernel did not say).
+    pub name: String,
+    /// Carrier present after the change; false when the interface was deleted.
+    pub carrier: bool,
+}
+
+/// Subscribes to RTNLGRP_LINK and yields carrier changes (a separate netlink socket/connection).
+///
+/// Must be called inside a tokio runtime; the socket belongs to the calling thread's
+/// network namespace. See [`LinkWatch`] for what is reported.
+pub fn watch_links() -> Result<LinkWatch, PlatformError> {
+    let (mut connection, _handle, messages) =
+        rtnetlink::new_multicast_connection(&[MulticastGroup::Link])
+            .map_err(PlatformError::WatchLinks)?;
+    // The kernel drops notifications when the socket's queue is full; a larger
+    // buffer keeps a burst of link changes from being lost.
+    let _ = connection.socket_mut().socket_mut().set_rx_buf_sz(1 << 20);
+    let task = spawn_connection(connection)?;
+    Ok(LinkWatch {
+        messages,
+        task,
+        carriers: HashMap::new(),
+    })
+}
+
+/// The stream returned by [`watch_links`]: one [`LinkEvent`] the first time an interface
+/// is heard of, then one per carrier change (the kernel's other link notifications are
+/// filtered out), and one with `carrier: false` when an interface is deleted.
+///
+/// Nothing is reported for an interface until the kernel sends a notification about it,
+/// so read the current state with [`Netlink::link_by_name`] after subscribing. The
+/// stream ends if the netlink socket fails; dropping it closes the socket.
+pub struct LinkWatch {
+    messages: UnboundedReceiver<(
+        NetlinkMessage<RouteNetlinkMessage>,
+        rtnetlink::sys::SocketAddr,
+    )>,
+    task: JoinHandle<()>,
+    carriers: HashMap<u32, bool>,
+}
+
+impl LinkWatch {
+    /// Turns one notification into an event if it changes what we knew.
+    fn event(&mut self, message: NetlinkMessage<RouteNetlinkMessage>) -> Option<LinkEvent> {
+        match message.payload {
+            NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(link)) => {
+                let index = link.header.index;
+                let carrier = link_carrier(&link);
+                if self.carriers.insert(index, carrier) == Some(carrier) {
+                    return None;
+                }
+                Some(LinkEvent {
+                    index,
+                    name: link_name(&link).unwrap_or_default(),
+                    carrier,
+                })
+            }
+            NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(link)) => {
+                let index = link.header.index;
+                self.carriers.remove(&index);
+                Some(LinkEvent {
+                    index,
+                    name: link_name(&link).unwrap_or_default(),
+                    carrier: false,
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Stream for LinkWatch {
+    type Item = LinkEvent;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<LinkEvent>> {
+        loop {
+            match self.messages.poll_next_unpin(cx) {
+                Poll::Ready(Some((message, _))) => {
+                    if let Some(event) = self.event(message) {
+                        return Poll::Ready(Some(event));
+                    }
+                }
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+impl Drop for LinkWatch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_local_prefix_is_fe80_slash_10() {
+        assert!(is_link_local("fe80::1".parse().unwrap()));
+        assert!(is_link_local("febf::1".parse().unwrap()));
+        assert!(!is_link_local("fec0::1".parse().unwrap()));
+        assert!(!is_link_local("2001:db8::1".parse().unwrap()));
+    }
+
+    #[test]
+    fn secondary_flag_comes_from_ifa_flags_when_present() {
+        let mut message = AddressMessageBuilder::<Ipv4Addr>::new()
+            .index(2)
+            .address(Ipv4Addr::new(192, 0, 2, 7), 24)
+            .build();
+        message.attributes.push(AddressAttribute::Flags(
+            AddressFlags::Secondary | AddressFlags::Permanent,
+        ));
+        let raw = parse_address(&message).unwrap();
+        assert_eq!(raw.address.address, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7)));
+        assert_eq!(raw.address.prefix_len, 24);
+        assert!(raw.address.secondary);
+    }
+}

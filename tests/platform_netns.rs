@@ -1,0 +1,298 @@
+//! The platform layer against a real kernel: two network namespaces joined by a veth
+//! pair, netlink and packet sockets opened inside one of them. Needs root; skips
+//! otherwise.
+
+mod support;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+use futures::StreamExt;
+use support::netns::{ifindex, skip_unless_root, veth_pair, Capture, Namespace};
+use twinstar::platform::announce::Announcer;
+use twinstar::platform::netlink::{self, InterfaceAddress, LinkWatch, Netlink};
+use twinstar::platform::PlatformError;
+use twinstar::wire::arp::gratuitous_arp;
+use twinstar::wire::ndisc::unsolicited_na;
+
+const LOCAL: &str = "tsa";
+const PEER: &str = "tsb";
+const LOCAL_MAC: [u8; 6] = [0x02, 0x00, 0x00, 0x00, 0x53, 0x0a];
+const LOCAL_MAC_TEXT: &str = "02:00:00:00:53:0a";
+const PEER_MAC_TEXT: &str = "02:00:00:00:53:0b";
+
+/// Two namespaces, `local` (where the code under test runs) and `peer`, joined by a
+/// veth pair `tsa` <-> `tsb`. Both namespaces go away when the lab drops.
+struct Lab {
+    local: Namespace,
+    peer: Namespace,
+}
+
+impl Lab {
+    fn new(test: &str) -> Lab {
+        let pid = std::process::id();
+        let local = Namespace::create(format!("tsplat-{test}-a-{pid}"));
+        let peer = Namespace::create(format!("tsplat-{test}-b-{pid}"));
+        veth_pair(&local, LOCAL, LOCAL_MAC_TEXT, &peer, PEER, PEER_MAC_TEXT);
+        Lab { local, peer }
+    }
+
+    /// The `ip -j addr` JSON object describing `address` on the local interface.
+    fn address_json(&self, address: &str) -> Option<String> {
+        let json = self.local.ip(&["-j", "addr", "show", "dev", LOCAL]);
+        let needle = format!("\"local\":\"{address}\"");
+        json.split('{')
+            .find(|object| object.contains(&needle))
+            .map(str::to_owned)
+    }
+}
+
+/// Waits (at most 10 s) for the next event about `index` with the given carrier.
+async fn carrier_becomes(watch: &mut LinkWatch, index: u32, carrier: bool) -> netlink::LinkEvent {
+    let wait = async {
+        while let Some(event) = watch.next().await {
+            if event.index == index && event.carrier == carrier {
+                return event;
+            }
+        }
+        panic!("link watch ended");
+    };
+    tokio::time::timeout(Duration::from_secs(10), wait)
+        .await
+        .unwrap_or_else(|_| panic!("no carrier={carrier} event for {index} within 10 s"))
+}
+
+/// Polls for the interface's link-local address, failing after `limit`.
+async fn link_local_within(netlink: &Netlink, index: u32, limit: Duration) -> Ipv6Addr {
+    let poll = async {
+        loop {
+            if let Some(address) = netlink.link_local_ipv6(index).await.unwrap() {
+                return address;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(limit, poll)
+        .await
+        .unwrap_or_else(|_| panic!("no link-local address on {index} within {limit:?}"))
+}
+
+#[test]
+fn link_by_name_reports_index_mac_and_carrier() {
+    if skip_unless_root("link_by_name_reports_index_mac_and_carrier") {
+        return;
+    }
+    let lab = Lab::new("link");
+    let index = ifindex(&lab.local, LOCAL);
+    lab.local.block_on(|| async {
+        let netlink = Netlink::connect().unwrap();
+        let link = netlink.link_by_name(LOCAL).await.unwrap();
+        assert_eq!(link.index, index);
+        assert_eq!(link.name, LOCAL);
+        assert_eq!(link.mac, LOCAL_MAC);
+        assert!(link.up);
+        assert!(link.carrier);
+
+        lab.peer.ip(&["link", "set", PEER, "down"]);
+        let link = netlink.link_by_name(LOCAL).await.unwrap();
+        assert!(link.up, "our side is still administratively up");
+        assert!(!link.carrier, "no carrier once the peer is down");
+
+        let missing = netlink.link_by_name("tsnone0").await.unwrap_err();
+        assert!(
+            matches!(&missing, PlatformError::NoSuchInterface(name) if name == "tsnone0"),
+            "{missing:?}"
+        );
+    });
+}
+
+#[test]
+fn addresses_are_added_and_removed_idempotently() {
+    if skip_unless_root("addresses_are_added_and_removed_idempotently") {
+        return;
+    }
+    let lab = Lab::new("addr");
+    let v4: IpAddr = "192.0.2.50".parse().unwrap();
+    let v6: IpAddr = "2001:db8::50".parse().unwrap();
+    lab.local.block_on(|| async {
+        let netlink = Netlink::connect().unwrap();
+        let index = netlink.link_by_name(LOCAL).await.unwrap().index;
+
+        for _ in 0..2 {
+            netlink.add_address(index, v4, 24).await.unwrap();
+            netlink.add_address(index, v6, 64).await.unwrap();
+        }
+        let addresses = netlink.addresses(index).await.unwrap();
+        for (address, prefix_len) in [(v4, 24), (v6, 64)] {
+            let expected = InterfaceAddress {
+                address,
+                prefix_len,
+                secondary: false,
+            };
+            assert!(
+                addresses.contains(&expected),
+                "{expected:?} not in {addresses:?}"
+            );
+        }
+        let v4_json = lab
+            .address_json("192.0.2.50")
+            .expect("IPv4 VIP in ip -j addr");
+        assert!(v4_json.contains("\"prefixlen\":24"), "{v4_json}");
+        let v6_json = lab
+            .address_json("2001:db8::50")
+            .expect("IPv6 VIP in ip -j addr");
+        assert!(v6_json.contains("\"nodad\":true"), "{v6_json}");
+        assert!(
+            !v6_json.contains("tentative"),
+            "VIP must be usable at once: {v6_json}"
+        );
+
+        for _ in 0..2 {
+            netlink.remove_address(index, v4, 24).await.unwrap();
+            netlink.remove_address(index, v6, 64).await.unwrap();
+        }
+        let addresses = netlink.addresses(index).await.unwrap();
+        assert!(
+            addresses.iter().all(|a| a.address != v4 && a.address != v6),
+            "{addresses:?}"
+        );
+        assert_eq!(lab.address_json("192.0.2.50"), None);
+        assert_eq!(lab.address_json("2001:db8::50"), None);
+
+        let error = netlink.add_address(9999, v4, 24).await.unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("adding 192.0.2.50/24 to interface 9999 failed"),
+            "{error}"
+        );
+    });
+}
+
+#[test]
+fn primary_ipv4_skips_secondaries_and_link_local_is_found() {
+    if skip_unless_root("primary_ipv4_skips_secondaries_and_link_local_is_found") {
+        return;
+    }
+    let lab = Lab::new("src");
+    lab.local.block_on(|| async {
+        let netlink = Netlink::connect().unwrap();
+        let index = netlink.link_by_name(LOCAL).await.unwrap().index;
+        assert_eq!(netlink.primary_ipv4(index).await.unwrap(), None);
+
+        let primary = Ipv4Addr::new(192, 0, 2, 10);
+        let secondary = Ipv4Addr::new(192, 0, 2, 11);
+        netlink
+            .add_address(index, primary.into(), 24)
+            .await
+            .unwrap();
+        netlink
+            .add_address(index, secondary.into(), 24)
+            .await
+            .unwrap();
+        assert_eq!(netlink.primary_ipv4(index).await.unwrap(), Some(primary));
+        let addresses = netlink.addresses(index).await.unwrap();
+        assert!(addresses.contains(&InterfaceAddress {
+            address: secondary.into(),
+            prefix_len: 24,
+            secondary: true,
+        }));
+
+        // The kernel adds the link-local once the link has carrier; give it a bounded while.
+        let found = link_local_within(&netlink, index, Duration::from_secs(10)).await;
+        let shown = lab
+            .local
+            .ip(&["-6", "-o", "addr", "show", "dev", LOCAL, "scope", "link"]);
+        let expected: Ipv6Addr = shown
+            .split_whitespace()
+            .skip_while(|word| *word != "inet6")
+            .nth(1)
+            .and_then(|cidr| cidr.split('/').next())
+            .and_then(|address| address.parse().ok())
+            .unwrap_or_else(|| panic!("no link-local in {shown:?}"));
+        assert_eq!(found, expected);
+    });
+}
+
+#[test]
+fn watch_links_reports_carrier_loss_and_return() {
+    if skip_unless_root("watch_links_reports_carrier_loss_and_return") {
+        return;
+    }
+    let lab = Lab::new("watch");
+    let index = ifindex(&lab.local, LOCAL);
+    lab.local.block_on(|| async {
+        let mut watch = netlink::watch_links().unwrap();
+
+        lab.peer.ip(&["link", "set", PEER, "down"]);
+        let lost = carrier_becomes(&mut watch, index, false).await;
+        assert_eq!(lost.name, LOCAL);
+
+        lab.peer.ip(&["link", "set", PEER, "up"]);
+        let back = carrier_becomes(&mut watch, index, true).await;
+        assert_eq!(back.name, LOCAL);
+    });
+}
+
+#[test]
+fn gratuitous_arp_reaches_the_peer_byte_for_byte() {
+    if skip_unless_root("gratuitous_arp_reaches_the_peer_byte_for_byte") {
+        return;
+    }
+    let lab = Lab::new("garp");
+    let index = ifindex(&lab.local, LOCAL);
+    let vip = Ipv4Addr::new(192, 0, 2, 50);
+    let filter = format!("arp and ether src {LOCAL_MAC_TEXT}");
+    let capture = Capture::start(&lab.peer, PEER, &filter);
+    let frame = lab.local.run(|| {
+        let announcer = Announcer::open().unwrap();
+        capture.frame_after(|| announcer.send_garp(index, LOCAL_MAC, vip).unwrap())
+    });
+    assert_eq!(frame, gratuitous_arp(LOCAL_MAC, vip));
+}
+
+#[test]
+fn unsolicited_na_reaches_the_peer_byte_for_byte() {
+    if skip_unless_root("unsolicited_na_reaches_the_peer_byte_for_byte") {
+        return;
+    }
+    let lab = Lab::new("na");
+    let index = ifindex(&lab.local, LOCAL);
+    let vip: Ipv6Addr = "2001:db8::50".parse().unwrap();
+    let source = lab.local.block_on(|| async {
+        let netlink = Netlink::connect().unwrap();
+        link_local_within(&netlink, index, Duration::from_secs(10)).await
+    });
+    let filter = format!("ether src {LOCAL_MAC_TEXT} and icmp6 and ip6[40] == 136");
+    let capture = Capture::start(&lab.peer, PEER, &filter);
+    let frame = lab.local.run(|| {
+        let announcer = Announcer::open().unwrap();
+        capture.frame_after(|| {
+            announcer
+                .send_unsolicited_na(index, LOCAL_MAC, source, vip, false)
+                .unwrap()
+        })
+    });
+    assert_eq!(frame, unsolicited_na(LOCAL_MAC, source, vip, false));
+}
+
+#[test]
+fn sending_on_a_missing_interface_is_an_error_not_a_panic() {
+    if skip_unless_root("sending_on_a_missing_interface_is_an_error_not_a_panic") {
+        return;
+    }
+    let lab = Lab::new("nodev");
+    lab.local.run(|| {
+        let announcer = Announcer::open().unwrap();
+        let error = announcer
+            .send_garp(9999, LOCAL_MAC, Ipv4Addr::new(192, 0, 2, 50))
+            .unwrap_err();
+        assert!(matches!(
+            error,
+            PlatformError::SendAnnouncement {
+                interface_index: 9999,
+                ..
+            }
+        ));
+    });
+}
