@@ -2,4 +2,5 @@
 #![allow(dead_code)]
 
 pub mod agents;
+pub mod keepalived;
 pub mod sim;

@@ -1,0 +1,176 @@
+//! Hostile packets from a third host on the segment: adverts with a routed TTL
+//! or a bad checksum, truncated and garbage messages and VRRPv2 adverts must
+//! be dropped and counted without disturbing the election.
+
+mod support;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use support::agents::{agent, can_run_lab, config, lab, wait_until, SETTLE};
+use twinstar::wire::vrrp::{Addresses, Advertisement, ChecksumForm};
+
+const VRRP_GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
+const VRRP_PROTOCOL: i32 = 112;
+const VIP: &str = "192.0.2.50";
+
+/// The packets the attacker sends, each with the TTL it goes out with.
+fn hostile_packets(attacker: Ipv4Addr) -> Vec<(&'static str, u32, Vec<u8>)> {
+    let advert = Advertisement::new(
+        51,
+        254,
+        Duration::from_millis(100),
+        Addresses::V4(vec![VIP.parse().unwrap()]),
+    )
+    .unwrap()
+    .to_bytes(
+        IpAddr::V4(attacker),
+        IpAddr::V4(VRRP_GROUP),
+        ChecksumForm::PseudoHeader,
+    )
+    .unwrap();
+    let mut bad_checksum = advert.clone();
+    bad_checksum[6] ^= 0x5a;
+    bad_checksum[7] ^= 0xa5;
+    let truncated = advert[..4].to_vec();
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let garbage = (0..36)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect();
+    let v2 = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/keepalived_vrrpv2.bin"
+    ))
+    .unwrap();
+    let header_len = usize::from(v2[0] & 0x0f) * 4;
+    let vrrpv2 = v2[header_len..].to_vec();
+    vec![
+        ("ttl_64", 64, advert),
+        ("bad_checksum", 255, bad_checksum),
+        ("truncated", 255, truncated),
+        ("garbage", 255, garbage),
+        ("vrrpv2", 255, vrrpv2),
+    ]
+}
+
+/// Sends the hostile packets from inside namespace `ns` until `stop` is set.
+fn attack(ns: String, attacker: Ipv4Addr, stop: Arc<AtomicBool>) -> JoinHandle<usize> {
+    std::thread::spawn(move || {
+        // Only this thread enters the attacker's network namespace.
+        let handle = std::fs::File::open(format!("/run/netns/{ns}")).unwrap();
+        nix::sched::setns(handle.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        let socket =
+            Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(VRRP_PROTOCOL))).unwrap();
+        socket.bind_device(Some(b"eth0")).unwrap();
+        socket.set_multicast_if_v4(&attacker).unwrap();
+        socket.set_multicast_loop_v4(false).unwrap();
+        let to = SockAddr::from(SocketAddrV4::new(VRRP_GROUP, 0));
+        let packets = hostile_packets(attacker);
+        let mut sent = 0;
+        while !stop.load(Ordering::Relaxed) {
+            for (_, ttl, bytes) in &packets {
+                socket.set_ttl_v4(*ttl).unwrap();
+                socket.set_multicast_ttl_v4(*ttl).unwrap();
+                socket.send_to(bytes, &to).unwrap();
+                sent += 1;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        sent
+    })
+}
+
+#[test]
+fn hostile_packets_are_dropped_and_counted() {
+    if !can_run_lab("hostile_packets_are_dropped_and_counted") {
+        return;
+    }
+    let lab = lab("hos", 3);
+    let master = agent(
+        &lab,
+        "hos",
+        0,
+        &config(51, 150, "100ms", "192.0.2.50/24", ""),
+    );
+    let backup = agent(
+        &lab,
+        "hos",
+        1,
+        &config(51, 100, "100ms", "192.0.2.50/24", ""),
+    );
+    master.wait_for_state("web", "master", SETTLE).unwrap();
+    backup.wait_for_state("web", "backup", SETTLE).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let sender = attack(
+        lab.hosts[2].ns.name().to_string(),
+        lab.hosts[2].ipv4,
+        stop.clone(),
+    );
+    let until = std::time::Instant::now() + Duration::from_secs(3);
+    while std::time::Instant::now() < until {
+        let state = |a: &twinstar::lab::Agent| a.status().and_then(|s| s.state("web"));
+        assert_eq!(
+            state(&master).as_deref(),
+            Some("master"),
+            "{:?}",
+            master.status()
+        );
+        assert_eq!(
+            state(&backup).as_deref(),
+            Some("backup"),
+            "{:?}",
+            backup.status()
+        );
+        assert!(
+            lab.hosts[0].has_address(VIP).unwrap(),
+            "Master lost the VIP"
+        );
+        assert!(
+            !lab.hosts[1].has_address(VIP).unwrap(),
+            "Backup took the VIP"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let sent = sender.join().unwrap();
+    assert!(sent > 0);
+
+    for (name, agent) in [("h1", &master), ("h2", &backup)] {
+        let counted = wait_until(SETTLE, || {
+            agent.status().is_some_and(|s| {
+                ["bad_ttl", "bad_checksum", "truncated", "vrrpv2"]
+                    .iter()
+                    .all(|reason| s.dropped("eth0", reason) > 0)
+            })
+        });
+        let status = agent.status().expect("status");
+        eprintln!("{name} dropped: {}", status.0["dropped"]);
+        assert!(
+            counted,
+            "{name} did not count every drop: {}",
+            status.0["dropped"]
+        );
+    }
+    // The Backup kept hearing the real Master throughout.
+    assert!(backup.status().unwrap().counter("web", "adverts_received") > 0);
+    assert_eq!(
+        master.status().unwrap().state("web").as_deref(),
+        Some("master")
+    );
+    assert_eq!(
+        backup.status().unwrap().state("web").as_deref(),
+        Some("backup")
+    );
+}

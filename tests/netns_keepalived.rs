@@ -1,0 +1,143 @@
+//! Interoperation with the real keepalived on one segment: election by
+//! priority in both directions, and takeover when either side's host is lost.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::agents::{agent, can_run_lab, config, dir, lab, wait_until, SETTLE};
+use support::keepalived::{self, Keepalived};
+
+const VIP: &str = "192.0.2.50";
+
+/// How long the survivor may take to hold the VIP after the Master's cable is pulled.
+const TAKEOVER: Duration = Duration::from_secs(3);
+
+fn runnable(test: &str) -> bool {
+    can_run_lab(test) && keepalived::available(test)
+}
+
+fn start_keepalived(lab: &twinstar::lab::Lab, tag: &str, index: usize, priority: u8) -> Keepalived {
+    Keepalived::start(
+        &lab.hosts[index].ns,
+        &dir(tag, index),
+        &keepalived::config(51, priority, "0.1", "192.0.2.50/24"),
+    )
+    .expect("start keepalived")
+}
+
+#[test]
+fn twinstar_with_higher_priority_is_master_over_keepalived() {
+    if !runnable("twinstar_with_higher_priority_is_master_over_keepalived") {
+        return;
+    }
+    let lab = lab("kahi", 2);
+    let ours = agent(
+        &lab,
+        "kahi",
+        0,
+        &config(51, 150, "100ms", "192.0.2.50/24", ""),
+    );
+    let mut theirs = start_keepalived(&lab, "kahi", 1, 100);
+    ours.wait_for_state("web", "master", SETTLE).unwrap();
+    // Give keepalived time to finish any election of its own, then check it
+    // stays a Backup for a while.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(theirs.running(), "keepalived exited:\n{}", theirs.log());
+    let steady = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < steady {
+        assert!(
+            lab.hosts[0].has_address(VIP).unwrap(),
+            "twinstar lost the VIP"
+        );
+        assert!(
+            !theirs.holds(VIP),
+            "keepalived holds the VIP:\n{}",
+            theirs.log()
+        );
+        assert_eq!(
+            ours.status().and_then(|s| s.state("web")).as_deref(),
+            Some("master")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn keepalived_with_higher_priority_is_master_over_twinstar() {
+    if !runnable("keepalived_with_higher_priority_is_master_over_twinstar") {
+        return;
+    }
+    let lab = lab("kalo", 2);
+    let theirs = start_keepalived(&lab, "kalo", 0, 200);
+    let ours = agent(
+        &lab,
+        "kalo",
+        1,
+        &config(51, 100, "100ms", "192.0.2.50/24", ""),
+    );
+    assert!(
+        wait_until(SETTLE, || theirs.holds(VIP)),
+        "keepalived never took the VIP:\n{}",
+        theirs.log()
+    );
+    ours.wait_for_state("web", "backup", SETTLE).unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    let status = ours.status().expect("status");
+    assert_eq!(status.state("web").as_deref(), Some("backup"), "{status:?}");
+    assert!(status.counter("web", "adverts_received") > 0, "{status:?}");
+    assert_eq!(status.dropped("eth0", "bad_checksum"), 0, "{status:?}");
+    assert!(!lab.hosts[1].has_address(VIP).unwrap());
+    assert!(theirs.holds(VIP));
+}
+
+#[test]
+fn twinstar_takes_over_when_the_keepalived_master_is_lost() {
+    if !runnable("twinstar_takes_over_when_the_keepalived_master_is_lost") {
+        return;
+    }
+    let lab = lab("kaup", 2);
+    let theirs = start_keepalived(&lab, "kaup", 0, 200);
+    let ours = agent(
+        &lab,
+        "kaup",
+        1,
+        &config(51, 100, "100ms", "192.0.2.50/24", ""),
+    );
+    assert!(
+        wait_until(SETTLE, || theirs.holds(VIP)),
+        "keepalived never took the VIP:\n{}",
+        theirs.log()
+    );
+    ours.wait_for_state("web", "backup", SETTLE).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    lab.set_cable(0, false).unwrap();
+    let took = wait_until(TAKEOVER, || lab.hosts[1].has_address(VIP).unwrap_or(false));
+    assert!(took, "twinstar did not take the VIP: {:?}", ours.status());
+    ours.wait_for_state("web", "master", SETTLE).unwrap();
+}
+
+#[test]
+fn keepalived_takes_over_when_the_twinstar_master_is_lost() {
+    if !runnable("keepalived_takes_over_when_the_twinstar_master_is_lost") {
+        return;
+    }
+    let lab = lab("kadn", 2);
+    let ours = agent(
+        &lab,
+        "kadn",
+        0,
+        &config(51, 150, "100ms", "192.0.2.50/24", ""),
+    );
+    let theirs = start_keepalived(&lab, "kadn", 1, 100);
+    ours.wait_for_state("web", "master", SETTLE).unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        !theirs.holds(VIP),
+        "keepalived holds the VIP:\n{}",
+        theirs.log()
+    );
+    lab.set_cable(0, false).unwrap();
+    let took = wait_until(TAKEOVER, || theirs.holds(VIP));
+    assert!(took, "keepalived did not take the VIP:\n{}", theirs.log());
+}

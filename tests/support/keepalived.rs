@@ -1,0 +1,141 @@
+//! A real keepalived in a lab namespace, as a guard: configured and started on
+//! construction, stopped by its pid (SIGTERM, then SIGKILL) when dropped.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use twinstar::lab::Namespace;
+
+/// Where the Debian package installs keepalived.
+pub const KEEPALIVED: &str = "/usr/sbin/keepalived";
+
+/// How long keepalived gets to exit after SIGTERM before SIGKILL.
+const STOP_BOUND: Duration = Duration::from_secs(3);
+
+/// True when keepalived is installed; otherwise prints a skip line.
+pub fn available(test: &str) -> bool {
+    if Path::new(KEEPALIVED).exists() {
+        true
+    } else {
+        eprintln!("skipping {test}: {KEEPALIVED} is not installed");
+        false
+    }
+}
+
+/// A VRRPv3 keepalived configuration: one BACKUP instance `VI` on eth0 with
+/// preemption on, no scripts and no users.
+pub fn config(vrid: u8, priority: u8, advert_int: &str, vip: &str) -> String {
+    format!(
+        "global_defs {{\n    vrrp_version 3\n    router_id twinstar_lab\n}}\n\
+         vrrp_instance VI {{\n    state BACKUP\n    interface eth0\n    virtual_router_id {vrid}\n    \
+         priority {priority}\n    advert_int {advert_int}\n    virtual_ipaddress {{\n        {vip}\n    }}\n}}\n"
+    )
+}
+
+/// A keepalived process running in a namespace.
+#[derive(Debug)]
+pub struct Keepalived {
+    child: Option<Child>,
+    dir: PathBuf,
+    namespace: String,
+}
+
+impl Keepalived {
+    /// Writes `config` to `dir/keepalived.conf` and starts keepalived in `ns`
+    /// in the foreground, logging to `dir/keepalived.log`.
+    pub fn start(ns: &Namespace, dir: &Path, config: &str) -> std::io::Result<Keepalived> {
+        let _ = fs::remove_dir_all(dir);
+        fs::create_dir_all(dir)?;
+        let conf = dir.join("keepalived.conf");
+        fs::write(&conf, config)?;
+        let log = fs::File::create(dir.join("keepalived.log"))?;
+        let child = Command::new("ip")
+            .args(["netns", "exec", ns.name(), KEEPALIVED])
+            .args(["-n", "-l", "-D", "-P", "-f"])
+            .arg(&conf)
+            .arg("-p")
+            .arg(dir.join("keepalived.pid"))
+            .arg("-r")
+            .arg(dir.join("vrrp.pid"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()?;
+        Ok(Keepalived {
+            child: Some(child),
+            dir: dir.to_path_buf(),
+            namespace: ns.name().to_string(),
+        })
+    }
+
+    /// Whether keepalived holds `address` (no prefix) on eth0 of its namespace.
+    pub fn holds(&self, address: &str) -> bool {
+        let Ok(out) = Command::new("ip")
+            .args(["-n", &self.namespace, "-o", "addr", "show", "dev", "eth0"])
+            .output()
+        else {
+            return false;
+        };
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .any(|w| w.split('/').next() == Some(address))
+    }
+
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// Its log so far (for failure messages).
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("keepalived.log")).unwrap_or_default()
+    }
+
+    /// Stops keepalived: SIGTERM, then SIGKILL if it outlives the bound.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        // `ip netns exec` execs keepalived, so the child's pid is keepalived's.
+        let pid = Pid::from_raw(child.id() as i32);
+        let _ = kill(pid, Signal::SIGTERM);
+        let deadline = Instant::now() + STOP_BOUND;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                self.reap_vrrp_child();
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        self.reap_vrrp_child();
+    }
+
+    /// Kills keepalived's VRRP child by its pid file if it outlived the parent.
+    fn reap_vrrp_child(&self) {
+        let Ok(text) = fs::read_to_string(self.dir.join("vrrp.pid")) else {
+            return;
+        };
+        let Ok(pid) = text.trim().parse::<i32>() else {
+            return;
+        };
+        let pid = Pid::from_raw(pid);
+        // Signal 0 only probes; a process that is gone leaves nothing to do.
+        if kill(pid, None).is_ok() {
+            let _ = kill(pid, Signal::SIGKILL);
+        }
+    }
+}
+
+impl Drop for Keepalived {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
