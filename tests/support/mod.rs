@@ -3,4 +3,5 @@
 
 pub mod agents;
 pub mod keepalived;
+pub mod netns;
 pub mod sim;
