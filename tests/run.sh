@@ -27,7 +27,11 @@ cargo clippy --all-targets --quiet -- -D warnings
 echo "==> cargo build --release"
 cargo build --release --quiet
 echo "==> cargo test"
-cargo test --all-targets
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --all-targets 2>&1 | tee "$log"
+passed=$(grep -o '[0-9]* passed' "$log" | awk '{s+=$1} END {print s+0}')
+failed=$(grep -o '[0-9]* failed' "$log" | awk '{s+=$1} END {print s+0}')
 
 seconds=${FUZZ_SECONDS:-30}
 if [ "$seconds" -gt 0 ] && [ -x fuzz/run.sh ]; then
@@ -35,3 +39,4 @@ if [ "$seconds" -gt 0 ] && [ -x fuzz/run.sh ]; then
     fuzz/run.sh "$seconds"
 fi
 echo "==> all tests passed"
+echo "tests: $passed passed, $failed failed"
