@@ -30,8 +30,8 @@ echo "==> cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --all-targets 2>&1 | tee "$log"
-passed=$(grep -o '[0-9]* passed' "$log" | awk '{s+=$1} END {print s+0}')
-failed=$(grep -o '[0-9]* failed' "$log" | awk '{s+=$1} END {print s+0}')
+passed=$(grep -o '[0-9]* passed' "$log" | awk '{s+=$1} END {print s+0}' || true)
+failed=$(grep -o '[0-9]* failed' "$log" | awk '{s+=$1} END {print s+0}' || true)
 
 seconds=${FUZZ_SECONDS:-30}
 if [ "$seconds" -gt 0 ] && [ -x fuzz/run.sh ]; then
