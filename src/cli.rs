@@ -120,11 +120,7 @@ pub struct LabArgs {
 
 fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
     let interval = config::parse_duration(text)?;
-    let centis = interval.as_nanos() % 10_000_000 == 0;
-    if !centis
-        || interval < std::time::Duration::from_millis(10)
-        || interval > std::time::Duration::from_millis(40_950)
-    {
+    if !twinstar::vrrp::is_valid_adver_interval(interval) {
         return Err(format!("{text} is not in 10ms..=40.95s in 10 ms steps"));
     }
     Ok(interval)

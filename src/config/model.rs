@@ -168,9 +168,9 @@ pub mod defaults {
     /// Default `advert_interval`: RFC 9568 §6.1's default of 100 centiseconds.
     pub const ADVERT_INTERVAL: Duration = Duration::from_secs(1);
     /// Shortest `advert_interval`: one centisecond step.
-    pub const ADVERT_INTERVAL_MIN: Duration = Duration::from_millis(10);
+    pub const ADVERT_INTERVAL_MIN: Duration = crate::vrrp::MIN_ADVER_INTERVAL;
     /// Longest `advert_interval`: the 12-bit centisecond field's maximum, 4095.
-    pub const ADVERT_INTERVAL_MAX: Duration = Duration::from_millis(40_950);
+    pub const ADVERT_INTERVAL_MAX: Duration = crate::vrrp::MAX_ADVER_INTERVAL;
     /// Longest `preempt_delay`; longer is almost certainly a typo.
     pub const PREEMPT_DELAY_MAX: Duration = Duration::from_secs(3600);
     /// Default `garp.count`.

@@ -275,7 +275,7 @@ fn advert_interval(ck: &mut Checker, node: &Node) -> Option<Duration> {
     let (lo, hi) = (defaults::ADVERT_INTERVAL_MIN, defaults::ADVERT_INTERVAL_MAX);
     let d = duration_in(ck, "advert_interval", node, lo, hi)?;
     // RFC 9568 §5.2.7: the interval travels as a 12-bit count of centiseconds.
-    if d.as_nanos() % 10_000_000 != 0 {
+    if !crate::vrrp::is_valid_adver_interval(d) {
         let d = duration::format(d);
         ck.error(
             node.pos,

@@ -13,7 +13,10 @@ mod timers;
 pub use event::{Action, AdvertInfo, Event, State, TransitionReason};
 pub use router::{RouterSettings, SettingsError, VirtualRouter};
 pub use stats::Statistics;
-pub use timers::{master_down_interval, skew_time, MAX_ADVER_INTERVAL, MIN_ADVER_INTERVAL};
+pub use timers::{
+    is_valid_adver_interval, master_down_interval, skew_time, MAX_ADVER_INTERVAL,
+    MIN_ADVER_INTERVAL,
+};
 
 #[cfg(test)]
 mod tests;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::event::{Action, AdvertInfo, Event, State, TransitionReason};
 use super::stats::Statistics;
-use super::timers::{master_down_interval, skew_time, MAX_ADVER_INTERVAL, MIN_ADVER_INTERVAL};
+use super::timers::{is_valid_adver_interval, master_down_interval, skew_time};
 
 /// Priority of the address owner: it takes Master at once and is never moved.
 const OWNER_PRIORITY: u8 = 255;
@@ -47,10 +47,8 @@ impl RouterSettings {
         if self.priority == 0 {
             return Err(SettingsError::ZeroPriority);
         }
-        let interval = self.advert_interval;
-        let whole_centis = interval.as_nanos() % 10_000_000 == 0;
-        if interval < MIN_ADVER_INTERVAL || interval > MAX_ADVER_INTERVAL || !whole_centis {
-            return Err(SettingsError::BadInterval(interval));
+        if !is_valid_adver_interval(self.advert_interval) {
+            return Err(SettingsError::BadInterval(self.advert_interval));
         }
         Ok(())
     }
@@ -279,13 +277,9 @@ impl VirtualRouter {
             return;
         }
         if self.sender_wins(advert) {
-            self.adver_timer = None;
+            // Leaving Master stops the Adver_Timer (in `transition`).
             out.push(Action::RemoveAddresses);
-            self.master_adver_interval = advert.interval;
-            self.current_master = Some(advert);
-            self.master_down_timer = Some(now + self.master_down_interval());
-            self.lower_master_ignored = false;
-            self.preempt_hold_since = None;
+            self.follow_master(now, advert);
             self.transition(
                 now,
                 State::Backup,
@@ -381,7 +375,6 @@ impl VirtualRouter {
     }
 
     fn become_backup(&mut self, now: Instant, reason: TransitionReason, out: &mut Vec<Action>) {
-        self.adver_timer = None;
         self.master_down_timer = Some(now + self.master_down_interval());
         self.transition(now, State::Backup, reason, out);
     }

@@ -8,10 +8,17 @@
 use std::time::Duration;
 
 /// Smallest advertisement interval the 12-bit centisecond field can express (1 cs).
-pub const MIN_ADVER_INTERVAL: Duration = Duration::from_millis(10);
+pub const MIN_ADVER_INTERVAL: Duration = crate::wire::vrrp::ADVER_INTERVAL_UNIT;
 
 /// Largest advertisement interval the 12-bit centisecond field can express (4095 cs).
-pub const MAX_ADVER_INTERVAL: Duration = Duration::from_millis(40_950);
+pub const MAX_ADVER_INTERVAL: Duration = crate::wire::vrrp::MAX_ADVER_INTERVAL;
+
+/// Whether `interval` can be an Advertisement_Interval: 10 ms..=40.95 s in whole
+/// centiseconds, since RFC 9568 §5.2.7 carries it as a 12-bit centisecond count.
+pub fn is_valid_adver_interval(interval: Duration) -> bool {
+    let whole_centis = interval.as_nanos() % MIN_ADVER_INTERVAL.as_nanos() == 0;
+    (MIN_ADVER_INTERVAL..=MAX_ADVER_INTERVAL).contains(&interval) && whole_centis
+}
 
 /// RFC 9568 §6.1: Skew_Time = ((256 - Priority) * Master_Adver_Interval) / 256.
 ///
