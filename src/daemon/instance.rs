@@ -68,12 +68,14 @@ impl InstanceRuntime {
         let _ = self.jobs.send(job);
     }
 
-    /// Feeds one event to the state machine and carries out what it asks.
-    pub fn handle(&mut self, now: Instant, event: Event) {
-        let actions = self.router.handle(now, event);
-        for action in actions {
+    /// Feeds one event to the state machine and carries out what it asks; returns
+    /// whether the state changed (the status snapshot is then out of date).
+    pub fn handle(&mut self, now: Instant, event: Event) -> bool {
+        let before = self.router.state();
+        for action in self.router.handle(now, event) {
             self.execute(action);
         }
+        before != self.router.state()
     }
 
     fn execute(&mut self, action: Action) {

@@ -252,9 +252,7 @@ impl Daemon {
         let now = Instant::now();
         for instance in &mut self.instances {
             if instance.router.next_deadline().is_some_and(|t| t <= now) {
-                let before = instance.router.state();
-                instance.handle(now, Event::TimerExpired);
-                self.status_dirty |= before != instance.router.state();
+                self.status_dirty |= instance.handle(now, Event::TimerExpired);
             }
         }
     }
@@ -263,24 +261,22 @@ impl Daemon {
         let Some((socket, _)) = self.sockets.get(&datagram.socket) else {
             return;
         };
-        let interface = socket.interface().to_string();
-        let accepted = match receive::check(&datagram, socket.source()) {
-            Ok(accepted) => accepted,
-            Err(reason) => {
-                self.drops.count(&interface, reason);
-                self.status_dirty = true;
-                return;
+        let found = receive::check(&datagram, socket.source()).and_then(|accepted| {
+            match self.by_vrid.get(&(datagram.socket, accepted.vrid)) {
+                Some(&index) => Ok((index, accepted)),
+                None => Err("unknown_vrid"),
             }
-        };
-        let Some(&index) = self.by_vrid.get(&(datagram.socket, accepted.vrid)) else {
-            self.drops.count(&interface, "unknown_vrid");
-            self.status_dirty = true;
-            return;
-        };
-        let instance = &mut self.instances[index];
-        let before = instance.router.state();
-        instance.handle(Instant::now(), Event::AdvertReceived(accepted.info));
-        self.status_dirty |= before != instance.router.state();
+        });
+        match found {
+            Ok((index, accepted)) => {
+                let event = Event::AdvertReceived(accepted.info);
+                self.status_dirty |= self.instances[index].handle(Instant::now(), event);
+            }
+            Err(reason) => {
+                self.drops.count(socket.interface(), reason);
+                self.status_dirty = true;
+            }
+        }
     }
 
     fn on_link(&mut self, event: LinkEvent) {

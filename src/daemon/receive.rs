@@ -94,8 +94,13 @@ pub struct DropCounters {
 impl DropCounters {
     /// Counts one drop.
     pub fn count(&mut self, interface: &str, reason: &'static str) {
-        let reasons = self.by_interface.entry(interface.to_string()).or_default();
-        *reasons.entry(reason).or_default() += 1;
+        // Allocate the interface's key only the first time it drops something.
+        if let Some(reasons) = self.by_interface.get_mut(interface) {
+            *reasons.entry(reason).or_default() += 1;
+        } else {
+            let reasons = BTreeMap::from([(reason, 1)]);
+            self.by_interface.insert(interface.to_string(), reasons);
+        }
     }
 }
 
