@@ -12,31 +12,6 @@ use twinstar::vrrp::{master_down_interval, skew_time};
 const VIP: &str = "192.0.2.50";
 const INTERVAL: Duration = Duration::from_millis(100);
 
-/// The link-layer address the client's neighbour table holds for `address`.
-fn client_neighbour(lab: &Lab, address: &str) -> String {
-    let out = lab
-        .client
-        .ns
-        .ip(&["neigh", "show", address])
-        .expect("ip neigh");
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let mut words = text.split_whitespace();
-    while let Some(word) = words.next() {
-        if word == "lladdr" {
-            return words.next().unwrap_or_default().to_string();
-        }
-    }
-    String::new()
-}
-
-/// Which hosts hold `address` right now.
-fn holders(lab: &Lab, address: &str) -> Vec<bool> {
-    lab.hosts
-        .iter()
-        .map(|h| h.has_address(address).expect("ip addr"))
-        .collect()
-}
-
 /// A (150) Master and B (100) Backup for VRID `vrid`, with `extra_a` added to A's config.
 fn elect(lab: &Lab, tag: &str, vrid: u8, extra_a: &str) -> (Agent, Agent) {
     let a = agent(
@@ -54,7 +29,7 @@ fn elect(lab: &Lab, tag: &str, vrid: u8, extra_a: &str) -> (Agent, Agent) {
     a.wait_for_state("web", "master", SETTLE).unwrap();
     b.wait_for_state("web", "backup", SETTLE).unwrap();
     assert!(
-        wait_until(SETTLE, || holders(lab, VIP) == vec![true, false]),
+        wait_until(SETTLE, || lab.holders(VIP).unwrap() == vec![true, false]),
         "only A should hold the VIP after election\nA:\n{}\nB:\n{}",
         a.log(),
         b.log()
@@ -116,9 +91,9 @@ fn backup_takes_over_within_master_down_interval_when_master_host_is_cut_off() {
     );
     let b_mac = lab.hosts[1].mac().unwrap();
     assert!(
-        wait_until(SETTLE, || client_neighbour(&lab, VIP) == b_mac),
+        wait_until(SETTLE, || lab.client.neighbour_mac(VIP).unwrap() == b_mac),
         "client neighbour entry {} is not B's MAC {b_mac}",
-        client_neighbour(&lab, VIP)
+        lab.client.neighbour_mac(VIP).unwrap()
     );
     let gap = ping.largest_gap();
     let bound = master_down_interval(100, INTERVAL) + Duration::from_millis(100);
@@ -178,9 +153,9 @@ fn reconnected_higher_priority_master_preempts_and_backup_gives_up_the_vip() {
     b.wait_for_state("web", "backup", SETTLE).unwrap();
     a.wait_for_state("web", "master", SETTLE).unwrap();
     assert!(
-        wait_until(SETTLE, || holders(&lab, VIP) == vec![true, false]),
+        wait_until(SETTLE, || lab.holders(VIP).unwrap() == vec![true, false]),
         "holders after preemption: {:?}\nA:\n{}\nB:\n{}",
-        holders(&lab, VIP),
+        lab.holders(VIP).unwrap(),
         a.log(),
         b.log()
     );
@@ -210,7 +185,7 @@ fn restarted_higher_priority_agent_without_preempt_stays_backup() {
         b.status().and_then(|s| s.state("web")).as_deref(),
         Some("master")
     );
-    assert_eq!(holders(&lab, VIP), vec![false, true]);
+    assert_eq!(lab.holders(VIP).unwrap(), vec![false, true]);
 }
 
 /// Kills A (Master) with SIGKILL, checks the crash leaves its VIP and B takes over,
@@ -235,14 +210,14 @@ fn crash_master(lab: &Lab, tag: &str, vrid: u8, restart_priority: u8) -> (Agent,
 /// Over one second, the VIP is on exactly `expected` hosts at every sample.
 fn assert_single_holder(lab: &Lab, expected: &[bool], a: &Agent, b: &Agent) {
     assert!(
-        wait_until(SETTLE, || holders(lab, VIP) == expected),
+        wait_until(SETTLE, || lab.holders(VIP).unwrap() == expected),
         "holders {:?}, expected {expected:?}\nA:\n{}\nB:\n{}",
-        holders(lab, VIP),
+        lab.holders(VIP).unwrap(),
         a.log(),
         b.log()
     );
     for _ in 0..20 {
-        let now = holders(lab, VIP);
+        let now = lab.holders(VIP).unwrap();
         assert_eq!(now, expected, "\nA:\n{}\nB:\n{}", a.log(), b.log());
         std::thread::sleep(Duration::from_millis(50));
     }

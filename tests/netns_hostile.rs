@@ -5,7 +5,6 @@
 mod support;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
-use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -67,8 +66,7 @@ fn hostile_packets(attacker: Ipv4Addr) -> Vec<(&'static str, u32, Vec<u8>)> {
 fn attack(ns: String, attacker: Ipv4Addr, stop: Arc<AtomicBool>) -> JoinHandle<usize> {
     std::thread::spawn(move || {
         // Only this thread enters the attacker's network namespace.
-        let handle = std::fs::File::open(format!("/run/netns/{ns}")).unwrap();
-        nix::sched::setns(handle.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        twinstar::lab::enter_namespace(&ns).unwrap();
         let socket =
             Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(VRRP_PROTOCOL))).unwrap();
         socket.bind_device(Some(b"eth0")).unwrap();

@@ -6,33 +6,9 @@ mod support;
 use std::time::Duration;
 
 use support::agents::{agent, can_run_lab, config, lab, wait_until, SETTLE};
-use twinstar::lab::{Lab, Pinger};
+use twinstar::lab::Pinger;
 
 const VIP: &str = "2001:db8::50";
-
-/// The link-layer address the client's IPv6 neighbour table holds for the VIP.
-fn client_neighbour(lab: &Lab) -> String {
-    let out = lab
-        .client
-        .ns
-        .ip(&["-6", "neigh", "show", VIP])
-        .expect("ip neigh");
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let mut words = text.split_whitespace();
-    while let Some(word) = words.next() {
-        if word == "lladdr" {
-            return words.next().unwrap_or_default().to_string();
-        }
-    }
-    String::new()
-}
-
-fn holders(lab: &Lab) -> Vec<bool> {
-    lab.hosts
-        .iter()
-        .map(|h| h.has_address(VIP).expect("ip addr"))
-        .collect()
-}
 
 #[test]
 fn ipv6_vip_is_held_by_the_master_and_fails_over_on_host_loss() {
@@ -55,9 +31,9 @@ fn ipv6_vip_is_held_by_the_master_and_fails_over_on_host_loss() {
     a.wait_for_state("web", "master", SETTLE).unwrap();
     b.wait_for_state("web", "backup", SETTLE).unwrap();
     assert!(
-        wait_until(SETTLE, || holders(&lab) == vec![true, false]),
+        wait_until(SETTLE, || lab.holders(VIP).unwrap() == vec![true, false]),
         "holders {:?}\nA:\n{}\nB:\n{}",
-        holders(&lab),
+        lab.holders(VIP).unwrap(),
         a.log(),
         b.log()
     );
@@ -68,7 +44,7 @@ fn ipv6_vip_is_held_by_the_master_and_fails_over_on_host_loss() {
         a.log()
     );
     let a_mac = lab.hosts[0].mac().unwrap();
-    assert_eq!(client_neighbour(&lab), a_mac);
+    assert_eq!(lab.client.neighbour_mac(VIP).unwrap(), a_mac);
 
     ping.reset();
     assert!(ping.wait_replies(20, SETTLE));
@@ -86,9 +62,9 @@ fn ipv6_vip_is_held_by_the_master_and_fails_over_on_host_loss() {
     );
     let b_mac = lab.hosts[1].mac().unwrap();
     assert!(
-        wait_until(SETTLE, || client_neighbour(&lab) == b_mac),
+        wait_until(SETTLE, || lab.client.neighbour_mac(VIP).unwrap() == b_mac),
         "client neighbour entry {} is not B's MAC {b_mac}\nB:\n{}",
-        client_neighbour(&lab),
+        lab.client.neighbour_mac(VIP).unwrap(),
         b.log()
     );
     println!("IPv6 host loss: outage {:?}", ping.largest_gap());

@@ -8,7 +8,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use futures::StreamExt;
-use support::netns::{ifindex, skip_unless_root, veth_pair, Capture, Namespace};
+use support::agents::can_run_lab;
+use support::netns::{block_on, create, ifindex, ip, run, veth_pair, Capture, Namespace};
 use twinstar::platform::announce::Announcer;
 use twinstar::platform::netlink::{self, InterfaceAddress, LinkWatch, Netlink};
 use twinstar::platform::PlatformError;
@@ -31,15 +32,15 @@ struct Lab {
 impl Lab {
     fn new(test: &str) -> Lab {
         let pid = std::process::id();
-        let local = Namespace::create(format!("tsplat-{test}-a-{pid}"));
-        let peer = Namespace::create(format!("tsplat-{test}-b-{pid}"));
+        let local = create(&format!("tsplat-{test}-a-{pid}"));
+        let peer = create(&format!("tsplat-{test}-b-{pid}"));
         veth_pair(&local, LOCAL, LOCAL_MAC_TEXT, &peer, PEER, PEER_MAC_TEXT);
         Lab { local, peer }
     }
 
     /// The `ip -j addr` JSON object describing `address` on the local interface.
     fn address_json(&self, address: &str) -> Option<String> {
-        let json = self.local.ip(&["-j", "addr", "show", "dev", LOCAL]);
+        let json = ip(&self.local, &["-j", "addr", "show", "dev", LOCAL]);
         let needle = format!("\"local\":\"{address}\"");
         json.split('{')
             .find(|object| object.contains(&needle))
@@ -79,12 +80,12 @@ async fn link_local_within(netlink: &Netlink, index: u32, limit: Duration) -> Ip
 
 #[test]
 fn link_by_name_reports_index_mac_and_carrier() {
-    if skip_unless_root("link_by_name_reports_index_mac_and_carrier") {
+    if !can_run_lab("link_by_name_reports_index_mac_and_carrier") {
         return;
     }
     let lab = Lab::new("link");
     let index = ifindex(&lab.local, LOCAL);
-    lab.local.block_on(|| async {
+    block_on(&lab.local, || async {
         let netlink = Netlink::connect().unwrap();
         let link = netlink.link_by_name(LOCAL).await.unwrap();
         assert_eq!(link.index, index);
@@ -93,7 +94,7 @@ fn link_by_name_reports_index_mac_and_carrier() {
         assert!(link.up);
         assert!(link.carrier);
 
-        lab.peer.ip(&["link", "set", PEER, "down"]);
+        ip(&lab.peer, &["link", "set", PEER, "down"]);
         let link = netlink.link_by_name(LOCAL).await.unwrap();
         assert!(link.up, "our side is still administratively up");
         assert!(!link.carrier, "no carrier once the peer is down");
@@ -108,13 +109,13 @@ fn link_by_name_reports_index_mac_and_carrier() {
 
 #[test]
 fn addresses_are_added_and_removed_idempotently() {
-    if skip_unless_root("addresses_are_added_and_removed_idempotently") {
+    if !can_run_lab("addresses_are_added_and_removed_idempotently") {
         return;
     }
     let lab = Lab::new("addr");
     let v4: IpAddr = "192.0.2.50".parse().unwrap();
     let v6: IpAddr = "2001:db8::50".parse().unwrap();
-    lab.local.block_on(|| async {
+    block_on(&lab.local, || async {
         let netlink = Netlink::connect().unwrap();
         let index = netlink.link_by_name(LOCAL).await.unwrap().index;
 
@@ -171,11 +172,11 @@ fn addresses_are_added_and_removed_idempotently() {
 
 #[test]
 fn primary_ipv4_skips_secondaries_and_link_local_is_found() {
-    if skip_unless_root("primary_ipv4_skips_secondaries_and_link_local_is_found") {
+    if !can_run_lab("primary_ipv4_skips_secondaries_and_link_local_is_found") {
         return;
     }
     let lab = Lab::new("src");
-    lab.local.block_on(|| async {
+    block_on(&lab.local, || async {
         let netlink = Netlink::connect().unwrap();
         let index = netlink.link_by_name(LOCAL).await.unwrap().index;
         assert_eq!(netlink.primary_ipv4(index).await.unwrap(), None);
@@ -200,9 +201,10 @@ fn primary_ipv4_skips_secondaries_and_link_local_is_found() {
 
         // The kernel adds the link-local once the link has carrier; give it a bounded while.
         let found = link_local_within(&netlink, index, Duration::from_secs(10)).await;
-        let shown = lab
-            .local
-            .ip(&["-6", "-o", "addr", "show", "dev", LOCAL, "scope", "link"]);
+        let shown = ip(
+            &lab.local,
+            &["-6", "-o", "addr", "show", "dev", LOCAL, "scope", "link"],
+        );
         let expected: Ipv6Addr = shown
             .split_whitespace()
             .skip_while(|word| *word != "inet6")
@@ -216,19 +218,19 @@ fn primary_ipv4_skips_secondaries_and_link_local_is_found() {
 
 #[test]
 fn watch_links_reports_carrier_loss_and_return() {
-    if skip_unless_root("watch_links_reports_carrier_loss_and_return") {
+    if !can_run_lab("watch_links_reports_carrier_loss_and_return") {
         return;
     }
     let lab = Lab::new("watch");
     let index = ifindex(&lab.local, LOCAL);
-    lab.local.block_on(|| async {
+    block_on(&lab.local, || async {
         let mut watch = netlink::watch_links().unwrap();
 
-        lab.peer.ip(&["link", "set", PEER, "down"]);
+        ip(&lab.peer, &["link", "set", PEER, "down"]);
         let lost = carrier_becomes(&mut watch, index, false).await;
         assert_eq!(lost.name, LOCAL);
 
-        lab.peer.ip(&["link", "set", PEER, "up"]);
+        ip(&lab.peer, &["link", "set", PEER, "up"]);
         let back = carrier_becomes(&mut watch, index, true).await;
         assert_eq!(back.name, LOCAL);
     });
@@ -236,7 +238,7 @@ fn watch_links_reports_carrier_loss_and_return() {
 
 #[test]
 fn gratuitous_arp_reaches_the_peer_byte_for_byte() {
-    if skip_unless_root("gratuitous_arp_reaches_the_peer_byte_for_byte") {
+    if !can_run_lab("gratuitous_arp_reaches_the_peer_byte_for_byte") {
         return;
     }
     let lab = Lab::new("garp");
@@ -244,7 +246,7 @@ fn gratuitous_arp_reaches_the_peer_byte_for_byte() {
     let vip = Ipv4Addr::new(192, 0, 2, 50);
     let filter = format!("arp and ether src {LOCAL_MAC_TEXT}");
     let capture = Capture::start(&lab.peer, PEER, &filter);
-    let frame = lab.local.run(|| {
+    let frame = run(&lab.local, || {
         let announcer = Announcer::open().unwrap();
         capture.frame_after(|| announcer.send_garp(index, LOCAL_MAC, vip).unwrap())
     });
@@ -253,19 +255,19 @@ fn gratuitous_arp_reaches_the_peer_byte_for_byte() {
 
 #[test]
 fn unsolicited_na_reaches_the_peer_byte_for_byte() {
-    if skip_unless_root("unsolicited_na_reaches_the_peer_byte_for_byte") {
+    if !can_run_lab("unsolicited_na_reaches_the_peer_byte_for_byte") {
         return;
     }
     let lab = Lab::new("na");
     let index = ifindex(&lab.local, LOCAL);
     let vip: Ipv6Addr = "2001:db8::50".parse().unwrap();
-    let source = lab.local.block_on(|| async {
+    let source = block_on(&lab.local, || async {
         let netlink = Netlink::connect().unwrap();
         link_local_within(&netlink, index, Duration::from_secs(10)).await
     });
     let filter = format!("ether src {LOCAL_MAC_TEXT} and icmp6 and ip6[40] == 136");
     let capture = Capture::start(&lab.peer, PEER, &filter);
-    let frame = lab.local.run(|| {
+    let frame = run(&lab.local, || {
         let announcer = Announcer::open().unwrap();
         capture.frame_after(|| {
             announcer
@@ -278,11 +280,11 @@ fn unsolicited_na_reaches_the_peer_byte_for_byte() {
 
 #[test]
 fn sending_on_a_missing_interface_is_an_error_not_a_panic() {
-    if skip_unless_root("sending_on_a_missing_interface_is_an_error_not_a_panic") {
+    if !can_run_lab("sending_on_a_missing_interface_is_an_error_not_a_panic") {
         return;
     }
     let lab = Lab::new("nodev");
-    lab.local.run(|| {
+    run(&lab.local, || {
         let announcer = Announcer::open().unwrap();
         let error = announcer
             .send_garp(9999, LOCAL_MAC, Ipv4Addr::new(192, 0, 2, 50))

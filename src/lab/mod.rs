@@ -12,6 +12,6 @@ mod ping;
 mod topology;
 
 pub use agent::{Agent, AgentStatus};
-pub use netns::{LabError, Namespace};
+pub use netns::{enter_namespace, LabError, Namespace};
 pub use ping::Pinger;
 pub use topology::{Host, Lab};

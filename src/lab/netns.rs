@@ -3,6 +3,8 @@
 use std::io;
 use std::process::{Command, Output, Stdio};
 
+use nix::sched::{setns, CloneFlags};
+
 /// Why a lab step failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LabError {
@@ -41,6 +43,13 @@ pub fn run(program: &str, args: &[&str]) -> Result<Output, LabError> {
         return Err(LabError::Command { command, detail });
     }
     Ok(output)
+}
+
+/// Moves the calling thread into the namespace `name` (see [`Namespace::enter`]);
+/// for threads that must own their data and so cannot borrow the guard.
+pub fn enter_namespace(name: &str) -> Result<(), LabError> {
+    let file = std::fs::File::open(format!("/run/netns/{name}"))?;
+    setns(&file, CloneFlags::CLONE_NEWNET).map_err(|e| LabError::Io(e.into()))
 }
 
 /// A network namespace this process created; deleted when dropped.
@@ -89,6 +98,26 @@ impl Namespace {
         let mut command = Command::new("ip");
         command.args(["netns", "exec", self.name.as_str(), program]);
         command
+    }
+
+    /// Moves the calling thread into this namespace, so sockets it opens from now on
+    /// belong here. Call it on a thread of its own: the rest of the process stays put.
+    pub fn enter(&self) -> Result<(), LabError> {
+        enter_namespace(&self.name)
+    }
+
+    /// Runs `body` on a scoped thread that has entered this namespace, and returns
+    /// its result; a panic in `body` is passed on to the caller.
+    pub fn run_inside<T: Send>(&self, body: impl FnOnce() -> T + Send) -> Result<T, LabError> {
+        std::thread::scope(|scope| {
+            let inside = scope.spawn(|| {
+                self.enter()?;
+                Ok(body())
+            });
+            inside
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
     }
 
     /// Sets a sysctl inside the namespace.

@@ -34,6 +34,19 @@ impl Host {
             .to_string())
     }
 
+    /// The link-layer address in this host's neighbour table for `address` (IPv4
+    /// or IPv6); empty when there is no entry.
+    pub fn neighbour_mac(&self, address: &str) -> Result<String, LabError> {
+        let out = self.ns.ip(&["neigh", "show", address])?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut words = text.split_whitespace();
+        Ok(words
+            .find(|w| *w == "lladdr")
+            .and(words.next())
+            .unwrap_or_default()
+            .to_string())
+    }
+
     /// Whether `address` (no prefix) is configured on the host's interface.
     pub fn has_address(&self, address: &str) -> Result<bool, LabError> {
         let out = self
@@ -120,6 +133,11 @@ impl Lab {
         self.bridge
             .ip(&["link", "set", &self.hosts[index].port, state])
             .map(|_| ())
+    }
+
+    /// Which agent hosts hold `address` right now, in host order.
+    pub fn holders(&self, address: &str) -> Result<Vec<bool>, LabError> {
+        self.hosts.iter().map(|h| h.has_address(address)).collect()
     }
 
     /// The bridge namespace (for nftables loss rules).

@@ -41,7 +41,6 @@ pub fn config(vrid: u8, priority: u8, advert_int: &str, vip: &str) -> String {
 pub struct Keepalived {
     child: Option<Child>,
     dir: PathBuf,
-    namespace: String,
 }
 
 impl Keepalived {
@@ -68,21 +67,7 @@ impl Keepalived {
         Ok(Keepalived {
             child: Some(child),
             dir: dir.to_path_buf(),
-            namespace: ns.name().to_string(),
         })
-    }
-
-    /// Whether keepalived holds `address` (no prefix) on eth0 of its namespace.
-    pub fn holds(&self, address: &str) -> bool {
-        let Ok(out) = Command::new("ip")
-            .args(["-n", &self.namespace, "-o", "addr", "show", "dev", "eth0"])
-            .output()
-        else {
-            return false;
-        };
-        String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .any(|w| w.split('/').next() == Some(address))
     }
 
     /// Whether the process is still running.

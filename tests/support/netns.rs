@@ -1,113 +1,45 @@
-//! Network namespaces for lab tests: created by the test, removed when the guard drops
-//! (also when the test fails), and entered by running code on a thread that joined it.
+//! Test-side helpers around the lab's [`Namespace`] guard: panicking shorthands, veth
+//! pairs, interface indexes, and frame capture with tcpdump.
 //!
-//! Only namespaces made here are ever configured or deleted; the host's own interfaces
-//! are never touched, because every `ip` call names its namespace with `-n`.
+//! Only namespaces made by the tests are ever configured or deleted; the host's own
+//! interfaces are never touched, because every `ip` call names its namespace.
 
-use std::fs::File;
 use std::future::Future;
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use nix::sched::{setns, CloneFlags};
+pub use twinstar::lab::Namespace;
 
-/// True when the tests run as root (effective uid 0); lab tests skip otherwise.
-pub fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with("Uid:"))
-                .and_then(|line| line.split_whitespace().nth(2).map(|uid| uid == "0"))
-        })
-        .unwrap_or(false)
+/// Runs `ip -n NS ARGS...` and returns its stdout; panics with stderr on failure.
+pub fn ip(ns: &Namespace, args: &[&str]) -> String {
+    let output = ns.ip(args).unwrap_or_else(|e| panic!("{e}"));
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// Prints why a lab test is skipped and returns true when it must be.
-pub fn skip_unless_root(test: &str) -> bool {
-    if is_root() {
-        return false;
-    }
-    eprintln!("skipping {test}: network namespace tests need root");
-    true
+/// Creates a namespace for a test, panicking if that fails.
+pub fn create(name: &str) -> Namespace {
+    Namespace::create(name).unwrap_or_else(|e| panic!("namespace {name}: {e}"))
 }
 
-/// A network namespace named `name`, deleted with `ip netns del` on drop.
-pub struct Namespace {
-    name: String,
+/// Runs `body` on a thread inside `ns` (see [`Namespace::run_inside`]).
+pub fn run<T: Send>(ns: &Namespace, body: impl FnOnce() -> T + Send) -> T {
+    ns.run_inside(body)
+        .unwrap_or_else(|e| panic!("enter {}: {e}", ns.name()))
 }
 
-impl Namespace {
-    /// Creates the namespace (`ip netns add`) and brings its loopback up.
-    /// Pick a name unique to the test and process, e.g. `tsplat-addr-a-<pid>`.
-    pub fn create(name: impl Into<String>) -> Namespace {
-        let name = name.into();
-        run(Command::new("ip").args(["netns", "add", &name]));
-        let namespace = Namespace { name };
-        namespace.ip(&["link", "set", "lo", "up"]);
-        namespace
-    }
-
-    /// The namespace's name, as `ip netns` knows it.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Runs `ip -n NAME ARGS...` and panics with its stderr if it fails.
-    pub fn ip(&self, args: &[&str]) -> String {
-        let output = run(Command::new("ip").arg("-n").arg(&self.name).args(args));
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    }
-
-    /// A command that runs `program` inside the namespace (`ip netns exec`).
-    pub fn command(&self, program: &str) -> Command {
-        let mut command = Command::new("ip");
-        command.args(["netns", "exec", &self.name, program]);
-        command
-    }
-
-    /// Runs `body` on a new thread that has joined this namespace, so sockets it
-    /// opens belong here; the calling thread's namespace is untouched.
-    pub fn run<T: Send>(&self, body: impl FnOnce() -> T + Send) -> T {
-        let path = format!("/run/netns/{}", self.name);
-        std::thread::scope(|scope| {
-            scope
-                .spawn(|| {
-                    let file = File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
-                    setns(&file, CloneFlags::CLONE_NEWNET)
-                        .unwrap_or_else(|e| panic!("setns {path}: {e}"));
-                    body()
-                })
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        })
-    }
-
-    /// Like [`Namespace::run`], with a current-thread tokio runtime driving `body`.
-    pub fn block_on<F: Future>(&self, body: impl FnOnce() -> F + Send) -> F::Output
-    where
-        F::Output: Send,
-    {
-        self.run(|| {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("tokio runtime");
-            runtime.block_on(body())
-        })
-    }
-}
-
-impl Drop for Namespace {
-    fn drop(&mut self) {
-        // Deleting the namespace also deletes the interfaces inside it.
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .stderr(Stdio::null())
-            .status();
-    }
+/// Like [`run`], with a current-thread tokio runtime driving `body`.
+pub fn block_on<F: Future>(ns: &Namespace, body: impl FnOnce() -> F + Send) -> F::Output
+where
+    F::Output: Send,
+{
+    run(ns, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        runtime.block_on(body())
+    })
 }
 
 /// Joins two namespaces with a veth pair: `a_name` in `a`, `b_name` in `b`, both up,
@@ -120,29 +52,17 @@ pub fn veth_pair(
     b_name: &str,
     b_mac: &str,
 ) {
-    a.ip(&[
-        "link",
-        "add",
-        a_name,
-        "address",
-        a_mac,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        b_name,
-        "address",
-        b_mac,
-        "netns",
-        b.name(),
-    ]);
-    a.ip(&["link", "set", a_name, "up"]);
-    b.ip(&["link", "set", b_name, "up"]);
+    let peer = ["peer", "name", b_name, "address", b_mac, "netns", b.name()];
+    let mut add = vec!["link", "add", a_name, "address", a_mac, "type", "veth"];
+    add.extend_from_slice(&peer);
+    ip(a, &add);
+    ip(a, &["link", "set", a_name, "up"]);
+    ip(b, &["link", "set", b_name, "up"]);
 }
 
 /// The interface index of `interface` in `namespace`, from `ip -o link`.
 pub fn ifindex(namespace: &Namespace, interface: &str) -> u32 {
-    let line = namespace.ip(&["-o", "link", "show", "dev", interface]);
+    let line = ip(namespace, &["-o", "link", "show", "dev", interface]);
     line.split(':')
         .next()
         .and_then(|index| index.trim().parse().ok())
@@ -217,16 +137,4 @@ fn first_pcap_frame(pcap: &[u8]) -> Option<Vec<u8>> {
     let record = pcap.get(24..40)?;
     let captured = read_u32(&record[8..12]) as usize;
     pcap.get(40..40 + captured).map(<[u8]>::to_vec)
-}
-
-fn run(command: &mut Command) -> Output {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
 }
