@@ -115,8 +115,32 @@ fn running(lan: &Lan, n: usize) -> Vec<NodeId> {
 /// Time for the slowest Backup to notice anything, plus the round trips to settle.
 fn settle_time(s: &Scenario) -> Duration {
     let lowest = *s.priorities.iter().min().expect("nodes");
-    let max_delay = s.delays.iter().copied().max().unwrap_or_default();
-    master_down_interval(lowest, s.interval) + 4 * max_delay
+    master_down_interval(lowest, s.interval) + 4 * max_delay(s)
+}
+
+/// The largest one-way delay of any node.
+fn max_delay(s: &Scenario) -> Duration {
+    s.delays.iter().copied().max().unwrap_or_default()
+}
+
+/// Every node started together and settled; returns the LAN and its Master.
+fn settled(s: &Scenario) -> (Lan, NodeId) {
+    let mut lan = build(s);
+    for id in 0..s.priorities.len() {
+        lan.start(id);
+    }
+    lan.run_for(settle_time(s));
+    let master = lan.masters()[0];
+    (lan, master)
+}
+
+/// When the first node became Master at or after `since`.
+fn first_takeover(lan: &Lan, since: Duration) -> Duration {
+    lan.transitions_since(since)
+        .into_iter()
+        .find(|t| t.to == State::Master)
+        .map(|t| t.at)
+        .expect("someone took over")
 }
 
 proptest! {
@@ -195,28 +219,16 @@ proptest! {
         crash_permille in 0u32..1000,
     ) {
         let n = s.priorities.len();
-        let mut lan = build(&s);
-        for id in 0..n {
-            lan.start(id);
-        }
-        lan.run_for(settle_time(&s));
-        let old = lan.masters()[0];
+        let (mut lan, old) = settled(&s);
         lan.run_for(s.interval * crash_permille / 1000);
         let crashed_at = lan.now();
         let last_advert = lan.last_advert_sent(old).expect("a Master advertises");
         lan.crash(old);
         let top = top_priority(&s, (0..n).filter(|&id| id != old)).expect("n >= 2");
-        let max_delay = s.delays.iter().copied().max().unwrap_or_default();
-        let bound = last_advert
-            + master_down_interval(top, s.interval)
-            + 2 * max_delay;
+        let bound = last_advert + master_down_interval(top, s.interval) + 2 * max_delay(&s);
         lan.run_until(crashed_at.max(bound) + settle_time(&s));
-        let first = lan
-            .transitions_since(crashed_at)
-            .into_iter()
-            .find(|t| t.to == State::Master)
-            .expect("someone took over");
-        prop_assert!(first.at <= bound, "took over at {:?}, bound {:?}", first.at, bound);
+        let first = first_takeover(&lan, crashed_at);
+        prop_assert!(first <= bound, "took over at {:?}, bound {:?}", first, bound);
         assert_one_master_with_top_priority(&lan, &s, (0..n).filter(|&id| id != old))?;
     }
 
@@ -227,25 +239,15 @@ proptest! {
         stop_permille in 0u32..1000,
     ) {
         let n = s.priorities.len();
-        let mut lan = build(&s);
-        for id in 0..n {
-            lan.start(id);
-        }
-        lan.run_for(settle_time(&s));
-        let old = lan.masters()[0];
+        let (mut lan, old) = settled(&s);
         lan.run_for(s.interval * stop_permille / 1000);
         let stopped_at = lan.now();
         lan.stop(old);
         let top = top_priority(&s, (0..n).filter(|&id| id != old)).expect("n >= 2");
-        let max_delay = s.delays.iter().copied().max().unwrap_or_default();
-        let bound = stopped_at + skew_time(top, s.interval) + 2 * max_delay;
+        let bound = stopped_at + skew_time(top, s.interval) + 2 * max_delay(&s);
         lan.run_until(bound + settle_time(&s));
-        let first = lan
-            .transitions_since(stopped_at)
-            .into_iter()
-            .find(|t| t.to == State::Master)
-            .expect("someone took over");
-        prop_assert!(first.at <= bound, "took over at {:?}, bound {:?}", first.at, bound);
+        let first = first_takeover(&lan, stopped_at);
+        prop_assert!(first <= bound, "took over at {:?}, bound {:?}", first, bound);
         assert_one_master_with_top_priority(&lan, &s, (0..n).filter(|&id| id != old))?;
     }
 }
