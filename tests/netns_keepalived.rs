@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use support::agents::{agent, can_run_lab, config, dir, lab, wait_until, SETTLE};
 use support::keepalived::{self, Keepalived};
+use twinstar::lab::{Agent, Lab};
 
 const VIP: &str = "192.0.2.50";
 
@@ -17,7 +18,7 @@ fn runnable(test: &str) -> bool {
     can_run_lab(test) && keepalived::available(test)
 }
 
-fn start_keepalived(lab: &twinstar::lab::Lab, tag: &str, index: usize, priority: u8) -> Keepalived {
+fn start_keepalived(lab: &Lab, tag: &str, index: usize, priority: u8) -> Keepalived {
     Keepalived::start(
         &lab.hosts[index].ns,
         &dir(tag, index),
@@ -26,23 +27,37 @@ fn start_keepalived(lab: &twinstar::lab::Lab, tag: &str, index: usize, priority:
     .expect("start keepalived")
 }
 
+/// twinstar (150) on h1 elected Master over keepalived (100) on h2.
+fn twinstar_over_keepalived(lab: &Lab, tag: &str) -> (Agent, Keepalived) {
+    let ours = agent(lab, tag, 0, &config(51, 150, "100ms", "192.0.2.50/24", ""));
+    let theirs = start_keepalived(lab, tag, 1, 100);
+    ours.wait_for_state("web", "master", SETTLE).unwrap();
+    // Give keepalived time to finish any election of its own.
+    std::thread::sleep(Duration::from_secs(2));
+    (ours, theirs)
+}
+
+/// keepalived (200) on h1 elected Master over twinstar (100) on h2.
+fn keepalived_over_twinstar(lab: &Lab, tag: &str) -> (Keepalived, Agent) {
+    let theirs = start_keepalived(lab, tag, 0, 200);
+    let ours = agent(lab, tag, 1, &config(51, 100, "100ms", "192.0.2.50/24", ""));
+    assert!(
+        wait_until(SETTLE, || lab.hosts[0].has_address(VIP).unwrap()),
+        "keepalived never took the VIP:\n{}",
+        theirs.log()
+    );
+    ours.wait_for_state("web", "backup", SETTLE).unwrap();
+    (theirs, ours)
+}
+
 #[test]
 fn twinstar_with_higher_priority_is_master_over_keepalived() {
     if !runnable("twinstar_with_higher_priority_is_master_over_keepalived") {
         return;
     }
     let lab = lab("kahi", 2);
-    let ours = agent(
-        &lab,
-        "kahi",
-        0,
-        &config(51, 150, "100ms", "192.0.2.50/24", ""),
-    );
-    let mut theirs = start_keepalived(&lab, "kahi", 1, 100);
-    ours.wait_for_state("web", "master", SETTLE).unwrap();
-    // Give keepalived time to finish any election of its own, then check it
-    // stays a Backup for a while.
-    std::thread::sleep(Duration::from_secs(2));
+    let (ours, mut theirs) = twinstar_over_keepalived(&lab, "kahi");
+    // keepalived stays a Backup for a while.
     assert!(theirs.running(), "keepalived exited:\n{}", theirs.log());
     let steady = Instant::now() + Duration::from_secs(1);
     while Instant::now() < steady {
@@ -69,19 +84,7 @@ fn keepalived_with_higher_priority_is_master_over_twinstar() {
         return;
     }
     let lab = lab("kalo", 2);
-    let theirs = start_keepalived(&lab, "kalo", 0, 200);
-    let ours = agent(
-        &lab,
-        "kalo",
-        1,
-        &config(51, 100, "100ms", "192.0.2.50/24", ""),
-    );
-    assert!(
-        wait_until(SETTLE, || lab.hosts[0].has_address(VIP).unwrap()),
-        "keepalived never took the VIP:\n{}",
-        theirs.log()
-    );
-    ours.wait_for_state("web", "backup", SETTLE).unwrap();
+    let (_theirs, ours) = keepalived_over_twinstar(&lab, "kalo");
     std::thread::sleep(Duration::from_secs(1));
     let status = ours.status().expect("status");
     assert_eq!(status.state("web").as_deref(), Some("backup"), "{status:?}");
@@ -97,19 +100,7 @@ fn twinstar_takes_over_when_the_keepalived_master_is_lost() {
         return;
     }
     let lab = lab("kaup", 2);
-    let theirs = start_keepalived(&lab, "kaup", 0, 200);
-    let ours = agent(
-        &lab,
-        "kaup",
-        1,
-        &config(51, 100, "100ms", "192.0.2.50/24", ""),
-    );
-    assert!(
-        wait_until(SETTLE, || lab.hosts[0].has_address(VIP).unwrap()),
-        "keepalived never took the VIP:\n{}",
-        theirs.log()
-    );
-    ours.wait_for_state("web", "backup", SETTLE).unwrap();
+    let (_theirs, ours) = keepalived_over_twinstar(&lab, "kaup");
     std::thread::sleep(Duration::from_millis(500));
     lab.set_cable(0, false).unwrap();
     let took = wait_until(TAKEOVER, || lab.hosts[1].has_address(VIP).unwrap_or(false));
@@ -123,15 +114,7 @@ fn keepalived_takes_over_when_the_twinstar_master_is_lost() {
         return;
     }
     let lab = lab("kadn", 2);
-    let ours = agent(
-        &lab,
-        "kadn",
-        0,
-        &config(51, 150, "100ms", "192.0.2.50/24", ""),
-    );
-    let theirs = start_keepalived(&lab, "kadn", 1, 100);
-    ours.wait_for_state("web", "master", SETTLE).unwrap();
-    std::thread::sleep(Duration::from_secs(2));
+    let (_ours, theirs) = twinstar_over_keepalived(&lab, "kadn");
     assert!(
         !lab.hosts[1].has_address(VIP).unwrap(),
         "keepalived holds the VIP:\n{}",
