@@ -61,6 +61,18 @@ fn diagnose(lab: &Lab) -> String {
     format!("neigh {neigh:?}\nhost {host:?}\nvip {vip:?}\nA addr {addr:?}")
 }
 
+/// Prints the client's largest reply gap and asserts it is within `bound`.
+fn assert_outage_within(what: &str, ping: &Pinger, bound: Duration, agents: &[&Agent]) {
+    let gap = ping.largest_gap();
+    println!("{what}: outage {gap:?} (bound {bound:?})");
+    let logs: Vec<String> = agents.iter().map(|a| a.log()).collect();
+    assert!(
+        gap <= bound,
+        "{what}: outage {gap:?} exceeds {bound:?}\n{}",
+        logs.join("\n")
+    );
+}
+
 /// A client pinging the VIP every 2 ms, already answered.
 fn pinger(lab: &Lab) -> Pinger {
     let ping = Pinger::start(&lab.client.ns, VIP, Duration::from_millis(2)).expect("ping");
@@ -95,15 +107,8 @@ fn backup_takes_over_within_master_down_interval_when_master_host_is_cut_off() {
         "client neighbour entry {} is not B's MAC {b_mac}",
         lab.client.neighbour_mac(VIP).unwrap()
     );
-    let gap = ping.largest_gap();
     let bound = master_down_interval(100, INTERVAL) + Duration::from_millis(100);
-    println!("host loss: outage {gap:?} (bound {bound:?})");
-    assert!(
-        gap <= bound,
-        "outage {gap:?} exceeds {bound:?}\nA:\n{}\nB:\n{}",
-        a.log(),
-        b.log()
-    );
+    assert_outage_within("host loss", &ping, bound, &[&a, &b]);
 }
 
 #[test]
@@ -129,15 +134,8 @@ fn graceful_stop_hands_over_within_skew_time_and_removes_the_vip() {
         "A kept the VIP after a graceful stop\n{}",
         a.log()
     );
-    let gap = ping.largest_gap();
     let bound = skew_time(100, INTERVAL) + Duration::from_millis(100);
-    println!("graceful stop: outage {gap:?} (bound {bound:?})");
-    assert!(
-        gap <= bound,
-        "outage {gap:?} exceeds {bound:?}\nA:\n{}\nB:\n{}",
-        a.log(),
-        b.log()
-    );
+    assert_outage_within("graceful stop", &ping, bound, &[&a, &b]);
 }
 
 #[test]
