@@ -80,9 +80,7 @@ async fn run(
                 }
             }
             AddressJob::Remove => {
-                if let Some(task) = announcing.take() {
-                    task.abort();
-                }
+                stop_announcing(&mut announcing);
                 for vip in &target.vips {
                     if let Err(e) = netlink
                         .remove_address(target.ifindex, vip.addr, vip.prefix_len)
@@ -93,13 +91,16 @@ async fn run(
                 }
             }
             AddressJob::Announce => {
-                if let Some(task) = announcing.take() {
-                    task.abort();
-                }
+                stop_announcing(&mut announcing);
                 announcing = Some(tokio::spawn(announce(target.clone(), announcer.clone())));
             }
         }
     }
+    stop_announcing(&mut announcing);
+}
+
+/// Stops the announcement train, if one is running.
+fn stop_announcing(announcing: &mut Option<JoinHandle<()>>) {
     if let Some(task) = announcing.take() {
         task.abort();
     }
