@@ -21,9 +21,10 @@ pub fn lab(tag: &str, agents: usize) -> Lab {
     Lab::build(&prefix, agents).expect("build lab")
 }
 
-/// A fresh per-test directory for agent files.
+/// A fresh per-test directory for agent files, under cargo's target directory for
+/// integration tests (so logs stay inspectable and nothing accumulates in /tmp).
 pub fn dir(tag: &str, host: usize) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "twinstar-test-{tag}-{}/h{host}",
         std::process::id()
     ));
