@@ -7,6 +7,7 @@
 
 mod duration;
 mod error;
+mod health;
 mod model;
 mod parse;
 mod reader;
@@ -17,7 +18,10 @@ use std::path::Path;
 
 pub use duration::{format as format_duration, parse as parse_duration};
 pub use error::{ConfigError, ConfigErrors};
-pub use model::{defaults, AddressFamily, Config, Garp, Instance, Ipv4Checksum, VirtualIp};
+pub use model::{
+    defaults, AddressFamily, Check, CheckKind, Command, Config, EventSinks, Garp, Hook, Hooks,
+    HttpCheck, Instance, Ipv4Checksum, SyncGroup, Track, VirtualIp,
+};
 pub use parse::parse_str;
 
 /// Reads and validates a configuration file. A file that cannot be read is

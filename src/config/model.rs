@@ -9,12 +9,43 @@ use std::net::IpAddr;
 use std::num::NonZeroU8;
 use std::time::Duration;
 
+pub use super::health::{
+    Check, CheckKind, Command, EventSinks, Hook, Hooks, HttpCheck, SyncGroup, Track,
+};
+
 /// A whole configuration file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     /// `instances` (required, at least one): the virtual routers this host takes part in.
     /// Names are unique, and so is each (interface, vrid, address family).
     pub instances: Vec<Instance>,
+    /// `checks` (default none): named tracked objects that instances reference with
+    /// `track: [{check: NAME}]`. Holds the inline `track:` checks as well, under
+    /// their generated names, so every check runs exactly once.
+    pub checks: Vec<Check>,
+    /// `sync_groups` (default none): instances that move together. See [`SyncGroup`].
+    pub sync_groups: Vec<SyncGroup>,
+    /// `events`: sinks of the JSON-lines event stream. See [`EventSinks`].
+    pub events: EventSinks,
+    /// `script_user` (default `twinstar`, or `nobody` where no `twinstar` user
+    /// exists): the user scripts and hooks run as, with that user's groups, a clean
+    /// environment and no capabilities. `root` is allowed, but then a script is
+    /// refused when it or a directory above it is writable by another user.
+    pub script_user: String,
+}
+
+impl Config {
+    /// The check called `name`; validation guarantees every `track` entry names one.
+    pub fn check(&self, name: &str) -> Option<&Check> {
+        self.checks.iter().find(|c| c.name == name)
+    }
+
+    /// The sync group `instance` belongs to, if any.
+    pub fn sync_group_of(&self, instance: &str) -> Option<&SyncGroup> {
+        self.sync_groups
+            .iter()
+            .find(|g| g.instances.iter().any(|i| i == instance))
+    }
 }
 
 /// One virtual router (RFC 9568 §1.6 "Virtual Router") on one interface, for one
@@ -58,6 +89,12 @@ pub struct Instance {
     /// `garp`: gratuitous ARP / unsolicited Neighbor Advertisements sent on becoming
     /// Master, so switches and neighbours learn the new location. See [`Garp`].
     pub garp: Garp,
+    /// `track` (default none): tracked objects that move this instance's priority or
+    /// put it in Fault. Each item is `{check: NAME, weight: W}` or an inline check
+    /// with its `weight`. See [`Track`] and [`Check`].
+    pub track: Vec<Track>,
+    /// `hooks`: commands run on this instance's transitions. See [`Hooks`].
+    pub hooks: Hooks,
 }
 
 impl Instance {
@@ -185,4 +222,30 @@ pub mod defaults {
     pub const GARP_REFRESH_MIN: Duration = Duration::from_secs(1);
     /// Longest `garp.refresh`.
     pub const GARP_REFRESH_MAX: Duration = Duration::from_secs(3600);
+    /// Default `script_user`.
+    pub const SCRIPT_USER: &str = "twinstar";
+    /// The user scripts run as when `script_user` is the default and no such user exists.
+    pub const SCRIPT_USER_FALLBACK: &str = "nobody";
+    /// Default check `interval`.
+    pub const CHECK_INTERVAL: Duration = Duration::from_secs(1);
+    /// Shortest check `interval` and `timeout`, and shortest hook `timeout`.
+    pub const CHECK_INTERVAL_MIN: Duration = Duration::from_millis(10);
+    /// Longest check `interval` and `timeout`, and longest hook `timeout`.
+    pub const CHECK_INTERVAL_MAX: Duration = Duration::from_secs(3600);
+    /// Default `rise` / `fall`.
+    pub const RISE_FALL: u32 = 1;
+    /// Largest `rise` / `fall`.
+    pub const RISE_FALL_MAX: u32 = 1000;
+    /// Largest absolute track `weight`.
+    pub const WEIGHT_MAX: i32 = 254;
+    /// Default hook `timeout`.
+    pub const HOOK_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Default `hooks.before_master_retry`.
+    pub const BEFORE_MASTER_RETRY: Duration = Duration::from_secs(30);
+    /// Shortest `hooks.before_master_retry`.
+    pub const BEFORE_MASTER_RETRY_MIN: Duration = Duration::from_secs(1);
+    /// Longest `hooks.before_master_retry`.
+    pub const BEFORE_MASTER_RETRY_MAX: Duration = Duration::from_secs(86400);
+    /// Default `http` check expected status.
+    pub const HTTP_STATUS: u16 = 200;
 }

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use super::duration;
 use super::error::ConfigErrors;
-use super::model::{defaults, AddressFamily, Config, Garp, Instance, Ipv4Checksum, VirtualIp};
+use super::model::{
+    defaults, AddressFamily, Config, EventSinks, Garp, Hooks, Instance, Ipv4Checksum, VirtualIp,
+};
 use super::reader::{
     boolean, duration_in, duration_value, int_in, optional, string, Checker, MapReader,
 };
@@ -97,6 +99,10 @@ fn config(ck: &mut Checker, root: &Node) -> Option<Config> {
     let instances: Option<Vec<Instance>> = parsed.into_iter().map(|(i, _)| i).collect();
     Some(Config {
         instances: instances?,
+        checks: Vec::new(),
+        sync_groups: Vec::new(),
+        events: EventSinks::default(),
+        script_user: defaults::SCRIPT_USER.to_owned(),
     })
 }
 
@@ -234,6 +240,8 @@ fn instance(ck: &mut Checker, node: &Node) -> (Option<Instance>, Ident) {
             virtual_ips: virtual_ips?,
             ipv4_checksum: ipv4_checksum?,
             garp: garp?,
+            track: Vec::new(),
+            hooks: Hooks::default(),
         })
     })();
     (instance, id)

@@ -81,6 +81,8 @@ fn good_config_reads_every_key() {
                 interval: Duration::from_secs(1),
                 refresh: Some(Duration::from_secs(60)),
             },
+            track: Vec::new(),
+            hooks: Hooks::default(),
         }
     );
     assert_eq!(web.address_family(), AddressFamily::Ipv4);
