@@ -71,6 +71,10 @@ pub enum Event {
     FaultSet,
     /// The failure behind the last `FaultSet` is over.
     FaultCleared,
+    /// Step down now: a Master sends a priority-0 advert (the best Backup takes
+    /// over within its Skew_Time), removes the addresses and rejoins as Backup.
+    /// Used when a sync-group partner left Master. Other states ignore it.
+    Resign,
 }
 
 /// Why a state transition happened, for logs, status and hooks.
@@ -92,6 +96,8 @@ pub enum TransitionReason {
     Fault,
     /// The fault was cleared.
     FaultCleared,
+    /// The router was asked to resign (a sync-group partner left Master).
+    Resigned,
 }
 
 impl TransitionReason {
@@ -106,6 +112,7 @@ impl TransitionReason {
             TransitionReason::Shutdown => "shutdown",
             TransitionReason::Fault => "fault",
             TransitionReason::FaultCleared => "fault-cleared",
+            TransitionReason::Resigned => "resigned",
         }
     }
 }

@@ -170,6 +170,7 @@ impl VirtualRouter {
             Event::PriorityChanged(priority) => self.on_priority(now, priority, &mut out),
             Event::FaultSet => self.on_fault_set(now, &mut out),
             Event::FaultCleared => self.on_fault_cleared(now, &mut out),
+            Event::Resign => self.on_resign(now, &mut out),
         }
         out
     }
@@ -350,6 +351,14 @@ impl VirtualRouter {
                 self.transition(now, State::Fault, TransitionReason::Fault, out);
             }
             State::Backup => self.transition(now, State::Fault, TransitionReason::Fault, out),
+        }
+    }
+
+    fn on_resign(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.state == State::Master {
+            self.resign(out);
+            self.master_adver_interval = self.settings.advert_interval;
+            self.become_backup(now, TransitionReason::Resigned, out);
         }
     }
 

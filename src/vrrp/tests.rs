@@ -325,6 +325,28 @@ fn fault_from_master_resigns_and_clearing_returns_to_backup() {
 }
 
 #[test]
+fn resign_hands_over_and_rejoins_as_backup() {
+    let t0 = Instant::now();
+    let mut router = started(settings(100), t0);
+    let t1 = to_master(&mut router, t0);
+    let actions = router.handle(t1, Event::Resign);
+    assert_eq!(sends(&actions), vec![0]);
+    assert!(actions.contains(&Action::RemoveAddresses));
+    assert_eq!(router.state(), State::Backup);
+    assert_eq!(
+        router.next_deadline(),
+        Some(t1 + router.master_down_interval()),
+        "a Backup again: waits for the new Master's adverts"
+    );
+    assert!(
+        router.handle(t1, Event::Resign).is_empty(),
+        "only a Master resigns"
+    );
+    router.handle(t1 + MS, advert(150, 20));
+    assert_eq!(router.state(), State::Backup);
+}
+
+#[test]
 fn startup_with_pending_fault_enters_fault() {
     let t0 = Instant::now();
     let mut router = VirtualRouter::new(settings(255)).expect("valid");
