@@ -11,13 +11,21 @@ use super::error::ConfigErrors;
 use super::model::{
     defaults, AddressFamily, Config, EventSinks, Garp, Hooks, Instance, Ipv4Checksum, VirtualIp,
 };
+use super::parse_health::{self as health, CheckSet};
+use super::parse_notify::{self as notify, HookOwner};
 use super::reader::{
     boolean, duration_in, duration_value, int_in, optional, string, Checker, MapReader,
 };
 use super::vip;
 use super::yaml::{self, Kind, Node, Pos};
 
-const TOP_KEYS: &[&str] = &["instances"];
+const TOP_KEYS: &[&str] = &[
+    "instances",
+    "checks",
+    "sync_groups",
+    "events",
+    "script_user",
+];
 const INSTANCE_KEYS: &[&str] = &[
     "name",
     "interface",
@@ -30,6 +38,8 @@ const INSTANCE_KEYS: &[&str] = &[
     "virtual_ips",
     "ipv4_checksum",
     "garp",
+    "track",
+    "hooks",
 ];
 const GARP_KEYS: &[&str] = &["count", "interval", "refresh"];
 
@@ -74,12 +84,46 @@ fn config(ck: &mut Checker, root: &Node) -> Option<Config> {
         return None;
     }
     let top = MapReader::new(ck, root, "the top level", TOP_KEYS)?;
-    let list = top.required(
+    // Named checks first: instances refer to them.
+    let mut checks = CheckSet::default();
+    if let Some(node) = top.get("checks") {
+        health::named_checks(ck, node, &mut checks);
+    }
+    let (instances, names) = match top.required(
         ck,
         "the configuration",
         "instances",
         "the list of virtual routers",
-    )?;
+    ) {
+        Some(list) => instances(ck, list, &mut checks),
+        None => (None, None),
+    };
+    let sync_groups = optional(top.get("sync_groups"), Some(Vec::new()), |n| {
+        notify::sync_groups(ck, n, names.as_deref())
+    });
+    let events = optional(top.get("events"), Some(EventSinks::default()), |n| {
+        notify::events(ck, n)
+    });
+    let script_user = optional(
+        top.get("script_user"),
+        Some(defaults::SCRIPT_USER.to_owned()),
+        |n| notify::script_user(ck, n),
+    );
+    Some(Config {
+        instances: instances?,
+        checks: checks.into_checks(),
+        sync_groups: sync_groups?,
+        events: events?,
+        script_user: script_user?,
+    })
+}
+
+/// The `instances:` list, and the instance names when the list could be read.
+fn instances(
+    ck: &mut Checker,
+    list: &Node,
+    checks: &mut CheckSet,
+) -> (Option<Vec<Instance>>, Option<Vec<String>>) {
     let Kind::Seq(items) = &list.kind else {
         ck.error(
             list.pos,
@@ -88,22 +132,21 @@ fn config(ck: &mut Checker, root: &Node) -> Option<Config> {
                 list.kind.type_name()
             ),
         );
-        return None;
+        return (None, None);
     };
     if items.is_empty() {
         ck.error(list.pos, "instances is empty; list at least one instance");
-        return None;
+        return (None, None);
     }
-    let parsed: Vec<(Option<Instance>, Ident)> = items.iter().map(|n| instance(ck, n)).collect();
+    let parsed: Vec<(Option<Instance>, Ident)> =
+        items.iter().map(|n| instance(ck, n, checks)).collect();
     check_unique(ck, parsed.iter().map(|(_, id)| id));
+    let names = parsed
+        .iter()
+        .filter_map(|(_, id)| id.name.as_ref().map(|(n, _)| n.clone()))
+        .collect();
     let instances: Option<Vec<Instance>> = parsed.into_iter().map(|(i, _)| i).collect();
-    Some(Config {
-        instances: instances?,
-        checks: Vec::new(),
-        sync_groups: Vec::new(),
-        events: EventSinks::default(),
-        script_user: defaults::SCRIPT_USER.to_owned(),
-    })
+    (instances, Some(names))
 }
 
 /// What must be unique across instances, with positions for the messages.
@@ -154,7 +197,7 @@ fn check_unique<'a>(ck: &mut Checker, idents: impl Iterator<Item = &'a Ident>) {
     }
 }
 
-fn instance(ck: &mut Checker, node: &Node) -> (Option<Instance>, Ident) {
+fn instance(ck: &mut Checker, node: &Node, checks: &mut CheckSet) -> (Option<Instance>, Ident) {
     let mut id = Ident::default();
     let Some(map) = MapReader::new(ck, node, "an instance", INSTANCE_KEYS) else {
         return (None, id);
@@ -226,6 +269,14 @@ fn instance(ck: &mut Checker, node: &Node) -> (Option<Instance>, Ident) {
         },
     );
     let garp = optional(map.get("garp"), Some(Garp::default()), |n| garp(ck, n));
+    let track = optional(map.get("track"), Some(Vec::new()), |n| {
+        // An instance without a valid name is an error already; any label will do.
+        let label = name.as_deref().unwrap_or("?");
+        health::track(ck, n, label, checks)
+    });
+    let hooks = optional(map.get("hooks"), Some(Hooks::default()), |n| {
+        notify::hooks(ck, n, HookOwner::Instance)
+    });
 
     let instance = (|| {
         Some(Instance {
@@ -240,14 +291,14 @@ fn instance(ck: &mut Checker, node: &Node) -> (Option<Instance>, Ident) {
             virtual_ips: virtual_ips?,
             ipv4_checksum: ipv4_checksum?,
             garp: garp?,
-            track: Vec::new(),
-            hooks: Hooks::default(),
+            track: track?,
+            hooks: hooks?,
         })
     })();
     (instance, id)
 }
 
-fn name_value(ck: &mut Checker, node: &Node) -> Option<String> {
+pub(super) fn name_value(ck: &mut Checker, node: &Node) -> Option<String> {
     let name = string(ck, "name", node)?;
     let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
     if name.is_empty() || name.len() > 32 || !name.chars().all(ok_char) {
@@ -260,7 +311,7 @@ fn name_value(ck: &mut Checker, node: &Node) -> Option<String> {
     Some(name.to_owned())
 }
 
-fn interface_value(ck: &mut Checker, node: &Node) -> Option<String> {
+pub(super) fn interface_value(ck: &mut Checker, node: &Node) -> Option<String> {
     let ifname = string(ck, "interface", node)?;
     // Linux's rules for interface names (dev_valid_name): at most IFNAMSIZ - 1 bytes.
     let bad_char = |c: char| c == '/' || c == ':' || c.is_whitespace();
