@@ -207,11 +207,11 @@ fn members(
                 ok = false;
             }
             None => {
-                seen.insert(name, item.pos.line);
                 member_of.insert(name.to_owned(), (group.to_owned(), item.pos.line));
                 names.push(name.to_owned());
             }
         }
+        seen.entry(name).or_insert(item.pos.line);
     }
     ok.then_some(names)
 }
