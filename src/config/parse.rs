@@ -2,7 +2,6 @@
 //! schema, builds the typed [`Config`], and collects every error on the way.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::num::NonZeroU8;
 use std::time::Duration;
 
@@ -227,7 +226,7 @@ fn instance(ck: &mut Checker, node: &Node, checks: &mut CheckSet) -> (Option<Ins
             "virtual_ips",
             "the list of virtual IPs such as `- 192.0.2.50/24`",
         )
-        .and_then(|n| virtual_ips(ck, n));
+        .and_then(|n| vip::list(ck, n));
     id.family = virtual_ips
         .as_ref()
         .and_then(|v| v.first())
@@ -401,79 +400,4 @@ fn garp(ck: &mut Checker, node: &Node) -> Option<Garp> {
         interval: interval?,
         refresh: refresh?,
     })
-}
-
-fn virtual_ips(ck: &mut Checker, node: &Node) -> Option<Vec<VirtualIp>> {
-    let items = match &node.kind {
-        Kind::Seq(items) => items,
-        Kind::Str(s) => {
-            ck.error(
-                node.pos,
-                format!("virtual_ips must be a list; write `- {s}` on the next line"),
-            );
-            return None;
-        }
-        other => {
-            ck.error(
-                node.pos,
-                format!("virtual_ips must be a list, found {}", other.type_name()),
-            );
-            return None;
-        }
-    };
-    if items.is_empty() {
-        ck.error(
-            node.pos,
-            "virtual_ips is empty; list at least one address such as 192.0.2.50/24",
-        );
-        return None;
-    }
-    let mut ok = true;
-    let mut vips = Vec::with_capacity(items.len());
-    let mut first_family: Option<VirtualIp> = None;
-    let mut seen: HashMap<IpAddr, Pos> = HashMap::new();
-    for item in items {
-        let vip = match &item.kind {
-            Kind::Str(s) => vip::parse(s),
-            other => Err(format!(
-                "a virtual IP must be an address with prefix length such as 192.0.2.50/24, found {}",
-                other.type_name()
-            )),
-        };
-        let vip = match vip {
-            Ok(v) => v,
-            Err(e) => {
-                ck.error(item.pos, e);
-                ok = false;
-                continue;
-            }
-        };
-        if let Some(first) = first_family.filter(|f| f.address_family() != vip.address_family()) {
-            ck.error(
-                item.pos,
-                format!(
-                    "{vip} is {} but {first} is {}; an instance serves one address family, \
-                     so put {} addresses in a second instance (it may use the same vrid)",
-                    vip.address_family(),
-                    first.address_family(),
-                    vip.address_family()
-                ),
-            );
-            ok = false;
-        }
-        first_family.get_or_insert(vip);
-        if let Some(first) = seen.get(&vip.addr) {
-            ck.error(
-                item.pos,
-                format!(
-                    "{} is listed twice (first on line {})",
-                    vip.addr, first.line
-                ),
-            );
-            ok = false;
-        }
-        seen.entry(vip.addr).or_insert(item.pos);
-        vips.push(vip);
-    }
-    ok.then_some(vips)
 }
