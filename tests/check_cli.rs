@@ -61,6 +61,34 @@ fn examples_pass_check_with_a_summary() {
     }
 }
 
+/// Every file in examples/, including ones added later, is a valid configuration.
+#[test]
+fn every_example_passes_check() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("read examples/")
+        .map(|entry| entry.expect("read examples/").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .collect();
+    paths.sort();
+    assert!(paths.len() >= 8, "examples missing: {paths:?}");
+    for path in paths {
+        let out = check(&path);
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.starts_with(&format!("{}: OK, ", path.display())),
+            "{stdout}"
+        );
+        assert!(out.stderr.is_empty());
+    }
+}
+
 #[test]
 fn check_prints_every_mistake_with_its_location() {
     let text = "\

@@ -10,6 +10,9 @@ mod error;
 mod health;
 mod model;
 mod parse;
+mod parse_check;
+mod parse_health;
+mod parse_notify;
 mod reader;
 mod vip;
 mod yaml;
@@ -41,3 +44,5 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_health;

@@ -2,7 +2,6 @@
 //! schema, builds the typed [`Config`], and collects every error on the way.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::num::NonZeroU8;
 use std::time::Duration;
 
@@ -11,13 +10,21 @@ use super::error::ConfigErrors;
 use super::model::{
     defaults, AddressFamily, Config, EventSinks, Garp, Hooks, Instance, Ipv4Checksum, VirtualIp,
 };
+use super::parse_health::{self as health, CheckSet};
+use super::parse_notify::{self as notify, HookOwner};
 use super::reader::{
     boolean, duration_in, duration_value, int_in, optional, string, Checker, MapReader,
 };
 use super::vip;
 use super::yaml::{self, Kind, Node, Pos};
 
-const TOP_KEYS: &[&str] = &["instances"];
+const TOP_KEYS: &[&str] = &[
+    "instances",
+    "checks",
+    "sync_groups",
+    "events",
+    "script_user",
+];
 const INSTANCE_KEYS: &[&str] = &[
     "name",
     "interface",
@@ -30,6 +37,8 @@ const INSTANCE_KEYS: &[&str] = &[
     "virtual_ips",
     "ipv4_checksum",
     "garp",
+    "track",
+    "hooks",
 ];
 const GARP_KEYS: &[&str] = &["count", "interval", "refresh"];
 
@@ -74,12 +83,46 @@ fn config(ck: &mut Checker, root: &Node) -> Option<Config> {
         return None;
     }
     let top = MapReader::new(ck, root, "the top level", TOP_KEYS)?;
-    let list = top.required(
+    // Named checks first: instances refer to them.
+    let mut checks = CheckSet::default();
+    if let Some(node) = top.get("checks") {
+        health::named_checks(ck, node, &mut checks);
+    }
+    let (instances, names) = match top.required(
         ck,
         "the configuration",
         "instances",
         "the list of virtual routers",
-    )?;
+    ) {
+        Some(list) => instances(ck, list, &mut checks),
+        None => (None, None),
+    };
+    let sync_groups = optional(top.get("sync_groups"), Some(Vec::new()), |n| {
+        notify::sync_groups(ck, n, names.as_deref())
+    });
+    let events = optional(top.get("events"), Some(EventSinks::default()), |n| {
+        notify::events(ck, n)
+    });
+    let script_user = optional(
+        top.get("script_user"),
+        Some(defaults::SCRIPT_USER.to_owned()),
+        |n| notify::script_user(ck, n),
+    );
+    Some(Config {
+        instances: instances?,
+        checks: checks.into_checks(),
+        sync_groups: sync_groups?,
+        events: events?,
+        script_user: script_user?,
+    })
+}
+
+/// The `instances:` list, and the instance names when the list could be read.
+fn instances(
+    ck: &mut Checker,
+    list: &Node,
+    checks: &mut CheckSet,
+) -> (Option<Vec<Instance>>, Option<Vec<String>>) {
     let Kind::Seq(items) = &list.kind else {
         ck.error(
             list.pos,
@@ -88,22 +131,21 @@ fn config(ck: &mut Checker, root: &Node) -> Option<Config> {
                 list.kind.type_name()
             ),
         );
-        return None;
+        return (None, None);
     };
     if items.is_empty() {
         ck.error(list.pos, "instances is empty; list at least one instance");
-        return None;
+        return (None, None);
     }
-    let parsed: Vec<(Option<Instance>, Ident)> = items.iter().map(|n| instance(ck, n)).collect();
+    let parsed: Vec<(Option<Instance>, Ident)> =
+        items.iter().map(|n| instance(ck, n, checks)).collect();
     check_unique(ck, parsed.iter().map(|(_, id)| id));
+    let names = parsed
+        .iter()
+        .filter_map(|(_, id)| id.name.as_ref().map(|(n, _)| n.clone()))
+        .collect();
     let instances: Option<Vec<Instance>> = parsed.into_iter().map(|(i, _)| i).collect();
-    Some(Config {
-        instances: instances?,
-        checks: Vec::new(),
-        sync_groups: Vec::new(),
-        events: EventSinks::default(),
-        script_user: defaults::SCRIPT_USER.to_owned(),
-    })
+    (instances, Some(names))
 }
 
 /// What must be unique across instances, with positions for the messages.
@@ -154,7 +196,7 @@ fn check_unique<'a>(ck: &mut Checker, idents: impl Iterator<Item = &'a Ident>) {
     }
 }
 
-fn instance(ck: &mut Checker, node: &Node) -> (Option<Instance>, Ident) {
+fn instance(ck: &mut Checker, node: &Node, checks: &mut CheckSet) -> (Option<Instance>, Ident) {
     let mut id = Ident::default();
     let Some(map) = MapReader::new(ck, node, "an instance", INSTANCE_KEYS) else {
         return (None, id);
@@ -184,7 +226,7 @@ fn instance(ck: &mut Checker, node: &Node) -> (Option<Instance>, Ident) {
             "virtual_ips",
             "the list of virtual IPs such as `- 192.0.2.50/24`",
         )
-        .and_then(|n| virtual_ips(ck, n));
+        .and_then(|n| vip::list(ck, n));
     id.family = virtual_ips
         .as_ref()
         .and_then(|v| v.first())
@@ -226,6 +268,14 @@ fn instance(ck: &mut Checker, node: &Node) -> (Option<Instance>, Ident) {
         },
     );
     let garp = optional(map.get("garp"), Some(Garp::default()), |n| garp(ck, n));
+    let track = optional(map.get("track"), Some(Vec::new()), |n| {
+        // An instance without a valid name is an error already; any label will do.
+        let label = name.as_deref().unwrap_or("?");
+        health::track(ck, n, label, checks)
+    });
+    let hooks = optional(map.get("hooks"), Some(Hooks::default()), |n| {
+        notify::hooks(ck, n, HookOwner::Instance)
+    });
 
     let instance = (|| {
         Some(Instance {
@@ -240,14 +290,14 @@ fn instance(ck: &mut Checker, node: &Node) -> (Option<Instance>, Ident) {
             virtual_ips: virtual_ips?,
             ipv4_checksum: ipv4_checksum?,
             garp: garp?,
-            track: Vec::new(),
-            hooks: Hooks::default(),
+            track: track?,
+            hooks: hooks?,
         })
     })();
     (instance, id)
 }
 
-fn name_value(ck: &mut Checker, node: &Node) -> Option<String> {
+pub(super) fn name_value(ck: &mut Checker, node: &Node) -> Option<String> {
     let name = string(ck, "name", node)?;
     let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
     if name.is_empty() || name.len() > 32 || !name.chars().all(ok_char) {
@@ -260,7 +310,7 @@ fn name_value(ck: &mut Checker, node: &Node) -> Option<String> {
     Some(name.to_owned())
 }
 
-fn interface_value(ck: &mut Checker, node: &Node) -> Option<String> {
+pub(super) fn interface_value(ck: &mut Checker, node: &Node) -> Option<String> {
     let ifname = string(ck, "interface", node)?;
     // Linux's rules for interface names (dev_valid_name): at most IFNAMSIZ - 1 bytes.
     let bad_char = |c: char| c == '/' || c == ':' || c.is_whitespace();
@@ -350,79 +400,4 @@ fn garp(ck: &mut Checker, node: &Node) -> Option<Garp> {
         interval: interval?,
         refresh: refresh?,
     })
-}
-
-fn virtual_ips(ck: &mut Checker, node: &Node) -> Option<Vec<VirtualIp>> {
-    let items = match &node.kind {
-        Kind::Seq(items) => items,
-        Kind::Str(s) => {
-            ck.error(
-                node.pos,
-                format!("virtual_ips must be a list; write `- {s}` on the next line"),
-            );
-            return None;
-        }
-        other => {
-            ck.error(
-                node.pos,
-                format!("virtual_ips must be a list, found {}", other.type_name()),
-            );
-            return None;
-        }
-    };
-    if items.is_empty() {
-        ck.error(
-            node.pos,
-            "virtual_ips is empty; list at least one address such as 192.0.2.50/24",
-        );
-        return None;
-    }
-    let mut ok = true;
-    let mut vips = Vec::with_capacity(items.len());
-    let mut first_family: Option<VirtualIp> = None;
-    let mut seen: HashMap<IpAddr, Pos> = HashMap::new();
-    for item in items {
-        let vip = match &item.kind {
-            Kind::Str(s) => vip::parse(s),
-            other => Err(format!(
-                "a virtual IP must be an address with prefix length such as 192.0.2.50/24, found {}",
-                other.type_name()
-            )),
-        };
-        let vip = match vip {
-            Ok(v) => v,
-            Err(e) => {
-                ck.error(item.pos, e);
-                ok = false;
-                continue;
-            }
-        };
-        if let Some(first) = first_family.filter(|f| f.address_family() != vip.address_family()) {
-            ck.error(
-                item.pos,
-                format!(
-                    "{vip} is {} but {first} is {}; an instance serves one address family, \
-                     so put {} addresses in a second instance (it may use the same vrid)",
-                    vip.address_family(),
-                    first.address_family(),
-                    vip.address_family()
-                ),
-            );
-            ok = false;
-        }
-        first_family.get_or_insert(vip);
-        if let Some(first) = seen.get(&vip.addr) {
-            ck.error(
-                item.pos,
-                format!(
-                    "{} is listed twice (first on line {})",
-                    vip.addr, first.line
-                ),
-            );
-            ok = false;
-        }
-        seen.entry(vip.addr).or_insert(item.pos);
-        vips.push(vip);
-    }
-    ok.then_some(vips)
 }

@@ -76,6 +76,16 @@ impl<'n> MapReader<'n> {
         })
     }
 
+    /// Where the mapping starts.
+    pub fn pos(&self) -> Pos {
+        self.pos
+    }
+
+    /// The key `key` itself, if present (the first one, when duplicated).
+    pub fn key(&self, key: &str) -> Option<&'n Key> {
+        self.entries.iter().map(|(k, _)| k).find(|k| k.text == key)
+    }
+
     /// The value of `key`, if present (the first one, when duplicated).
     pub fn get(&self, key: &str) -> Option<&'n Node> {
         self.entries
@@ -241,4 +251,21 @@ pub fn duration_in(
         return None;
     }
     Some(d)
+}
+
+/// The items of a key whose value must be a list.
+pub fn list<'n>(ck: &mut Checker, key: &str, node: &'n Node) -> Option<&'n [Node]> {
+    match &node.kind {
+        Kind::Seq(items) => Some(items),
+        other => {
+            ck.error(
+                node.pos,
+                format!(
+                    "{key} must be a list (items start with `- `), found {}",
+                    other.type_name()
+                ),
+            );
+            None
+        }
+    }
 }

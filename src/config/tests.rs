@@ -140,11 +140,13 @@ fn unknown_keys_are_reported_at_every_level_with_suggestions() {
     assert_eq!(
         errors(text),
         [
-            "1:1: unknown key `globl` in the top level; expected one of: instances",
+            "1:1: unknown key `globl` in the top level; expected one of: instances, checks, \
+             sync_groups, events, script_user",
             "4:5: unknown key `priorty` in an instance; did you mean `priority`?",
             "8:13: unknown key `cont` in garp; did you mean `count`?",
             "9:5: unknown key `zzz` in an instance; expected one of: name, interface, vrid, \
-             priority, advert_interval, preempt, preempt_delay, accept, virtual_ips, ipv4_checksum, garp",
+             priority, advert_interval, preempt, preempt_delay, accept, virtual_ips, ipv4_checksum, garp, \
+             track, hooks",
         ]
     );
 }

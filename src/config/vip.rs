@@ -1,8 +1,11 @@
 //! Parsing and checking virtual IPs written as `address/prefix-length`.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::model::VirtualIp;
+use super::reader::Checker;
+use super::yaml::{Kind, Node, Pos};
 
 /// Parses `192.0.2.50/24` or `2001:db8::50/64`. The prefix length is required:
 /// it decides the on-link route the Master gets with the address, and guessing
@@ -100,6 +103,83 @@ fn check_v6(a: Ipv6Addr, prefix_len: u8) -> Result<(), &'static str> {
         }
     }
     Ok(())
+}
+
+/// The `virtual_ips` list: every mistake is reported, including mixed address
+/// families and addresses listed twice.
+pub fn list(ck: &mut Checker, node: &Node) -> Option<Vec<VirtualIp>> {
+    let items = match &node.kind {
+        Kind::Seq(items) => items,
+        Kind::Str(s) => {
+            ck.error(
+                node.pos,
+                format!("virtual_ips must be a list; write `- {s}` on the next line"),
+            );
+            return None;
+        }
+        other => {
+            ck.error(
+                node.pos,
+                format!("virtual_ips must be a list, found {}", other.type_name()),
+            );
+            return None;
+        }
+    };
+    if items.is_empty() {
+        ck.error(
+            node.pos,
+            "virtual_ips is empty; list at least one address such as 192.0.2.50/24",
+        );
+        return None;
+    }
+    let mut ok = true;
+    let mut vips = Vec::with_capacity(items.len());
+    let mut first_family: Option<VirtualIp> = None;
+    let mut seen: HashMap<IpAddr, Pos> = HashMap::new();
+    for item in items {
+        let vip = match &item.kind {
+            Kind::Str(s) => parse(s),
+            other => Err(format!(
+                "a virtual IP must be an address with prefix length such as 192.0.2.50/24, found {}",
+                other.type_name()
+            )),
+        };
+        let vip = match vip {
+            Ok(v) => v,
+            Err(e) => {
+                ck.error(item.pos, e);
+                ok = false;
+                continue;
+            }
+        };
+        if let Some(first) = first_family.filter(|f| f.address_family() != vip.address_family()) {
+            ck.error(
+                item.pos,
+                format!(
+                    "{vip} is {} but {first} is {}; an instance serves one address family, \
+                     so put {} addresses in a second instance (it may use the same vrid)",
+                    vip.address_family(),
+                    first.address_family(),
+                    vip.address_family()
+                ),
+            );
+            ok = false;
+        }
+        first_family.get_or_insert(vip);
+        if let Some(first) = seen.get(&vip.addr) {
+            ck.error(
+                item.pos,
+                format!(
+                    "{} is listed twice (first on line {})",
+                    vip.addr, first.line
+                ),
+            );
+            ok = false;
+        }
+        seen.entry(vip.addr).or_insert(item.pos);
+        vips.push(vip);
+    }
+    ok.then_some(vips)
 }
 
 #[cfg(test)]
