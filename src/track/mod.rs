@@ -22,7 +22,7 @@ pub mod run_as;
 mod test_util;
 
 pub use hysteresis::Hysteresis;
+pub use monitor::{spawn, CheckUpdate, Monitor};
 pub use native::Probe;
-
 pub use process::{run, ScriptOutcome, ScriptResult};
 pub use run_as::{check_command_safe_for_root, check_safe_for_root, RunAs, TrackError, UnsafePath};
