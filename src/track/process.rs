@@ -220,11 +220,13 @@ fn spawn(
             Ok(())
         });
     }
+    // Registered before the spawn, so no failure after it can leave a child
+    // nobody waits for.
+    let reader = pipe::Receiver::from_owned_fd(read_end)?;
     let child = cmd.spawn()?;
     // `cmd` (holding the parent's copies of the write end) is dropped here, so
     // the reader sees end-of-file once the script and its children are done.
     drop(cmd);
-    let reader = pipe::Receiver::from_owned_fd(read_end)?;
     Ok((reader, child))
 }
 

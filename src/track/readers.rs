@@ -24,7 +24,7 @@ pub fn read_track_file(path: &Path) -> Result<i64, String> {
 }
 
 /// Counts the processes named `name`: those whose `/proc/PID/comm` equals it,
-/// or (since `comm` is cut to 15 bytes) whose argv[0] file name does.
+/// or (since `comm` is cut to 15 bytes) whose `argv[0]` file name does.
 /// Processes that vanish while being looked at are simply not counted.
 pub fn count_processes(name: &str) -> usize {
     count_processes_in(Path::new("/proc"), name)
