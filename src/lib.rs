@@ -5,11 +5,13 @@
 //! - [`vrrp`]: the sans-IO per-virtual-router state machine (no sockets, no clock);
 //! - [`config`]: the YAML model, validated with file:line:col errors;
 //! - [`platform`]: raw VRRP sockets, netlink, AF_PACKET announcements;
-//! - [`daemon`]: the event loop that wires the core to the platform.
+//! - [`daemon`]: the event loop that wires the core to the platform;
+//! - [`track`]: health checks (tracked objects) and the scripts behind checks and hooks.
 
 pub mod config;
 pub mod daemon;
 pub mod lab;
 pub mod platform;
+pub mod track;
 pub mod vrrp;
 pub mod wire;
