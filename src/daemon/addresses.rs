@@ -7,7 +7,7 @@
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
@@ -16,7 +16,7 @@ use crate::platform::announce::Announcer;
 use crate::platform::netlink::Netlink;
 
 /// A job for the address worker, queued in the order the actions came out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum AddressJob {
     /// Remove any of our VIPs left on the interface (a crashed predecessor's).
     RemoveStale,
@@ -26,6 +26,8 @@ pub enum AddressJob {
     Remove,
     /// Announce the VIPs: `garp.count` times, then every `garp.refresh` if set.
     Announce,
+    /// Signal that every job queued before this one is done (hooks wait on it).
+    Done(oneshot::Sender<()>),
 }
 
 /// Where and what the worker manages.
@@ -93,6 +95,9 @@ async fn run(
             AddressJob::Announce => {
                 stop_announcing(&mut announcing);
                 announcing = Some(tokio::spawn(announce(target.clone(), announcer.clone())));
+            }
+            AddressJob::Done(done) => {
+                let _ = done.send(());
             }
         }
     }
