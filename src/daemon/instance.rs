@@ -5,15 +5,28 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use super::addresses::AddressJob;
+use super::health::Assessment;
+use super::hooks::{Gate, HookQueue, TransitionArgs};
 use crate::config::{self, Ipv4Checksum};
 use crate::platform::vrrp_socket::VrrpSocket;
-use crate::vrrp::{Action, Event, VirtualRouter};
+use crate::vrrp::{Action, Event, State, TransitionReason, VirtualRouter};
 use crate::wire::vrrp::{Addresses, Advertisement, ChecksumForm};
+
+/// A state transition as the event loop reports it (events, sync groups).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transition {
+    /// The state left.
+    pub from: State,
+    /// The state entered.
+    pub to: State,
+    /// Why.
+    pub reason: TransitionReason,
+}
 
 /// A running instance: config, protocol state, and the handles to carry out actions.
 pub struct InstanceRuntime {
@@ -27,10 +40,24 @@ pub struct InstanceRuntime {
     pub socket: Arc<VrrpSocket>,
     /// Adverts that could not be sent (full buffer, interface gone).
     pub send_errors: u64,
+    /// Health as last applied to the router (priority, fault and why).
+    pub health: Assessment,
+    /// Until when a failed `before_master` keeps the instance in Fault.
+    pub before_master_failed_until: Option<Instant>,
     advert_addresses: Addresses,
     checksum: ChecksumForm,
     jobs: mpsc::UnboundedSender<AddressJob>,
     worker: JoinHandle<()>,
+    hooks: HookQueue,
+    /// Counts the times this instance became Master; a `before_master` report
+    /// for an older term is stale.
+    term: u64,
+    /// The VIPs wait for `before_master` (term `term`); announce after them.
+    awaiting_before_master: Option<bool>,
+    /// Completes once the VIPs are on: the `on_master` hooks wait for it.
+    vips_on: Option<oneshot::Sender<()>>,
+    /// The gate for the hooks of the transition being reported.
+    gate: Option<Gate>,
 }
 
 impl InstanceRuntime {
@@ -40,13 +67,18 @@ impl InstanceRuntime {
         router: VirtualRouter,
         ifindex: u32,
         socket: Arc<VrrpSocket>,
-        jobs: mpsc::UnboundedSender<AddressJob>,
-        worker: JoinHandle<()>,
+        (jobs, worker): (mpsc::UnboundedSender<AddressJob>, JoinHandle<()>),
+        hooks: HookQueue,
     ) -> Self {
         let advert_addresses = advert_addresses(&config);
         let checksum = match config.ipv4_checksum {
             Ipv4Checksum::PseudoHeader => ChecksumForm::PseudoHeader,
             Ipv4Checksum::Rfc9568 => ChecksumForm::MessageOnly,
+        };
+        let health = Assessment {
+            priority: config.priority.get(),
+            priority_reasons: Vec::new(),
+            fault_reasons: Vec::new(),
         };
         InstanceRuntime {
             config,
@@ -54,10 +86,17 @@ impl InstanceRuntime {
             ifindex,
             socket,
             send_errors: 0,
+            health,
+            before_master_failed_until: None,
             advert_addresses,
             checksum,
             jobs,
             worker,
+            hooks,
+            term: 0,
+            awaiting_before_master: None,
+            vips_on: None,
+            gate: None,
         }
     }
 
@@ -68,30 +107,127 @@ impl InstanceRuntime {
         let _ = self.jobs.send(job);
     }
 
-    /// Feeds one event to the state machine and carries out what it asks; returns
-    /// whether the state changed (the status snapshot is then out of date).
-    pub fn handle(&mut self, now: Instant, event: Event) -> bool {
-        let before = self.router.state();
-        for action in self.router.handle(now, event) {
-            self.execute(action);
+    /// Applies a new health assessment: priority first, then fault edges, so a
+    /// recovering instance rejoins with its new priority.
+    pub fn apply_health(&mut self, now: Instant, health: Assessment) -> Vec<Transition> {
+        let mut transitions = Vec::new();
+        if health.priority != self.router.priority() {
+            info!(instance = %self.config.name, priority = health.priority, reasons = ?health.priority_reasons, "priority changed");
+            transitions.extend(self.handle(now, Event::PriorityChanged(health.priority)));
         }
-        before != self.router.state()
+        let was_fault = !self.health.fault_reasons.is_empty();
+        let is_fault = !health.fault_reasons.is_empty();
+        self.health = health;
+        if is_fault && !was_fault {
+            warn!(instance = %self.config.name, reasons = ?self.health.fault_reasons, "fault");
+            transitions.extend(self.handle(now, Event::FaultSet));
+        } else if was_fault && !is_fault {
+            info!(instance = %self.config.name, "fault cleared");
+            transitions.extend(self.handle(now, Event::FaultCleared));
+        }
+        transitions
     }
 
-    fn execute(&mut self, action: Action) {
+    /// Feeds one event to the state machine and carries out what it asks;
+    /// returns the transitions it made.
+    pub fn handle(&mut self, now: Instant, event: Event) -> Vec<Transition> {
+        let mut transitions = Vec::new();
+        let before = self.router.state();
+        for action in self.router.handle(now, event) {
+            if let Action::StateChanged { from, to, reason } = action {
+                transitions.push(Transition { from, to, reason });
+            }
+            self.execute(action, before);
+        }
+        transitions
+    }
+
+    /// `before_master` finished for Master term `term`: add the VIPs if it
+    /// succeeded and we are still that Master; on failure, hold a Fault for
+    /// `before_master_retry` (the caller re-assesses health). Returns whether
+    /// the report was current.
+    pub fn before_master_done(&mut self, now: Instant, term: u64, success: bool) -> bool {
+        if term != self.term || self.router.state() != State::Master {
+            return false;
+        }
+        let Some(announce) = self.awaiting_before_master.take() else {
+            return false;
+        };
+        if success {
+            self.add_vips(announce);
+        } else {
+            let retry = self.config.hooks.before_master_retry;
+            warn!(instance = %self.config.name, "before_master failed: virtual IPs stay off; Fault for {retry:?}");
+            self.before_master_failed_until = Some(now + retry);
+        }
+        true
+    }
+
+    /// Carries out one action; `before` is the state before the event.
+    fn execute(&mut self, action: Action, before: State) {
         match action {
             Action::SendAdvert { priority, interval } => self.send_advert(priority, interval),
-            Action::AddAddresses => self.queue(AddressJob::Add),
-            Action::RemoveAddresses => self.queue(AddressJob::Remove),
-            Action::Announce => self.queue(AddressJob::Announce),
-            Action::StateChanged { from, to, reason } => info!(
-                instance = %self.config.name,
-                from = %from,
-                to = %to,
-                priority = self.router.priority(),
-                reason = %reason,
-                "state changed"
-            ),
+            Action::AddAddresses => {
+                self.term += 1;
+                let (vips_on, gate) = Gate::new(false);
+                self.vips_on = Some(vips_on);
+                self.gate = Some(gate);
+                let args = self.args(State::Master, before);
+                if self.hooks.before_master(args, self.term) {
+                    self.awaiting_before_master = Some(false);
+                } else {
+                    self.add_vips(false);
+                }
+            }
+            Action::Announce => match &mut self.awaiting_before_master {
+                Some(announce) => *announce = true,
+                None => self.queue(AddressJob::Announce),
+            },
+            Action::RemoveAddresses => {
+                // Dropping an unfulfilled `vips_on` tells the on_master hooks to skip.
+                self.awaiting_before_master = None;
+                self.vips_on = None;
+                self.queue(AddressJob::Remove);
+                let (vips_off, gate) = Gate::new(true);
+                self.queue(AddressJob::Done(vips_off));
+                self.gate = Some(gate);
+            }
+            Action::StateChanged { from, to, reason } => {
+                info!(
+                    instance = %self.config.name,
+                    from = %from,
+                    to = %to,
+                    priority = self.router.priority(),
+                    reason = %reason,
+                    "state changed"
+                );
+                let gate = if to == State::Master || from == State::Master {
+                    self.gate.take()
+                } else {
+                    None
+                };
+                self.hooks.transition(self.args(to, from), gate);
+            }
+        }
+    }
+
+    fn add_vips(&mut self, announce: bool) {
+        self.queue(AddressJob::Add);
+        if let Some(vips_on) = self.vips_on.take() {
+            self.queue(AddressJob::Done(vips_on));
+        }
+        if announce {
+            self.queue(AddressJob::Announce);
+        }
+    }
+
+    fn args(&self, to: State, from: State) -> TransitionArgs {
+        TransitionArgs {
+            name: self.config.name.clone(),
+            group: false,
+            to,
+            from,
+            priority: self.router.priority(),
         }
     }
 
@@ -122,11 +258,25 @@ impl InstanceRuntime {
         }
     }
 
-    /// Closes the address queue and waits until the worker has done every job.
+    /// Closes the address queue and waits until the worker has done every job,
+    /// then lets queued hooks (`on_stop`) finish within their timeouts.
     pub async fn finish(self) {
         drop(self.jobs);
         let _ = self.worker.await;
+        let limit = hook_limit(self.hooks.hooks());
+        self.hooks.finish(limit).await;
     }
+}
+
+/// How long shutdown waits for queued hooks: the longest after_backup, on_stop
+/// and on_change timeouts in a row, the hooks a stop queues.
+fn hook_limit(hooks: &config::Hooks) -> std::time::Duration {
+    [&hooks.after_backup, &hooks.on_stop, &hooks.on_change]
+        .into_iter()
+        .flatten()
+        .map(|h| h.timeout)
+        .sum::<std::time::Duration>()
+        + std::time::Duration::from_millis(100)
 }
 
 /// The addresses an advert lists: the VIPs, in configured order.

@@ -7,9 +7,15 @@
 //! per instance, so nothing slow ever sits between a timer and its advert.
 
 mod addresses;
+mod events;
+mod groups;
+mod health;
+mod hooks;
 mod instance;
 mod receive;
+mod reload;
 mod status;
+mod tracking;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -18,19 +24,28 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use serde_json::json;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 use self::addresses::{AddressJob, AddressTarget};
-use self::instance::InstanceRuntime;
+use self::events::{EventSinkError, EventStream};
+use self::groups::GroupRuntime;
+use self::health::Assessment;
+use self::hooks::{HookKind, HookQueue, HookReport};
+use self::instance::{InstanceRuntime, Transition};
 use self::receive::{Datagram, DropCounters, SocketKey};
-use crate::config::{self, AddressFamily, ConfigErrors};
+use self::tracking::Tracking;
+use crate::config::{self, AddressFamily, Config, ConfigErrors};
 use crate::platform::announce::Announcer;
 use crate::platform::netlink::{LinkEvent, Netlink};
 use crate::platform::vrrp_socket::{SocketError, VrrpSocket};
 use crate::platform::PlatformError;
+use crate::track::monitor::CheckUpdate;
+use crate::track::run_as::RunAs;
+use crate::track::TrackError;
 use crate::vrrp::{Event, RouterSettings, SettingsError, VirtualRouter};
 
 /// What `twinstar run` was asked to do.
@@ -85,6 +100,12 @@ pub enum DaemonError {
     /// Signal handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
+    /// The `script_user` cannot be used.
+    #[error("script_user: {0}")]
+    ScriptUser(TrackError),
+    /// An event sink could not be opened.
+    #[error(transparent)]
+    Events(#[from] EventSinkError),
 }
 
 /// Runs the agent until SIGTERM or SIGINT; then resigns as Master and removes VIPs.
@@ -94,11 +115,19 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
         path: options.runtime_dir.clone(),
         source,
     })?;
-    let mut daemon = Daemon::new(options)?;
+    let run_as = Arc::new(RunAs::resolve(&config.script_user).map_err(DaemonError::ScriptUser)?);
+    let events = EventStream::open(&config.events)?;
+    let mut daemon = Daemon::new(options, run_as.clone(), events)?;
     let mut links = crate::platform::netlink::watch_links()?;
     let mut sigterm = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
     let mut sighup = signal(SignalKind::hangup()).map_err(DaemonError::Signals)?;
+    daemon
+        .tracking
+        .configure(&config, run_as, &daemon.netlink)
+        .await;
+    daemon.start_groups(&config);
+    daemon.config = config.clone();
     for instance in config.instances {
         daemon.start_instance(instance).await?;
     }
@@ -110,6 +139,8 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
         tokio::select! {
             Some(datagram) = daemon.datagrams_rx.recv() => daemon.on_datagram(datagram),
             Some(event) = links.next() => daemon.on_link(event),
+            Some(update) = daemon.tracking.updates_rx.recv() => daemon.on_check(update),
+            Some(report) = daemon.hook_reports_rx.recv() => daemon.on_hook(report),
             _ = sleep_until(deadline) => daemon.on_timers(),
             _ = status_tick.tick() => daemon.write_status(),
             _ = sighup.recv() => daemon.reload().await,
@@ -147,11 +178,23 @@ struct Daemon {
     datagrams_rx: mpsc::Receiver<Datagram>,
     drops: DropCounters,
     status_dirty: bool,
+    /// The configuration running now (replaced by a successful reload).
+    config: Config,
+    tracking: Tracking,
+    groups: Vec<GroupRuntime>,
+    events: EventStream,
+    hook_reports_tx: mpsc::UnboundedSender<HookReport>,
+    hook_reports_rx: mpsc::UnboundedReceiver<HookReport>,
 }
 
 impl Daemon {
-    fn new(options: RunOptions) -> Result<Self, DaemonError> {
+    fn new(
+        options: RunOptions,
+        run_as: Arc<RunAs>,
+        events: EventStream,
+    ) -> Result<Self, DaemonError> {
         let (datagrams_tx, datagrams_rx) = mpsc::channel(4096);
+        let (hook_reports_tx, hook_reports_rx) = mpsc::unbounded_channel();
         Ok(Daemon {
             options,
             netlink: Arc::new(Netlink::connect()?),
@@ -164,7 +207,34 @@ impl Daemon {
             datagrams_rx,
             drops: DropCounters::default(),
             status_dirty: true,
+            config: Config {
+                instances: Vec::new(),
+                checks: Vec::new(),
+                sync_groups: Vec::new(),
+                events: config::EventSinks::default(),
+                script_user: config::defaults::SCRIPT_USER.to_owned(),
+            },
+            tracking: Tracking::new(run_as),
+            groups: Vec::new(),
+            events,
+            hook_reports_tx,
+            hook_reports_rx,
         })
+    }
+
+    /// Starts the sync groups' hook workers.
+    fn start_groups(&mut self, config: &Config) {
+        self.groups = config
+            .sync_groups
+            .iter()
+            .map(|g| {
+                GroupRuntime::new(
+                    g.clone(),
+                    self.tracking.run_as(),
+                    self.hook_reports_tx.clone(),
+                )
+            })
+            .collect();
     }
 
     /// Sets up one instance: interface facts, socket, worker; then starts it.
@@ -208,19 +278,26 @@ impl Daemon {
             vips: config.virtual_ips.clone(),
             garp: config.garp,
         };
-        let (jobs, worker) = addresses::spawn(target, self.netlink.clone(), self.announcer.clone());
-        let mut runtime = InstanceRuntime::new(config, router, link.index, socket, jobs, worker);
+        let worker = addresses::spawn(target, self.netlink.clone(), self.announcer.clone());
+        let hooks = HookQueue::spawn(
+            config.hooks.clone(),
+            self.tracking.run_as(),
+            self.hook_reports_tx.clone(),
+        );
+        let runtime = InstanceRuntime::new(config, router, link.index, socket, worker, hooks);
         runtime.queue(AddressJob::RemoveStale);
         let now = Instant::now();
         self.carrier.insert(link.index, link.carrier);
         if !link.carrier {
             warn!(instance = %runtime.config.name, "interface {} has no carrier", runtime.config.interface);
-            runtime.handle(now, Event::FaultSet);
         }
-        runtime.handle(now, Event::Startup);
-        self.by_vrid
-            .insert((key, runtime.config.vrid), self.instances.len());
+        let index = self.instances.len();
+        self.by_vrid.insert((key, runtime.config.vrid), index);
         self.instances.push(runtime);
+        // Health first, so an instance whose checks have not passed starts in Fault.
+        self.reassess(now);
+        let transitions = self.instances[index].handle(now, Event::Startup);
+        self.after_transitions(index, transitions, now);
         self.status_dirty = true;
         Ok(())
     }
@@ -244,16 +321,32 @@ impl Daemon {
     fn next_deadline(&self) -> Option<Instant> {
         self.instances
             .iter()
-            .filter_map(|i| i.router.next_deadline())
+            .flat_map(|i| [i.router.next_deadline(), i.before_master_failed_until])
+            .flatten()
             .min()
     }
 
     fn on_timers(&mut self) {
         let now = Instant::now();
-        for instance in &mut self.instances {
+        let mut holds_expired = false;
+        for index in 0..self.instances.len() {
+            let instance = &mut self.instances[index];
             if instance.router.next_deadline().is_some_and(|t| t <= now) {
-                self.status_dirty |= instance.handle(now, Event::TimerExpired);
+                let transitions = instance.handle(now, Event::TimerExpired);
+                self.after_transitions(index, transitions, now);
             }
+            let instance = &mut self.instances[index];
+            if instance
+                .before_master_failed_until
+                .is_some_and(|t| t <= now)
+            {
+                info!(instance = %instance.config.name, "before_master retry: leaving Fault");
+                instance.before_master_failed_until = None;
+                holds_expired = true;
+            }
+        }
+        if holds_expired {
+            self.reassess(now);
         }
     }
 
@@ -269,8 +362,10 @@ impl Daemon {
         });
         match found {
             Ok((index, accepted)) => {
+                let now = Instant::now();
                 let event = Event::AdvertReceived(accepted.info);
-                self.status_dirty |= self.instances[index].handle(Instant::now(), event);
+                let transitions = self.instances[index].handle(now, event);
+                self.after_transitions(index, transitions, now);
             }
             Err(reason) => {
                 self.drops.count(socket.interface(), reason);
@@ -281,118 +376,165 @@ impl Daemon {
 
     fn on_link(&mut self, event: LinkEvent) {
         let previous = self.carrier.insert(event.index, event.carrier);
-        if previous == Some(event.carrier) || previous.is_none() {
+        let now = Instant::now();
+        for change in self.tracking.on_link(&event.name, event.carrier, now) {
+            self.events.emit("check", change);
+        }
+        if previous != Some(event.carrier) && previous.is_some() {
+            info!(interface = %event.name, carrier = event.carrier, "link changed");
+        }
+        self.reassess(now);
+    }
+
+    fn on_check(&mut self, update: CheckUpdate) {
+        let now = Instant::now();
+        if let Some(change) = self.tracking.on_update(update, now) {
+            self.events.emit("check", change);
+            self.reassess(now);
+        }
+        self.status_dirty = true;
+    }
+
+    fn on_hook(&mut self, report: HookReport) {
+        let now = Instant::now();
+        let outcome = report.outcome.as_ref();
+        self.events.emit(
+            "hook",
+            json!({
+                "name": report.args.name,
+                "group": report.args.group,
+                "hook": report.kind.as_str(),
+                "state": report.args.to.as_str(),
+                "old_state": report.args.from.as_str(),
+                "result": outcome.map_or("skipped".to_owned(), |o| o.result.to_string()),
+                "success": outcome.is_some_and(|o| o.result.is_success()),
+                "duration_ms": outcome.map(|o| o.duration.as_millis() as u64),
+                "output": outcome.and_then(|o| o.last_line.clone()),
+            }),
+        );
+        if report.kind != HookKind::BeforeMaster || report.args.group {
             return;
         }
-        info!(interface = %event.name, carrier = event.carrier, "link changed");
-        let now = Instant::now();
-        let fault = if event.carrier {
-            Event::FaultCleared
-        } else {
-            Event::FaultSet
-        };
-        for instance in self
+        let success = outcome.is_some_and(|o| o.result.is_success());
+        let Some(instance) = self
             .instances
             .iter_mut()
-            .filter(|i| i.ifindex == event.index)
-        {
-            instance.handle(now, fault);
-        }
-        self.status_dirty = true;
-    }
-
-    /// SIGHUP: re-read the config. Unchanged instances are not touched at all;
-    /// removed ones resign; changed ones restart; a bad file changes nothing.
-    async fn reload(&mut self) {
-        let new = match config::load(&self.options.config_path) {
-            Ok(new) => new,
-            Err(errors) => {
-                error!("reload rejected, keeping the running configuration:\n{errors}");
-                return;
-            }
+            .find(|i| i.config.name == report.args.name)
+        else {
+            return;
         };
-        let mut kept = Vec::new();
-        let mut retired = Vec::new();
-        for instance in std::mem::take(&mut self.instances) {
-            if new.instances.contains(&instance.config) {
-                kept.push(instance);
-            } else {
-                retired.push(instance);
-            }
+        if instance.before_master_done(now, report.term, success) && !success {
+            self.reassess(now);
         }
-        let now = Instant::now();
-        for mut instance in retired {
-            info!(instance = %instance.config.name, "reload: stopping instance");
-            instance.handle(now, Event::Shutdown);
-            instance.finish().await;
-        }
-        self.instances = kept;
-        self.reindex();
-        let (mut added, mut failed) = (0, 0);
-        for config in new.instances {
-            if self.instances.iter().any(|i| i.config == config) {
-                continue;
-            }
-            let name = config.name.clone();
-            match self.start_instance(config).await {
-                Ok(()) => added += 1,
-                Err(e) => {
-                    failed += 1;
-                    error!(instance = %name, "reload: cannot start instance: {e}");
-                }
-            }
-        }
-        info!(
-            kept = self.instances.len() - added,
-            started = added,
-            failed,
-            "configuration reloaded"
-        );
-        self.status_dirty = true;
     }
 
-    fn reindex(&mut self) {
-        self.by_vrid = self
+    /// Recomputes every instance's health from links, checks, before_master
+    /// holds and sync groups, and feeds what changed to the state machines.
+    fn reassess(&mut self, now: Instant) {
+        let mut all: HashMap<String, Assessment> = self
             .instances
             .iter()
-            .enumerate()
-            .map(|(index, i)| {
-                let key = SocketKey {
-                    ifindex: i.ifindex,
-                    ipv6: i.socket.source().is_ipv6(),
-                };
-                ((key, i.config.vrid), index)
+            .map(|i| {
+                let link_up = self.carrier.get(&i.ifindex).copied().unwrap_or(false);
+                let mut a = health::assess(&i.config, &self.config, &self.tracking.states, link_up);
+                if let Some(until) = i.before_master_failed_until {
+                    let left = until.saturating_duration_since(now).as_secs();
+                    a.fault_reasons
+                        .push(format!("before_master failed; retry in {left} s"));
+                }
+                (i.config.name.clone(), a)
             })
             .collect();
+        health::couple_sync_groups(&self.config, &mut all);
+        for index in 0..self.instances.len() {
+            let Some(health) = all.remove(&self.instances[index].config.name) else {
+                continue;
+            };
+            let instance = &mut self.instances[index];
+            if health == instance.health {
+                continue;
+            }
+            if health.priority != instance.health.priority {
+                self.events.emit(
+                    "priority",
+                    json!({
+                        "instance": instance.config.name,
+                        "priority": health.priority,
+                        "base_priority": instance.config.priority.get(),
+                        "reasons": health.priority_reasons,
+                    }),
+                );
+            }
+            let transitions = instance.apply_health(now, health);
+            self.after_transitions(index, transitions, now);
+            self.status_dirty = true;
+        }
     }
 
-    fn write_status(&mut self) {
-        let snapshot = status::snapshot(self.instances.iter(), &self.drops, Instant::now());
-        if let Err(e) = status::write(&self.options.runtime_dir, &snapshot) {
-            warn!(
-                "writing {} failed: {e}",
-                status::path(&self.options.runtime_dir).display()
-            );
+    /// Publishes transitions, makes sync-group partners follow a member that
+    /// left Master, and updates the groups' own states.
+    fn after_transitions(&mut self, index: usize, transitions: Vec<Transition>, now: Instant) {
+        if transitions.is_empty() {
+            return;
         }
-        self.status_dirty = false;
+        self.status_dirty = true;
+        for transition in transitions {
+            let name = self.instances[index].config.name.clone();
+            self.publish_transition(&name, self.instances[index].router.priority(), &transition);
+            let partners: Vec<String> = self
+                .groups
+                .iter()
+                .flat_map(|g| g.resign_with(&name, &transition))
+                .map(str::to_owned)
+                .collect();
+            for partner in partners {
+                let Some(j) = self.instances.iter().position(|i| i.config.name == partner) else {
+                    continue;
+                };
+                let follow = self.instances[j].handle(now, Event::Resign);
+                self.after_transitions(j, follow, now);
+            }
+        }
+        self.refresh_groups();
     }
 
-    /// Resign everywhere (priority 0 from Masters), then wait for VIP removal.
-    async fn shutdown(mut self) {
-        let now = Instant::now();
-        for instance in &mut self.instances {
-            instance.handle(now, Event::Shutdown);
-        }
-        self.write_status();
-        let finishing = self.instances.into_iter().map(InstanceRuntime::finish);
-        if tokio::time::timeout(Duration::from_secs(5), futures::future::join_all(finishing))
-            .await
-            .is_err()
-        {
-            warn!("virtual IP removal did not finish within 5 s");
-        }
-        for (_, (_, reader)) in self.sockets {
-            reader.abort();
+    fn publish_transition(&self, name: &str, priority: u8, t: &Transition) {
+        self.events.emit(
+            "transition",
+            json!({
+                "instance": name,
+                "from": t.from.as_str(),
+                "to": t.to.as_str(),
+                "reason": t.reason.as_str(),
+                "priority": priority,
+            }),
+        );
+    }
+
+    fn refresh_groups(&mut self) {
+        for group in &mut self.groups {
+            let members: Vec<&InstanceRuntime> = self
+                .instances
+                .iter()
+                .filter(|i| group.has(&i.config.name))
+                .collect();
+            let states: Vec<_> = members.iter().map(|i| i.router.state()).collect();
+            let priority = members
+                .iter()
+                .map(|i| i.router.priority())
+                .min()
+                .unwrap_or(0);
+            if let Some((from, to)) = group.refresh(&states, priority) {
+                info!(group = %group.config.name, from = %from, to = %to, "sync group changed");
+                self.events.emit(
+                    "group",
+                    json!({
+                        "group": group.config.name,
+                        "from": from.as_str(),
+                        "to": to.as_str(),
+                    }),
+                );
+            }
         }
     }
 }

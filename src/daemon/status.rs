@@ -33,6 +33,12 @@ pub fn snapshot<'a>(
                 "state": router.state().as_str(),
                 "priority": router.priority(),
                 "base_priority": i.config.priority.get(),
+                "priority_reasons": i.health.priority_reasons,
+                "fault_reasons": i.health.fault_reasons,
+                "track": i.config.track.iter().map(|t| json!({
+                    "check": t.check,
+                    "weight": t.weight,
+                })).collect::<Vec<_>>(),
                 "source": i.socket.source().to_string(),
                 "master": router.current_master().map(|m| json!({
                     "address": m.source.to_string(),
