@@ -5,3 +5,4 @@ pub mod agents;
 pub mod keepalived;
 pub mod netns;
 pub mod sim;
+pub mod tracking;
