@@ -3,9 +3,10 @@
 
 mod support;
 
+use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use support::agents::{agent, can_run_lab, config, lab, wait_until, SETTLE};
+use support::agents::{agent, can_run_lab, config, dir, lab, wait_until, SETTLE};
 use support::tracking::{
     fail_bound, pair, track, vip_moves_to, Flag, INTERVAL, MARGIN, VIP, VIP_CIDR,
 };
@@ -155,12 +156,19 @@ fn sync_group_members_move_together_when_one_check_fails() {
     }
     let lab = lab("twg", 2);
     let flag = Flag::new("twg");
+    // Group hooks run unprivileged: their log lives in a directory anyone may write.
+    let hook_dir = dir("twg", 8);
+    std::fs::create_dir_all(&hook_dir).unwrap();
+    std::fs::set_permissions(&hook_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let group_log = hook_dir.join("group.log");
     let group_config = |priority: u8, track: &str| {
         format!(
             "instances:\n\
              - name: web\n  interface: eth0\n  vrid: 64\n  priority: {priority}\n  advert_interval: 100ms\n  virtual_ips: [192.0.2.50/24]\n\
              - name: db\n  interface: eth0\n  vrid: 65\n  priority: {priority}\n  advert_interval: 100ms\n  virtual_ips: [192.0.2.60/24]\n{track}\
-             sync_groups:\n  - name: pair\n    instances: [web, db]\n"
+             sync_groups:\n  - name: pair\n    instances: [web, db]\n    hooks:\n      \
+             on_change: echo $1 $2 $3 $TWINSTAR_GROUP >> {}\n",
+            group_log.display()
         )
     };
     let track_db = format!(
@@ -201,4 +209,23 @@ fn sync_group_members_move_together_when_one_check_fails() {
     );
     a.wait_for_state("web", "master", SETTLE).unwrap();
     a.wait_for_state("db", "master", SETTLE).unwrap();
+    // Both agents append to the same group log; A's group went Master, Fault,
+    // Backup, Master, each once.
+    let logged = || std::fs::read_to_string(&group_log).unwrap_or_default();
+    assert!(wait_until(SETTLE, || logged().contains("pair master backup pair")));
+    let a_lines: Vec<String> = logged()
+        .lines()
+        .filter(|l| !l.starts_with("pair backup initialize"))
+        .map(str::to_owned)
+        .collect();
+    for expected in [
+        "pair master backup pair",
+        "pair fault master pair",
+        "pair backup fault pair",
+    ] {
+        assert!(
+            a_lines.iter().any(|l| l == expected),
+            "{expected:?} missing: {a_lines:?}"
+        );
+    }
 }
