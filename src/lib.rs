@@ -9,6 +9,7 @@
 //! - [`track`]: health checks (tracked objects) and the scripts behind checks and hooks.
 
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod lab;
 pub mod platform;

@@ -22,8 +22,8 @@ use std::path::Path;
 pub use duration::{format as format_duration, parse as parse_duration};
 pub use error::{ConfigError, ConfigErrors};
 pub use model::{
-    defaults, AddressFamily, Check, CheckKind, Command, Config, EventSinks, Garp, Hook, Hooks,
-    HttpCheck, Instance, Ipv4Checksum, SyncGroup, Track, VirtualIp,
+    defaults, AddressFamily, Check, CheckKind, Command, Config, Control, EventSinks, Garp, Hook,
+    Hooks, HttpCheck, Instance, Ipv4Checksum, Metrics, SyncGroup, Track, VirtualIp,
 };
 pub use parse::parse_str;
 

@@ -32,6 +32,28 @@ pub struct Config {
     /// environment and no capabilities. `root` is allowed, but then a script is
     /// refused when it or a directory above it is writable by another user.
     pub script_user: String,
+    /// `control`: the control socket used by the CLI. See [`Control`].
+    pub control: Control,
+    /// `metrics` (default off): the Prometheus endpoint. See [`Metrics`].
+    pub metrics: Option<Metrics>,
+}
+
+/// `control`: who may use the control socket `<runtime-dir>/control.sock`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Control {
+    /// `control.group` (default none: root only): the socket is mode 0660, owned
+    /// by root and this group, so its members may run `twinstar status`,
+    /// `switchover`, `maintenance` and `reload`.
+    pub group: Option<String>,
+}
+
+/// `metrics`: the Prometheus endpoint, `GET /metrics` over plain HTTP.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Metrics {
+    /// `metrics.address` (default `127.0.0.1`) and `metrics.port` (required,
+    /// 1..=65535): where to listen. Bind a non-loopback address only on a
+    /// management network; the endpoint has no authentication.
+    pub listen: std::net::SocketAddr,
 }
 
 impl Config {

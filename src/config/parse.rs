@@ -8,7 +8,8 @@ use std::time::Duration;
 use super::duration;
 use super::error::ConfigErrors;
 use super::model::{
-    defaults, AddressFamily, Config, EventSinks, Garp, Hooks, Instance, Ipv4Checksum, VirtualIp,
+    defaults, AddressFamily, Config, Control, EventSinks, Garp, Hooks, Instance, Ipv4Checksum,
+    VirtualIp,
 };
 use super::parse_health::{self as health, CheckSet};
 use super::parse_notify::{self as notify, HookOwner};
@@ -114,6 +115,8 @@ fn config(ck: &mut Checker, root: &Node) -> Option<Config> {
         sync_groups: sync_groups?,
         events: events?,
         script_user: script_user?,
+        control: Control::default(),
+        metrics: None,
     })
 }
 

@@ -213,6 +213,8 @@ impl Daemon {
                 sync_groups: Vec::new(),
                 events: config::EventSinks::default(),
                 script_user: config::defaults::SCRIPT_USER.to_owned(),
+                control: config::Control::default(),
+                metrics: None,
             },
             tracking: Tracking::new(run_as),
             groups: Vec::new(),

@@ -1,0 +1,10 @@
+//! Operating a running agent: the control socket's protocol, its client (used
+//! by the CLI verbs), the human status table, and Prometheus metrics.
+//!
+//! The daemon side of the socket lives in `daemon/control.rs`, next to the
+//! state it answers about.
+
+pub mod client;
+pub mod protocol;
+
+pub use protocol::{Request, Response, CONTROL_SOCKET};

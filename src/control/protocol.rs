@@ -1,0 +1,128 @@
+//! The control protocol: one JSON request per connection, one JSON response.
+//!
+//! A client connects to `<runtime-dir>/control.sock`, writes one request object
+//! on one line, and reads one response object on one line; then the agent
+//! closes the connection. The request's `verb` selects the operation:
+//!
+//! | request | effect |
+//! |---|---|
+//! | `{"verb":"status"}` | `status` holds the status document (see below) |
+//! | `{"verb":"switchover","instance":"web","force":false}` | the Master resigns now (priority 0); it does not preempt the new Master |
+//! | `{"verb":"maintenance","on":true,"instance":"web"}` | stay Backup (leave Master first); `instance` omitted or null: every instance |
+//! | `{"verb":"reload"}` | re-read the configuration; on errors `errors` lists them and nothing changes |
+//!
+//! Every response has `ok`; on failure `error` says why (and `errors` lists
+//! configuration errors for `reload`); `message` is a one-line summary for
+//! people. Unknown fields are ignored so that old clients keep working.
+//!
+//! The status document is the same JSON as `<runtime-dir>/status.json`:
+//! `pid`, `instances` (per instance: `name`, `interface`, `vrid`, `state`,
+//! `priority` (effective), `base_priority`, `priority_reasons`,
+//! `fault_reasons`, `maintenance`, `switchover_hold`, `master` (`address`,
+//! `priority`, or null), `advert_interval_ms`, `master_adver_interval_ms`,
+//! `since_transition_ms`, `virtual_ips` (`address`, `present`), `track`
+//! (`check`, `weight`), `counters`), `checks` (`name`, `kind`, `target`, `up`,
+//! `value`, `detail`, `last_output`, `since_change_ms`), `sync_groups`
+//! (`name`, `state`, `instances`) and `dropped` (interface → reason → count).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The socket's file name under the runtime directory.
+pub const CONTROL_SOCKET: &str = "control.sock";
+
+/// A request to the agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "verb", rename_all = "snake_case")]
+pub enum Request {
+    /// The status document.
+    Status,
+    /// Hand `instance`'s Master role to the best Backup now.
+    Switchover {
+        /// The instance; it must be Master here.
+        instance: String,
+        /// Go ahead even though no other router has been heard on this VRID.
+        #[serde(default)]
+        force: bool,
+    },
+    /// Maintenance mode on or off: while on, the instance stays Backup.
+    Maintenance {
+        /// On or off.
+        on: bool,
+        /// One instance, or every instance when `None`.
+        #[serde(default)]
+        instance: Option<String>,
+    },
+    /// Re-read the configuration file.
+    Reload,
+}
+
+/// The agent's answer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Response {
+    /// Whether the request was carried out.
+    pub ok: bool,
+    /// Why not, when `ok` is false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Configuration errors (`file:line:col: message`) of a rejected reload.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+    /// A one-line summary for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The status document, for `status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Value>,
+}
+
+impl Response {
+    /// Success with a summary line.
+    pub fn done(message: impl Into<String>) -> Self {
+        Response {
+            ok: true,
+            message: Some(message.into()),
+            ..Response::default()
+        }
+    }
+
+    /// Failure with a reason.
+    pub fn failed(error: impl Into<String>) -> Self {
+        Response {
+            ok: false,
+            error: Some(error.into()),
+            ..Response::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_have_the_documented_form() {
+        let text = serde_json::to_string(&Request::Switchover {
+            instance: "web".into(),
+            force: false,
+        })
+        .unwrap();
+        assert_eq!(
+            text,
+            r#"{"verb":"switchover","instance":"web","force":false}"#
+        );
+        let parsed: Request = serde_json::from_str(r#"{"verb":"maintenance","on":true}"#).unwrap();
+        assert_eq!(
+            parsed,
+            Request::Maintenance {
+                on: true,
+                instance: None
+            }
+        );
+        assert_eq!(
+            serde_json::from_str::<Request>(r#"{"verb":"status","extra":1}"#).unwrap(),
+            Request::Status
+        );
+        assert!(serde_json::from_str::<Request>(r#"{"verb":"explode"}"#).is_err());
+    }
+}
