@@ -74,7 +74,16 @@ pub enum Event {
     /// Step down now: a Master sends a priority-0 advert (the best Backup takes
     /// over within its Skew_Time), removes the addresses and rejoins as Backup.
     /// Used when a sync-group partner left Master. Other states ignore it.
+    /// Like `Switchover`, the router then does not preempt the new Master.
     Resign,
+    /// An operator's planned handover: as `Resign`, and the router does not
+    /// preempt the new Master; it takes over again only if that Master fails
+    /// or resigns.
+    Switchover,
+    /// Maintenance mode on or off. While on, the router stays Backup: a Master
+    /// resigns, and a Backup neither preempts nor takes over when the Master
+    /// is lost. Turning it off lets the normal election (and preemption) resume.
+    Maintenance(bool),
 }
 
 /// Why a state transition happened, for logs, status and hooks.
@@ -98,6 +107,10 @@ pub enum TransitionReason {
     FaultCleared,
     /// The router was asked to resign (a sync-group partner left Master).
     Resigned,
+    /// An operator asked for a switchover.
+    Switchover,
+    /// An operator put the router in maintenance mode.
+    Maintenance,
 }
 
 impl TransitionReason {
@@ -113,6 +126,8 @@ impl TransitionReason {
             TransitionReason::Fault => "fault",
             TransitionReason::FaultCleared => "fault-cleared",
             TransitionReason::Resigned => "resigned",
+            TransitionReason::Switchover => "switchover",
+            TransitionReason::Maintenance => "maintenance",
         }
     }
 }

@@ -77,6 +77,13 @@ pub struct VirtualRouter {
     /// Whether the last word from the Master was a priority-0 advert.
     master_resigned: bool,
     fault: bool,
+    /// Maintenance mode: never become Master.
+    maintenance: bool,
+    /// After a resignation or switchover: follow a lower-priority Master
+    /// instead of preempting it, until we are Master again.
+    preempt_held: bool,
+    /// The last other router heard on this virtual router, and when.
+    last_peer: Option<(IpAddr, Instant)>,
     current_master: Option<AdvertInfo>,
     last_transition: Option<Instant>,
     stats: Statistics,
@@ -97,6 +104,9 @@ impl VirtualRouter {
             lower_master_ignored: false,
             master_resigned: false,
             fault: false,
+            maintenance: false,
+            preempt_held: false,
+            last_peer: None,
             current_master: None,
             last_transition: None,
             stats: Statistics::default(),
@@ -141,6 +151,21 @@ impl VirtualRouter {
         self.current_master
     }
 
+    /// Whether maintenance mode is on.
+    pub fn maintenance(&self) -> bool {
+        self.maintenance
+    }
+
+    /// Whether preemption is held after a switchover or resignation.
+    pub fn preempt_held(&self) -> bool {
+        self.preempt_held
+    }
+
+    /// The last other router heard on this virtual router (any state), and when.
+    pub fn last_peer(&self) -> Option<(IpAddr, Instant)> {
+        self.last_peer
+    }
+
     /// When the last state transition happened.
     pub fn last_transition(&self) -> Option<Instant> {
         self.last_transition
@@ -170,7 +195,9 @@ impl VirtualRouter {
             Event::PriorityChanged(priority) => self.on_priority(now, priority, &mut out),
             Event::FaultSet => self.on_fault_set(now, &mut out),
             Event::FaultCleared => self.on_fault_cleared(now, &mut out),
-            Event::Resign => self.on_resign(now, &mut out),
+            Event::Resign => self.step_down(now, TransitionReason::Resigned, &mut out),
+            Event::Switchover => self.step_down(now, TransitionReason::Switchover, &mut out),
+            Event::Maintenance(on) => self.on_maintenance(now, on, &mut out),
         }
         out
     }
@@ -187,7 +214,7 @@ impl VirtualRouter {
     fn enter_election(&mut self, now: Instant, reason: TransitionReason, out: &mut Vec<Action>) {
         if self.fault {
             self.transition(now, State::Fault, TransitionReason::Fault, out);
-        } else if self.priority == OWNER_PRIORITY {
+        } else if self.priority == OWNER_PRIORITY && !self.maintenance {
             self.become_master(now, reason, out);
         } else {
             self.master_adver_interval = self.settings.advert_interval;
@@ -197,6 +224,7 @@ impl VirtualRouter {
 
     /// RFC 9568 §6.4.2 / §6.4.3 Shutdown: a Master resigns with priority 0.
     fn on_shutdown(&mut self, now: Instant, out: &mut Vec<Action>) {
+        self.preempt_held = false;
         match self.state {
             State::Initialize => {}
             State::Master => {
@@ -210,6 +238,9 @@ impl VirtualRouter {
     }
 
     fn on_advert(&mut self, now: Instant, advert: AdvertInfo, out: &mut Vec<Action>) {
+        if advert.source != self.settings.primary_address {
+            self.last_peer = Some((advert.source, now));
+        }
         if matches!(self.state, State::Initialize | State::Fault) {
             return;
         }
@@ -237,7 +268,8 @@ impl VirtualRouter {
             return;
         }
         let lower = advert.priority < self.priority;
-        if !self.settings.preempt || !lower {
+        let may_preempt = self.settings.preempt && !self.maintenance && !self.preempt_held;
+        if !may_preempt || !lower {
             self.preempt_hold_since = None;
             self.lower_master_ignored = false;
             self.follow_master(now, advert);
@@ -311,6 +343,10 @@ impl VirtualRouter {
                     self.send_advert(now, out);
                 }
             }
+            State::Backup if self.maintenance => {
+                // Never take over; keep listening for whoever is Master.
+                self.master_down_timer = None;
+            }
             State::Backup => {
                 if self.master_down_timer.is_some_and(|t| t <= now) {
                     let reason = if self.lower_master_ignored {
@@ -354,11 +390,28 @@ impl VirtualRouter {
         }
     }
 
-    fn on_resign(&mut self, now: Instant, out: &mut Vec<Action>) {
+    /// A Master hands over: priority-0 advert, addresses off, Backup, and no
+    /// preempting the router that takes over.
+    fn step_down(&mut self, now: Instant, reason: TransitionReason, out: &mut Vec<Action>) {
         if self.state == State::Master {
             self.resign(out);
             self.master_adver_interval = self.settings.advert_interval;
-            self.become_backup(now, TransitionReason::Resigned, out);
+            self.preempt_held = true;
+            self.become_backup(now, reason, out);
+        }
+    }
+
+    fn on_maintenance(&mut self, now: Instant, on: bool, out: &mut Vec<Action>) {
+        if self.maintenance == on {
+            return;
+        }
+        self.maintenance = on;
+        if on {
+            self.step_down(now, TransitionReason::Maintenance, out);
+            self.preempt_held = false;
+        } else if self.state == State::Backup {
+            // Resume the election: take over if no Master speaks up in time.
+            self.master_down_timer = Some(now + self.master_down_interval());
         }
     }
 
@@ -371,6 +424,7 @@ impl VirtualRouter {
 
     /// RFC 9568 §6.4.2 "Active_Down_Timer fires" / §6.4.1 owner startup.
     fn become_master(&mut self, now: Instant, reason: TransitionReason, out: &mut Vec<Action>) {
+        self.preempt_held = false;
         self.master_down_timer = None;
         self.preempt_hold_since = None;
         self.lower_master_ignored = false;

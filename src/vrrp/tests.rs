@@ -347,6 +347,87 @@ fn resign_hands_over_and_rejoins_as_backup() {
 }
 
 #[test]
+fn switchover_does_not_preempt_the_new_master_until_it_fails() {
+    let t0 = Instant::now();
+    let mut router = started(settings(150), t0);
+    let t1 = to_master(&mut router, t0);
+    let actions = router.handle(t1, Event::Switchover);
+    assert_eq!(sends(&actions), vec![0]);
+    assert_eq!(router.state(), State::Backup);
+    assert!(router.preempt_held());
+    // The new Master has a lower priority: followed, not preempted.
+    let mut at = t1;
+    for _ in 0..10 {
+        at += Duration::from_millis(100);
+        router.handle(at, advert(100, 20));
+        assert!(router.next_deadline().is_some_and(|d| d > at));
+    }
+    assert_eq!(router.state(), State::Backup);
+    // It fails: we take over after Master_Down_Interval, and the hold ends.
+    let down = router.next_deadline().expect("down timer");
+    router.handle(down, Event::TimerExpired);
+    assert_eq!(router.state(), State::Master);
+    assert!(!router.preempt_held());
+}
+
+#[test]
+fn maintenance_keeps_backup_until_off_then_preemption_resumes() {
+    let t0 = Instant::now();
+    let mut router = started(settings(150), t0);
+    let t1 = to_master(&mut router, t0);
+    let actions = router.handle(t1, Event::Maintenance(true));
+    assert_eq!(sends(&actions), vec![0]);
+    assert!(actions.contains(&Action::RemoveAddresses));
+    assert!(actions.contains(&Action::StateChanged {
+        from: State::Master,
+        to: State::Backup,
+        reason: TransitionReason::Maintenance
+    }));
+    // No Master at all: still no takeover.
+    let mut at = t1;
+    for _ in 0..5 {
+        at += Duration::from_secs(1);
+        router.handle(at, Event::TimerExpired);
+        assert_eq!(router.state(), State::Backup);
+    }
+    // A lower-priority Master appears: followed while in maintenance.
+    router.handle(at, advert(100, 20));
+    assert_eq!(router.state(), State::Backup);
+    router.handle(at, Event::Maintenance(false));
+    at += Duration::from_millis(100);
+    router.handle(at, advert(100, 20));
+    let down = router.next_deadline().expect("down timer");
+    router.handle(down, Event::TimerExpired);
+    assert_eq!(
+        router.state(),
+        State::Master,
+        "preempts once maintenance is off"
+    );
+}
+
+#[test]
+fn owner_in_maintenance_starts_as_backup() {
+    let t0 = Instant::now();
+    let mut router = VirtualRouter::new(settings(255)).expect("valid");
+    router.handle(t0, Event::Maintenance(true));
+    router.handle(t0, Event::Startup);
+    assert_eq!(router.state(), State::Backup);
+    router.handle(t0, Event::Maintenance(false));
+    let down = router.next_deadline().expect("down timer");
+    router.handle(down, Event::TimerExpired);
+    assert_eq!(router.state(), State::Master);
+}
+
+#[test]
+fn adverts_from_others_are_remembered_as_peers() {
+    let t0 = Instant::now();
+    let mut router = started(settings(100), t0);
+    assert_eq!(router.last_peer(), None);
+    router.handle(t0 + MS, advert(150, 20));
+    assert_eq!(router.last_peer(), Some((addr(20), t0 + MS)));
+}
+
+#[test]
 fn startup_with_pending_fault_enters_fault() {
     let t0 = Instant::now();
     let mut router = VirtualRouter::new(settings(255)).expect("valid");
