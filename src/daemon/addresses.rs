@@ -5,7 +5,7 @@
 //! gratuitous ARPs never delays the protocol timers of any virtual router.
 
 use std::net::{IpAddr, Ipv6Addr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -28,6 +28,14 @@ pub enum AddressJob {
     Announce,
     /// Signal that every job queued before this one is done (hooks wait on it).
     Done(oneshot::Sender<()>),
+    /// New VIPs or announcement settings from a reload: while holding, add and
+    /// remove only the difference.
+    Reconfigure {
+        /// The new VIP list.
+        vips: Vec<VirtualIp>,
+        /// The new announcement settings.
+        garp: Garp,
+    },
 }
 
 /// Where and what the worker manages.
@@ -47,6 +55,8 @@ pub struct AddressTarget {
     pub vips: Vec<VirtualIp>,
     /// Announcement settings.
     pub garp: Garp,
+    /// The VIPs the worker has added and not removed since.
+    pub present: Present,
 }
 
 /// Starts the worker; it ends when the sender is dropped and its queue is drained.
@@ -66,35 +76,53 @@ async fn run(
     announcer: Arc<Announcer>,
     mut jobs: mpsc::UnboundedReceiver<AddressJob>,
 ) {
-    let target = Arc::new(target);
+    let mut target = Arc::new(target);
     let mut announcing: Option<JoinHandle<()>> = None;
+    // Whether we are meant to hold the VIPs (between Add and Remove).
+    let mut holding = false;
     while let Some(job) = jobs.recv().await {
         match job {
             AddressJob::RemoveStale => remove_stale(&target, &netlink).await,
             AddressJob::Add => {
+                holding = true;
                 for vip in &target.vips {
-                    if let Err(e) = netlink
-                        .add_address(target.ifindex, vip.addr, vip.prefix_len)
-                        .await
-                    {
-                        warn!(instance = %target.instance, "adding {vip} to {} failed: {e}", target.interface);
-                    }
+                    add(&target, &netlink, vip).await;
                 }
             }
             AddressJob::Remove => {
+                holding = false;
                 stop_announcing(&mut announcing);
                 for vip in &target.vips {
-                    if let Err(e) = netlink
-                        .remove_address(target.ifindex, vip.addr, vip.prefix_len)
-                        .await
-                    {
-                        warn!(instance = %target.instance, "removing {vip} from {} failed: {e}", target.interface);
-                    }
+                    remove(&target, &netlink, vip).await;
                 }
             }
             AddressJob::Announce => {
                 stop_announcing(&mut announcing);
                 announcing = Some(tokio::spawn(announce(target.clone(), announcer.clone())));
+            }
+            AddressJob::Reconfigure { vips, garp } => {
+                let old = target.vips.clone();
+                let mut next = (*target).clone();
+                next.vips = vips;
+                next.garp = garp;
+                target = Arc::new(next);
+                if holding {
+                    // Only the difference: the VIPs kept are never touched.
+                    for vip in old.iter().filter(|v| !target.vips.contains(v)) {
+                        remove(&target, &netlink, vip).await;
+                    }
+                    for vip in target.vips.iter().filter(|v| !old.contains(v)) {
+                        add(&target, &netlink, vip).await;
+                    }
+                    if announcing.is_some() {
+                        stop_announcing(&mut announcing);
+                        announcing =
+                            Some(tokio::spawn(announce(target.clone(), announcer.clone())));
+                    }
+                } else {
+                    let mut present = lock(&target.present);
+                    present.retain(|v| target.vips.contains(v));
+                }
             }
             AddressJob::Done(done) => {
                 let _ = done.send(());
@@ -102,6 +130,43 @@ async fn run(
         }
     }
     stop_announcing(&mut announcing);
+}
+
+/// The VIPs as applied by the worker (shared with the status snapshot).
+pub type Present = Arc<Mutex<Vec<VirtualIp>>>;
+
+fn lock(present: &Present) -> std::sync::MutexGuard<'_, Vec<VirtualIp>> {
+    // A panic while holding this lock cannot leave the list inconsistent.
+    present
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+async fn add(target: &AddressTarget, netlink: &Netlink, vip: &VirtualIp) {
+    match netlink
+        .add_address(target.ifindex, vip.addr, vip.prefix_len)
+        .await
+    {
+        Ok(()) => {
+            let mut present = lock(&target.present);
+            if !present.contains(vip) {
+                present.push(*vip);
+            }
+        }
+        Err(e) => {
+            warn!(instance = %target.instance, "adding {vip} to {} failed: {e}", target.interface)
+        }
+    }
+}
+
+async fn remove(target: &AddressTarget, netlink: &Netlink, vip: &VirtualIp) {
+    if let Err(e) = netlink
+        .remove_address(target.ifindex, vip.addr, vip.prefix_len)
+        .await
+    {
+        warn!(instance = %target.instance, "removing {vip} from {} failed: {e}", target.interface);
+    }
+    lock(&target.present).retain(|v| v != vip);
 }
 
 /// Stops the announcement train, if one is running.

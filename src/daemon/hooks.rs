@@ -174,6 +174,11 @@ impl HookQueue {
         &self.hooks
     }
 
+    /// New hooks from a reload, for transitions from now on.
+    pub fn set_hooks(&mut self, hooks: Hooks) {
+        self.hooks = hooks;
+    }
+
     /// Queues the hooks of a transition. `after` gates them on the address worker.
     pub fn transition(&self, args: TransitionArgs, after: Option<Gate>) {
         let h = &self.hooks;

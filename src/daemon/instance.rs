@@ -9,12 +9,12 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use super::addresses::AddressJob;
+use super::addresses::{AddressJob, Present};
 use super::health::Assessment;
 use super::hooks::{Gate, HookQueue, TransitionArgs};
 use crate::config::{self, Ipv4Checksum};
 use crate::platform::vrrp_socket::VrrpSocket;
-use crate::vrrp::{Action, Event, State, TransitionReason, VirtualRouter};
+use crate::vrrp::{Action, Event, RouterSettings, State, TransitionReason, VirtualRouter};
 use crate::wire::vrrp::{Addresses, Advertisement, ChecksumForm};
 
 /// A state transition as the event loop reports it (events, sync groups).
@@ -44,6 +44,8 @@ pub struct InstanceRuntime {
     pub health: Assessment,
     /// Until when a failed `before_master` keeps the instance in Fault.
     pub before_master_failed_until: Option<Instant>,
+    /// The VIPs the address worker has on the interface.
+    pub present: Present,
     advert_addresses: Addresses,
     checksum: ChecksumForm,
     jobs: mpsc::UnboundedSender<AddressJob>,
@@ -68,13 +70,11 @@ impl InstanceRuntime {
         ifindex: u32,
         socket: Arc<VrrpSocket>,
         (jobs, worker): (mpsc::UnboundedSender<AddressJob>, JoinHandle<()>),
+        present: Present,
         hooks: HookQueue,
     ) -> Self {
         let advert_addresses = advert_addresses(&config);
-        let checksum = match config.ipv4_checksum {
-            Ipv4Checksum::PseudoHeader => ChecksumForm::PseudoHeader,
-            Ipv4Checksum::Rfc9568 => ChecksumForm::MessageOnly,
-        };
+        let checksum = checksum_form(config.ipv4_checksum);
         let health = Assessment {
             priority: config.priority.get(),
             priority_reasons: Vec::new(),
@@ -88,6 +88,7 @@ impl InstanceRuntime {
             send_errors: 0,
             health,
             before_master_failed_until: None,
+            present,
             advert_addresses,
             checksum,
             jobs,
@@ -98,6 +99,44 @@ impl InstanceRuntime {
             vips_on: None,
             gate: None,
         }
+    }
+
+    /// Applies a changed configuration of the same virtual router (same
+    /// interface, VRID and family; owner or not as before) without leaving the
+    /// current state: VIP lists change by their difference only. Returns false
+    /// when the change needs a restart of the instance instead.
+    pub fn reconfigure(&mut self, config: config::Instance) -> bool {
+        let old = &self.config;
+        let owner = |c: &config::Instance| c.priority.get() == 255;
+        if config.interface != old.interface
+            || config.vrid != old.vrid
+            || config.address_family() != old.address_family()
+            || owner(&config) != owner(old)
+        {
+            return false;
+        }
+        let settings = RouterSettings {
+            priority: config.priority.get(),
+            advert_interval: config.advert_interval,
+            preempt: config.preempt,
+            preempt_delay: config.preempt_delay,
+            primary_address: self.router.settings().primary_address,
+        };
+        if self.router.update_settings(settings).is_err() {
+            return false;
+        }
+        if config.virtual_ips != old.virtual_ips || config.garp != old.garp {
+            self.queue(AddressJob::Reconfigure {
+                vips: config.virtual_ips.clone(),
+                garp: config.garp,
+            });
+        }
+        self.advert_addresses = advert_addresses(&config);
+        self.checksum = checksum_form(config.ipv4_checksum);
+        self.hooks.set_hooks(config.hooks.clone());
+        info!(instance = %config.name, "reload: reconfigured in place");
+        self.config = config;
+        true
     }
 
     /// Queues a job for the address worker (cleanup at start, for example).
@@ -265,6 +304,13 @@ impl InstanceRuntime {
         let _ = self.worker.await;
         let limit = hook_limit(self.hooks.hooks());
         self.hooks.finish(limit).await;
+    }
+}
+
+fn checksum_form(checksum: Ipv4Checksum) -> ChecksumForm {
+    match checksum {
+        Ipv4Checksum::PseudoHeader => ChecksumForm::PseudoHeader,
+        Ipv4Checksum::Rfc9568 => ChecksumForm::MessageOnly,
     }
 }
 

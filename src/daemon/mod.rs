@@ -7,14 +7,17 @@
 //! per instance, so nothing slow ever sits between a timer and its advert.
 
 mod addresses;
+mod control;
 mod events;
 mod groups;
 mod health;
 mod hooks;
 mod instance;
+mod operate;
 mod receive;
 mod reload;
 mod status;
+mod systemd;
 mod tracking;
 
 use std::collections::HashMap;
@@ -30,13 +33,15 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use self::addresses::{AddressJob, AddressTarget};
+use self::addresses::{AddressJob, AddressTarget, Present};
+use self::control::{ControlSocket, ControlSocketError};
 use self::events::{EventSinkError, EventStream};
 use self::groups::GroupRuntime;
 use self::health::Assessment;
 use self::hooks::{HookKind, HookQueue, HookReport};
 use self::instance::{InstanceRuntime, Transition};
 use self::receive::{Datagram, DropCounters, SocketKey};
+use self::systemd::Notifier;
 use self::tracking::Tracking;
 use crate::config::{self, AddressFamily, Config, ConfigErrors};
 use crate::platform::announce::Announcer;
@@ -106,6 +111,9 @@ pub enum DaemonError {
     /// An event sink could not be opened.
     #[error(transparent)]
     Events(#[from] EventSinkError),
+    /// The control socket could not be opened.
+    #[error(transparent)]
+    Control(#[from] ControlSocketError),
 }
 
 /// Runs the agent until SIGTERM or SIGINT; then resigns as Master and removes VIPs.
@@ -118,6 +126,7 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
     let run_as = Arc::new(RunAs::resolve(&config.script_user).map_err(DaemonError::ScriptUser)?);
     let events = EventStream::open(&config.events)?;
     let mut daemon = Daemon::new(options, run_as.clone(), events)?;
+    daemon.maintenance = operate::load_maintenance(&daemon.options.runtime_dir);
     let mut links = crate::platform::netlink::watch_links()?;
     let mut sigterm = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
@@ -128,22 +137,40 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
         .await;
     daemon.start_groups(&config);
     daemon.config = config.clone();
+    let (control, mut control_requests) =
+        ControlSocket::open(&daemon.options.runtime_dir, config.control.group.as_deref())?;
+    daemon.control = Some(control);
     for instance in config.instances {
         daemon.start_instance(instance).await?;
     }
     info!(instances = daemon.instances.len(), "twinstar running");
     daemon.write_status();
+    let line = daemon.summary_line();
+    daemon.notifier.ready(&line);
     let mut status_tick = tokio::time::interval(Duration::from_millis(500));
+    let mut watchdog = tokio::time::interval(
+        daemon
+            .notifier
+            .watchdog_interval()
+            .unwrap_or(Duration::from_secs(3600)),
+    );
     loop {
         let deadline = daemon.next_deadline();
         tokio::select! {
+            Some((request, reply)) = control_requests.recv() => {
+                daemon.on_control(request, reply).await;
+            }
+            _ = watchdog.tick() => daemon.notifier.keep_alive(),
             Some(datagram) = daemon.datagrams_rx.recv() => daemon.on_datagram(datagram),
             Some(event) = links.next() => daemon.on_link(event),
             Some(update) = daemon.tracking.updates_rx.recv() => daemon.on_check(update),
             Some(report) = daemon.hook_reports_rx.recv() => daemon.on_hook(report),
             _ = sleep_until(deadline) => daemon.on_timers(),
             _ = status_tick.tick() => daemon.write_status(),
-            _ = sighup.recv() => daemon.reload().await,
+            _ = sighup.recv() => {
+                // SIGHUP has nobody to answer; reload logs its outcome.
+                let _ = daemon.reload().await;
+            }
             _ = sigterm.recv() => break,
             _ = sigint.recv() => break,
         }
@@ -185,6 +212,11 @@ struct Daemon {
     events: EventStream,
     hook_reports_tx: mpsc::UnboundedSender<HookReport>,
     hook_reports_rx: mpsc::UnboundedReceiver<HookReport>,
+    /// The control socket, once bound.
+    control: Option<ControlSocket>,
+    notifier: Notifier,
+    /// Instances in maintenance mode (kept in the runtime directory).
+    maintenance: std::collections::HashSet<String>,
 }
 
 impl Daemon {
@@ -221,6 +253,9 @@ impl Daemon {
             events,
             hook_reports_tx,
             hook_reports_rx,
+            control: None,
+            notifier: Notifier::from_env(),
+            maintenance: Default::default(),
         })
     }
 
@@ -271,6 +306,7 @@ impl Daemon {
             instance: config.name.clone(),
             source,
         })?;
+        let present = Present::default();
         let target = AddressTarget {
             instance: config.name.clone(),
             interface: config.interface.clone(),
@@ -279,6 +315,7 @@ impl Daemon {
             link_local,
             vips: config.virtual_ips.clone(),
             garp: config.garp,
+            present: present.clone(),
         };
         let worker = addresses::spawn(target, self.netlink.clone(), self.announcer.clone());
         let hooks = HookQueue::spawn(
@@ -286,12 +323,17 @@ impl Daemon {
             self.tracking.run_as(),
             self.hook_reports_tx.clone(),
         );
-        let runtime = InstanceRuntime::new(config, router, link.index, socket, worker, hooks);
+        let mut runtime =
+            InstanceRuntime::new(config, router, link.index, socket, worker, present, hooks);
         runtime.queue(AddressJob::RemoveStale);
         let now = Instant::now();
         self.carrier.insert(link.index, link.carrier);
         if !link.carrier {
             warn!(instance = %runtime.config.name, "interface {} has no carrier", runtime.config.interface);
+        }
+        if self.maintenance.contains(&runtime.config.name) {
+            info!(instance = %runtime.config.name, "maintenance mode is on (kept from before)");
+            runtime.handle(now, Event::Maintenance(true));
         }
         let index = self.instances.len();
         self.by_vrid.insert((key, runtime.config.vrid), index);

@@ -1,5 +1,6 @@
 //! Reload (SIGHUP), status snapshots and shutdown: the daemon's life-cycle edges.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,26 +15,35 @@ use crate::track::run_as::RunAs;
 use crate::vrrp::Event;
 
 impl Daemon {
-    /// SIGHUP: re-read the config. Unchanged instances are not touched at all;
-    /// removed ones resign; changed ones restart; a bad file changes nothing.
-    pub(super) async fn reload(&mut self) {
-        let new = match config::load(&self.options.config_path) {
-            Ok(new) => new,
-            Err(errors) => {
-                error!("reload rejected, keeping the running configuration:\n{errors}");
-                return;
-            }
-        };
+    /// Re-reads the configuration and applies only what changed: unchanged
+    /// instances are not touched; changed ones are reconfigured in place (VIP
+    /// lists by their difference) unless their identity changed; removed ones
+    /// resign with a priority-0 advert. A bad file changes nothing and its
+    /// errors are returned.
+    pub(super) async fn reload(&mut self) -> Result<String, Vec<String>> {
+        self.notifier.reloading();
+        let result = self.apply_reload().await;
+        let line = self.summary_line();
+        self.notifier.ready(&line);
+        match &result {
+            Ok(summary) => info!("configuration reloaded: {summary}"),
+            Err(errors) => error!(
+                "reload rejected, keeping the running configuration:\n{}",
+                errors.join("\n")
+            ),
+        }
+        result
+    }
+
+    async fn apply_reload(&mut self) -> Result<String, Vec<String>> {
+        let new = config::load(&self.options.config_path)
+            .map_err(|errors| errors.0.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
         let run_as = if new.script_user == self.config.script_user {
             self.tracking.run_as()
         } else {
-            match RunAs::resolve(&new.script_user) {
-                Ok(run_as) => Arc::new(run_as),
-                Err(e) => {
-                    error!("reload rejected, keeping the running configuration: script_user: {e}");
-                    return;
-                }
-            }
+            Arc::new(
+                RunAs::resolve(&new.script_user).map_err(|e| vec![format!("script_user: {e}")])?,
+            )
         };
         if new.events != self.config.events {
             match EventStream::open(&new.events) {
@@ -45,16 +55,23 @@ impl Daemon {
             }
         }
         self.tracking.configure(&new, run_as, &self.netlink).await;
-        let mut kept = Vec::new();
-        let mut retired = Vec::new();
-        for instance in std::mem::take(&mut self.instances) {
-            if new.instances.contains(&instance.config) {
-                kept.push(instance);
-            } else {
-                retired.push(instance);
+        let now = Instant::now();
+        let (mut kept, mut reconfigured, mut retired) = (Vec::new(), 0, Vec::new());
+        for mut instance in std::mem::take(&mut self.instances) {
+            let wanted = new
+                .instances
+                .iter()
+                .find(|c| c.name == instance.config.name);
+            match wanted {
+                Some(c) if *c == instance.config => kept.push(instance),
+                Some(c) if instance.reconfigure(c.clone()) => {
+                    reconfigured += 1;
+                    kept.push(instance);
+                }
+                _ => retired.push(instance),
             }
         }
-        let now = Instant::now();
+        let stopped = retired.len();
         for mut instance in retired {
             info!(instance = %instance.config.name, "reload: stopping instance");
             for t in instance.handle(now, Event::Shutdown) {
@@ -70,33 +87,35 @@ impl Daemon {
             }
             self.start_groups(&new);
         }
-        let (mut added, mut failed) = (0, 0);
         let starting: Vec<config::Instance> = new
             .instances
             .iter()
-            .filter(|c| !self.instances.iter().any(|i| i.config == **c))
+            .filter(|c| !self.instances.iter().any(|i| i.config.name == c.name))
             .cloned()
             .collect();
         self.config = new;
+        let (mut started, mut failed) = (0, Vec::new());
         for config in starting {
             let name = config.name.clone();
             match self.start_instance(config).await {
-                Ok(()) => added += 1,
+                Ok(()) => started += 1,
                 Err(e) => {
-                    failed += 1;
                     error!(instance = %name, "reload: cannot start instance: {e}");
+                    failed.push(format!("{name}: {e}"));
                 }
             }
         }
         self.reassess(Instant::now());
         self.refresh_groups();
-        info!(
-            kept = self.instances.len() - added,
-            started = added,
-            failed,
-            "configuration reloaded"
-        );
         self.status_dirty = true;
+        let unchanged = self.instances.len() - started - reconfigured;
+        let mut summary = format!(
+            "{unchanged} unchanged, {reconfigured} reconfigured, {started} started, {stopped} stopped"
+        );
+        if !failed.is_empty() {
+            summary.push_str(&format!("; failed to start: {}", failed.join("; ")));
+        }
+        Ok(summary)
     }
 
     pub(super) fn reindex(&mut self) {
@@ -116,32 +135,25 @@ impl Daemon {
 
     pub(super) fn write_status(&mut self) {
         let now = Instant::now();
-        let mut snapshot = status::snapshot(self.instances.iter(), &self.drops, now);
-        snapshot["checks"] = self.tracking.status(now).into();
-        snapshot["sync_groups"] = self
-            .groups
-            .iter()
-            .map(|g| {
-                serde_json::json!({
-                    "name": g.config.name,
-                    "state": g.state.as_str(),
-                    "instances": g.config.instances,
-                })
-            })
-            .collect::<Vec<_>>()
-            .into();
-        if let Err(e) = status::write(&self.options.runtime_dir, &snapshot) {
+        let document = self.build_document(&HashMap::new(), now);
+        if let Err(e) = status::write(&self.options.runtime_dir, &document) {
             warn!(
                 "writing {} failed: {e}",
                 status::path(&self.options.runtime_dir).display()
             );
         }
+        let line = self.summary_line();
+        self.notifier.status(&line);
         self.status_dirty = false;
     }
 
     /// Resign everywhere (priority 0 from Masters), then wait for VIP removal
     /// and the hooks that stopping queued.
     pub(super) async fn shutdown(mut self) {
+        self.notifier.stopping();
+        if let Some(control) = self.control.take() {
+            control.close();
+        }
         let now = Instant::now();
         for index in 0..self.instances.len() {
             let transitions = self.instances[index].handle(now, Event::Shutdown);

@@ -3,6 +3,7 @@
 //! counters without a control connection.
 
 use std::io;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -17,15 +18,31 @@ pub fn path(runtime_dir: &Path) -> PathBuf {
 }
 
 /// Builds the snapshot.
+///
+/// `present(ifindex, address, applied)` says whether a VIP is on its interface,
+/// given whether the address worker applied it.
 pub fn snapshot<'a>(
     instances: impl Iterator<Item = &'a InstanceRuntime>,
     drops: &DropCounters,
     now: Instant,
+    present: &dyn Fn(u32, IpAddr, bool) -> bool,
 ) -> Value {
     let instances: Vec<Value> = instances
         .map(|i| {
             let router = &i.router;
             let stats = router.stats();
+            let applied = i.present.lock().map(|p| p.clone()).unwrap_or_default();
+            let virtual_ips: Vec<Value> = i
+                .config
+                .virtual_ips
+                .iter()
+                .map(|v| {
+                    json!({
+                        "address": v.to_string(),
+                        "present": present(i.ifindex, v.addr, applied.contains(v)),
+                    })
+                })
+                .collect();
             json!({
                 "name": i.config.name,
                 "interface": i.config.interface,
@@ -48,7 +65,13 @@ pub fn snapshot<'a>(
                 "master_adver_interval_ms": router.master_adver_interval().as_millis() as u64,
                 "since_transition_ms": router.last_transition()
                     .map(|t| now.saturating_duration_since(t).as_millis() as u64),
-                "virtual_ips": i.config.virtual_ips.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
+                "maintenance": router.maintenance(),
+                "switchover_hold": router.preempt_held(),
+                "last_peer": router.last_peer().map(|(address, at)| json!({
+                    "address": address.to_string(),
+                    "seen_ms_ago": now.saturating_duration_since(at).as_millis() as u64,
+                })),
+                "virtual_ips": virtual_ips,
                 "counters": {
                     "adverts_received": stats.adverts_received,
                     "adverts_sent": stats.adverts_sent,

@@ -151,6 +151,18 @@ impl VirtualRouter {
         self.current_master
     }
 
+    /// Replaces the settings in place (a reload): a new interval applies from
+    /// the next advert or timer, new preemption rules from the next advert. The
+    /// effective priority moves only through `PriorityChanged`.
+    pub fn update_settings(&mut self, settings: RouterSettings) -> Result<(), SettingsError> {
+        settings.validate()?;
+        if self.state != State::Backup || self.current_master.is_none() {
+            self.master_adver_interval = settings.advert_interval;
+        }
+        self.settings = settings;
+        Ok(())
+    }
+
     /// Whether maintenance mode is on.
     pub fn maintenance(&self) -> bool {
         self.maintenance

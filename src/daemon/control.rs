@@ -1,0 +1,139 @@
+//! The daemon's end of the control socket: accepts connections, reads one
+//! request each, hands it to the event loop and writes back its response.
+//!
+//! The event loop owns all state, so a request is answered there, between two
+//! events; connections are served by their own tasks, so a slow client never
+//! holds up the loop.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tracing::{debug, warn};
+
+use crate::control::{Request, Response, CONTROL_SOCKET};
+
+/// A request waiting for the event loop, with where its answer goes.
+pub type Pending = (Request, oneshot::Sender<Response>);
+
+/// How long a client may take to send its request.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest request line accepted.
+const MAX_REQUEST: u64 = 64 * 1024;
+
+/// Why the control socket could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlSocketError {
+    /// Binding or setting permissions failed.
+    #[error("control socket {path}: {source}")]
+    Io {
+        /// The socket path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The configured group does not exist.
+    #[error("control.group: no group named {0:?}")]
+    NoSuchGroup(String),
+}
+
+/// The listening socket and its accept task.
+pub struct ControlSocket {
+    acceptor: JoinHandle<()>,
+    path: PathBuf,
+}
+
+impl ControlSocket {
+    /// Binds `<runtime_dir>/control.sock`, mode 0660, group `group` (else
+    /// root's); requests arrive on the returned receiver.
+    pub fn open(
+        runtime_dir: &Path,
+        group: Option<&str>,
+    ) -> Result<(Self, mpsc::Receiver<Pending>), ControlSocketError> {
+        let path = runtime_dir.join(CONTROL_SOCKET);
+        let io = |source| ControlSocketError::Io {
+            path: path.clone(),
+            source,
+        };
+        if path.exists() {
+            // A previous run's socket; nobody can be listening on it now, as
+            // the runtime directory belongs to this agent.
+            std::fs::remove_file(&path).map_err(io)?;
+        }
+        let gid = match group {
+            Some(name) => Some(
+                nix::unistd::Group::from_name(name)
+                    .ok()
+                    .flatten()
+                    .ok_or_else(|| ControlSocketError::NoSuchGroup(name.to_owned()))?
+                    .gid,
+            ),
+            None => None,
+        };
+        let listener = UnixListener::bind(&path).map_err(io)?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660)).map_err(io)?;
+        if let Some(gid) = gid {
+            nix::unistd::chown(&path, None, Some(gid)).map_err(|e| io(e.into()))?;
+        }
+        let (tx, requests) = mpsc::channel(64);
+        let acceptor = tokio::spawn(accept(listener, tx));
+        Ok((ControlSocket { acceptor, path }, requests))
+    }
+
+    /// Stops accepting and removes the socket file.
+    pub fn close(self) {
+        self.acceptor.abort();
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+async fn accept(listener: UnixListener, requests: mpsc::Sender<Pending>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                tokio::spawn(serve(stream, requests.clone()));
+            }
+            Err(e) => {
+                warn!("control socket accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Reads one request line, waits for the loop's answer, writes it back.
+async fn serve(stream: UnixStream, requests: mpsc::Sender<Pending>) {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    let mut reader = BufReader::new(tokio::io::AsyncReadExt::take(read, MAX_REQUEST));
+    let read = tokio::time::timeout(READ_TIMEOUT, reader.read_line(&mut line)).await;
+    let response = match read {
+        Ok(Ok(n)) if n > 0 => match serde_json::from_str::<Request>(&line) {
+            Ok(request) => ask(&requests, request).await,
+            Err(e) => Response::failed(format!("invalid request: {e}")),
+        },
+        Ok(Ok(_)) => return, // Connected and closed without asking.
+        Ok(Err(e)) => Response::failed(format!("reading the request: {e}")),
+        Err(_) => Response::failed("no request within 5 s"),
+    };
+    let mut text = serde_json::to_string(&response)
+        .unwrap_or_else(|e| format!(r#"{{"ok":false,"error":"encoding the response: {e}"}}"#));
+    text.push('\n');
+    if let Err(e) = write.write_all(text.as_bytes()).await {
+        debug!("control client went away before its answer: {e}");
+    }
+}
+
+async fn ask(requests: &mpsc::Sender<Pending>, request: Request) -> Response {
+    let (reply, answer) = oneshot::channel();
+    if requests.send((request, reply)).await.is_err() {
+        return Response::failed("the agent is shutting down");
+    }
+    answer
+        .await
+        .unwrap_or_else(|_| Response::failed("the agent is shutting down"))
+}
