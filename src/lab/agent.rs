@@ -19,12 +19,25 @@ pub struct Agent {
     dir: PathBuf,
     program: PathBuf,
     namespace: String,
+    env: Vec<(String, String)>,
 }
 
 impl Agent {
     /// Writes `config` under `dir` and starts `program run` in `host`'s namespace,
     /// with `dir/run` as runtime directory and `dir/agent.log` as log.
     pub fn start(host: &Host, program: &Path, dir: &Path, config: &str) -> Result<Agent, LabError> {
+        Self::start_with_env(host, program, dir, config, &[])
+    }
+
+    /// Like [`start`](Self::start), with extra environment variables (such as
+    /// `NOTIFY_SOCKET`) for the agent.
+    pub fn start_with_env(
+        host: &Host,
+        program: &Path,
+        dir: &Path,
+        config: &str,
+        env: &[(&str, &str)],
+    ) -> Result<Agent, LabError> {
         fs::create_dir_all(dir)?;
         fs::write(dir.join("config.yaml"), config)?;
         let mut agent = Agent {
@@ -32,6 +45,10 @@ impl Agent {
             dir: dir.to_path_buf(),
             program: program.to_path_buf(),
             namespace: host.ns.name().to_string(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         agent.spawn()?;
         Ok(agent)
@@ -52,6 +69,7 @@ impl Agent {
             .arg("--runtime-dir")
             .arg(self.dir.join("run"))
             .env("TWINSTAR_LOG", "info")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -64,6 +82,11 @@ impl Agent {
     pub fn restart(&mut self) -> Result<(), LabError> {
         self.stop(Signal::SIGKILL);
         self.spawn()
+    }
+
+    /// The runtime directory (`--runtime-dir`), where the control socket is.
+    pub fn runtime_dir(&self) -> PathBuf {
+        self.dir.join("run")
     }
 
     /// The config file path, to rewrite before [`reload`](Self::reload).

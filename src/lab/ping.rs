@@ -12,7 +12,8 @@ use super::netns::{LabError, Namespace};
 /// A `ping` process in the client namespace, with reply times collected.
 pub struct Pinger {
     child: Child,
-    replies: Arc<Mutex<Vec<f64>>>,
+    /// (timestamp, icmp_seq) of every reply since the last reset.
+    replies: Arc<Mutex<Vec<(f64, u64)>>>,
     reader: Option<JoinHandle<()>>,
 }
 
@@ -40,9 +41,14 @@ impl Pinger {
                     continue;
                 }
                 let stamp = line.strip_prefix('[').and_then(|l| l.split(']').next());
-                if let Some(t) = stamp.and_then(|s| s.parse::<f64>().ok()) {
+                let seq = line
+                    .split("icmp_seq=")
+                    .nth(1)
+                    .and_then(|rest| rest.split(' ').next())
+                    .and_then(|n| n.parse::<u64>().ok());
+                if let (Some(t), Some(seq)) = (stamp.and_then(|s| s.parse::<f64>().ok()), seq) {
                     if let Ok(mut v) = sink.lock() {
-                        v.push(t);
+                        v.push((t, seq));
                     }
                 }
             }
@@ -82,8 +88,22 @@ impl Pinger {
     /// The largest gap between consecutive replies since the last reset.
     pub fn largest_gap(&self) -> Duration {
         let v = self.replies.lock().map(|v| v.clone()).unwrap_or_default();
-        let gap = v.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+        let gap = v.windows(2).map(|w| w[1].0 - w[0].0).fold(0.0, f64::max);
         Duration::from_secs_f64(gap.max(0.0))
+    }
+
+    /// Echo requests without a reply between the first and the last reply
+    /// since the last reset (by sequence number, so a late reply still counts).
+    pub fn lost(&self) -> u64 {
+        let v = self.replies.lock().map(|v| v.clone()).unwrap_or_default();
+        let (Some(first), Some(last)) = (v.iter().map(|r| r.1).min(), v.iter().map(|r| r.1).max())
+        else {
+            return 0;
+        };
+        let mut seen: Vec<u64> = v.iter().map(|r| r.1).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        (last - first + 1).saturating_sub(seen.len() as u64)
     }
 }
 

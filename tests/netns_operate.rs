@@ -1,0 +1,203 @@
+//! Operating a running pair through the CLI and the control socket: status,
+//! switchover, maintenance across a restart, and reload without a lost ping.
+
+mod support;
+
+use std::path::Path;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::agents::{agent, can_run_lab, config, lab, wait_until, SETTLE};
+use twinstar::lab::{Agent, Lab, Pinger};
+use twinstar::vrrp::{master_down_interval, skew_time};
+
+const VIP: &str = "192.0.2.50";
+const INTERVAL: Duration = Duration::from_millis(100);
+
+/// Runs `twinstar ARGS --runtime-dir DIR`.
+fn cli(dir: &Path, args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_twinstar"))
+        .args(args)
+        .arg("--runtime-dir")
+        .arg(dir)
+        .output()
+        .expect("run twinstar")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `twinstar status --json`, parsed.
+fn status_json(agent: &Agent) -> Value {
+    let out = cli(&agent.runtime_dir(), &["status", "--json"]);
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("status --json: {e}\n{}{}", text(&out.stdout), text(&out.stderr)))
+}
+
+/// B (100) first, then A (150), so A takes over from B and has heard it.
+fn pair_heard(lab: &Lab, tag: &str, vrid: u8) -> (Agent, Agent) {
+    let b = agent(lab, tag, 1, &config(vrid, 100, "100ms", "192.0.2.50/24", ""));
+    b.wait_for_state("web", "master", SETTLE).unwrap();
+    let a = agent(lab, tag, 0, &config(vrid, 150, "100ms", "192.0.2.50/24", ""));
+    a.wait_for_state("web", "master", SETTLE).unwrap();
+    b.wait_for_state("web", "backup", SETTLE).unwrap();
+    assert!(wait_until(SETTLE, || lab.holders(VIP).unwrap() == vec![true, false]));
+    (a, b)
+}
+
+fn pinger(lab: &Lab) -> Pinger {
+    let ping = Pinger::start(&lab.client.ns, VIP, Duration::from_millis(2)).expect("ping");
+    assert!(ping.wait_replies(20, SETTLE), "the VIP does not answer");
+    ping.reset();
+    ping
+}
+
+#[test]
+fn status_shows_master_and_backup_and_switchover_hands_over_within_skew_time() {
+    if !can_run_lab("status and switchover") {
+        return;
+    }
+    let lab = lab("ops", 2);
+    let (a, b) = pair_heard(&lab, "ops", 91);
+
+    // Status, both forms, on both hosts.
+    let master = status_json(&a);
+    let web = &master["instances"][0];
+    assert_eq!(web["state"], "master");
+    assert_eq!(web["priority"], 150);
+    assert_eq!(web["base_priority"], 150);
+    assert_eq!(web["master"]["address"], "192.0.2.11");
+    assert_eq!(web["virtual_ips"][0]["address"], "192.0.2.50/24");
+    assert_eq!(web["virtual_ips"][0]["present"], true);
+    assert_eq!(web["advert_interval_ms"], 100);
+    assert!(web["counters"]["adverts_sent"].as_u64().unwrap() > 0);
+    assert!(web["since_transition_ms"].as_u64().is_some());
+    let backup = status_json(&b);
+    let web_b = &backup["instances"][0];
+    assert_eq!(web_b["state"], "backup");
+    assert_eq!(web_b["master"]["address"], "192.0.2.11");
+    assert_eq!(web_b["master"]["priority"], 150);
+    assert_eq!(web_b["virtual_ips"][0]["present"], false);
+    assert!(web_b["counters"]["adverts_received"].as_u64().unwrap() > 0);
+    let human = cli(&a.runtime_dir(), &["status"]);
+    assert_eq!(human.status.code(), Some(0), "{}", text(&human.stderr));
+    let table = text(&human.stdout);
+    assert!(table.contains("web") && table.contains("master") && table.contains("192.0.2.50/24"));
+    println!("{table}");
+
+    // A Backup refuses a switchover; the Master hands over.
+    let refused = cli(&b.runtime_dir(), &["switchover", "web"]);
+    assert_ne!(refused.status.code(), Some(0));
+    let ping = pinger(&lab);
+    let out = cli(&a.runtime_dir(), &["switchover", "web"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(wait_until(SETTLE, || lab.holders(VIP).unwrap() == vec![false, true]));
+    assert!(ping.wait_replies(50, SETTLE));
+    let bound = skew_time(100, INTERVAL) + Duration::from_millis(100);
+    let gap = ping.largest_gap();
+    println!("switchover: client outage {gap:?} (bound {bound:?})");
+    assert!(gap <= bound, "switchover outage {gap:?} > {bound:?}\n{}", a.log());
+
+    // A stays Backup: it follows the new Master instead of preempting it.
+    std::thread::sleep(master_down_interval(150, INTERVAL) * 3);
+    assert_eq!(lab.holders(VIP).unwrap(), vec![false, true]);
+    assert_eq!(status_json(&a)["instances"][0]["switchover_hold"], true);
+}
+
+#[test]
+fn switchover_without_a_peer_needs_force() {
+    if !can_run_lab("switchover force") {
+        return;
+    }
+    let lab = lab("opf", 1);
+    let a = agent(&lab, "opf", 0, &config(92, 150, "100ms", "192.0.2.50/24", ""));
+    a.wait_for_state("web", "master", SETTLE).unwrap();
+    let refused = cli(&a.runtime_dir(), &["switchover", "web"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(text(&refused.stderr).contains("--force"), "{}", text(&refused.stderr));
+    assert_eq!(lab.holders(VIP).unwrap(), vec![true]);
+    let forced = cli(&a.runtime_dir(), &["switchover", "web", "--force"]);
+    assert_eq!(forced.status.code(), Some(0), "{}", text(&forced.stderr));
+    // Nobody takes over, so it does after Master_Down_Interval.
+    assert!(wait_until(SETTLE, || lab.holders(VIP).unwrap() == vec![true]));
+}
+
+#[test]
+fn maintenance_moves_the_vip_away_across_a_restart_and_off_brings_it_back() {
+    if !can_run_lab("maintenance") {
+        return;
+    }
+    let lab = lab("opm", 2);
+    let (mut a, b) = pair_heard(&lab, "opm", 93);
+    let out = cli(&a.runtime_dir(), &["maintenance", "on", "web"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(wait_until(SETTLE, || lab.holders(VIP).unwrap() == vec![false, true]));
+    a.restart().unwrap();
+    a.wait_for_state("web", "backup", SETTLE).unwrap();
+    // Long enough to preempt several times over, were it allowed to.
+    std::thread::sleep(master_down_interval(150, INTERVAL) * 3);
+    assert_eq!(lab.holders(VIP).unwrap(), vec![false, true], "{}", a.log());
+    let web = &status_json(&a)["instances"][0];
+    assert_eq!(web["maintenance"], true);
+    assert_eq!(web["state"], "backup");
+    let out = cli(&a.runtime_dir(), &["maintenance", "off", "--all"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        wait_until(SETTLE, || lab.holders(VIP).unwrap() == vec![true, false]),
+        "preemption should bring the VIP back\n{}",
+        a.log()
+    );
+    b.wait_for_state("web", "backup", SETTLE).unwrap();
+}
+
+#[test]
+fn reload_adds_a_vip_and_an_instance_without_losing_a_ping() {
+    if !can_run_lab("hitless reload") {
+        return;
+    }
+    let lab = lab("opr", 1);
+    let a = agent(&lab, "opr", 0, &config(94, 150, "100ms", "192.0.2.50/24", ""));
+    a.wait_for_state("web", "master", SETTLE).unwrap();
+    let ping = pinger(&lab);
+    let before = status_json(&a)["instances"][0].clone();
+
+    let grown = "instances:\n  - name: web\n    interface: eth0\n    vrid: 94\n    priority: 150\n    \
+                 advert_interval: 100ms\n    virtual_ips: [192.0.2.50/24, 192.0.2.51/24]\n  \
+                 - name: api\n    interface: eth0\n    vrid: 95\n    priority: 150\n    \
+                 advert_interval: 100ms\n    virtual_ips: [192.0.2.60/24]\n";
+    std::fs::write(a.config_path(), grown).unwrap();
+    let started = Instant::now();
+    let out = cli(&a.runtime_dir(), &["reload"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(wait_until(SETTLE, || lab.hosts[0].has_address("192.0.2.51").unwrap()));
+    a.wait_for_state("api", "master", SETTLE).unwrap();
+    assert!(lab.hosts[0].has_address("192.0.2.60").unwrap());
+    assert!(ping.wait_replies(100, SETTLE));
+    println!(
+        "reload: {} replies, {} lost, largest gap {:?}, in {:?}",
+        ping.replies(),
+        ping.lost(),
+        ping.largest_gap(),
+        started.elapsed()
+    );
+    assert_eq!(ping.lost(), 0, "pings lost during reload\n{}", a.log());
+    let after = status_json(&a)["instances"][0].clone();
+    assert_eq!(after["state"], "master");
+    assert_eq!(
+        after["counters"]["master_transitions"], before["counters"]["master_transitions"],
+        "the kept instance changed state"
+    );
+    assert!(after["since_transition_ms"].as_u64() > before["since_transition_ms"].as_u64());
+
+    // An invalid file: the CLI shows the errors, the running config stays.
+    std::fs::write(a.config_path(), "instances:\n  - name: web\n    vrid: 300\n").unwrap();
+    let out = cli(&a.runtime_dir(), &["reload"]);
+    assert_eq!(out.status.code(), Some(1));
+    let errors = text(&out.stderr);
+    assert!(errors.contains("config.yaml:3:11"), "{errors}");
+    assert!(lab.hosts[0].has_address("192.0.2.51").unwrap());
+    assert_eq!(status_json(&a)["instances"].as_array().unwrap().len(), 2);
+    assert_eq!(ping.lost(), 0);
+}
