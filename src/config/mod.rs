@@ -11,6 +11,7 @@ mod health;
 mod model;
 mod parse;
 mod parse_check;
+mod parse_control;
 mod parse_health;
 mod parse_notify;
 mod reader;
@@ -44,5 +45,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_control;
 #[cfg(test)]
 mod tests_health;

@@ -11,6 +11,7 @@ use super::model::{
     defaults, AddressFamily, Config, Control, EventSinks, Garp, Hooks, Instance, Ipv4Checksum,
     VirtualIp,
 };
+use super::parse_control;
 use super::parse_health::{self as health, CheckSet};
 use super::parse_notify::{self as notify, HookOwner};
 use super::reader::{
@@ -25,6 +26,8 @@ const TOP_KEYS: &[&str] = &[
     "sync_groups",
     "events",
     "script_user",
+    "control",
+    "metrics",
 ];
 const INSTANCE_KEYS: &[&str] = &[
     "name",
@@ -109,14 +112,20 @@ fn config(ck: &mut Checker, root: &Node) -> Option<Config> {
         Some(defaults::SCRIPT_USER.to_owned()),
         |n| notify::script_user(ck, n),
     );
+    let control = optional(top.get("control"), Some(Control::default()), |n| {
+        parse_control::control(ck, n)
+    });
+    let metrics = optional(top.get("metrics"), Some(None), |n| {
+        parse_control::metrics(ck, n).map(Some)
+    });
     Some(Config {
         instances: instances?,
         checks: checks.into_checks(),
         sync_groups: sync_groups?,
         events: events?,
         script_user: script_user?,
-        control: Control::default(),
-        metrics: None,
+        control: control?,
+        metrics: metrics?,
     })
 }
 

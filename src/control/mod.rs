@@ -5,6 +5,7 @@
 //! state it answers about.
 
 pub mod client;
+pub mod metrics;
 pub mod protocol;
 
 pub use protocol::{Request, Response, CONTROL_SOCKET};

@@ -1,0 +1,453 @@
+//! Prometheus metrics: `GET /metrics` in the Prometheus text format (0.0.4).
+//!
+//! Most metrics are rendered from the status document at scrape time, so they
+//! always agree with `twinstar status` and `status.json`; the daemon hands
+//! each new document to [`Metrics::update`]. What the document does not hold
+//! (transitions by from/to, changes of the Master heard on the wire, script
+//! and hook durations) lives in families that persist for the life of the
+//! process and that the daemon feeds through [`Metrics::transition`],
+//! [`Metrics::master_changed`] and [`Metrics::script_duration`].
+//!
+//! | metric | type | labels | from |
+//! |---|---|---|---|
+//! | `twinstar_instance_state` | gauge | instance, state | 1 for the current state, 0 for the others |
+//! | `twinstar_instance_priority` | gauge | instance | effective priority |
+//! | `twinstar_instance_base_priority` | gauge | instance | configured priority |
+//! | `twinstar_instance_maintenance` | gauge | instance | 1 in maintenance mode |
+//! | `twinstar_adverts_sent_total` | counter | instance | document |
+//! | `twinstar_adverts_received_total` | counter | instance | document |
+//! | `twinstar_priority_zero_sent_total` | counter | instance | document |
+//! | `twinstar_priority_zero_received_total` | counter | instance | document |
+//! | `twinstar_advert_interval_mismatches_total` | counter | instance | document |
+//! | `twinstar_master_transitions_total` | counter | instance | document: times this host became Master |
+//! | `twinstar_advert_send_errors_total` | counter | instance | document |
+//! | `twinstar_packets_dropped_total` | counter | interface, reason | document |
+//! | `twinstar_check_up` | gauge | check, kind | 1 up, 0 down; absent before the first result |
+//! | `twinstar_check_value` | gauge | check | `file` checks: the number read |
+//! | `twinstar_virtual_ip_present` | gauge | instance, address | 1 when the address is on the interface |
+//! | `twinstar_transitions_total` | counter | instance, from, to | [`Metrics::transition`] |
+//! | `twinstar_master_changes_total` | counter | instance | [`Metrics::master_changed`] |
+//! | `twinstar_script_duration_seconds` | histogram | kind, name | [`Metrics::script_duration`] |
+
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::extract::State as AxumState;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::prometheus_text;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::TypedMetric;
+use prometheus_client::registry::{Registry, Unit};
+use serde_json::Value;
+
+use crate::vrrp::State;
+
+/// The `Content-Type` of `GET /metrics`: the Prometheus text format 0.0.4.
+pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
+
+/// The prefix of every metric name.
+const PREFIX: &str = "twinstar";
+
+/// Every state, for the state gauge's one-per-state series.
+const STATES: [State; 4] = [
+    State::Initialize,
+    State::Backup,
+    State::Master,
+    State::Fault,
+];
+
+/// Upper bounds (seconds) of the script and hook duration buckets: checks take
+/// milliseconds, hooks such as a database promotion up to minutes.
+const DURATION_BUCKETS: [f64; 13] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TransitionLabels {
+    instance: String,
+    from: String,
+    to: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct InstanceLabels {
+    instance: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ScriptLabels {
+    kind: String,
+    name: String,
+}
+
+fn duration_histogram() -> Histogram {
+    Histogram::new(DURATION_BUCKETS)
+}
+
+/// The metrics of one agent: the latest status document and the families
+/// that outlive it. Shared between the daemon and the HTTP server.
+#[derive(Debug)]
+pub struct Metrics {
+    /// The latest status document; an `Arc` so that a scrape takes it without
+    /// copying and without holding the lock while encoding.
+    status: Mutex<Arc<Value>>,
+    transitions: Family<TransitionLabels, Counter>,
+    master_changes: Family<InstanceLabels, Counter>,
+    script_durations: Family<ScriptLabels, Histogram, fn() -> Histogram>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            status: Mutex::new(Arc::new(Value::Null)),
+            transitions: Family::default(),
+            master_changes: Family::default(),
+            script_durations: Family::new_with_constructor(duration_histogram),
+        }
+    }
+}
+
+impl Metrics {
+    /// Metrics with no status document yet: only the persistent families render.
+    pub fn new() -> Self {
+        Metrics::default()
+    }
+
+    /// Replaces the status document the next scrape renders from.
+    pub fn update(&self, status: Value) {
+        *self.status.lock().unwrap_or_else(PoisonError::into_inner) = Arc::new(status);
+    }
+
+    /// Counts one state transition of `instance`.
+    pub fn transition(&self, instance: &str, from: State, to: State) {
+        self.transitions
+            .get_or_create(&TransitionLabels {
+                instance: instance.to_owned(),
+                from: from.as_str().to_owned(),
+                to: to.as_str().to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts one change of the Master address heard on `instance`'s link.
+    pub fn master_changed(&self, instance: &str) {
+        self.master_changes
+            .get_or_create(&InstanceLabels {
+                instance: instance.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Records how long one run of a script took: `kind` is `check` or `hook`,
+    /// `name` the check's name or the hook's owner and key.
+    pub fn script_duration(&self, kind: &str, name: &str, seconds: f64) {
+        self.script_durations
+            .get_or_create(&ScriptLabels {
+                kind: kind.to_owned(),
+                name: name.to_owned(),
+            })
+            // A clock step can make a measured duration negative; NaN.max is 0 too.
+            .observe(seconds.max(0.0));
+    }
+
+    /// The exposition text in the Prometheus text format ([`CONTENT_TYPE`]).
+    pub fn render(&self) -> String {
+        match self.encode() {
+            Ok(text) => text,
+            Err(fmt::Error) => {
+                tracing::error!("encoding the metrics failed");
+                String::new()
+            }
+        }
+    }
+
+    fn encode(&self) -> Result<String, fmt::Error> {
+        let status = Arc::clone(&self.status.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut registry = Registry::with_prefix(PREFIX);
+        // The registry ends each help it is given with a full stop.
+        registry.register_collector(Box::new(StatusCollector(status)));
+        registry.register(
+            "transitions",
+            "State transitions of each instance, by the state left and the state entered",
+            self.transitions.clone(),
+        );
+        registry.register(
+            "master_changes",
+            "Changes of the Master address heard in advertisements on the instance's link",
+            self.master_changes.clone(),
+        );
+        registry.register_with_unit(
+            "script_duration",
+            "How long check scripts (kind=check) and hooks (kind=hook) ran",
+            Unit::Seconds,
+            self.script_durations.clone(),
+        );
+        let mut text = String::new();
+        prometheus_text::encode(&mut text, &registry)?;
+        Ok(text)
+    }
+}
+
+/// Renders the metrics that come from one status document.
+#[derive(Debug)]
+struct StatusCollector(Arc<Value>);
+
+/// A document's counter of an instance: (metric name, document key, help).
+const INSTANCE_COUNTERS: [(&str, &str, &str); 7] = [
+    (
+        "adverts_sent",
+        "adverts_sent",
+        "VRRP advertisements sent by the instance, priority 0 ones included.",
+    ),
+    (
+        "adverts_received",
+        "adverts_received",
+        "VRRP advertisements received for the instance and accepted.",
+    ),
+    (
+        "priority_zero_sent",
+        "priority_zero_sent",
+        "Advertisements with priority 0 (Master resigning) sent.",
+    ),
+    (
+        "priority_zero_received",
+        "priority_zero_received",
+        "Advertisements with priority 0 (Master resigning) received.",
+    ),
+    (
+        "advert_interval_mismatches",
+        "interval_mismatches",
+        "Advertisements accepted whose interval differs from the configured one.",
+    ),
+    (
+        "master_transitions",
+        "master_transitions",
+        "Times the instance became Master.",
+    ),
+    (
+        "advert_send_errors",
+        "send_errors",
+        "Advertisements the instance failed to send.",
+    ),
+];
+
+impl Collector for StatusCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
+        let doc = &*self.0;
+        let instances = array(doc, "instances");
+        let named = || {
+            instances
+                .iter()
+                .filter_map(|i| Some((i.get("name")?.as_str()?, i)))
+        };
+
+        let state = named().flat_map(|(name, i)| {
+            let current = i.get("state").and_then(Value::as_str);
+            STATES.iter().map(move |s| {
+                let labels = [("instance", name), ("state", s.as_str())];
+                (labels, gauge(current == Some(s.as_str())))
+            })
+        });
+        family(
+            &mut encoder,
+            "instance_state",
+            "The instance's VRRP state: 1 for the current state, 0 for the others.",
+            state,
+        )?;
+        for (metric, key, help) in [
+            (
+                "instance_priority",
+                "priority",
+                "The instance's effective priority, after tracking.",
+            ),
+            (
+                "instance_base_priority",
+                "base_priority",
+                "The instance's configured priority.",
+            ),
+        ] {
+            let samples = named().filter_map(|(name, i)| {
+                let value = i.get(key)?.as_i64()?;
+                Some(([("instance", name)], ConstGauge::new(value)))
+            });
+            family(&mut encoder, metric, help, samples)?;
+        }
+        let maintenance = named().map(|(name, i)| {
+            let on = i.get("maintenance").and_then(Value::as_bool);
+            ([("instance", name)], gauge(on == Some(true)))
+        });
+        family(
+            &mut encoder,
+            "instance_maintenance",
+            "1 while the instance is in maintenance mode (stays Backup), else 0.",
+            maintenance,
+        )?;
+        for (metric, key, help) in INSTANCE_COUNTERS {
+            let samples = named().filter_map(|(name, i)| {
+                let value = i.get("counters")?.get(key)?.as_u64()?;
+                Some(([("instance", name)], ConstCounter::new(value)))
+            });
+            family(&mut encoder, metric, help, samples)?;
+        }
+        let dropped = object(doc, "dropped").flat_map(|(interface, reasons)| {
+            reasons
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(move |(reason, count)| {
+                    let labels = [
+                        ("interface", interface.as_str()),
+                        ("reason", reason.as_str()),
+                    ];
+                    Some((labels, ConstCounter::new(count.as_u64()?)))
+                })
+        });
+        family(
+            &mut encoder,
+            "packets_dropped",
+            "Received VRRP packets dropped before reaching an instance, by interface and reason.",
+            dropped,
+        )?;
+
+        let checks = || {
+            array(doc, "checks")
+                .iter()
+                .filter_map(|c| Some((c.get("name")?.as_str()?, c)))
+        };
+        let up = checks().filter_map(|(name, c)| {
+            let kind = c.get("kind").and_then(Value::as_str).unwrap_or("");
+            let up = c.get("up")?.as_bool()?;
+            Some(([("check", name), ("kind", kind)], gauge(up)))
+        });
+        family(
+            &mut encoder,
+            "check_up",
+            "1 while the check passes, 0 while it fails; absent before its first result.",
+            up,
+        )?;
+        let value = checks().filter_map(|(name, c)| {
+            let is_file = c.get("kind").and_then(Value::as_str) == Some("file");
+            // No value before the first result, as for check_up.
+            c.get("up")?.as_bool()?;
+            let value = c.get("value")?.as_i64()?;
+            is_file.then_some(([("check", name)], ConstGauge::new(value)))
+        });
+        family(
+            &mut encoder,
+            "check_value",
+            "The number a file check last read (0 while it is down).",
+            value,
+        )?;
+
+        let present = named().flat_map(|(name, i)| {
+            array(i, "virtual_ips").iter().filter_map(move |v| {
+                let address = v.get("address")?.as_str()?;
+                let present = v.get("present")?.as_bool()?;
+                Some(([("instance", name), ("address", address)], gauge(present)))
+            })
+        });
+        family(
+            &mut encoder,
+            "virtual_ip_present",
+            "1 while the virtual IP is assigned to the instance's interface on this host, else 0.",
+            present,
+        )
+    }
+}
+
+/// `doc[key]` as a list; empty when absent or of another type.
+fn array<'v>(doc: &'v Value, key: &str) -> &'v [Value] {
+    doc.get(key)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+/// The entries of `doc[key]` as a mapping; none when absent or of another type.
+fn object<'v>(doc: &'v Value, key: &str) -> impl Iterator<Item = (&'v String, &'v Value)> {
+    doc.get(key)
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+}
+
+fn gauge(on: bool) -> ConstGauge {
+    ConstGauge::new(i64::from(on))
+}
+
+/// Writes one metric family: HELP and TYPE, then one sample per label set.
+/// A family without samples is left out, as the registry does for its own.
+fn family<L, M>(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    samples: impl IntoIterator<Item = (L, M)>,
+) -> Result<(), fmt::Error>
+where
+    L: EncodeLabelSet,
+    M: EncodeMetric + TypedMetric,
+{
+    let mut samples = samples.into_iter().peekable();
+    if samples.peek().is_none() {
+        return Ok(());
+    }
+    let mut metric = encoder.encode_descriptor(name, help, None, M::TYPE)?;
+    for (labels, value) in samples {
+        value.encode(metric.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+/// Serves `GET /metrics` (and a pointer to it at `/`) until the listener fails.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    metrics: Arc<Metrics>,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/metrics", get(scrape))
+        .route("/", get(index))
+        .fallback(not_found)
+        .with_state(metrics);
+    axum::serve(listener, app).await
+}
+
+async fn scrape(AxumState(metrics): AxumState<Arc<Metrics>>) -> Response {
+    match metrics.encode() {
+        Ok(text) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
+        Err(fmt::Error) => {
+            tracing::error!("encoding the metrics failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "encoding the metrics failed\n",
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn index() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        "<!DOCTYPE html>\n<html><head><title>twinstar</title></head><body>\n\
+         <h1>twinstar</h1>\n<p>Prometheus metrics are at <a href=\"/metrics\">/metrics</a>.</p>\n\
+         </body></html>\n",
+    )
+}
+
+async fn not_found() -> impl IntoResponse {
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "not found; the metrics are at /metrics\n",
+    )
+}
+
+#[cfg(test)]
+mod tests;
