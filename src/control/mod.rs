@@ -6,5 +6,6 @@
 
 pub mod client;
 pub mod protocol;
+pub mod table;
 
 pub use protocol::{Request, Response, CONTROL_SOCKET};
