@@ -7,5 +7,6 @@
 pub mod client;
 pub mod protocol;
 pub mod table;
+pub mod verbs;
 
 pub use protocol::{Request, Response, CONTROL_SOCKET};
