@@ -130,12 +130,26 @@ pub struct RunArgs {
     /// Where run-time files go (status snapshot); one per agent on a machine.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_RUNTIME_DIR)]
     pub runtime_dir: PathBuf,
+    /// text: lines on stderr, or journald when stderr is the systemd journal;
+    /// json: one JSON object per line on stderr. TWINSTAR_LOG sets the filter
+    /// (e.g. `debug`).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// The log formats of `twinstar run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines (journald's own fields under systemd).
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 impl RunArgs {
     /// Starts logging and the runtime, then runs the daemon until it is told to stop.
     pub fn run(&self) -> ExitCode {
-        init_logging();
+        init_logging(self.log_format);
         let runtime = match tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -327,10 +341,42 @@ impl LabArgs {
     }
 }
 
-/// Logs to stderr; `TWINSTAR_LOG` (e.g. `debug`, `twinstar=trace`) sets the filter.
-fn init_logging() {
+/// Starts logging; `TWINSTAR_LOG` (e.g. `debug`, `twinstar=trace`) sets the filter.
+///
+/// Text goes to journald when stderr is the systemd journal (falling back to
+/// stderr if journald cannot be reached), else to stderr; JSON always to stderr.
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
     let filter = tracing_subscriber::EnvFilter::try_from_env("TWINSTAR_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    if format == LogFormat::Json {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+        return;
+    }
+    if !stderr_is_journal() {
+        init_text(filter);
+        return;
+    }
+    match tracing_journald::layer() {
+        Ok(journald) => tracing_subscriber::registry()
+            .with(filter)
+            .with(journald)
+            .init(),
+        Err(e) => {
+            init_text(filter);
+            tracing::warn!("cannot log to journald ({e}); logging to stderr instead");
+        }
+    }
+}
+
+/// Human-readable lines on stderr.
+fn init_text(filter: tracing_subscriber::EnvFilter) {
     // Colours only on a terminal: redirected logs stay plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
@@ -338,6 +384,27 @@ fn init_logging() {
         .with_writer(std::io::stderr)
         .with_ansi(ansi)
         .init();
+}
+
+/// Whether stderr is connected to the systemd journal: systemd then sets
+/// `JOURNAL_STREAM` to the device and inode of that stream (`systemd.exec(5)`),
+/// which stderr still has unless it was redirected since.
+fn stderr_is_journal() -> bool {
+    let Some(stream) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Ok(stat) = nix::sys::stat::fstat(std::io::stderr()) else {
+        return false;
+    };
+    journal_stream_matches(&stream.to_string_lossy(), stat.st_dev, stat.st_ino)
+}
+
+/// Whether `JOURNAL_STREAM`'s `DEV:INODE` (decimal) names the file `dev`/`inode`.
+fn journal_stream_matches(stream: &str, dev: libc::dev_t, inode: libc::ino_t) -> bool {
+    let Some((d, i)) = stream.trim().split_once(':') else {
+        return false;
+    };
+    d.parse() == Ok(dev) && i.parse() == Ok(inode)
 }
 
 /// One line naming each instance's interface, vrid and family, so an operator
@@ -369,6 +436,59 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn journal_stream_is_dev_colon_inode() {
+        assert!(journal_stream_matches("8:12345", 8, 12345));
+        assert!(!journal_stream_matches("8:12345", 8, 12346));
+        assert!(!journal_stream_matches("9:12345", 8, 12345));
+        assert!(!journal_stream_matches("", 8, 12345));
+        assert!(!journal_stream_matches("8", 8, 12345));
+        assert!(!journal_stream_matches("x:y", 8, 12345));
+    }
+
+    #[test]
+    fn journal_stream_matches_what_fstat_says() {
+        let file = std::fs::File::open(env!("CARGO_MANIFEST_DIR")).unwrap();
+        let stat = nix::sys::stat::fstat(&file).unwrap();
+        let stream = format!("{}:{}", stat.st_dev, stat.st_ino);
+        assert!(journal_stream_matches(&stream, stat.st_dev, stat.st_ino));
+    }
+
+    #[test]
+    fn log_format_defaults_to_text() {
+        let cli = Cli::try_parse_from(["twinstar", "run", "-c", "x.yaml"]).unwrap();
+        let Command::Run(run) = cli.command else {
+            panic!("not run: {cli:?}")
+        };
+        assert_eq!(run.log_format, LogFormat::Text);
+        let cli =
+            Cli::try_parse_from(["twinstar", "run", "-c", "x", "--log-format", "json"]).unwrap();
+        let Command::Run(run) = cli.command else {
+            panic!("not run: {cli:?}")
+        };
+        assert_eq!(run.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn maintenance_needs_exactly_one_target() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args).map(|cli| cli.command);
+        let Ok(Command::Maintenance(m)) = parse(&["twinstar", "maintenance", "on", "web"]) else {
+            panic!("maintenance on web")
+        };
+        assert_eq!(
+            (m.switch, m.instance.as_deref(), m.all),
+            (Switch::On, Some("web"), false)
+        );
+        let Ok(Command::Maintenance(m)) = parse(&["twinstar", "maintenance", "off", "--all"])
+        else {
+            panic!("maintenance off --all")
+        };
+        assert_eq!((m.switch, m.instance, m.all), (Switch::Off, None, true));
+        assert!(parse(&["twinstar", "maintenance", "on"]).is_err());
+        assert!(parse(&["twinstar", "maintenance", "on", "web", "--all"]).is_err());
+        assert!(parse(&["twinstar", "maintenance", "maybe", "web"]).is_err());
     }
 
     #[test]
