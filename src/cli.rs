@@ -6,15 +6,24 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 use twinstar::config::{self, Config};
+use twinstar::control::verbs::{self, Outcome};
 use twinstar::daemon::{self, RunOptions};
 use twinstar::lab;
 
-/// twinstar: a VRRPv3 (RFC 9568) virtual-IP failover agent.
+/// What `--runtime-dir` defaults to, for the agent and the verbs that talk to it.
+const DEFAULT_RUNTIME_DIR: &str = "/run/twinstar";
+
+/// twinstar: a VRRPv3 (RFC 9568) virtual-IP failover agent for Linux.
+///
+/// `twinstar run` is the agent: it elects a Master among routers sharing a
+/// virtual router ID and moves the virtual IP addresses to it. `status`,
+/// `switchover`, `maintenance` and `reload` operate a running agent through its
+/// control socket; `check` validates a configuration file.
 #[derive(Debug, Parser)]
-#[command(name = "twinstar", version, about, propagate_version = true)]
+#[command(name = "twinstar", version, propagate_version = true)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -28,6 +37,46 @@ pub enum Command {
     Check(CheckArgs),
     /// Run the agent in the foreground until SIGTERM or SIGINT (SIGHUP reloads).
     Run(RunArgs),
+    /// Show the running agent's instances, checks and sync groups; exit 3 when an
+    /// instance is in Fault.
+    ///
+    /// Shows a table of instances (state, effective/base priority, current Master,
+    /// advertisement intervals, virtual IPs, time since the last transition, adverts
+    /// in/out, drops), why a priority moved or an instance is in Fault, then the
+    /// checks, sync groups and dropped packets. With --json it prints the agent's
+    /// status document instead (the same as <runtime-dir>/status.json).
+    ///
+    /// Exit status: 0 when no instance shown is in Fault, 3 when one is, 1 when the
+    /// agent cannot be asked (not running, another --runtime-dir, no permission) or
+    /// there is no such instance.
+    Status(StatusArgs),
+    /// Make this Master hand its role to the best Backup now.
+    ///
+    /// The Master of INSTANCE sends a priority-0 advertisement so that the best
+    /// Backup takes over at once, then stays Backup without preempting the new
+    /// Master. It is refused when INSTANCE is not Master here, or when no other
+    /// router has been heard on its VRID (nobody would take over); --force goes
+    /// ahead anyway.
+    ///
+    /// Exit status: 0 when done, 1 when refused or the agent cannot be asked.
+    Switchover(SwitchoverArgs),
+    /// Turn maintenance mode on or off: an instance in maintenance stays Backup.
+    ///
+    /// For one instance or, with --all, for every instance. An instance in
+    /// maintenance leaves Master (handing over like a switchover) and stays Backup,
+    /// e.g. while this machine is being worked on; off lets it take part in
+    /// elections again.
+    ///
+    /// Exit status: 0 when done, 1 when refused or the agent cannot be asked.
+    Maintenance(MaintenanceArgs),
+    /// Make the running agent re-read its configuration file.
+    ///
+    /// Like SIGHUP, but waits for the result. A file with errors changes nothing:
+    /// the errors are printed to stderr, one per line, and the agent keeps its
+    /// current configuration.
+    ///
+    /// Exit status: 0 when the new configuration is in effect, 1 otherwise.
+    Reload(ReloadArgs),
     /// Demo lab (root): two agents and a client in network namespaces; shows the
     /// election, host-loss failovers and a graceful handover, then cleans up.
     Lab(LabArgs),
@@ -39,6 +88,10 @@ impl Cli {
         match self.command {
             Command::Check(args) => args.run(),
             Command::Run(args) => args.run(),
+            Command::Status(args) => args.run(),
+            Command::Switchover(args) => args.run(),
+            Command::Maintenance(args) => args.run(),
+            Command::Reload(args) => args.run(),
             Command::Lab(args) => args.run(),
         }
     }
@@ -75,14 +128,28 @@ pub struct RunArgs {
     #[arg(short, long, value_name = "FILE")]
     pub config: PathBuf,
     /// Where run-time files go (status snapshot); one per agent on a machine.
-    #[arg(long, value_name = "DIR", default_value = "/run/twinstar")]
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_RUNTIME_DIR)]
     pub runtime_dir: PathBuf,
+    /// text: lines on stderr, or journald when stderr is the systemd journal;
+    /// json: one JSON object per line on stderr. TWINSTAR_LOG sets the filter
+    /// (e.g. `debug`).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// The log formats of `twinstar run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines (journald's own fields under systemd).
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 impl RunArgs {
     /// Starts logging and the runtime, then runs the daemon until it is told to stop.
     pub fn run(&self) -> ExitCode {
-        init_logging();
+        init_logging(self.log_format);
         let runtime = match tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -105,6 +172,125 @@ impl RunArgs {
             }
         }
     }
+}
+
+/// Which agent to talk to: the one whose runtime directory holds `control.sock`.
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// The agent's runtime directory (as given to `twinstar run`).
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_RUNTIME_DIR)]
+    pub runtime_dir: PathBuf,
+}
+
+/// Arguments of `twinstar status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print the status document as JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Show only this instance.
+    #[arg(value_name = "INSTANCE")]
+    pub instance: Option<String>,
+    #[command(flatten)]
+    pub agent: AgentArgs,
+}
+
+impl StatusArgs {
+    /// Asks the agent and prints the table or the document.
+    pub fn run(&self) -> ExitCode {
+        finish(verbs::status(
+            &self.agent.runtime_dir,
+            self.json,
+            self.instance.as_deref(),
+        ))
+    }
+}
+
+/// Arguments of `twinstar switchover`.
+#[derive(Debug, Args)]
+pub struct SwitchoverArgs {
+    /// The instance to hand over; it must be Master on this router.
+    #[arg(value_name = "INSTANCE")]
+    pub instance: String,
+    /// Resign even though no other router has been heard on this VRID.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub agent: AgentArgs,
+}
+
+impl SwitchoverArgs {
+    /// Sends the request and prints the agent's answer.
+    pub fn run(&self) -> ExitCode {
+        finish(verbs::switchover(
+            &self.agent.runtime_dir,
+            &self.instance,
+            self.force,
+        ))
+    }
+}
+
+/// Maintenance mode on or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    /// Stay Backup (leave Master first).
+    On,
+    /// Take part in elections again.
+    Off,
+}
+
+/// Arguments of `twinstar maintenance`.
+#[derive(Debug, Args)]
+#[command(
+    group(ArgGroup::new("target").required(true).args(["instance", "all"])),
+    override_usage = "twinstar maintenance [OPTIONS] <on|off> <INSTANCE|--all>"
+)]
+pub struct MaintenanceArgs {
+    /// Whether maintenance is to be on or off.
+    #[arg(value_enum, value_name = "on|off")]
+    pub switch: Switch,
+    /// The instance.
+    #[arg(value_name = "INSTANCE")]
+    pub instance: Option<String>,
+    /// Every instance of the agent.
+    #[arg(long)]
+    pub all: bool,
+    #[command(flatten)]
+    pub agent: AgentArgs,
+}
+
+impl MaintenanceArgs {
+    /// Sends the request and prints the agent's answer.
+    pub fn run(&self) -> ExitCode {
+        finish(verbs::maintenance(
+            &self.agent.runtime_dir,
+            self.switch == Switch::On,
+            self.instance.as_deref(),
+        ))
+    }
+}
+
+/// Arguments of `twinstar reload`.
+#[derive(Debug, Args)]
+pub struct ReloadArgs {
+    #[command(flatten)]
+    pub agent: AgentArgs,
+}
+
+impl ReloadArgs {
+    /// Sends the request and prints the agent's answer.
+    pub fn run(&self) -> ExitCode {
+        finish(verbs::reload(&self.agent.runtime_dir))
+    }
+}
+
+/// Prints a verb's output and turns its status into the exit code.
+fn finish(outcome: Outcome) -> ExitCode {
+    use std::io::Write;
+    // A closed stdout (`twinstar status | head`) must not turn into a panic.
+    let _ = std::io::stdout().write_all(outcome.stdout.as_bytes());
+    let _ = std::io::stderr().write_all(outcome.stderr.as_bytes());
+    ExitCode::from(outcome.code)
 }
 
 /// Arguments of `twinstar lab`.
@@ -155,10 +341,42 @@ impl LabArgs {
     }
 }
 
-/// Logs to stderr; `TWINSTAR_LOG` (e.g. `debug`, `twinstar=trace`) sets the filter.
-fn init_logging() {
+/// Starts logging; `TWINSTAR_LOG` (e.g. `debug`, `twinstar=trace`) sets the filter.
+///
+/// Text goes to journald when stderr is the systemd journal (falling back to
+/// stderr if journald cannot be reached), else to stderr; JSON always to stderr.
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
     let filter = tracing_subscriber::EnvFilter::try_from_env("TWINSTAR_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    if format == LogFormat::Json {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+        return;
+    }
+    if !stderr_is_journal() {
+        init_text(filter);
+        return;
+    }
+    match tracing_journald::layer() {
+        Ok(journald) => tracing_subscriber::registry()
+            .with(filter)
+            .with(journald)
+            .init(),
+        Err(e) => {
+            init_text(filter);
+            tracing::warn!("cannot log to journald ({e}); logging to stderr instead");
+        }
+    }
+}
+
+/// Human-readable lines on stderr.
+fn init_text(filter: tracing_subscriber::EnvFilter) {
     // Colours only on a terminal: redirected logs stay plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
@@ -166,6 +384,27 @@ fn init_logging() {
         .with_writer(std::io::stderr)
         .with_ansi(ansi)
         .init();
+}
+
+/// Whether stderr is connected to the systemd journal: systemd then sets
+/// `JOURNAL_STREAM` to the device and inode of that stream (`systemd.exec(5)`),
+/// which stderr still has unless it was redirected since.
+fn stderr_is_journal() -> bool {
+    let Some(stream) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Ok(stat) = nix::sys::stat::fstat(std::io::stderr()) else {
+        return false;
+    };
+    journal_stream_matches(&stream.to_string_lossy(), stat.st_dev, stat.st_ino)
+}
+
+/// Whether `JOURNAL_STREAM`'s `DEV:INODE` (decimal) names the file `dev`/`inode`.
+fn journal_stream_matches(stream: &str, dev: libc::dev_t, inode: libc::ino_t) -> bool {
+    let Some((d, i)) = stream.trim().split_once(':') else {
+        return false;
+    };
+    d.parse() == Ok(dev) && i.parse() == Ok(inode)
 }
 
 /// One line naming each instance's interface, vrid and family, so an operator
@@ -197,6 +436,59 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn journal_stream_is_dev_colon_inode() {
+        assert!(journal_stream_matches("8:12345", 8, 12345));
+        assert!(!journal_stream_matches("8:12345", 8, 12346));
+        assert!(!journal_stream_matches("9:12345", 8, 12345));
+        assert!(!journal_stream_matches("", 8, 12345));
+        assert!(!journal_stream_matches("8", 8, 12345));
+        assert!(!journal_stream_matches("x:y", 8, 12345));
+    }
+
+    #[test]
+    fn journal_stream_matches_what_fstat_says() {
+        let file = std::fs::File::open(env!("CARGO_MANIFEST_DIR")).unwrap();
+        let stat = nix::sys::stat::fstat(&file).unwrap();
+        let stream = format!("{}:{}", stat.st_dev, stat.st_ino);
+        assert!(journal_stream_matches(&stream, stat.st_dev, stat.st_ino));
+    }
+
+    #[test]
+    fn log_format_defaults_to_text() {
+        let cli = Cli::try_parse_from(["twinstar", "run", "-c", "x.yaml"]).unwrap();
+        let Command::Run(run) = cli.command else {
+            panic!("not run: {cli:?}")
+        };
+        assert_eq!(run.log_format, LogFormat::Text);
+        let cli =
+            Cli::try_parse_from(["twinstar", "run", "-c", "x", "--log-format", "json"]).unwrap();
+        let Command::Run(run) = cli.command else {
+            panic!("not run: {cli:?}")
+        };
+        assert_eq!(run.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn maintenance_needs_exactly_one_target() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args).map(|cli| cli.command);
+        let Ok(Command::Maintenance(m)) = parse(&["twinstar", "maintenance", "on", "web"]) else {
+            panic!("maintenance on web")
+        };
+        assert_eq!(
+            (m.switch, m.instance.as_deref(), m.all),
+            (Switch::On, Some("web"), false)
+        );
+        let Ok(Command::Maintenance(m)) = parse(&["twinstar", "maintenance", "off", "--all"])
+        else {
+            panic!("maintenance off --all")
+        };
+        assert_eq!((m.switch, m.instance, m.all), (Switch::Off, None, true));
+        assert!(parse(&["twinstar", "maintenance", "on"]).is_err());
+        assert!(parse(&["twinstar", "maintenance", "on", "web", "--all"]).is_err());
+        assert!(parse(&["twinstar", "maintenance", "maybe", "web"]).is_err());
     }
 
     #[test]

@@ -14,9 +14,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
     /// No agent listens at the socket.
-    #[error(
-        "cannot connect to {path}: {source} (is `twinstar run` running with this --runtime-dir?)"
-    )]
+    #[error("cannot connect to {path}: {source}; {}", connect_hint(source))]
     Connect {
         /// The socket path.
         path: PathBuf,
@@ -34,6 +32,14 @@ pub enum ControlError {
     /// The answer was not a response object.
     #[error("the agent's answer is not valid: {0}")]
     BadResponse(String),
+}
+
+/// What an operator should check when the socket cannot be reached.
+fn connect_hint(error: &std::io::Error) -> &'static str {
+    match error.kind() {
+        std::io::ErrorKind::PermissionDenied => "run this as the agent's user, usually root",
+        _ => "the agent is not running, or it runs with another --runtime-dir",
+    }
 }
 
 /// Sends `request` to the agent whose runtime directory is `runtime_dir`.

@@ -7,5 +7,7 @@
 pub mod client;
 pub mod metrics;
 pub mod protocol;
+pub mod table;
+pub mod verbs;
 
 pub use protocol::{Request, Response, CONTROL_SOCKET};

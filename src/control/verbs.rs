@@ -1,0 +1,261 @@
+//! What the CLI verbs (`status`, `switchover`, `maintenance`, `reload`) do with
+//! the agent's answer: the text for stdout and stderr and the exit status.
+//!
+//! The `*_outcome` functions are pure, so the rules are tested without a socket;
+//! the others send the request first.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::client::{self, ControlError};
+use super::protocol::{Request, Response};
+use super::table;
+
+/// Exit status for errors: no connection, a refused request, a bad answer.
+pub const EXIT_ERROR: u8 = 1;
+
+/// What a verb prints and how it exits.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// For stdout (empty, or ending with a newline).
+    pub stdout: String,
+    /// For stderr (empty, or ending with a newline).
+    pub stderr: String,
+    /// The process exit status.
+    pub code: u8,
+}
+
+impl Outcome {
+    fn error(verb: &str, message: impl std::fmt::Display) -> Self {
+        Outcome {
+            stdout: String::new(),
+            stderr: format!("twinstar {verb}: {message}\n"),
+            code: EXIT_ERROR,
+        }
+    }
+
+    fn from_request(verb: &str, result: Result<Response, ControlError>) -> Result<Response, Self> {
+        result.map_err(|e| Outcome::error(verb, e))
+    }
+}
+
+/// `twinstar status [--json] [INSTANCE]`.
+pub fn status(runtime_dir: &Path, json: bool, instance: Option<&str>) -> Outcome {
+    match Outcome::from_request("status", client::request(runtime_dir, &Request::Status)) {
+        Ok(response) => status_outcome(&response, json, instance),
+        Err(outcome) => outcome,
+    }
+}
+
+/// The status document as pretty JSON (`json`) or as the table, narrowed to
+/// `instance` when given; exit 3 when a shown instance is in Fault.
+pub fn status_outcome(response: &Response, json: bool, instance: Option<&str>) -> Outcome {
+    if !response.ok {
+        return refused("status", response);
+    }
+    let Some(mut doc) = response.status.clone() else {
+        return Outcome::error("status", "the agent's answer has no status document");
+    };
+    if let Some(name) = instance {
+        if let Err(e) = keep_only(&mut doc, name) {
+            return Outcome::error("status", e);
+        }
+    }
+    let stdout = if json {
+        match serde_json::to_string_pretty(&doc) {
+            Ok(text) => text + "\n",
+            Err(e) => return Outcome::error("status", e),
+        }
+    } else {
+        table::render(&doc)
+    };
+    Outcome {
+        stdout,
+        stderr: String::new(),
+        code: table::exit_code(&doc),
+    }
+}
+
+/// Narrows `instances` to the one named `name`.
+fn keep_only(doc: &mut Value, name: &str) -> Result<(), String> {
+    let Some(instances) = doc.get_mut("instances").and_then(Value::as_array_mut) else {
+        return Err("the status document has no instances".into());
+    };
+    let names: Vec<String> = instances
+        .iter()
+        .filter_map(|i| i.get("name").and_then(Value::as_str).map(str::to_string))
+        .collect();
+    instances.retain(|i| i.get("name").and_then(Value::as_str) == Some(name));
+    if instances.is_empty() {
+        let known = if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        };
+        return Err(format!("no instance named {name:?} (instances: {known})"));
+    }
+    Ok(())
+}
+
+/// `twinstar switchover INSTANCE [--force]`.
+pub fn switchover(runtime_dir: &Path, instance: &str, force: bool) -> Outcome {
+    let request = Request::Switchover {
+        instance: instance.to_string(),
+        force,
+    };
+    simple("switchover", runtime_dir, &request)
+}
+
+/// `twinstar maintenance on|off [INSTANCE | --all]`; `None` is every instance.
+pub fn maintenance(runtime_dir: &Path, on: bool, instance: Option<&str>) -> Outcome {
+    let request = Request::Maintenance {
+        on,
+        instance: instance.map(str::to_string),
+    };
+    simple("maintenance", runtime_dir, &request)
+}
+
+/// `twinstar reload`.
+pub fn reload(runtime_dir: &Path) -> Outcome {
+    simple("reload", runtime_dir, &Request::Reload)
+}
+
+fn simple(verb: &str, runtime_dir: &Path, request: &Request) -> Outcome {
+    match Outcome::from_request(verb, client::request(runtime_dir, request)) {
+        Ok(response) => simple_outcome(verb, &response),
+        Err(outcome) => outcome,
+    }
+}
+
+/// For the verbs that only act: the message and exit 0, or the error (and any
+/// configuration errors, one per line) on stderr and exit 1.
+pub fn simple_outcome(verb: &str, response: &Response) -> Outcome {
+    if !response.ok {
+        return refused(verb, response);
+    }
+    let message = response.message.as_deref().unwrap_or("done");
+    Outcome {
+        stdout: format!("{message}\n"),
+        stderr: String::new(),
+        code: 0,
+    }
+}
+
+fn refused(verb: &str, response: &Response) -> Outcome {
+    let error = response
+        .error
+        .as_deref()
+        .unwrap_or("the agent refused without saying why");
+    let mut outcome = Outcome::error(verb, error);
+    for line in &response.errors {
+        outcome.stderr.push_str(line);
+        outcome.stderr.push('\n');
+    }
+    outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn status_response(states: &[(&str, &str)]) -> Response {
+        let instances: Vec<Value> = states
+            .iter()
+            .map(|(name, state)| json!({"name": name, "state": state}))
+            .collect();
+        Response {
+            ok: true,
+            status: Some(json!({"pid": 1, "instances": instances})),
+            ..Response::default()
+        }
+    }
+
+    #[test]
+    fn status_exits_3_when_a_shown_instance_is_in_fault() {
+        let response = status_response(&[("web", "master"), ("api", "fault")]);
+        let all = status_outcome(&response, false, None);
+        assert_eq!(all.code, table::EXIT_FAULT);
+        assert!(all.stdout.starts_with("INSTANCE"), "{}", all.stdout);
+        assert!(all.stderr.is_empty());
+        assert_eq!(status_outcome(&response, false, Some("web")).code, 0);
+        assert_eq!(status_outcome(&response, true, Some("api")).code, 3);
+    }
+
+    #[test]
+    fn status_json_is_the_document_narrowed_to_the_instance() {
+        let response = status_response(&[("web", "master"), ("api", "backup")]);
+        let all = status_outcome(&response, true, None);
+        let parsed: Value = serde_json::from_str(&all.stdout).unwrap();
+        assert_eq!(Some(&parsed), response.status.as_ref());
+        let one = status_outcome(&response, true, Some("api"));
+        let parsed: Value = serde_json::from_str(&one.stdout).unwrap();
+        assert_eq!(
+            parsed,
+            json!({"pid": 1, "instances": [{"name": "api", "state": "backup"}]})
+        );
+    }
+
+    #[test]
+    fn status_of_an_unknown_instance_is_an_error_naming_the_known_ones() {
+        let response = status_response(&[("web", "master"), ("api", "backup")]);
+        let out = status_outcome(&response, false, Some("db"));
+        assert_eq!(out.code, EXIT_ERROR);
+        assert!(out.stdout.is_empty());
+        assert_eq!(
+            out.stderr,
+            "twinstar status: no instance named \"db\" (instances: web, api)\n"
+        );
+    }
+
+    #[test]
+    fn refused_requests_print_the_error_and_every_configuration_error() {
+        let response = Response {
+            errors: vec!["a.yaml:3:5: bad vrid".into(), "a.yaml:9:1: no vips".into()],
+            ..Response::failed("the configuration has 2 errors")
+        };
+        let out = simple_outcome("reload", &response);
+        assert_eq!(out.code, EXIT_ERROR);
+        assert!(out.stdout.is_empty());
+        assert_eq!(
+            out.stderr,
+            "twinstar reload: the configuration has 2 errors\na.yaml:3:5: bad vrid\na.yaml:9:1: no vips\n"
+        );
+        let status = status_outcome(&Response::failed("busy"), false, None);
+        assert_eq!(
+            (status.code, status.stderr.as_str()),
+            (1, "twinstar status: busy\n")
+        );
+    }
+
+    #[test]
+    fn accepted_requests_print_the_message() {
+        let out = simple_outcome("switchover", &Response::done("web: resigned as Master"));
+        assert_eq!(
+            out,
+            Outcome {
+                stdout: "web: resigned as Master\n".into(),
+                stderr: String::new(),
+                code: 0
+            }
+        );
+    }
+
+    #[test]
+    fn no_agent_is_an_error_naming_the_socket() {
+        let dir = std::env::temp_dir().join(format!("twinstar-verbs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = reload(&dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(out.code, EXIT_ERROR);
+        let socket = dir.join("control.sock");
+        assert!(
+            out.stderr.contains(&socket.display().to_string()),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("not running"), "{}", out.stderr);
+    }
+}
