@@ -32,15 +32,30 @@ fn text(bytes: &[u8]) -> String {
 /// `twinstar status --json`, parsed.
 fn status_json(agent: &Agent) -> Value {
     let out = cli(&agent.runtime_dir(), &["status", "--json"]);
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("status --json: {e}\n{}{}", text(&out.stdout), text(&out.stderr)))
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "status --json: {e}\n{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        )
+    })
 }
 
 /// B (100) first, then A (150), so A takes over from B and has heard it.
 fn pair_heard(lab: &Lab, tag: &str, vrid: u8) -> (Agent, Agent) {
-    let b = agent(lab, tag, 1, &config(vrid, 100, "100ms", "192.0.2.50/24", ""));
+    let b = agent(
+        lab,
+        tag,
+        1,
+        &config(vrid, 100, "100ms", "192.0.2.50/24", ""),
+    );
     b.wait_for_state("web", "master", SETTLE).unwrap();
-    let a = agent(lab, tag, 0, &config(vrid, 150, "100ms", "192.0.2.50/24", ""));
+    let a = agent(
+        lab,
+        tag,
+        0,
+        &config(vrid, 150, "100ms", "192.0.2.50/24", ""),
+    );
     a.wait_for_state("web", "master", SETTLE).unwrap();
     b.wait_for_state("web", "backup", SETTLE).unwrap();
     assert!(wait_until(SETTLE, || lab.holders(VIP).unwrap() == vec![true, false]));
@@ -98,7 +113,11 @@ fn status_shows_master_and_backup_and_switchover_hands_over_within_skew_time() {
     let bound = skew_time(100, INTERVAL) + Duration::from_millis(100);
     let gap = ping.largest_gap();
     println!("switchover: client outage {gap:?} (bound {bound:?})");
-    assert!(gap <= bound, "switchover outage {gap:?} > {bound:?}\n{}", a.log());
+    assert!(
+        gap <= bound,
+        "switchover outage {gap:?} > {bound:?}\n{}",
+        a.log()
+    );
 
     // A stays Backup: it follows the new Master instead of preempting it.
     std::thread::sleep(master_down_interval(150, INTERVAL) * 3);
@@ -112,11 +131,20 @@ fn switchover_without_a_peer_needs_force() {
         return;
     }
     let lab = lab("opf", 1);
-    let a = agent(&lab, "opf", 0, &config(92, 150, "100ms", "192.0.2.50/24", ""));
+    let a = agent(
+        &lab,
+        "opf",
+        0,
+        &config(92, 150, "100ms", "192.0.2.50/24", ""),
+    );
     a.wait_for_state("web", "master", SETTLE).unwrap();
     let refused = cli(&a.runtime_dir(), &["switchover", "web"]);
     assert_eq!(refused.status.code(), Some(1));
-    assert!(text(&refused.stderr).contains("--force"), "{}", text(&refused.stderr));
+    assert!(
+        text(&refused.stderr).contains("--force"),
+        "{}",
+        text(&refused.stderr)
+    );
     assert_eq!(lab.holders(VIP).unwrap(), vec![true]);
     let forced = cli(&a.runtime_dir(), &["switchover", "web", "--force"]);
     assert_eq!(forced.status.code(), Some(0), "{}", text(&forced.stderr));
@@ -158,12 +186,18 @@ fn reload_adds_a_vip_and_an_instance_without_losing_a_ping() {
         return;
     }
     let lab = lab("opr", 1);
-    let a = agent(&lab, "opr", 0, &config(94, 150, "100ms", "192.0.2.50/24", ""));
+    let a = agent(
+        &lab,
+        "opr",
+        0,
+        &config(94, 150, "100ms", "192.0.2.50/24", ""),
+    );
     a.wait_for_state("web", "master", SETTLE).unwrap();
     let ping = pinger(&lab);
     let before = status_json(&a)["instances"][0].clone();
 
-    let grown = "instances:\n  - name: web\n    interface: eth0\n    vrid: 94\n    priority: 150\n    \
+    let grown =
+        "instances:\n  - name: web\n    interface: eth0\n    vrid: 94\n    priority: 150\n    \
                  advert_interval: 100ms\n    virtual_ips: [192.0.2.50/24, 192.0.2.51/24]\n  \
                  - name: api\n    interface: eth0\n    vrid: 95\n    priority: 150\n    \
                  advert_interval: 100ms\n    virtual_ips: [192.0.2.60/24]\n";
@@ -171,7 +205,9 @@ fn reload_adds_a_vip_and_an_instance_without_losing_a_ping() {
     let started = Instant::now();
     let out = cli(&a.runtime_dir(), &["reload"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(wait_until(SETTLE, || lab.hosts[0].has_address("192.0.2.51").unwrap()));
+    assert!(wait_until(SETTLE, || lab.hosts[0]
+        .has_address("192.0.2.51")
+        .unwrap()));
     a.wait_for_state("api", "master", SETTLE).unwrap();
     assert!(lab.hosts[0].has_address("192.0.2.60").unwrap());
     assert!(ping.wait_replies(100, SETTLE));
@@ -192,7 +228,11 @@ fn reload_adds_a_vip_and_an_instance_without_losing_a_ping() {
     assert!(after["since_transition_ms"].as_u64() > before["since_transition_ms"].as_u64());
 
     // An invalid file: the CLI shows the errors, the running config stays.
-    std::fs::write(a.config_path(), "instances:\n  - name: web\n    vrid: 300\n").unwrap();
+    std::fs::write(
+        a.config_path(),
+        "instances:\n  - name: web\n    vrid: 300\n",
+    )
+    .unwrap();
     let out = cli(&a.runtime_dir(), &["reload"]);
     assert_eq!(out.status.code(), Some(1));
     let errors = text(&out.stderr);
@@ -200,4 +240,112 @@ fn reload_adds_a_vip_and_an_instance_without_losing_a_ping() {
     assert!(lab.hosts[0].has_address("192.0.2.51").unwrap());
     assert_eq!(status_json(&a)["instances"].as_array().unwrap().len(), 2);
     assert_eq!(ping.lost(), 0);
+}
+
+/// Parses Prometheus text exposition: every sample line must be
+/// `name{labels} value`; returns `name{labels}` → value.
+fn parse_exposition(text: &str) -> std::collections::HashMap<String, f64> {
+    let mut samples = std::collections::HashMap::new();
+    for line in text.lines() {
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(comment) = line.strip_prefix("# ") {
+            assert!(
+                comment.starts_with("HELP ") || comment.starts_with("TYPE "),
+                "bad comment line {line:?}"
+            );
+            continue;
+        }
+        let (series, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("bad line {line:?}"));
+        let name_end = series.find('{').unwrap_or(series.len());
+        let name = &series[..name_end];
+        assert!(
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+            "bad metric name in {line:?}"
+        );
+        if name_end < series.len() {
+            assert!(series.ends_with('}'), "unterminated labels in {line:?}");
+        }
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("bad value in {line:?}"));
+        samples.insert(series.to_owned(), value);
+    }
+    samples
+}
+
+#[test]
+fn metrics_endpoint_is_valid_exposition_matching_status() {
+    if !can_run_lab("metrics") {
+        return;
+    }
+    let lab = lab("opx", 1);
+    let config = format!(
+        "metrics:\n  port: 9750\n{}",
+        config(97, 150, "100ms", "192.0.2.50/24", "")
+    );
+    let a = agent(&lab, "opx", 0, &config);
+    a.wait_for_state("web", "master", SETTLE).unwrap();
+    std::thread::sleep(Duration::from_millis(700)); // one status refresh
+    let scrape = || {
+        support::netns::run(&lab.hosts[0].ns, || {
+            use std::io::{Read, Write};
+            let mut stream = std::net::TcpStream::connect("127.0.0.1:9750").expect("connect");
+            stream
+                .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut response = String::new();
+            stream.read_to_string(&mut response).unwrap();
+            response
+        })
+    };
+    let response = scrape();
+    let (head, body) = response.split_once("\r\n\r\n").expect("HTTP response");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: text/plain"),
+        "{head}"
+    );
+    let samples = parse_exposition(body);
+    let status = status_json(&a);
+    let web = &status["instances"][0];
+    let get = |series: &str| {
+        *samples
+            .get(series)
+            .unwrap_or_else(|| panic!("{series} missing from\n{body}"))
+    };
+    assert_eq!(
+        get(r#"twinstar_instance_state{instance="web",state="master"}"#),
+        1.0
+    );
+    assert_eq!(
+        get(r#"twinstar_instance_state{instance="web",state="backup"}"#),
+        0.0
+    );
+    assert_eq!(
+        get(r#"twinstar_instance_priority{instance="web"}"#),
+        web["priority"].as_f64().unwrap()
+    );
+    assert_eq!(
+        get(r#"twinstar_master_transitions_total{instance="web"}"#),
+        web["counters"]["master_transitions"].as_f64().unwrap()
+    );
+    assert_eq!(
+        get(r#"twinstar_transitions_total{instance="web",from="backup",to="master"}"#),
+        1.0
+    );
+    assert_eq!(
+        get(r#"twinstar_virtual_ip_present{instance="web",address="192.0.2.50/24"}"#),
+        1.0
+    );
+    assert_eq!(get(r#"twinstar_instance_maintenance{instance="web"}"#), 0.0);
+    assert!(get(r#"twinstar_adverts_sent_total{instance="web"}"#) >= 1.0);
+    println!("{} series scraped", samples.len());
 }

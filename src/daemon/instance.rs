@@ -46,6 +46,8 @@ pub struct InstanceRuntime {
     pub before_master_failed_until: Option<Instant>,
     /// The VIPs the address worker has on the interface.
     pub present: Present,
+    /// The Master's address as last noted (for the master-changes metric).
+    pub noted_master: Option<IpAddr>,
     advert_addresses: Addresses,
     checksum: ChecksumForm,
     jobs: mpsc::UnboundedSender<AddressJob>,
@@ -89,6 +91,7 @@ impl InstanceRuntime {
             health,
             before_master_failed_until: None,
             present,
+            noted_master: None,
             advert_addresses,
             checksum,
             jobs,

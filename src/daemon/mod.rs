@@ -31,7 +31,7 @@ use serde_json::json;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use self::addresses::{AddressJob, AddressTarget, Present};
 use self::control::{ControlSocket, ControlSocketError};
@@ -44,6 +44,7 @@ use self::receive::{Datagram, DropCounters, SocketKey};
 use self::systemd::Notifier;
 use self::tracking::Tracking;
 use crate::config::{self, AddressFamily, Config, ConfigErrors};
+use crate::control::metrics::Metrics;
 use crate::platform::announce::Announcer;
 use crate::platform::netlink::{LinkEvent, Netlink};
 use crate::platform::vrrp_socket::{SocketError, VrrpSocket};
@@ -114,6 +115,14 @@ pub enum DaemonError {
     /// The control socket could not be opened.
     #[error(transparent)]
     Control(#[from] ControlSocketError),
+    /// The metrics listener could not be bound.
+    #[error("metrics: cannot listen on {listen}: {source}")]
+    Metrics {
+        /// The configured address.
+        listen: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// Runs the agent until SIGTERM or SIGINT; then resigns as Master and removes VIPs.
@@ -140,6 +149,21 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
     let (control, mut control_requests) =
         ControlSocket::open(&daemon.options.runtime_dir, config.control.group.as_deref())?;
     daemon.control = Some(control);
+    if let Some(metrics) = &config.metrics {
+        let listener = tokio::net::TcpListener::bind(metrics.listen)
+            .await
+            .map_err(|source| DaemonError::Metrics {
+                listen: metrics.listen,
+                source,
+            })?;
+        info!(listen = %metrics.listen, "serving metrics at /metrics");
+        let served = daemon.metrics.clone();
+        daemon.metrics_served = Some(tokio::spawn(async move {
+            if let Err(e) = crate::control::metrics::serve(listener, served).await {
+                error!("metrics listener failed: {e}");
+            }
+        }));
+    }
     for instance in config.instances {
         daemon.start_instance(instance).await?;
     }
@@ -217,6 +241,10 @@ struct Daemon {
     notifier: Notifier,
     /// Instances in maintenance mode (kept in the runtime directory).
     maintenance: std::collections::HashSet<String>,
+    /// Prometheus metrics, rendered from the status document.
+    metrics: Arc<Metrics>,
+    /// Whether a metrics listener runs (the document is then kept current).
+    metrics_served: Option<JoinHandle<()>>,
 }
 
 impl Daemon {
@@ -227,6 +255,7 @@ impl Daemon {
     ) -> Result<Self, DaemonError> {
         let (datagrams_tx, datagrams_rx) = mpsc::channel(4096);
         let (hook_reports_tx, hook_reports_rx) = mpsc::unbounded_channel();
+        let metrics = Arc::new(Metrics::new());
         Ok(Daemon {
             options,
             netlink: Arc::new(Netlink::connect()?),
@@ -248,7 +277,13 @@ impl Daemon {
                 control: config::Control::default(),
                 metrics: None,
             },
-            tracking: Tracking::new(run_as),
+            tracking: Tracking::new(run_as, {
+                let metrics = metrics.clone();
+                Arc::new(move |check: &str, took: Duration| {
+                    metrics.script_duration("check", check, took.as_secs_f64());
+                })
+            }),
+            metrics,
             groups: Vec::new(),
             events,
             hook_reports_tx,
@@ -256,6 +291,7 @@ impl Daemon {
             control: None,
             notifier: Notifier::from_env(),
             maintenance: Default::default(),
+            metrics_served: None,
         })
     }
 
@@ -410,6 +446,7 @@ impl Daemon {
                 let event = Event::AdvertReceived(accepted.info);
                 let transitions = self.instances[index].handle(now, event);
                 self.after_transitions(index, transitions, now);
+                self.note_master(index);
             }
             Err(reason) => {
                 self.drops.count(socket.interface(), reason);
@@ -442,6 +479,11 @@ impl Daemon {
     fn on_hook(&mut self, report: HookReport) {
         let now = Instant::now();
         let outcome = report.outcome.as_ref();
+        if let Some(o) = outcome {
+            let name = format!("{}.{}", report.args.name, report.kind.as_str());
+            self.metrics
+                .script_duration("hook", &name, o.duration.as_secs_f64());
+        }
         self.events.emit(
             "hook",
             json!({
@@ -522,6 +564,7 @@ impl Daemon {
             return;
         }
         self.status_dirty = true;
+        self.note_master(index);
         for transition in transitions {
             let name = self.instances[index].config.name.clone();
             self.publish_transition(&name, self.instances[index].router.priority(), &transition);
@@ -542,7 +585,18 @@ impl Daemon {
         self.refresh_groups();
     }
 
+    /// Counts a change of the Master heard on the wire (or of becoming it).
+    fn note_master(&mut self, index: usize) {
+        let instance = &mut self.instances[index];
+        let master = instance.router.current_master().map(|m| m.source);
+        if master.is_some() && master != instance.noted_master {
+            self.metrics.master_changed(&instance.config.name);
+        }
+        instance.noted_master = master;
+    }
+
     fn publish_transition(&self, name: &str, priority: u8, t: &Transition) {
+        self.metrics.transition(name, t.from, t.to);
         self.events.emit(
             "transition",
             json!({

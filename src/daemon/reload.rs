@@ -142,6 +142,9 @@ impl Daemon {
                 status::path(&self.options.runtime_dir).display()
             );
         }
+        if self.metrics_served.is_some() {
+            self.metrics.update(document);
+        }
         let line = self.summary_line();
         self.notifier.status(&line);
         self.status_dirty = false;

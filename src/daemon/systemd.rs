@@ -9,6 +9,20 @@ use std::time::Duration;
 use sd_notify::NotifyState;
 use tracing::debug;
 
+/// The watchdog timeout systemd asked for, as `sd_watchdog_enabled(3)` reads
+/// it: `WATCHDOG_USEC`, meant for us unless `WATCHDOG_PID` names another
+/// process. (The sd-notify crate also rejects an unset `WATCHDOG_PID`, which
+/// libsystemd accepts.)
+fn watchdog_timeout() -> Option<Duration> {
+    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
+    if let Ok(pid) = std::env::var("WATCHDOG_PID") {
+        if pid.parse::<u32>().ok()? != std::process::id() {
+            return None;
+        }
+    }
+    Some(Duration::from_micros(usec))
+}
+
 /// Sends notifications to the service manager, if there is one.
 pub struct Notifier {
     enabled: bool,
@@ -19,10 +33,7 @@ pub struct Notifier {
 impl Notifier {
     /// Reads `NOTIFY_SOCKET` and `WATCHDOG_USEC` from the environment.
     pub fn from_env() -> Self {
-        let mut usec = 0;
-        let watchdog = sd_notify::watchdog_enabled(false, &mut usec)
-            .then(|| Duration::from_micros(usec / 2))
-            .filter(|d| !d.is_zero());
+        let watchdog = watchdog_timeout().map(|t| t / 2).filter(|d| !d.is_zero());
         Notifier {
             enabled: std::env::var_os("NOTIFY_SOCKET").is_some(),
             last_status: String::new(),

@@ -13,7 +13,7 @@ use tracing::info;
 use super::health::CheckState;
 use crate::config::{Check, CheckKind, Config};
 use crate::platform::netlink::Netlink;
-use crate::track::monitor::{self, CheckUpdate, Monitor};
+use crate::track::monitor::{self, CheckUpdate, DurationObserver, Monitor};
 use crate::track::run_as::RunAs;
 
 /// Every check's monitor and latest state.
@@ -27,11 +27,13 @@ pub struct Tracking {
     /// Results from the monitors, for the event loop.
     pub updates_rx: mpsc::UnboundedReceiver<CheckUpdate>,
     run_as: Arc<RunAs>,
+    durations: DurationObserver,
 }
 
 impl Tracking {
-    /// No checks yet; scripts will run as `run_as`.
-    pub fn new(run_as: Arc<RunAs>) -> Self {
+    /// No checks yet; scripts will run as `run_as`; `durations` hears how
+    /// long every check script ran.
+    pub fn new(run_as: Arc<RunAs>, durations: DurationObserver) -> Self {
         let (updates_tx, updates_rx) = mpsc::unbounded_channel();
         Tracking {
             states: HashMap::new(),
@@ -40,6 +42,7 @@ impl Tracking {
             updates_tx,
             updates_rx,
             run_as,
+            durations,
         }
     }
 
@@ -78,9 +81,12 @@ impl Tracking {
                     Err(_) => false,
                 };
                 self.set(&name, up, 0, link_detail(ifname, up), None, Instant::now());
-            } else if let Some(monitor) =
-                monitor::spawn(check.clone(), self.run_as.clone(), self.updates_tx.clone())
-            {
+            } else if let Some(monitor) = monitor::spawn(
+                check.clone(),
+                self.run_as.clone(),
+                self.updates_tx.clone(),
+                Some(self.durations.clone()),
+            ) {
                 self.monitors.insert(name.clone(), monitor);
             }
             self.checks.insert(name, check);

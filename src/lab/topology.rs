@@ -118,6 +118,8 @@ impl Lab {
         ns.ip(&["addr", "add", &format!("{ipv4}/24"), "dev", "eth0"])?;
         ns.ip(&["addr", "add", &format!("{ipv6}/64"), "dev", "eth0", "nodad"])?;
         ns.ip(&["link", "set", "eth0", "up"])?;
+        // Loopback too, as on any host: local services and checks use it.
+        ns.ip(&["link", "set", "lo", "up"])?;
         Ok(Host {
             ns,
             interface: "eth0".into(),

@@ -63,26 +63,40 @@ impl Drop for Monitor {
 ///
 /// Returns `None` for `interface` checks, which the daemon follows through
 /// link events. Must be called from within a tokio runtime.
+///
+/// `durations`, if given, hears how long every script run took (for metrics).
 pub fn spawn(
     check: Check,
     run_as: Arc<RunAs>,
     updates: UnboundedSender<CheckUpdate>,
+    durations: Option<DurationObserver>,
 ) -> Option<Monitor> {
     if matches!(check.kind, CheckKind::Interface(_)) {
         return None;
     }
     let name = check.name.clone();
-    let task = tokio::spawn(run_loop(check, run_as, updates));
+    let task = tokio::spawn(run_loop(check, run_as, updates, durations));
     Some(Monitor { name, task })
 }
 
-async fn run_loop(check: Check, run_as: Arc<RunAs>, updates: UnboundedSender<CheckUpdate>) {
+/// Called with a check's name and the duration of each of its script runs.
+pub type DurationObserver = Arc<dyn Fn(&str, Duration) + Send + Sync>;
+
+async fn run_loop(
+    check: Check,
+    run_as: Arc<RunAs>,
+    updates: UnboundedSender<CheckUpdate>,
+    durations: Option<DurationObserver>,
+) {
     let mut start = Instant::now();
     let mut hysteresis = Hysteresis::new(check.rise, check.fall);
     let mut good_value = 0;
     let mut sent: Option<(bool, i64)> = None;
     loop {
         let run = run_once(&check, &run_as).await;
+        if let (Some(observe), Some(took)) = (&durations, run.duration) {
+            observe(&check.name, took);
+        }
         start = next_start(start, check.interval, Instant::now());
         let sleep = tokio::time::sleep_until(start);
         tracing::debug!(check = %check.name, ok = run.ok, "check run: {}", run.detail);
@@ -142,6 +156,8 @@ struct Run {
     value: Option<i64>,
     detail: String,
     last_output: Option<String>,
+    /// How long a script ran (scripts only).
+    duration: Option<Duration>,
 }
 
 impl Run {
@@ -151,6 +167,7 @@ impl Run {
             value: None,
             detail: probe.detail,
             last_output: None,
+            duration: None,
         }
     }
 }
@@ -166,6 +183,7 @@ async fn run_once(check: &Check, run_as: &RunAs) -> Run {
                 value: None,
                 detail: format!("{} after {}", outcome.result, millis(outcome.duration)),
                 last_output: outcome.last_line,
+                duration: Some(outcome.duration),
             }
         }
         CheckKind::File(path) => {
@@ -176,12 +194,14 @@ async fn run_once(check: &Check, run_as: &RunAs) -> Run {
                     value: Some(value),
                     detail: format!("reads {value}"),
                     last_output: None,
+                    duration: None,
                 },
                 Ok(Err(detail)) | Err(detail) => Run {
                     ok: false,
                     value: None,
                     detail,
                     last_output: None,
+                    duration: None,
                 },
             }
         }
@@ -199,6 +219,7 @@ async fn run_once(check: &Check, run_as: &RunAs) -> Run {
                         value: None,
                         detail: format!("{count} running, want {wanted}"),
                         last_output: None,
+                        duration: None,
                     }
                 }
                 Err(detail) => Run {
@@ -206,6 +227,7 @@ async fn run_once(check: &Check, run_as: &RunAs) -> Run {
                     value: None,
                     detail,
                     last_output: None,
+                    duration: None,
                 },
             }
         }
@@ -217,6 +239,7 @@ async fn run_once(check: &Check, run_as: &RunAs) -> Run {
             value: None,
             detail: format!("interface {name} is followed by link events, not polled"),
             last_output: None,
+            duration: None,
         },
     }
 }

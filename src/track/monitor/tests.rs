@@ -22,8 +22,33 @@ fn check(name: &str, kind: CheckKind, interval_ms: u64, rise: u32, fall: u32) ->
 
 fn start(check: Check) -> (Monitor, UnboundedReceiver<CheckUpdate>) {
     let (tx, rx) = unbounded_channel();
-    let monitor = spawn(check, Arc::new(unprivileged()), tx).unwrap();
+    let monitor = spawn(check, Arc::new(unprivileged()), tx, None).unwrap();
     (monitor, rx)
+}
+
+#[tokio::test]
+async fn every_script_run_reports_its_duration() {
+    let (tx, mut rx) = unbounded_channel();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let observer: DurationObserver = Arc::new(move |name: &str, took: Duration| {
+        sink.lock().unwrap().push((name.to_owned(), took));
+    });
+    let script = CheckKind::Script(Command::Shell("sleep 0.02".into()));
+    let _monitor = spawn(
+        check("timed", script, 50, 1, 1),
+        Arc::new(unprivileged()),
+        tx,
+        Some(observer),
+    )
+    .unwrap();
+    next(&mut rx).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen.len() >= 2, "{seen:?}");
+    assert!(seen
+        .iter()
+        .all(|(n, d)| n == "timed" && *d >= Duration::from_millis(20)));
 }
 
 async fn next(rx: &mut UnboundedReceiver<CheckUpdate>) -> CheckUpdate {
@@ -191,7 +216,13 @@ async fn process_and_tcp_checks() {
 async fn interface_checks_are_not_polled() {
     let (tx, _rx) = unbounded_channel();
     let kind = CheckKind::Interface("eth0".into());
-    assert!(spawn(check("link", kind, 50, 1, 1), Arc::new(unprivileged()), tx).is_none());
+    assert!(spawn(
+        check("link", kind, 50, 1, 1),
+        Arc::new(unprivileged()),
+        tx,
+        None
+    )
+    .is_none());
 }
 
 #[tokio::test]
