@@ -108,7 +108,12 @@ fn status_shows_master_and_backup_and_switchover_hands_over_within_skew_time() {
     let ping = pinger(&lab);
     let out = cli(&a.runtime_dir(), &["switchover", "web"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(wait_until(SETTLE, || lab.holders(VIP).unwrap() == vec![false, true]));
+    assert!(
+        wait_until(SETTLE, || lab.holders(VIP).unwrap() == vec![false, true]),
+        "B should hold the VIP after the switchover\nA:\n{}\nB:\n{}",
+        a.log(),
+        b.log()
+    );
     assert!(ping.wait_replies(50, SETTLE));
     let bound = skew_time(100, INTERVAL) + Duration::from_millis(100);
     let gap = ping.largest_gap();
