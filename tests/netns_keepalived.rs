@@ -6,7 +6,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::agents::{agent, can_run_lab, config, dir, lab, wait_until, SETTLE};
-use support::keepalived::{self, Keepalived};
+use twinstar::lab::keepalived::{self, Keepalived};
 use twinstar::lab::{Agent, Lab};
 
 const VIP: &str = "192.0.2.50";

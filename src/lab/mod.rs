@@ -7,6 +7,7 @@
 
 mod agent;
 pub mod demo;
+pub mod keepalived;
 mod netns;
 mod ping;
 mod topology;

@@ -333,8 +333,11 @@ impl VirtualRouter {
             );
         } else {
             // RFC 9568: answer a lower-priority Master at once so it steps down and
-            // learning bridges see the right path.
+            // learning bridges see the right path. Two Masters means the LAN was
+            // split: neighbours may have learnt the other one's MAC for our
+            // addresses, so announce them again.
             self.send_advert(now, out);
+            out.push(Action::Announce);
         }
     }
 

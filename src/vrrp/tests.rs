@@ -212,13 +212,17 @@ fn tie_break_compares_addresses_as_unsigned_network_order() {
 }
 
 #[test]
-fn master_sends_advert_at_once_when_it_hears_lower_priority() {
+fn master_answers_and_reannounces_when_it_hears_lower_priority() {
     let t0 = Instant::now();
     let mut router = started(settings(150), t0);
     let t1 = to_master(&mut router, t0);
     let t2 = t1 + 40 * MS;
     let actions = router.handle(t2, advert(100, 20));
     assert_eq!(sends(&actions), vec![150]);
+    assert!(
+        actions.contains(&Action::Announce),
+        "a healed split: neighbours may point at the other Master"
+    );
     assert_eq!(router.next_deadline(), Some(t2 + 100 * MS));
 }
 

@@ -2,7 +2,6 @@
 #![allow(dead_code)]
 
 pub mod agents;
-pub mod keepalived;
 pub mod netns;
 pub mod sim;
 pub mod tracking;

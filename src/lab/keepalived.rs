@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::netns::Namespace;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use twinstar::lab::Namespace;
 
 /// Where the Debian package installs keepalived.
 pub const KEEPALIVED: &str = "/usr/sbin/keepalived";
@@ -101,6 +101,28 @@ impl Keepalived {
         let _ = child.kill();
         let _ = child.wait();
         self.reap_vrrp_child();
+    }
+
+    /// The pids of keepalived's processes (the parent and its VRRP child).
+    pub fn pids(&self) -> Vec<u32> {
+        let mut pids: Vec<u32> = self.child.as_ref().map(Child::id).into_iter().collect();
+        if let Some(vrrp) = fs::read_to_string(self.dir.join("vrrp.pid"))
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+        {
+            pids.push(vrrp);
+        }
+        pids
+    }
+
+    /// SIGKILL to both processes: keepalived dies without resigning.
+    pub fn kill(&mut self) {
+        for pid in self.pids() {
+            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        }
+        if let Some(mut child) = self.child.take() {
+            let _ = child.wait();
+        }
     }
 
     /// Kills keepalived's VRRP child by its pid file if it outlived the parent.

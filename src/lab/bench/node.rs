@@ -1,0 +1,189 @@
+//! One agent of either kind on a lab host, configured from the same instance
+//! list, so both run the very same scenario.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::config::format_duration;
+use crate::lab::keepalived::Keepalived;
+use crate::lab::{Agent, Host, LabError};
+
+/// Which agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// keepalived, the Debian package, in VRRPv3 mode.
+    Keepalived,
+    /// twinstar.
+    Twinstar,
+}
+
+impl Kind {
+    /// Its name in the table.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Keepalived => "keepalived",
+            Kind::Twinstar => "twinstar",
+        }
+    }
+}
+
+/// One virtual router of a scenario.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// The interface on the host.
+    pub interface: String,
+    /// VRID.
+    pub vrid: u8,
+    /// This node's priority.
+    pub priority: u8,
+    /// Advertisement interval (a multiple of 10 ms).
+    pub interval: Duration,
+    /// The VIP with prefix, e.g. `192.0.2.50/32`.
+    pub vip: String,
+}
+
+/// A running agent of either kind.
+pub enum Node {
+    /// twinstar, with its files.
+    Twinstar(Agent),
+    /// keepalived.
+    Keepalived(Keepalived),
+}
+
+impl Node {
+    /// Starts `kind` on `host` with `specs`; `extra` is appended to twinstar's
+    /// first instance (track blocks); `program` is the twinstar binary.
+    pub fn start(
+        kind: Kind,
+        host: &Host,
+        dir: &Path,
+        program: &Path,
+        specs: &[Spec],
+        extra: &str,
+    ) -> Result<Node, LabError> {
+        match kind {
+            Kind::Twinstar => Ok(Node::Twinstar(Agent::start(
+                host,
+                program,
+                dir,
+                &twinstar_config(specs, extra),
+            )?)),
+            Kind::Keepalived => Ok(Node::Keepalived(Keepalived::start(
+                &host.ns,
+                dir,
+                &keepalived_config(specs),
+            )?)),
+        }
+    }
+
+    /// Stops gracefully: a Master resigns with priority 0.
+    pub fn stop(&mut self) {
+        match self {
+            Node::Twinstar(agent) => {
+                agent.terminate();
+            }
+            Node::Keepalived(k) => k.stop(),
+        }
+    }
+
+    /// The processes to measure (keepalived: parent and VRRP child).
+    pub fn pids(&self) -> Vec<u32> {
+        match self {
+            Node::Twinstar(agent) => agent.pid().into_iter().collect(),
+            Node::Keepalived(k) => k.pids(),
+        }
+    }
+
+    /// Times any of its instances became Master so far.
+    pub fn master_transitions(&self) -> u64 {
+        match self {
+            Node::Twinstar(agent) => agent
+                .status()
+                .map(|s| {
+                    s.0["instances"]
+                        .as_array()
+                        .map(|list| {
+                            list.iter()
+                                .map(|i| i["counters"]["master_transitions"].as_u64().unwrap_or(0))
+                                .sum()
+                        })
+                        .unwrap_or(0)
+                })
+                .unwrap_or(0),
+            Node::Keepalived(k) => k.log().matches("Entering MASTER STATE").count() as u64,
+        }
+    }
+
+    /// Adverts received by all instances (twinstar only; keepalived has no counter).
+    pub fn adverts_received(&self) -> Option<u64> {
+        match self {
+            Node::Twinstar(agent) => agent.status().map(|s| {
+                s.0["instances"]
+                    .as_array()
+                    .map(|list| {
+                        list.iter()
+                            .map(|i| i["counters"]["adverts_received"].as_u64().unwrap_or(0))
+                            .sum()
+                    })
+                    .unwrap_or(0)
+            }),
+            Node::Keepalived(_) => None,
+        }
+    }
+
+    /// The twinstar agent, for control verbs.
+    pub fn agent(&self) -> Option<&Agent> {
+        match self {
+            Node::Twinstar(agent) => Some(agent),
+            Node::Keepalived(_) => None,
+        }
+    }
+}
+
+fn twinstar_config(specs: &[Spec], extra: &str) -> String {
+    let mut text = String::from("instances:\n");
+    for (n, s) in specs.iter().enumerate() {
+        let _ = write!(
+            text,
+            "  - name: vr{n}\n    interface: {}\n    vrid: {}\n    priority: {}\n    \
+             advert_interval: {}\n    garp: {{count: 1}}\n    virtual_ips: [{}]\n",
+            s.interface,
+            s.vrid,
+            s.priority,
+            format_duration(s.interval),
+            s.vip
+        );
+        if n == 0 {
+            text.push_str(extra);
+        }
+    }
+    text
+}
+
+/// keepalived in VRRPv3 mode with the same instances: BACKUP start state and
+/// preemption (its defaults), one gratuitous ARP like twinstar's `count: 1`.
+fn keepalived_config(specs: &[Spec]) -> String {
+    let mut text = String::from(
+        "global_defs {\n    vrrp_version 3\n    router_id twinstar_bench\n    \
+         vrrp_garp_master_repeat 1\n    vrrp_garp_master_delay 0\n}\n",
+    );
+    for (n, s) in specs.iter().enumerate() {
+        let _ = write!(
+            text,
+            "vrrp_instance VR{n} {{\n    state BACKUP\n    interface {}\n    virtual_router_id {}\n    \
+             priority {}\n    advert_int {}\n    virtual_ipaddress {{\n        {}\n    }}\n}}\n",
+            s.interface,
+            s.vrid,
+            s.priority,
+            s.interval.as_secs_f64(),
+            s.vip
+        );
+    }
+    text
+}
+
+/// A scratch directory per node.
+pub fn node_dir(root: &Path, scenario: &str, kind: Kind, host: usize, run: usize) -> PathBuf {
+    root.join(format!("{scenario}-{}-h{host}-r{run}", kind.name()))
+}
