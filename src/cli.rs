@@ -79,6 +79,10 @@ pub enum Command {
     Reload(ReloadArgs),
     /// Demo lab (root): two agents and a client in network namespaces; shows the
     /// election, host-loss failovers and a graceful handover, then cleans up.
+    ///
+    /// With --bench, runs the benchmark instead: twinstar and keepalived
+    /// (if installed) side by side on the same lab and scenarios, printed as
+    /// a Markdown table.
     Lab(LabArgs),
 }
 
@@ -302,6 +306,24 @@ pub struct LabArgs {
     /// Number of host-loss rounds to measure.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub rounds: u32,
+    /// Run the benchmark against keepalived instead of the demo.
+    #[arg(long)]
+    pub bench: bool,
+    /// Benchmark: runs per latency scenario.
+    #[arg(long, default_value_t = 5, requires = "bench")]
+    pub runs: usize,
+    /// Benchmark: runs of the convergence scenario.
+    #[arg(long, default_value_t = 10, requires = "bench")]
+    pub convergence_runs: usize,
+    /// Benchmark: only these scenarios (1..7), comma separated.
+    #[arg(long, value_delimiter = ',', requires = "bench")]
+    pub only: Vec<u8>,
+    /// Benchmark: CPU measurement window.
+    #[arg(long, default_value = "10s", value_parser = config::parse_duration, requires = "bench")]
+    pub window: std::time::Duration,
+    /// Benchmark: how long the CPU hog saturates every core.
+    #[arg(long, default_value = "60s", value_parser = config::parse_duration, requires = "bench")]
+    pub hog: std::time::Duration,
 }
 
 fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
@@ -326,6 +348,23 @@ impl LabArgs {
                 return ExitCode::FAILURE;
             }
         };
+        if self.bench {
+            let options = lab::bench::BenchOptions {
+                program,
+                runs: self.runs,
+                runs_convergence: self.convergence_runs,
+                only: self.only.clone(),
+                window: self.window,
+                hog: self.hog,
+            };
+            return match lab::bench::run(&options) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("twinstar lab --bench: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         let options = lab::demo::DemoOptions {
             interval: self.interval,
             rounds: self.rounds,

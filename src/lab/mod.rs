@@ -6,6 +6,7 @@
 //! namespaces the lab created itself.
 
 mod agent;
+pub mod bench;
 pub mod demo;
 pub mod keepalived;
 mod netns;

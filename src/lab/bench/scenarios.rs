@@ -1,0 +1,462 @@
+//! The benchmark's scenarios. Each builds its own lab, runs one agent kind,
+//! and returns samples; `mod.rs` runs both kinds and prints the table.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::measure::{cpu_time, rss_kib};
+use super::node::{node_dir, Kind, Node, Spec};
+use super::Bench;
+use crate::lab::{Lab, LabError, Pinger};
+
+/// The VIP of the single-instance scenarios.
+pub const VIP: &str = "192.0.2.50";
+
+/// One instance on eth0 at `priority` and `interval`.
+pub fn single(priority: u8, interval: Duration) -> Vec<Spec> {
+    vec![Spec {
+        interface: "eth0".into(),
+        vrid: 51,
+        priority,
+        interval,
+        vip: format!("{VIP}/24"),
+    }]
+}
+
+/// `count` instances on eth0 (VRIDs 1.., VIPs 192.0.2.150..).
+pub fn many_on_eth0(count: u8, priority: u8, interval: Duration) -> Vec<Spec> {
+    (0..count)
+        .map(|i| Spec {
+            interface: "eth0".into(),
+            vrid: i + 1,
+            priority,
+            interval,
+            vip: format!("192.0.2.{}/32", 150 + u16::from(i)),
+        })
+        .collect()
+}
+
+/// 100 instances on eth0.
+pub fn hundred(priority: u8, interval: Duration) -> Vec<Spec> {
+    many_on_eth0(100, priority, interval)
+}
+
+/// 4 VLAN interfaces × 250 instances (VIPs 203.0.113.1..250 on each).
+pub fn thousand(priority: u8, interval: Duration) -> Vec<Spec> {
+    let mut specs = Vec::new();
+    for vlan in 0..4 {
+        for vrid in 1..=250u8 {
+            specs.push(Spec {
+                interface: format!("v{vlan}"),
+                vrid,
+                priority,
+                interval,
+                vip: format!("203.0.113.{vrid}/32"),
+            });
+        }
+    }
+    specs
+}
+
+/// Polls `condition` every 5 ms until it holds; an error after `limit`.
+pub fn wait(
+    what: &str,
+    limit: Duration,
+    mut condition: impl FnMut() -> bool,
+) -> Result<(), LabError> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if condition() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(LabError::Timeout(what.to_owned()));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// How many of `specs`' VIPs are on host `index` (one `ip` call; a VIP on
+/// several interfaces counts once per interface, as in the specs).
+fn vips_on(lab: &Lab, index: usize, specs: &[Spec]) -> usize {
+    let Ok(out) = lab.hosts[index].ns.ip(&["-o", "-4", "addr", "show"]) else {
+        return 0;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let on: std::collections::HashSet<(String, String)> = text
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let interface = words.nth(1)?.to_owned();
+            let address = words.skip_while(|w| *w != "inet").nth(1)?;
+            Some((interface, address.split('/').next()?.to_owned()))
+        })
+        .collect();
+    specs
+        .iter()
+        .filter(|s| {
+            let address = s.vip.split('/').next().unwrap_or_default().to_owned();
+            on.contains(&(s.interface.clone(), address))
+        })
+        .count()
+}
+
+/// Master (150) on host 0 and Backup (100) on host 1, started in that order,
+/// holding the single VIP on host 0; and a client pinging it.
+fn single_pair(
+    bench: &Bench,
+    lab: &Lab,
+    kind: Kind,
+    tag: &str,
+    interval: Duration,
+    extra_a: &str,
+) -> Result<(Node, Node, Pinger), LabError> {
+    let a = start(
+        bench,
+        lab,
+        kind,
+        tag,
+        (0, 0),
+        &single(150, interval),
+        extra_a,
+    )?;
+    let b = start(bench, lab, kind, tag, (1, 0), &single(100, interval), "")?;
+    settle(lab, interval)?;
+    let ping = Pinger::start(&lab.client.ns, VIP, Duration::from_millis(2))?;
+    if !ping.wait_replies(20, Duration::from_secs(10)) {
+        return Err(LabError::Timeout("client replies from the VIP".into()));
+    }
+    Ok((a, b, ping))
+}
+
+fn start(
+    bench: &Bench,
+    lab: &Lab,
+    kind: Kind,
+    tag: &str,
+    (host, run): (usize, usize),
+    specs: &[Spec],
+    extra: &str,
+) -> Result<Node, LabError> {
+    let dir = node_dir(&bench.workdir, tag, kind, host, run);
+    Node::start(kind, &lab.hosts[host], &dir, &bench.program, specs, extra)
+}
+
+/// Waits until the VIP is on host 0 only, then for three quiet intervals.
+fn settle(lab: &Lab, interval: Duration) -> Result<(), LabError> {
+    wait("the VIP on host 0 only", Duration::from_secs(30), || {
+        lab.holders(VIP).is_ok_and(|h| h == vec![true, false])
+    })?;
+    std::thread::sleep(interval * 3 + Duration::from_millis(100));
+    Ok(())
+}
+
+/// Runs `fail`, waits until host 1 holds the VIP and the client is answered
+/// again, and returns the client's largest reply gap in milliseconds.
+fn outage(
+    lab: &Lab,
+    ping: &Pinger,
+    fail: impl FnOnce() -> Result<(), LabError>,
+) -> Result<f64, LabError> {
+    ping.reset();
+    if !ping.wait_replies(10, Duration::from_secs(10)) {
+        return Err(LabError::Timeout(
+            "client replies before the failure".into(),
+        ));
+    }
+    fail()?;
+    wait("the VIP on host 1", Duration::from_secs(30), || {
+        lab.holders(VIP).is_ok_and(|h| h[1])
+    })?;
+    if !ping.wait_replies(20, Duration::from_secs(10)) {
+        return Err(LabError::Timeout(
+            "client replies after the failover".into(),
+        ));
+    }
+    Ok(ping.largest_gap().as_secs_f64() * 1000.0)
+}
+
+/// Scenario 1: the Master's bridge port goes down; `runs` outages in ms.
+pub fn host_loss(bench: &Bench, kind: Kind, interval: Duration) -> Result<Vec<f64>, LabError> {
+    let lab = bench.lab(2)?;
+    let tag = format!("loss{}", interval.as_millis());
+    let (_a, _b, ping) = single_pair(bench, &lab, kind, &tag, interval, "")?;
+    let mut samples = Vec::new();
+    for _ in 0..bench.runs {
+        samples.push(outage(&lab, &ping, || lab.set_cable(0, false))?);
+        lab.set_cable(0, true)?;
+        // Both are Master for a moment; the higher one wins and re-announces.
+        settle(&lab, interval)?;
+    }
+    Ok(samples)
+}
+
+/// Scenario 2: the Master stops gracefully (priority 0); outages in ms.
+pub fn graceful(bench: &Bench, kind: Kind, interval: Duration) -> Result<Vec<f64>, LabError> {
+    let lab = bench.lab(2)?;
+    let (mut a, _b, ping) = single_pair(bench, &lab, kind, "grace", interval, "")?;
+    let mut samples = Vec::new();
+    for run in 0..bench.runs {
+        samples.push(outage(&lab, &ping, || {
+            a.stop();
+            Ok(())
+        })?);
+        a = start(
+            bench,
+            &lab,
+            kind,
+            "grace",
+            (0, run + 1),
+            &single(150, interval),
+            "",
+        )?;
+        settle(&lab, interval)?;
+        if !ping.wait_replies(10, Duration::from_secs(10)) {
+            return Err(LabError::Timeout(
+                "client replies after the Master returned".into(),
+            ));
+        }
+    }
+    Ok(samples)
+}
+
+/// Scenario 3a: `twinstar switchover` on the Master; outages in ms.
+pub fn switchover(bench: &Bench, interval: Duration) -> Result<Vec<f64>, LabError> {
+    let lab = bench.lab(2)?;
+    let (a, b, ping) = single_pair(bench, &lab, Kind::Twinstar, "switch", interval, "")?;
+    let mut samples = Vec::new();
+    for _ in 0..bench.runs {
+        samples.push(outage(&lab, &ping, || {
+            control(bench, &a, &["switchover", "vr0", "--force"])
+        })?);
+        // Hand back (not measured): B resigns, A takes over within its skew.
+        control(bench, &b, &["switchover", "vr0", "--force"])?;
+        settle(&lab, interval)?;
+    }
+    Ok(samples)
+}
+
+/// Scenario 3b: the Master's track script starts failing (weight 0, 100 ms
+/// interval); outages in ms.
+pub fn failing_script(bench: &Bench, interval: Duration) -> Result<Vec<f64>, LabError> {
+    let lab = bench.lab(2)?;
+    let flag = bench.workdir.join("failing");
+    let extra = format!(
+        "    track:\n      - script: test ! -e {}\n        interval: 100ms\n        weight: 0\n",
+        flag.display()
+    );
+    let (_a, _b, ping) = single_pair(bench, &lab, Kind::Twinstar, "script", interval, &extra)?;
+    let mut samples = Vec::new();
+    for _ in 0..bench.runs {
+        samples.push(outage(&lab, &ping, || {
+            std::fs::write(&flag, "").map_err(LabError::Io)
+        })?);
+        std::fs::remove_file(&flag).map_err(LabError::Io)?;
+        settle(&lab, interval)?;
+    }
+    Ok(samples)
+}
+
+fn control(bench: &Bench, node: &Node, args: &[&str]) -> Result<(), LabError> {
+    let agent = node
+        .agent()
+        .ok_or_else(|| LabError::Timeout("a twinstar agent".into()))?;
+    let out = Command::new(&bench.program)
+        .args(args)
+        .arg("--runtime-dir")
+        .arg(agent.runtime_dir())
+        .output()?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(LabError::Timeout(format!(
+            "twinstar {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        )))
+    }
+}
+
+/// What scenarios 4 and 5 report per node.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Cost {
+    /// CPU over the window, % of one core.
+    pub cpu_percent: f64,
+    /// Resident memory at the end, MiB.
+    pub rss_mib: f64,
+}
+
+/// Scenario 4/5 result for one kind.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScaleResult {
+    /// The Master node.
+    pub master: Cost,
+    /// The Backup node.
+    pub backup: Cost,
+    /// Transitions during the window (should be 0).
+    pub transitions: u64,
+    /// Adverts the Backup missed in the window (twinstar only).
+    pub missed_adverts: Option<i64>,
+}
+
+/// Scenarios 4 and 5: many instances; CPU and memory over `window`.
+pub fn scale(
+    bench: &Bench,
+    kind: Kind,
+    specs_for: fn(u8, Duration) -> Vec<Spec>,
+    interval: Duration,
+    vlans: bool,
+    window: Duration,
+) -> Result<ScaleResult, LabError> {
+    let lab = bench.lab(2)?;
+    if vlans {
+        add_vlans(&lab)?;
+    }
+    let (master_specs, backup_specs) = (specs_for(150, interval), specs_for(100, interval));
+    let count = master_specs.len();
+    let tag = format!("scale{count}");
+    let a = start(bench, &lab, kind, &tag, (0, 0), &master_specs, "")?;
+    let b = start(bench, &lab, kind, &tag, (1, 0), &backup_specs, "")?;
+    wait("every VIP on the Master", Duration::from_secs(120), || {
+        vips_on(&lab, 0, &master_specs) == count && vips_on(&lab, 1, &master_specs) == 0
+    })?;
+    std::thread::sleep(Duration::from_secs(2));
+    let transitions_before = a.master_transitions() + b.master_transitions();
+    let received_before = b.adverts_received();
+    let (pa, pb) = (a.pids(), b.pids());
+    let (ca, cb) = (cpu_time(&pa), cpu_time(&pb));
+    let started = Instant::now();
+    std::thread::sleep(window);
+    let elapsed = started.elapsed().as_secs_f64();
+    let (da, db) = (cpu_time(&pa) - ca, cpu_time(&pb) - cb);
+    let received = b.adverts_received();
+    let expected = (count as f64 * elapsed / interval.as_secs_f64()) as i64;
+    let missed = match (received_before, received) {
+        (Some(before), Some(after)) => Some((expected - (after - before) as i64).max(0)),
+        _ => None,
+    };
+    Ok(ScaleResult {
+        master: Cost {
+            cpu_percent: da.as_secs_f64() / elapsed * 100.0,
+            rss_mib: rss_kib(&pa) as f64 / 1024.0,
+        },
+        backup: Cost {
+            cpu_percent: db.as_secs_f64() / elapsed * 100.0,
+            rss_mib: rss_kib(&pb) as f64 / 1024.0,
+        },
+        transitions: (a.master_transitions() + b.master_transitions())
+            .saturating_sub(transitions_before),
+        missed_adverts: missed,
+    })
+}
+
+/// Four VLAN interfaces `v0`..`v3` on both agent hosts, one /26 each.
+fn add_vlans(lab: &Lab) -> Result<(), LabError> {
+    for (host_index, host) in lab.hosts.iter().enumerate() {
+        for vlan in 0..4u32 {
+            let name = format!("v{vlan}");
+            let id = (101 + vlan).to_string();
+            host.ns.ip(&[
+                "link", "add", "link", "eth0", "name", &name, "type", "vlan", "id", &id,
+            ])?;
+            let address = format!("198.51.100.{}/26", vlan * 64 + 1 + host_index as u32);
+            host.ns.ip(&["addr", "add", &address, "dev", &name])?;
+            host.ns.ip(&["link", "set", &name, "up"])?;
+        }
+    }
+    Ok(())
+}
+
+/// Scenario 6: both cores saturated for `window`; transitions counted.
+pub fn stability(
+    bench: &Bench,
+    kind: Kind,
+    interval: Duration,
+    window: Duration,
+) -> Result<u64, LabError> {
+    let lab = bench.lab(2)?;
+    let (a, b, _ping) = single_pair(bench, &lab, kind, "hog", interval, "")?;
+    let before = a.master_transitions() + b.master_transitions();
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut hogs = Hogs(
+        (0..cores)
+            .map(|_| {
+                Command::new("sh")
+                    .args(["-c", "while :; do :; done"])
+                    .stdin(Stdio::null())
+                    .spawn()
+            })
+            .collect::<Result<Vec<Child>, _>>()?,
+    );
+    std::thread::sleep(window);
+    hogs.stop();
+    std::thread::sleep(interval * 10);
+    Ok((a.master_transitions() + b.master_transitions()).saturating_sub(before))
+}
+
+/// CPU hogs, killed by their pids when dropped.
+struct Hogs(Vec<Child>);
+
+impl Hogs {
+    fn stop(&mut self) {
+        for mut child in self.0.drain(..) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Hogs {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Scenario 7: 100 instances; the Backup starts 0.3 s before the Master.
+/// Returns (seconds from the Master's start until every VIP is on it and
+/// none on the Backup, transitions in the `observe` window after that).
+pub fn convergence(
+    bench: &Bench,
+    kind: Kind,
+    interval: Duration,
+    observe: Duration,
+) -> Result<Vec<(f64, u64)>, LabError> {
+    let lab = bench.lab(2)?;
+    let mut results = Vec::new();
+    for run in 0..bench.runs_convergence {
+        let specs = many_on_eth0(100, 150, interval);
+        let mut b = start(
+            bench,
+            &lab,
+            kind,
+            "conv",
+            (1, run),
+            &many_on_eth0(100, 100, interval),
+            "",
+        )?;
+        std::thread::sleep(Duration::from_millis(300));
+        let started = Instant::now();
+        let mut a = start(bench, &lab, kind, "conv", (0, run), &specs, "")?;
+        let vips = |host: usize| vips_on(&lab, host, &specs);
+        wait("convergence", Duration::from_secs(60), || {
+            vips(0) == specs.len() && vips(1) == 0
+        })?;
+        let took = started.elapsed().as_secs_f64();
+        let before = a.master_transitions() + b.master_transitions();
+        std::thread::sleep(observe);
+        let after = a.master_transitions() + b.master_transitions();
+        results.push((took, after.saturating_sub(before)));
+        a.stop();
+        b.stop();
+        wait("VIPs released", Duration::from_secs(30), || {
+            vips(0) == 0 && vips(1) == 0
+        })?;
+    }
+    Ok(results)
+}
+
+/// Whether the keepalived binary is there.
+pub fn keepalived_installed() -> bool {
+    Path::new(crate::lab::keepalived::KEEPALIVED).exists()
+}
