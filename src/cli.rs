@@ -16,12 +16,15 @@ use twinstar::lab;
 /// What `--runtime-dir` defaults to, for the agent and the verbs that talk to it.
 const DEFAULT_RUNTIME_DIR: &str = "/run/twinstar";
 
-/// twinstar: a VRRPv3 (RFC 9568) virtual-IP failover agent for Linux.
+/// VRRPv3 (RFC 9568) virtual-IP failover agent for Linux.
 ///
 /// `twinstar run` is the agent: it elects a Master among routers sharing a
 /// virtual router ID and moves the virtual IP addresses to it. `status`,
 /// `switchover`, `maintenance` and `reload` operate a running agent through its
 /// control socket; `check` validates a configuration file.
+///
+/// The configuration file, usually /etc/twinstar/twinstar.yaml, is described in
+/// twinstar.yaml(5).
 #[derive(Debug, Parser)]
 #[command(name = "twinstar", version, propagate_version = true)]
 pub struct Cli {
@@ -34,8 +37,30 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Validate a configuration file: print every error and exit 1, or a summary and exit 0.
+    ///
+    /// Reads FILE as `twinstar run` would, without touching the network or a
+    /// running agent. Every mistake is printed to stderr, one per line as
+    /// FILE:LINE:COL: message, with what would be right. A valid file prints one
+    /// line naming each instance's interface, VRID and address family.
+    ///
+    /// Exit status: 0 when the file is valid, 1 when it has errors or cannot be read.
     Check(CheckArgs),
     /// Run the agent in the foreground until SIGTERM or SIGINT (SIGHUP reloads).
+    ///
+    /// Joins the elections of the configured instances, adds the virtual IPs while
+    /// Master and removes them otherwise, runs the checks and hooks, and serves the
+    /// control socket, the status snapshot <runtime-dir>/status.json and, if
+    /// configured, the metrics endpoint. Needs root: it opens raw sockets, adds
+    /// and removes addresses, and runs scripts as script_user. Under systemd
+    /// (Type=notify) it reports readiness, reloads and a watchdog.
+    ///
+    /// SIGTERM or SIGINT: a Master hands over with a priority-0 advertisement,
+    /// removes its virtual IPs and the agent exits 0. SIGHUP (or `twinstar reload`)
+    /// re-reads the file and applies only the difference; a file with errors
+    /// changes nothing.
+    ///
+    /// Exit status: 0 after a clean stop, 1 when the configuration is invalid or
+    /// the agent cannot start.
     Run(RunArgs),
     /// Show the running agent's instances, checks and sync groups; exit 3 when an
     /// instance is in Fault.
@@ -80,10 +105,21 @@ pub enum Command {
     /// Demo lab (root): two agents and a client in network namespaces; shows the
     /// election, host-loss failovers and a graceful handover, then cleans up.
     ///
-    /// With --bench, runs the benchmark instead: twinstar and keepalived
-    /// (if installed) side by side on the same lab and scenarios, printed as
-    /// a Markdown table.
+    /// Builds a private LAN of network namespaces with two routers running this
+    /// binary and a client pinging the virtual IP, then shows the election,
+    /// measures --rounds host-loss failovers (how long the client loses the
+    /// virtual IP) and a graceful handover, and removes everything it made. It
+    /// touches no interface of the host. Needs root.
+    ///
+    /// With --bench, runs the benchmark instead: twinstar and keepalived (if
+    /// installed) side by side on the same lab and scenarios, printed as a
+    /// Markdown table with medians, ranges and ratios.
+    ///
+    /// Exit status: 0 when the demo ran, 1 when it could not.
     Lab(LabArgs),
+    /// Write the manual pages, shell completions and configuration reference.
+    #[command(hide = true)]
+    Generate(GenerateArgs),
 }
 
 impl Cli {
@@ -97,6 +133,7 @@ impl Cli {
             Command::Maintenance(args) => args.run(),
             Command::Reload(args) => args.run(),
             Command::Lab(args) => args.run(),
+            Command::Generate(args) => args.run(),
         }
     }
 }
@@ -297,6 +334,33 @@ fn finish(outcome: Outcome) -> ExitCode {
     ExitCode::from(outcome.code)
 }
 
+/// Arguments of `twinstar generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// The directory to write into; created if missing.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+impl GenerateArgs {
+    /// Writes the files and names each on stdout.
+    pub fn run(&self) -> ExitCode {
+        use clap::CommandFactory;
+        match crate::manual::generate(Cli::command(), &self.out) {
+            Ok(files) => {
+                for file in files {
+                    println!("{}", file.display());
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("twinstar generate: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
 /// Arguments of `twinstar lab`.
 #[derive(Debug, Args)]
 pub struct LabArgs {
@@ -475,6 +539,18 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn generate_is_hidden_from_help() {
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains("maintenance"), "{help}");
+        assert!(!help.contains("generate"), "{help}");
+        let cli = Cli::try_parse_from(["twinstar", "generate", "--out", "d"]).unwrap();
+        let Command::Generate(args) = cli.command else {
+            panic!("not generate: {cli:?}")
+        };
+        assert_eq!(args.out, PathBuf::from("d"));
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 mod cli;
+mod manual;
 
 fn main() -> ExitCode {
     cli::Cli::parse().run()

@@ -15,6 +15,7 @@ mod parse_control;
 mod parse_health;
 mod parse_notify;
 mod reader;
+pub mod reference;
 mod vip;
 mod yaml;
 

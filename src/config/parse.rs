@@ -413,3 +413,47 @@ fn garp(ck: &mut Checker, node: &Node) -> Option<Garp> {
         refresh: refresh?,
     })
 }
+
+/// Every key the schema accepts, as the dotted paths of the reference
+/// (`instances[].garp.count`, `sync_groups[].hooks.*.timeout`), built from the
+/// key lists the parser checks mappings against.
+///
+/// An inline `track:` item takes the keys of a `checks:` item; those are
+/// listed once, under `checks[]`.
+#[cfg(test)]
+pub(super) fn accepted_keys() -> Vec<String> {
+    use super::parse_control::{CONTROL_KEYS, METRICS_KEYS};
+    use super::parse_health::{CHECK_KEYS, TRACK_KEYS};
+    use super::parse_notify::{
+        EVENTS_KEYS, HOOK_FORM_KEYS, HOOK_KEYS, INSTANCE_ONLY_HOOK_KEYS, SYNC_GROUP_KEYS,
+    };
+    let under = |prefix: &str, keys: &[&str]| -> Vec<String> {
+        keys.iter().map(|k| format!("{prefix}{k}")).collect()
+    };
+    let group_hooks: Vec<&str> = HOOK_KEYS
+        .iter()
+        .copied()
+        .filter(|k| !INSTANCE_ONLY_HOOK_KEYS.contains(k))
+        .collect();
+    let track_only: Vec<&str> = TRACK_KEYS
+        .iter()
+        .copied()
+        .filter(|k| !CHECK_KEYS.contains(k))
+        .collect();
+    [
+        under("", TOP_KEYS),
+        under("instances[].", INSTANCE_KEYS),
+        under("instances[].garp.", GARP_KEYS),
+        under("instances[].track[].", &track_only),
+        under("checks[].", CHECK_KEYS),
+        under("instances[].hooks.", HOOK_KEYS),
+        under("instances[].hooks.*.", HOOK_FORM_KEYS),
+        under("sync_groups[].", SYNC_GROUP_KEYS),
+        under("sync_groups[].hooks.", &group_hooks),
+        under("sync_groups[].hooks.*.", HOOK_FORM_KEYS),
+        under("events.", EVENTS_KEYS),
+        under("control.", CONTROL_KEYS),
+        under("metrics.", METRICS_KEYS),
+    ]
+    .concat()
+}

@@ -7,8 +7,8 @@ use super::model::{Control, Metrics};
 use super::reader::{int_in, optional, string, Checker, MapReader};
 use super::yaml::Node;
 
-const CONTROL_KEYS: &[&str] = &["group"];
-const METRICS_KEYS: &[&str] = &["address", "port"];
+pub(super) const CONTROL_KEYS: &[&str] = &["group"];
+pub(super) const METRICS_KEYS: &[&str] = &["address", "port"];
 
 /// `metrics.address` when omitted: loopback, since the endpoint has no authentication.
 const METRICS_ADDRESS: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);

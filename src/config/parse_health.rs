@@ -10,7 +10,7 @@ use super::reader::{int_in, list, optional, string, Checker, MapReader};
 use super::yaml::{Node, Pos};
 
 /// The keys of a check under `checks:`.
-const CHECK_KEYS: &[&str] = &[
+pub(super) const CHECK_KEYS: &[&str] = &[
     "name",
     "script",
     "interface",
@@ -29,7 +29,7 @@ const CHECK_KEYS: &[&str] = &[
     "fall",
 ];
 /// The keys of a `track:` item: a reference or an inline check, and its weight.
-const TRACK_KEYS: &[&str] = &[
+pub(super) const TRACK_KEYS: &[&str] = &[
     "check",
     "weight",
     "name",

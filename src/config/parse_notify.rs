@@ -9,7 +9,7 @@ use super::parse_check::{absolute_path, command};
 use super::reader::{duration_in, list, optional, string, Checker, MapReader};
 use super::yaml::{Kind, Node};
 
-const HOOK_KEYS: &[&str] = &[
+pub(super) const HOOK_KEYS: &[&str] = &[
     "on_master",
     "on_backup",
     "on_fault",
@@ -20,9 +20,12 @@ const HOOK_KEYS: &[&str] = &[
     "before_master_retry",
 ];
 /// Hook keys that make sense for one instance only, not for a sync group.
-const INSTANCE_ONLY_HOOK_KEYS: &[&str] = &["before_master", "after_backup", "before_master_retry"];
-const SYNC_GROUP_KEYS: &[&str] = &["name", "instances", "hooks"];
-const EVENTS_KEYS: &[&str] = &["fifo", "socket"];
+pub(super) const INSTANCE_ONLY_HOOK_KEYS: &[&str] =
+    &["before_master", "after_backup", "before_master_retry"];
+pub(super) const SYNC_GROUP_KEYS: &[&str] = &["name", "instances", "hooks"];
+pub(super) const EVENTS_KEYS: &[&str] = &["fifo", "socket"];
+/// The keys of a hook written as a mapping rather than as a command.
+pub(super) const HOOK_FORM_KEYS: &[&str] = &["command", "timeout"];
 
 /// Who a `hooks:` mapping belongs to: some hooks exist per instance only.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -87,7 +90,7 @@ fn hook(ck: &mut Checker, key: &str, node: &Node) -> Option<Hook> {
             timeout: defaults::HOOK_TIMEOUT,
         });
     }
-    let map = MapReader::new(ck, node, key, &["command", "timeout"])?;
+    let map = MapReader::new(ck, node, key, HOOK_FORM_KEYS)?;
     let command = map
         .required(
             ck,

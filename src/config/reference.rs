@@ -1,0 +1,523 @@
+//! The configuration reference: every key of the YAML file with its default and
+//! meaning, in the order of the file, and its renderings as the twinstar.yaml(5)
+//! manual page and as `docs/configuration.md`.
+//!
+//! The tests hold this table to the parser: a key the parser accepts must be
+//! documented here, a key documented here must be accepted, and the defaults
+//! written here must be those of [`super::defaults`]. In text, `code` marks
+//! literal keys and values.
+
+/// One configuration key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyDoc {
+    /// The title of the [`SectionDoc`] the key belongs to.
+    pub section: &'static str,
+    /// The dotted path of the key: `[]` marks a list item, `*` any hook.
+    pub key: &'static str,
+    /// What an omitted key means: `required`, `none`, or the value.
+    pub default: &'static str,
+    /// One or two sentences: meaning and accepted range.
+    pub summary: &'static str,
+}
+
+/// A group of keys, such as everything about one instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SectionDoc {
+    /// The section's title.
+    pub title: &'static str,
+    /// A paragraph introducing its keys.
+    pub intro: &'static str,
+}
+
+const TOP: &str = "Top level";
+const INSTANCES: &str = "Instances";
+const GARP: &str = "Announcements (garp)";
+const CHECKS: &str = "Tracked objects (checks and track)";
+const HOOKS: &str = "Hooks";
+const SYNC: &str = "Sync groups";
+const EVENTS: &str = "Events";
+const CONTROL: &str = "Control socket";
+const METRICS: &str = "Metrics";
+const SCRIPT_USER: &str = "Script user";
+
+/// The sections, in the order of the file.
+pub const SECTIONS: &[SectionDoc] = &[
+    SectionDoc {
+        title: TOP,
+        intro: "The file is one YAML mapping. Only `instances` is required; every other \
+                top-level key has its own section below.",
+    },
+    SectionDoc {
+        title: INSTANCES,
+        intro: "Each item of `instances` is one virtual router (RFC 9568) on one interface \
+                for one address family. Run two instances with the same `vrid` to serve \
+                IPv4 and IPv6. Both routers of a pair list the same `vrid`, \
+                `advert_interval` and `virtual_ips`, and differ in `priority`.",
+    },
+    SectionDoc {
+        title: GARP,
+        intro: "A new Master announces its virtual IPs with gratuitous ARP (IPv4) or \
+                unsolicited Neighbor Advertisements (IPv6), so that switches and \
+                neighbours learn their new location.",
+    },
+    SectionDoc {
+        title: CHECKS,
+        intro: "A tracked object is checked periodically (or watched) and its result moves \
+                the priority of the instances tracking it, or puts them in Fault. Declare \
+                a check once under the top-level `checks` with a `name` and refer to it \
+                from any instance with `track: [{check: NAME, weight: W}]`, or write it \
+                inline as a `track` item: any key of `checks[]` plus `weight`, the name \
+                being optional. A check tracked by several instances runs once. A check \
+                has exactly one kind key: `script`, `interface`, `file`, `process`, `tcp`, \
+                `http` or `ping`.",
+    },
+    SectionDoc {
+        title: HOOKS,
+        intro: "Commands run on an instance's transitions, as `script_user` with a clean \
+                environment. A hook is a command (a string run by `/bin/sh -c`, or a list \
+                of a program and its arguments) or a mapping `{command: ..., timeout: 10s}`. \
+                Every hook gets the arguments `INSTANCE NEW_STATE OLD_STATE PRIORITY` and \
+                the same values in `TWINSTAR_INSTANCE`, `TWINSTAR_STATE`, \
+                `TWINSTAR_OLD_STATE` and `TWINSTAR_PRIORITY`. Per instance, hooks run one \
+                at a time in the order of the transitions; a slow hook delays the next \
+                hook, never the protocol.",
+    },
+    SectionDoc {
+        title: SYNC,
+        intro: "Instances that are Master together or not at all. A Fault in any member \
+                puts every member in Fault, a member leaving Master makes the others \
+                resign, and members share the lowest effective priority among them, so \
+                both hosts decide every member the same way.",
+    },
+    SectionDoc {
+        title: EVENTS,
+        intro: "The JSON-lines event stream: one object per transition, tracked-object \
+                change and hook result.",
+    },
+    SectionDoc {
+        title: CONTROL,
+        intro: "The control socket `<runtime-dir>/control.sock`, used by `twinstar status`, \
+                `switchover`, `maintenance` and `reload`. Read at start only.",
+    },
+    SectionDoc {
+        title: METRICS,
+        intro: "The Prometheus endpoint, `GET /metrics` over plain HTTP; off unless \
+                `metrics` is given. Read at start only.",
+    },
+    SectionDoc {
+        title: SCRIPT_USER,
+        intro: "Who scripts and hooks run as.",
+    },
+];
+
+/// Shorthand for the table below.
+const fn k(
+    section: &'static str,
+    key: &'static str,
+    default: &'static str,
+    summary: &'static str,
+) -> KeyDoc {
+    KeyDoc {
+        section,
+        key,
+        default,
+        summary,
+    }
+}
+
+/// Every key of the configuration file, section by section in file order.
+pub const KEYS: &[KeyDoc] = &[
+    // Top level.
+    k(TOP, "instances", "required", "The virtual routers this host takes part in: a list of at least one instance. Names are unique, and so is each (interface, vrid, address family)."),
+    k(TOP, "checks", "none", "Named tracked objects that instances refer to with `track: [{check: NAME}]`; see the tracked objects section."),
+    k(TOP, "sync_groups", "none", "Lists of instances that move together; see the sync groups section."),
+    k(TOP, "events", "none", "Where the JSON-lines event stream is written; see the events section."),
+    k(TOP, "control", "none", "Who may use the control socket; see the control socket section."),
+    k(TOP, "metrics", "none", "The Prometheus endpoint, off when omitted; see the metrics section."),
+    // Instances.
+    k(INSTANCES, "instances[].name", "required", "Unique label used by the command line, hooks and metrics: 1 to 32 letters, digits, `-`, `_` or `.`."),
+    k(INSTANCES, "instances[].interface", "required", "The network interface to advertise on and to add the virtual IPs to, such as `eth0`: at most 15 characters, without `/`, `:` or spaces."),
+    k(INSTANCES, "instances[].vrid", "required", "The Virtual Router Identifier, 1..=255, the same on every router of the group. It picks the virtual MAC 00-00-5E-00-01-{vrid} (IPv6: 00-00-5E-00-02-{vrid}), so it is unique per interface and address family."),
+    k(INSTANCES, "instances[].priority", "100", "1..=255: the highest priority becomes Master. 255 declares this host the address owner, which always preempts and is never moved by track weights."),
+    k(INSTANCES, "instances[].advert_interval", "1s", "How often the Master advertises, 10ms..=40.95s in 10 ms steps; Backups declare it dead after about three intervals. The same on every router of the group."),
+    k(INSTANCES, "instances[].preempt", "true", "Whether a higher-priority Backup takes over from a lower-priority Master. Address owners always preempt."),
+    k(INSTANCES, "instances[].preempt_delay", "0s", "How long a Backup that could preempt waits first, 0s..=1h, to let a rebooted host's services settle before taking traffic."),
+    k(INSTANCES, "instances[].accept", "false", "Whether the Master accepts packets addressed to virtual IPs it does not own (RFC 9568 Accept_Mode)."),
+    k(INSTANCES, "instances[].virtual_ips", "required", "The addresses moved between hosts, at least one, each with its prefix length (`192.0.2.50/24`, `2001:db8::50/64`), all of one address family and none twice. Not unspecified, loopback, multicast, or a subnet's network or broadcast address."),
+    k(INSTANCES, "instances[].ipv4_checksum", "pseudo-header", "IPv4 instances only: `pseudo-header` computes the advertisement checksum over an IPv4 pseudo-header as keepalived and FRRouting do, `rfc9568` over the VRRP message alone. Both forms are accepted on receipt."),
+    k(INSTANCES, "instances[].garp", "none", "Announcements sent on becoming Master; see the announcements section."),
+    k(INSTANCES, "instances[].track", "none", "Tracked objects that move this instance's priority or put it in Fault: a list of `{check: NAME, weight: W}` or inline checks; see the tracked objects section."),
+    k(INSTANCES, "instances[].hooks", "none", "Commands run on this instance's transitions; see the hooks section."),
+    // Announcements.
+    k(GARP, "instances[].garp.count", "5", "Announcements sent per address on becoming Master, 1..=100; repeats cover a lost frame or a switch port still coming up."),
+    k(GARP, "instances[].garp.interval", "100ms", "The delay between those repeats, 0s..=10s."),
+    k(GARP, "instances[].garp.refresh", "0s", "Re-announce periodically while Master, for neighbours whose caches forget: `0s` is off, else 1s..=1h."),
+    // Tracked objects.
+    k(CHECKS, "instances[].track[].check", "none", "The name of a check declared under `checks`. Goes with `weight` only; without `check` the item is an inline check."),
+    k(CHECKS, "instances[].track[].weight", "0", "-254..=254. 0 puts the instance in Fault while the check fails; a negative weight is added to the priority while the check fails, a positive one while it succeeds. The result is clamped to 1..=254."),
+    k(CHECKS, "checks[].name", "required", "Unique among checks, shown in status, metrics and events; same rules as instance names. Optional inline, where it defaults to `INSTANCE/KIND`, then `INSTANCE/KIND2`, and so on."),
+    k(CHECKS, "checks[].script", "none", "Kind: a command (string for `/bin/sh -c`, or list), up when it exits 0. A command that cannot be executed is a failure; at the timeout its process group is killed."),
+    k(CHECKS, "checks[].interface", "none", "Kind: an interface name, up while the interface is up with carrier. Follows link events as they happen, so `interval` does not apply."),
+    k(CHECKS, "checks[].file", "none", "Kind: an absolute path to a file holding an integer. With `weight: 0` any non-zero value is a failure; otherwise the value times the weight is added to the priority. A missing or unreadable file is a failure with `weight: 0` and reads as 0 otherwise."),
+    k(CHECKS, "checks[].process", "none", "Kind: a process name (no path), up while the number of processes with that name (`/proc/PID/comm`, or argv[0]'s file name) is within `min`..=`max`."),
+    k(CHECKS, "checks[].min", "1", "`process` checks only: the fewest matching processes that count as up."),
+    k(CHECKS, "checks[].max", "none", "`process` checks only: the most matching processes that count as up; not below `min`."),
+    k(CHECKS, "checks[].tcp", "none", "Kind: `HOST:PORT` (IPv6 in brackets, names are not resolved), up when a TCP connection is established within the timeout."),
+    k(CHECKS, "checks[].http", "none", "Kind: a plain-HTTP URL such as `http://127.0.0.1:8404/health` (IP literal host, port 80 by default, no TLS), up when a GET answers with `status` and, if given, a body holding `body_contains`."),
+    k(CHECKS, "checks[].status", "200", "`http` checks only: the expected response status, 100..=599."),
+    k(CHECKS, "checks[].body_contains", "none", "`http` checks only: a non-empty substring the first 64 KiB of the body must hold."),
+    k(CHECKS, "checks[].ping", "none", "Kind: an IP address, up when an ICMP or ICMPv6 echo is answered within the timeout."),
+    k(CHECKS, "checks[].interval", "1s", "Time between the starts of two runs, 10ms..=1h. Ignored for `interface`."),
+    k(CHECKS, "checks[].timeout", "interval", "A run not finished by then fails, 10ms..=1h, at most `interval` (except for `interface`)."),
+    k(CHECKS, "checks[].rise", "1", "Consecutive successes before a failing object counts as up again, 1..=1000."),
+    k(CHECKS, "checks[].fall", "1", "Consecutive failures before an up object counts as down, 1..=1000."),
+    // Hooks.
+    k(HOOKS, "instances[].hooks.on_master", "none", "After becoming Master, once the virtual IPs are added."),
+    k(HOOKS, "instances[].hooks.on_backup", "none", "After becoming Backup."),
+    k(HOOKS, "instances[].hooks.on_fault", "none", "After entering Fault."),
+    k(HOOKS, "instances[].hooks.on_stop", "none", "After the instance stops: agent shutdown, or removal on reload."),
+    k(HOOKS, "instances[].hooks.on_change", "none", "After every transition, after the state-specific hook."),
+    k(HOOKS, "instances[].hooks.before_master", "none", "Must exit 0 within its timeout before the virtual IPs are added; otherwise the instance goes to Fault for `before_master_retry` and the virtual IPs stay off."),
+    k(HOOKS, "instances[].hooks.after_backup", "none", "Runs once the virtual IPs have been removed after leaving Master."),
+    k(HOOKS, "instances[].hooks.before_master_retry", "30s", "How long an instance whose `before_master` failed stays in Fault before it may try again, 1s..=1d."),
+    k(HOOKS, "instances[].hooks.*.command", "required", "In the mapping form of a hook: what to run, a string for `/bin/sh -c` or a list of a program and its arguments."),
+    k(HOOKS, "instances[].hooks.*.timeout", "10s", "In the mapping form of a hook: the hook's process group is killed after it, 10ms..=1h."),
+    // Sync groups.
+    k(SYNC, "sync_groups[].name", "required", "Unique among sync groups; same rules as instance names. Hooks get it as INSTANCE, with `TWINSTAR_GROUP` set."),
+    k(SYNC, "sync_groups[].instances", "required", "The member instance names, at least two; an instance belongs to at most one group."),
+    k(SYNC, "sync_groups[].hooks", "none", "Hooks on the group's state: Master when every member is Master, Fault when any is, Backup otherwise. `before_master`, `after_backup` and `before_master_retry` are per instance only."),
+    k(SYNC, "sync_groups[].hooks.on_master", "none", "After the group becomes Master."),
+    k(SYNC, "sync_groups[].hooks.on_backup", "none", "After the group becomes Backup."),
+    k(SYNC, "sync_groups[].hooks.on_fault", "none", "After the group enters Fault."),
+    k(SYNC, "sync_groups[].hooks.on_stop", "none", "After the group stops."),
+    k(SYNC, "sync_groups[].hooks.on_change", "none", "After every transition of the group, after the state-specific hook."),
+    k(SYNC, "sync_groups[].hooks.*.command", "required", "In the mapping form of a hook: what to run, as for instances."),
+    k(SYNC, "sync_groups[].hooks.*.timeout", "10s", "In the mapping form of a hook: the process group is killed after it, 10ms..=1h."),
+    // Events.
+    k(EVENTS, "events.fifo", "none", "An absolute path to a FIFO, created (mode 0600) if missing; every event is written to it while a reader has it open."),
+    k(EVENTS, "events.socket", "none", "An absolute path to a Unix stream socket; every connected client receives every event from the time it connects. Not the same path as `events.fifo`."),
+    // Control socket.
+    k(CONTROL, "control.group", "none", "The socket is mode 0660, owned by root and this group, so its members may run `twinstar status`, `switchover`, `maintenance` and `reload`. Without it, root only."),
+    // Metrics.
+    k(METRICS, "metrics.address", "127.0.0.1", "The IP address to listen on, without a port. Bind a non-loopback address only on a management network: the endpoint has no authentication."),
+    k(METRICS, "metrics.port", "required", "The TCP port to listen on, 1..=65535."),
+    // Script user.
+    k(SCRIPT_USER, "script_user", "twinstar", "The user scripts and hooks run as, with that user's groups, a clean environment and no capabilities; `nobody` when the default `twinstar` user does not exist. `root` is allowed, but then a script is refused when it or a directory above it is writable by another user."),
+];
+
+/// The file's general rules, shared by both renderings.
+const DESCRIPTION: &[&str] = &[
+    "twinstar reads one YAML file, given with `--config` to `twinstar run` and `twinstar check`. \
+     Unknown keys, duplicate keys and out-of-range values are errors; a file with errors is \
+     never applied, neither at start nor on reload.",
+    "Durations are a number with a unit `ms`, `s` or `m`, such as `100ms`, `2s`, `1.5s` or `1m`. \
+     Addresses are IP literals (IPv6 in brackets where a port follows); names are not resolved. \
+     Commands are a string run by `/bin/sh -c` or a list of a program and its arguments.",
+    "Every error is reported, not only the first, one per line as `FILE:LINE:COL: message`; \
+     `twinstar check --config FILE` prints them without touching a running agent.",
+];
+
+/// The short two-node example, host A; host B differs in its priority.
+const EXAMPLE: &str = "\
+instances:
+  - name: web
+    interface: eth0
+    vrid: 51
+    priority: 150          # host B: 100
+    advert_interval: 100ms
+    preempt_delay: 10s
+    virtual_ips:
+      - 192.0.2.50/24
+    track:
+      - tcp: 127.0.0.1:80
+        weight: -60
+    hooks:
+      on_master: [/usr/local/bin/notify, master]
+control:
+  group: twinstar
+";
+
+/// The keys of one section, in table order.
+fn keys_of(section: &str) -> impl Iterator<Item = &'static KeyDoc> + '_ {
+    KEYS.iter().filter(move |k| k.section == section)
+}
+
+/// The twinstar.yaml(5) manual page, in roff.
+pub fn man_page() -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        ".TH TWINSTAR.YAML 5 \"\" \"twinstar {}\" \"File Formats Manual\"\n",
+        env!("CARGO_PKG_VERSION")
+    ));
+    out.push_str(
+        ".SH NAME\ntwinstar.yaml \\- configuration of the twinstar VRRPv3 failover agent\n",
+    );
+    out.push_str(".SH SYNOPSIS\n\\fI/etc/twinstar/twinstar.yaml\\fR\n");
+    out.push_str(".SH DESCRIPTION\n");
+    for (i, para) in DESCRIPTION.iter().enumerate() {
+        if i > 0 {
+            out.push_str(".PP\n");
+        }
+        out.push_str(&roff_text(para));
+        out.push('\n');
+    }
+    out.push_str(
+        ".PP\nIn the key names below, \\fB[]\\fR stands for any item of a list and \
+         \\fB*\\fR for any hook.\n",
+    );
+    for section in SECTIONS {
+        out.push_str(&format!(
+            ".SH {}\n",
+            roff_escape(&section.title.to_uppercase())
+        ));
+        out.push_str(&roff_text(section.intro));
+        out.push('\n');
+        for key in keys_of(section.title) {
+            out.push_str(&format!(
+                ".TP\n\\fB{}\\fR (default: {})\n{}\n",
+                roff_escape(key.key),
+                roff_text(&code(key.default)),
+                roff_text(key.summary)
+            ));
+        }
+    }
+    out.push_str(".SH EXAMPLES\nHost A of a two-node pair; host B runs the same file with \\fBpriority: 100\\fR.\n");
+    out.push_str(".PP\n.nf\n.RS 4\n");
+    for line in EXAMPLE.lines() {
+        out.push_str(&roff_line(&roff_escape(line)));
+        out.push('\n');
+    }
+    out.push_str(".RE\n.fi\n");
+    out.push_str(
+        ".SH FILES\n.TP\n\\fI/etc/twinstar/twinstar.yaml\\fR\nThe configuration file.\n\
+         .TP\n\\fI/run/twinstar/control.sock\\fR\nThe control socket (see \\fBcontrol\\fR).\n",
+    );
+    out.push_str(".SH SEE ALSO\n\\fBtwinstar\\fR(8)\n");
+    out
+}
+
+/// The same reference as Markdown: `docs/configuration.md`.
+pub fn markdown() -> String {
+    let mut out = String::new();
+    out.push_str(
+        "# twinstar.yaml: configuration reference\n\n\
+         <!-- Generated from src/config/reference.rs by `twinstar generate`; do not edit. -->\n\n\
+         The configuration file, usually `/etc/twinstar/twinstar.yaml`.\n\n",
+    );
+    for para in DESCRIPTION {
+        out.push_str(para);
+        out.push_str("\n\n");
+    }
+    out.push_str(
+        "In the key names below, `[]` stands for any item of a list and `*` for any hook.\n\n",
+    );
+    for section in SECTIONS {
+        out.push_str(&format!("## {}\n\n{}\n\n", section.title, section.intro));
+        out.push_str("| Key | Default | Meaning |\n|---|---|---|\n");
+        for key in keys_of(section.title) {
+            out.push_str(&format!(
+                "| `{}` | {} | {} |\n",
+                key.key,
+                code(key.default),
+                key.summary
+            ));
+        }
+        out.push('\n');
+    }
+    out.push_str("## Example\n\nHost A of a two-node pair; host B runs the same file with `priority: 100`.\n\n```yaml\n");
+    out.push_str(EXAMPLE);
+    out.push_str("```\n\n## See also\n\n`twinstar(8)`; the files in `examples/`.\n");
+    out
+}
+
+/// A default as written in text: values in `code`, words as they are.
+fn code(default: &str) -> String {
+    match default {
+        "required" | "none" => default.to_owned(),
+        "interval" => "`interval`".to_owned(),
+        value => format!("`{value}`"),
+    }
+}
+
+/// Escapes roff's special characters in plain text.
+fn roff_escape(text: &str) -> String {
+    text.replace('\\', "\\e").replace('-', "\\-")
+}
+
+/// A text line that roff must not take for a request.
+fn roff_line(line: &str) -> String {
+    if line.starts_with(['.', '\'']) {
+        format!("\\&{line}")
+    } else {
+        line.to_owned()
+    }
+}
+
+/// Escapes `text` and turns its `code` spans bold.
+fn roff_text(text: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in text.split('`').enumerate() {
+        if i % 2 == 1 {
+            out.push_str(&format!("\\fB{}\\fR", roff_escape(part)));
+        } else {
+            out.push_str(&roff_escape(part));
+        }
+    }
+    roff_line(&out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::time::Duration;
+
+    use super::super::{defaults, format_duration, parse::accepted_keys, parse_str};
+    use super::*;
+
+    #[test]
+    fn every_accepted_key_is_documented_and_every_documented_key_accepted() {
+        let accepted: BTreeSet<String> = accepted_keys().into_iter().collect();
+        let documented: BTreeSet<String> = KEYS.iter().map(|k| k.key.to_owned()).collect();
+        let undocumented: Vec<_> = accepted.difference(&documented).collect();
+        let unknown: Vec<_> = documented.difference(&accepted).collect();
+        assert!(
+            undocumented.is_empty(),
+            "keys the parser accepts but src/config/reference.rs does not document: {undocumented:?}"
+        );
+        assert!(
+            unknown.is_empty(),
+            "keys documented in src/config/reference.rs that the parser rejects: {unknown:?}"
+        );
+        assert_eq!(documented.len(), KEYS.len(), "a key is documented twice");
+    }
+
+    #[test]
+    fn keys_are_grouped_in_section_order() {
+        let order = |title: &str| SECTIONS.iter().position(|s| s.title == title);
+        let mut last = 0;
+        for key in KEYS {
+            let Some(pos) = order(key.section) else {
+                panic!("{} is in unknown section {}", key.key, key.section)
+            };
+            assert!(pos >= last, "{} is out of section order", key.key);
+            last = pos;
+        }
+        for section in SECTIONS {
+            assert!(
+                keys_of(section.title).next().is_some(),
+                "{} is empty",
+                section.title
+            );
+        }
+    }
+
+    fn default_of(key: &str) -> &'static str {
+        match KEYS.iter().find(|k| k.key == key) {
+            Some(k) => k.default,
+            None => panic!("{key} is not documented"),
+        }
+    }
+
+    #[test]
+    fn documented_defaults_are_the_defaults() {
+        let duration = |key: &str, d: Duration| {
+            assert_eq!(default_of(key), format_duration(d), "default of {key}");
+        };
+        let number = |key: &str, n: String| assert_eq!(default_of(key), n, "default of {key}");
+        number("instances[].priority", defaults::PRIORITY.to_string());
+        duration("instances[].advert_interval", defaults::ADVERT_INTERVAL);
+        number("instances[].garp.count", defaults::GARP_COUNT.to_string());
+        duration("instances[].garp.interval", defaults::GARP_INTERVAL);
+        duration("checks[].interval", defaults::CHECK_INTERVAL);
+        number("checks[].rise", defaults::RISE_FALL.to_string());
+        number("checks[].fall", defaults::RISE_FALL.to_string());
+        number("checks[].status", defaults::HTTP_STATUS.to_string());
+        duration("instances[].hooks.*.timeout", defaults::HOOK_TIMEOUT);
+        duration("sync_groups[].hooks.*.timeout", defaults::HOOK_TIMEOUT);
+        duration(
+            "instances[].hooks.before_master_retry",
+            defaults::BEFORE_MASTER_RETRY,
+        );
+        assert_eq!(default_of("script_user"), defaults::SCRIPT_USER);
+    }
+
+    #[test]
+    fn documented_defaults_are_what_an_omitted_key_gives() {
+        let text = "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    \
+                    virtual_ips: [192.0.2.50/24]\n    track: [{process: haproxy}]\n\
+                    metrics: {port: 9650}\n";
+        let config = parse_str(text, "t.yaml").unwrap();
+        let i = &config.instances[0];
+        assert_eq!(default_of("instances[].preempt"), i.preempt.to_string());
+        assert_eq!(default_of("instances[].accept"), i.accept.to_string());
+        assert_eq!(
+            default_of("instances[].preempt_delay"),
+            format_duration(i.preempt_delay)
+        );
+        assert_eq!(default_of("instances[].ipv4_checksum"), "pseudo-header");
+        assert_eq!(i.ipv4_checksum, crate::config::Ipv4Checksum::PseudoHeader);
+        assert_eq!(default_of("instances[].garp.refresh"), "0s");
+        assert_eq!(i.garp.refresh, None);
+        assert_eq!(
+            default_of("instances[].track[].weight"),
+            i.track[0].weight.to_string()
+        );
+        let crate::config::CheckKind::Process { min, max, .. } = &config.checks[0].kind else {
+            panic!("not a process check")
+        };
+        assert_eq!(default_of("checks[].min"), min.to_string());
+        assert_eq!((default_of("checks[].max"), *max), ("none", None));
+        assert_eq!(default_of("checks[].timeout"), "interval");
+        assert_eq!(config.checks[0].timeout, config.checks[0].interval);
+        let listen = config.metrics.as_ref().map(|m| m.listen.ip().to_string());
+        assert_eq!(Some(default_of("metrics.address").to_owned()), listen);
+    }
+
+    #[test]
+    fn the_example_is_valid() {
+        if let Err(e) = parse_str(EXAMPLE, "example.yaml") {
+            panic!("the reference's example does not validate:\n{e}");
+        }
+    }
+
+    #[test]
+    fn docs_configuration_md_is_up_to_date() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/configuration.md");
+        let expected = markdown();
+        if std::env::var_os("TWINSTAR_UPDATE_DOCS").is_some() {
+            std::fs::write(path, &expected).unwrap();
+        }
+        let actual = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            actual == expected,
+            "docs/configuration.md differs from src/config/reference.rs; regenerate it with\n    \
+             TWINSTAR_UPDATE_DOCS=1 cargo test --lib config::reference\n\
+             (or `twinstar generate --out DIR` and copy DIR/configuration.md)"
+        );
+    }
+
+    #[test]
+    fn man_page_names_every_key_and_has_no_stray_requests() {
+        let page = man_page();
+        for key in KEYS {
+            assert!(
+                page.contains(&format!("\\fB{}\\fR", roff_escape(key.key))),
+                "{} missing",
+                key.key
+            );
+        }
+        for line in page.lines() {
+            assert!(!line.starts_with('\''), "stray roff request: {line}");
+            if let Some(request) = line.strip_prefix('.') {
+                let name: String = request
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric())
+                    .collect();
+                assert!(
+                    ["TH", "SH", "PP", "TP", "nf", "fi", "RS", "RE"].contains(&name.as_str()),
+                    "unexpected roff request: {line}"
+                );
+            }
+        }
+    }
+}
