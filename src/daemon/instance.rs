@@ -50,6 +50,8 @@ pub struct InstanceRuntime {
     pub noted_master: Option<IpAddr>,
     advert_addresses: Addresses,
     checksum: ChecksumForm,
+    /// The last advert built, by (priority, interval): most adverts repeat it.
+    advert_cache: Option<(u8, std::time::Duration, Vec<u8>)>,
     jobs: mpsc::UnboundedSender<AddressJob>,
     worker: JoinHandle<()>,
     hooks: HookQueue,
@@ -94,6 +96,7 @@ impl InstanceRuntime {
             noted_master: None,
             advert_addresses,
             checksum,
+            advert_cache: None,
             jobs,
             worker,
             hooks,
@@ -136,6 +139,7 @@ impl InstanceRuntime {
         }
         self.advert_addresses = advert_addresses(&config);
         self.checksum = checksum_form(config.ipv4_checksum);
+        self.advert_cache = None;
         self.hooks.set_hooks(config.hooks.clone());
         info!(instance = %config.name, "reload: reconfigured in place");
         self.config = config;
@@ -274,29 +278,38 @@ impl InstanceRuntime {
     }
 
     fn send_advert(&mut self, priority: u8, interval: std::time::Duration) {
-        let src = self.socket.source();
-        let dst = self.socket.group();
-        let bytes = Advertisement::new(
-            self.config.vrid,
-            priority,
-            interval,
-            self.advert_addresses.clone(),
-        )
-        .map_err(|e| e.to_string())
-        .and_then(|advert| {
-            advert
-                .to_bytes(src, dst, self.checksum)
-                .map_err(|e| e.to_string())
-        });
-        let result = match bytes {
-            Ok(bytes) => self.socket.send(&bytes).map_err(|e| e.to_string()),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = result {
-            self.send_errors += 1;
-            if self.send_errors.is_power_of_two() {
-                warn!(instance = %self.config.name, errors = self.send_errors, "sending advert failed: {e}");
+        let cached = matches!(&self.advert_cache, Some((p, i, _)) if *p == priority && *i == interval);
+        if !cached {
+            let src = self.socket.source();
+            let dst = self.socket.group();
+            let built = Advertisement::new(
+                self.config.vrid,
+                priority,
+                interval,
+                self.advert_addresses.clone(),
+            )
+            .map_err(|e| e.to_string())
+            .and_then(|advert| {
+                advert
+                    .to_bytes(src, dst, self.checksum)
+                    .map_err(|e| e.to_string())
+            });
+            match built {
+                Ok(bytes) => self.advert_cache = Some((priority, interval, bytes)),
+                Err(e) => return self.send_failed(&e),
             }
+        }
+        if let Some((_, _, bytes)) = &self.advert_cache {
+            if let Err(e) = self.socket.send(bytes) {
+                self.send_failed(&e.to_string());
+            }
+        }
+    }
+
+    fn send_failed(&mut self, error: &str) {
+        self.send_errors += 1;
+        if self.send_errors.is_power_of_two() {
+            warn!(instance = %self.config.name, errors = self.send_errors, "sending advert failed: {error}");
         }
     }
 

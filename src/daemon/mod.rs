@@ -178,18 +178,41 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
             .watchdog_interval()
             .unwrap_or(Duration::from_secs(3600)),
     );
+    // One timer, moved when the earliest deadline moves (not rebuilt per event).
+    let far = || tokio::time::Instant::now() + Duration::from_secs(86_400);
+    let timer = tokio::time::sleep_until(far());
+    tokio::pin!(timer);
+    let mut armed: Option<Instant> = None;
     loop {
         let deadline = daemon.next_deadline();
+        if deadline != armed {
+            timer
+                .as_mut()
+                .reset(deadline.map_or_else(far, tokio::time::Instant::from_std));
+            armed = deadline;
+        }
         tokio::select! {
             Some((request, reply)) = control_requests.recv() => {
                 daemon.on_control(request, reply).await;
             }
             _ = watchdog.tick() => daemon.notifier.keep_alive(),
-            Some(datagram) = daemon.datagrams_rx.recv() => daemon.on_datagram(datagram),
+            Some(datagram) = daemon.datagrams_rx.recv() => {
+                daemon.on_datagram(datagram);
+                // Whatever else has arrived meanwhile, in one go.
+                for _ in 0..DATAGRAM_BATCH {
+                    match daemon.datagrams_rx.try_recv() {
+                        Ok(datagram) => daemon.on_datagram(datagram),
+                        Err(_) => break,
+                    }
+                }
+            }
             Some(event) = links.next() => daemon.on_link(event),
             Some(update) = daemon.tracking.updates_rx.recv() => daemon.on_check(update),
             Some(report) = daemon.hook_reports_rx.recv() => daemon.on_hook(report),
-            _ = sleep_until(deadline) => daemon.on_timers(),
+            () = &mut timer, if armed.is_some() => {
+                daemon.on_timers();
+                armed = None;
+            }
             _ = status_tick.tick() => daemon.write_status(),
             _ = sighup.recv() => {
                 // SIGHUP has nobody to answer; reload logs its outcome.
@@ -207,12 +230,13 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
     Ok(())
 }
 
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(at.into()).await,
-        None => std::future::pending().await,
-    }
-}
+/// Datagrams handled per wake-up beyond the first, before other events get a turn.
+const DATAGRAM_BATCH: usize = 256;
+
+/// Timers due this soon are handled now, at their deadline: a wake-up serves
+/// every timer in the same half millisecond (tokio's timer has 1 ms
+/// granularity anyway), and an advert or takeover is never late for it.
+const TIMER_SLACK: Duration = Duration::from_micros(500);
 
 /// The single owner of every instance and socket.
 struct Daemon {
@@ -408,12 +432,17 @@ impl Daemon {
 
     fn on_timers(&mut self) {
         let now = Instant::now();
+        let horizon = now + TIMER_SLACK;
         let mut holds_expired = false;
         for index in 0..self.instances.len() {
             let instance = &mut self.instances[index];
-            if instance.router.next_deadline().is_some_and(|t| t <= now) {
-                let transitions = instance.handle(now, Event::TimerExpired);
-                self.after_transitions(index, transitions, now);
+            if let Some(due) = instance.router.next_deadline().filter(|t| *t <= horizon) {
+                // Stamped at the deadline when only slightly late, so adverts
+                // keep their cadence instead of drifting by each wake-up's delay.
+                let late = now.saturating_duration_since(due);
+                let at = if late <= TIMER_SLACK * 4 { due } else { now };
+                let transitions = instance.handle(at, Event::TimerExpired);
+                self.after_transitions(index, transitions, at);
             }
             let instance = &mut self.instances[index];
             if instance

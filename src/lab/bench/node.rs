@@ -98,10 +98,9 @@ impl Node {
     /// Times any of its instances became Master so far.
     pub fn master_transitions(&self) -> u64 {
         match self {
-            Node::Twinstar(agent) => agent
-                .status()
+            Node::Twinstar(agent) => live_status(agent)
                 .map(|s| {
-                    s.0["instances"]
+                    s["instances"]
                         .as_array()
                         .map(|list| {
                             list.iter()
@@ -115,15 +114,24 @@ impl Node {
         }
     }
 
+    /// Adverts sent by all instances (twinstar only).
+    pub fn adverts_sent(&self) -> Option<u64> {
+        self.counter("adverts_sent")
+    }
+
     /// Adverts received by all instances (twinstar only; keepalived has no counter).
     pub fn adverts_received(&self) -> Option<u64> {
+        self.counter("adverts_received")
+    }
+
+    fn counter(&self, name: &str) -> Option<u64> {
         match self {
-            Node::Twinstar(agent) => agent.status().map(|s| {
-                s.0["instances"]
+            Node::Twinstar(agent) => live_status(agent).map(|s| {
+                s["instances"]
                     .as_array()
                     .map(|list| {
                         list.iter()
-                            .map(|i| i["counters"]["adverts_received"].as_u64().unwrap_or(0))
+                            .map(|i| i["counters"][name].as_u64().unwrap_or(0))
                             .sum()
                     })
                     .unwrap_or(0)
@@ -138,6 +146,15 @@ impl Node {
             Node::Twinstar(agent) => Some(agent),
             Node::Keepalived(_) => None,
         }
+    }
+}
+
+/// The status document straight from the agent (the file lags up to a second).
+fn live_status(agent: &Agent) -> Option<serde_json::Value> {
+    let request = crate::control::Request::Status;
+    match crate::control::client::request(&agent.runtime_dir(), &request) {
+        Ok(response) => response.status,
+        Err(_) => agent.status().map(|s| s.0),
     }
 }
 

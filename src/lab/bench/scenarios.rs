@@ -323,17 +323,21 @@ pub fn scale(
     })?;
     std::thread::sleep(Duration::from_secs(2));
     let transitions_before = a.master_transitions() + b.master_transitions();
-    let received_before = b.adverts_received();
+    let (sent_before, received_before) = (a.adverts_sent(), b.adverts_received());
     let (pa, pb) = (a.pids(), b.pids());
     let (ca, cb) = (cpu_time(&pa), cpu_time(&pb));
     let started = Instant::now();
     std::thread::sleep(window);
     let elapsed = started.elapsed().as_secs_f64();
     let (da, db) = (cpu_time(&pa) - ca, cpu_time(&pb) - cb);
-    let received = b.adverts_received();
-    let expected = (count as f64 * elapsed / interval.as_secs_f64()) as i64;
-    let missed = match (received_before, received) {
-        (Some(before), Some(after)) => Some((expected - (after - before) as i64).max(0)),
+    let (sent, received) = (a.adverts_sent(), b.adverts_received());
+    // Adverts the Master sent in the window that the Backup did not count
+    // (the two readings are a few milliseconds apart: a little slack).
+    let missed = match (sent_before, sent, received_before, received) {
+        (Some(s0), Some(s1), Some(r0), Some(r1)) => {
+            let slack = (count as f64 * 0.01 / interval.as_secs_f64()).ceil() as i64;
+            Some(((s1 - s0) as i64 - (r1 - r0) as i64 - slack).max(0))
+        }
         _ => None,
     };
     Ok(ScaleResult {
