@@ -110,6 +110,7 @@ expected=(
     /usr/share/doc/twinstar/changelog.Debian.gz
     /usr/share/doc/twinstar/examples/two-node-a.yaml
     /usr/share/doc/twinstar/examples/two-node-b.yaml
+    /usr/share/lintian/overrides/twinstar
 )
 for path in "${expected[@]}"; do
     grep -qxF "$path" "$work/contents" || fail "dpkg-deb -c does not list $path"
