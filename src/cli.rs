@@ -514,6 +514,10 @@ fn journal_stream_matches(stream: &str, dev: libc::dev_t, inode: libc::ino_t) ->
 /// can see at a glance that the file says what they meant.
 fn summary(file: &str, config: &Config) -> String {
     let n = config.instances.len();
+    if n == 0 {
+        // The packaged file: valid, but the agent would hold no virtual IP.
+        return format!("{file}: OK, 0 instances (the agent holds no virtual IP)");
+    }
     let instances: Vec<String> = config
         .instances
         .iter()
@@ -613,6 +617,15 @@ mod tests {
         assert_eq!(
             summary("c.yaml", &config),
             "c.yaml: OK, 1 instance (web: eth0 vrid 51 IPv4)"
+        );
+    }
+
+    #[test]
+    fn summary_of_an_empty_list_says_nothing_is_held() {
+        let config = config::parse_str("instances: []\n", "c.yaml").unwrap();
+        assert_eq!(
+            summary("c.yaml", &config),
+            "c.yaml: OK, 0 instances (the agent holds no virtual IP)"
         );
     }
 }

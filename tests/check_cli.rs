@@ -139,3 +139,53 @@ fn check_reports_an_unreadable_file() {
         "{stderr}"
     );
 }
+
+/// The packaged /etc/twinstar/twinstar.yaml is valid and configures nothing, so
+/// installing the package moves no address.
+#[test]
+fn packaged_configuration_passes_check_with_no_instance() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/twinstar.yaml");
+    let out = check(&path);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!(
+            "{}: OK, 0 instances (the agent holds no virtual IP)\n",
+            path.display()
+        )
+    );
+}
+
+/// The commented-out example in the packaged file is itself a valid
+/// configuration once its `# ` prefixes are removed.
+#[test]
+fn packaged_example_passes_check_once_uncommented() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/twinstar.yaml");
+    let text = std::fs::read_to_string(&path).expect("read packaging/twinstar.yaml");
+    let (_, example) = text
+        .split_once("# Example:")
+        .expect("the packaged file has an example");
+    let uncommented: String = example
+        .lines()
+        .skip(2) // the rest of the heading and its rule
+        .filter(|l| *l != "instances: []")
+        .map(|l| l.strip_prefix("# ").unwrap_or(l.trim_start_matches('#')))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let file = TempFile::new("packaged-example.yaml", &uncommented);
+    let out = check(&file.0);
+    assert!(
+        out.status.success(),
+        "{uncommented}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.ends_with("OK, 1 instance (web: eth0 vrid 51 IPv4)\n"),
+        "{stdout}"
+    );
+}

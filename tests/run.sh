@@ -2,7 +2,8 @@
 # Runs every twinstar test on a fresh Debian machine, as root: installs what the
 # tests need (keepalived as an interop peer, iproute2 and nftables for the
 # namespace lab, tcpdump for captures), checks formatting and lints, runs the unit,
-# property, simulation and network-namespace tests, and a short fuzz run.
+# property, simulation and network-namespace tests, builds and checks the Debian
+# package (tests/package.sh), and a short fuzz run.
 #
 #   FUZZ_SECONDS=0 bash tests/run.sh   # skip the fuzz run
 set -euo pipefail
@@ -32,6 +33,9 @@ trap 'rm -f "$log"' EXIT
 cargo test --all-targets 2>&1 | tee "$log"
 passed=$(grep -o '[0-9]* passed' "$log" | awk '{s+=$1} END {print s+0}' || true)
 failed=$(grep -o '[0-9]* failed' "$log" | awk '{s+=$1} END {print s+0}' || true)
+
+echo "==> Debian package: build, lintian, install, check, purge"
+bash tests/package.sh
 
 seconds=${FUZZ_SECONDS:-30}
 if [ "$seconds" -gt 0 ] && [ -x fuzz/run.sh ]; then

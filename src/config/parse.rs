@@ -82,7 +82,8 @@ fn config(ck: &mut Checker, root: &Node) -> Option<Config> {
     if root.kind == Kind::Null {
         ck.error(
             Pos { line: 1, col: 1 },
-            "the file is empty; expected `instances:` followed by a list of instances",
+            "the file is empty; expected `instances:` followed by a list of instances, \
+             or `instances: []` for an agent that holds no virtual IP",
         );
         return None;
     }
@@ -96,7 +97,7 @@ fn config(ck: &mut Checker, root: &Node) -> Option<Config> {
         ck,
         "the configuration",
         "instances",
-        "the list of virtual routers",
+        "the list of virtual routers (`instances: []` for none)",
     ) {
         Some(list) => instances(ck, list, &mut checks),
         None => (None, None),
@@ -135,6 +136,14 @@ fn instances(
     list: &Node,
     checks: &mut CheckSet,
 ) -> (Option<Vec<Instance>>, Option<Vec<String>>) {
+    if list.kind == Kind::Null {
+        ck.error(
+            list.pos,
+            "instances has no value; list instances under it (items start with `- `), \
+             or write `instances: []` for none",
+        );
+        return (None, None);
+    }
     let Kind::Seq(items) = &list.kind else {
         ck.error(
             list.pos,
@@ -145,10 +154,8 @@ fn instances(
         );
         return (None, None);
     };
-    if items.is_empty() {
-        ck.error(list.pos, "instances is empty; list at least one instance");
-        return (None, None);
-    }
+    // An empty list is a valid configuration: the agent runs and holds no
+    // virtual IP (the packaged file ships like this until it is filled in).
     let parsed: Vec<(Option<Instance>, Ident)> =
         items.iter().map(|n| instance(ck, n, checks)).collect();
     check_unique(ck, parsed.iter().map(|(_, id)| id));

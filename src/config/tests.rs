@@ -126,11 +126,36 @@ fn yaml_syntax_error_is_located() {
     );
 }
 
+const EMPTY_FILE: &str = "1:1: the file is empty; expected `instances:` followed by a list of \
+     instances, or `instances: []` for an agent that holds no virtual IP";
+
 #[test]
 fn empty_file_is_an_error() {
+    assert_eq!(errors(""), [EMPTY_FILE]);
+    assert_eq!(errors("# only a comment\n\n# and another\n"), [EMPTY_FILE]);
+}
+
+#[test]
+fn empty_instance_list_is_a_valid_configuration() {
+    let config = parse_str("instances: []\n", "c").unwrap();
+    assert!(config.instances.is_empty());
+    assert!(config.sync_groups.is_empty());
+    // The packaged file: a commented-out example, then the empty list.
+    let packaged = "# twinstar configuration\n#\n# instances:\n#   - name: web\n#     vrid: 51\n\ninstances: []\n";
+    assert!(parse_str(packaged, "c").unwrap().instances.is_empty());
+    // Top-level settings may stand beside an empty list.
+    let with_control = "control:\n  group: twinstar\ninstances: []\n";
+    assert!(parse_str(with_control, "c").unwrap().instances.is_empty());
+}
+
+#[test]
+fn instances_without_a_value_points_to_the_empty_list() {
     assert_eq!(
-        errors(""),
-        ["1:1: the file is empty; expected `instances:` followed by a list of instances"]
+        errors("instances:\n"),
+        [
+            "1:10: instances has no value; list instances under it (items start with `- `), \
+          or write `instances: []` for none"
+        ]
     );
 }
 
@@ -181,7 +206,8 @@ fn missing_required_keys_point_at_the_instance() {
     );
     assert_eq!(
         errors("other: 1\n")[1],
-        "1:1: the configuration is missing `instances`, the list of virtual routers"
+        "1:1: the configuration is missing `instances`, the list of virtual routers \
+         (`instances: []` for none)"
     );
 }
 
@@ -281,16 +307,12 @@ fn virtual_ip_mistakes_are_each_reported() {
 }
 
 #[test]
-fn empty_lists_are_errors() {
+fn empty_virtual_ip_lists_are_errors() {
     assert_eq!(
         errors(
             "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    virtual_ips: []\n"
         ),
         ["5:18: virtual_ips is empty; list at least one address such as 192.0.2.50/24"]
-    );
-    assert_eq!(
-        errors("instances: []\n"),
-        ["1:12: instances is empty; list at least one instance"]
     );
 }
 

@@ -33,7 +33,12 @@ pub fn exit_code(doc: &Value) -> u8 {
 /// reason lines, checks, sync groups and dropped packets, separated by blank
 /// lines. Ends with a newline.
 pub fn render(doc: &Value) -> String {
-    let mut sections = vec![instance_table(doc, instances(doc))];
+    let table = if instances(doc).is_empty() {
+        "no instances configured: this agent holds no virtual IP\n".to_owned()
+    } else {
+        instance_table(doc, instances(doc))
+    };
+    let mut sections = vec![table];
     let reasons = reason_lines(instances(doc));
     if !reasons.is_empty() {
         sections.push(reasons);

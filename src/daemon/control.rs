@@ -49,7 +49,8 @@ pub struct ControlSocket {
 
 impl ControlSocket {
     /// Binds `<runtime_dir>/control.sock`, mode 0660, group `group` (else
-    /// root's); requests arrive on the returned receiver.
+    /// root's), and gives the runtime directory to `group` too so that its
+    /// members can reach the socket; requests arrive on the returned receiver.
     pub fn open(
         runtime_dir: &Path,
         group: Option<&str>,
@@ -78,6 +79,14 @@ impl ControlSocket {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660)).map_err(io)?;
         if let Some(gid) = gid {
             nix::unistd::chown(&path, None, Some(gid)).map_err(|e| io(e.into()))?;
+            // The group must also get through the directory: systemd creates
+            // it root-owned with mode 0750 (RuntimeDirectoryMode=).
+            nix::unistd::chown(runtime_dir, None, Some(gid)).map_err(|e| {
+                ControlSocketError::Io {
+                    path: runtime_dir.to_owned(),
+                    source: e.into(),
+                }
+            })?;
         }
         let (tx, requests) = mpsc::channel(64);
         let acceptor = tokio::spawn(accept(listener, tx));

@@ -150,6 +150,12 @@ impl Daemon {
                 Some(index) => vec![index],
                 None => return Response::failed(format!("no instance named {name:?}")),
             },
+            None if self.instances.is_empty() => {
+                return Response::done(format!(
+                    "maintenance {}: no instances are configured",
+                    if on { "on" } else { "off" }
+                ));
+            }
             None => (0..self.instances.len()).collect(),
         };
         let now = Instant::now();
@@ -196,6 +202,9 @@ impl Daemon {
                 .filter(|i| i.router.state() == state)
                 .count()
         };
+        if self.instances.is_empty() {
+            return "no instances configured; holding no virtual IP".to_owned();
+        }
         if self.instances.len() <= 4 {
             let parts: Vec<String> = self
                 .instances

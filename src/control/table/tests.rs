@@ -197,3 +197,13 @@ fn layout_pads_all_but_the_last_column() {
         "H1   H2         H3\na    long cell  x\nbbb  c\n"
     );
 }
+
+#[test]
+fn an_agent_without_instances_says_so() {
+    let doc = json!({"pid": 1, "instances": [], "dropped": {}});
+    assert_eq!(
+        render(&doc),
+        "no instances configured: this agent holds no virtual IP\n"
+    );
+    assert_eq!(exit_code(&doc), 0);
+}
