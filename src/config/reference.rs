@@ -128,7 +128,7 @@ const fn k(
 /// Every key of the configuration file, section by section in file order.
 pub const KEYS: &[KeyDoc] = &[
     // Top level.
-    k(TOP, "instances", "required", "The virtual routers this host takes part in: a list of at least one instance. Names are unique, and so is each (interface, vrid, address family)."),
+    k(TOP, "instances", "required", "The virtual routers this host takes part in: a list; `instances: []` is valid and configures nothing (the packaged default). Names are unique, and so is each (interface, vrid, address family)."),
     k(TOP, "checks", "none", "Named tracked objects that instances refer to with `track: [{check: NAME}]`; see the tracked objects section."),
     k(TOP, "sync_groups", "none", "Lists of instances that move together; see the sync groups section."),
     k(TOP, "events", "none", "Where the JSON-lines event stream is written; see the events section."),
