@@ -36,6 +36,9 @@ pub struct Config {
     pub control: Control,
     /// `metrics` (default off): the Prometheus endpoint. See [`Metrics`].
     pub metrics: Option<Metrics>,
+    /// `realtime_priority` (0..=99, default 10; 0 = off): SCHED_FIFO priority of
+    /// the event loop, so adverts leave on time when every core is busy.
+    pub realtime_priority: u8,
 }
 
 /// `control`: who may use the control socket `<runtime-dir>/control.sock`.
@@ -244,6 +247,9 @@ pub mod defaults {
     pub const GARP_REFRESH_MIN: Duration = Duration::from_secs(1);
     /// Longest `garp.refresh`.
     pub const GARP_REFRESH_MAX: Duration = Duration::from_secs(3600);
+    /// Default `realtime_priority`: above ordinary real-time helpers (1), well
+    /// below the kernel's own threads (50) and watchdogs (99).
+    pub const REALTIME_PRIORITY: u8 = 10;
     /// Default `script_user`.
     pub const SCRIPT_USER: &str = "twinstar";
     /// The user scripts run as when `script_user` is the default and no such user exists.

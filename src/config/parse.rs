@@ -28,6 +28,7 @@ const TOP_KEYS: &[&str] = &[
     "script_user",
     "control",
     "metrics",
+    "realtime_priority",
 ];
 const INSTANCE_KEYS: &[&str] = &[
     "name",
@@ -119,7 +120,13 @@ fn config(ck: &mut Checker, root: &Node) -> Option<Config> {
     let metrics = optional(top.get("metrics"), Some(None), |n| {
         parse_control::metrics(ck, n).map(Some)
     });
+    let realtime_priority = optional(
+        top.get("realtime_priority"),
+        Some(defaults::REALTIME_PRIORITY),
+        |n| int_in(ck, "realtime_priority", n, 0, 99).and_then(|p| u8::try_from(p).ok()),
+    );
     Some(Config {
+        realtime_priority: realtime_priority?,
         instances: instances?,
         checks: checks.into_checks(),
         sync_groups: sync_groups?,

@@ -39,6 +39,7 @@ const EVENTS: &str = "Events";
 const CONTROL: &str = "Control socket";
 const METRICS: &str = "Metrics";
 const SCRIPT_USER: &str = "Script user";
+const SCHEDULING: &str = "Scheduling";
 
 /// The sections, in the order of the file.
 pub const SECTIONS: &[SectionDoc] = &[
@@ -107,6 +108,10 @@ pub const SECTIONS: &[SectionDoc] = &[
     SectionDoc {
         title: SCRIPT_USER,
         intro: "Who scripts and hooks run as.",
+    },
+    SectionDoc {
+        title: SCHEDULING,
+        intro: "How the agent is scheduled, so adverts leave on time on a busy host. Read at start only.",
     },
 ];
 
@@ -203,6 +208,7 @@ pub const KEYS: &[KeyDoc] = &[
     k(METRICS, "metrics.port", "required", "The TCP port to listen on, 1..=65535."),
     // Script user.
     k(SCRIPT_USER, "script_user", "twinstar", "The user scripts and hooks run as, with that user's groups, a clean environment and no capabilities; `nobody` when the default `twinstar` user does not exist. `root` is allowed, but then a script is refused when it or a directory above it is writable by another user."),
+    k(SCHEDULING, "realtime_priority", "10", "SCHED_FIFO priority of the agent's event loop, 1..=99, or 0 to stay a normal process. Scripts and hooks never inherit it (SCHED_RESET_ON_FORK), and a loop that stops blocking is killed after 2 s of CPU (RLIMIT_RTTIME), so a fault cannot monopolise a core. Without the privilege to set it, the agent logs a warning and runs normally."),
 ];
 
 /// The file's general rules, shared by both renderings.
@@ -439,6 +445,10 @@ mod tests {
             defaults::BEFORE_MASTER_RETRY,
         );
         assert_eq!(default_of("script_user"), defaults::SCRIPT_USER);
+        assert_eq!(
+            default_of("realtime_priority"),
+            defaults::REALTIME_PRIORITY.to_string()
+        );
     }
 
     #[test]

@@ -278,7 +278,8 @@ impl InstanceRuntime {
     }
 
     fn send_advert(&mut self, priority: u8, interval: std::time::Duration) {
-        let cached = matches!(&self.advert_cache, Some((p, i, _)) if *p == priority && *i == interval);
+        let cached =
+            matches!(&self.advert_cache, Some((p, i, _)) if *p == priority && *i == interval);
         if !cached {
             let src = self.socket.source();
             let dst = self.socket.group();

@@ -132,6 +132,15 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
         path: options.runtime_dir.clone(),
         source,
     })?;
+    if config.realtime_priority > 0 {
+        match crate::platform::sched::enable_realtime(config.realtime_priority) {
+            Ok(()) => info!(
+                priority = config.realtime_priority,
+                "real-time scheduling (SCHED_FIFO)"
+            ),
+            Err(e) => warn!("real-time scheduling unavailable, running as a normal process: {e}"),
+        }
+    }
     let run_as = Arc::new(RunAs::resolve(&config.script_user).map_err(DaemonError::ScriptUser)?);
     let events = EventStream::open(&config.events)?;
     let mut daemon = Daemon::new(options, run_as.clone(), events)?;
@@ -300,6 +309,7 @@ impl Daemon {
                 script_user: config::defaults::SCRIPT_USER.to_owned(),
                 control: config::Control::default(),
                 metrics: None,
+                realtime_priority: 0,
             },
             tracking: Tracking::new(run_as, {
                 let metrics = metrics.clone();

@@ -6,6 +6,7 @@
 pub mod announce;
 mod error;
 pub mod netlink;
+pub mod sched;
 pub mod vrrp_socket;
 
 pub use error::PlatformError;
