@@ -64,6 +64,13 @@ pub struct InstanceRuntime {
     vips_on: Option<oneshot::Sender<()>>,
     /// The gate for the hooks of the transition being reported.
     gate: Option<Gate>,
+    /// The state machine asked for the VIPs to go (and whether they were on);
+    /// how is decided at its transition.
+    removal_requested: Option<bool>,
+    /// A voluntary handover in progress: the VIPs stay until the new Master
+    /// speaks (or until this deadline), then go; the sender completes the
+    /// hooks' gate once they are off.
+    handover: Option<(Instant, oneshot::Sender<()>)>,
 }
 
 impl InstanceRuntime {
@@ -104,6 +111,8 @@ impl InstanceRuntime {
             awaiting_before_master: None,
             vips_on: None,
             gate: None,
+            removal_requested: None,
+            handover: None,
         }
     }
 
@@ -177,15 +186,50 @@ impl InstanceRuntime {
     /// Feeds one event to the state machine and carries out what it asks;
     /// returns the transitions it made.
     pub fn handle(&mut self, now: Instant, event: Event) -> Vec<Transition> {
+        if let (Event::AdvertReceived(advert), Some((until, _))) = (event, &mut self.handover) {
+            if advert.priority > 0 {
+                // The new Master speaks. Its announcements follow once its
+                // VIPs are on, so ours go one of its intervals later.
+                *until = (*until).min(now + advert.interval);
+            }
+        }
         let mut transitions = Vec::new();
         let before = self.router.state();
         for action in self.router.handle(now, event) {
             if let Action::StateChanged { from, to, reason } = action {
                 transitions.push(Transition { from, to, reason });
             }
-            self.execute(action, before);
+            self.execute(action, before, now);
+        }
+        if self.removal_requested.take().is_some() {
+            // Not followed by a transition: remove now.
+            let gate = self.remove_vips();
+            drop(gate);
         }
         transitions
+    }
+
+    /// When a pending handover gives up waiting for the new Master.
+    pub fn handover_deadline(&self) -> Option<Instant> {
+        self.handover.as_ref().map(|(until, _)| *until)
+    }
+
+    /// Removes the VIPs kept for a handover (the new Master has spoken and
+    /// announced, nobody took over in time, or the instance is going away).
+    pub fn finish_handover(&mut self) {
+        if let Some((_, vips_off)) = self.handover.take() {
+            self.queue(AddressJob::Remove);
+            self.queue(AddressJob::Done(vips_off));
+        }
+    }
+
+    /// Queues the removal now; returns the gate for the hooks.
+    fn remove_vips(&mut self) -> Gate {
+        self.finish_handover();
+        self.queue(AddressJob::Remove);
+        let (vips_off, gate) = Gate::new(true);
+        self.queue(AddressJob::Done(vips_off));
+        gate
     }
 
     /// `before_master` finished for Master term `term`: add the VIPs if it
@@ -210,10 +254,14 @@ impl InstanceRuntime {
     }
 
     /// Carries out one action; `before` is the state before the event.
-    fn execute(&mut self, action: Action, before: State) {
+    fn execute(&mut self, action: Action, before: State, now: Instant) {
         match action {
             Action::SendAdvert { priority, interval } => self.send_advert(priority, interval),
             Action::AddAddresses => {
+                // Master again while handing over: the VIPs simply stay.
+                if let Some((_, vips_off)) = self.handover.take() {
+                    let _ = vips_off.send(());
+                }
                 self.term += 1;
                 let (vips_on, gate) = Gate::new(false);
                 self.vips_on = Some(vips_on);
@@ -230,13 +278,13 @@ impl InstanceRuntime {
                 None => self.queue(AddressJob::Announce),
             },
             Action::RemoveAddresses => {
+                // The VIPs are on once add_vips has handed `vips_on` on.
+                let vips_were_on = self.vips_on.is_none() && self.awaiting_before_master.is_none();
                 // Dropping an unfulfilled `vips_on` tells the on_master hooks to skip.
                 self.awaiting_before_master = None;
                 self.vips_on = None;
-                self.queue(AddressJob::Remove);
-                let (vips_off, gate) = Gate::new(true);
-                self.queue(AddressJob::Done(vips_off));
-                self.gate = Some(gate);
+                // How depends on why we leave Master: see the transition.
+                self.removal_requested = Some(vips_were_on);
             }
             Action::StateChanged { from, to, reason } => {
                 info!(
@@ -247,6 +295,27 @@ impl InstanceRuntime {
                     reason = %reason,
                     "state changed"
                 );
+                if let Some(vips_were_on) = self.removal_requested.take() {
+                    let voluntary = matches!(
+                        reason,
+                        TransitionReason::Shutdown
+                            | TransitionReason::Switchover
+                            | TransitionReason::Resigned
+                            | TransitionReason::Maintenance
+                    );
+                    if voluntary && vips_were_on {
+                        // Make before break: the priority-0 advert makes the best
+                        // Backup take over within its Skew_Time; until it speaks,
+                        // we keep answering for the VIPs, so clients lose nothing.
+                        let until = now + self.router.master_down_interval();
+                        let (vips_off, gate) = Gate::new(true);
+                        self.handover = Some((until, vips_off));
+                        self.gate = Some(gate);
+                    } else {
+                        let gate = self.remove_vips();
+                        self.gate = Some(gate);
+                    }
+                }
                 let gate = if to == State::Master || from == State::Master {
                     self.gate.take()
                 } else {
@@ -316,7 +385,8 @@ impl InstanceRuntime {
 
     /// Closes the address queue and waits until the worker has done every job,
     /// then lets queued hooks (`on_stop`) finish within their timeouts.
-    pub async fn finish(self) {
+    pub async fn finish(mut self) {
+        self.finish_handover();
         drop(self.jobs);
         let _ = self.worker.await;
         let limit = hook_limit(self.hooks.hooks());

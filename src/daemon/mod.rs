@@ -435,7 +435,13 @@ impl Daemon {
     fn next_deadline(&self) -> Option<Instant> {
         self.instances
             .iter()
-            .flat_map(|i| [i.router.next_deadline(), i.before_master_failed_until])
+            .flat_map(|i| {
+                [
+                    i.router.next_deadline(),
+                    i.before_master_failed_until,
+                    i.handover_deadline(),
+                ]
+            })
             .flatten()
             .min()
     }
@@ -455,6 +461,10 @@ impl Daemon {
                 self.after_transitions(index, transitions, at);
             }
             let instance = &mut self.instances[index];
+            if instance.handover_deadline().is_some_and(|t| t <= horizon) {
+                // Nobody took over in time: the VIPs go anyway.
+                instance.finish_handover();
+            }
             if instance
                 .before_master_failed_until
                 .is_some_and(|t| t <= now)

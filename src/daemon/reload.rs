@@ -150,6 +150,32 @@ impl Daemon {
         self.status_dirty = false;
     }
 
+    /// After resigning, keeps serving the VIPs until each new Master speaks
+    /// (or its deadline passes), so a graceful stop loses no client packet.
+    async fn await_handovers(&mut self) {
+        loop {
+            let Some(deadline) = self
+                .instances
+                .iter()
+                .filter_map(|i| i.handover_deadline())
+                .min()
+            else {
+                return;
+            };
+            tokio::select! {
+                Some(datagram) = self.datagrams_rx.recv() => self.on_datagram(datagram),
+                _ = tokio::time::sleep_until(deadline.into()) => {
+                    let now = Instant::now();
+                    for instance in &mut self.instances {
+                        if instance.handover_deadline().is_some_and(|t| t <= now) {
+                            instance.finish_handover();
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Resign everywhere (priority 0 from Masters), then wait for VIP removal
     /// and the hooks that stopping queued.
     pub(super) async fn shutdown(mut self) {
@@ -167,6 +193,7 @@ impl Daemon {
         }
         self.refresh_groups();
         self.write_status();
+        self.await_handovers().await;
         let instances = std::mem::take(&mut self.instances);
         let finishing = instances.into_iter().map(InstanceRuntime::finish);
         let groups = std::mem::take(&mut self.groups);

@@ -156,7 +156,7 @@ fn scenarios(
         ),
         (
             5u8,
-            "1000 × 100ms (4 VLANs × 250)",
+            "1000 × 100ms (4 links × 250)",
             sc::thousand,
             Duration::from_millis(100),
             true,

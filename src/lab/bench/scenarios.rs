@@ -42,7 +42,7 @@ pub fn hundred(priority: u8, interval: Duration) -> Vec<Spec> {
     many_on_eth0(100, priority, interval)
 }
 
-/// 4 VLAN interfaces × 250 instances (VIPs 203.0.113.1..250 on each).
+/// 4 segments × 250 instances (VIPs 203.0.113.1..250 on each).
 pub fn thousand(priority: u8, interval: Duration) -> Vec<Spec> {
     let mut specs = Vec::new();
     for vlan in 0..4 {
@@ -355,18 +355,45 @@ pub fn scale(
     })
 }
 
-/// Four VLAN interfaces `v0`..`v3` on both agent hosts, one /26 each.
+/// Four more segments: bridges `s0`..`s3` in the bridge namespace, and on each
+/// agent host an interface `v0`..`v3` cabled to them, one /26 each. (Separate
+/// segments, as VLANs would be: the same VRIDs on two of them must not meet.)
 fn add_vlans(lab: &Lab) -> Result<(), LabError> {
+    let bridge = lab.bridge();
+    for segment in 0..4u32 {
+        let name = format!("s{segment}");
+        bridge.ip(&[
+            "link",
+            "add",
+            &name,
+            "type",
+            "bridge",
+            "mcast_snooping",
+            "0",
+        ])?;
+        bridge.ip(&["link", "set", &name, "up"])?;
+    }
     for (host_index, host) in lab.hosts.iter().enumerate() {
-        for vlan in 0..4u32 {
-            let name = format!("v{vlan}");
-            let id = (101 + vlan).to_string();
-            host.ns.ip(&[
-                "link", "add", "link", "eth0", "name", &name, "type", "vlan", "id", &id,
+        for segment in 0..4u32 {
+            let port = format!("q{host_index}s{segment}");
+            let inside = format!("v{segment}");
+            bridge.ip(&[
+                "link",
+                "add",
+                &port,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &inside,
+                "netns",
+                host.ns.name(),
             ])?;
-            let address = format!("198.51.100.{}/26", vlan * 64 + 1 + host_index as u32);
-            host.ns.ip(&["addr", "add", &address, "dev", &name])?;
-            host.ns.ip(&["link", "set", &name, "up"])?;
+            bridge.ip(&["link", "set", &port, "master", &format!("s{segment}")])?;
+            bridge.ip(&["link", "set", &port, "up"])?;
+            let address = format!("198.51.100.{}/26", segment * 64 + 1 + host_index as u32);
+            host.ns.ip(&["addr", "add", &address, "dev", &inside])?;
+            host.ns.ip(&["link", "set", &inside, "up"])?;
         }
     }
     Ok(())
