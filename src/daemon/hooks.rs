@@ -148,9 +148,11 @@ impl Gate {
 
 /// The queue of one instance's (or group's) hook worker.
 pub struct HookQueue {
-    jobs: mpsc::UnboundedSender<Job>,
-    worker: JoinHandle<()>,
+    /// `None` when no hook is configured: no worker task at all.
+    worker: Option<(mpsc::UnboundedSender<Job>, JoinHandle<()>)>,
     hooks: Hooks,
+    run_as: Arc<RunAs>,
+    reports: mpsc::UnboundedSender<HookReport>,
 }
 
 impl HookQueue {
@@ -160,13 +162,24 @@ impl HookQueue {
         run_as: Arc<RunAs>,
         reports: mpsc::UnboundedSender<HookReport>,
     ) -> Self {
-        let (jobs, rx) = mpsc::unbounded_channel();
-        let worker = tokio::spawn(work(rx, run_as, reports));
-        HookQueue {
-            jobs,
-            worker,
-            hooks,
-        }
+        let mut queue = HookQueue {
+            worker: None,
+            hooks: Hooks::default(),
+            run_as,
+            reports,
+        };
+        queue.set_hooks(hooks);
+        queue
+    }
+
+    /// Sends a job to the worker, starting it on first use.
+    fn send(&mut self, job: Job) {
+        let (jobs, _) = self.worker.get_or_insert_with(|| {
+            let (jobs, rx) = mpsc::unbounded_channel();
+            let worker = tokio::spawn(work(rx, self.run_as.clone(), self.reports.clone()));
+            (jobs, worker)
+        });
+        let _ = jobs.send(job);
     }
 
     /// The configured hooks.
@@ -179,8 +192,27 @@ impl HookQueue {
         self.hooks = hooks;
     }
 
+    /// Whether any hook is configured (a worker only runs then).
+    fn any(&self) -> bool {
+        let h = &self.hooks;
+        [
+            &h.on_master,
+            &h.on_backup,
+            &h.on_fault,
+            &h.on_stop,
+            &h.on_change,
+            &h.before_master,
+            &h.after_backup,
+        ]
+        .iter()
+        .any(|hook| hook.is_some())
+    }
+
     /// Queues the hooks of a transition. `after` gates them on the address worker.
-    pub fn transition(&self, args: TransitionArgs, after: Option<Gate>) {
+    pub fn transition(&mut self, args: TransitionArgs, after: Option<Gate>) {
+        if !self.any() {
+            return;
+        }
         let h = &self.hooks;
         let mut hooks = Vec::new();
         let mut add = |kind: HookKind, hook: &Option<Hook>| {
@@ -199,24 +231,27 @@ impl HookQueue {
         }
         add(HookKind::OnChange, &h.on_change);
         if !hooks.is_empty() {
-            let _ = self.jobs.send(Job::Transition { args, hooks, after });
+            self.send(Job::Transition { args, hooks, after });
         }
     }
 
     /// Queues `before_master` for Master term `term`; false when none is configured.
-    pub fn before_master(&self, args: TransitionArgs, term: u64) -> bool {
+    pub fn before_master(&mut self, args: TransitionArgs, term: u64) -> bool {
         let Some(hook) = self.hooks.before_master.clone() else {
             return false;
         };
-        let _ = self.jobs.send(Job::BeforeMaster { args, hook, term });
+        self.send(Job::BeforeMaster { args, hook, term });
         true
     }
 
     /// Closes the queue and waits (up to `limit`) for queued hooks to finish.
     pub async fn finish(self, limit: Duration) {
-        drop(self.jobs);
-        let abort = self.worker.abort_handle();
-        if tokio::time::timeout(limit, self.worker).await.is_err() {
+        let Some((jobs, worker)) = self.worker else {
+            return;
+        };
+        drop(jobs);
+        let abort = worker.abort_handle();
+        if tokio::time::timeout(limit, worker).await.is_err() {
             warn!("hooks still running after {limit:?}; abandoning them");
             abort.abort();
         }

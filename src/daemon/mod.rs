@@ -180,7 +180,7 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
     daemon.write_status();
     let line = daemon.summary_line();
     daemon.notifier.ready(&line);
-    let mut status_tick = tokio::time::interval(Duration::from_millis(500));
+    let mut status_tick = tokio::time::interval(STATUS_REFRESH);
     let mut watchdog = tokio::time::interval(
         daemon
             .notifier
@@ -203,6 +203,7 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
         tokio::select! {
             Some((request, reply)) = control_requests.recv() => {
                 daemon.on_control(request, reply).await;
+                daemon.deadline_cache = None;
             }
             _ = watchdog.tick() => daemon.notifier.keep_alive(),
             Some(datagram) = daemon.datagrams_rx.recv() => {
@@ -215,17 +216,37 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
                     }
                 }
             }
-            Some(event) = links.next() => daemon.on_link(event),
-            Some(update) = daemon.tracking.updates_rx.recv() => daemon.on_check(update),
-            Some(report) = daemon.hook_reports_rx.recv() => daemon.on_hook(report),
+            Some(event) = links.next() => {
+                daemon.on_link(event);
+                daemon.deadline_cache = None;
+            }
+            Some(update) = daemon.tracking.updates_rx.recv() => {
+                daemon.on_check(update);
+                daemon.deadline_cache = None;
+            }
+            Some(report) = daemon.hook_reports_rx.recv() => {
+                daemon.on_hook(report);
+                daemon.deadline_cache = None;
+            }
             () = &mut timer, if armed.is_some() => {
                 daemon.on_timers();
+                daemon.deadline_cache = None;
                 armed = None;
             }
-            _ = status_tick.tick() => daemon.write_status(),
+            _ = status_tick.tick() => {
+                daemon.write_status();
+                // The document is built and dropped every refresh; give the
+                // freed pages back so resident memory tracks what is in use.
+                #[cfg(target_env = "gnu")]
+                // SAFETY: malloc_trim only releases free heap memory.
+                unsafe {
+                    libc::malloc_trim(0);
+                }
+            }
             _ = sighup.recv() => {
                 // SIGHUP has nobody to answer; reload logs its outcome.
                 let _ = daemon.reload().await;
+                daemon.deadline_cache = None;
             }
             _ = sigterm.recv() => break,
             _ = sigint.recv() => break,
@@ -238,6 +259,21 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
     daemon.shutdown().await;
     Ok(())
 }
+
+/// An instance's earliest deadline: protocol timer, before_master hold, handover.
+fn deadline_of(instance: &InstanceRuntime) -> Option<Instant> {
+    [
+        instance.router.next_deadline(),
+        instance.before_master_failed_until,
+        instance.handover_deadline(),
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+}
+
+/// How often the status file is rewritten when nothing changed (counters).
+const STATUS_REFRESH: Duration = Duration::from_secs(1);
 
 /// Datagrams handled per wake-up beyond the first, before other events get a turn.
 const DATAGRAM_BATCH: usize = 256;
@@ -278,6 +314,8 @@ struct Daemon {
     metrics: Arc<Metrics>,
     /// Whether a metrics listener runs (the document is then kept current).
     metrics_served: Option<JoinHandle<()>>,
+    /// The earliest deadline of all instances, when known (`None`: rescan).
+    deadline_cache: Option<Option<Instant>>,
 }
 
 impl Daemon {
@@ -326,6 +364,7 @@ impl Daemon {
             notifier: Notifier::from_env(),
             maintenance: Default::default(),
             metrics_served: None,
+            deadline_cache: None,
         })
     }
 
@@ -432,18 +471,17 @@ impl Daemon {
         Ok(socket)
     }
 
-    fn next_deadline(&self) -> Option<Instant> {
-        self.instances
-            .iter()
-            .flat_map(|i| {
-                [
-                    i.router.next_deadline(),
-                    i.before_master_failed_until,
-                    i.handover_deadline(),
-                ]
-            })
-            .flatten()
-            .min()
+    /// The earliest deadline of any instance. Cached: a scan of every
+    /// instance per event would dominate with many instances; only the advert
+    /// path keeps the cache up to date incrementally, everything else
+    /// invalidates it (see `on_datagram`).
+    fn next_deadline(&mut self) -> Option<Instant> {
+        if let Some(cached) = self.deadline_cache {
+            return cached;
+        }
+        let earliest = self.instances.iter().filter_map(deadline_of).min();
+        self.deadline_cache = Some(earliest);
+        earliest
     }
 
     fn on_timers(&mut self) {
@@ -493,7 +531,18 @@ impl Daemon {
             Ok((index, accepted)) => {
                 let now = Instant::now();
                 let event = Event::AdvertReceived(accepted.info);
+                let old = deadline_of(&self.instances[index]);
                 let transitions = self.instances[index].handle(now, event);
+                let new = deadline_of(&self.instances[index]);
+                self.deadline_cache = match self.deadline_cache {
+                    // Only this instance's deadline moved: the earliest stays
+                    // valid unless it was this one's.
+                    Some(Some(earliest)) if transitions.is_empty() && old != Some(earliest) => {
+                        Some(Some(new.map_or(earliest, |n| n.min(earliest))))
+                    }
+                    Some(None) if transitions.is_empty() && old.is_none() => Some(new),
+                    _ => None,
+                };
                 self.after_transitions(index, transitions, now);
                 self.note_master(index);
             }
