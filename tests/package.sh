@@ -22,17 +22,8 @@ fail() {
 [ "$(id -u)" = 0 ] || fail "needs root: it installs and purges the package"
 
 # --- tools -----------------------------------------------------------------
-need=()
-for pkg_cmd in lintian:lintian man-db:man dpkg-dev:dpkg-shlibdeps iproute2:ip procps:pgrep; do
-    pkg=${pkg_cmd%%:*} cmd=${pkg_cmd##*:}
-    command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
-done
-if [ ${#need[@]} -gt 0 ]; then
-    echo "==> installing ${need[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+source "$(dirname "$0")/need.sh"
+install_missing lintian:lintian man-db:man dpkg-dev:dpkg-shlibdeps iproute2:ip procps:pgrep
 if ! cargo deb --version >/dev/null 2>&1; then
     echo "==> cargo install cargo-deb"
     cargo install cargo-deb --locked --quiet

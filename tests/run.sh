@@ -9,17 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need=()
-for pkg_cmd in keepalived:keepalived iproute2:ip nftables:nft tcpdump:tcpdump iputils-ping:ping; do
-    pkg=${pkg_cmd%%:*} cmd=${pkg_cmd##*:}
-    command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || need+=("$pkg")
-done
-if [ ${#need[@]} -gt 0 ]; then
-    echo "==> installing ${need[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+source "$(dirname "$0")/need.sh"
+install_missing keepalived:keepalived iproute2:ip nftables:nft tcpdump:tcpdump iputils-ping:ping
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
