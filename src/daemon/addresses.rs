@@ -60,6 +60,10 @@ pub struct AddressTarget {
 }
 
 /// Starts the worker; it ends when the sender is dropped and its queue is drained.
+///
+/// The netlink calls inside are boxed while they run: a worker idles most of
+/// its life, and an inline netlink future would make every idle worker (one
+/// per instance) several kilobytes larger.
 pub fn spawn(
     target: AddressTarget,
     netlink: Arc<Netlink>,
@@ -82,18 +86,18 @@ async fn run(
     let mut holding = false;
     while let Some(job) = jobs.recv().await {
         match job {
-            AddressJob::RemoveStale => remove_stale(&target, &netlink).await,
+            AddressJob::RemoveStale => Box::pin(remove_stale(&target, &netlink)).await,
             AddressJob::Add => {
                 holding = true;
                 for vip in &target.vips {
-                    add(&target, &netlink, vip).await;
+                    Box::pin(add(&target, &netlink, vip)).await;
                 }
             }
             AddressJob::Remove => {
                 holding = false;
                 stop_announcing(&mut announcing);
                 for vip in &target.vips {
-                    remove(&target, &netlink, vip).await;
+                    Box::pin(remove(&target, &netlink, vip)).await;
                 }
             }
             AddressJob::Announce => {
@@ -109,10 +113,10 @@ async fn run(
                 if holding {
                     // Only the difference: the VIPs kept are never touched.
                     for vip in old.iter().filter(|v| !target.vips.contains(v)) {
-                        remove(&target, &netlink, vip).await;
+                        Box::pin(remove(&target, &netlink, vip)).await;
                     }
                     for vip in target.vips.iter().filter(|v| !old.contains(v)) {
-                        add(&target, &netlink, vip).await;
+                        Box::pin(add(&target, &netlink, vip)).await;
                     }
                     if announcing.is_some() {
                         stop_announcing(&mut announcing);

@@ -61,6 +61,9 @@ pub enum RecvDrop {
     NoHopLimit,
 }
 
+/// Receive buffer asked for on every VRRP socket (bytes; the kernel doubles it).
+const RECEIVE_BUFFER: usize = 4 * 1024 * 1024;
+
 /// The VRRP socket of one interface and family.
 pub struct VrrpSocket {
     socket: AsyncFd<Socket>,
@@ -91,6 +94,10 @@ impl VrrpSocket {
         socket
             .bind_device(Some(interface.as_bytes()))
             .map_err(step("SO_BINDTODEVICE"))?;
+        // A Backup of many virtual routers takes thousands of adverts a second on
+        // one socket; the default buffer (~200 KiB) overflows during any pause of
+        // the event loop. As root, force a larger one; otherwise keep the default.
+        let _ = socket::setsockopt(&socket, sockopt::RcvBufForce, &RECEIVE_BUFFER);
         match source {
             IpAddr::V4(addr) => {
                 socket

@@ -157,6 +157,7 @@ fn settle(lab: &Lab, interval: Duration) -> Result<(), LabError> {
 fn outage(
     lab: &Lab,
     ping: &Pinger,
+    interval: Duration,
     fail: impl FnOnce() -> Result<(), LabError>,
 ) -> Result<f64, LabError> {
     ping.reset();
@@ -165,6 +166,9 @@ fn outage(
             "client replies before the failure".into(),
         ));
     }
+    // Fail at a random moment between two adverts: otherwise every run hits
+    // the same phase of the advert cadence and the median says little.
+    std::thread::sleep(jitter(interval));
     fail()?;
     wait("the VIP on host 1", Duration::from_secs(30), || {
         lab.holders(VIP).is_ok_and(|h| h[1])
@@ -177,6 +181,15 @@ fn outage(
     Ok(ping.largest_gap().as_secs_f64() * 1000.0)
 }
 
+/// A pseudo-random duration in `0..below`, from the clock's nanoseconds.
+fn jitter(below: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let below = below.as_nanos().max(1) as u64;
+    Duration::from_nanos(u64::from(nanos).wrapping_mul(2_654_435_761) % below)
+}
+
 /// Scenario 1: the Master's bridge port goes down; `runs` outages in ms.
 pub fn host_loss(bench: &Bench, kind: Kind, interval: Duration) -> Result<Vec<f64>, LabError> {
     let lab = bench.lab(2)?;
@@ -184,7 +197,7 @@ pub fn host_loss(bench: &Bench, kind: Kind, interval: Duration) -> Result<Vec<f6
     let (_a, _b, ping) = single_pair(bench, &lab, kind, &tag, interval, "")?;
     let mut samples = Vec::new();
     for _ in 0..bench.runs {
-        samples.push(outage(&lab, &ping, || lab.set_cable(0, false))?);
+        samples.push(outage(&lab, &ping, interval, || lab.set_cable(0, false))?);
         lab.set_cable(0, true)?;
         // Both are Master for a moment; the higher one wins and re-announces.
         settle(&lab, interval)?;
@@ -198,7 +211,7 @@ pub fn graceful(bench: &Bench, kind: Kind, interval: Duration) -> Result<Vec<f64
     let (mut a, _b, ping) = single_pair(bench, &lab, kind, "grace", interval, "")?;
     let mut samples = Vec::new();
     for run in 0..bench.runs {
-        samples.push(outage(&lab, &ping, || {
+        samples.push(outage(&lab, &ping, interval, || {
             a.stop();
             Ok(())
         })?);
@@ -227,7 +240,7 @@ pub fn switchover(bench: &Bench, interval: Duration) -> Result<Vec<f64>, LabErro
     let (a, b, ping) = single_pair(bench, &lab, Kind::Twinstar, "switch", interval, "")?;
     let mut samples = Vec::new();
     for _ in 0..bench.runs {
-        samples.push(outage(&lab, &ping, || {
+        samples.push(outage(&lab, &ping, interval, || {
             control(bench, &a, &["switchover", "vr0", "--force"])
         })?);
         // Hand back (not measured): B resigns, A takes over within its skew.
@@ -249,7 +262,7 @@ pub fn failing_script(bench: &Bench, interval: Duration) -> Result<Vec<f64>, Lab
     let (_a, _b, ping) = single_pair(bench, &lab, Kind::Twinstar, "script", interval, &extra)?;
     let mut samples = Vec::new();
     for _ in 0..bench.runs {
-        samples.push(outage(&lab, &ping, || {
+        samples.push(outage(&lab, &ping, interval, || {
             std::fs::write(&flag, "").map_err(LabError::Io)
         })?);
         std::fs::remove_file(&flag).map_err(LabError::Io)?;
