@@ -166,6 +166,17 @@ if systemd-analyze security --offline=yes "$unit" >"$work/security" 2>&1; then
     ok "systemd-analyze security: $(grep -o 'Overall exposure level.*' "$work/security" | sed 's/\x1b\[[0-9;]*m//g')"
 fi
 
+# The unit's ExecStart line, run by hand in a lab namespace with a two-node
+# configuration in the installed conffile, must elect a Master that serves the
+# VIP (tests/packaged_unit.rs; it puts the packaged file back).
+if TWINSTAR_UNIT="$unit" cargo test --release --quiet --test packaged_unit -- --ignored \
+    >"$work/unit-lab" 2>&1; then
+    ok "ExecStart in a lab: elects a Master that serves the VIP, hands it over on stop"
+else
+    cat "$work/unit-lab" >&2
+    fail "the unit's ExecStart did not elect and serve the VIP in a lab"
+fi
+
 for page in /usr/share/man/man8/twinstar.8.gz /usr/share/man/man5/twinstar.yaml.5.gz; do
     if [ ! -e "$page" ]; then
         # A minimal image may exclude man pages from installation
