@@ -162,6 +162,20 @@ async fn shell_exit_127_cannot_run() {
 }
 
 /// Processes (not zombies) whose command line contains `marker`.
+/// Waits up to a second for every process with `marker` to be gone (SIGKILL
+/// is delivered at once, but the kernel takes a moment to tear them down).
+async fn assert_none_left(marker: &str) {
+    let mut left = processes_with(marker);
+    for _ in 0..50 {
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        left = processes_with(marker);
+    }
+    assert!(left.is_empty(), "left running: {left:?}");
+}
+
 fn processes_with(marker: &str) -> Vec<String> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -203,16 +217,7 @@ async fn a_hanging_script_is_killed_with_its_whole_group() {
         "{:?}",
         started.elapsed()
     );
-    // SIGKILL is delivered at once, but give the kernel a moment to tear down.
-    let mut left = processes_with(&marker);
-    for _ in 0..50 {
-        if left.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        left = processes_with(&marker);
-    }
-    assert!(left.is_empty(), "left running: {left:?}");
+    assert_none_left(&marker).await;
 }
 
 #[tokio::test]
@@ -224,15 +229,7 @@ async fn dropping_the_run_kills_the_group() {
     let running = run(&command, &[], &[], &run_as, LIMIT);
     let waited = tokio::time::timeout(Duration::from_millis(300), running).await;
     assert!(waited.is_err());
-    let mut left = processes_with(&marker);
-    for _ in 0..50 {
-        if left.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        left = processes_with(&marker);
-    }
-    assert!(left.is_empty(), "left running: {left:?}");
+    assert_none_left(&marker).await;
 }
 
 #[tokio::test]
