@@ -8,10 +8,12 @@
 //! - [`daemon`]: the event loop that wires the core to the platform;
 //! - [`track`]: health checks (tracked objects) and the scripts behind checks and hooks.
 
+pub mod agent;
 pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod lab;
+pub mod notify;
 pub mod platform;
 pub mod track;
 pub mod vrrp;

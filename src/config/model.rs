@@ -60,6 +60,21 @@ pub struct Metrics {
 }
 
 impl Config {
+    /// A configuration with no instance, check or group, and default settings:
+    /// what an agent runs before its first configuration is applied.
+    pub fn empty() -> Self {
+        Config {
+            instances: Vec::new(),
+            checks: Vec::new(),
+            sync_groups: Vec::new(),
+            events: EventSinks::default(),
+            script_user: defaults::SCRIPT_USER.to_owned(),
+            control: Control::default(),
+            metrics: None,
+            realtime_priority: 0,
+        }
+    }
+
     /// The check called `name`; validation guarantees every `track` entry names one.
     pub fn check(&self, name: &str) -> Option<&Check> {
         self.checks.iter().find(|c| c.name == name)

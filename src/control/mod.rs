@@ -11,3 +11,4 @@ pub mod table;
 pub mod verbs;
 
 pub use protocol::{Request, Response, CONTROL_SOCKET};
+pub mod status;

@@ -21,10 +21,10 @@ use crate::wire::ipv4::split_ipv4;
 pub const IPPROTO_VRRP: i32 = 112;
 
 /// The VRRP multicast group for IPv4 (RFC 9568 §5.1.1.2).
-pub const GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
+pub const GROUP_V4: Ipv4Addr = crate::wire::VRRP_GROUP_V4;
 
 /// The VRRP multicast group for IPv6 (RFC 9568 §5.1.2.2).
-pub const GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
+pub const GROUP_V6: Ipv6Addr = crate::wire::VRRP_GROUP_V6;
 
 /// Why a VRRP socket could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -161,10 +161,7 @@ impl VrrpSocket {
 
     /// The group this socket sends to.
     pub fn group(&self) -> IpAddr {
-        match self.source {
-            IpAddr::V4(_) => IpAddr::V4(GROUP_V4),
-            IpAddr::V6(_) => IpAddr::V6(GROUP_V6),
-        }
+        crate::wire::vrrp_group(self.source)
     }
 
     /// Sends one VRRP message to the group, from [`source`](Self::source).

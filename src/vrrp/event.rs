@@ -9,7 +9,8 @@ use std::time::Duration;
 /// `Fault` is not in the RFC: it is where a router waits while it must not take part
 /// (its interface is down, or a tracked object it depends on failed). A router in
 /// Fault sends nothing, holds no addresses and ignores adverts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum State {
     /// Not started, or shut down (RFC 9568 §6.4.1).
     Initialize,
@@ -87,7 +88,8 @@ pub enum Event {
 }
 
 /// Why a state transition happened, for logs, status and hooks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum TransitionReason {
     /// Startup of an address owner (priority 255) or a non-owner entering Backup.
     Startup,

@@ -1,40 +1,30 @@
-//! Sync groups at run time: the group's own state (for its hooks and events)
-//! and the rule that when one member leaves Master the others resign too.
-//!
-//! Priority and fault coupling are in `health.rs`; this part reacts to
-//! transitions as they happen.
+//! Sync groups inside the agent: the group's own state (for its hooks and
+//! events) and the rule that when one member leaves Master the others resign
+//! too. Priority and fault coupling are in `health.rs`.
 
-use std::sync::Arc;
-
-use tokio::sync::mpsc;
-
-use super::hooks::{HookQueue, HookReport, TransitionArgs};
+use super::hooks::{Gate, HookQueue, TransitionArgs};
 use super::instance::Transition;
 use crate::config::SyncGroup;
-use crate::track::run_as::RunAs;
 use crate::vrrp::{State, TransitionReason};
 
-/// One sync group: its members, last state and hook worker.
-pub struct GroupRuntime {
+/// One sync group: its members, last state and hook queue.
+#[derive(Debug)]
+pub struct GroupCore {
     /// The group's configuration.
     pub config: SyncGroup,
     /// Master when every member is, Fault when any is, Backup otherwise.
     pub state: State,
-    hooks: HookQueue,
+    /// The group's hooks and their queue.
+    pub hooks: HookQueue,
 }
 
-impl GroupRuntime {
-    /// Starts the group's hook worker.
-    pub fn new(
-        config: SyncGroup,
-        run_as: Arc<RunAs>,
-        reports: mpsc::UnboundedSender<HookReport>,
-    ) -> Self {
-        let hooks = HookQueue::spawn(config.hooks.clone(), run_as, reports);
-        GroupRuntime {
+impl GroupCore {
+    /// A group not yet in any state.
+    pub fn new(config: SyncGroup) -> Self {
+        GroupCore {
+            hooks: HookQueue::new(config.hooks.clone()),
             config,
             state: State::Initialize,
-            hooks,
         }
     }
 
@@ -76,13 +66,8 @@ impl GroupRuntime {
             from,
             priority,
         };
-        self.hooks.transition(args, None);
+        self.hooks.transition(args, Gate::Open);
         Some((from, state))
-    }
-
-    /// Closes the hook queue, letting queued hooks finish.
-    pub async fn finish(self) {
-        self.hooks.finish(std::time::Duration::from_secs(10)).await;
     }
 }
 

@@ -12,14 +12,23 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::{Map, Value};
+use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
+use super::record::EventRecord;
 use crate::config::EventSinks;
+
+/// One line of the stream: the time, then the event (`type` and its fields).
+#[derive(Serialize)]
+struct Line<'a> {
+    time: String,
+    #[serde(flatten)]
+    event: &'a EventRecord,
+}
 
 /// Lines a slow subscriber may fall behind before it loses some.
 const BACKLOG: usize = 4096;
@@ -85,20 +94,21 @@ impl EventStream {
         Ok(stream)
     }
 
-    /// Publishes one event: `kind` becomes the `type` field, `time` is added.
-    pub fn emit(&self, kind: &str, fields: Value) {
+    /// Publishes one event as a line: `time` first, then `type` and the
+    /// event's fields.
+    pub fn emit(&self, event: &EventRecord) {
         if self.fifo_writer.is_none() && self.acceptor.is_none() {
             return;
         }
-        let mut object = Map::new();
-        object.insert("time".into(), Value::String(rfc3339_now()));
-        object.insert("type".into(), Value::String(kind.into()));
-        if let Value::Object(fields) = fields {
-            object.extend(fields);
+        let line = Line {
+            time: rfc3339_now(),
+            event,
+        };
+        match serde_json::to_string(&line) {
+            // An error means no subscriber right now (no FIFO reader, no client).
+            Ok(text) => drop(self.lines.send(Arc::from(text + "\n"))),
+            Err(e) => warn!("cannot encode an event: {e}"),
         }
-        let line = Value::Object(object).to_string() + "\n";
-        // An error means no subscriber right now (no FIFO reader, no client).
-        let _ = self.lines.send(Arc::from(line));
     }
 
     /// Stops accepting clients and lets the FIFO writer drain what was published
@@ -278,6 +288,9 @@ mod tests {
         assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000Z");
     }
 
+    use crate::notify::record::GroupEvent;
+    use crate::vrrp::State;
+
     #[tokio::test]
     async fn socket_clients_receive_every_line_in_order() {
         let dir = std::env::temp_dir().join(format!("twinstar-events-{}", std::process::id()));
@@ -294,7 +307,11 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         for n in 0..100 {
-            stream.emit("test", serde_json::json!({ "n": n }));
+            stream.emit(&EventRecord::Group(GroupEvent {
+                group: format!("g{n}"),
+                from: State::Backup,
+                to: State::Master,
+            }));
         }
         stream.close(Duration::from_secs(2)).await;
         let mut text = String::new();
@@ -305,9 +322,10 @@ mod tests {
         let numbers: Vec<i64> = text
             .lines()
             .map(|l| {
-                let v: Value = serde_json::from_str(l).unwrap();
-                assert_eq!(v["type"], "test");
-                v["n"].as_i64().unwrap()
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                assert_eq!(v["type"], "group");
+                assert!(l.starts_with(r#"{"time":""#), "time comes first: {l}");
+                v["group"].as_str().unwrap()[1..].parse::<i64>().unwrap()
             })
             .collect();
         assert_eq!(numbers, (0..100).collect::<Vec<_>>());

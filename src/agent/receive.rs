@@ -1,0 +1,218 @@
+//! The receive checks of RFC 9568 §7.1 that decide whether a datagram reaches a
+//! virtual router, and the drop counters they feed. Pure: the daemon hands in
+//! what the socket read (bytes, addresses, TTL / hop limit); nothing here
+//! touches a socket.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+
+use crate::vrrp::AdvertInfo;
+use crate::wire::vrrp::{Advertisement, Packet};
+use crate::wire::ParseError;
+
+/// Identifies a VRRP socket: interface index and address family. Every
+/// virtual router of one interface and family shares it (told apart by VRID).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SocketKey {
+    /// Interface index.
+    pub ifindex: u32,
+    /// True for the IPv6 socket.
+    pub ipv6: bool,
+}
+
+/// A datagram as a VRRP socket read it, before any VRRP check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Datagram {
+    /// The socket it came from.
+    pub socket: SocketKey,
+    /// IP source.
+    pub source: IpAddr,
+    /// IP destination.
+    pub destination: IpAddr,
+    /// TTL / hop limit, when the kernel reported it.
+    pub hop_limit: Option<u8>,
+    /// The VRRP message, or why the IP layer already refused it.
+    pub payload: Result<Vec<u8>, DropReason>,
+}
+
+/// Why a received datagram did not reach a virtual router. Its `as_str` is the
+/// stable key of the drop counters in status and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// The IPv4 header was malformed (the reason names the check).
+    BadIpHeader(&'static str),
+    /// The kernel gave no hop limit for an IPv6 packet, so §7.1 cannot be checked.
+    NoHopLimit,
+    /// Our own advert, looped back by the multicast group.
+    OwnAdvert,
+    /// TTL / hop limit other than 255: the packet was routed (RFC 9568 §7.1).
+    BadTtl,
+    /// The VRRP message itself failed a check of the codec.
+    Malformed(ParseError),
+    /// A valid advert for a VRID this host does not run on that interface.
+    UnknownVrid,
+}
+
+impl DropReason {
+    /// The counter key: `own_advert`, `bad_ttl`, `bad_checksum`, …
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::BadIpHeader(reason) => reason,
+            DropReason::NoHopLimit => "no_hop_limit",
+            DropReason::OwnAdvert => "own_advert",
+            DropReason::BadTtl => "bad_ttl",
+            DropReason::Malformed(e) => e.reason(),
+            DropReason::UnknownVrid => "unknown_vrid",
+        }
+    }
+}
+
+impl fmt::Display for DropReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A datagram that passed every check up to the VRID lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepted {
+    /// The virtual router it is for.
+    pub vrid: u8,
+    /// What the state machine needs.
+    pub info: AdvertInfo,
+}
+
+/// RFC 9568 §7.1, up to the VRID lookup: own adverts, TTL / hop limit 255,
+/// then the codec's checks (version, type, length, checksum, family).
+pub fn check(datagram: &Datagram, own_source: IpAddr) -> Result<Accepted, DropReason> {
+    let payload = datagram.payload.as_ref().map_err(|reason| *reason)?;
+    if datagram.source == own_source {
+        return Err(DropReason::OwnAdvert);
+    }
+    // Anything less than 255 was routed from elsewhere.
+    if datagram.hop_limit != Some(255) {
+        return Err(DropReason::BadTtl);
+    }
+    let packet = Packet::new_checked(payload.as_slice()).map_err(DropReason::Malformed)?;
+    let (advert, _form) = Advertisement::parse(&packet, datagram.source, datagram.destination)
+        .map_err(DropReason::Malformed)?;
+    Ok(Accepted {
+        vrid: advert.vrid(),
+        info: AdvertInfo {
+            priority: advert.priority(),
+            interval: advert.max_adver_interval(),
+            source: datagram.source,
+        },
+    })
+}
+
+/// Dropped datagrams by interface and reason, for status and metrics.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DropCounters {
+    /// interface name → reason → count.
+    pub by_interface: BTreeMap<String, BTreeMap<&'static str, u64>>,
+}
+
+impl DropCounters {
+    /// Counts one drop.
+    pub fn count(&mut self, interface: &str, reason: DropReason) {
+        // Allocate the interface's key only the first time it drops something.
+        let reason = reason.as_str();
+        if let Some(reasons) = self.by_interface.get_mut(interface) {
+            *reasons.entry(reason).or_default() += 1;
+        } else {
+            let reasons = BTreeMap::from([(reason, 1)]);
+            self.by_interface.insert(interface.to_string(), reasons);
+        }
+    }
+
+    /// The counters as the status document holds them.
+    pub fn to_status(&self) -> BTreeMap<String, BTreeMap<String, u64>> {
+        self.by_interface
+            .iter()
+            .map(|(interface, reasons)| {
+                let reasons = reasons.iter().map(|(r, n)| ((*r).to_owned(), *n)).collect();
+                (interface.clone(), reasons)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::vrrp::{Addresses, ChecksumForm};
+    use crate::wire::VRRP_GROUP_V4;
+    use std::net::Ipv4Addr;
+    use std::time::Duration;
+
+    const PEER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 11));
+    const US: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10));
+    const KEY: SocketKey = SocketKey {
+        ifindex: 2,
+        ipv6: false,
+    };
+
+    fn advert_bytes() -> Vec<u8> {
+        let vip = Ipv4Addr::new(192, 0, 2, 50);
+        let advert = Advertisement::new(
+            51,
+            150,
+            Duration::from_millis(100),
+            Addresses::V4(vec![vip]),
+        )
+        .expect("valid advert");
+        advert
+            .to_bytes(PEER, IpAddr::V4(VRRP_GROUP_V4), ChecksumForm::PseudoHeader)
+            .expect("emits")
+    }
+
+    fn datagram(source: IpAddr, hop_limit: Option<u8>, payload: Vec<u8>) -> Datagram {
+        Datagram {
+            socket: KEY,
+            source,
+            destination: IpAddr::V4(VRRP_GROUP_V4),
+            hop_limit,
+            payload: Ok(payload),
+        }
+    }
+
+    #[test]
+    fn a_valid_advert_from_a_peer_is_accepted() {
+        let accepted = check(&datagram(PEER, Some(255), advert_bytes()), US).unwrap();
+        assert_eq!(accepted.vrid, 51);
+        assert_eq!(accepted.info.priority, 150);
+        assert_eq!(accepted.info.interval, Duration::from_millis(100));
+        assert_eq!(accepted.info.source, PEER);
+    }
+
+    #[test]
+    fn each_failed_check_names_its_reason() {
+        let own = check(&datagram(US, Some(255), advert_bytes()), US);
+        assert_eq!(own, Err(DropReason::OwnAdvert));
+        let routed = check(&datagram(PEER, Some(64), advert_bytes()), US);
+        assert_eq!(routed, Err(DropReason::BadTtl));
+        let mut corrupt = advert_bytes();
+        corrupt[6] ^= 0xff;
+        let bad = check(&datagram(PEER, Some(255), corrupt), US);
+        assert_eq!(bad, Err(DropReason::Malformed(ParseError::BadChecksum)));
+        assert_eq!(bad.unwrap_err().as_str(), "bad_checksum");
+        let short = check(&datagram(PEER, Some(255), vec![0x31, 51]), US);
+        assert_eq!(short.unwrap_err().as_str(), "truncated");
+        let mut ip_refused = datagram(PEER, Some(255), Vec::new());
+        ip_refused.payload = Err(DropReason::NoHopLimit);
+        assert_eq!(check(&ip_refused, US), Err(DropReason::NoHopLimit));
+    }
+
+    #[test]
+    fn drops_are_counted_by_interface_and_reason() {
+        let mut drops = DropCounters::default();
+        drops.count("eth0", DropReason::BadTtl);
+        drops.count("eth0", DropReason::BadTtl);
+        drops.count("eth1", DropReason::UnknownVrid);
+        let status = drops.to_status();
+        assert_eq!(status["eth0"]["bad_ttl"], 2);
+        assert_eq!(status["eth1"]["unknown_vrid"], 1);
+    }
+}

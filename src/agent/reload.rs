@@ -1,0 +1,190 @@
+//! Starting and reloading: a new configuration, with what the daemon looked up
+//! about each instance's interface, applied by its difference — unchanged
+//! instances are not touched, changed ones are reconfigured in place unless
+//! their identity changed, removed ones resign with a priority-0 advert.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::mem;
+use std::time::Instant;
+
+use tracing::{error, info};
+
+use super::groups::GroupCore;
+use super::instance::{InstanceCore, InstanceFacts};
+use super::{publish_transition, AddressJob, Agent, Effect, EventRecord, InstanceId, SocketInfo};
+use crate::config::{self, Config};
+use crate::vrrp::Event;
+
+/// A configuration to run, with the host facts it needs.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    /// The validated configuration.
+    pub config: Config,
+    /// Per instance name: its interface facts, or why they could not be had
+    /// (then the instance does not start). Needed for instances that start.
+    pub facts: HashMap<String, Result<InstanceFacts, String>>,
+    /// Current up-with-carrier state of the interfaces `interface` checks watch.
+    pub links: HashMap<String, bool>,
+}
+
+/// What a (re)configuration did, for the operator.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReloadSummary {
+    /// Instances left exactly as they were.
+    pub unchanged: usize,
+    /// Instances changed in place, without leaving their state.
+    pub reconfigured: usize,
+    /// Instances started.
+    pub started: usize,
+    /// Instances stopped (removed, or restarted with a new identity).
+    pub stopped: usize,
+    /// Instances that could not start, each `name: why`.
+    pub failed: Vec<String>,
+}
+
+impl fmt::Display for ReloadSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} unchanged, {} reconfigured, {} started, {} stopped",
+            self.unchanged, self.reconfigured, self.started, self.stopped
+        )?;
+        if !self.failed.is_empty() {
+            write!(f, "; failed to start: {}", self.failed.join("; "))?;
+        }
+        Ok(())
+    }
+}
+
+impl Agent {
+    /// Applies `setup` at `now`: the first call starts everything, later ones
+    /// apply only what changed.
+    pub fn configure(&mut self, now: Instant, setup: Setup) -> ReloadSummary {
+        let Setup {
+            config: new,
+            facts,
+            links,
+        } = setup;
+        for event in self.checks.configure(&new, &links, now) {
+            self.out.push(Effect::Event(EventRecord::Check(event)));
+        }
+        let mut summary = ReloadSummary::default();
+        let mut kept = Vec::new();
+        for mut instance in mem::take(&mut self.instances) {
+            let wanted = new
+                .instances
+                .iter()
+                .find(|c| c.name == instance.config.name);
+            match wanted {
+                Some(c) if *c == instance.config => kept.push(instance),
+                Some(c) if instance.reconfigure(c.clone(), &mut self.out) => {
+                    summary.reconfigured += 1;
+                    kept.push(instance);
+                }
+                _ => {
+                    info!(instance = %instance.config.name, "reload: stopping instance");
+                    for t in instance.handle(now, Event::Shutdown, &mut self.out) {
+                        publish_transition(&instance, &t, &mut self.out);
+                    }
+                    // A removed instance's VIPs go at once: nobody may take them.
+                    instance.finish_handover(&mut self.out);
+                    summary.stopped += 1;
+                    self.retiring.push(instance);
+                }
+            }
+        }
+        self.instances = kept;
+        if new.sync_groups != self.config.sync_groups {
+            self.retiring_groups.extend(mem::take(&mut self.groups));
+            self.groups = new
+                .sync_groups
+                .iter()
+                .cloned()
+                .map(GroupCore::new)
+                .collect();
+        }
+        let starting: Vec<config::Instance> = new
+            .instances
+            .iter()
+            .filter(|c| !self.instances.iter().any(|i| i.config.name == c.name))
+            .cloned()
+            .collect();
+        self.config = new;
+        self.reindex();
+        for config in starting {
+            let name = config.name.clone();
+            let started = match facts.get(&name) {
+                Some(Ok(facts)) => self.start_instance(now, config, facts.clone()),
+                Some(Err(e)) => Err(e.clone()),
+                None => Err("its interface was not looked up".to_owned()),
+            };
+            match started {
+                Ok(()) => summary.started += 1,
+                Err(e) => {
+                    error!(instance = %name, "cannot start instance: {e}");
+                    summary.failed.push(format!("{name}: {e}"));
+                }
+            }
+        }
+        summary.unchanged = self.instances.len() - summary.started - summary.reconfigured;
+        self.reassess(now);
+        self.refresh_groups();
+        self.out.status_dirty = true;
+        self.deadline_cache = None;
+        self.settle();
+        summary
+    }
+
+    /// Starts one instance: address worker, stale-VIP cleanup, kept
+    /// maintenance, health first (so an instance whose checks have not passed
+    /// starts in Fault), then Startup.
+    fn start_instance(
+        &mut self,
+        now: Instant,
+        config: config::Instance,
+        facts: InstanceFacts,
+    ) -> Result<(), String> {
+        self.next_instance += 1;
+        let id = InstanceId(self.next_instance);
+        let mut instance = InstanceCore::new(id, config, facts).map_err(|e| e.to_string())?;
+        self.out
+            .push(Effect::StartInstance(instance.address_target()));
+        instance.queue(AddressJob::RemoveStale, &mut self.out);
+        self.carrier
+            .insert(instance.facts.ifindex, instance.facts.carrier);
+        if !instance.facts.carrier {
+            tracing::warn!(instance = %instance.config.name, "interface {} has no carrier", instance.config.interface);
+        }
+        if self.maintenance.contains(&instance.config.name) {
+            info!(instance = %instance.config.name, "maintenance mode is on (kept from before)");
+            instance.handle(now, Event::Maintenance(true), &mut self.out);
+        }
+        let index = self.instances.len();
+        self.instances.push(instance);
+        self.reindex_one(index);
+        self.reassess(now);
+        let transitions = self.instances[index].handle(now, Event::Startup, &mut self.out);
+        self.after_transitions(index, transitions, now);
+        Ok(())
+    }
+
+    /// Rebuilds the (socket, vrid) index and the socket table.
+    fn reindex(&mut self) {
+        self.by_vrid.clear();
+        self.sockets.clear();
+        for index in 0..self.instances.len() {
+            self.reindex_one(index);
+        }
+    }
+
+    fn reindex_one(&mut self, index: usize) {
+        let instance = &self.instances[index];
+        let key = instance.facts.socket();
+        self.by_vrid.insert((key, instance.config.vrid), index);
+        self.sockets.entry(key).or_insert_with(|| SocketInfo {
+            interface: instance.config.interface.clone(),
+            source: instance.facts.source,
+        });
+    }
+}

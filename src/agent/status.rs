@@ -1,0 +1,92 @@
+//! The typed status document, built from the agent's state: the one source of
+//! `twinstar status`, `status --json`, `status.json`, the table and the metrics.
+
+use std::time::Instant;
+
+use super::Agent;
+use crate::control::status::{
+    GroupStatus, InstanceCounters, InstanceStatus, MasterStatus, PeerStatus, Status, TrackStatus,
+    VipStatus,
+};
+
+impl Agent {
+    /// The status at `now`. VIP presence is what the address workers reported;
+    /// `pid` is left 0 for the daemon to fill in.
+    pub fn status(&self, now: Instant) -> Status {
+        let ms = |t: Instant| now.saturating_duration_since(t).as_millis() as u64;
+        let instances = self
+            .instances
+            .iter()
+            .map(|i| {
+                let router = &i.router;
+                let stats = router.stats();
+                InstanceStatus {
+                    name: i.config.name.clone(),
+                    interface: i.config.interface.clone(),
+                    vrid: i.config.vrid,
+                    state: router.state(),
+                    priority: router.priority(),
+                    base_priority: i.config.priority.get(),
+                    priority_reasons: i.health.priority_reasons.clone(),
+                    fault_reasons: i.health.fault_reasons.clone(),
+                    track: i
+                        .config
+                        .track
+                        .iter()
+                        .map(|t| TrackStatus {
+                            check: t.check.clone(),
+                            weight: t.weight,
+                        })
+                        .collect(),
+                    source: i.facts.source,
+                    master: router.current_master().map(|m| MasterStatus {
+                        address: m.source,
+                        priority: m.priority,
+                    }),
+                    advert_interval_ms: i.config.advert_interval.as_millis() as u64,
+                    master_adver_interval_ms: router.master_adver_interval().as_millis() as u64,
+                    since_transition_ms: router.last_transition().map(ms),
+                    maintenance: router.maintenance(),
+                    switchover_hold: router.preempt_held(),
+                    last_peer: router.last_peer().map(|(address, at)| PeerStatus {
+                        address,
+                        seen_ms_ago: ms(at),
+                    }),
+                    virtual_ips: i
+                        .config
+                        .virtual_ips
+                        .iter()
+                        .map(|v| VipStatus {
+                            address: v.to_string(),
+                            present: i.present.contains(v),
+                        })
+                        .collect(),
+                    counters: InstanceCounters {
+                        adverts_received: stats.adverts_received,
+                        adverts_sent: stats.adverts_sent,
+                        priority_zero_received: stats.priority_zero_received,
+                        priority_zero_sent: stats.priority_zero_sent,
+                        interval_mismatches: stats.interval_mismatches,
+                        master_transitions: stats.master_transitions,
+                        send_errors: i.send_errors,
+                    },
+                }
+            })
+            .collect();
+        Status {
+            pid: 0,
+            instances,
+            checks: self.checks.status(now),
+            sync_groups: self
+                .groups
+                .iter()
+                .map(|g| GroupStatus {
+                    name: g.config.name.clone(),
+                    state: g.state,
+                    instances: g.config.instances.clone(),
+                })
+                .collect(),
+            dropped: self.drops.to_status(),
+        }
+    }
+}

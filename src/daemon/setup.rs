@@ -1,0 +1,121 @@
+//! Looking up what the agent needs about the host before it (re)configures:
+//! each instance's interface (index, MAC, addresses, carrier), its VRRP socket
+//! (opened on first use, with its reader task), and the links that
+//! `interface` checks watch.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::receive;
+use super::DaemonError;
+use crate::agent::{Datagram, InstanceFacts, Setup, SocketKey};
+use crate::config::{self, AddressFamily, CheckKind, Config};
+use crate::platform::netlink::Netlink;
+use crate::platform::vrrp_socket::VrrpSocket;
+
+/// Every open VRRP socket, with the task that reads it.
+pub struct Sockets {
+    open: HashMap<SocketKey, (Arc<VrrpSocket>, JoinHandle<()>)>,
+    datagrams: mpsc::Sender<Datagram>,
+}
+
+impl Sockets {
+    /// No socket yet; readers will forward to `datagrams`.
+    pub fn new(datagrams: mpsc::Sender<Datagram>) -> Self {
+        Sockets {
+            open: HashMap::new(),
+            datagrams,
+        }
+    }
+
+    /// The socket for `key`, opened (with its reader) on first use.
+    pub fn open(
+        &mut self,
+        key: SocketKey,
+        interface: &str,
+        source: IpAddr,
+    ) -> Result<Arc<VrrpSocket>, DaemonError> {
+        if let Some((socket, _)) = self.open.get(&key) {
+            return Ok(socket.clone());
+        }
+        let socket = Arc::new(VrrpSocket::open(interface, key.ifindex, source)?);
+        let reader = receive::spawn_reader(key, socket.clone(), self.datagrams.clone());
+        self.open.insert(key, (socket.clone(), reader));
+        Ok(socket)
+    }
+
+    /// The socket for `key`, if open.
+    pub fn get(&self, key: &SocketKey) -> Option<&Arc<VrrpSocket>> {
+        self.open.get(key).map(|(socket, _)| socket)
+    }
+
+    /// Stops every reader.
+    pub fn close(self) {
+        for (_, (_, reader)) in self.open {
+            reader.abort();
+        }
+    }
+}
+
+/// Looks up every instance's interface and socket, and every watched link.
+pub async fn prepare(config: Config, netlink: &Netlink, sockets: &mut Sockets) -> Setup {
+    let mut facts = HashMap::new();
+    for instance in &config.instances {
+        let found = instance_facts(instance, netlink, sockets)
+            .await
+            .map_err(|e| e.to_string());
+        facts.insert(instance.name.clone(), found);
+    }
+    let mut links = HashMap::new();
+    for check in &config.checks {
+        if let CheckKind::Interface(ifname) = &check.kind {
+            let up = match netlink.link_by_name(ifname).await {
+                Ok(link) => link.up && link.carrier,
+                Err(_) => false,
+            };
+            links.insert(ifname.clone(), up);
+        }
+    }
+    Setup {
+        config,
+        facts,
+        links,
+    }
+}
+
+async fn instance_facts(
+    config: &config::Instance,
+    netlink: &Netlink,
+    sockets: &mut Sockets,
+) -> Result<InstanceFacts, DaemonError> {
+    let link = netlink.link_by_name(&config.interface).await?;
+    let link_local = netlink.link_local_ipv6(link.index).await?;
+    let source = match config.address_family() {
+        AddressFamily::Ipv4 => netlink.primary_ipv4(link.index).await?.map(IpAddr::V4),
+        AddressFamily::Ipv6 => link_local.map(IpAddr::V6),
+    };
+    let source = source.ok_or_else(|| DaemonError::NoSourceAddress {
+        instance: config.name.clone(),
+        interface: config.interface.clone(),
+        family: match config.address_family() {
+            AddressFamily::Ipv4 => "IPv4",
+            AddressFamily::Ipv6 => "IPv6 link-local",
+        },
+    })?;
+    let key = SocketKey {
+        ifindex: link.index,
+        ipv6: source.is_ipv6(),
+    };
+    let socket = sockets.open(key, &config.interface, source)?;
+    Ok(InstanceFacts {
+        ifindex: link.index,
+        mac: link.mac,
+        link_local,
+        source: socket.source(),
+        carrier: link.carrier,
+    })
+}

@@ -1,0 +1,357 @@
+//! The daemon's hands: every I/O resource the agent's effects need, and the
+//! code that carries them out — sockets, address workers, hook runs, the event
+//! stream, metrics, the status file, systemd, and the I/O half of reload and of
+//! control requests. It decides nothing; the agent does.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tracing::{error, info, warn};
+
+use super::addresses::{self, Jobs};
+use super::maintenance;
+use super::setup::{self, Sockets};
+use super::status;
+use super::systemd::Notifier;
+use super::tracking::Monitors;
+use super::{DaemonError, RunOptions, Wake};
+use crate::agent::{Agent, Datagram, Effect, Input, InstanceId, ReloadSummary, Setup};
+use crate::config::{self, Config};
+use crate::control::metrics::Metrics;
+use crate::control::status::Status;
+use crate::control::{Request, Response};
+use crate::notify::events::EventStream;
+use crate::notify::hooks::run_hook;
+use crate::notify::record::EventRecord;
+use crate::platform::announce::Announcer;
+use crate::platform::netlink::Netlink;
+use crate::track::run_as::RunAs;
+
+/// Every I/O resource of the daemon, owned by its loop.
+pub struct Shell {
+    /// What `twinstar run` was asked to do.
+    pub options: RunOptions,
+    /// systemd notifications.
+    pub notifier: Notifier,
+    /// The check monitors.
+    pub monitors: Monitors,
+    /// Whether the status file (and metrics) must be rewritten this turn.
+    pub status_dirty: bool,
+    netlink: Arc<Netlink>,
+    announcer: Arc<Announcer>,
+    sockets: Sockets,
+    workers: HashMap<InstanceId, Jobs>,
+    events: EventStream,
+    metrics: Arc<Metrics>,
+    metrics_served: Option<JoinHandle<()>>,
+    inputs: mpsc::UnboundedSender<Input>,
+    /// Why the last maintenance save failed, for the control answer.
+    maintenance_error: Option<String>,
+    /// The configuration file's last accepted `events` and `script_user`.
+    running: Config,
+}
+
+impl Shell {
+    /// Connects netlink and the announcer; nothing runs yet.
+    pub fn new(
+        options: RunOptions,
+        run_as: Arc<RunAs>,
+        events: EventStream,
+        inputs: mpsc::UnboundedSender<Input>,
+        datagrams: mpsc::Sender<Datagram>,
+    ) -> Result<Self, DaemonError> {
+        let metrics = Arc::new(Metrics::new());
+        let durations = {
+            let metrics = metrics.clone();
+            Arc::new(move |check: &str, took: Duration| {
+                metrics.script_duration("check", check, took.as_secs_f64());
+            })
+        };
+        Ok(Shell {
+            options,
+            notifier: Notifier::from_env(),
+            monitors: Monitors::new(inputs.clone(), run_as, durations),
+            status_dirty: true,
+            netlink: Arc::new(Netlink::connect()?),
+            announcer: Arc::new(Announcer::open()?),
+            sockets: Sockets::new(datagrams),
+            workers: HashMap::new(),
+            events,
+            metrics,
+            metrics_served: None,
+            inputs,
+            maintenance_error: None,
+            running: Config::empty(),
+        })
+    }
+
+    /// The identity scripts and hooks run as.
+    pub fn run_as(&self) -> Arc<RunAs> {
+        self.monitors.run_as()
+    }
+
+    /// Starts the metrics listener, if configured.
+    pub async fn serve_metrics(&mut self, config: &Config) -> Result<(), DaemonError> {
+        let Some(metrics) = &config.metrics else {
+            return Ok(());
+        };
+        let listener = tokio::net::TcpListener::bind(metrics.listen)
+            .await
+            .map_err(|source| DaemonError::Metrics {
+                listen: metrics.listen,
+                source,
+            })?;
+        info!(listen = %metrics.listen, "serving metrics at /metrics");
+        let served = self.metrics.clone();
+        self.metrics_served = Some(tokio::spawn(async move {
+            if let Err(e) = crate::control::metrics::serve(listener, served).await {
+                error!("metrics listener failed: {e}");
+            }
+        }));
+        Ok(())
+    }
+
+    /// Looks up what the agent needs to run `config`.
+    pub async fn prepare(&mut self, config: Config) -> Setup {
+        self.running = config.clone();
+        setup::prepare(config, &self.netlink, &mut self.sockets).await
+    }
+
+    /// The I/O half of a reload: reads and checks the file, switches the
+    /// script user, event sinks and monitors, and looks up the host facts.
+    pub async fn reload(&mut self, reply: Option<oneshot::Sender<Response>>) -> Wake {
+        self.notifier.reloading();
+        let new = match config::load(&self.options.config_path) {
+            Ok(new) => new,
+            Err(errors) => {
+                let errors = errors.0.iter().map(|e| e.to_string()).collect();
+                return Wake::ReloadRejected(errors, reply);
+            }
+        };
+        let run_as = if new.script_user == self.running.script_user {
+            self.run_as()
+        } else {
+            match RunAs::resolve(&new.script_user) {
+                Ok(run_as) => Arc::new(run_as),
+                Err(e) => return Wake::ReloadRejected(vec![format!("script_user: {e}")], reply),
+            }
+        };
+        if new.events != self.running.events {
+            match EventStream::open(&new.events) {
+                Ok(events) => {
+                    let old = std::mem::replace(&mut self.events, events);
+                    old.close(Duration::from_millis(200)).await;
+                }
+                Err(e) => error!("reload: keeping the old event sinks: {e}"),
+            }
+        }
+        self.monitors.configure(&new, run_as);
+        Wake::Configure(Box::new(self.prepare(new).await), reply)
+    }
+
+    /// Reports a reload's outcome to the log, systemd and the asking client.
+    pub fn reloaded(
+        &mut self,
+        agent: &Agent,
+        reply: Option<oneshot::Sender<Response>>,
+        result: Result<ReloadSummary, Vec<String>>,
+    ) {
+        self.notifier.ready(&agent.summary_line());
+        let response = match result {
+            Ok(summary) => {
+                info!("configuration applied: {summary}");
+                Response::done(summary.to_string())
+            }
+            Err(errors) => {
+                error!(
+                    "reload rejected, keeping the running configuration:\n{}",
+                    errors.join("\n")
+                );
+                Response {
+                    ok: false,
+                    error: Some("the configuration is invalid; nothing was changed".into()),
+                    errors,
+                    ..Response::default()
+                }
+            }
+        };
+        if let Some(reply) = reply {
+            let _ = reply.send(response);
+        }
+    }
+
+    /// Answers a control request (reload is handled by [`reload`](Self::reload)).
+    pub async fn answer(&mut self, agent: &mut Agent, now: Instant, request: Request) -> Response {
+        match request {
+            Request::Status => Response {
+                ok: true,
+                status: serde_json::to_value(self.verified_status(agent, now).await).ok(), // BRIDGE
+                ..Response::default()
+            },
+            Request::Switchover { instance, force } => agent.switchover(now, &instance, force),
+            Request::Maintenance { on, instance } => {
+                let response = agent.set_maintenance(now, on, instance.as_deref());
+                self.carry_out(agent, now);
+                match (response.ok, self.maintenance_error.take()) {
+                    (true, Some(e)) => Response::failed(format!(
+                        "{} now, but it will not survive a restart: {e}",
+                        response.message.unwrap_or_default()
+                    )),
+                    _ => response,
+                }
+            }
+            Request::Reload => Response::failed("reload is answered by the event loop"),
+        }
+    }
+
+    /// The status with VIP presence read from the kernel: what an operator
+    /// asks for (the status file shows what the address workers applied).
+    async fn verified_status(&self, agent: &Agent, now: Instant) -> Status {
+        let mut status = self.status(agent, now);
+        let interfaces: BTreeSet<&str> = status
+            .instances
+            .iter()
+            .map(|i| i.interface.as_str())
+            .collect();
+        let mut on_link: HashMap<String, Vec<IpAddr>> = HashMap::new();
+        for interface in interfaces {
+            let listed = match self.netlink.link_by_name(interface).await {
+                Ok(link) => self.netlink.addresses(link.index).await,
+                Err(e) => Err(e),
+            };
+            match listed {
+                Ok(list) => {
+                    on_link.insert(
+                        interface.to_owned(),
+                        list.iter().map(|a| a.address).collect(),
+                    );
+                }
+                Err(e) => warn!("status: listing addresses failed: {e}"),
+            }
+        }
+        for instance in &mut status.instances {
+            let Some(list) = on_link.get(&instance.interface) else {
+                continue;
+            };
+            for vip in &mut instance.virtual_ips {
+                let address = vip.address.split('/').next().unwrap_or_default();
+                vip.present = address.parse::<IpAddr>().is_ok_and(|a| list.contains(&a));
+            }
+        }
+        status
+    }
+
+    fn status(&self, agent: &Agent, now: Instant) -> Status {
+        let mut status = agent.status(now);
+        status.pid = std::process::id();
+        status
+    }
+
+    /// Carries out every effect the agent has queued, in order, then
+    /// rewrites the status if it changed.
+    pub fn carry_out(&mut self, agent: &mut Agent, now: Instant) {
+        while let Some(effect) = agent.poll_effect() {
+            match effect {
+                Effect::SendAdvert {
+                    instance,
+                    socket,
+                    packet,
+                } => {
+                    let sent = match self.sockets.get(&socket) {
+                        Some(socket) => socket.send(&packet).map_err(|e| e.to_string()),
+                        None => Err("the socket is not open".to_owned()),
+                    };
+                    if let Err(error) = sent {
+                        agent.handle(now, Input::SendFailed { instance, error });
+                    }
+                }
+                Effect::StartInstance(target) => {
+                    let id = target.instance;
+                    let jobs = addresses::spawn(
+                        target,
+                        self.netlink.clone(),
+                        self.announcer.clone(),
+                        self.inputs.clone(),
+                    );
+                    self.workers.insert(id, jobs);
+                }
+                Effect::Address { instance, seq, job } => {
+                    // A worker only stops when we drop its sender.
+                    if let Some(jobs) = self.workers.get(&instance) {
+                        let _ = jobs.send((seq, job));
+                    }
+                }
+                Effect::StopInstance(instance) => {
+                    self.workers.remove(&instance);
+                }
+                Effect::RunHook(run) => {
+                    let run_as = self.run_as();
+                    let metrics = self.metrics.clone();
+                    let inputs = self.inputs.clone();
+                    tokio::spawn(async move {
+                        let outcome = run_hook(&run, &run_as).await;
+                        let name = format!("{}.{}", run.args.name, run.kind.as_str());
+                        metrics.script_duration("hook", &name, outcome.duration.as_secs_f64());
+                        let _ = inputs.send(Input::HookFinished {
+                            run: run.id,
+                            outcome,
+                        });
+                    });
+                }
+                Effect::Event(record) => {
+                    if let EventRecord::Transition(t) = &record {
+                        self.metrics.transition(&t.instance, t.from, t.to);
+                    }
+                    self.events.emit(&record);
+                }
+                Effect::MasterChanged { instance } => self.metrics.master_changed(&instance),
+                Effect::SaveMaintenance(names) => {
+                    self.maintenance_error = maintenance::save(&self.options.runtime_dir, &names)
+                        .err()
+                        .map(|e| e.to_string());
+                }
+                Effect::PublishStatus => self.status_dirty = true,
+            }
+        }
+        if std::mem::take(&mut self.status_dirty) {
+            self.write_status(agent, now);
+        }
+    }
+
+    fn write_status(&mut self, agent: &Agent, now: Instant) {
+        let status = self.status(agent, now);
+        if let Err(e) = status::write(&self.options.runtime_dir, &status) {
+            warn!(
+                "writing {} failed: {e}",
+                status::path(&self.options.runtime_dir).display()
+            );
+        }
+        if self.metrics_served.is_some() {
+            self.metrics
+                .update(serde_json::to_value(&status).unwrap_or_default()); // BRIDGE
+        }
+        self.notifier.status(&agent.summary_line());
+    }
+
+    /// The periodic refresh: rewrite the status (counters move without
+    /// events), then give freed pages back so resident memory tracks what is
+    /// in use.
+    pub fn refresh(&mut self, agent: &Agent, now: Instant) {
+        self.write_status(agent, now);
+        #[cfg(target_env = "gnu")]
+        // SAFETY: malloc_trim only releases free heap memory.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    }
+
+    /// After the agent has finished: flush the event stream, stop readers.
+    pub async fn close(self) {
+        self.events.close(Duration::from_secs(1)).await;
+        self.sockets.close();
+    }
+}
