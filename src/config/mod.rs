@@ -10,7 +10,6 @@ mod error;
 mod health;
 mod model;
 mod parse;
-mod parse_check;
 mod parse_control;
 mod parse_health;
 mod parse_notify;

@@ -1,13 +1,15 @@
 //! The schema of tracked objects: the named `checks:` and an instance's
-//! `track:` list. The check definitions themselves are read in `parse_check.rs`.
+//! `track:` list. The check definitions themselves are read in
+//! `parse_health/check.rs`.
+
+mod check;
 
 use std::collections::HashMap;
 
 use super::model::{defaults, Check, Track};
-use super::parse::name_value;
-use super::parse_check::{check_body, CheckBody};
-use super::reader::{int_in, list, optional, string, Checker, MapReader};
+use super::reader::{int_in, list, name_value, optional, string, Checker, MapReader};
 use super::yaml::{Node, Pos};
+use check::{check_body, CheckBody};
 
 /// The keys of a check under `checks:`.
 pub(super) const CHECK_KEYS: &[&str] = &[
