@@ -114,6 +114,26 @@ impl<'n> MapReader<'n> {
     }
 }
 
+/// The key lists in `parts` joined, in order, into one of `N` keys, so that a
+/// mapping's keys can be built from the lists of its parts at compile time.
+/// A wrong `N` fails the build.
+pub const fn concat_keys<const N: usize>(parts: &[&[&'static str]]) -> [&'static str; N] {
+    let mut keys = [""; N];
+    let mut n = 0;
+    let mut p = 0;
+    while p < parts.len() {
+        let mut i = 0;
+        while i < parts[p].len() {
+            keys[n] = parts[p][i];
+            n += 1;
+            i += 1;
+        }
+        p += 1;
+    }
+    assert!(n == N, "N is not the number of keys in parts");
+    keys
+}
+
 /// The known key closest to a misspelt one, when it is close enough to be a typo.
 fn nearest<'k>(unknown: &str, known: &[&'k str]) -> Option<&'k str> {
     known

@@ -8,8 +8,8 @@ use std::time::Duration;
 use crate::config::duration;
 use crate::config::model::{defaults, CheckKind, HttpCheck};
 use crate::config::reader::{
-    absolute_path, command, duration_in, int_in, interface_value, optional, string, Checker,
-    MapReader,
+    absolute_path, command, concat_keys, duration_in, int_in, interface_value, optional, string,
+    Checker, MapReader,
 };
 use crate::config::yaml::Node;
 
@@ -31,6 +31,17 @@ const KIND_OPTIONS: &[(&str, &str)] = &[
     ("status", "http"),
     ("body_contains", "http"),
 ];
+
+/// How often a check runs, how long a run may take, and how many results in a
+/// row change its state.
+const TIMING_KEYS: &[&str] = &["interval", "timeout", "rise", "fall"];
+
+/// Every key of a check body: its kind, the options of the kinds, its timing.
+pub const BODY_KEYS: &[&str] = &concat_keys::<15>(&[
+    KIND_KEYS,
+    &["min", "max", "status", "body_contains"],
+    TIMING_KEYS,
+]);
 
 /// A check as read, before it gets its name.
 pub struct CheckBody {
