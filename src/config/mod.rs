@@ -4,13 +4,19 @@
 //! Reading happens in two steps so that errors do not stop at the first: the text
 //! becomes a located YAML tree (`yaml.rs`), which a schema walker (`parse.rs`) turns
 //! into the typed [`Config`].
+//!
+//! `parse.rs` reads the top level and the instances and hands each other section
+//! to its own file: `parse_health.rs` (`checks:` and `track:`, with one check's
+//! body in `parse_health/check.rs`), `parse_notify.rs` (hooks, sync groups,
+//! events, script user) and `parse_control.rs` (control socket, metrics). They
+//! import none of each other, only the model and the shared readers in
+//! `reader.rs`.
 
 mod duration;
 mod error;
 mod health;
 mod model;
 mod parse;
-mod parse_check;
 mod parse_control;
 mod parse_health;
 mod parse_notify;

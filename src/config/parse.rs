@@ -15,7 +15,8 @@ use super::parse_control;
 use super::parse_health::{self as health, CheckSet};
 use super::parse_notify::{self as notify, HookOwner};
 use super::reader::{
-    boolean, duration_in, duration_value, int_in, optional, string, Checker, MapReader,
+    boolean, duration_in, duration_value, int_in, interface_value, name_value, optional, Checker,
+    MapReader,
 };
 use super::vip;
 use super::yaml::{self, Kind, Node, Pos};
@@ -321,38 +322,6 @@ fn instance(ck: &mut Checker, node: &Node, checks: &mut CheckSet) -> (Option<Ins
         })
     })();
     (instance, id)
-}
-
-pub(super) fn name_value(ck: &mut Checker, node: &Node) -> Option<String> {
-    let name = string(ck, "name", node)?;
-    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
-    if name.is_empty() || name.len() > 32 || !name.chars().all(ok_char) {
-        ck.error(
-            node.pos,
-            format!("name `{name}` is not valid; use 1 to 32 letters, digits, `-`, `_` or `.`"),
-        );
-        return None;
-    }
-    Some(name.to_owned())
-}
-
-pub(super) fn interface_value(ck: &mut Checker, node: &Node) -> Option<String> {
-    let ifname = string(ck, "interface", node)?;
-    // Linux's rules for interface names (dev_valid_name): at most IFNAMSIZ - 1 bytes.
-    let bad_char = |c: char| c == '/' || c == ':' || c.is_whitespace();
-    if ifname.is_empty()
-        || ifname.len() > 15
-        || ifname == "."
-        || ifname == ".."
-        || ifname.contains(bad_char)
-    {
-        ck.error(
-            node.pos,
-            format!("interface `{ifname}` is not a valid Linux interface name; use 1 to 15 characters without `/`, `:` or spaces"),
-        );
-        return None;
-    }
-    Some(ifname.to_owned())
 }
 
 fn advert_interval(ck: &mut Checker, node: &Node) -> Option<Duration> {

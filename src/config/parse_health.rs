@@ -1,54 +1,20 @@
 //! The schema of tracked objects: the named `checks:` and an instance's
-//! `track:` list. The check definitions themselves are read in `parse_check.rs`.
+//! `track:` list. The check definitions themselves are read in
+//! `parse_health/check.rs`.
+
+mod check;
 
 use std::collections::HashMap;
 
 use super::model::{defaults, Check, Track};
-use super::parse::name_value;
-use super::parse_check::{check_body, CheckBody};
-use super::reader::{int_in, list, optional, string, Checker, MapReader};
+use super::reader::{concat_keys, int_in, list, name_value, optional, string, Checker, MapReader};
 use super::yaml::{Node, Pos};
+use check::{check_body, CheckBody, BODY_KEYS};
 
-/// The keys of a check under `checks:`.
-pub(super) const CHECK_KEYS: &[&str] = &[
-    "name",
-    "script",
-    "interface",
-    "file",
-    "process",
-    "tcp",
-    "http",
-    "ping",
-    "min",
-    "max",
-    "status",
-    "body_contains",
-    "interval",
-    "timeout",
-    "rise",
-    "fall",
-];
+/// The keys of a check under `checks:`: its name, then those of its body.
+pub(super) const CHECK_KEYS: &[&str] = &concat_keys::<16>(&[&["name"], BODY_KEYS]);
 /// The keys of a `track:` item: a reference or an inline check, and its weight.
-pub(super) const TRACK_KEYS: &[&str] = &[
-    "check",
-    "weight",
-    "name",
-    "script",
-    "interface",
-    "file",
-    "process",
-    "tcp",
-    "http",
-    "ping",
-    "min",
-    "max",
-    "status",
-    "body_contains",
-    "interval",
-    "timeout",
-    "rise",
-    "fall",
-];
+pub(super) const TRACK_KEYS: &[&str] = &concat_keys::<18>(&[&["check", "weight"], CHECK_KEYS]);
 
 /// Every check of the file as it is read: the ones under `checks:` first, then
 /// the inline ones as instances declare them, so that names stay unique and

@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 
 use super::model::{defaults, EventSinks, Hook, Hooks, SyncGroup};
-use super::parse::name_value;
-use super::parse_check::{absolute_path, command};
-use super::reader::{duration_in, list, optional, string, Checker, MapReader};
+use super::reader::{
+    absolute_path, command, duration_in, list, name_value, optional, string, Checker, MapReader,
+};
 use super::yaml::{Kind, Node};
 
 pub(super) const HOOK_KEYS: &[&str] = &[

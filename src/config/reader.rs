@@ -1,11 +1,15 @@
-//! Generic reading of the located YAML tree: checked mappings, typed scalars,
-//! and the error collector, so the schema in `parse.rs` reads like the reference.
+//! The readers every part of the schema shares: the error collector, checked
+//! mappings, typed scalars, and the value forms that several sections use
+//! (names, interface names, commands, absolute paths), so that each `parse*.rs`
+//! depends only on this module and the model, and reads like the reference.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::duration;
 use super::error::ConfigError;
+use super::model::Command;
 use super::yaml::{Key, Kind, Node, Pos};
 
 /// Collects errors for one file.
@@ -108,6 +112,26 @@ impl<'n> MapReader<'n> {
         }
         value
     }
+}
+
+/// The key lists in `parts` joined, in order, into one of `N` keys, so that a
+/// mapping's keys can be built from the lists of its parts at compile time.
+/// A wrong `N` fails the build.
+pub const fn concat_keys<const N: usize>(parts: &[&[&'static str]]) -> [&'static str; N] {
+    let mut keys = [""; N];
+    let mut n = 0;
+    let mut p = 0;
+    while p < parts.len() {
+        let mut i = 0;
+        while i < parts[p].len() {
+            keys[n] = parts[p][i];
+            n += 1;
+            i += 1;
+        }
+        p += 1;
+    }
+    assert!(n == N, "N is not the number of keys in parts");
+    keys
 }
 
 /// The known key closest to a misspelt one, when it is close enough to be a typo.
@@ -268,4 +292,105 @@ pub fn list<'n>(ck: &mut Checker, key: &str, node: &'n Node) -> Option<&'n [Node
             None
         }
     }
+}
+
+// Value forms that more than one section of the schema uses.
+
+/// An instance, check or sync group `name`: 1 to 32 letters, digits, `-`, `_` or `.`.
+pub fn name_value(ck: &mut Checker, node: &Node) -> Option<String> {
+    let name = string(ck, "name", node)?;
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if name.is_empty() || name.len() > 32 || !name.chars().all(ok_char) {
+        ck.error(
+            node.pos,
+            format!("name `{name}` is not valid; use 1 to 32 letters, digits, `-`, `_` or `.`"),
+        );
+        return None;
+    }
+    Some(name.to_owned())
+}
+
+/// A Linux network interface name, as `interface:` of an instance or a check.
+pub fn interface_value(ck: &mut Checker, node: &Node) -> Option<String> {
+    let ifname = string(ck, "interface", node)?;
+    // Linux's rules for interface names (dev_valid_name): at most IFNAMSIZ - 1 bytes.
+    let bad_char = |c: char| c == '/' || c == ':' || c.is_whitespace();
+    if ifname.is_empty()
+        || ifname.len() > 15
+        || ifname == "."
+        || ifname == ".."
+        || ifname.contains(bad_char)
+    {
+        ck.error(
+            node.pos,
+            format!("interface `{ifname}` is not a valid Linux interface name; use 1 to 15 characters without `/`, `:` or spaces"),
+        );
+        return None;
+    }
+    Some(ifname.to_owned())
+}
+
+/// A command: a string for `/bin/sh -c`, or a list of a program and its arguments.
+pub fn command(ck: &mut Checker, key: &str, node: &Node) -> Option<Command> {
+    match &node.kind {
+        Kind::Str(s) if s.trim().is_empty() => {
+            ck.error(
+                node.pos,
+                format!(
+                    "{key} is empty; write a command such as `systemctl is-active --quiet haproxy`"
+                ),
+            );
+            None
+        }
+        Kind::Str(s) => Some(Command::Shell(s.clone())),
+        Kind::Seq(items) if items.is_empty() => {
+            ck.error(
+                node.pos,
+                format!("{key} is an empty list; write the program and its arguments, such as `[/usr/bin/pg_ctl, promote]`"),
+            );
+            None
+        }
+        Kind::Seq(items) => {
+            let argv: Vec<Option<String>> = items
+                .iter()
+                .map(|n| string(ck, &format!("each item of {key}"), n).map(str::to_owned))
+                .collect();
+            if let (Some(Some(program)), Some(first)) = (argv.first(), items.first()) {
+                if program.is_empty() {
+                    ck.error(
+                        first.pos,
+                        format!("the program of {key} (its first item) is empty; name the program to run"),
+                    );
+                    return None;
+                }
+            }
+            argv.into_iter().collect::<Option<_>>().map(Command::Argv)
+        }
+        other => {
+            ck.error(
+                node.pos,
+                format!(
+                    "{key} must be a command: a string run by /bin/sh -c, or a list of the program \
+                     and its arguments; found {}",
+                    other.type_name()
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// An absolute file system path.
+pub fn absolute_path(ck: &mut Checker, key: &str, node: &Node) -> Option<PathBuf> {
+    let text = string(ck, key, node)?;
+    if !text.starts_with('/') {
+        ck.error(
+            node.pos,
+            format!(
+                "{key} `{text}` is not an absolute path; write it from the root, starting with `/`"
+            ),
+        );
+        return None;
+    }
+    Some(PathBuf::from(text))
 }

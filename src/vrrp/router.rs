@@ -1,12 +1,13 @@
 //! One virtual router's state machine (RFC 9568 §6.4), driven by events and time.
 
-use std::cmp::Ordering;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use super::event::{Action, AdvertInfo, Event, State, TransitionReason};
+use super::event::{AdvertInfo, State};
 use super::stats::Statistics;
 use super::timers::{is_valid_adver_interval, master_down_interval, skew_time};
+
+mod handlers;
 
 /// Priority of the address owner: it takes Master at once and is never moved.
 const OWNER_PRIORITY: u8 = 255;
@@ -58,7 +59,11 @@ impl RouterSettings {
 ///
 /// Feed it [`Event`]s through [`handle`](Self::handle) with the current time, carry
 /// out the returned [`Action`]s in order, and call `handle(now, Event::TimerExpired)`
-/// once `now` reaches [`next_deadline`](Self::next_deadline).
+/// once `now` reaches [`next_deadline`](Self::next_deadline). The event
+/// handlers are in `router/handlers.rs`.
+///
+/// [`Event`]: super::Event
+/// [`Action`]: super::Action
 #[derive(Debug, Clone)]
 pub struct VirtualRouter {
     settings: RouterSettings,
@@ -91,6 +96,8 @@ pub struct VirtualRouter {
 
 impl VirtualRouter {
     /// Creates a router in Initialize; it starts on [`Event::Startup`].
+    ///
+    /// [`Event::Startup`]: super::Event::Startup
     pub fn new(settings: RouterSettings) -> Result<Self, SettingsError> {
         settings.validate()?;
         Ok(VirtualRouter {
@@ -189,321 +196,13 @@ impl VirtualRouter {
     }
 
     /// The earliest instant at which the router wants [`Event::TimerExpired`].
+    ///
+    /// [`Event::TimerExpired`]: super::Event::TimerExpired
     pub fn next_deadline(&self) -> Option<Instant> {
         match (self.adver_timer, self.master_down_timer) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
-    }
-
-    /// Processes one event at time `now` and returns what the caller must do, in order.
-    pub fn handle(&mut self, now: Instant, event: Event) -> Vec<Action> {
-        let mut out = Vec::new();
-        match event {
-            Event::Startup => self.on_startup(now, &mut out),
-            Event::Shutdown => self.on_shutdown(now, &mut out),
-            Event::AdvertReceived(advert) => self.on_advert(now, advert, &mut out),
-            Event::TimerExpired => self.on_timer(now, &mut out),
-            Event::PriorityChanged(priority) => self.on_priority(now, priority, &mut out),
-            Event::FaultSet => self.on_fault_set(now, &mut out),
-            Event::FaultCleared => self.on_fault_cleared(now, &mut out),
-            Event::Resign => self.step_down(now, TransitionReason::Resigned, &mut out),
-            Event::Switchover => self.step_down(now, TransitionReason::Switchover, &mut out),
-            Event::Maintenance(on) => self.on_maintenance(now, on, &mut out),
-        }
-        out
-    }
-
-    /// RFC 9568 §6.4.1 Startup; ignored unless the router is in Initialize.
-    fn on_startup(&mut self, now: Instant, out: &mut Vec<Action>) {
-        if self.state == State::Initialize {
-            self.enter_election(now, TransitionReason::Startup, out);
-        }
-    }
-
-    /// Joins the election from Initialize or Fault: an owner goes straight to
-    /// Master, everyone else to Backup (RFC 9568 §6.4.1); a pending fault wins.
-    fn enter_election(&mut self, now: Instant, reason: TransitionReason, out: &mut Vec<Action>) {
-        if self.fault {
-            self.transition(now, State::Fault, TransitionReason::Fault, out);
-        } else if self.priority == OWNER_PRIORITY && !self.maintenance {
-            self.become_master(now, reason, out);
-        } else {
-            self.master_adver_interval = self.settings.advert_interval;
-            self.become_backup(now, reason, out);
-        }
-    }
-
-    /// RFC 9568 §6.4.2 / §6.4.3 Shutdown: a Master resigns with priority 0.
-    fn on_shutdown(&mut self, now: Instant, out: &mut Vec<Action>) {
-        self.preempt_held = false;
-        match self.state {
-            State::Initialize => {}
-            State::Master => {
-                self.resign(out);
-                self.transition(now, State::Initialize, TransitionReason::Shutdown, out);
-            }
-            State::Backup | State::Fault => {
-                self.transition(now, State::Initialize, TransitionReason::Shutdown, out);
-            }
-        }
-    }
-
-    fn on_advert(&mut self, now: Instant, advert: AdvertInfo, out: &mut Vec<Action>) {
-        if advert.source != self.settings.primary_address {
-            self.last_peer = Some((advert.source, now));
-        }
-        if matches!(self.state, State::Initialize | State::Fault) {
-            return;
-        }
-        self.stats.adverts_received += 1;
-        if advert.priority == 0 {
-            self.stats.priority_zero_received += 1;
-        }
-        if advert.interval != self.settings.advert_interval {
-            self.stats.interval_mismatches += 1;
-        }
-        match self.state {
-            State::Backup => self.backup_on_advert(now, advert),
-            State::Master => self.master_on_advert(now, advert, out),
-            State::Initialize | State::Fault => {}
-        }
-    }
-
-    /// RFC 9568 §6.4.2, Backup receiving an advertisement.
-    fn backup_on_advert(&mut self, now: Instant, advert: AdvertInfo) {
-        if advert.priority == 0 {
-            // The Master resigned: the Backup with the shortest skew takes over.
-            self.current_master = None;
-            self.master_resigned = true;
-            self.master_down_timer = Some(now + self.skew_time());
-            return;
-        }
-        let lower = advert.priority < self.priority;
-        let may_preempt = self.settings.preempt && !self.maintenance && !self.preempt_held;
-        if !may_preempt || !lower {
-            self.preempt_hold_since = None;
-            self.lower_master_ignored = false;
-            self.follow_master(now, advert);
-            return;
-        }
-        if self.settings.preempt_delay.is_zero() {
-            // Preempt: discard, so our down timer runs out and we take over.
-            self.lower_master_ignored = true;
-            return;
-        }
-        let since = *self.preempt_hold_since.get_or_insert(now);
-        let release = since + self.settings.preempt_delay;
-        if now >= release {
-            self.lower_master_ignored = true;
-            return;
-        }
-        // Tolerate the lower Master until the delay is over, then preempt at once.
-        self.follow_master(now, advert);
-        self.lower_master_ignored = true;
-        if let Some(down) = self.master_down_timer {
-            self.master_down_timer = Some(down.min(release));
-        }
-    }
-
-    /// Accepts `advert` as the Master's: learn its interval, restart the down timer.
-    fn follow_master(&mut self, now: Instant, advert: AdvertInfo) {
-        self.current_master = Some(advert);
-        self.master_resigned = false;
-        self.master_adver_interval = advert.interval;
-        self.master_down_timer = Some(now + self.master_down_interval());
-    }
-
-    /// RFC 9568 §6.4.3, Master receiving an advertisement.
-    fn master_on_advert(&mut self, now: Instant, advert: AdvertInfo, out: &mut Vec<Action>) {
-        if advert.priority == 0 {
-            // Another router resigned; assert ourselves so Backups re-learn us.
-            self.send_advert(now, out);
-            return;
-        }
-        if self.sender_wins(advert) {
-            // Leaving Master stops the Adver_Timer (in `transition`).
-            out.push(Action::RemoveAddresses);
-            self.follow_master(now, advert);
-            self.transition(
-                now,
-                State::Backup,
-                TransitionReason::PreemptedByHigherPriority,
-                out,
-            );
-        } else {
-            // RFC 9568: answer a lower-priority Master at once so it steps down and
-            // learning bridges see the right path. Two Masters means the LAN was
-            // split: neighbours may have learnt the other one's MAC for our
-            // addresses, so announce them again.
-            self.send_advert(now, out);
-            out.push(Action::Announce);
-        }
-    }
-
-    /// Higher priority wins; on a tie, the greater primary address (unsigned, in
-    /// network byte order, which is how `IpAddr` orders addresses of one family).
-    fn sender_wins(&self, advert: AdvertInfo) -> bool {
-        match advert.priority.cmp(&self.priority) {
-            Ordering::Greater => true,
-            Ordering::Less => false,
-            Ordering::Equal => advert.source > self.settings.primary_address,
-        }
-    }
-
-    fn on_timer(&mut self, now: Instant, out: &mut Vec<Action>) {
-        match self.state {
-            State::Master => {
-                if self.adver_timer.is_some_and(|t| t <= now) {
-                    self.send_advert(now, out);
-                }
-            }
-            State::Backup if self.maintenance => {
-                // Never take over; keep listening for whoever is Master.
-                self.master_down_timer = None;
-            }
-            State::Backup => {
-                if self.master_down_timer.is_some_and(|t| t <= now) {
-                    let reason = if self.lower_master_ignored {
-                        TransitionReason::PreemptedLowerPriority
-                    } else if self.master_resigned {
-                        TransitionReason::MasterResigned
-                    } else {
-                        TransitionReason::MasterDownTimerExpired
-                    };
-                    self.become_master(now, reason, out);
-                }
-            }
-            State::Initialize | State::Fault => {}
-        }
-    }
-
-    fn on_priority(&mut self, now: Instant, priority: u8, out: &mut Vec<Action>) {
-        if self.settings.priority == OWNER_PRIORITY {
-            return; // The owner's priority is never moved.
-        }
-        let priority = priority.clamp(1, OWNER_PRIORITY - 1);
-        if priority == self.priority {
-            return;
-        }
-        self.priority = priority;
-        if self.state == State::Master {
-            // Tell Backups now, so a better one can preempt without waiting.
-            self.send_advert(now, out);
-        }
-    }
-
-    fn on_fault_set(&mut self, now: Instant, out: &mut Vec<Action>) {
-        self.fault = true;
-        match self.state {
-            State::Initialize | State::Fault => {}
-            State::Master => {
-                self.resign(out);
-                self.transition(now, State::Fault, TransitionReason::Fault, out);
-            }
-            State::Backup => self.transition(now, State::Fault, TransitionReason::Fault, out),
-        }
-    }
-
-    /// A Master hands over: priority-0 advert, addresses off, Backup, and no
-    /// preempting the router that takes over.
-    fn step_down(&mut self, now: Instant, reason: TransitionReason, out: &mut Vec<Action>) {
-        if self.state == State::Master {
-            self.resign(out);
-            self.master_adver_interval = self.settings.advert_interval;
-            self.preempt_held = true;
-            self.become_backup(now, reason, out);
-        }
-    }
-
-    fn on_maintenance(&mut self, now: Instant, on: bool, out: &mut Vec<Action>) {
-        if self.maintenance == on {
-            return;
-        }
-        self.maintenance = on;
-        if on {
-            self.step_down(now, TransitionReason::Maintenance, out);
-            self.preempt_held = false;
-        } else if self.state == State::Backup {
-            // Resume the election: take over if no Master speaks up in time.
-            self.master_down_timer = Some(now + self.master_down_interval());
-        }
-    }
-
-    fn on_fault_cleared(&mut self, now: Instant, out: &mut Vec<Action>) {
-        self.fault = false;
-        if self.state == State::Fault {
-            self.enter_election(now, TransitionReason::FaultCleared, out);
-        }
-    }
-
-    /// RFC 9568 §6.4.2 "Active_Down_Timer fires" / §6.4.1 owner startup.
-    fn become_master(&mut self, now: Instant, reason: TransitionReason, out: &mut Vec<Action>) {
-        self.preempt_held = false;
-        self.master_down_timer = None;
-        self.preempt_hold_since = None;
-        self.lower_master_ignored = false;
-        self.current_master = None;
-        self.master_adver_interval = self.settings.advert_interval;
-        out.push(Action::AddAddresses);
-        self.send_advert(now, out);
-        out.push(Action::Announce);
-        self.stats.master_transitions += 1;
-        self.transition(now, State::Master, reason, out);
-    }
-
-    fn become_backup(&mut self, now: Instant, reason: TransitionReason, out: &mut Vec<Action>) {
-        self.master_down_timer = Some(now + self.master_down_interval());
-        self.transition(now, State::Backup, reason, out);
-    }
-
-    /// Leaves Master: priority-0 advert so Backups take over within Skew_Time.
-    fn resign(&mut self, out: &mut Vec<Action>) {
-        self.adver_timer = None;
-        out.push(Action::SendAdvert {
-            priority: 0,
-            interval: self.settings.advert_interval,
-        });
-        self.stats.adverts_sent += 1;
-        self.stats.priority_zero_sent += 1;
-        out.push(Action::RemoveAddresses);
-    }
-
-    /// Sends an advert and restarts the Adver_Timer from now.
-    fn send_advert(&mut self, now: Instant, out: &mut Vec<Action>) {
-        out.push(Action::SendAdvert {
-            priority: self.priority,
-            interval: self.settings.advert_interval,
-        });
-        self.stats.adverts_sent += 1;
-        self.adver_timer = Some(now + self.settings.advert_interval);
-    }
-
-    fn transition(
-        &mut self,
-        now: Instant,
-        to: State,
-        reason: TransitionReason,
-        out: &mut Vec<Action>,
-    ) {
-        let from = self.state;
-        if to != State::Master {
-            self.adver_timer = None;
-        }
-        if to != State::Backup {
-            self.master_down_timer = None;
-        }
-        if to != State::Backup {
-            self.master_resigned = false;
-        }
-        if matches!(to, State::Initialize | State::Fault) {
-            self.current_master = None;
-            self.preempt_hold_since = None;
-            self.lower_master_ignored = false;
-        }
-        self.state = to;
-        self.last_transition = Some(now);
-        out.push(Action::StateChanged { from, to, reason });
     }
 
     fn own_advert_info(&self) -> AdvertInfo {

@@ -1,16 +1,17 @@
 //! One check definition, shared by `checks:` items and inline `track:` items:
 //! its kind key and value, the options of that kind, and the timing keys.
-//! Also the value forms other sections reuse: commands and absolute paths.
+//! Only the schema of tracked objects (`parse_health.rs`) reads check bodies.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::PathBuf;
 use std::time::Duration;
 
-use super::duration;
-use super::model::{defaults, CheckKind, Command, HttpCheck};
-use super::parse::interface_value;
-use super::reader::{duration_in, int_in, optional, string, Checker, MapReader};
-use super::yaml::{Kind, Node};
+use crate::config::duration;
+use crate::config::model::{defaults, CheckKind, HttpCheck};
+use crate::config::reader::{
+    absolute_path, command, concat_keys, duration_in, int_in, interface_value, optional, string,
+    Checker, MapReader,
+};
+use crate::config::yaml::Node;
 
 /// The keys that say what a check checks; a check has exactly one.
 const KIND_KEYS: &[&str] = &[
@@ -30,6 +31,17 @@ const KIND_OPTIONS: &[(&str, &str)] = &[
     ("status", "http"),
     ("body_contains", "http"),
 ];
+
+/// How often a check runs, how long a run may take, and how many results in a
+/// row change its state.
+const TIMING_KEYS: &[&str] = &["interval", "timeout", "rise", "fall"];
+
+/// Every key of a check body: its kind, the options of the kinds, its timing.
+pub const BODY_KEYS: &[&str] = &concat_keys::<15>(&[
+    KIND_KEYS,
+    &["min", "max", "status", "body_contains"],
+    TIMING_KEYS,
+]);
 
 /// A check as read, before it gets its name.
 pub struct CheckBody {
@@ -317,69 +329,4 @@ fn socket_addr(text: &str, default_port: Option<u16>) -> Result<SocketAddr, Stri
         (None, None) => return Err(format!("has no port; write it as {text}:PORT")),
     };
     Ok(SocketAddr::new(ip, port))
-}
-
-/// A command: a string for `/bin/sh -c`, or a list of a program and its arguments.
-pub fn command(ck: &mut Checker, key: &str, node: &Node) -> Option<Command> {
-    match &node.kind {
-        Kind::Str(s) if s.trim().is_empty() => {
-            ck.error(
-                node.pos,
-                format!(
-                    "{key} is empty; write a command such as `systemctl is-active --quiet haproxy`"
-                ),
-            );
-            None
-        }
-        Kind::Str(s) => Some(Command::Shell(s.clone())),
-        Kind::Seq(items) if items.is_empty() => {
-            ck.error(
-                node.pos,
-                format!("{key} is an empty list; write the program and its arguments, such as `[/usr/bin/pg_ctl, promote]`"),
-            );
-            None
-        }
-        Kind::Seq(items) => {
-            let argv: Vec<Option<String>> = items
-                .iter()
-                .map(|n| string(ck, &format!("each item of {key}"), n).map(str::to_owned))
-                .collect();
-            if let (Some(Some(program)), Some(first)) = (argv.first(), items.first()) {
-                if program.is_empty() {
-                    ck.error(
-                        first.pos,
-                        format!("the program of {key} (its first item) is empty; name the program to run"),
-                    );
-                    return None;
-                }
-            }
-            argv.into_iter().collect::<Option<_>>().map(Command::Argv)
-        }
-        other => {
-            ck.error(
-                node.pos,
-                format!(
-                    "{key} must be a command: a string run by /bin/sh -c, or a list of the program \
-                     and its arguments; found {}",
-                    other.type_name()
-                ),
-            );
-            None
-        }
-    }
-}
-
-/// An absolute file system path.
-pub fn absolute_path(ck: &mut Checker, key: &str, node: &Node) -> Option<PathBuf> {
-    let text = string(ck, key, node)?;
-    if !text.starts_with('/') {
-        ck.error(
-            node.pos,
-            format!(
-                "{key} `{text}` is not an absolute path; write it from the root, starting with `/`"
-            ),
-        );
-        return None;
-    }
-    Some(PathBuf::from(text))
 }
