@@ -12,7 +12,8 @@ use tokio::sync::oneshot;
 use tracing::{info, warn};
 
 use super::{status, Daemon};
-use crate::control::{Request, Response};
+use crate::control::status::GroupStatus;
+use crate::control::{Request, Response, Status};
 use crate::vrrp::{Event, State};
 
 /// The file holding the names of the instances in maintenance mode.
@@ -71,7 +72,7 @@ impl Daemon {
     /// The status document. With `verify`, VIP presence is read from the
     /// kernel (what an operator asks for); otherwise it is what the address
     /// workers applied (cheap, for the status file written on every change).
-    pub(super) async fn status_document(&mut self, verify: bool) -> Value {
+    pub(super) async fn status_document(&mut self, verify: bool) -> Status {
         let now = Instant::now();
         let mut on_link: HashMap<u32, Vec<IpAddr>> = HashMap::new();
         if verify {
@@ -94,26 +95,25 @@ impl Daemon {
         &self,
         on_link: &HashMap<u32, Vec<IpAddr>>,
         now: Instant,
-    ) -> Value {
+    ) -> Status {
         let present = |ifindex: u32, addr: IpAddr, applied: bool| match on_link.get(&ifindex) {
             Some(list) => list.contains(&addr),
             None => applied,
         };
-        let mut document = status::snapshot(self.instances.iter(), &self.drops, now, &present);
-        document["checks"] = self.tracking.status(now).into();
-        document["sync_groups"] = self
+        let sync_groups = self
             .groups
             .iter()
-            .map(|g| {
-                serde_json::json!({
-                    "name": g.config.name,
-                    "state": g.state.as_str(),
-                    "instances": g.config.instances,
-                })
+            .map(|g| GroupStatus {
+                name: g.config.name.clone(),
+                state: g.state,
+                instances: g.config.instances.clone(),
             })
-            .collect::<Vec<_>>()
-            .into();
-        document
+            .collect();
+        Status {
+            checks: self.tracking.status(now),
+            sync_groups,
+            ..status::snapshot(self.instances.iter(), &self.drops, now, &present)
+        }
     }
 
     fn switchover(&mut self, name: &str, force: bool) -> Response {

@@ -12,6 +12,7 @@ use tracing::info;
 
 use super::health::CheckState;
 use crate::config::{Check, CheckKind, Config};
+use crate::control::status::CheckStatus;
 use crate::platform::netlink::Netlink;
 use crate::track::monitor::{self, CheckUpdate, DurationObserver, Monitor};
 use crate::track::run_as::RunAs;
@@ -155,7 +156,7 @@ impl Tracking {
     }
 
     /// Status of every check: kind, target, result, last output, age of the result.
-    pub fn status(&self, now: Instant) -> Vec<Value> {
+    pub fn status(&self, now: Instant) -> Vec<CheckStatus> {
         let mut names: Vec<&String> = self.checks.keys().collect();
         names.sort();
         names
@@ -163,17 +164,18 @@ impl Tracking {
             .map(|name| {
                 let check = &self.checks[name];
                 let state = self.states.get(name).cloned().unwrap_or_default();
-                json!({
-                    "name": name,
-                    "kind": check.kind.key(),
-                    "target": target(&check.kind),
-                    "up": state.up,
-                    "value": state.value,
-                    "detail": state.detail,
-                    "last_output": state.last_output,
-                    "since_change_ms": state.since
+                CheckStatus {
+                    name: name.clone(),
+                    kind: check.kind.key().to_owned(),
+                    target: target(&check.kind),
+                    up: state.up,
+                    value: state.value,
+                    detail: state.detail,
+                    last_output: state.last_output,
+                    since_change_ms: state
+                        .since
                         .map(|t| now.saturating_duration_since(t).as_millis() as u64),
-                })
+                }
             })
             .collect()
     }
