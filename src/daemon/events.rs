@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::{Map, Value};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::broadcast;
@@ -20,6 +19,7 @@ use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
 use crate::config::EventSinks;
+use crate::notify::record::EventRecord;
 
 /// Lines a slow subscriber may fall behind before it loses some.
 const BACKLOG: usize = 4096;
@@ -85,18 +85,18 @@ impl EventStream {
         Ok(stream)
     }
 
-    /// Publishes one event: `kind` becomes the `type` field, `time` is added.
-    pub fn emit(&self, kind: &str, fields: Value) {
+    /// Publishes one event as a line stamped with the current `time`.
+    pub fn emit(&self, event: &EventRecord) {
         if self.fifo_writer.is_none() && self.acceptor.is_none() {
             return;
         }
-        let mut object = Map::new();
-        object.insert("time".into(), Value::String(rfc3339_now()));
-        object.insert("type".into(), Value::String(kind.into()));
-        if let Value::Object(fields) = fields {
-            object.extend(fields);
-        }
-        let line = Value::Object(object).to_string() + "\n";
+        let line = match event.to_line(&rfc3339_now()) {
+            Ok(line) => line + "\n",
+            Err(e) => {
+                warn!("event not published: {e}");
+                return;
+            }
+        };
         // An error means no subscriber right now (no FIFO reader, no client).
         let _ = self.lines.send(Arc::from(line));
     }
@@ -268,6 +268,8 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::notify::record::GroupEvent;
+    use crate::vrrp::State;
 
     #[test]
     fn rfc3339_formats_known_instants() {
@@ -294,7 +296,11 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         for n in 0..100 {
-            stream.emit("test", serde_json::json!({ "n": n }));
+            stream.emit(&EventRecord::Group(GroupEvent {
+                group: format!("g{n}"),
+                from: State::Backup,
+                to: State::Master,
+            }));
         }
         stream.close(Duration::from_secs(2)).await;
         let mut text = String::new();
@@ -302,15 +308,17 @@ mod tests {
         tokio::io::AsyncReadExt::read_to_string(&mut client, &mut text)
             .await
             .unwrap();
-        let numbers: Vec<i64> = text
+        let groups: Vec<String> = text
             .lines()
             .map(|l| {
-                let v: Value = serde_json::from_str(l).unwrap();
-                assert_eq!(v["type"], "test");
-                v["n"].as_i64().unwrap()
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                assert_eq!(v["type"], "group");
+                assert!(v["time"].is_string(), "{l}");
+                v["group"].as_str().unwrap().to_owned()
             })
             .collect();
-        assert_eq!(numbers, (0..100).collect::<Vec<_>>());
+        let want: Vec<String> = (0..100).map(|n| format!("g{n}")).collect();
+        assert_eq!(groups, want);
         assert!(!path.exists(), "close removes the socket");
         std::fs::remove_dir_all(&dir).unwrap();
     }

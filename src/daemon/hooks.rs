@@ -60,39 +60,8 @@ impl TransitionArgs {
     }
 }
 
-/// Which hook ran; its name is the config key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HookKind {
-    /// `before_master`
-    BeforeMaster,
-    /// `after_backup`
-    AfterBackup,
-    /// `on_master`
-    OnMaster,
-    /// `on_backup`
-    OnBackup,
-    /// `on_fault`
-    OnFault,
-    /// `on_stop`
-    OnStop,
-    /// `on_change`
-    OnChange,
-}
-
-impl HookKind {
-    /// The config key, as used in logs and events.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HookKind::BeforeMaster => "before_master",
-            HookKind::AfterBackup => "after_backup",
-            HookKind::OnMaster => "on_master",
-            HookKind::OnBackup => "on_backup",
-            HookKind::OnFault => "on_fault",
-            HookKind::OnStop => "on_stop",
-            HookKind::OnChange => "on_change",
-        }
-    }
-}
+/// Which hook ran; defined with the event records, whose `hook` field it is.
+pub use crate::notify::record::HookKind;
 
 /// A hook that ran (or was skipped), reported back to the event loop.
 #[derive(Debug)]

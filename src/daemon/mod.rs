@@ -27,7 +27,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use serde_json::json;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -45,6 +44,7 @@ use self::systemd::Notifier;
 use self::tracking::Tracking;
 use crate::config::{self, AddressFamily, Config, ConfigErrors};
 use crate::control::metrics::Metrics;
+use crate::notify::record::{EventRecord, GroupEvent, HookEvent, PriorityEvent, TransitionEvent};
 use crate::platform::announce::Announcer;
 use crate::platform::netlink::{LinkEvent, Netlink};
 use crate::platform::vrrp_socket::{SocketError, VrrpSocket};
@@ -557,7 +557,7 @@ impl Daemon {
         let previous = self.carrier.insert(event.index, event.carrier);
         let now = Instant::now();
         for change in self.tracking.on_link(&event.name, event.carrier, now) {
-            self.events.emit("check", change);
+            self.events.emit(&EventRecord::Check(change));
         }
         if previous != Some(event.carrier) && previous.is_some() {
             info!(interface = %event.name, carrier = event.carrier, "link changed");
@@ -568,7 +568,7 @@ impl Daemon {
     fn on_check(&mut self, update: CheckUpdate) {
         let now = Instant::now();
         if let Some(change) = self.tracking.on_update(update, now) {
-            self.events.emit("check", change);
+            self.events.emit(&EventRecord::Check(change));
             self.reassess(now);
         }
         self.status_dirty = true;
@@ -582,20 +582,17 @@ impl Daemon {
             self.metrics
                 .script_duration("hook", &name, o.duration.as_secs_f64());
         }
-        self.events.emit(
-            "hook",
-            json!({
-                "name": report.args.name,
-                "group": report.args.group,
-                "hook": report.kind.as_str(),
-                "state": report.args.to.as_str(),
-                "old_state": report.args.from.as_str(),
-                "result": outcome.map_or("skipped".to_owned(), |o| o.result.to_string()),
-                "success": outcome.is_some_and(|o| o.result.is_success()),
-                "duration_ms": outcome.map(|o| o.duration.as_millis() as u64),
-                "output": outcome.and_then(|o| o.last_line.clone()),
-            }),
-        );
+        self.events.emit(&EventRecord::Hook(HookEvent {
+            name: report.args.name.clone(),
+            group: report.args.group,
+            hook: report.kind,
+            state: report.args.to,
+            old_state: report.args.from,
+            result: outcome.map_or("skipped".to_owned(), |o| o.result.to_string()),
+            success: outcome.is_some_and(|o| o.result.is_success()),
+            duration_ms: outcome.map(|o| o.duration.as_millis() as u64),
+            output: outcome.and_then(|o| o.last_line.clone()),
+        }));
         if report.kind != HookKind::BeforeMaster || report.args.group {
             return;
         }
@@ -639,15 +636,12 @@ impl Daemon {
                 continue;
             }
             if health.priority != instance.health.priority {
-                self.events.emit(
-                    "priority",
-                    json!({
-                        "instance": instance.config.name,
-                        "priority": health.priority,
-                        "base_priority": instance.config.priority.get(),
-                        "reasons": health.priority_reasons,
-                    }),
-                );
+                self.events.emit(&EventRecord::Priority(PriorityEvent {
+                    instance: instance.config.name.clone(),
+                    priority: health.priority,
+                    base_priority: instance.config.priority.get(),
+                    reasons: health.priority_reasons.clone(),
+                }));
             }
             let transitions = instance.apply_health(now, health);
             self.after_transitions(index, transitions, now);
@@ -695,16 +689,13 @@ impl Daemon {
 
     fn publish_transition(&self, name: &str, priority: u8, t: &Transition) {
         self.metrics.transition(name, t.from, t.to);
-        self.events.emit(
-            "transition",
-            json!({
-                "instance": name,
-                "from": t.from.as_str(),
-                "to": t.to.as_str(),
-                "reason": t.reason.as_str(),
-                "priority": priority,
-            }),
-        );
+        self.events.emit(&EventRecord::Transition(TransitionEvent {
+            instance: name.to_owned(),
+            from: t.from,
+            to: t.to,
+            reason: t.reason,
+            priority,
+        }));
     }
 
     fn refresh_groups(&mut self) {
@@ -722,14 +713,11 @@ impl Daemon {
                 .unwrap_or(0);
             if let Some((from, to)) = group.refresh(&states, priority) {
                 info!(group = %group.config.name, from = %from, to = %to, "sync group changed");
-                self.events.emit(
-                    "group",
-                    json!({
-                        "group": group.config.name,
-                        "from": from.as_str(),
-                        "to": to.as_str(),
-                    }),
-                );
+                self.events.emit(&EventRecord::Group(GroupEvent {
+                    group: group.config.name.clone(),
+                    from,
+                    to,
+                }));
             }
         }
     }

@@ -6,13 +6,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tracing::info;
 
 use super::health::CheckState;
 use crate::config::{Check, CheckKind, Config};
 use crate::control::status::CheckStatus;
+use crate::notify::record::CheckEvent;
 use crate::platform::netlink::Netlink;
 use crate::track::monitor::{self, CheckUpdate, DurationObserver, Monitor};
 use crate::track::run_as::RunAs;
@@ -95,7 +95,7 @@ impl Tracking {
     }
 
     /// Records a monitor's result; returns the event to publish if anything changed.
-    pub fn on_update(&mut self, update: CheckUpdate, now: Instant) -> Option<Value> {
+    pub fn on_update(&mut self, update: CheckUpdate, now: Instant) -> Option<CheckEvent> {
         if !self.checks.contains_key(&update.check) {
             return None; // From a monitor stopped by a reload.
         }
@@ -110,7 +110,7 @@ impl Tracking {
     }
 
     /// Follows a link event for `interface` checks; returns events for changes.
-    pub fn on_link(&mut self, ifname: &str, up: bool, now: Instant) -> Vec<Value> {
+    pub fn on_link(&mut self, ifname: &str, up: bool, now: Instant) -> Vec<CheckEvent> {
         let names: Vec<String> = self
             .checks
             .values()
@@ -131,7 +131,7 @@ impl Tracking {
         detail: String,
         last_output: Option<String>,
         now: Instant,
-    ) -> Option<Value> {
+    ) -> Option<CheckEvent> {
         let state = self.states.entry(name.to_owned()).or_default();
         let changed = state.up != Some(up) || state.value != value;
         if changed {
@@ -144,14 +144,12 @@ impl Tracking {
         if last_output.is_some() {
             state.last_output = last_output;
         }
-        changed.then(|| {
-            json!({
-                "check": name,
-                "up": up,
-                "value": value,
-                "detail": state.detail,
-                "output": state.last_output,
-            })
+        changed.then(|| CheckEvent {
+            check: name.to_owned(),
+            up,
+            value,
+            detail: state.detail.clone(),
+            output: state.last_output.clone(),
         })
     }
 
