@@ -1,8 +1,8 @@
 //! Prometheus metrics: `GET /metrics` in the Prometheus text format (0.0.4).
 //!
-//! Most metrics are rendered from the status document at scrape time, so they
-//! always agree with `twinstar status` and `status.json`; the daemon hands
-//! each new document to [`Metrics::update`]. What the document does not hold
+//! Most metrics are rendered from the status document ([`Status`]) at scrape
+//! time, so they always agree with `twinstar status` and `status.json`; the
+//! daemon hands each new document to [`Metrics::update`]. What the document does not hold
 //! (transitions by from/to, changes of the Master heard on the wire, script
 //! and hook durations) lives in families that persist for the life of the
 //! process and that the daemon feeds through [`Metrics::transition`],

@@ -1,5 +1,7 @@
-//! The event stream: every transition, tracked-object change and hook result as
-//! one JSON line, written to the configured sinks (a FIFO and/or a Unix socket).
+//! The event stream: every transition, priority change, tracked-object change,
+//! hook result and sync-group change as one JSON line
+//! ([`crate::notify::record::EventRecord`]), written to the configured sinks
+//! (a FIFO and/or a Unix socket).
 //!
 //! Writing never blocks the event loop: lines go into a broadcast channel, and one
 //! task per sink (per connected client for the socket) writes them out. A client

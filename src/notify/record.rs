@@ -241,6 +241,37 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_lists_the_fields_of_every_type() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("- **Events**").unwrap();
+        let end = start + readme[start..].find("\n\n").unwrap();
+        let text = readme[start..end]
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        for (record, _) in examples() {
+            let serde_json::Value::Object(map) = serde_json::to_value(&record).unwrap() else {
+                panic!("{record:?} is not an object");
+            };
+            let kind = map["type"].as_str().unwrap();
+            let after = format!("`{kind}` (");
+            let at = text
+                .find(&after)
+                .unwrap_or_else(|| panic!("README: no {after}"))
+                + after.len();
+            let listed = &text[at..at + text[at..].find(')').unwrap()];
+            let mut listed: Vec<&str> = listed.split(", ").collect();
+            listed.sort_unstable();
+            let fields: Vec<&str> = map
+                .keys()
+                .map(String::as_str)
+                .filter(|k| *k != "type")
+                .collect();
+            assert_eq!(listed, fields, "README's fields of `{kind}` events");
+        }
+    }
+
+    #[test]
     fn a_skipped_hook_has_nulls() {
         let record = EventRecord::Hook(HookEvent {
             name: "edge".into(),
