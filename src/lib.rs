@@ -6,6 +6,8 @@
 //! - [`config`]: the YAML model, validated with file:line:col errors;
 //! - [`platform`]: raw VRRP sockets, netlink, AF_PACKET announcements;
 //! - [`daemon`]: the event loop that wires the core to the platform;
+//! - [`control`]: the control socket, the typed status document, metrics;
+//! - [`notify`]: the typed records of the event stream;
 //! - [`track`]: health checks (tracked objects) and the scripts behind checks and hooks.
 
 pub mod agent;

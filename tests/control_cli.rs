@@ -101,6 +101,17 @@ impl FakeAgent {
     }
 }
 
+/// An instance's counters: `received` adverts received, the rest 0.
+fn counters(received: u64) -> Value {
+    json!({
+        "adverts_received": received, "adverts_sent": 0,
+        "priority_zero_received": 0, "priority_zero_sent": 0,
+        "interval_mismatches": 0, "master_transitions": 0, "send_errors": 0
+    })
+}
+
+/// A complete status document (the CLI reads it typed, so every field the
+/// agent writes is here).
 fn status_document(web_state: &str) -> Value {
     json!({
         "pid": 99,
@@ -109,22 +120,25 @@ fn status_document(web_state: &str) -> Value {
                 "name": "web", "interface": "eth0", "vrid": 51, "state": web_state,
                 "priority": 150, "base_priority": 150,
                 "priority_reasons": [], "fault_reasons": ["interface eth0 is down"],
+                "source": "192.0.2.1", "last_peer": null,
                 "maintenance": false, "switchover_hold": false, "master": null,
                 "advert_interval_ms": 100, "master_adver_interval_ms": 100,
                 "since_transition_ms": 1500,
                 "virtual_ips": [{"address": "192.0.2.50/24", "present": false}],
-                "track": [], "counters": {"adverts_received": 0, "adverts_sent": 0}
+                "track": [], "counters": counters(0)
             },
             {
                 "name": "api", "interface": "eth0", "vrid": 52, "state": "backup",
                 "priority": 100, "base_priority": 100,
                 "priority_reasons": [], "fault_reasons": [],
+                "source": "192.0.2.1",
+                "last_peer": {"address": "192.0.2.2", "seen_ms_ago": 40},
                 "maintenance": false, "switchover_hold": false,
                 "master": {"address": "192.0.2.2", "priority": 200},
                 "advert_interval_ms": 100, "master_adver_interval_ms": 100,
                 "since_transition_ms": 90_000,
                 "virtual_ips": [{"address": "192.0.2.60/24", "present": false}],
-                "track": [], "counters": {"adverts_received": 900, "adverts_sent": 0}
+                "track": [], "counters": counters(900)
             }
         ],
         "checks": [],

@@ -1,8 +1,8 @@
 //! Prometheus metrics: `GET /metrics` in the Prometheus text format (0.0.4).
 //!
-//! Most metrics are rendered from the status document at scrape time, so they
-//! always agree with `twinstar status` and `status.json`; the daemon hands
-//! each new document to [`Metrics::update`]. What the document does not hold
+//! Most metrics are rendered from the status document ([`Status`]) at scrape
+//! time, so they always agree with `twinstar status` and `status.json`; the
+//! daemon hands each new document to [`Metrics::update`]. What the document does not hold
 //! (transitions by from/to, changes of the Master heard on the wire, script
 //! and hook durations) lives in families that persist for the life of the
 //! process and that the daemon feeds through [`Metrics::transition`],
@@ -46,8 +46,8 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::TypedMetric;
 use prometheus_client::registry::{Registry, Unit};
-use serde_json::Value;
 
+use super::status::{InstanceCounters, Status};
 use crate::vrrp::State;
 
 /// The `Content-Type` of `GET /metrics`: the Prometheus text format 0.0.4.
@@ -96,9 +96,10 @@ fn duration_histogram() -> Histogram {
 /// that outlive it. Shared between the daemon and the HTTP server.
 #[derive(Debug)]
 pub struct Metrics {
-    /// The latest status document; an `Arc` so that a scrape takes it without
-    /// copying and without holding the lock while encoding.
-    status: Mutex<Arc<Value>>,
+    /// The latest status document (empty before the first); an `Arc` so that
+    /// a scrape takes it without copying and without holding the lock while
+    /// encoding.
+    status: Mutex<Arc<Status>>,
     transitions: Family<TransitionLabels, Counter>,
     master_changes: Family<InstanceLabels, Counter>,
     script_durations: Family<ScriptLabels, Histogram, fn() -> Histogram>,
@@ -107,7 +108,7 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Metrics {
-            status: Mutex::new(Arc::new(Value::Null)),
+            status: Mutex::new(Arc::new(Status::default())),
             transitions: Family::default(),
             master_changes: Family::default(),
             script_durations: Family::new_with_constructor(duration_histogram),
@@ -122,7 +123,7 @@ impl Metrics {
     }
 
     /// Replaces the status document the next scrape renders from.
-    pub fn update(&self, status: Value) {
+    pub fn update(&self, status: Status) {
         *self.status.lock().unwrap_or_else(PoisonError::into_inner) = Arc::new(status);
     }
 
@@ -198,43 +199,46 @@ impl Metrics {
 
 /// Renders the metrics that come from one status document.
 #[derive(Debug)]
-struct StatusCollector(Arc<Value>);
+struct StatusCollector(Arc<Status>);
 
-/// A document's counter of an instance: (metric name, document key, help).
-const INSTANCE_COUNTERS: [(&str, &str, &str); 7] = [
+/// A counter of an instance: (metric name, how to read it, help).
+type CounterOf = fn(&InstanceCounters) -> u64;
+
+/// The document's counters of an instance, as metrics.
+const INSTANCE_COUNTERS: [(&str, CounterOf, &str); 7] = [
     (
         "adverts_sent",
-        "adverts_sent",
+        |c| c.adverts_sent,
         "VRRP advertisements sent by the instance, priority 0 ones included.",
     ),
     (
         "adverts_received",
-        "adverts_received",
+        |c| c.adverts_received,
         "VRRP advertisements received for the instance and accepted.",
     ),
     (
         "priority_zero_sent",
-        "priority_zero_sent",
+        |c| c.priority_zero_sent,
         "Advertisements with priority 0 (Master resigning) sent.",
     ),
     (
         "priority_zero_received",
-        "priority_zero_received",
+        |c| c.priority_zero_received,
         "Advertisements with priority 0 (Master resigning) received.",
     ),
     (
         "advert_interval_mismatches",
-        "interval_mismatches",
+        |c| c.interval_mismatches,
         "Advertisements accepted whose interval differs from the configured one.",
     ),
     (
         "master_transitions",
-        "master_transitions",
+        |c| c.master_transitions,
         "Times the instance became Master.",
     ),
     (
         "advert_send_errors",
-        "send_errors",
+        |c| c.send_errors,
         "Advertisements the instance failed to send.",
     ),
 ];
@@ -242,18 +246,12 @@ const INSTANCE_COUNTERS: [(&str, &str, &str); 7] = [
 impl Collector for StatusCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
         let doc = &*self.0;
-        let instances = array(doc, "instances");
-        let named = || {
-            instances
-                .iter()
-                .filter_map(|i| Some((i.get("name")?.as_str()?, i)))
-        };
+        let named = || doc.instances.iter().map(|i| (i.name.as_str(), i));
 
         let state = named().flat_map(|(name, i)| {
-            let current = i.get("state").and_then(Value::as_str);
             STATES.iter().map(move |s| {
                 let labels = [("instance", name), ("state", s.as_str())];
-                (labels, gauge(current == Some(s.as_str())))
+                (labels, gauge(i.state == *s))
             })
         });
         family(
@@ -262,53 +260,48 @@ impl Collector for StatusCollector {
             "The instance's VRRP state: 1 for the current state, 0 for the others.",
             state,
         )?;
-        for (metric, key, help) in [
-            (
-                "instance_priority",
-                "priority",
-                "The instance's effective priority, after tracking.",
-            ),
-            (
-                "instance_base_priority",
-                "base_priority",
-                "The instance's configured priority.",
-            ),
-        ] {
-            let samples = named().filter_map(|(name, i)| {
-                let value = i.get(key)?.as_i64()?;
-                Some(([("instance", name)], ConstGauge::new(value)))
-            });
-            family(&mut encoder, metric, help, samples)?;
-        }
-        let maintenance = named().map(|(name, i)| {
-            let on = i.get("maintenance").and_then(Value::as_bool);
-            ([("instance", name)], gauge(on == Some(true)))
+        let priority = named().map(|(name, i)| {
+            let value = i64::from(i.priority);
+            ([("instance", name)], ConstGauge::new(value))
         });
+        family(
+            &mut encoder,
+            "instance_priority",
+            "The instance's effective priority, after tracking.",
+            priority,
+        )?;
+        let base_priority = named().map(|(name, i)| {
+            let value = i64::from(i.base_priority);
+            ([("instance", name)], ConstGauge::new(value))
+        });
+        family(
+            &mut encoder,
+            "instance_base_priority",
+            "The instance's configured priority.",
+            base_priority,
+        )?;
+        let maintenance = named().map(|(name, i)| ([("instance", name)], gauge(i.maintenance)));
         family(
             &mut encoder,
             "instance_maintenance",
             "1 while the instance is in maintenance mode (stays Backup), else 0.",
             maintenance,
         )?;
-        for (metric, key, help) in INSTANCE_COUNTERS {
-            let samples = named().filter_map(|(name, i)| {
-                let value = i.get("counters")?.get(key)?.as_u64()?;
-                Some(([("instance", name)], ConstCounter::new(value)))
+        for (metric, read, help) in INSTANCE_COUNTERS {
+            let samples = named().map(|(name, i)| {
+                let value = read(&i.counters);
+                ([("instance", name)], ConstCounter::new(value))
             });
             family(&mut encoder, metric, help, samples)?;
         }
-        let dropped = object(doc, "dropped").flat_map(|(interface, reasons)| {
-            reasons
-                .as_object()
-                .into_iter()
-                .flatten()
-                .filter_map(move |(reason, count)| {
-                    let labels = [
-                        ("interface", interface.as_str()),
-                        ("reason", reason.as_str()),
-                    ];
-                    Some((labels, ConstCounter::new(count.as_u64()?)))
-                })
+        let dropped = doc.dropped.iter().flat_map(|(interface, reasons)| {
+            reasons.iter().map(move |(reason, count)| {
+                let labels = [
+                    ("interface", interface.as_str()),
+                    ("reason", reason.as_str()),
+                ];
+                (labels, ConstCounter::new(*count))
+            })
         });
         family(
             &mut encoder,
@@ -317,15 +310,15 @@ impl Collector for StatusCollector {
             dropped,
         )?;
 
+        // No series before a check's first result, rather than a misleading 0.
         let checks = || {
-            array(doc, "checks")
+            doc.checks
                 .iter()
-                .filter_map(|c| Some((c.get("name")?.as_str()?, c)))
+                .filter_map(|c| Some((c.name.as_str(), c, c.up?)))
         };
-        let up = checks().filter_map(|(name, c)| {
-            let kind = c.get("kind").and_then(Value::as_str).unwrap_or("");
-            let up = c.get("up")?.as_bool()?;
-            Some(([("check", name), ("kind", kind)], gauge(up)))
+        let up = checks().map(|(name, c, up)| {
+            let labels = [("check", name), ("kind", c.kind.as_str())];
+            (labels, gauge(up))
         });
         family(
             &mut encoder,
@@ -333,12 +326,9 @@ impl Collector for StatusCollector {
             "1 while the check passes, 0 while it fails; absent before its first result.",
             up,
         )?;
-        let value = checks().filter_map(|(name, c)| {
-            let is_file = c.get("kind").and_then(Value::as_str) == Some("file");
-            // No value before the first result, as for check_up.
-            c.get("up")?.as_bool()?;
-            let value = c.get("value")?.as_i64()?;
-            is_file.then_some(([("check", name)], ConstGauge::new(value)))
+        let value = checks().filter_map(|(name, c, _)| {
+            let is_file = c.kind == "file";
+            is_file.then_some(([("check", name)], ConstGauge::new(c.value)))
         });
         family(
             &mut encoder,
@@ -348,10 +338,9 @@ impl Collector for StatusCollector {
         )?;
 
         let present = named().flat_map(|(name, i)| {
-            array(i, "virtual_ips").iter().filter_map(move |v| {
-                let address = v.get("address")?.as_str()?;
-                let present = v.get("present")?.as_bool()?;
-                Some(([("instance", name), ("address", address)], gauge(present)))
+            i.virtual_ips.iter().map(move |v| {
+                let labels = [("instance", name), ("address", v.address.as_str())];
+                (labels, gauge(v.present))
             })
         });
         family(
@@ -361,21 +350,6 @@ impl Collector for StatusCollector {
             present,
         )
     }
-}
-
-/// `doc[key]` as a list; empty when absent or of another type.
-fn array<'v>(doc: &'v Value, key: &str) -> &'v [Value] {
-    doc.get(key)
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice)
-}
-
-/// The entries of `doc[key]` as a mapping; none when absent or of another type.
-fn object<'v>(doc: &'v Value, key: &str) -> impl Iterator<Item = (&'v String, &'v Value)> {
-    doc.get(key)
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
 }
 
 fn gauge(on: bool) -> ConstGauge {

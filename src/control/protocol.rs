@@ -15,18 +15,24 @@
 //! configuration errors for `reload`); `message` is a one-line summary for
 //! people. Unknown fields are ignored so that old clients keep working.
 //!
-//! The status document is the same JSON as `<runtime-dir>/status.json`:
-//! `pid`, `instances` (per instance: `name`, `interface`, `vrid`, `state`,
-//! `priority` (effective), `base_priority`, `priority_reasons`,
-//! `fault_reasons`, `maintenance`, `switchover_hold`, `master` (`address`,
-//! `priority`, or null), `advert_interval_ms`, `master_adver_interval_ms`,
-//! `since_transition_ms`, `virtual_ips` (`address`, `present`), `track`
-//! (`check`, `weight`), `counters`), `checks` (`name`, `kind`, `target`, `up`,
-//! `value`, `detail`, `last_output`, `since_change_ms`), `sync_groups`
-//! (`name`, `state`, `instances`) and `dropped` (interface → reason → count).
+//! The status document ([`Status`]) is the same JSON as
+//! `<runtime-dir>/status.json`: `pid`, `instances` (per instance: `name`,
+//! `interface`, `vrid`, `state`, `priority` (effective), `base_priority`,
+//! `priority_reasons`, `fault_reasons`, `track` (`check`, `weight`), `source`,
+//! `master` (`address`, `priority`, or null), `advert_interval_ms`,
+//! `master_adver_interval_ms`, `since_transition_ms`, `maintenance`,
+//! `switchover_hold`, `last_peer` (`address`, `seen_ms_ago`, or null),
+//! `virtual_ips` (`address`, `present`) and `counters` (`adverts_received`,
+//! `adverts_sent`, `priority_zero_received`, `priority_zero_sent`,
+//! `interval_mismatches`, `master_transitions`, `send_errors`)), `checks`
+//! (`name`, `kind`, `target`, `up`, `value`, `detail`, `last_output`,
+//! `since_change_ms`), `sync_groups` (`name`, `state`, `instances`) and
+//! `dropped` (interface → reason → count). A test checks that this list names
+//! every key of the document.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+
+use super::status::Status;
 
 /// The socket's file name under the runtime directory.
 pub const CONTROL_SOCKET: &str = "control.sock";
@@ -58,7 +64,7 @@ pub enum Request {
 }
 
 /// The agent's answer.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Response {
     /// Whether the request was carried out.
     pub ok: bool,
@@ -73,7 +79,7 @@ pub struct Response {
     pub message: Option<String>,
     /// The status document, for `status`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<Value>,
+    pub status: Option<Status>,
 }
 
 impl Response {

@@ -1,4 +1,18 @@
-//! TEMPORARY STUB (replaced by the typed status from the status branch).
+//! The status document, typed: what the agent writes to
+//! `<runtime-dir>/status.json`, answers to `{"verb":"status"}`, renders as
+//! metrics and shows as the `twinstar status` table.
+//!
+//! One set of types for the writer (the daemon) and every reader (the CLI, the
+//! metrics collector) means a renamed or retyped field is a compile error
+//! rather than a silently missing metric or a `-` in the table. The JSON keys
+//! are the field names; the form of each value is that of its serde
+//! implementation (states as their lower-case names, addresses as text).
+//!
+//! Readers ignore fields they do not know, so an older CLI reads a newer
+//! agent's document. A field added later should carry `#[serde(default)]`
+//! so that a newer CLI still reads an older agent's document (an upgrade
+//! replaces the binary before the agent restarts).
+
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -6,80 +20,444 @@ use serde::{Deserialize, Serialize};
 
 use crate::vrrp::State;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// The whole status document: one agent's instances, checks, sync groups and
+/// dropped packets at one moment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {
+    /// The agent's process ID, to tell a restarted agent from the old one.
     pub pid: u32,
+    /// Every configured instance, in configuration order.
     pub instances: Vec<InstanceStatus>,
+    /// Every configured check, by name.
     pub checks: Vec<CheckStatus>,
+    /// Every sync group, in configuration order.
     pub sync_groups: Vec<GroupStatus>,
+    /// Received VRRP packets dropped before reaching an instance:
+    /// interface → reason → count.
     pub dropped: BTreeMap<String, BTreeMap<String, u64>>,
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+
+impl Status {
+    /// The document as pretty-printed JSON, as `status.json` holds it and
+    /// `twinstar status --json` prints it.
+    ///
+    /// The keys of every object come out in alphabetical order, as they always
+    /// have (the document used to be a `serde_json::Value`, whose maps sort
+    /// their keys), so the text does not depend on the order of the fields.
+    pub fn to_json_pretty(&self) -> serde_json::Result<String> {
+        serde_json::to_string_pretty(&serde_json::to_value(self)?)
+    }
+}
+
+/// One virtual router as this agent sees it: state, priorities and why,
+/// the Master heard on the wire, timers, virtual IPs and counters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceStatus {
+    /// The instance's configured name.
     pub name: String,
+    /// The interface it runs on.
     pub interface: String,
+    /// Its virtual router ID.
     pub vrid: u8,
+    /// Its VRRP state.
     pub state: State,
+    /// The effective priority, after tracking and sync groups.
     pub priority: u8,
+    /// The configured priority.
     pub base_priority: u8,
+    /// Why `priority` differs from `base_priority`, one entry per cause.
     pub priority_reasons: Vec<String>,
+    /// Why the instance is in Fault, one entry per cause; empty otherwise.
     pub fault_reasons: Vec<String>,
+    /// The checks the instance tracks, as configured.
     pub track: Vec<TrackStatus>,
+    /// The address its advertisements are sent from.
     pub source: IpAddr,
+    /// The Master as last heard (this host itself while Master), if any.
     pub master: Option<MasterStatus>,
+    /// The configured advertisement interval.
     pub advert_interval_ms: u64,
+    /// The interval learned from the Master's advertisements.
     pub master_adver_interval_ms: u64,
+    /// Time since the last state transition; `None` before the first.
     pub since_transition_ms: Option<u64>,
+    /// Whether maintenance mode keeps the instance Backup.
     pub maintenance: bool,
+    /// Whether a switchover keeps this host from preempting for now.
     pub switchover_hold: bool,
+    /// The other router last heard on this VRID, if any.
     pub last_peer: Option<PeerStatus>,
+    /// The virtual IPs and whether each is on the interface.
     pub virtual_ips: Vec<VipStatus>,
+    /// Protocol counters since the agent started.
     pub counters: InstanceCounters,
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+
+/// One tracked check of an instance and what it does to the priority.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrackStatus {
+    /// The check's name.
     pub check: String,
+    /// Added to the priority while the check is down (0: Fault instead), as
+    /// configured.
     pub weight: i32,
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+
+/// The Master of a virtual router, as heard in its advertisements.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MasterStatus {
+    /// Its primary address (the advertisements' source).
     pub address: IpAddr,
+    /// The priority it advertises.
     pub priority: u8,
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+
+/// The other router last heard on a VRID, so an operator can see that a
+/// switchover has somewhere to go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerStatus {
+    /// Its address.
     pub address: IpAddr,
+    /// How long ago it was last heard.
     pub seen_ms_ago: u64,
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+
+/// One virtual IP of an instance and whether it is on the interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VipStatus {
+    /// The address with its prefix length, as configured, e.g. `192.0.2.50/24`.
     pub address: String,
+    /// Whether the address is on the instance's interface on this host.
     pub present: bool,
 }
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+
+/// An instance's protocol counters, named after the VRRPv3 MIB (RFC 6527).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceCounters {
+    /// Advertisements received and accepted.
     pub adverts_received: u64,
+    /// Advertisements sent, priority 0 ones included.
     pub adverts_sent: u64,
+    /// Priority-0 advertisements (a Master resigning) received.
     pub priority_zero_received: u64,
+    /// Priority-0 advertisements (this host resigning) sent.
     pub priority_zero_sent: u64,
+    /// Advertisements accepted whose interval differs from the configured one.
     pub interval_mismatches: u64,
+    /// Times the instance became Master.
     pub master_transitions: u64,
+    /// Advertisements the instance failed to send.
     pub send_errors: u64,
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+
+/// One check: what it looks at and its latest result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckStatus {
+    /// The check's name.
     pub name: String,
+    /// Its kind, as the configuration key: `script`, `file`, `interface`, ...
     pub kind: String,
+    /// What it looks at: a command, path, interface, address or URL.
     pub target: String,
+    /// Whether it passes; `None` before its first result.
     pub up: Option<bool>,
+    /// A file check's number; 0 for other kinds.
     pub value: i64,
+    /// A short description of the last result.
     pub detail: String,
+    /// The last non-empty output line of a script, if any.
     pub last_output: Option<String>,
+    /// Time since `up` (or a file's value) last changed; `None` before the
+    /// first result.
     pub since_change_ms: Option<u64>,
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+
+/// One sync group: its members and the state they share.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupStatus {
+    /// The group's name.
     pub name: String,
+    /// Master when all members are, Fault when any is, Backup otherwise.
     pub state: State,
+    /// The member instances, as configured.
     pub instances: Vec<String>,
+}
+
+/// Sample documents shared by the tests of the readers.
+#[cfg(test)]
+pub(crate) mod samples {
+    use super::*;
+
+    /// An instance with only `name` and `state` of interest: no VIPs, no
+    /// Master heard, no transition yet, zero counters.
+    pub(crate) fn instance(name: &str, state: State) -> InstanceStatus {
+        InstanceStatus {
+            name: name.into(),
+            interface: "eth0".into(),
+            vrid: 51,
+            state,
+            priority: 100,
+            base_priority: 100,
+            priority_reasons: Vec::new(),
+            fault_reasons: Vec::new(),
+            track: Vec::new(),
+            source: IpAddr::from([192, 0, 2, 1]),
+            master: None,
+            advert_interval_ms: 1000,
+            master_adver_interval_ms: 1000,
+            since_transition_ms: None,
+            maintenance: false,
+            switchover_hold: false,
+            last_peer: None,
+            virtual_ips: Vec::new(),
+            counters: InstanceCounters::default(),
+        }
+    }
+
+    /// A Master (`web`, one tracked script down, one of two VIPs on) and a
+    /// Backup in maintenance (`api`, IPv6, learned interval differs); a check
+    /// that is down and one without a result yet; a sync group of both; and
+    /// drops on `api`'s interface.
+    pub(crate) fn sample() -> Status {
+        Status {
+            pid: 4242,
+            instances: vec![
+                InstanceStatus {
+                    name: "web".into(),
+                    interface: "eth0".into(),
+                    vrid: 51,
+                    state: State::Master,
+                    priority: 90,
+                    base_priority: 150,
+                    priority_reasons: vec!["web/script down (-60)".into()],
+                    fault_reasons: Vec::new(),
+                    track: vec![TrackStatus {
+                        check: "web/script".into(),
+                        weight: -60,
+                    }],
+                    source: IpAddr::from([192, 0, 2, 1]),
+                    master: Some(MasterStatus {
+                        address: IpAddr::from([192, 0, 2, 1]),
+                        priority: 90,
+                    }),
+                    advert_interval_ms: 100,
+                    master_adver_interval_ms: 100,
+                    since_transition_ms: Some(12_345),
+                    maintenance: false,
+                    switchover_hold: false,
+                    last_peer: Some(PeerStatus {
+                        address: IpAddr::from([192, 0, 2, 2]),
+                        seen_ms_ago: 40,
+                    }),
+                    virtual_ips: vec![
+                        VipStatus {
+                            address: "192.0.2.50/24".into(),
+                            present: true,
+                        },
+                        VipStatus {
+                            address: "192.0.2.51/24".into(),
+                            present: false,
+                        },
+                    ],
+                    counters: InstanceCounters {
+                        adverts_received: 3,
+                        adverts_sent: 1200,
+                        priority_zero_received: 0,
+                        priority_zero_sent: 1,
+                        interval_mismatches: 2,
+                        master_transitions: 4,
+                        send_errors: 5,
+                    },
+                },
+                InstanceStatus {
+                    name: "api".into(),
+                    interface: "eth1".into(),
+                    vrid: 52,
+                    state: State::Backup,
+                    priority: 100,
+                    base_priority: 100,
+                    priority_reasons: Vec::new(),
+                    fault_reasons: Vec::new(),
+                    track: Vec::new(),
+                    source: "fe80::2".parse().unwrap(),
+                    master: Some(MasterStatus {
+                        address: "fe80::1".parse().unwrap(),
+                        priority: 200,
+                    }),
+                    advert_interval_ms: 100,
+                    master_adver_interval_ms: 1000,
+                    since_transition_ms: Some(245_000),
+                    maintenance: true,
+                    switchover_hold: false,
+                    last_peer: None,
+                    virtual_ips: vec![VipStatus {
+                        address: "2001:db8::50/64".into(),
+                        present: false,
+                    }],
+                    counters: InstanceCounters {
+                        adverts_received: 880,
+                        priority_zero_received: 1,
+                        ..InstanceCounters::default()
+                    },
+                },
+            ],
+            checks: vec![
+                CheckStatus {
+                    name: "web/script".into(),
+                    kind: "script".into(),
+                    target: "/usr/local/bin/check-web".into(),
+                    up: Some(false),
+                    value: 0,
+                    detail: "exit status 2".into(),
+                    last_output: Some("starting\nbackend timeout\n".into()),
+                    since_change_ms: Some(7_800_000),
+                },
+                CheckStatus {
+                    name: "uplink".into(),
+                    kind: "interface".into(),
+                    target: "eth2".into(),
+                    up: None,
+                    value: 0,
+                    detail: "no result yet".into(),
+                    last_output: None,
+                    since_change_ms: None,
+                },
+            ],
+            sync_groups: vec![GroupStatus {
+                name: "edge".into(),
+                state: State::Master,
+                instances: vec!["web".into(), "api".into()],
+            }],
+            dropped: BTreeMap::from([(
+                "eth1".into(),
+                BTreeMap::from([("bad-ttl".into(), 2), ("wrong-vrid".into(), 5)]),
+            )]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::samples::sample;
+    use super::*;
+
+    /// The JSON form of `sample()`, written out as the daemon wrote the
+    /// document before it was typed.
+    fn sample_json() -> Value {
+        json!({
+            "pid": 4242,
+            "instances": [
+                {
+                    "name": "web", "interface": "eth0", "vrid": 51, "state": "master",
+                    "priority": 90, "base_priority": 150,
+                    "priority_reasons": ["web/script down (-60)"], "fault_reasons": [],
+                    "track": [{"check": "web/script", "weight": -60}],
+                    "source": "192.0.2.1",
+                    "master": {"address": "192.0.2.1", "priority": 90},
+                    "advert_interval_ms": 100, "master_adver_interval_ms": 100,
+                    "since_transition_ms": 12_345,
+                    "maintenance": false, "switchover_hold": false,
+                    "last_peer": {"address": "192.0.2.2", "seen_ms_ago": 40},
+                    "virtual_ips": [
+                        {"address": "192.0.2.50/24", "present": true},
+                        {"address": "192.0.2.51/24", "present": false},
+                    ],
+                    "counters": {
+                        "adverts_received": 3, "adverts_sent": 1200,
+                        "priority_zero_received": 0, "priority_zero_sent": 1,
+                        "interval_mismatches": 2, "master_transitions": 4,
+                        "send_errors": 5,
+                    },
+                },
+                {
+                    "name": "api", "interface": "eth1", "vrid": 52, "state": "backup",
+                    "priority": 100, "base_priority": 100,
+                    "priority_reasons": [], "fault_reasons": [], "track": [],
+                    "source": "fe80::2",
+                    "master": {"address": "fe80::1", "priority": 200},
+                    "advert_interval_ms": 100, "master_adver_interval_ms": 1000,
+                    "since_transition_ms": 245_000,
+                    "maintenance": true, "switchover_hold": false, "last_peer": null,
+                    "virtual_ips": [{"address": "2001:db8::50/64", "present": false}],
+                    "counters": {
+                        "adverts_received": 880, "adverts_sent": 0,
+                        "priority_zero_received": 1, "priority_zero_sent": 0,
+                        "interval_mismatches": 0, "master_transitions": 0,
+                        "send_errors": 0,
+                    },
+                },
+            ],
+            "checks": [
+                {"name": "web/script", "kind": "script", "target": "/usr/local/bin/check-web",
+                 "up": false, "value": 0, "detail": "exit status 2",
+                 "last_output": "starting\nbackend timeout\n", "since_change_ms": 7_800_000},
+                {"name": "uplink", "kind": "interface", "target": "eth2", "up": null,
+                 "value": 0, "detail": "no result yet", "last_output": null,
+                 "since_change_ms": null},
+            ],
+            "sync_groups": [{"name": "edge", "state": "master", "instances": ["web", "api"]}],
+            "dropped": {"eth1": {"bad-ttl": 2, "wrong-vrid": 5}},
+        })
+    }
+
+    #[test]
+    fn the_document_has_the_keys_and_value_forms_of_the_untyped_one() {
+        assert_eq!(serde_json::to_value(sample()).unwrap(), sample_json());
+        let parsed: Status = serde_json::from_value(sample_json()).unwrap();
+        assert_eq!(parsed, sample());
+    }
+
+    #[test]
+    fn pretty_text_is_the_untyped_documents_text() {
+        let text = sample().to_json_pretty().unwrap();
+        assert_eq!(text, serde_json::to_string_pretty(&sample_json()).unwrap());
+        assert!(text.starts_with("{\n  \"checks\": [\n"), "{text}");
+        let parsed: Status = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed, sample());
+    }
+
+    #[test]
+    fn fields_a_newer_agent_adds_are_ignored() {
+        let mut newer = sample_json();
+        newer["uptime_ms"] = json!(5);
+        newer["instances"][0]["colour"] = json!("green");
+        let parsed: Status = serde_json::from_value(newer).unwrap();
+        assert_eq!(parsed, sample());
+    }
+
+    /// Every key of the document, at any depth (but not the interface and
+    /// reason names under `dropped`, which are data).
+    fn keys(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, inner) in map {
+                    out.push(key.clone());
+                    if key != "dropped" {
+                        keys(inner, out);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| keys(i, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn the_protocol_documentation_names_every_key() {
+        let doc: String = include_str!("protocol.rs")
+            .lines()
+            .take_while(|l| l.starts_with("//!"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut all = Vec::new();
+        keys(&sample_json(), &mut all);
+        for key in all {
+            assert!(
+                doc.contains(&format!("`{key}`")),
+                "the module documentation of control/protocol.rs does not name `{key}`"
+            );
+        }
+    }
 }

@@ -1,11 +1,11 @@
 //! The human view of the status document: what `twinstar status` prints.
 //!
-//! The document is read leniently as JSON, so that a newer agent's extra fields
-//! are ignored and a missing field shows as `-` instead of failing the view.
-//! Both forms of `virtual_ips` are understood: plain strings (older agents) and
-//! `{"address": ..., "present": ...}` objects.
+//! The document is the typed [`Status`]; fields a newer agent adds are ignored
+//! when it is read. An empty text field and an absent value (no Master heard,
+//! no transition yet, no result yet) show as `-`.
 
-use serde_json::Value;
+use super::status::{CheckStatus, InstanceStatus, Status};
+use crate::vrrp::State;
 
 /// The exit status of `twinstar status` when some instance is in Fault.
 pub const EXIT_FAULT: u8 = 3;
@@ -18,10 +18,8 @@ const OUTPUT_WIDTH: usize = 40;
 
 /// `status`'s exit status for `doc`: [`EXIT_FAULT`] when any instance is in
 /// Fault, 0 otherwise.
-pub fn exit_code(doc: &Value) -> u8 {
-    let fault = instances(doc)
-        .iter()
-        .any(|i| text(i, "state") == Some("fault"));
+pub fn exit_code(doc: &Status) -> u8 {
+    let fault = doc.instances.iter().any(|i| i.state == State::Fault);
     if fault {
         EXIT_FAULT
     } else {
@@ -32,14 +30,14 @@ pub fn exit_code(doc: &Value) -> u8 {
 /// The whole view: the instance table, then (when there is something to say)
 /// reason lines, checks, sync groups and dropped packets, separated by blank
 /// lines. Ends with a newline.
-pub fn render(doc: &Value) -> String {
-    let table = if instances(doc).is_empty() {
+pub fn render(doc: &Status) -> String {
+    let table = if doc.instances.is_empty() {
         "no instances configured: this agent holds no virtual IP\n".to_owned()
     } else {
-        instance_table(doc, instances(doc))
+        instance_table(doc, &doc.instances)
     };
     let mut sections = vec![table];
-    let reasons = reason_lines(instances(doc));
+    let reasons = reason_lines(&doc.instances);
     if !reasons.is_empty() {
         sections.push(reasons);
     }
@@ -120,38 +118,16 @@ pub fn layout(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-fn instances(doc: &Value) -> &[Value] {
-    list(doc, "instances")
-}
-
-fn list<'a>(value: &'a Value, key: &str) -> &'a [Value] {
-    value
-        .get(key)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
-}
-
-fn text<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
-    value.get(key).and_then(Value::as_str)
-}
-
-fn number(value: &Value, key: &str) -> Option<u64> {
-    value.get(key).and_then(Value::as_u64)
-}
-
-/// A field shown as is: strings without quotes, numbers as numbers, missing or
-/// null as `-`.
-fn cell(value: &Value, key: &str) -> String {
-    match value.get(key) {
-        None | Some(Value::Null) => "-".into(),
-        Some(Value::String(s)) if s.is_empty() => "-".into(),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
+/// A text field shown as is, or `-` when empty.
+fn cell(text: &str) -> String {
+    if text.is_empty() {
+        "-".into()
+    } else {
+        text.into()
     }
 }
 
-fn instance_table(doc: &Value, instances: &[Value]) -> String {
+fn instance_table(doc: &Status, instances: &[InstanceStatus]) -> String {
     let header = [
         "INSTANCE", "STATE", "PRIO", "MASTER", "INTERVAL", "VIPS", "SINCE", "ADVERTS", "DROPS",
     ];
@@ -159,14 +135,18 @@ fn instance_table(doc: &Value, instances: &[Value]) -> String {
         .iter()
         .map(|i| {
             vec![
-                cell(i, "name"),
+                cell(&i.name),
                 state(i),
-                format!("{}/{}", cell(i, "priority"), cell(i, "base_priority")),
+                format!("{}/{}", i.priority, i.base_priority),
                 master(i),
                 intervals(i),
                 vips(i),
-                number(i, "since_transition_ms").map_or_else(|| "-".into(), human_duration),
-                adverts(i),
+                i.since_transition_ms
+                    .map_or_else(|| "-".into(), human_duration),
+                format!(
+                    "{}/{}",
+                    i.counters.adverts_received, i.counters.adverts_sent
+                ),
                 drops(doc, i),
             ]
         })
@@ -174,51 +154,42 @@ fn instance_table(doc: &Value, instances: &[Value]) -> String {
     layout(&header, &rows)
 }
 
-fn state(instance: &Value) -> String {
-    let state = cell(instance, "state");
-    if instance.get("maintenance").and_then(Value::as_bool) == Some(true) {
+fn state(instance: &InstanceStatus) -> String {
+    let state = instance.state.as_str();
+    if instance.maintenance {
         format!("{state} (maint)")
     } else {
-        state
+        state.into()
     }
 }
 
-fn master(instance: &Value) -> String {
-    if text(instance, "state") == Some("master") {
+fn master(instance: &InstanceStatus) -> String {
+    if instance.state == State::Master {
         return "self".into();
     }
-    match instance.get("master") {
-        Some(m) if m.is_object() => format!("{} ({})", cell(m, "address"), cell(m, "priority")),
-        _ => "-".into(),
+    match &instance.master {
+        Some(m) => format!("{} ({})", m.address, m.priority),
+        None => "-".into(),
     }
 }
 
-fn intervals(instance: &Value) -> String {
-    let own = number(instance, "advert_interval_ms");
-    let learned = number(instance, "master_adver_interval_ms");
-    match (own, learned) {
-        (Some(own), Some(learned)) if own != learned => {
-            format!("{}/{}", interval(own), interval(learned))
-        }
-        (Some(own), _) => interval(own),
-        (None, Some(learned)) => format!("-/{}", interval(learned)),
-        (None, None) => "-".into(),
+fn intervals(instance: &InstanceStatus) -> String {
+    let own = instance.advert_interval_ms;
+    let learned = instance.master_adver_interval_ms;
+    if own == learned {
+        interval(own)
+    } else {
+        format!("{}/{}", interval(own), interval(learned))
     }
 }
 
-fn vips(instance: &Value) -> String {
-    let vips: Vec<String> = list(instance, "virtual_ips")
+fn vips(instance: &InstanceStatus) -> String {
+    let vips: Vec<String> = instance
+        .virtual_ips
         .iter()
-        .map(|v| match v {
-            Value::String(address) => address.clone(),
-            other => {
-                let presence = match other.get("present").and_then(Value::as_bool) {
-                    Some(true) => " on",
-                    Some(false) => " off",
-                    None => "",
-                };
-                format!("{}{presence}", cell(other, "address"))
-            }
+        .map(|v| {
+            let presence = if v.present { "on" } else { "off" };
+            format!("{} {presence}", cell(&v.address))
         })
         .collect();
     if vips.is_empty() {
@@ -228,90 +199,63 @@ fn vips(instance: &Value) -> String {
     }
 }
 
-fn adverts(instance: &Value) -> String {
-    match instance.get("counters") {
-        Some(c) => format!(
-            "{}/{}",
-            cell(c, "adverts_received"),
-            cell(c, "adverts_sent")
-        ),
-        None => "-".into(),
-    }
-}
-
 /// Packets dropped on the instance's interface, all reasons together (shared
 /// by the instances on that interface).
-fn drops(doc: &Value, instance: &Value) -> String {
-    let Some(interface) = text(instance, "interface") else {
-        return "-".into();
-    };
+fn drops(doc: &Status, instance: &InstanceStatus) -> String {
     let total: u64 = doc
-        .get("dropped")
-        .and_then(|d| d.get(interface))
-        .and_then(Value::as_object)
-        .map(|reasons| reasons.values().filter_map(Value::as_u64).sum())
+        .dropped
+        .get(&instance.interface)
+        .map(|reasons| reasons.values().sum())
         .unwrap_or(0);
     total.to_string()
 }
 
-fn strings(value: &Value, key: &str) -> Vec<String> {
-    list(value, key)
-        .iter()
-        .map(|v| match v {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        })
-        .collect()
-}
-
 /// `web: priority 90: web/script down (-60)` and `web: fault: ...` lines.
-fn reason_lines(instances: &[Value]) -> String {
+fn reason_lines(instances: &[InstanceStatus]) -> String {
     let mut out = String::new();
     for i in instances {
-        let name = cell(i, "name");
-        let priority = strings(i, "priority_reasons");
-        if !priority.is_empty() {
+        let name = cell(&i.name);
+        if !i.priority_reasons.is_empty() {
             out.push_str(&format!(
                 "{name}: priority {}: {}\n",
-                cell(i, "priority"),
-                priority.join(", ")
+                i.priority,
+                i.priority_reasons.join(", ")
             ));
         }
-        let fault = strings(i, "fault_reasons");
-        if !fault.is_empty() {
-            out.push_str(&format!("{name}: fault: {}\n", fault.join(", ")));
+        if !i.fault_reasons.is_empty() {
+            out.push_str(&format!("{name}: fault: {}\n", i.fault_reasons.join(", ")));
         }
     }
     out
 }
 
-fn checks_table(doc: &Value) -> Option<String> {
-    let checks = list(doc, "checks");
-    if checks.is_empty() {
+fn checks_table(doc: &Status) -> Option<String> {
+    if doc.checks.is_empty() {
         return None;
     }
     let header = [
         "CHECK", "KIND", "TARGET", "STATE", "DETAIL", "SINCE", "OUTPUT",
     ];
-    let rows: Vec<Vec<String>> = checks
+    let rows: Vec<Vec<String>> = doc
+        .checks
         .iter()
         .map(|c| {
-            let state = match c.get("up").and_then(Value::as_bool) {
+            let state = match c.up {
                 Some(true) => "up",
                 Some(false) => "down",
                 None => "pending",
             };
-            let mut detail = cell(c, "detail");
-            if text(c, "kind") == Some("file") {
-                detail = format!("value {}; {detail}", cell(c, "value"));
+            let mut detail = cell(&c.detail);
+            if c.kind == "file" {
+                detail = format!("value {}; {detail}", c.value);
             }
             vec![
-                cell(c, "name"),
-                cell(c, "kind"),
-                cell(c, "target"),
+                cell(&c.name),
+                cell(&c.kind),
+                cell(&c.target),
                 state.into(),
                 detail,
-                number(c, "since_change_ms").map_or_else(|| "-".into(), human_duration),
+                c.since_change_ms.map_or_else(|| "-".into(), human_duration),
                 output(c),
             ]
         })
@@ -320,8 +264,11 @@ fn checks_table(doc: &Value) -> Option<String> {
 }
 
 /// A check's last output line, shortened to fit the table.
-fn output(check: &Value) -> String {
-    let Some(line) = text(check, "last_output").and_then(|o| o.lines().rfind(|l| !l.is_empty()))
+fn output(check: &CheckStatus) -> String {
+    let Some(line) = check
+        .last_output
+        .as_deref()
+        .and_then(|o| o.lines().rfind(|l| !l.is_empty()))
     else {
         return "-".into();
     };
@@ -334,22 +281,21 @@ fn output(check: &Value) -> String {
     }
 }
 
-fn sync_groups_table(doc: &Value) -> Option<String> {
-    let groups = list(doc, "sync_groups");
-    if groups.is_empty() {
+fn sync_groups_table(doc: &Status) -> Option<String> {
+    if doc.sync_groups.is_empty() {
         return None;
     }
-    let rows: Vec<Vec<String>> = groups
+    let rows: Vec<Vec<String>> = doc
+        .sync_groups
         .iter()
         .map(|g| {
-            let members = strings(g, "instances");
             vec![
-                cell(g, "name"),
-                cell(g, "state"),
-                if members.is_empty() {
+                cell(&g.name),
+                g.state.as_str().into(),
+                if g.instances.is_empty() {
                     "-".into()
                 } else {
-                    members.join(", ")
+                    g.instances.join(", ")
                 },
             ]
         })
@@ -357,11 +303,10 @@ fn sync_groups_table(doc: &Value) -> Option<String> {
     Some(layout(&["SYNC GROUP", "STATE", "INSTANCES"], &rows))
 }
 
-fn dropped_table(doc: &Value) -> Option<String> {
-    let interfaces = doc.get("dropped").and_then(Value::as_object)?;
+fn dropped_table(doc: &Status) -> Option<String> {
     let mut rows = Vec::new();
-    for (interface, reasons) in interfaces {
-        for (reason, count) in reasons.as_object().into_iter().flatten() {
+    for (interface, reasons) in &doc.dropped {
+        for (reason, count) in reasons {
             rows.push(vec![interface.clone(), reason.clone(), count.to_string()]);
         }
     }

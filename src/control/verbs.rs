@@ -6,10 +6,9 @@
 
 use std::path::Path;
 
-use serde_json::Value;
-
 use super::client::{self, ControlError};
 use super::protocol::{Request, Response};
+use super::status::Status;
 use super::table;
 
 /// Exit status for errors: no connection, a refused request, a bad answer.
@@ -63,7 +62,7 @@ pub fn status_outcome(response: &Response, json: bool, instance: Option<&str>) -
         }
     }
     let stdout = if json {
-        match serde_json::to_string_pretty(&doc) {
+        match doc.to_json_pretty() {
             Ok(text) => text + "\n",
             Err(e) => return Outcome::error("status", e),
         }
@@ -78,16 +77,9 @@ pub fn status_outcome(response: &Response, json: bool, instance: Option<&str>) -
 }
 
 /// Narrows `instances` to the one named `name`.
-fn keep_only(doc: &mut Value, name: &str) -> Result<(), String> {
-    let Some(instances) = doc.get_mut("instances").and_then(Value::as_array_mut) else {
-        return Err("the status document has no instances".into());
-    };
-    let names: Vec<String> = instances
-        .iter()
-        .filter_map(|i| i.get("name").and_then(Value::as_str).map(str::to_string))
-        .collect();
-    instances.retain(|i| i.get("name").and_then(Value::as_str) == Some(name));
-    if instances.is_empty() {
+fn keep_only(doc: &mut Status, name: &str) -> Result<(), String> {
+    let names: Vec<&str> = doc.instances.iter().map(|i| i.name.as_str()).collect();
+    if !names.contains(&name) {
         let known = if names.is_empty() {
             "none".to_string()
         } else {
@@ -95,6 +87,7 @@ fn keep_only(doc: &mut Value, name: &str) -> Result<(), String> {
         };
         return Err(format!("no instance named {name:?} (instances: {known})"));
     }
+    doc.instances.retain(|i| i.name == name);
     Ok(())
 }
 
@@ -157,25 +150,25 @@ fn refused(verb: &str, response: &Response) -> Outcome {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
+    use crate::control::status::samples::instance;
+    use crate::vrrp::State;
 
-    fn status_response(states: &[(&str, &str)]) -> Response {
-        let instances: Vec<Value> = states
-            .iter()
-            .map(|(name, state)| json!({"name": name, "state": state}))
-            .collect();
+    fn status_response(states: &[(&str, State)]) -> Response {
         Response {
             ok: true,
-            status: Some(json!({"pid": 1, "instances": instances})),
+            status: Some(Status {
+                pid: 1,
+                instances: states.iter().map(|&(n, s)| instance(n, s)).collect(),
+                ..Status::default()
+            }),
             ..Response::default()
         }
     }
 
     #[test]
     fn status_exits_3_when_a_shown_instance_is_in_fault() {
-        let response = status_response(&[("web", "master"), ("api", "fault")]);
+        let response = status_response(&[("web", State::Master), ("api", State::Fault)]);
         let all = status_outcome(&response, false, None);
         assert_eq!(all.code, table::EXIT_FAULT);
         assert!(all.stdout.starts_with("INSTANCE"), "{}", all.stdout);
@@ -186,21 +179,25 @@ mod tests {
 
     #[test]
     fn status_json_is_the_document_narrowed_to_the_instance() {
-        let response = status_response(&[("web", "master"), ("api", "backup")]);
+        let response = status_response(&[("web", State::Master), ("api", State::Backup)]);
         let all = status_outcome(&response, true, None);
-        let parsed: Value = serde_json::from_str(&all.stdout).unwrap();
+        let parsed: Status = serde_json::from_str(&all.stdout).unwrap();
         assert_eq!(Some(&parsed), response.status.as_ref());
         let one = status_outcome(&response, true, Some("api"));
-        let parsed: Value = serde_json::from_str(&one.stdout).unwrap();
+        let parsed: Status = serde_json::from_str(&one.stdout).unwrap();
         assert_eq!(
             parsed,
-            json!({"pid": 1, "instances": [{"name": "api", "state": "backup"}]})
+            Status {
+                pid: 1,
+                instances: vec![instance("api", State::Backup)],
+                ..Status::default()
+            }
         );
     }
 
     #[test]
     fn status_of_an_unknown_instance_is_an_error_naming_the_known_ones() {
-        let response = status_response(&[("web", "master"), ("api", "backup")]);
+        let response = status_response(&[("web", State::Master), ("api", State::Backup)]);
         let out = status_outcome(&response, false, Some("db"));
         assert_eq!(out.code, EXIT_ERROR);
         assert!(out.stdout.is_empty());

@@ -189,7 +189,7 @@ impl Shell {
         match request {
             Request::Status => Response {
                 ok: true,
-                status: serde_json::to_value(self.verified_status(agent, now).await).ok(), // BRIDGE
+                status: Some(self.verified_status(agent, now).await),
                 ..Response::default()
             },
             Request::Switchover { instance, force } => agent.switchover(now, &instance, force),
@@ -331,8 +331,7 @@ impl Shell {
             );
         }
         if self.metrics_served.is_some() {
-            self.metrics
-                .update(serde_json::to_value(&status).unwrap_or_default()); // BRIDGE
+            self.metrics.update(status);
         }
         self.notifier.status(&agent.summary_line());
     }

@@ -16,7 +16,7 @@ pub fn path(runtime_dir: &Path) -> PathBuf {
 pub fn write(runtime_dir: &Path, status: &Status) -> io::Result<()> {
     let target = path(runtime_dir);
     let tmp = runtime_dir.join(".status.json.tmp");
-    let text = serde_json::to_string_pretty(status).map_err(io::Error::other)?;
+    let text = status.to_json_pretty().map_err(io::Error::other)?;
     std::fs::write(&tmp, text)?;
     std::fs::rename(&tmp, &target)
 }

@@ -1,5 +1,7 @@
-//! The event stream: every transition, tracked-object change and hook result as
-//! one JSON line, written to the configured sinks (a FIFO and/or a Unix socket).
+//! The event stream: every transition, priority change, tracked-object change,
+//! hook result and sync-group change as one JSON line
+//! ([`crate::notify::record::EventRecord`]), written to the configured sinks
+//! (a FIFO and/or a Unix socket).
 //!
 //! Writing never blocks the event loop: lines go into a broadcast channel, and one
 //! task per sink (per connected client for the socket) writes them out. A client
@@ -12,23 +14,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
-use super::record::EventRecord;
 use crate::config::EventSinks;
-
-/// One line of the stream: the time, then the event (`type` and its fields).
-#[derive(Serialize)]
-struct Line<'a> {
-    time: String,
-    #[serde(flatten)]
-    event: &'a EventRecord,
-}
+use crate::notify::record::EventRecord;
 
 /// Lines a slow subscriber may fall behind before it loses some.
 const BACKLOG: usize = 4096;
@@ -94,21 +87,20 @@ impl EventStream {
         Ok(stream)
     }
 
-    /// Publishes one event as a line: `time` first, then `type` and the
-    /// event's fields.
+    /// Publishes one event as a line stamped with the current `time`.
     pub fn emit(&self, event: &EventRecord) {
         if self.fifo_writer.is_none() && self.acceptor.is_none() {
             return;
         }
-        let line = Line {
-            time: rfc3339_now(),
-            event,
+        let line = match event.to_line(&rfc3339_now()) {
+            Ok(line) => line + "\n",
+            Err(e) => {
+                warn!("event not published: {e}");
+                return;
+            }
         };
-        match serde_json::to_string(&line) {
-            // An error means no subscriber right now (no FIFO reader, no client).
-            Ok(text) => drop(self.lines.send(Arc::from(text + "\n"))),
-            Err(e) => warn!("cannot encode an event: {e}"),
-        }
+        // An error means no subscriber right now (no FIFO reader, no client).
+        let _ = self.lines.send(Arc::from(line));
     }
 
     /// Stops accepting clients and lets the FIFO writer drain what was published
@@ -278,6 +270,8 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::notify::record::GroupEvent;
+    use crate::vrrp::State;
 
     #[test]
     fn rfc3339_formats_known_instants() {
@@ -287,9 +281,6 @@ mod tests {
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
         assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000Z");
     }
-
-    use crate::notify::record::GroupEvent;
-    use crate::vrrp::State;
 
     #[tokio::test]
     async fn socket_clients_receive_every_line_in_order() {
@@ -319,16 +310,17 @@ mod tests {
         tokio::io::AsyncReadExt::read_to_string(&mut client, &mut text)
             .await
             .unwrap();
-        let numbers: Vec<i64> = text
+        let groups: Vec<String> = text
             .lines()
             .map(|l| {
                 let v: serde_json::Value = serde_json::from_str(l).unwrap();
                 assert_eq!(v["type"], "group");
-                assert!(l.starts_with(r#"{"time":""#), "time comes first: {l}");
-                v["group"].as_str().unwrap()[1..].parse::<i64>().unwrap()
+                assert!(v["time"].is_string(), "{l}");
+                v["group"].as_str().unwrap().to_owned()
             })
             .collect();
-        assert_eq!(numbers, (0..100).collect::<Vec<_>>());
+        let want: Vec<String> = (0..100).map(|n| format!("g{n}")).collect();
+        assert_eq!(groups, want);
         assert!(!path.exists(), "close removes the socket");
         std::fs::remove_dir_all(&dir).unwrap();
     }

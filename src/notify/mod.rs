@@ -1,6 +1,7 @@
-//! What twinstar tells other tools: hooks on transitions and the JSON-lines
-//! event stream. The agent decides what to tell (typed [`record`]s, hook runs
-//! in order); this module delivers it.
+//! What twinstar tells other tools as things happen: the typed records of the
+//! event stream ([`record`]), the stream that writes them ([`events`]), and
+//! the hooks run on transitions ([`hooks`]). The agent decides what to tell
+//! and when; this module delivers it.
 
 pub mod events;
 pub mod hooks;

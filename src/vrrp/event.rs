@@ -4,12 +4,16 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 /// The protocol states of RFC 9568 §6.4, plus `Fault`.
 ///
 /// `Fault` is not in the RFC: it is where a router waits while it must not take part
 /// (its interface is down, or a tracked object it depends on failed). A router in
 /// Fault sends nothing, holds no addresses and ignores adverts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+///
+/// Serialised (status document, events) as its [`State::as_str`] name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
     /// Not started, or shut down (RFC 9568 §6.4.1).
@@ -88,7 +92,9 @@ pub enum Event {
 }
 
 /// Why a state transition happened, for logs, status and hooks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+///
+/// Serialised (transition events) as its [`TransitionReason::as_str`] name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TransitionReason {
     /// Startup of an address owner (priority 255) or a non-owner entering Backup.
@@ -165,4 +171,80 @@ pub enum Action {
         /// Why.
         reason: TransitionReason,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every state. The match stops compiling when a variant is added, as a
+    /// reminder to list it.
+    fn all_states() -> Vec<State> {
+        let all = vec![
+            State::Initialize,
+            State::Backup,
+            State::Master,
+            State::Fault,
+        ];
+        for s in &all {
+            match s {
+                State::Initialize | State::Backup | State::Master | State::Fault => {}
+            }
+        }
+        all
+    }
+
+    /// Every reason. The match stops compiling when a variant is added, as a
+    /// reminder to list it.
+    fn all_reasons() -> Vec<TransitionReason> {
+        use TransitionReason::*;
+        let all = vec![
+            Startup,
+            MasterDownTimerExpired,
+            MasterResigned,
+            PreemptedByHigherPriority,
+            PreemptedLowerPriority,
+            Shutdown,
+            Fault,
+            FaultCleared,
+            Resigned,
+            Switchover,
+            Maintenance,
+        ];
+        for r in &all {
+            match r {
+                Startup
+                | MasterDownTimerExpired
+                | MasterResigned
+                | PreemptedByHigherPriority
+                | PreemptedLowerPriority
+                | Shutdown
+                | Fault
+                | FaultCleared
+                | Resigned
+                | Switchover
+                | Maintenance => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn states_serialise_as_their_names() {
+        for state in all_states() {
+            let json = serde_json::to_value(state).unwrap();
+            assert_eq!(json, state.as_str());
+            assert_eq!(serde_json::from_value::<State>(json).unwrap(), state);
+        }
+    }
+
+    #[test]
+    fn reasons_serialise_as_their_names() {
+        for reason in all_reasons() {
+            let json = serde_json::to_value(reason).unwrap();
+            assert_eq!(json, reason.as_str());
+            let back: TransitionReason = serde_json::from_value(json).unwrap();
+            assert_eq!(back, reason);
+        }
+    }
 }

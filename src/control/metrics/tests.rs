@@ -1,79 +1,26 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::*;
+use crate::control::status::samples;
+use crate::control::status::CheckStatus;
 
-/// A status document as the daemon writes it: two instances, three checks
-/// (one without a result yet) and drops on one interface.
-fn document() -> Value {
-    json!({
-        "pid": 4242,
-        "instances": [
-            {
-                "name": "web",
-                "interface": "eth0",
-                "vrid": 51,
-                "state": "master",
-                "priority": 140,
-                "base_priority": 150,
-                "priority_reasons": ["haproxy -10"],
-                "fault_reasons": [],
-                "maintenance": false,
-                "switchover_hold": false,
-                "track": [{"check": "haproxy", "weight": -10}],
-                "master": {"address": "192.0.2.1", "priority": 140},
-                "advert_interval_ms": 1000,
-                "master_adver_interval_ms": 1000,
-                "since_transition_ms": 5000,
-                "virtual_ips": [
-                    {"address": "192.0.2.50/24", "present": true},
-                    {"address": "192.0.2.51/24", "present": false},
-                ],
-                "counters": {
-                    "adverts_received": 3,
-                    "adverts_sent": 120,
-                    "priority_zero_received": 0,
-                    "priority_zero_sent": 1,
-                    "interval_mismatches": 2,
-                    "master_transitions": 4,
-                    "send_errors": 5,
-                },
-            },
-            {
-                "name": "api",
-                "interface": "eth1",
-                "vrid": 52,
-                "state": "backup",
-                "priority": 100,
-                "base_priority": 100,
-                "maintenance": true,
-                "master": null,
-                "virtual_ips": ["192.0.2.60/24"],
-                "counters": {
-                    "adverts_received": 77,
-                    "adverts_sent": 0,
-                    "priority_zero_received": 1,
-                    "priority_zero_sent": 0,
-                    "interval_mismatches": 0,
-                    "master_transitions": 0,
-                    "send_errors": 0,
-                },
-            },
-        ],
-        "checks": [
-            {"name": "haproxy", "kind": "process", "target": "haproxy", "up": false,
-             "value": 0, "detail": "0 running", "last_output": null, "since_change_ms": 10},
-            {"name": "maint", "kind": "file", "target": "/run/maint", "up": true,
-             "value": -20, "detail": "read -20", "last_output": null, "since_change_ms": 10},
-            {"name": "probe", "kind": "script", "target": "/bin/probe", "up": null,
-             "value": 0, "detail": "", "last_output": null, "since_change_ms": null},
-        ],
-        "sync_groups": [],
-        "dropped": {"eth0": {"bad_ttl": 7, "unknown_vrid": 2}},
-    })
+/// The shared sample document, plus a file check (for `check_value`).
+fn document() -> Status {
+    let mut doc = samples::sample();
+    doc.checks.push(CheckStatus {
+        name: "maint".into(),
+        kind: "file".into(),
+        target: "/run/maint".into(),
+        up: Some(true),
+        value: -20,
+        detail: "read -20".into(),
+        last_output: None,
+        since_change_ms: Some(10),
+    });
+    doc
 }
 
 /// One sample line of the exposition.
@@ -259,7 +206,7 @@ fn the_document_renders_as_well_formed_exposition() {
     }
     let api_backup = [("instance", "api"), ("state", "backup")];
     assert_eq!(e.value("twinstar_instance_state", &api_backup), Some(1.0));
-    assert_eq!(e.value("twinstar_instance_priority", &web), Some(140.0));
+    assert_eq!(e.value("twinstar_instance_priority", &web), Some(90.0));
     assert_eq!(
         e.value("twinstar_instance_base_priority", &web),
         Some(150.0)
@@ -267,8 +214,11 @@ fn the_document_renders_as_well_formed_exposition() {
     assert_eq!(e.value("twinstar_instance_maintenance", &web), Some(0.0));
     assert_eq!(e.value("twinstar_instance_maintenance", &api), Some(1.0));
 
-    assert_eq!(e.value("twinstar_adverts_sent_total", &web), Some(120.0));
-    assert_eq!(e.value("twinstar_adverts_received_total", &api), Some(77.0));
+    assert_eq!(e.value("twinstar_adverts_sent_total", &web), Some(1200.0));
+    assert_eq!(
+        e.value("twinstar_adverts_received_total", &api),
+        Some(880.0)
+    );
     assert_eq!(
         e.value("twinstar_priority_zero_sent_total", &web),
         Some(1.0)
@@ -289,14 +239,14 @@ fn the_document_renders_as_well_formed_exposition() {
         e.value("twinstar_advert_send_errors_total", &web),
         Some(5.0)
     );
-    let bad_ttl = [("interface", "eth0"), ("reason", "bad_ttl")];
+    let wrong_vrid = [("interface", "eth1"), ("reason", "wrong-vrid")];
     assert_eq!(
-        e.value("twinstar_packets_dropped_total", &bad_ttl),
-        Some(7.0)
+        e.value("twinstar_packets_dropped_total", &wrong_vrid),
+        Some(5.0)
     );
 
-    let haproxy = [("check", "haproxy"), ("kind", "process")];
-    assert_eq!(e.value("twinstar_check_up", &haproxy), Some(0.0));
+    let script = [("check", "web/script"), ("kind", "script")];
+    assert_eq!(e.value("twinstar_check_up", &script), Some(0.0));
     let maint = [("check", "maint"), ("kind", "file")];
     assert_eq!(e.value("twinstar_check_up", &maint), Some(1.0));
     assert_eq!(
@@ -307,26 +257,29 @@ fn the_document_renders_as_well_formed_exposition() {
     assert!(!e
         .samples
         .iter()
-        .any(|s| s.labels.iter().any(|l| l.1 == "probe")));
+        .any(|s| s.labels.iter().any(|l| l.1 == "uplink")));
     // Only file checks have a value.
     assert_eq!(
-        e.value("twinstar_check_value", &[("check", "haproxy")]),
+        e.value("twinstar_check_value", &[("check", "web/script")]),
         None
     );
 
-    let vip = |a| [("instance", "web"), ("address", a)];
+    let vip = |i, a| [("instance", i), ("address", a)];
     assert_eq!(
-        e.value("twinstar_virtual_ip_present", &vip("192.0.2.50/24")),
+        e.value("twinstar_virtual_ip_present", &vip("web", "192.0.2.50/24")),
         Some(1.0)
     );
     assert_eq!(
-        e.value("twinstar_virtual_ip_present", &vip("192.0.2.51/24")),
+        e.value("twinstar_virtual_ip_present", &vip("web", "192.0.2.51/24")),
         Some(0.0)
     );
-    // `api`'s virtual IPs are plain strings: presence unknown, so no series.
-    assert!(!e.samples.iter().any(|s| s
-        .labels
-        .contains(&("address".into(), "192.0.2.60/24".into()))));
+    assert_eq!(
+        e.value(
+            "twinstar_virtual_ip_present",
+            &vip("api", "2001:db8::50/64")
+        ),
+        Some(0.0)
+    );
 
     assert_eq!(e.types["twinstar_instance_state"], "gauge");
     assert_eq!(e.types["twinstar_packets_dropped_total"], "counter");
@@ -400,7 +353,7 @@ fn without_a_document_only_the_persistent_families_render() {
     assert_eq!(e.names(), ["twinstar_master_changes_total"]);
     // A later document replaces the earlier one entirely.
     metrics.update(document());
-    metrics.update(json!({"instances": [], "dropped": {}}));
+    metrics.update(Status::default());
     assert_eq!(
         rendered(&metrics).names(),
         ["twinstar_master_changes_total"]

@@ -1,92 +1,14 @@
-use serde_json::json;
-
 use super::*;
-
-/// A Master (`web`, one tracked script down) and a Backup in maintenance
-/// (`api`, older string form of `virtual_ips`, learned interval differs).
-fn sample() -> Value {
-    json!({
-        "pid": 4242,
-        "instances": [
-            {
-                "name": "web",
-                "interface": "eth0",
-                "vrid": 51,
-                "state": "master",
-                "priority": 90,
-                "base_priority": 150,
-                "priority_reasons": ["web/script down (-60)"],
-                "fault_reasons": [],
-                "maintenance": false,
-                "switchover_hold": false,
-                "master": null,
-                "advert_interval_ms": 100,
-                "master_adver_interval_ms": 100,
-                "since_transition_ms": 12_345,
-                "virtual_ips": [
-                    {"address": "192.0.2.50/24", "present": true},
-                    {"address": "192.0.2.51/24", "present": false}
-                ],
-                "track": [{"check": "web/script", "weight": -60}],
-                "counters": {"adverts_received": 3, "adverts_sent": 1200}
-            },
-            {
-                "name": "api",
-                "interface": "eth1",
-                "vrid": 52,
-                "state": "backup",
-                "priority": 100,
-                "base_priority": 100,
-                "priority_reasons": [],
-                "fault_reasons": [],
-                "maintenance": true,
-                "switchover_hold": false,
-                "master": {"address": "fe80::1", "priority": 200},
-                "advert_interval_ms": 100,
-                "master_adver_interval_ms": 1000,
-                "since_transition_ms": 245_000,
-                "virtual_ips": ["2001:db8::50/64"],
-                "track": [],
-                "counters": {"adverts_received": 880, "adverts_sent": 0}
-            }
-        ],
-        "checks": [
-            {
-                "name": "web/script",
-                "kind": "script",
-                "target": "/usr/local/bin/check-web",
-                "up": false,
-                "value": 0,
-                "detail": "exit status 2",
-                "last_output": "starting\nbackend timeout\n",
-                "since_change_ms": 7_800_000
-            },
-            {
-                "name": "uplink",
-                "kind": "interface",
-                "target": "eth2",
-                "up": null,
-                "value": 0,
-                "detail": "no result yet",
-                "last_output": null,
-                "since_change_ms": null
-            }
-        ],
-        "sync_groups": [
-            {"name": "edge", "state": "master", "instances": ["web", "api"]}
-        ],
-        "dropped": {"eth1": {"bad-ttl": 2, "wrong-vrid": 5}}
-    })
-}
+use crate::control::status::samples::{instance, sample};
 
 #[test]
 fn instance_table_is_aligned_from_content() {
     let doc = sample();
-    let table = instance_table(&doc, instances(&doc));
+    let table = instance_table(&doc, &doc.instances);
     let expected = "\
 INSTANCE  STATE           PRIO     MASTER         INTERVAL  VIPS                                 SINCE  ADVERTS  DROPS
 web       master          90/150   self           100ms     192.0.2.50/24 on, 192.0.2.51/24 off  12.3s  3/1200   0
-api       backup (maint)  100/100  fe80::1 (200)  100ms/1s  2001:db8::50/64                      4m05s  880/0    7
+api       backup (maint)  100/100  fe80::1 (200)  100ms/1s  2001:db8::50/64 off                  4m05s  880/0    7
 ";
     assert_eq!(table, expected);
 }
@@ -97,7 +19,7 @@ fn full_view_has_reasons_checks_groups_and_drops() {
     let expected = "\
 INSTANCE  STATE           PRIO     MASTER         INTERVAL  VIPS                                 SINCE  ADVERTS  DROPS
 web       master          90/150   self           100ms     192.0.2.50/24 on, 192.0.2.51/24 off  12.3s  3/1200   0
-api       backup (maint)  100/100  fe80::1 (200)  100ms/1s  2001:db8::50/64                      4m05s  880/0    7
+api       backup (maint)  100/100  fe80::1 (200)  100ms/1s  2001:db8::50/64 off                  4m05s  880/0    7
 
 web: priority 90: web/script down (-60)
 
@@ -117,11 +39,12 @@ eth1       wrong-vrid  5
 
 #[test]
 fn fault_reasons_get_their_own_line() {
-    let doc = json!({"instances": [{
-        "name": "web", "state": "fault", "priority": 150, "base_priority": 150,
-        "priority_reasons": [],
-        "fault_reasons": ["interface eth0 is down", "web/script is down"],
-    }]});
+    let mut web = instance("web", State::Fault);
+    web.fault_reasons = vec!["interface eth0 is down".into(), "web/script is down".into()];
+    let doc = Status {
+        instances: vec![web],
+        ..Status::default()
+    };
     let view = render(&doc);
     assert!(
         view.contains("\nweb: fault: interface eth0 is down, web/script is down\n"),
@@ -134,21 +57,33 @@ fn fault_reasons_get_their_own_line() {
 }
 
 #[test]
-fn missing_fields_show_as_dashes() {
-    let view = render(&json!({"instances": [{"name": "web"}]}));
+fn absent_values_and_empty_text_show_as_dashes() {
+    let doc = Status {
+        instances: vec![instance("", State::Backup)],
+        ..Status::default()
+    };
     assert_eq!(
-        view,
-        "INSTANCE  STATE  PRIO  MASTER  INTERVAL  VIPS  SINCE  ADVERTS  DROPS\n\
-         web       -      -/-   -       -         -     -      -        -\n"
+        render(&doc),
+        "INSTANCE  STATE   PRIO     MASTER  INTERVAL  VIPS  SINCE  ADVERTS  DROPS\n\
+         -         backup  100/100  -       1s        -     -      0/0      0\n"
     );
 }
 
 #[test]
 fn file_checks_show_their_value_and_long_output_is_cut() {
-    let doc = json!({"instances": [], "checks": [{
-        "name": "weight", "kind": "file", "target": "/run/w", "up": true, "value": 3,
-        "detail": "read 3", "last_output": "x".repeat(60), "since_change_ms": 500,
-    }]});
+    let doc = Status {
+        checks: vec![CheckStatus {
+            name: "weight".into(),
+            kind: "file".into(),
+            target: "/run/w".into(),
+            up: Some(true),
+            value: 3,
+            detail: "read 3".into(),
+            last_output: Some("x".repeat(60)),
+            since_change_ms: Some(500),
+        }],
+        ..Status::default()
+    };
     let view = render(&doc);
     let row = view.lines().find(|l| l.starts_with("weight")).unwrap();
     assert!(row.contains("  up     value 3; read 3  0.5s  "), "{row}");
@@ -180,9 +115,11 @@ fn intervals() {
 #[test]
 fn exit_code_is_3_only_with_an_instance_in_fault() {
     assert_eq!(exit_code(&sample()), 0);
-    assert_eq!(exit_code(&json!({"instances": []})), 0);
-    assert_eq!(exit_code(&json!({})), 0);
-    let doc = json!({"instances": [{"state": "backup"}, {"state": "fault"}]});
+    assert_eq!(exit_code(&Status::default()), 0);
+    let doc = Status {
+        instances: vec![instance("a", State::Backup), instance("b", State::Fault)],
+        ..Status::default()
+    };
     assert_eq!(exit_code(&doc), EXIT_FAULT);
 }
 
@@ -200,7 +137,10 @@ fn layout_pads_all_but_the_last_column() {
 
 #[test]
 fn an_agent_without_instances_says_so() {
-    let doc = json!({"pid": 1, "instances": [], "dropped": {}});
+    let doc = Status {
+        pid: 1,
+        ..Status::default()
+    };
     assert_eq!(
         render(&doc),
         "no instances configured: this agent holds no virtual IP\n"

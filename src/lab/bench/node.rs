@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::config::format_duration;
+use crate::control::status::{InstanceCounters, Status};
 use crate::lab::keepalived::Keepalived;
 use crate::lab::{Agent, Host, LabError};
 
@@ -98,44 +99,27 @@ impl Node {
     /// Times any of its instances became Master so far.
     pub fn master_transitions(&self) -> u64 {
         match self {
-            Node::Twinstar(agent) => live_status(agent)
-                .map(|s| {
-                    s["instances"]
-                        .as_array()
-                        .map(|list| {
-                            list.iter()
-                                .map(|i| i["counters"]["master_transitions"].as_u64().unwrap_or(0))
-                                .sum()
-                        })
-                        .unwrap_or(0)
-                })
-                .unwrap_or(0),
+            Node::Twinstar(_) => self.counter(|c| c.master_transitions).unwrap_or(0),
             Node::Keepalived(k) => k.log().matches("Entering MASTER STATE").count() as u64,
         }
     }
 
     /// Adverts sent by all instances (twinstar only).
     pub fn adverts_sent(&self) -> Option<u64> {
-        self.counter("adverts_sent")
+        self.counter(|c| c.adverts_sent)
     }
 
     /// Adverts received by all instances (twinstar only; keepalived has no counter).
     pub fn adverts_received(&self) -> Option<u64> {
-        self.counter("adverts_received")
+        self.counter(|c| c.adverts_received)
     }
 
-    fn counter(&self, name: &str) -> Option<u64> {
+    /// One counter summed over the instances (twinstar only).
+    fn counter(&self, read: fn(&InstanceCounters) -> u64) -> Option<u64> {
         match self {
-            Node::Twinstar(agent) => live_status(agent).map(|s| {
-                s["instances"]
-                    .as_array()
-                    .map(|list| {
-                        list.iter()
-                            .map(|i| i["counters"][name].as_u64().unwrap_or(0))
-                            .sum()
-                    })
-                    .unwrap_or(0)
-            }),
+            Node::Twinstar(agent) => {
+                live_status(agent).map(|s| s.instances.iter().map(|i| read(&i.counters)).sum())
+            }
             Node::Keepalived(_) => None,
         }
     }
@@ -150,11 +134,13 @@ impl Node {
 }
 
 /// The status document straight from the agent (the file lags up to a second).
-fn live_status(agent: &Agent) -> Option<serde_json::Value> {
+fn live_status(agent: &Agent) -> Option<Status> {
     let request = crate::control::Request::Status;
     match crate::control::client::request(&agent.runtime_dir(), &request) {
         Ok(response) => response.status,
-        Err(_) => agent.status().map(|s| s.0),
+        Err(_) => agent
+            .status()
+            .and_then(|s| serde_json::from_value(s.0).ok()),
     }
 }
 
