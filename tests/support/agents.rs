@@ -5,12 +5,13 @@ use std::time::Duration;
 
 use twinstar::lab::{Agent, Lab};
 
-/// True when the tests can build namespaces (root); otherwise prints a skip line.
+/// True when the tests can build namespaces (root); otherwise records a skip
+/// through [`super::skip::skip`] (which fails the test under CI).
 pub fn can_run_lab(test: &str) -> bool {
     if nix::unistd::geteuid().is_root() {
         true
     } else {
-        eprintln!("skipping {test}: network-namespace tests need root");
+        super::skip::skip(test, "network-namespace tests need root");
         false
     }
 }

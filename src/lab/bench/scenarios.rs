@@ -1,7 +1,6 @@
 //! The benchmark's scenarios. Each builds its own lab, runs one agent kind,
 //! and returns samples; `mod.rs` runs both kinds and prints the table.
 
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -510,5 +509,5 @@ pub fn convergence(
 
 /// Whether the keepalived binary is there.
 pub fn keepalived_installed() -> bool {
-    Path::new(crate::lab::keepalived::KEEPALIVED).exists()
+    crate::lab::keepalived::available()
 }
