@@ -6,6 +6,8 @@ use std::process::Command;
 
 use twinstar::config::reference;
 
+mod support;
+
 /// The commands twinstar(8) and the completions must cover.
 const COMMANDS: &[&str] = &[
     "check",
@@ -65,7 +67,13 @@ fn render(page: &Path) -> Option<String> {
     {
         Ok(output) => output,
         Err(e) => {
-            println!("skipping the rendering of {}: no man ({e})", page.display());
+            support::skip::skip(
+                "generate_writes_every_file_and_the_pages_render",
+                &format!(
+                    "cannot render {}: no man ({e}); tests/run.sh installs man-db",
+                    page.display()
+                ),
+            );
             return None;
         }
     };

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use support::agents::can_run_lab;
 use support::agents::lab;
-use support::tracking::{fail_bound, pair, track, vip_moves_to, INTERVAL, MARGIN};
+use support::rfc::{master_down_interval, skew_time};
+use support::tracking::{fault_bound, pair, track, vip_moves_to, INTERVAL, MARGIN};
 use twinstar::lab::{enter_namespace, Lab};
 
 /// A tiny HTTP server on the client at 192.0.2.100:8080, answering 200 with a
@@ -81,14 +82,25 @@ impl Drop for Server {
 fn cycle(lab: &Lab, tag: &str, vrid: u8, check: &str, fail: impl FnOnce(), recover: impl FnOnce()) {
     let item = format!("{check}\ninterval: 100ms\ntimeout: 100ms\nweight: 0");
     let (a, b) = pair(lab, tag, vrid, &track(&item));
+    // Weight 0: A faults and resigns, B takes over Skew_Time later; a check
+    // fails within one interval plus its 100 ms timeout.
     let failed_at = Instant::now();
     fail();
-    vip_moves_to(lab, 1, failed_at, fail_bound(1), &[&a, &b]);
-    a.wait_for_state("web", "fault", Duration::from_secs(5))
-        .unwrap();
+    let skew = skew_time(100, INTERVAL);
+    vip_moves_to(lab, 1, failed_at, skew, fault_bound(2), &[&a, &b]);
+    a.wait_for_state("web", "fault", MARGIN).unwrap();
+    // Recovered, A rejoins as Backup and preempts after its Master_Down_Interval.
     let recovered_at = Instant::now();
     recover();
-    vip_moves_to(lab, 0, recovered_at, INTERVAL * 2 + MARGIN, &[&a, &b]);
+    let mdi = master_down_interval(150, INTERVAL);
+    vip_moves_to(
+        lab,
+        0,
+        recovered_at,
+        mdi,
+        INTERVAL * 2 + mdi + MARGIN,
+        &[&a, &b],
+    );
 }
 
 #[test]

@@ -11,7 +11,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use support::agents::{agent, can_run_lab, config, lab, wait_until, SETTLE};
+use support::agents::{agent, can_run_lab, config, lab, wait_until, MARGIN, STARTUP};
+use support::rfc::master_down_interval;
 use twinstar::wire::vrrp::{Addresses, Advertisement, ChecksumForm};
 
 const VRRP_GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
@@ -62,8 +63,9 @@ fn hostile_packets(attacker: Ipv4Addr) -> Vec<(&'static str, u32, Vec<u8>)> {
     ]
 }
 
-/// Sends the hostile packets from inside namespace `ns` until `stop` is set.
-fn attack(ns: String, attacker: Ipv4Addr, stop: Arc<AtomicBool>) -> JoinHandle<usize> {
+/// Sends the hostile packets from inside namespace `ns`, a round of one of each
+/// every 20 ms, until `stop` is set; returns the number of whole rounds sent.
+fn attack(ns: String, attacker: Ipv4Addr, stop: Arc<AtomicBool>) -> JoinHandle<u64> {
     std::thread::spawn(move || {
         // Only this thread enters the attacker's network namespace.
         twinstar::lab::enter_namespace(&ns).unwrap();
@@ -74,17 +76,18 @@ fn attack(ns: String, attacker: Ipv4Addr, stop: Arc<AtomicBool>) -> JoinHandle<u
         socket.set_multicast_loop_v4(false).unwrap();
         let to = SockAddr::from(SocketAddrV4::new(VRRP_GROUP, 0));
         let packets = hostile_packets(attacker);
-        let mut sent = 0;
+        let mut rounds = 0;
         while !stop.load(Ordering::Relaxed) {
             for (_, ttl, bytes) in &packets {
                 socket.set_ttl_v4(*ttl).unwrap();
                 socket.set_multicast_ttl_v4(*ttl).unwrap();
-                socket.send_to(bytes, &to).unwrap();
-                sent += 1;
+                let sent = socket.send_to(bytes, &to).unwrap();
+                assert_eq!(sent, bytes.len(), "short send");
             }
+            rounds += 1;
             std::thread::sleep(Duration::from_millis(20));
         }
-        sent
+        rounds
     })
 }
 
@@ -106,9 +109,19 @@ fn hostile_packets_are_dropped_and_counted() {
         1,
         &config(51, 100, "100ms", "192.0.2.50/24", ""),
     );
-    master.wait_for_state("web", "master", SETTLE).unwrap();
-    backup.wait_for_state("web", "backup", SETTLE).unwrap();
+    let mdi = master_down_interval(150, std::time::Duration::from_millis(100));
+    master
+        .wait_for_state("web", "master", mdi + STARTUP + MARGIN)
+        .unwrap();
+    backup.wait_for_state("web", "backup", MARGIN).unwrap();
     std::thread::sleep(Duration::from_millis(500));
+    let counters =
+        |a: &twinstar::lab::Agent, name: &str| a.status().expect("status").counter("web", name);
+    let transitions_before = [
+        counters(&master, "master_transitions"),
+        counters(&backup, "master_transitions"),
+    ];
+    let heard_before = counters(&backup, "adverts_received");
 
     let stop = Arc::new(AtomicBool::new(false));
     let sender = attack(
@@ -142,27 +155,74 @@ fn hostile_packets_are_dropped_and_counted() {
         std::thread::sleep(Duration::from_millis(50));
     }
     stop.store(true, Ordering::Relaxed);
-    let sent = sender.join().unwrap();
-    assert!(sent > 0);
+    let rounds = sender.join().unwrap();
+    assert!(rounds >= 100, "only {rounds} rounds in 3 s");
 
+    // Every hostile packet reaches both agents once (the socket's buffer is
+    // 4 MiB, the segment lossless), and each is counted once under its reason.
+    // The garbage's (seeded, fixed) first byte is 0xad: version 10, so
+    // bad_version. Nothing else may be counted: five drops per round.
+    let reasons = [
+        "bad_ttl",
+        "bad_checksum",
+        "truncated",
+        "bad_version",
+        "vrrpv2",
+    ];
     for (name, agent) in [("h1", &master), ("h2", &backup)] {
-        let counted = wait_until(SETTLE, || {
-            agent.status().is_some_and(|s| {
-                ["bad_ttl", "bad_checksum", "truncated", "vrrpv2"]
-                    .iter()
-                    .all(|reason| s.dropped("eth0", reason) > 0)
-            })
+        let counts = || {
+            let status = agent.status().expect("status");
+            let all: u64 = status.0["dropped"]["eth0"]
+                .as_object()
+                .map(|m| m.values().filter_map(|v| v.as_u64()).sum())
+                .unwrap_or(0);
+            let each: Vec<u64> = reasons.iter().map(|r| status.dropped("eth0", r)).collect();
+            (each, all)
+        };
+        // The status file is rewritten every second when only counters change.
+        wait_until(Duration::from_secs(1) + MARGIN, || {
+            let (each, all) = counts();
+            each.iter().all(|n| *n >= rounds) && all >= rounds * 5
         });
+        let (each, all) = counts();
         let status = agent.status().expect("status");
-        eprintln!("{name} dropped: {}", status.0["dropped"]);
-        assert!(
-            counted,
-            "{name} did not count every drop: {}",
+        eprintln!(
+            "{name} dropped after {rounds} rounds: {}",
+            status.0["dropped"]
+        );
+        for (reason, count) in reasons.iter().zip(&each) {
+            assert_eq!(
+                *count, rounds,
+                "{name}: {reason} counted {count} times for {rounds} sent: {}",
+                status.0["dropped"]
+            );
+        }
+        assert_eq!(
+            all,
+            rounds * 5,
+            "{name}: {all} drops for {} hostile packets: {}",
+            rounds * 5,
             status.0["dropped"]
         );
     }
-    // The Backup kept hearing the real Master throughout.
-    assert!(backup.status().unwrap().counter("web", "adverts_received") > 0);
+    // Nothing moved: no transition on either side, and the Backup kept
+    // hearing the real Master throughout (ten adverts a second).
+    assert_eq!(
+        [
+            counters(&master, "master_transitions"),
+            counters(&backup, "master_transitions"),
+        ],
+        transitions_before,
+        "a hostile packet caused a transition\n{}\n{}",
+        master.log(),
+        backup.log()
+    );
+    let heard = counters(&backup, "adverts_received") - heard_before;
+    assert!(
+        heard >= 25,
+        "the Backup heard only {heard} adverts in over 3 s\n{}",
+        backup.log()
+    );
     assert_eq!(
         master.status().unwrap().state("web").as_deref(),
         Some("master")

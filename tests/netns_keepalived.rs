@@ -14,8 +14,23 @@ const VIP: &str = "192.0.2.50";
 /// How long the survivor may take to hold the VIP after the Master's cable is pulled.
 const TAKEOVER: Duration = Duration::from_secs(3);
 
+/// Root for the lab and a keepalived binary (tests/run.sh installs it); a skip
+/// otherwise, through the one skip helper.
 fn runnable(test: &str) -> bool {
-    can_run_lab(test) && keepalived::available(test)
+    if !can_run_lab(test) {
+        return false;
+    }
+    if !keepalived::available() {
+        support::skip::skip(
+            test,
+            &format!(
+                "keepalived is neither on PATH nor at {}",
+                keepalived::KEEPALIVED
+            ),
+        );
+        return false;
+    }
+    true
 }
 
 fn start_keepalived(lab: &Lab, tag: &str, index: usize, priority: u8) -> Keepalived {

@@ -8,9 +8,11 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::agents::{agent, can_run_lab, config, lab, wait_until, SETTLE};
+use support::agents::{
+    agent, can_run_lab, config, holds_for, lab, state_between, wait_until, MARGIN, STARTUP,
+};
+use support::rfc::{master_down_interval, skew_time};
 use twinstar::lab::{Agent, Lab, Pinger};
-use twinstar::vrrp::{master_down_interval, skew_time};
 
 const VIP: &str = "192.0.2.50";
 const INTERVAL: Duration = Duration::from_millis(100);
@@ -41,30 +43,44 @@ fn status_json(agent: &Agent) -> Value {
     })
 }
 
-/// B (100) first, then A (150), so A takes over from B and has heard it.
+fn state(agent: &Agent) -> Option<String> {
+    agent.status().and_then(|s| s.state("web"))
+}
+
+fn counter(agent: &Agent, name: &str) -> u64 {
+    agent.status().map_or(0, |s| s.counter("web", name))
+}
+
+/// B (100) first, then A (150), so A takes over from B and has heard it: B
+/// after its Master_Down_Interval alone, A after its own (it ignores the lower
+/// B and preempts).
 fn pair_heard(lab: &Lab, tag: &str, vrid: u8) -> (Agent, Agent) {
+    let started_b = Instant::now();
     let b = agent(
         lab,
         tag,
         1,
         &config(vrid, 100, "100ms", "192.0.2.50/24", ""),
     );
-    b.wait_for_state("web", "master", SETTLE).unwrap();
+    let mdi_b = master_down_interval(100, INTERVAL);
+    state_between(&b, "web", "master", started_b, mdi_b, mdi_b + STARTUP);
+    let started_a = Instant::now();
     let a = agent(
         lab,
         tag,
         0,
         &config(vrid, 150, "100ms", "192.0.2.50/24", ""),
     );
-    a.wait_for_state("web", "master", SETTLE).unwrap();
-    b.wait_for_state("web", "backup", SETTLE).unwrap();
-    assert!(wait_until(SETTLE, || lab.holders(VIP).unwrap() == vec![true, false]));
+    let mdi_a = master_down_interval(150, INTERVAL);
+    state_between(&a, "web", "master", started_a, mdi_a, mdi_a + STARTUP);
+    b.wait_for_state("web", "backup", MARGIN).unwrap();
+    assert!(wait_until(MARGIN, || lab.holders(VIP).unwrap() == vec![true, false]));
     (a, b)
 }
 
 fn pinger(lab: &Lab) -> Pinger {
     let ping = Pinger::start(&lab.client.ns, VIP, Duration::from_millis(2)).expect("ping");
-    assert!(ping.wait_replies(20, SETTLE), "the VIP does not answer");
+    assert!(ping.wait_replies(20, MARGIN), "the VIP does not answer");
     ping.reset();
     ping
 }
@@ -106,16 +122,21 @@ fn status_shows_master_and_backup_and_switchover_hands_over_within_skew_time() {
     let refused = cli(&b.runtime_dir(), &["switchover", "web"]);
     assert_ne!(refused.status.code(), Some(0));
     let ping = pinger(&lab);
+    let skew = skew_time(100, INTERVAL);
+    let asked = Instant::now();
     let out = cli(&a.runtime_dir(), &["switchover", "web"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // A resigns with priority 0: B takes over Skew_Time after hearing it.
+    state_between(&b, "web", "master", asked, skew, skew);
     assert!(
-        wait_until(SETTLE, || lab.holders(VIP).unwrap() == vec![false, true]),
+        wait_until(MARGIN, || lab.holders(VIP).unwrap() == vec![false, true]),
         "B should hold the VIP after the switchover\nA:\n{}\nB:\n{}",
         a.log(),
         b.log()
     );
-    assert!(ping.wait_replies(50, SETTLE));
-    let bound = skew_time(100, INTERVAL) + Duration::from_millis(100);
+    assert!(ping.wait_replies(50, MARGIN));
+    // A keeps the VIP until B speaks, so the client sees at most Skew_Time.
+    let bound = skew + Duration::from_millis(100);
     let gap = ping.largest_gap();
     println!("switchover: client outage {gap:?} (bound {bound:?})");
     assert!(
@@ -125,8 +146,12 @@ fn status_shows_master_and_backup_and_switchover_hands_over_within_skew_time() {
     );
 
     // A stays Backup: it follows the new Master instead of preempting it.
-    std::thread::sleep(master_down_interval(150, INTERVAL) * 3);
-    assert_eq!(lab.holders(VIP).unwrap(), vec![false, true]);
+    holds_for(
+        "A preempted B after a switchover",
+        master_down_interval(150, INTERVAL) * 3,
+        || state(&a).as_deref() == Some("backup") && lab.holders(VIP).unwrap() == vec![false, true],
+        || a.log(),
+    );
     assert_eq!(status_json(&a)["instances"][0]["switchover_hold"], true);
 }
 
@@ -142,7 +167,9 @@ fn switchover_without_a_peer_needs_force() {
         0,
         &config(92, 150, "100ms", "192.0.2.50/24", ""),
     );
-    a.wait_for_state("web", "master", SETTLE).unwrap();
+    let mdi = master_down_interval(150, INTERVAL);
+    a.wait_for_state("web", "master", mdi + STARTUP + MARGIN)
+        .unwrap();
     let refused = cli(&a.runtime_dir(), &["switchover", "web"]);
     assert_eq!(refused.status.code(), Some(1));
     assert!(
@@ -151,10 +178,30 @@ fn switchover_without_a_peer_needs_force() {
         text(&refused.stderr)
     );
     assert_eq!(lab.holders(VIP).unwrap(), vec![true]);
+    assert_eq!(state(&a).as_deref(), Some("master"));
+    let resigned = counter(&a, "priority_zero_sent");
+    let takeovers = counter(&a, "master_transitions");
+
+    // Forced, A really resigns: a priority-0 advert, Backup, and with nobody
+    // to take over it becomes Master again after its Master_Down_Interval.
+    let asked = Instant::now();
     let forced = cli(&a.runtime_dir(), &["switchover", "web", "--force"]);
     assert_eq!(forced.status.code(), Some(0), "{}", text(&forced.stderr));
-    // Nobody takes over, so it does after Master_Down_Interval.
-    assert!(wait_until(SETTLE, || lab.holders(VIP).unwrap() == vec![true]));
+    state_between(&a, "web", "backup", asked, Duration::ZERO, Duration::ZERO);
+    assert_eq!(
+        counter(&a, "priority_zero_sent"),
+        resigned + 1,
+        "A should have resigned with one priority-0 advert\n{}",
+        a.log()
+    );
+    state_between(&a, "web", "master", asked, mdi, mdi);
+    assert_eq!(
+        counter(&a, "master_transitions"),
+        takeovers + 1,
+        "A should have become Master once more\n{}",
+        a.log()
+    );
+    assert!(wait_until(MARGIN, || lab.holders(VIP).unwrap() == vec![true]));
 }
 
 #[test]
@@ -164,25 +211,42 @@ fn maintenance_moves_the_vip_away_across_a_restart_and_off_brings_it_back() {
     }
     let lab = lab("opm", 2);
     let (mut a, b) = pair_heard(&lab, "opm", 93);
+    let skew = skew_time(100, INTERVAL);
+    let asked = Instant::now();
     let out = cli(&a.runtime_dir(), &["maintenance", "on", "web"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(wait_until(SETTLE, || lab.holders(VIP).unwrap() == vec![false, true]));
+    // A resigns with priority 0: B takes over Skew_Time after hearing it.
+    state_between(&b, "web", "master", asked, skew, skew);
+    assert!(wait_until(MARGIN, || lab.holders(VIP).unwrap() == vec![false, true]));
     a.restart().unwrap();
-    a.wait_for_state("web", "backup", SETTLE).unwrap();
+    a.wait_for_state("web", "backup", STARTUP).unwrap();
     // Long enough to preempt several times over, were it allowed to.
-    std::thread::sleep(master_down_interval(150, INTERVAL) * 3);
-    assert_eq!(lab.holders(VIP).unwrap(), vec![false, true], "{}", a.log());
+    let mdi_a = master_down_interval(150, INTERVAL);
+    holds_for(
+        "A took the VIP back while in maintenance",
+        mdi_a * 3,
+        || {
+            state(&a).as_deref() == Some("backup")
+                && state(&b).as_deref() == Some("master")
+                && lab.holders(VIP).unwrap() == vec![false, true]
+        },
+        || format!("A:\n{}\nB:\n{}", a.log(), b.log()),
+    );
     let web = &status_json(&a)["instances"][0];
     assert_eq!(web["maintenance"], true);
     assert_eq!(web["state"], "backup");
+    // Maintenance off restarts A's down timer; it ignores the lower B and
+    // preempts when its Master_Down_Interval runs out.
+    let asked = Instant::now();
     let out = cli(&a.runtime_dir(), &["maintenance", "off", "--all"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    state_between(&a, "web", "master", asked, mdi_a, mdi_a);
     assert!(
-        wait_until(SETTLE, || lab.holders(VIP).unwrap() == vec![true, false]),
+        wait_until(MARGIN, || lab.holders(VIP).unwrap() == vec![true, false]),
         "preemption should bring the VIP back\n{}",
         a.log()
     );
-    b.wait_for_state("web", "backup", SETTLE).unwrap();
+    b.wait_for_state("web", "backup", MARGIN).unwrap();
 }
 
 #[test]
@@ -197,7 +261,9 @@ fn reload_adds_a_vip_and_an_instance_without_losing_a_ping() {
         0,
         &config(94, 150, "100ms", "192.0.2.50/24", ""),
     );
-    a.wait_for_state("web", "master", SETTLE).unwrap();
+    let mdi = master_down_interval(150, INTERVAL);
+    a.wait_for_state("web", "master", mdi + STARTUP + MARGIN)
+        .unwrap();
     let ping = pinger(&lab);
     let before = status_json(&a)["instances"][0].clone();
 
@@ -210,12 +276,16 @@ fn reload_adds_a_vip_and_an_instance_without_losing_a_ping() {
     let started = Instant::now();
     let out = cli(&a.runtime_dir(), &["reload"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(wait_until(SETTLE, || lab.hosts[0]
+    assert!(wait_until(MARGIN, || lab.hosts[0]
         .has_address("192.0.2.51")
         .unwrap()));
-    a.wait_for_state("api", "master", SETTLE).unwrap();
-    assert!(lab.hosts[0].has_address("192.0.2.60").unwrap());
-    assert!(ping.wait_replies(100, SETTLE));
+    // The new instance is alone on its VRID: Master after its Master_Down_Interval.
+    state_between(&a, "api", "master", started, mdi, mdi);
+    // The address worker adds it just after the transition.
+    assert!(wait_until(MARGIN, || lab.hosts[0]
+        .has_address("192.0.2.60")
+        .unwrap()));
+    assert!(ping.wait_replies(100, MARGIN));
     println!(
         "reload: {} replies, {} lost, largest gap {:?}, in {:?}",
         ping.replies(),
@@ -296,7 +366,9 @@ fn metrics_endpoint_is_valid_exposition_matching_status() {
         config(97, 150, "100ms", "192.0.2.50/24", "")
     );
     let a = agent(&lab, "opx", 0, &config);
-    a.wait_for_state("web", "master", SETTLE).unwrap();
+    let mdi = master_down_interval(150, INTERVAL);
+    a.wait_for_state("web", "master", mdi + STARTUP + MARGIN)
+        .unwrap();
     std::thread::sleep(Duration::from_millis(700)); // one status refresh
     let scrape = || {
         support::netns::run(&lab.hosts[0].ns, || {

@@ -6,11 +6,16 @@
 # package (tests/package.sh), and a short fuzz run.
 #
 #   FUZZ_SECONDS=0 bash tests/run.sh   # skip the fuzz run
+#
+# A test that cannot run records a skip (tests/support/skip.rs) in the file named
+# by TWINSTAR_SKIP_LOG; skips are counted and make the run fail, as failures do.
+# With CI or TWINSTAR_NO_SKIP=1 set, a skipping test fails on the spot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 source "$(dirname "$0")/need.sh"
-install_missing keepalived:keepalived iproute2:ip nftables:nft tcpdump:tcpdump iputils-ping:ping
+install_missing keepalived:keepalived iproute2:ip nftables:nft tcpdump:tcpdump iputils-ping:ping \
+    man-db:man util-linux:unshare
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
@@ -20,10 +25,33 @@ echo "==> cargo build --release"
 cargo build --release --quiet
 echo "==> cargo test"
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-cargo test --all-targets 2>&1 | tee "$log"
-passed=$(grep -o '[0-9]* passed' "$log" | awk '{s+=$1} END {print s+0}' || true)
-failed=$(grep -o '[0-9]* failed' "$log" | awk '{s+=$1} END {print s+0}' || true)
+TWINSTAR_SKIP_LOG=$(mktemp)
+export TWINSTAR_SKIP_LOG
+trap 'rm -f "$log" "$TWINSTAR_SKIP_LOG"' EXIT
+
+# The summary line; exits non-zero when anything failed or was skipped.
+summary() {
+    local passed failed skipped
+    passed=$(grep -o '[0-9]* passed' "$log" | awk '{s+=$1} END {print s+0}' || true)
+    failed=$(grep -o '[0-9]* failed' "$log" | awk '{s+=$1} END {print s+0}' || true)
+    skipped=$(wc -l <"$TWINSTAR_SKIP_LOG")
+    if [ "$skipped" -gt 0 ]; then
+        echo "==> skipped tests (each is a failure of the run):"
+        cat "$TWINSTAR_SKIP_LOG"
+    fi
+    echo "tests: $passed passed, $failed failed, $skipped skipped"
+    if [ "$1" -ne 0 ] || [ "$failed" -gt 0 ] || [ "$skipped" -gt 0 ]; then
+        exit 1
+    fi
+}
+
+# cargo's status, not tee's: a failing test must fail the run, after the summary.
+cargo_status=0
+cargo test --all-targets 2>&1 | tee "$log" || cargo_status=$?
+if [ "$cargo_status" -ne 0 ]; then
+    echo "==> cargo test failed (exit $cargo_status)"
+    summary "$cargo_status"
+fi
 
 echo "==> Debian package: build, lintian, install, check, purge"
 bash tests/package.sh
@@ -33,5 +61,5 @@ if [ "$seconds" -gt 0 ] && [ -x fuzz/run.sh ]; then
     echo "==> fuzzing the advert parser for ${seconds}s"
     fuzz/run.sh "$seconds"
 fi
-echo "==> all tests passed"
-echo "tests: $passed passed, $failed failed"
+echo "==> all steps ran"
+summary 0

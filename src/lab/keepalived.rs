@@ -16,14 +16,25 @@ pub const KEEPALIVED: &str = "/usr/sbin/keepalived";
 /// How long keepalived gets to exit after SIGTERM before SIGKILL.
 const STOP_BOUND: Duration = Duration::from_secs(3);
 
-/// True when keepalived is installed; otherwise prints a skip line.
-pub fn available(test: &str) -> bool {
-    if Path::new(KEEPALIVED).exists() {
-        true
-    } else {
-        eprintln!("skipping {test}: {KEEPALIVED} is not installed");
-        false
-    }
+/// The keepalived binary: the first `keepalived` on PATH, else [`KEEPALIVED`]
+/// (Debian installs it in /usr/sbin, which is not on every user's PATH).
+pub fn program() -> Option<PathBuf> {
+    let on_path = std::env::var_os("PATH")
+        .map(|path| {
+            std::env::split_paths(&path)
+                .map(|dir| dir.join("keepalived"))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    on_path
+        .into_iter()
+        .chain([PathBuf::from(KEEPALIVED)])
+        .find(|candidate| candidate.is_file())
+}
+
+/// True when keepalived is installed (see [`program`]).
+pub fn available() -> bool {
+    program().is_some()
 }
 
 /// A VRRPv3 keepalived configuration: one BACKUP instance `VI` on eth0 with
@@ -52,8 +63,15 @@ impl Keepalived {
         let conf = dir.join("keepalived.conf");
         fs::write(&conf, config)?;
         let log = fs::File::create(dir.join("keepalived.log"))?;
+        let program = program().ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("keepalived is neither on PATH nor at {KEEPALIVED}"),
+            )
+        })?;
         let child = Command::new("ip")
-            .args(["netns", "exec", ns.name(), KEEPALIVED])
+            .args(["netns", "exec", ns.name()])
+            .arg(&program)
             .args(["-n", "-l", "-D", "-P", "-f"])
             .arg(&conf)
             .arg("-p")

@@ -5,12 +5,13 @@ use std::time::Duration;
 
 use twinstar::lab::{Agent, Lab};
 
-/// True when the tests can build namespaces (root); otherwise prints a skip line.
+/// True when the tests can build namespaces (root); otherwise records a skip
+/// through [`super::skip::skip`] (which fails the test under CI).
 pub fn can_run_lab(test: &str) -> bool {
     if nix::unistd::geteuid().is_root() {
         true
     } else {
-        eprintln!("skipping {test}: network-namespace tests need root");
+        super::skip::skip(test, "network-namespace tests need root");
         false
     }
 }
@@ -58,4 +59,79 @@ pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> boo
         std::thread::sleep(Duration::from_millis(5));
     }
     condition()
+}
+
+/// Upper margin on a protocol time in the lab: two shared cores, `ip` forks,
+/// netlink and status-file polling on top of what RFC 9568 allows.
+pub const MARGIN: Duration = Duration::from_secs(1);
+
+/// Lower margin on a protocol time in the lab: how much earlier than the RFC's
+/// time an event may seem to happen (clock reads on either side of a poll,
+/// timer granularity). A takeover earlier than this is a bug, like a late one.
+pub const EARLY: Duration = Duration::from_millis(5);
+
+/// Allowance for an agent process to start (`ip netns exec`, config, sockets)
+/// before its protocol timers begin.
+pub const STARTUP: Duration = Duration::from_secs(2);
+
+/// Waits for `condition`, at most `latest` + [`MARGIN`] after `since`, and asserts
+/// that it came true, and not before `earliest` − [`EARLY`]. Returns how long
+/// it took; `context` builds the failure message (logs).
+pub fn happens_between(
+    what: &str,
+    since: std::time::Instant,
+    earliest: Duration,
+    latest: Duration,
+    condition: impl FnMut() -> bool,
+    context: impl Fn() -> String,
+) -> Duration {
+    let deadline = latest + MARGIN;
+    let held = wait_until(deadline.saturating_sub(since.elapsed()), condition);
+    let took = since.elapsed();
+    assert!(
+        held,
+        "{what}: not after {took:?} (bound {latest:?} + {MARGIN:?})\n{}",
+        context()
+    );
+    println!("{what}: after {took:?} (RFC window {earliest:?}..={latest:?})");
+    assert!(
+        took + EARLY >= earliest,
+        "{what}: after {took:?}, before the RFC allows ({earliest:?} - {EARLY:?})\n{}",
+        context()
+    );
+    took
+}
+
+/// [`happens_between`] for `agent`'s `instance` reaching `state`.
+pub fn state_between(
+    agent: &Agent,
+    instance: &str,
+    state: &str,
+    since: std::time::Instant,
+    earliest: Duration,
+    latest: Duration,
+) -> Duration {
+    happens_between(
+        &format!("{instance} {state}"),
+        since,
+        earliest,
+        latest,
+        || agent.status().and_then(|s| s.state(instance)).as_deref() == Some(state),
+        || agent.log(),
+    )
+}
+
+/// Asserts, every 50 ms for `span`, that `check` holds (a state that must not
+/// change); `context` builds the failure message.
+pub fn holds_for(
+    what: &str,
+    span: Duration,
+    mut check: impl FnMut() -> bool,
+    context: impl Fn() -> String,
+) {
+    let until = std::time::Instant::now() + span;
+    while std::time::Instant::now() < until {
+        assert!(check(), "{what}\n{}", context());
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

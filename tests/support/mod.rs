@@ -3,5 +3,7 @@
 
 pub mod agents;
 pub mod netns;
+pub mod rfc;
 pub mod sim;
+pub mod skip;
 pub mod tracking;

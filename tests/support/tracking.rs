@@ -5,15 +5,15 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use twinstar::lab::{Agent, Lab};
-use twinstar::vrrp::master_down_interval;
 
-use super::agents::{agent, config, dir, wait_until, SETTLE};
+use super::agents::{agent, config, dir, wait_until, EARLY, MARGIN as LAB_MARGIN, STARTUP};
+use super::rfc::{master_down_interval, skew_time};
 
 pub const VIP: &str = "192.0.2.50";
 pub const VIP_CIDR: &str = "192.0.2.50/24";
 pub const INTERVAL: Duration = Duration::from_millis(100);
 /// Room for two shared cores, forks and netlink on top of the protocol's bound.
-pub const MARGIN: Duration = Duration::from_secs(1);
+pub const MARGIN: Duration = LAB_MARGIN;
 
 /// A file whose existence a check script tests (scripts run unprivileged, so it
 /// lives in a directory anyone can search).
@@ -48,36 +48,61 @@ pub fn track(item: &str) -> String {
 pub fn pair(lab: &Lab, tag: &str, vrid: u8, track_a: &str) -> (Agent, Agent) {
     let a = agent(lab, tag, 0, &config(vrid, 150, "100ms", VIP_CIDR, track_a));
     let b = agent(lab, tag, 1, &config(vrid, 100, "100ms", VIP_CIDR, ""));
-    a.wait_for_state("web", "master", SETTLE).unwrap();
-    b.wait_for_state("web", "backup", SETTLE).unwrap();
+    let mdi = master_down_interval(150, INTERVAL);
+    a.wait_for_state("web", "master", mdi + STARTUP + MARGIN)
+        .unwrap();
+    b.wait_for_state("web", "backup", MARGIN).unwrap();
     assert!(
-        wait_until(SETTLE, || lab.holders(VIP).unwrap() == vec![true, false]),
+        wait_until(MARGIN, || lab.holders(VIP).unwrap() == vec![true, false]),
         "A should hold the VIP\nA:\n{}",
         a.log()
     );
     (a, b)
 }
 
-/// Waits until the VIP is on host `holder` only, and asserts it took at most `bound`.
-pub fn vip_moves_to(lab: &Lab, holder: usize, since: Instant, bound: Duration, agents: &[&Agent]) {
+/// Waits until the VIP is on host `holder` only, and asserts it took at least
+/// `earliest` - EARLY and at most `bound` (which includes its margin).
+pub fn vip_moves_to(
+    lab: &Lab,
+    holder: usize,
+    since: Instant,
+    earliest: Duration,
+    bound: Duration,
+    agents: &[&Agent],
+) {
     let expected: Vec<bool> = (0..2).map(|i| i == holder).collect();
-    let moved = wait_until(bound + SETTLE, || lab.holders(VIP).unwrap() == expected);
+    let moved = wait_until(bound.saturating_sub(since.elapsed()), || {
+        lab.holders(VIP).unwrap() == expected
+    });
     let took = since.elapsed();
     let logs: Vec<String> = agents.iter().map(|a| a.log()).collect();
     assert!(
         moved,
-        "VIP never moved to host {holder}\n{}",
+        "VIP not on host {holder} after {took:?} (bound {bound:?})\n{}",
         logs.join("\n")
     );
-    println!("VIP on host {holder} after {took:?} (bound {bound:?})");
+    println!("VIP on host {holder} after {took:?} (bounds {earliest:?}..={bound:?})");
     assert!(
         took <= bound,
         "VIP took {took:?} to move (bound {bound:?})\n{}",
         logs.join("\n")
     );
+    assert!(
+        took + EARLY >= earliest,
+        "VIP moved after {took:?}, before the protocol allows ({earliest:?})\n{}",
+        logs.join("\n")
+    );
 }
 
-/// The bound for a failing check: `fall` runs, then the Backup's takeover.
+/// The bound for a failing check that lowers A's priority: `fall` runs, then
+/// the Backup ignores the lower Master and takes over when its
+/// Master_Down_Interval runs out.
 pub fn fail_bound(fall: u32) -> Duration {
     INTERVAL * fall + master_down_interval(100, INTERVAL) + MARGIN
+}
+
+/// The bound for a check with weight 0 failing on the Master: `fall` runs,
+/// then A resigns (priority 0) and B takes over within its Skew_Time.
+pub fn fault_bound(fall: u32) -> Duration {
+    INTERVAL * fall + skew_time(100, INTERVAL) + MARGIN
 }

@@ -6,7 +6,6 @@
 //! load scenarios 4 to 7 (CPU, memory, stability, convergence) are in
 //! `scenarios/load.rs`.
 
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -301,5 +300,5 @@ fn control(bench: &Bench, node: &Node, args: &[&str]) -> Result<(), LabError> {
 
 /// Whether the keepalived binary is there.
 pub fn keepalived_installed() -> bool {
-    Path::new(crate::lab::keepalived::KEEPALIVED).exists()
+    crate::lab::keepalived::available()
 }
