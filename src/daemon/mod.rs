@@ -175,12 +175,12 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
             .watchdog_interval()
             .unwrap_or(Duration::from_secs(3600)),
     );
-    // One timer, moved when the agent's next deadline moves.
-    let far = || tokio::time::Instant::now() + Duration::from_secs(86_400);
-    let timer = tokio::time::sleep_until(far());
+    // One timer, moved when the agent's next deadline moves; while nothing
+    // is due it stays disarmed (its guard is off), whatever it points at.
+    let timer = tokio::time::sleep(STOP_LIMIT);
     tokio::pin!(timer);
     let mut armed: Option<Instant> = None;
-    let stop_limit = tokio::time::sleep_until(far());
+    let stop_limit = tokio::time::sleep(STOP_LIMIT);
     tokio::pin!(stop_limit);
     let mut stopping = false;
     let mut next = Some(Wake::Configure(Box::new(setup), None));
@@ -190,9 +190,11 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
             None => {
                 let deadline = agent.poll_timeout();
                 if deadline != armed {
-                    timer
-                        .as_mut()
-                        .reset(deadline.map_or_else(far, tokio::time::Instant::from_std));
+                    if let Some(deadline) = deadline {
+                        timer
+                            .as_mut()
+                            .reset(tokio::time::Instant::from_std(deadline));
+                    }
                     armed = deadline;
                 }
                 tokio::select! {
