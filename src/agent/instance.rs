@@ -397,6 +397,11 @@ impl InstanceCore {
                         self.gate = Some(Gate::Addresses(seq));
                     }
                 }
+                if to == State::Fault {
+                    // A host that must not serve gives up what a handover
+                    // kept: the VIPs go now, not when the new Master speaks.
+                    self.finish_handover(out);
+                }
                 let gate = if to == State::Master || from == State::Master {
                     self.gate.take()
                 } else {

@@ -4,6 +4,7 @@
 pub mod agents;
 pub mod netns;
 pub mod rfc;
+pub mod schedule;
 pub mod sim;
 pub mod skip;
 pub mod tracking;

@@ -6,6 +6,8 @@
 //! the actions (adverts go to every other node; addresses come and go). Randomness
 //! comes from a seeded generator, so a failing case replays exactly.
 
+pub mod hosts;
+
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
@@ -320,10 +322,11 @@ impl Lan {
 }
 
 /// A small, fixed, dependency-free generator (SplitMix64) for reproducible loss.
-struct SplitMix64(u64);
+pub struct SplitMix64(pub u64);
 
 impl SplitMix64 {
-    fn next(&mut self) -> u64 {
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

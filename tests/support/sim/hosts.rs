@@ -1,0 +1,793 @@
+//! Whole agents on a simulated LAN: each host runs a real `twinstar::agent::Agent`
+//! (every instance, sync group, hook and check of its configuration), and this
+//! world plays the daemon around it — it carries the adverts as real wire bytes
+//! to the other hosts (with loss, delay and partitions), performs address jobs
+//! on a model of each host's interface after a delay, runs hooks for simulated
+//! durations with scripted results, and feeds link and check changes.
+//!
+//! Time is virtual and every random choice comes from one seed, so a failing
+//! schedule replays exactly. What happened is kept in a log for invariants.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::{Duration, Instant};
+
+use twinstar::agent::{
+    AddressJob, AddressTarget, Agent, Datagram, Effect, HookRun, Input, InstanceFacts, InstanceId,
+    Setup, SocketKey,
+};
+use twinstar::config::{parse_str, Config};
+use twinstar::control::Status;
+use twinstar::notify::record::{EventRecord, HookKind};
+use twinstar::track::monitor::CheckUpdate;
+use twinstar::track::process::{ScriptOutcome, ScriptResult};
+use twinstar::vrrp::{State, TransitionReason};
+use twinstar::wire::{VRRP_GROUP_V4, VRRP_GROUP_V6};
+
+use super::SplitMix64;
+
+/// Index of a host in the world.
+pub type HostId = usize;
+
+/// The interface every simulated host has, with this index.
+const IFINDEX: u32 = 2;
+
+/// How a simulated hook command behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookPlan {
+    /// Exits with this status after this long.
+    Exit(i32, Duration),
+    /// Never exits: killed at its timeout.
+    Hang,
+}
+
+/// One transition of one instance, as its agent published it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    /// Virtual time.
+    pub at: Duration,
+    /// The host.
+    pub host: HostId,
+    /// Which run of the agent on that host (a restart makes a new one).
+    pub incarnation: u32,
+    /// The instance.
+    pub instance: String,
+    /// The state left.
+    pub from: State,
+    /// The state entered.
+    pub to: State,
+    /// Why.
+    pub reason: TransitionReason,
+}
+
+/// One sync-group transition, as its agent published it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupSeen {
+    /// The host.
+    pub host: HostId,
+    /// Which run of the agent on that host.
+    pub incarnation: u32,
+    /// The group.
+    pub group: String,
+    /// The state left.
+    pub from: State,
+    /// The state entered.
+    pub to: State,
+}
+
+/// One hook the agent started (or skipped), in the order it did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookSeen {
+    /// Virtual time it started.
+    pub at: Duration,
+    /// The host.
+    pub host: HostId,
+    /// Which run of the agent.
+    pub incarnation: u32,
+    /// Instance or group name.
+    pub name: String,
+    /// Whether `name` is a group.
+    pub group: bool,
+    /// Which hook.
+    pub kind: HookKind,
+    /// The transition's states.
+    pub from: State,
+    /// See `from`.
+    pub to: State,
+    /// True when it was skipped rather than run.
+    pub skipped: bool,
+}
+
+/// A check run after every step of the world.
+type Observer = Box<dyn FnMut(&World)>;
+
+/// Something due at a point of virtual time.
+#[derive(Debug)]
+enum Pending {
+    /// A datagram arrives at a host.
+    Deliver { to: HostId, datagram: Datagram },
+    /// An address job completes.
+    AddressJob {
+        host: HostId,
+        incarnation: u32,
+        instance: InstanceId,
+        seq: u64,
+        job: AddressJob,
+    },
+    /// A hook run ends.
+    HookDone {
+        host: HostId,
+        incarnation: u32,
+        run: HookRun,
+        outcome: ScriptOutcome,
+    },
+}
+
+/// The daemon's address worker of one instance, modelled.
+#[derive(Debug)]
+struct Worker {
+    target: AddressTarget,
+    busy_until: Duration,
+    holding: bool,
+    present: Vec<twinstar::config::VirtualIp>,
+}
+
+/// One simulated host.
+pub struct Host {
+    /// Its configuration file's text.
+    pub yaml: String,
+    agent: Option<Agent>,
+    /// Counts agent starts; reports of an older run are dropped.
+    pub incarnation: u32,
+    stopping: bool,
+    /// Cable plugged in (the interface has carrier).
+    pub link_up: bool,
+    /// Percentage of its sent and received packets lost.
+    pub loss_percent: u8,
+    /// One-way delay added to its packets.
+    pub delay: Duration,
+    /// The addresses on its interface: the kernel's view.
+    pub addresses: BTreeSet<IpAddr>,
+    workers: HashMap<InstanceId, Worker>,
+    /// How each hook command behaves.
+    pub hooks: HashMap<String, HookPlan>,
+    /// The hook running now per (name, group).
+    running_hooks: HashMap<(String, bool), HookKind>,
+    /// The maintenance set its agent last saved (kept across restarts).
+    saved_maintenance: BTreeSet<String>,
+    /// Instances in maintenance, as the world asked.
+    pub maintenance: BTreeSet<String>,
+    /// Each instance's last state, as published.
+    pub states: HashMap<String, State>,
+}
+
+/// The simulated LAN and its hosts.
+pub struct World {
+    epoch: Instant,
+    now: Duration,
+    /// The hosts.
+    pub hosts: Vec<Host>,
+    queue: BTreeMap<(Duration, u64), Pending>,
+    seq: u64,
+    rng: SplitMix64,
+    /// Pairs of hosts that cannot hear each other.
+    cut: HashSet<(HostId, HostId)>,
+    /// How long an address job takes.
+    pub address_delay: Duration,
+    /// Every transition, in order.
+    pub transitions: Vec<Seen>,
+    /// Every sync-group transition, in order.
+    pub group_transitions: Vec<GroupSeen>,
+    /// Every hook started or skipped, in order.
+    pub hook_log: Vec<HookSeen>,
+    /// Adverts sent.
+    pub adverts_sent: u64,
+    /// Called after every step with the world, to check invariants.
+    observer: Option<Observer>,
+}
+
+impl World {
+    /// An empty world; `seed` fixes every random choice.
+    pub fn new(seed: u64) -> Self {
+        World {
+            epoch: Instant::now(),
+            now: Duration::ZERO,
+            hosts: Vec::new(),
+            queue: BTreeMap::new(),
+            seq: 0,
+            rng: SplitMix64(seed),
+            cut: HashSet::new(),
+            address_delay: Duration::from_micros(300),
+            transitions: Vec::new(),
+            group_transitions: Vec::new(),
+            hook_log: Vec::new(),
+            adverts_sent: 0,
+            observer: None,
+        }
+    }
+
+    /// Host `id`'s primary IPv4 address: 192.0.2.(10 + id).
+    pub fn address(id: HostId) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10 + id as u8))
+    }
+
+    /// Host `id`'s IPv6 link-local address: fe80::(10 + id).
+    pub fn link_local(id: HostId) -> Ipv6Addr {
+        Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 10 + id as u16)
+    }
+
+    /// Adds a host with this configuration (not started).
+    pub fn add_host(&mut self, yaml: &str) -> HostId {
+        self.hosts.push(Host {
+            yaml: yaml.to_owned(),
+            agent: None,
+            incarnation: 0,
+            stopping: false,
+            link_up: true,
+            loss_percent: 0,
+            delay: Duration::ZERO,
+            addresses: BTreeSet::new(),
+            workers: HashMap::new(),
+            hooks: HashMap::new(),
+            running_hooks: HashMap::new(),
+            saved_maintenance: BTreeSet::new(),
+            maintenance: BTreeSet::new(),
+            states: HashMap::new(),
+        });
+        self.hosts.len() - 1
+    }
+
+    /// Installs a check run after every step (panic there to fail).
+    pub fn observe(&mut self, observer: impl FnMut(&World) + 'static) {
+        self.observer = Some(Box::new(observer));
+    }
+
+    /// Virtual time since the world began.
+    pub fn now(&self) -> Duration {
+        self.now
+    }
+
+    fn instant(&self) -> Instant {
+        self.epoch + self.now
+    }
+
+    /// A random number below `n` from the world's generator.
+    pub fn random(&mut self, n: u64) -> u64 {
+        self.rng.next() % n.max(1)
+    }
+
+    fn setup(&self, id: HostId, config: Config) -> Setup {
+        let host = &self.hosts[id];
+        let facts = config
+            .instances
+            .iter()
+            .map(|i| {
+                let v6 = i.virtual_ips.first().is_some_and(|v| v.addr.is_ipv6());
+                let source = if v6 {
+                    IpAddr::V6(Self::link_local(id))
+                } else {
+                    Self::address(id)
+                };
+                let facts = InstanceFacts {
+                    ifindex: IFINDEX,
+                    mac: [2, 0, 0, 0, 0, id as u8],
+                    link_local: Some(Self::link_local(id)),
+                    source,
+                    carrier: host.link_up,
+                };
+                (i.name.clone(), Ok(facts))
+            })
+            .collect();
+        let links = [("eth0".to_owned(), host.link_up)].into_iter().collect();
+        Setup {
+            config,
+            facts,
+            links,
+        }
+    }
+
+    /// Boots the agent on host `id` with its configuration; a running agent
+    /// is crashed first.
+    pub fn start(&mut self, id: HostId) {
+        self.crash(id);
+        let config = parse_str(&self.hosts[id].yaml, "sim.yaml").expect("valid sim config");
+        let setup = self.setup(id, config);
+        let now = self.instant();
+        let host = &mut self.hosts[id];
+        host.incarnation += 1;
+        host.stopping = false;
+        host.states.clear();
+        host.maintenance = host.saved_maintenance.clone();
+        let mut agent = Agent::new(host.saved_maintenance.clone());
+        let summary = agent.configure(now, setup);
+        assert!(summary.failed.is_empty(), "start failed: {summary}");
+        host.agent = Some(agent);
+        self.drain(id);
+    }
+
+    /// The host dies: no goodbye; its addresses vanish with it and nothing
+    /// it had queued happens.
+    pub fn crash(&mut self, id: HostId) {
+        let host = &mut self.hosts[id];
+        host.agent = None;
+        host.stopping = false;
+        host.addresses.clear();
+        host.workers.clear();
+        host.running_hooks.clear();
+        host.states.clear();
+    }
+
+    /// Graceful stop: the agent resigns and exits once it has nothing pending.
+    pub fn stop(&mut self, id: HostId) {
+        let now = self.instant();
+        let Some(agent) = self.hosts[id].agent.as_mut() else {
+            return;
+        };
+        agent.shutdown(now);
+        self.hosts[id].stopping = true;
+        self.drain(id);
+    }
+
+    /// Whether host `id` runs an agent (and is not stopping).
+    pub fn running(&self, id: HostId) -> bool {
+        self.hosts[id].agent.is_some() && !self.hosts[id].stopping
+    }
+
+    /// Plugs (true) or pulls (false) host `id`'s cable; the agent hears of it.
+    pub fn set_link(&mut self, id: HostId, up: bool) {
+        self.hosts[id].link_up = up;
+        let input = Input::Link {
+            ifindex: IFINDEX,
+            name: "eth0".into(),
+            carrier: up,
+        };
+        self.feed(id, input);
+    }
+
+    /// Cuts (or heals) the path between two hosts only.
+    pub fn set_cut(&mut self, a: HostId, b: HostId, cut: bool) {
+        let pair = (a.min(b), a.max(b));
+        if cut {
+            self.cut.insert(pair);
+        } else {
+            self.cut.remove(&pair);
+        }
+    }
+
+    /// A check's monitor on host `id` reports `up`.
+    pub fn set_check(&mut self, id: HostId, check: &str, up: bool) {
+        let update = CheckUpdate {
+            check: check.to_owned(),
+            up,
+            value: 0,
+            detail: if up { "ok" } else { "failed" }.to_owned(),
+            last_output: None,
+        };
+        self.feed(id, Input::Check(update));
+    }
+
+    /// Operator: switchover of `instance` on host `id` (`force`: even when no
+    /// peer was heard). Returns whether it was accepted.
+    pub fn switchover(&mut self, id: HostId, instance: &str, force: bool) -> bool {
+        let now = self.instant();
+        let Some(agent) = self.hosts[id].agent.as_mut() else {
+            return false;
+        };
+        let ok = agent.switchover(now, instance, force).ok;
+        self.drain(id);
+        ok
+    }
+
+    /// Operator: maintenance on or off for `instance` on host `id`.
+    pub fn maintenance(&mut self, id: HostId, instance: &str, on: bool) {
+        let now = self.instant();
+        let Some(agent) = self.hosts[id].agent.as_mut() else {
+            return;
+        };
+        assert!(agent.set_maintenance(now, on, Some(instance)).ok);
+        if on {
+            self.hosts[id].maintenance.insert(instance.to_owned());
+        } else {
+            self.hosts[id].maintenance.remove(instance);
+        }
+        self.drain(id);
+    }
+
+    /// Operator: new configuration text for host `id`, applied by reload.
+    pub fn reload(&mut self, id: HostId, yaml: &str) {
+        self.hosts[id].yaml = yaml.to_owned();
+        let config = parse_str(yaml, "sim.yaml").expect("valid sim config");
+        let setup = self.setup(id, config);
+        let now = self.instant();
+        let Some(agent) = self.hosts[id].agent.as_mut() else {
+            return;
+        };
+        let summary = agent.configure(now, setup);
+        assert!(summary.failed.is_empty(), "reload failed: {summary}");
+        self.drain(id);
+    }
+
+    /// Host `id`'s status, if its agent runs.
+    pub fn status(&self, id: HostId) -> Option<Status> {
+        Some(self.hosts[id].agent.as_ref()?.status(self.instant()))
+    }
+
+    /// Whether host `id` has no hook running and no address job in flight.
+    pub fn quiet(&self, id: HostId) -> bool {
+        self.hosts[id].running_hooks.is_empty()
+            && self.queue.values().all(|p| match p {
+                Pending::AddressJob { host, .. } | Pending::HookDone { host, .. } => *host != id,
+                Pending::Deliver { .. } => true,
+            })
+    }
+
+    /// The hosts whose interface holds `vip`.
+    pub fn holders(&self, vip: IpAddr) -> Vec<HostId> {
+        (0..self.hosts.len())
+            .filter(|&h| self.hosts[h].addresses.contains(&vip))
+            .collect()
+    }
+
+    /// Runs the world for `span` of virtual time.
+    pub fn run_for(&mut self, span: Duration) {
+        let end = self.now + span;
+        self.run_until(end);
+    }
+
+    /// Runs the world until virtual time `end`, one event at a time.
+    pub fn run_until(&mut self, end: Duration) {
+        loop {
+            let next_pending = self.queue.keys().next().map(|(at, _)| *at);
+            let next_timer = (0..self.hosts.len())
+                .filter_map(|h| self.hosts[h].agent.as_mut()?.poll_timeout())
+                .min()
+                .map(|t| t.saturating_duration_since(self.epoch));
+            let next = match (next_pending, next_timer) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => match a.or(b) {
+                    Some(t) => t,
+                    None => break,
+                },
+            };
+            if next > end {
+                break;
+            }
+            self.now = next.max(self.now);
+            if next_pending == Some(next) {
+                let Some((_, pending)) = self.queue.pop_first() else {
+                    break;
+                };
+                self.deliver(pending);
+            } else {
+                let now = self.instant();
+                for h in 0..self.hosts.len() {
+                    let due = self.hosts[h]
+                        .agent
+                        .as_mut()
+                        .and_then(Agent::poll_timeout)
+                        .is_some_and(|t| t <= now);
+                    if due {
+                        self.feed(h, Input::Timeout);
+                    }
+                }
+            }
+            self.check();
+        }
+        self.now = end.max(self.now);
+    }
+
+    fn check(&mut self) {
+        if let Some(mut observer) = self.observer.take() {
+            observer(self);
+            self.observer = Some(observer);
+        }
+    }
+
+    fn deliver(&mut self, pending: Pending) {
+        match pending {
+            Pending::Deliver { to, datagram } => {
+                if self.hosts[to].link_up {
+                    self.feed(to, Input::Datagram(datagram));
+                }
+            }
+            Pending::AddressJob {
+                host,
+                incarnation,
+                instance,
+                seq,
+                job,
+            } => {
+                if self.hosts[host].incarnation != incarnation {
+                    return;
+                }
+                let Some(present) = self.do_address_job(host, instance, job) else {
+                    return;
+                };
+                self.feed(
+                    host,
+                    Input::AddressesDone {
+                        instance,
+                        seq,
+                        present,
+                    },
+                );
+            }
+            Pending::HookDone {
+                host,
+                incarnation,
+                run,
+                outcome,
+            } => {
+                if self.hosts[host].incarnation != incarnation {
+                    return;
+                }
+                self.hosts[host]
+                    .running_hooks
+                    .remove(&(run.args.name.clone(), run.args.group));
+                self.feed(
+                    host,
+                    Input::HookFinished {
+                        run: run.id,
+                        outcome,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Carries out one address job on the interface model.
+    fn do_address_job(
+        &mut self,
+        host: HostId,
+        instance: InstanceId,
+        job: AddressJob,
+    ) -> Option<Vec<twinstar::config::VirtualIp>> {
+        let h = &mut self.hosts[host];
+        let worker = h.workers.get_mut(&instance)?;
+        match job {
+            AddressJob::RemoveStale => {
+                for vip in &worker.target.vips {
+                    h.addresses.remove(&vip.addr);
+                }
+            }
+            AddressJob::Add => {
+                worker.holding = true;
+                for vip in &worker.target.vips {
+                    h.addresses.insert(vip.addr);
+                    if !worker.present.contains(vip) {
+                        worker.present.push(*vip);
+                    }
+                }
+            }
+            AddressJob::Remove => {
+                worker.holding = false;
+                for vip in &worker.target.vips {
+                    h.addresses.remove(&vip.addr);
+                }
+                worker.present.clear();
+            }
+            AddressJob::Announce => {}
+            AddressJob::Reconfigure { vips, garp } => {
+                let old = std::mem::replace(&mut worker.target.vips, vips);
+                worker.target.garp = garp;
+                if worker.holding {
+                    for vip in old.iter().filter(|v| !worker.target.vips.contains(v)) {
+                        h.addresses.remove(&vip.addr);
+                    }
+                    for vip in &worker.target.vips {
+                        h.addresses.insert(vip.addr);
+                    }
+                    worker.present = worker.target.vips.clone();
+                } else {
+                    let vips = worker.target.vips.clone();
+                    worker.present.retain(|v| vips.contains(v));
+                }
+            }
+        }
+        Some(worker.present.clone())
+    }
+
+    /// Feeds one input to host `id`'s agent and carries out its effects.
+    pub fn feed(&mut self, id: HostId, input: Input) {
+        let now = self.instant();
+        let Some(agent) = self.hosts[id].agent.as_mut() else {
+            return;
+        };
+        agent.handle(now, input);
+        self.drain(id);
+    }
+
+    fn schedule(&mut self, at: Duration, pending: Pending) {
+        self.seq += 1;
+        self.queue.insert((at, self.seq), pending);
+    }
+
+    /// Carries out host `id`'s effects, the way the daemon would.
+    fn drain(&mut self, id: HostId) {
+        while let Some(effect) = self.hosts[id].agent.as_mut().and_then(Agent::poll_effect) {
+            self.effect(id, effect);
+        }
+        let finished = self.hosts[id].stopping
+            && self.hosts[id]
+                .agent
+                .as_ref()
+                .is_some_and(Agent::is_finished);
+        if finished {
+            let host = &mut self.hosts[id];
+            host.agent = None;
+            host.stopping = false;
+            host.workers.clear();
+            host.states.clear();
+        }
+    }
+
+    fn effect(&mut self, id: HostId, effect: Effect) {
+        let incarnation = self.hosts[id].incarnation;
+        match effect {
+            Effect::SendAdvert { socket, packet, .. } => self.broadcast(id, socket, &packet),
+            Effect::StartInstance(target) => {
+                let worker = Worker {
+                    target: target.clone(),
+                    busy_until: self.now,
+                    holding: false,
+                    present: Vec::new(),
+                };
+                self.hosts[id].workers.insert(target.instance, worker);
+            }
+            Effect::Address { instance, seq, job } => {
+                let delay = self.address_delay;
+                let Some(worker) = self.hosts[id].workers.get_mut(&instance) else {
+                    return;
+                };
+                let done = worker.busy_until.max(self.now) + delay;
+                worker.busy_until = done;
+                self.schedule(
+                    done,
+                    Pending::AddressJob {
+                        host: id,
+                        incarnation,
+                        instance,
+                        seq,
+                        job,
+                    },
+                );
+            }
+            Effect::StopInstance(instance) => {
+                self.hosts[id].workers.remove(&instance);
+            }
+            Effect::RunHook(run) => {
+                let owner = (run.args.name.clone(), run.args.group);
+                if let Some(kind) = self.hosts[id].running_hooks.get(&owner) {
+                    panic!(
+                        "host {id}: {:?} started while {kind:?} of {} still runs",
+                        run.kind, owner.0
+                    );
+                }
+                self.hosts[id].running_hooks.insert(owner, run.kind);
+                self.hook_log.push(HookSeen {
+                    at: self.now,
+                    host: id,
+                    incarnation,
+                    name: run.args.name.clone(),
+                    group: run.args.group,
+                    kind: run.kind,
+                    from: run.args.from,
+                    to: run.args.to,
+                    skipped: false,
+                });
+                let plan = self.hosts[id]
+                    .hooks
+                    .get(&run.hook.command.to_string())
+                    .copied()
+                    .unwrap_or(HookPlan::Exit(0, Duration::from_millis(1)));
+                let (result, took) = match plan {
+                    HookPlan::Exit(code, took) if took < run.hook.timeout => {
+                        (ScriptResult::Exited(code), took)
+                    }
+                    _ => (ScriptResult::TimedOut, run.hook.timeout),
+                };
+                let outcome = ScriptOutcome {
+                    result,
+                    last_line: None,
+                    duration: took,
+                };
+                let at = self.now + took;
+                self.schedule(
+                    at,
+                    Pending::HookDone {
+                        host: id,
+                        incarnation,
+                        run,
+                        outcome,
+                    },
+                );
+            }
+            Effect::Event(EventRecord::Transition(t)) => {
+                self.hosts[id].states.insert(t.instance.clone(), t.to);
+                self.transitions.push(Seen {
+                    at: self.now,
+                    host: id,
+                    incarnation,
+                    instance: t.instance,
+                    from: t.from,
+                    to: t.to,
+                    reason: t.reason,
+                });
+            }
+            Effect::Event(EventRecord::Hook(h)) if h.result == "skipped" => {
+                self.hook_log.push(HookSeen {
+                    at: self.now,
+                    host: id,
+                    incarnation,
+                    name: h.name,
+                    group: h.group,
+                    kind: h.hook,
+                    from: h.old_state,
+                    to: h.state,
+                    skipped: true,
+                });
+            }
+            Effect::Event(EventRecord::Group(g)) => {
+                self.group_transitions.push(GroupSeen {
+                    host: id,
+                    incarnation,
+                    group: g.group,
+                    from: g.from,
+                    to: g.to,
+                });
+            }
+            Effect::Event(_) | Effect::MasterChanged { .. } | Effect::PublishStatus => {}
+            Effect::SaveMaintenance(names) => {
+                self.hosts[id].saved_maintenance = names.into_iter().collect();
+            }
+        }
+    }
+
+    /// Multicasts an advert from host `from` to every host that can hear it
+    /// (its own copy comes back, as the kernel loops multicast back).
+    fn broadcast(&mut self, from: HostId, socket: SocketKey, packet: &[u8]) {
+        self.adverts_sent += 1;
+        if !self.hosts[from].link_up {
+            return;
+        }
+        let (source, destination) = if socket.ipv6 {
+            (
+                IpAddr::V6(Self::link_local(from)),
+                IpAddr::V6(VRRP_GROUP_V6),
+            )
+        } else {
+            (Self::address(from), IpAddr::V4(VRRP_GROUP_V4))
+        };
+        for to in 0..self.hosts.len() {
+            let heard = to == from
+                || (self.hosts[to].link_up
+                    && !self.cut.contains(&(from.min(to), from.max(to)))
+                    && !self.lost(from)
+                    && !self.lost(to));
+            if !heard {
+                continue;
+            }
+            let at = if to == from {
+                self.now
+            } else {
+                self.now + self.hosts[from].delay + self.hosts[to].delay
+            };
+            let datagram = Datagram {
+                socket: SocketKey {
+                    ifindex: IFINDEX,
+                    ipv6: socket.ipv6,
+                },
+                source,
+                destination,
+                hop_limit: Some(255),
+                payload: Ok(packet.to_vec()),
+            };
+            self.schedule(at, Pending::Deliver { to, datagram });
+        }
+    }
+
+    fn lost(&mut self, id: HostId) -> bool {
+        let percent = self.hosts[id].loss_percent;
+        percent > 0 && self.rng.next() % 100 < u64::from(percent)
+    }
+}
