@@ -3,11 +3,14 @@
 //! The crate is split the way the agent is built:
 //! - [`wire`]: checked views over packet bytes and owned representations;
 //! - [`vrrp`]: the sans-IO per-virtual-router state machine (no sockets, no clock);
+//! - [`agent`]: the sans-IO agent of one host above the routers: health, sync
+//!   groups, handover, hooks in order, switchover, maintenance, drops;
 //! - [`config`]: the YAML model, validated with file:line:col errors;
 //! - [`platform`]: raw VRRP sockets, netlink, AF_PACKET announcements;
-//! - [`daemon`]: the event loop that wires the core to the platform;
+//! - [`daemon`]: the I/O shell: the event loop that feeds the agent and
+//!   carries out its effects;
+//! - [`notify`]: the event stream and hook runs;
 //! - [`control`]: the control socket, the typed status document, metrics;
-//! - [`notify`]: the typed records of the event stream;
 //! - [`track`]: health checks (tracked objects) and the scripts behind checks and hooks.
 
 pub mod agent;

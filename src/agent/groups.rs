@@ -5,7 +5,7 @@
 use super::hooks::{Gate, HookQueue, TransitionArgs};
 use super::instance::Transition;
 use crate::config::SyncGroup;
-use crate::vrrp::{State, TransitionReason};
+use crate::vrrp::{Event, State, TransitionReason};
 
 /// One sync group: its members, last state and hook queue.
 #[derive(Debug)]
@@ -33,21 +33,34 @@ impl GroupCore {
         self.config.instances.iter().any(|m| m == instance)
     }
 
-    /// The members that must resign because `instance` made `transition`: a
-    /// member leaving Master for Backup takes the others with it. (Leaving for
-    /// Fault needs nothing here: the fault is shared through health.)
-    pub fn resign_with<'a>(&'a self, instance: &str, transition: &Transition) -> Vec<&'a str> {
+    /// The members that must step down because `instance` made `transition`,
+    /// and how: a member leaving Master for Backup takes the others with it.
+    /// After an operator's switchover or maintenance they follow its hold
+    /// ([`Event::Resign`]); after a preemption or any other involuntary move
+    /// they keep preempting by priority ([`Event::Yield`]), as the member did.
+    /// (Leaving for Fault needs nothing here: the fault is shared through
+    /// health.)
+    pub fn resign_with<'a>(
+        &'a self,
+        instance: &str,
+        transition: &Transition,
+    ) -> Vec<(&'a str, Event)> {
         let left_master = transition.from == State::Master
             && transition.to == State::Backup
             && transition.reason != TransitionReason::Resigned;
         if !left_master || !self.has(instance) {
             return Vec::new();
         }
+        let event = match transition.reason {
+            TransitionReason::Switchover | TransitionReason::Maintenance => Event::Resign,
+            _ => Event::Yield,
+        };
         self.config
             .instances
             .iter()
             .map(String::as_str)
             .filter(|m| *m != instance)
+            .map(|m| (m, event))
             .collect()
     }
 

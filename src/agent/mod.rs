@@ -559,17 +559,17 @@ impl Agent {
         for transition in transitions {
             self.publish_transition(index, &transition);
             let name = &self.instances[index].config.name;
-            let partners: Vec<String> = self
+            let partners: Vec<(String, Event)> = self
                 .groups
                 .iter()
                 .flat_map(|g| g.resign_with(name, &transition))
-                .map(str::to_owned)
+                .map(|(partner, event)| (partner.to_owned(), event))
                 .collect();
-            for partner in partners {
+            for (partner, event) in partners {
                 let Some(j) = self.instances.iter().position(|i| i.config.name == partner) else {
                     continue;
                 };
-                let follow = self.instances[j].handle(now, Event::Resign, &mut self.out);
+                let follow = self.instances[j].handle(now, event, &mut self.out);
                 self.after_transitions(j, follow, now);
             }
         }

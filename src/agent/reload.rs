@@ -112,14 +112,15 @@ impl Agent {
             .collect();
         self.config = new;
         self.reindex();
+        let first_new = self.instances.len();
         for config in starting {
             let name = config.name.clone();
-            let started = match facts.get(&name) {
-                Some(Ok(facts)) => self.start_instance(now, config, facts.clone()),
+            let added = match facts.get(&name) {
+                Some(Ok(facts)) => self.add_instance(now, config, facts.clone()),
                 Some(Err(e)) => Err(e.clone()),
                 None => Err("its interface was not looked up".to_owned()),
             };
-            match started {
+            match added {
                 Ok(()) => summary.started += 1,
                 Err(e) => {
                     error!(instance = %name, "cannot start instance: {e}");
@@ -127,8 +128,15 @@ impl Agent {
                 }
             }
         }
-        summary.unchanged = self.instances.len() - summary.started - summary.reconfigured;
+        // Health first, with every new instance present, so that sync-group
+        // coupling and checks that have not passed apply before Startup: an
+        // instance starts with the priority it will keep, or in Fault.
         self.reassess(now);
+        for index in first_new..self.instances.len() {
+            let transitions = self.instances[index].handle(now, Event::Startup, &mut self.out);
+            self.after_transitions(index, transitions, now);
+        }
+        summary.unchanged = self.instances.len() - summary.started - summary.reconfigured;
         self.refresh_groups();
         self.out.status_dirty = true;
         self.deadline_cache = None;
@@ -136,10 +144,9 @@ impl Agent {
         summary
     }
 
-    /// Starts one instance: address worker, stale-VIP cleanup, kept
-    /// maintenance, health first (so an instance whose checks have not passed
-    /// starts in Fault), then Startup.
-    fn start_instance(
+    /// Adds one instance, not yet started: address worker, stale-VIP
+    /// cleanup, maintenance kept from before.
+    fn add_instance(
         &mut self,
         now: Instant,
         config: config::Instance,
@@ -160,12 +167,8 @@ impl Agent {
             info!(instance = %instance.config.name, "maintenance mode is on (kept from before)");
             instance.handle(now, Event::Maintenance(true), &mut self.out);
         }
-        let index = self.instances.len();
         self.instances.push(instance);
-        self.reindex_one(index);
-        self.reassess(now);
-        let transitions = self.instances[index].handle(now, Event::Startup, &mut self.out);
-        self.after_transitions(index, transitions, now);
+        self.reindex_one(self.instances.len() - 1);
         Ok(())
     }
 

@@ -88,7 +88,11 @@ pub const SECTIONS: &[SectionDoc] = &[
         intro: "Instances that are Master together or not at all. A Fault in any member \
                 puts every member in Fault, a member leaving Master makes the others \
                 resign, and members share the lowest effective priority among them, so \
-                both hosts decide every member the same way.",
+                both hosts decide every member the same way. Priority decides only where \
+                preemption is on, so keep `preempt: true` (the default) and the same \
+                `preempt_delay` on every member on every host: with preemption off, a \
+                member taken over after lost adverts stays where it went, and the members \
+                can settle on different hosts.",
     },
     SectionDoc {
         title: EVENTS,

@@ -78,9 +78,15 @@ pub enum Event {
     FaultCleared,
     /// Step down now: a Master sends a priority-0 advert (the best Backup takes
     /// over within its Skew_Time), removes the addresses and rejoins as Backup.
-    /// Used when a sync-group partner left Master. Other states ignore it.
-    /// Like `Switchover`, the router then does not preempt the new Master.
+    /// Used when a sync-group partner left Master by an operator's request.
+    /// Other states ignore it. Like `Switchover`, the router then does not
+    /// preempt the new Master.
     Resign,
+    /// As `Resign`, but the router keeps preempting by priority afterwards:
+    /// used when a sync-group partner left Master involuntarily (preempted,
+    /// Master down), where a hold on this member alone would let the members
+    /// settle on different hosts.
+    Yield,
     /// An operator's planned handover: as `Resign`, and the router does not
     /// preempt the new Master; it takes over again only if that Master fails
     /// or resigns.

@@ -21,6 +21,10 @@ impl VirtualRouter {
             Event::FaultSet => self.on_fault_set(now, &mut out),
             Event::FaultCleared => self.on_fault_cleared(now, &mut out),
             Event::Resign => self.step_down(now, TransitionReason::Resigned, &mut out),
+            Event::Yield => {
+                self.step_down(now, TransitionReason::Resigned, &mut out);
+                self.preempt_held = false;
+            }
             Event::Switchover => self.step_down(now, TransitionReason::Switchover, &mut out),
             Event::Maintenance(on) => self.on_maintenance(now, on, &mut out),
         }
