@@ -33,8 +33,9 @@ impl GroupCore {
         self.config.instances.iter().any(|m| m == instance)
     }
 
-    /// The members that must step down because `instance` made `transition`,
-    /// and how: a member leaving Master for Backup takes the others with it.
+    /// What the other members must do because `instance` made `transition`:
+    /// a member becoming Master takes the others along ([`Event::TakeOver`]);
+    /// a member leaving Master for Backup takes the others with it.
     /// After an operator's switchover or maintenance they follow its hold
     /// ([`Event::Resign`]); after a preemption or any other involuntary move
     /// they keep preempting by priority ([`Event::Yield`]), as the member did.
@@ -45,15 +46,25 @@ impl GroupCore {
         instance: &str,
         transition: &Transition,
     ) -> Vec<(&'a str, Event)> {
+        if !self.has(instance) {
+            return Vec::new();
+        }
         let left_master = transition.from == State::Master
             && transition.to == State::Backup
             && transition.reason != TransitionReason::Resigned;
-        if !left_master || !self.has(instance) {
+        let event = if transition.to == State::Master {
+            // Members are Master together: the partners take over too, and
+            // where another host outranks them, they yield back as a group.
+            Event::TakeOver
+        } else if !left_master {
             return Vec::new();
-        }
-        let event = match transition.reason {
-            TransitionReason::Switchover | TransitionReason::Maintenance => Event::Resign,
-            _ => Event::Yield,
+        } else if matches!(
+            transition.reason,
+            TransitionReason::Switchover | TransitionReason::Maintenance
+        ) {
+            Event::Resign
+        } else {
+            Event::Yield
         };
         self.config
             .instances
@@ -100,6 +111,38 @@ fn group_state(members: &[State]) -> State {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn group() -> GroupCore {
+        GroupCore::new(SyncGroup {
+            name: "pair".into(),
+            instances: vec!["web".into(), "db".into()],
+            hooks: crate::config::Hooks::default(),
+        })
+    }
+
+    fn moved(from: State, to: State, reason: TransitionReason) -> Transition {
+        Transition { from, to, reason }
+    }
+
+    #[test]
+    fn partners_follow_a_member_in_and_out_of_master() {
+        use TransitionReason::*;
+        let g = group();
+        let up = moved(State::Backup, State::Master, MasterDownTimerExpired);
+        assert_eq!(g.resign_with("web", &up), vec![("db", Event::TakeOver)]);
+        let preempted = moved(State::Master, State::Backup, PreemptedByHigherPriority);
+        assert_eq!(g.resign_with("web", &preempted), vec![("db", Event::Yield)]);
+        let asked = moved(State::Master, State::Backup, Switchover);
+        assert_eq!(g.resign_with("db", &asked), vec![("web", Event::Resign)]);
+        let resigned = moved(State::Master, State::Backup, Resigned);
+        assert!(g.resign_with("web", &resigned).is_empty(), "no echo");
+        let fault = moved(State::Master, State::Fault, Fault);
+        assert!(
+            g.resign_with("web", &fault).is_empty(),
+            "shared through health"
+        );
+        assert!(g.resign_with("other", &up).is_empty(), "not a member");
+    }
 
     #[test]
     fn group_state_follows_members() {

@@ -195,9 +195,10 @@ impl Default for Hooks {
 
 /// `sync_groups` entries: instances that are Master together or not at all.
 ///
-/// A Fault in any member puts every member in Fault; a member leaving Master
-/// makes the other members resign; members share the lowest effective
-/// priority among them, so both hosts decide every member the same way.
+/// A Fault in any member puts every member in Fault; a member becoming Master
+/// makes the others on the host take over too, and a member leaving Master
+/// makes them resign; members share the lowest effective priority among them,
+/// so both hosts decide every member the same way.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SyncGroup {
     /// `name` (required): unique among sync groups; same rules as instance names.

@@ -86,13 +86,12 @@ pub const SECTIONS: &[SectionDoc] = &[
     SectionDoc {
         title: SYNC,
         intro: "Instances that are Master together or not at all. A Fault in any member \
-                puts every member in Fault, a member leaving Master makes the others \
-                resign, and members share the lowest effective priority among them, so \
-                both hosts decide every member the same way. Priority decides only where \
-                preemption is on, so keep `preempt: true` (the default) and the same \
-                `preempt_delay` on every member on every host: with preemption off, a \
-                member taken over after lost adverts stays where it went, and the members \
-                can settle on different hosts.",
+                puts every member in Fault; a member becoming Master makes the others on \
+                that host take over too, and a member leaving Master makes them resign \
+                (after a switchover or maintenance they then hold back from preempting, \
+                as the member does); members share the lowest effective priority among \
+                them, so where two hosts both claim a group, every member yields to the \
+                same host.",
     },
     SectionDoc {
         title: EVENTS,

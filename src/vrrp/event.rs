@@ -82,6 +82,11 @@ pub enum Event {
     /// Other states ignore it. Like `Switchover`, the router then does not
     /// preempt the new Master.
     Resign,
+    /// Become Master now, from Backup (not in maintenance or Fault): a
+    /// sync-group partner on this host became Master, and members hold
+    /// their addresses together. Should another Master of this virtual
+    /// router outrank us, the RFC 9568 §6.4.3 rules make one of us yield.
+    TakeOver,
     /// As `Resign`, but the router keeps preempting by priority afterwards:
     /// used when a sync-group partner left Master involuntarily (preempted,
     /// Master down), where a hold on this member alone would let the members
@@ -125,6 +130,8 @@ pub enum TransitionReason {
     Switchover,
     /// An operator put the router in maintenance mode.
     Maintenance,
+    /// A sync-group partner on this host became Master, so this member did too.
+    SyncGroup,
 }
 
 impl TransitionReason {
@@ -142,6 +149,7 @@ impl TransitionReason {
             TransitionReason::Resigned => "resigned",
             TransitionReason::Switchover => "switchover",
             TransitionReason::Maintenance => "maintenance",
+            TransitionReason::SyncGroup => "sync-group",
         }
     }
 }
@@ -216,6 +224,7 @@ mod tests {
             Resigned,
             Switchover,
             Maintenance,
+            SyncGroup,
         ];
         for r in &all {
             match r {
@@ -229,7 +238,8 @@ mod tests {
                 | FaultCleared
                 | Resigned
                 | Switchover
-                | Maintenance => {}
+                | Maintenance
+                | SyncGroup => {}
             }
         }
         all

@@ -488,3 +488,58 @@ fn settings_reject_zero_priority_and_bad_intervals() {
         );
     }
 }
+
+#[test]
+fn yield_hands_over_without_holding_back_preemption() {
+    let t0 = Instant::now();
+    let mut router = started(settings(150), t0);
+    let t1 = to_master(&mut router, t0);
+    let actions = router.handle(t1, Event::Yield);
+    assert_eq!(sends(&actions), vec![0], "a priority-0 advert, as Resign");
+    assert!(actions.contains(&Action::RemoveAddresses));
+    assert_eq!(router.state(), State::Backup);
+    assert!(!router.preempt_held(), "unlike Resign, no hold");
+    // A lower-priority Master is preempted again (preempt_delay 0): its
+    // adverts are discarded and our down timer is not restarted by them.
+    let armed = router.next_deadline().expect("down timer");
+    router.handle(t1 + MS, advert(100, 20));
+    assert_eq!(router.next_deadline(), Some(armed));
+    router.handle(armed, Event::TimerExpired);
+    assert_eq!(router.state(), State::Master);
+    assert!(router.handle(armed, Event::Yield).len() > 1);
+    let again = router.handle(armed + MS, Event::Yield);
+    assert!(again.is_empty(), "only a Master yields");
+}
+
+#[test]
+fn take_over_makes_a_backup_master_at_once_but_not_in_maintenance_or_fault() {
+    let t0 = Instant::now();
+    let mut router = started(settings(100), t0);
+    router.handle(t0 + MS, advert(200, 20));
+    let actions = router.handle(t0 + 2 * MS, Event::TakeOver);
+    assert_eq!(
+        router.state(),
+        State::Master,
+        "a sync-group partner became Master"
+    );
+    assert_eq!(sends(&actions), vec![100]);
+    assert!(actions.contains(&Action::AddAddresses));
+    assert!(actions.contains(&Action::Announce));
+    assert!(actions.contains(&Action::StateChanged {
+        from: State::Backup,
+        to: State::Master,
+        reason: TransitionReason::SyncGroup,
+    }));
+    // RFC 9568 §6.4.3: the higher-priority Master's next advert makes us yield.
+    router.handle(t0 + 3 * MS, advert(200, 20));
+    assert_eq!(router.state(), State::Backup);
+
+    let mut held = started(settings(100), t0);
+    held.handle(t0, Event::Maintenance(true));
+    assert!(held.handle(t0 + MS, Event::TakeOver).is_empty());
+    assert_eq!(held.state(), State::Backup);
+    let mut faulty = started(settings(100), t0);
+    faulty.handle(t0, Event::FaultSet);
+    assert!(faulty.handle(t0 + MS, Event::TakeOver).is_empty());
+    assert_eq!(faulty.state(), State::Fault);
+}

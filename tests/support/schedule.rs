@@ -499,17 +499,6 @@ pub fn run_schedule(seed: u64) {
             spec
         })
         .collect();
-    if group {
-        // Sync groups keep members together by deciding every member with
-        // the same (lowest) priority, which only decides where preemption is
-        // on (docs/configuration.md): with it off, a member taken over after
-        // a lost advert stays wherever it went. The same delay everywhere.
-        let delay = specs[0].preempt_delay;
-        for spec in &mut specs {
-            spec.preempt = true;
-            spec.preempt_delay = delay;
-        }
-    }
     let i_min = specs.iter().map(|s| s.interval).min().unwrap_or(base);
     let i_max = specs.iter().map(|s| s.interval).max().unwrap_or(base);
     let delay_max = specs
@@ -623,18 +612,11 @@ pub fn run_schedule(seed: u64) {
             Disturbance::CheckFails(a),
             Disturbance::Reload(a, priority(&mut rng)),
         ];
-        // A switchover or maintenance leaves the resigning host's members
-        // holding back from preemption; a later preemption to a lesser host
-        // then moves one member there while a partner's resignation sends
-        // the other to the best host: sync groups can split (a known limit,
-        // see the closing note of this work), so groups skip these two.
-        let switchover = Disturbance::Switchover;
-        let maintenance =
-            Disturbance::Maintenance(a, below(&mut rng, instances.max(1) as u64) as usize);
-        if !group {
-            kinds.push(switchover);
-            kinds.push(maintenance);
-        }
+        kinds.push(Disturbance::Switchover);
+        kinds.push(Disturbance::Maintenance(
+            a,
+            below(&mut rng, instances.max(1) as u64) as usize,
+        ));
         if hooks {
             kinds.push(Disturbance::HooksHang(a));
         }

@@ -21,6 +21,11 @@ impl VirtualRouter {
             Event::FaultSet => self.on_fault_set(now, &mut out),
             Event::FaultCleared => self.on_fault_cleared(now, &mut out),
             Event::Resign => self.step_down(now, TransitionReason::Resigned, &mut out),
+            Event::TakeOver => {
+                if self.state == State::Backup && !self.maintenance {
+                    self.become_master(now, TransitionReason::SyncGroup, &mut out);
+                }
+            }
             Event::Yield => {
                 self.step_down(now, TransitionReason::Resigned, &mut out);
                 self.preempt_held = false;
