@@ -53,6 +53,16 @@ if [ "$cargo_status" -ne 0 ]; then
     summary "$cargo_status"
 fi
 
+# The whole-agent fault schedules again, optimised: 2 x 5,000 random
+# schedules (the debug run above does 2 x 150); each test prints its count
+# and time.
+echo "==> 10,000 random fault schedules through whole simulated agents (release)"
+cargo test --release --test sim_agents random_fault_schedules -- --nocapture 2>&1 | tee -a "$log" || cargo_status=$?
+if [ "$cargo_status" -ne 0 ]; then
+    echo "==> the release fault schedules failed (exit $cargo_status)"
+    summary "$cargo_status"
+fi
+
 echo "==> Debian package: build, lintian, install, check, purge"
 bash tests/package.sh
 
