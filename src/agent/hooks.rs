@@ -88,6 +88,9 @@ pub enum Gate {
     AwaitRemoval,
     /// The addresses never came on: skip these hooks (reported as skipped).
     Skip,
+    /// Master again before a handover removed the addresses: they were never
+    /// off, so `after_backup` is skipped; the other hooks run.
+    Kept,
 }
 
 /// One queued unit of work.
@@ -253,7 +256,7 @@ impl HookQueue {
                 }
                 Job::Transition { args, hooks, gate } => {
                     let ready = match *gate {
-                        Gate::Open | Gate::Skip => true,
+                        Gate::Open | Gate::Skip | Gate::Kept => true,
                         Gate::Addresses(seq) => done >= seq,
                         Gate::AwaitAdd | Gate::AwaitRemoval => false,
                     };
@@ -264,7 +267,8 @@ impl HookQueue {
                         self.jobs.pop_front();
                         continue;
                     };
-                    if *gate == Gate::Skip {
+                    if *gate == Gate::Skip || (*gate == Gate::Kept && kind == HookKind::AfterBackup)
+                    {
                         steps.push(Step::Skipped {
                             args: args.clone(),
                             kind,
@@ -422,6 +426,40 @@ mod tests {
         queue.resolve(Gate::AwaitRemoval, Gate::Addresses(5));
         assert!(queue.pump(4, &mut next).is_empty());
         assert_eq!(run_all(&mut queue, 5, &mut next)[0], HookKind::AfterBackup);
+    }
+
+    #[test]
+    fn a_cancelled_handover_skips_only_after_backup() {
+        let mut queue = HookQueue::new(all_hooks());
+        let mut next = 0;
+        queue.transition(args(State::Master, State::Backup), Gate::AwaitRemoval);
+        queue.resolve(Gate::AwaitRemoval, Gate::Kept);
+        let mut steps = Vec::new();
+        loop {
+            let step = queue.pump(0, &mut next);
+            if step.is_empty() {
+                break;
+            }
+            for s in &step {
+                if let Step::Run(run) = s {
+                    queue.finished(run.id);
+                }
+            }
+            steps.extend(step);
+        }
+        assert_eq!(
+            kinds(&steps),
+            vec![
+                HookKind::AfterBackup,
+                HookKind::OnBackup,
+                HookKind::OnChange
+            ]
+        );
+        assert!(
+            matches!(steps[0], Step::Skipped { .. }),
+            "the VIPs never went"
+        );
+        assert!(matches!(steps[1], Step::Run(_)));
     }
 
     #[test]

@@ -335,9 +335,10 @@ impl InstanceCore {
                 }
             }
             Action::AddAddresses => {
-                // Master again while handing over: the VIPs simply stay.
+                // Master again while handing over: the VIPs simply stay, and
+                // after_backup, which promises they are off, does not run.
                 if self.handover.take().is_some() {
-                    self.hooks.resolve(Gate::AwaitRemoval, Gate::Open);
+                    self.hooks.resolve(Gate::AwaitRemoval, Gate::Kept);
                 }
                 self.term += 1;
                 self.add_pending = true;

@@ -171,7 +171,8 @@ pub struct Hooks {
     /// `before_master_retry`, and the virtual IPs stay off.
     pub before_master: Option<Hook>,
     /// `after_backup` (instances only): runs once the virtual IPs have been
-    /// removed after leaving Master.
+    /// removed after leaving Master; skipped when the instance is Master again
+    /// before a handover removed them.
     pub after_backup: Option<Hook>,
     /// `before_master_retry` (1s..=1d, default `30s`): how long an instance whose
     /// `before_master` failed stays in Fault before it may try again.

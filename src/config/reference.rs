@@ -186,7 +186,7 @@ pub const KEYS: &[KeyDoc] = &[
     k(HOOKS, "instances[].hooks.on_stop", "none", "After the instance stops: agent shutdown, or removal on reload."),
     k(HOOKS, "instances[].hooks.on_change", "none", "After every transition, after the state-specific hook."),
     k(HOOKS, "instances[].hooks.before_master", "none", "Must exit 0 within its timeout before the virtual IPs are added; otherwise the instance goes to Fault for `before_master_retry` and the virtual IPs stay off."),
-    k(HOOKS, "instances[].hooks.after_backup", "none", "Runs once the virtual IPs have been removed after leaving Master."),
+    k(HOOKS, "instances[].hooks.after_backup", "none", "Runs once the virtual IPs have been removed after leaving Master; skipped (and reported as skipped) when the instance is Master again before a handover removed them."),
     k(HOOKS, "instances[].hooks.before_master_retry", "30s", "How long an instance whose `before_master` failed stays in Fault before it may try again, 1s..=1d."),
     k(HOOKS, "instances[].hooks.*.command", "required", "In the mapping form of a hook: what to run, a string for `/bin/sh -c` or a list of a program and its arguments."),
     k(HOOKS, "instances[].hooks.*.timeout", "10s", "In the mapping form of a hook: the hook's process group is killed after it, 10ms..=1h."),

@@ -159,6 +159,12 @@ pub struct Host {
     pub maintenance: BTreeSet<String>,
     /// Each instance's last state, as published.
     pub states: HashMap<String, State>,
+    /// Per instance, this run: when it became Master, left Master, and when
+    /// its worker finished adding and removing its VIPs.
+    entered: HashMap<String, Vec<Duration>>,
+    left: HashMap<String, Vec<Duration>>,
+    added: HashMap<String, Vec<Duration>>,
+    removed: HashMap<String, Vec<Duration>>,
 }
 
 /// The simulated LAN and its hosts.
@@ -233,6 +239,10 @@ impl World {
             saved_maintenance: BTreeSet::new(),
             maintenance: BTreeSet::new(),
             states: HashMap::new(),
+            entered: HashMap::new(),
+            left: HashMap::new(),
+            added: HashMap::new(),
+            removed: HashMap::new(),
         });
         self.hosts.len() - 1
     }
@@ -297,6 +307,10 @@ impl World {
         host.incarnation += 1;
         host.stopping = false;
         host.states.clear();
+        host.entered.clear();
+        host.left.clear();
+        host.added.clear();
+        host.removed.clear();
         host.maintenance = host.saved_maintenance.clone();
         let mut agent = Agent::new(host.saved_maintenance.clone());
         let summary = agent.configure(now, setup);
@@ -551,6 +565,10 @@ impl World {
                 }
             }
             AddressJob::Add => {
+                h.added
+                    .entry(worker.target.name.clone())
+                    .or_default()
+                    .push(self.now);
                 worker.holding = true;
                 for vip in &worker.target.vips {
                     h.addresses.insert(vip.addr);
@@ -560,6 +578,10 @@ impl World {
                 }
             }
             AddressJob::Remove => {
+                h.removed
+                    .entry(worker.target.name.clone())
+                    .or_default()
+                    .push(self.now);
                 worker.holding = false;
                 for vip in &worker.target.vips {
                     h.addresses.remove(&vip.addr);
@@ -656,6 +678,9 @@ impl World {
                 self.hosts[id].workers.remove(&instance);
             }
             Effect::RunHook(run) => {
+                if !run.args.group {
+                    self.assert_gate(id, incarnation, &run);
+                }
                 let owner = (run.args.name.clone(), run.args.group);
                 if let Some(kind) = self.hosts[id].running_hooks.get(&owner) {
                     panic!(
@@ -703,7 +728,20 @@ impl World {
                 );
             }
             Effect::Event(EventRecord::Transition(t)) => {
-                self.hosts[id].states.insert(t.instance.clone(), t.to);
+                let host = &mut self.hosts[id];
+                host.states.insert(t.instance.clone(), t.to);
+                if t.to == State::Master {
+                    host.entered
+                        .entry(t.instance.clone())
+                        .or_default()
+                        .push(self.now);
+                }
+                if t.from == State::Master {
+                    host.left
+                        .entry(t.instance.clone())
+                        .or_default()
+                        .push(self.now);
+                }
                 self.transitions.push(Seen {
                     at: self.now,
                     host: id,
@@ -741,6 +779,44 @@ impl World {
                 self.hosts[id].saved_maintenance = names.into_iter().collect();
             }
         }
+    }
+
+    /// `on_master` runs only once its term's VIPs were added, `after_backup`
+    /// only once they were removed after leaving Master: the k-th of each
+    /// belongs to the k-th entry to (exit from) Master of this run.
+    fn assert_gate(&self, id: HostId, incarnation: u32, run: &HookRun) {
+        let (moves, jobs) = match run.kind {
+            HookKind::OnMaster => (&self.hosts[id].entered, &self.hosts[id].added),
+            HookKind::AfterBackup => (&self.hosts[id].left, &self.hosts[id].removed),
+            _ => return,
+        };
+        let name = &run.args.name;
+        let k = self
+            .hook_log
+            .iter()
+            .filter(|h| {
+                h.host == id
+                    && h.incarnation == incarnation
+                    && !h.group
+                    && h.name == *name
+                    && h.kind == run.kind
+            })
+            .count();
+        let moved = moves.get(name).and_then(|m| m.get(k)).copied();
+        let Some(moved) = moved else {
+            panic!(
+                "host {id} {name}: {:?} #{k} without its transition",
+                run.kind
+            );
+        };
+        let done = jobs
+            .get(name)
+            .is_some_and(|j| j.iter().any(|t| *t >= moved));
+        assert!(
+            done,
+            "host {id} {name}: {:?} at {:?} before the address job of the transition at {moved:?}",
+            run.kind, self.now
+        );
     }
 
     /// Multicasts an advert from host `from` to every host that can hear it
