@@ -4,18 +4,17 @@
 //! that the daemon's worker carries out in order.
 
 use std::net::{IpAddr, Ipv6Addr};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tracing::{info, warn};
 
+use super::advert::AdvertTemplate;
 use super::health::Assessment;
 use super::hooks::{Gate, HookQueue, TransitionArgs};
 use super::receive::SocketKey;
 use super::{AddressJob, AddressTarget, Effect, InstanceId, Out};
-use crate::config::{self, Ipv4Checksum, VirtualIp};
+use crate::config::{self, VirtualIp};
 use crate::vrrp::{Action, Event, RouterSettings, State, TransitionReason, VirtualRouter};
-use crate::wire::vrrp::{Addresses, Advertisement, ChecksumForm};
 
 /// What only the host knows about an instance's interface, looked up by the
 /// daemon before the instance starts.
@@ -455,65 +454,5 @@ fn router_settings(config: &config::Instance, primary_address: IpAddr) -> Router
         preempt: config.preempt,
         preempt_delay: config.preempt_delay,
         primary_address,
-    }
-}
-
-/// Builds this instance's adverts, keeping the last one: most adverts repeat it.
-#[derive(Debug)]
-struct AdvertTemplate {
-    addresses: Addresses,
-    checksum: ChecksumForm,
-    last: Option<(u8, Duration, Arc<[u8]>)>,
-}
-
-impl AdvertTemplate {
-    fn new(config: &config::Instance) -> Self {
-        AdvertTemplate {
-            addresses: advert_addresses(config),
-            checksum: match config.ipv4_checksum {
-                Ipv4Checksum::PseudoHeader => ChecksumForm::PseudoHeader,
-                Ipv4Checksum::Rfc9568 => ChecksumForm::MessageOnly,
-            },
-            last: None,
-        }
-    }
-
-    fn packet(
-        &mut self,
-        vrid: u8,
-        priority: u8,
-        interval: Duration,
-        source: IpAddr,
-    ) -> Result<Arc<[u8]>, String> {
-        if let Some((p, i, bytes)) = &self.last {
-            if *p == priority && *i == interval {
-                return Ok(bytes.clone());
-            }
-        }
-        let advert = Advertisement::new(vrid, priority, interval, self.addresses.clone())
-            .map_err(|e| e.to_string())?;
-        let bytes: Arc<[u8]> = advert
-            .to_bytes(source, crate::wire::vrrp_group(source), self.checksum)
-            .map_err(|e| e.to_string())?
-            .into();
-        self.last = Some((priority, interval, bytes.clone()));
-        Ok(bytes)
-    }
-}
-
-/// The addresses an advert lists: the VIPs, in configured order.
-fn advert_addresses(config: &config::Instance) -> Addresses {
-    let mut v4 = Vec::new();
-    let mut v6 = Vec::new();
-    for vip in &config.virtual_ips {
-        match vip.addr {
-            IpAddr::V4(a) => v4.push(a),
-            IpAddr::V6(a) => v6.push(a),
-        }
-    }
-    if v6.is_empty() {
-        Addresses::V4(v4)
-    } else {
-        Addresses::V6(v6)
     }
 }

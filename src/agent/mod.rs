@@ -10,7 +10,9 @@
 //! agent at [`Agent::poll_timeout`]. Nothing in here opens a socket, reads a
 //! clock or spawns a task, so whole agents run on a simulated LAN in tests.
 
+mod advert;
 mod checks;
+mod effects;
 mod groups;
 pub mod health;
 pub mod hooks;
@@ -20,13 +22,13 @@ pub mod receive;
 mod reload;
 mod status;
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::net::{IpAddr, Ipv6Addr};
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use tracing::info;
 
+pub use self::effects::{AddressJob, AddressTarget, Effect, Input, Out};
 pub use self::hooks::{HookRun, HookRunId, TransitionArgs};
 pub use self::instance::{InstanceFacts, Transition};
 pub use self::receive::{Datagram, DropReason, SocketKey};
@@ -38,11 +40,10 @@ use self::health::Assessment;
 use self::hooks::Step;
 use self::instance::InstanceCore;
 use self::receive::DropCounters;
-use crate::config::{Config, Garp, VirtualIp};
+use crate::config::Config;
 use crate::notify::record::{
     EventRecord, GroupEvent, HookEvent, HookKind, PriorityEvent, TransitionEvent,
 };
-use crate::track::monitor::CheckUpdate;
 use crate::track::process::ScriptOutcome;
 use crate::vrrp::Event;
 
@@ -51,146 +52,6 @@ use crate::vrrp::Event;
 /// told apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct InstanceId(pub u64);
-
-/// Something that happened outside the agent.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Input {
-    /// A datagram arrived on a VRRP socket.
-    Datagram(Datagram),
-    /// An interface's carrier changed (or was reported again).
-    Link {
-        /// Interface index.
-        ifindex: u32,
-        /// Interface name (for `interface` checks).
-        name: String,
-        /// Up with carrier.
-        carrier: bool,
-    },
-    /// A check's monitor reported.
-    Check(CheckUpdate),
-    /// A hook the agent asked for ended.
-    HookFinished {
-        /// The run.
-        run: HookRunId,
-        /// How it went.
-        outcome: ScriptOutcome,
-    },
-    /// The address worker of an instance finished job `seq`.
-    AddressesDone {
-        /// The instance.
-        instance: InstanceId,
-        /// The job.
-        seq: u64,
-        /// The VIPs now on the interface, as far as the worker knows.
-        present: Vec<VirtualIp>,
-    },
-    /// An advert could not be sent.
-    SendFailed {
-        /// The instance.
-        instance: InstanceId,
-        /// What the kernel said.
-        error: String,
-    },
-    /// [`Agent::poll_timeout`] has passed.
-    Timeout,
-}
-
-/// A job for an instance's address worker; done strictly in queue order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AddressJob {
-    /// Remove any of our VIPs left on the interface (a crashed predecessor's).
-    RemoveStale,
-    /// Add the VIPs.
-    Add,
-    /// Remove the VIPs (and stop announcing).
-    Remove,
-    /// Announce the VIPs: `garp.count` times, then every `garp.refresh` if set.
-    Announce,
-    /// New VIPs or announcement settings from a reload: while holding, add and
-    /// remove only the difference.
-    Reconfigure {
-        /// The new VIP list.
-        vips: Vec<VirtualIp>,
-        /// The new announcement settings.
-        garp: Garp,
-    },
-}
-
-/// Where and what an instance's address worker manages.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AddressTarget {
-    /// The instance, for its reports.
-    pub instance: InstanceId,
-    /// Instance name, for logs.
-    pub name: String,
-    /// Interface name, for logs.
-    pub interface: String,
-    /// Interface index.
-    pub ifindex: u32,
-    /// Interface MAC: the link-layer address the announcements claim.
-    pub mac: [u8; 6],
-    /// IPv6 link-local address, the source of Neighbor Advertisements.
-    pub link_local: Option<Ipv6Addr>,
-    /// The virtual IPs.
-    pub vips: Vec<VirtualIp>,
-    /// Announcement settings.
-    pub garp: Garp,
-}
-
-/// Something the daemon must do, in the order given.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Effect {
-    /// Send this advert on this socket.
-    SendAdvert {
-        /// The sender (for [`Input::SendFailed`]).
-        instance: InstanceId,
-        /// The socket.
-        socket: SocketKey,
-        /// The VRRP message.
-        packet: Arc<[u8]>,
-    },
-    /// Start the address worker of a new instance.
-    StartInstance(AddressTarget),
-    /// Queue a job on an instance's address worker; report it done with
-    /// [`Input::AddressesDone`].
-    Address {
-        /// The instance.
-        instance: InstanceId,
-        /// The job's number, increasing per instance.
-        seq: u64,
-        /// The job.
-        job: AddressJob,
-    },
-    /// The instance is gone and its jobs done: its worker may stop.
-    StopInstance(InstanceId),
-    /// Run a hook; report with [`Input::HookFinished`].
-    RunHook(HookRun),
-    /// Publish on the event stream.
-    Event(EventRecord),
-    /// The Master heard on the wire (or this host becoming it) changed.
-    MasterChanged {
-        /// The instance.
-        instance: String,
-    },
-    /// Persist the maintenance set so that it survives a restart.
-    SaveMaintenance(Vec<String>),
-    /// The status changed: rewrite status.json and the metrics.
-    PublishStatus,
-}
-
-/// The effects produced while handling an input, in order.
-#[derive(Debug, Default)]
-pub struct Out {
-    effects: VecDeque<Effect>,
-    status_dirty: bool,
-}
-
-impl Out {
-    /// Appends an effect.
-    pub fn push(&mut self, effect: Effect) {
-        self.effects.push_back(effect);
-    }
-}
 
 /// Timers due this soon are handled now, at their deadline: one wake-up serves
 /// every timer in the same half millisecond, and an advert or takeover is

@@ -1,0 +1,73 @@
+//! The adverts of one instance: its VIPs in configured order, the checksum
+//! form it was configured with, and the last message built, which most
+//! adverts repeat byte for byte.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::{self, Ipv4Checksum};
+use crate::wire::vrrp::{Addresses, Advertisement, ChecksumForm};
+
+/// Builds this instance's adverts, keeping the last one: most adverts repeat it.
+#[derive(Debug)]
+pub struct AdvertTemplate {
+    addresses: Addresses,
+    checksum: ChecksumForm,
+    last: Option<(u8, Duration, Arc<[u8]>)>,
+}
+
+impl AdvertTemplate {
+    /// The template for `config`'s VIPs and checksum form.
+    pub fn new(config: &config::Instance) -> Self {
+        AdvertTemplate {
+            addresses: advert_addresses(config),
+            checksum: match config.ipv4_checksum {
+                Ipv4Checksum::PseudoHeader => ChecksumForm::PseudoHeader,
+                Ipv4Checksum::Rfc9568 => ChecksumForm::MessageOnly,
+            },
+            last: None,
+        }
+    }
+
+    /// The advert with this priority and interval, sent from `source` to its
+    /// family's VRRP group.
+    pub fn packet(
+        &mut self,
+        vrid: u8,
+        priority: u8,
+        interval: Duration,
+        source: IpAddr,
+    ) -> Result<Arc<[u8]>, String> {
+        if let Some((p, i, bytes)) = &self.last {
+            if *p == priority && *i == interval {
+                return Ok(bytes.clone());
+            }
+        }
+        let advert = Advertisement::new(vrid, priority, interval, self.addresses.clone())
+            .map_err(|e| e.to_string())?;
+        let bytes: Arc<[u8]> = advert
+            .to_bytes(source, crate::wire::vrrp_group(source), self.checksum)
+            .map_err(|e| e.to_string())?
+            .into();
+        self.last = Some((priority, interval, bytes.clone()));
+        Ok(bytes)
+    }
+}
+
+/// The addresses an advert lists: the VIPs, in configured order.
+fn advert_addresses(config: &config::Instance) -> Addresses {
+    let mut v4 = Vec::new();
+    let mut v6 = Vec::new();
+    for vip in &config.virtual_ips {
+        match vip.addr {
+            IpAddr::V4(a) => v4.push(a),
+            IpAddr::V6(a) => v6.push(a),
+        }
+    }
+    if v6.is_empty() {
+        Addresses::V4(v4)
+    } else {
+        Addresses::V6(v6)
+    }
+}

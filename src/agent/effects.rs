@@ -1,0 +1,153 @@
+//! What goes into the agent ([`Input`]) and what comes out ([`Effect`]): the
+//! whole contract between the sans-IO agent and the daemon (or a simulator)
+//! that carries out its I/O.
+
+use std::collections::VecDeque;
+use std::net::Ipv6Addr;
+use std::sync::Arc;
+
+use super::{Datagram, HookRun, HookRunId, InstanceId, SocketKey};
+use crate::config::{Garp, VirtualIp};
+use crate::notify::record::EventRecord;
+use crate::track::monitor::CheckUpdate;
+use crate::track::process::ScriptOutcome;
+
+/// Something that happened outside the agent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// A datagram arrived on a VRRP socket.
+    Datagram(Datagram),
+    /// An interface's carrier changed (or was reported again).
+    Link {
+        /// Interface index.
+        ifindex: u32,
+        /// Interface name (for `interface` checks).
+        name: String,
+        /// Up with carrier.
+        carrier: bool,
+    },
+    /// A check's monitor reported.
+    Check(CheckUpdate),
+    /// A hook the agent asked for ended.
+    HookFinished {
+        /// The run.
+        run: HookRunId,
+        /// How it went.
+        outcome: ScriptOutcome,
+    },
+    /// The address worker of an instance finished job `seq`.
+    AddressesDone {
+        /// The instance.
+        instance: InstanceId,
+        /// The job.
+        seq: u64,
+        /// The VIPs now on the interface, as far as the worker knows.
+        present: Vec<VirtualIp>,
+    },
+    /// An advert could not be sent.
+    SendFailed {
+        /// The instance.
+        instance: InstanceId,
+        /// What the kernel said.
+        error: String,
+    },
+    /// [`Agent::poll_timeout`] has passed.
+    Timeout,
+}
+
+/// A job for an instance's address worker; done strictly in queue order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddressJob {
+    /// Remove any of our VIPs left on the interface (a crashed predecessor's).
+    RemoveStale,
+    /// Add the VIPs.
+    Add,
+    /// Remove the VIPs (and stop announcing).
+    Remove,
+    /// Announce the VIPs: `garp.count` times, then every `garp.refresh` if set.
+    Announce,
+    /// New VIPs or announcement settings from a reload: while holding, add and
+    /// remove only the difference.
+    Reconfigure {
+        /// The new VIP list.
+        vips: Vec<VirtualIp>,
+        /// The new announcement settings.
+        garp: Garp,
+    },
+}
+
+/// Where and what an instance's address worker manages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressTarget {
+    /// The instance, for its reports.
+    pub instance: InstanceId,
+    /// Instance name, for logs.
+    pub name: String,
+    /// Interface name, for logs.
+    pub interface: String,
+    /// Interface index.
+    pub ifindex: u32,
+    /// Interface MAC: the link-layer address the announcements claim.
+    pub mac: [u8; 6],
+    /// IPv6 link-local address, the source of Neighbor Advertisements.
+    pub link_local: Option<Ipv6Addr>,
+    /// The virtual IPs.
+    pub vips: Vec<VirtualIp>,
+    /// Announcement settings.
+    pub garp: Garp,
+}
+
+/// Something the daemon must do, in the order given.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Send this advert on this socket.
+    SendAdvert {
+        /// The sender (for [`Input::SendFailed`]).
+        instance: InstanceId,
+        /// The socket.
+        socket: SocketKey,
+        /// The VRRP message.
+        packet: Arc<[u8]>,
+    },
+    /// Start the address worker of a new instance.
+    StartInstance(AddressTarget),
+    /// Queue a job on an instance's address worker; report it done with
+    /// [`Input::AddressesDone`].
+    Address {
+        /// The instance.
+        instance: InstanceId,
+        /// The job's number, increasing per instance.
+        seq: u64,
+        /// The job.
+        job: AddressJob,
+    },
+    /// The instance is gone and its jobs done: its worker may stop.
+    StopInstance(InstanceId),
+    /// Run a hook; report with [`Input::HookFinished`].
+    RunHook(HookRun),
+    /// Publish on the event stream.
+    Event(EventRecord),
+    /// The Master heard on the wire (or this host becoming it) changed.
+    MasterChanged {
+        /// The instance.
+        instance: String,
+    },
+    /// Persist the maintenance set so that it survives a restart.
+    SaveMaintenance(Vec<String>),
+    /// The status changed: rewrite status.json and the metrics.
+    PublishStatus,
+}
+
+/// The effects produced while handling an input, in order.
+#[derive(Debug, Default)]
+pub struct Out {
+    pub(super) effects: VecDeque<Effect>,
+    pub(super) status_dirty: bool,
+}
+
+impl Out {
+    /// Appends an effect.
+    pub fn push(&mut self, effect: Effect) {
+        self.effects.push_back(effect);
+    }
+}
