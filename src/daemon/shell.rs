@@ -53,6 +53,8 @@ pub struct Shell {
     maintenance_error: Option<String>,
     /// The configuration file's last accepted `events` and `script_user`.
     running: Config,
+    /// Whether the first configuration has been applied (later ones are reloads).
+    started: bool,
 }
 
 impl Shell {
@@ -86,6 +88,7 @@ impl Shell {
             inputs,
             maintenance_error: None,
             running: Config::empty(),
+            started: false,
         })
     }
 
@@ -162,8 +165,13 @@ impl Shell {
     ) {
         self.notifier.ready(&agent.summary_line());
         let response = match result {
+            Ok(summary) if !self.started => {
+                self.started = true;
+                info!("twinstar running: {summary}");
+                Response::done(summary.to_string())
+            }
             Ok(summary) => {
-                info!("configuration applied: {summary}");
+                info!("configuration reloaded: {summary}");
                 Response::done(summary.to_string())
             }
             Err(errors) => {
@@ -323,6 +331,7 @@ impl Shell {
     }
 
     fn write_status(&mut self, agent: &Agent, now: Instant) {
+        self.status_dirty = false;
         let status = self.status(agent, now);
         if let Err(e) = status::write(&self.options.runtime_dir, &status) {
             warn!(
