@@ -378,3 +378,24 @@ fn random_fault_schedules_keep_the_invariants() {
 fn random_fault_schedules_keep_the_invariants_second_half() {
     schedule::run_many("random_fault_schedules_keep_the_invariants_second_half", 1);
 }
+
+#[test]
+fn maintenance_is_kept_across_a_crash_and_restart() {
+    let a = Spec::new(150, ms(100));
+    let b = Spec::new(100, ms(100));
+    let mut world = pair(&a, &b);
+    world.maintenance(0, "web", true);
+    world.run_for(ms(500));
+    world.crash(0);
+    world.start(0);
+    world.set_check(0, "svc", true);
+    // The restarted agent reads the saved set: it stays Backup although it
+    // outranks the Master and preempts by default.
+    world.run_for(ms(2000));
+    assert_eq!(world.holders(web()), vec![1]);
+    let status = world.status(0).expect("running");
+    assert!(status.instances[0].maintenance);
+    assert_eq!(status.instances[0].state, State::Backup);
+    world.maintenance(0, "web", false);
+    until_held(&mut world, web(), &[0], ms(1000));
+}
