@@ -263,4 +263,21 @@ mod tests {
             assert_eq!(back, reason);
         }
     }
+
+    /// Logs and hook environments print states and reasons with `{}`: the
+    /// text must be the same name the status document and events carry.
+    #[test]
+    fn states_and_reasons_display_as_their_names() {
+        for state in all_states() {
+            assert_eq!(state.to_string(), state.as_str());
+        }
+        for reason in all_reasons() {
+            assert_eq!(reason.to_string(), reason.as_str());
+        }
+        assert_eq!(State::Master.to_string(), "master");
+        assert_eq!(
+            TransitionReason::MasterDownTimerExpired.to_string(),
+            "master-down-timer-expired"
+        );
+    }
 }

@@ -543,3 +543,163 @@ fn take_over_makes_a_backup_master_at_once_but_not_in_maintenance_or_fault() {
     assert!(faulty.handle(t0 + MS, Event::TakeOver).is_empty());
     assert_eq!(faulty.state(), State::Fault);
 }
+
+#[test]
+fn reload_keeps_the_masters_interval_while_following_a_master() {
+    // RFC 9568 §6.4.2: a Backup times the Master with Master_Adver_Interval,
+    // the interval the Master advertises, not its own Advertisement_Interval.
+    // A reload that changes ours must not replace the one learnt from the wire.
+    let t0 = Instant::now();
+    let mut router = started(settings(100), t0);
+    let slow = AdvertInfo {
+        priority: 200,
+        interval: Duration::from_secs(1),
+        source: addr(20),
+    };
+    router.handle(t0, Event::AdvertReceived(slow));
+    let mut reloaded = settings(100);
+    reloaded.advert_interval = 200 * MS;
+    router.update_settings(reloaded.clone()).expect("valid");
+    assert_eq!(router.settings(), &reloaded);
+    assert_eq!(router.master_adver_interval(), Duration::from_secs(1));
+}
+
+#[test]
+fn reload_before_any_master_is_heard_uses_the_new_interval() {
+    // No Master heard yet: Master_Adver_Interval is still our own
+    // Advertisement_Interval (RFC 9568 §6.4.1 sets it so on startup), so a
+    // reload replaces it. Priority 100 at 200 ms: Skew_Time (256 - 100) * 200 /
+    // 256 = 121.875 ms, Master_Down_Interval 600 + 121.875 = 721.875 ms.
+    let t0 = Instant::now();
+    let mut router = started(settings(100), t0);
+    let mut reloaded = settings(100);
+    reloaded.advert_interval = 200 * MS;
+    router.update_settings(reloaded).expect("valid");
+    assert_eq!(router.master_adver_interval(), 200 * MS);
+    assert_eq!(router.skew_time(), Duration::from_nanos(121_875_000));
+    assert_eq!(
+        router.master_down_interval(),
+        Duration::from_nanos(721_875_000)
+    );
+}
+
+#[test]
+fn reload_rejects_invalid_settings_and_keeps_the_old_ones() {
+    let t0 = Instant::now();
+    let mut router = started(settings(100), t0);
+    assert_eq!(
+        router.update_settings(settings(0)),
+        Err(SettingsError::ZeroPriority)
+    );
+    let mut bad = settings(100);
+    bad.advert_interval = 15 * MS;
+    assert_eq!(
+        router.update_settings(bad),
+        Err(SettingsError::BadInterval(15 * MS))
+    );
+    assert_eq!(router.settings(), &settings(100));
+    assert_eq!(router.master_adver_interval(), 100 * MS);
+}
+
+#[test]
+fn maintenance_and_last_transition_are_reported() {
+    let t0 = Instant::now();
+    let mut router = VirtualRouter::new(settings(100)).expect("valid");
+    assert_eq!(router.last_transition(), None);
+    assert!(!router.maintenance());
+    let t1 = t0 + 5 * MS;
+    router.handle(t1, Event::Startup);
+    assert_eq!(router.last_transition(), Some(t1));
+    router.handle(t1 + MS, Event::Maintenance(true));
+    assert!(router.maintenance());
+    // A Backup entering maintenance does not change state.
+    assert_eq!(router.last_transition(), Some(t1));
+    router.handle(t1 + 2 * MS, Event::Maintenance(false));
+    assert!(!router.maintenance());
+}
+
+#[test]
+fn leaving_maintenance_restarts_the_down_timer_from_now() {
+    // Maintenance off resumes the election as if the Backup had just started
+    // listening (RFC 9568 §6.4.1): it takes over unless a Master speaks within
+    // Master_Down_Interval. Priority 100 at 100 ms: Skew_Time (256 - 100) *
+    // 100 / 256 = 60.9375 ms, Master_Down_Interval 300 + 60.9375 = 360.9375 ms.
+    let t0 = Instant::now();
+    let mut router = started(settings(100), t0);
+    router.handle(t0, Event::Maintenance(true));
+    let t1 = t0 + Duration::from_secs(5);
+    router.handle(t1, Event::TimerExpired);
+    assert_eq!(router.state(), State::Backup);
+    router.handle(t1, Event::Maintenance(false));
+    let mdi = Duration::from_nanos(360_937_500);
+    assert_eq!(router.next_deadline(), Some(t1 + mdi));
+    router.handle(t1 + mdi - Duration::from_nanos(1), Event::TimerExpired);
+    assert_eq!(router.state(), State::Backup);
+    router.handle(t1 + mdi, Event::TimerExpired);
+    assert_eq!(router.state(), State::Master);
+}
+
+#[test]
+fn tracking_cannot_raise_a_non_owner_to_owner_priority() {
+    // RFC 9568 §5.2.4: 255 is reserved for the router that owns the addresses,
+    // and backing-up routers use 1..=254. Tracking weights that add up past 254
+    // stop at 254, so the router never claims to own the addresses.
+    let t0 = Instant::now();
+    let mut router = started(settings(200), t0);
+    router.handle(t0, Event::PriorityChanged(255));
+    assert_eq!(router.priority(), 254);
+    let t1 = to_master(&mut router, t0);
+    assert_eq!(
+        sends(&router.handle(t1, Event::PriorityChanged(100))),
+        vec![100]
+    );
+    assert_eq!(
+        sends(&router.handle(t1, Event::PriorityChanged(255))),
+        vec![254]
+    );
+}
+
+#[test]
+fn master_keeps_its_role_on_an_equal_advert_from_its_own_address() {
+    // RFC 9568 §6.4.3: on equal priority a Master steps down only if the
+    // sender's primary address is *greater* than its own. An advert carrying
+    // our own address (our own advert looped back, or a duplicate address) is
+    // not greater: we stay Master and assert ourselves.
+    let t0 = Instant::now();
+    let mut router = started(settings(100), t0);
+    let t1 = to_master(&mut router, t0);
+    let actions = router.handle(t1 + 10 * MS, advert(100, 10));
+    assert_eq!(sends(&actions), vec![100]);
+    assert_eq!(router.state(), State::Master);
+}
+
+#[test]
+fn statistics_count_every_advert_and_takeover() {
+    // The counters behind the RFC 6527 MIB objects: adverts received and sent,
+    // priority-0 adverts each way, and how often we became Master.
+    let t0 = Instant::now();
+    let mut router = started(settings(100), t0);
+    router.handle(t0 + 10 * MS, advert(200, 20));
+    router.handle(t0 + 110 * MS, advert(200, 20));
+    let t1 = t0 + 210 * MS;
+    router.handle(t1, advert(0, 20));
+    // RFC 9568 §6.4.2: after a priority-0 advert the Backup waits Skew_Time,
+    // (256 - 100) * 100 ms / 256 = 60.9375 ms, then takes over.
+    let takeover = t1 + Duration::from_nanos(60_937_500);
+    assert_eq!(router.next_deadline(), Some(takeover));
+    router.handle(takeover, Event::TimerExpired);
+    assert_eq!(router.state(), State::Master);
+    router.handle(takeover + 100 * MS, Event::TimerExpired);
+    router.handle(takeover + 150 * MS, Event::Shutdown);
+    assert_eq!(
+        router.stats(),
+        &Statistics {
+            adverts_received: 3,
+            adverts_sent: 3,
+            priority_zero_received: 1,
+            priority_zero_sent: 1,
+            interval_mismatches: 0,
+            master_transitions: 1,
+        }
+    );
+}
