@@ -960,4 +960,77 @@ mod tests {
         );
         assert_eq!(agent.config().instances.len(), 1);
     }
+
+    #[test]
+    fn reload_counts_what_it_kept_changed_started_stopped_and_failed() {
+        let t0 = Instant::now();
+        let first = [
+            instance("same", 1, 100, ""),
+            instance("changed", 2, 100, ""),
+            instance("gone", 3, 100, ""),
+        ];
+        let mut agent = Agent::new(BTreeSet::new());
+        let summary = agent.configure(t0, setup(&instances(&first)));
+        assert_eq!(
+            summary,
+            ReloadSummary {
+                started: 3,
+                ..ReloadSummary::default()
+            }
+        );
+        assert_eq!(
+            summary.to_string(),
+            "0 unchanged, 0 reconfigured, 3 started, 0 stopped"
+        );
+        let second = [
+            instance("same", 1, 100, ""),
+            instance("changed", 2, 120, ""),
+            instance("new", 4, 100, ""),
+            instance("broken", 5, 100, ""),
+        ];
+        let mut next = setup(&instances(&second));
+        next.facts
+            .insert("broken".into(), Err("no such interface".into()));
+        let summary = agent.configure(t0, next);
+        assert_eq!(
+            summary.to_string(),
+            "1 unchanged, 1 reconfigured, 1 started, 1 stopped; \
+             failed to start: broken: no such interface"
+        );
+        let names: Vec<&str> = agent
+            .config()
+            .instances
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect();
+        assert_eq!(names, vec!["same", "changed", "new", "broken"]);
+        assert_eq!(agent.status(t0).instances.len(), 3);
+    }
+
+    #[test]
+    fn datagrams_reach_their_instance_by_socket_and_vrid_and_drops_are_counted() {
+        let t0 = Instant::now();
+        let two = [instance("a", 1, 100, ""), instance("b", 2, 100, "")];
+        let mut agent = running(&instances(&two), t0);
+        agent.handle(t0, advert_from_peer(2, 200));
+        agent.handle(t0, advert_from_peer(9, 200));
+        let mut own = advert_from_peer(1, 200);
+        if let Input::Datagram(d) = &mut own {
+            d.source = US;
+        }
+        agent.handle(t0, own);
+        let status = agent.status(t0);
+        let master = |name: &str| {
+            status
+                .instances
+                .iter()
+                .find(|i| i.name == name)
+                .and_then(|i| i.master.as_ref().map(|m| m.address))
+        };
+        assert_eq!(master("a"), None);
+        assert_eq!(master("b"), Some(PEER));
+        assert_eq!(status.dropped["eth0"]["unknown_vrid"], 1);
+        assert_eq!(status.dropped["eth0"]["own_advert"], 1);
+        assert_eq!(DropReason::BadTtl.to_string(), "bad_ttl");
+    }
 }
