@@ -1033,4 +1033,53 @@ mod tests {
         assert_eq!(status.dropped["eth0"]["own_advert"], 1);
         assert_eq!(DropReason::BadTtl.to_string(), "bad_ttl");
     }
+
+    #[test]
+    fn a_masters_advert_moves_the_next_wake_up_later() {
+        let t0 = Instant::now();
+        let mut agent = running(&instances(&[instance("web", 1, 128, "")]), t0);
+        // RFC 9568 §6.1, priority 128 at 10 cs: 3 × 10 + 128 × 10 / 256 = 35 cs.
+        let mdi = Duration::from_millis(350);
+        assert_eq!(agent.poll_timeout(), Some(t0 + mdi));
+        let t1 = t0 + Duration::from_millis(50);
+        agent.handle(t1, advert_from_peer(1, 200));
+        assert_eq!(
+            agent.poll_timeout(),
+            Some(t1 + mdi),
+            "the down timer restarted: no wake-up at the old deadline"
+        );
+    }
+
+    #[test]
+    fn losing_carrier_faults_the_instances_on_that_link_until_it_returns() {
+        let t0 = Instant::now();
+        let text = instances(&[instance("web", 1, 100, "")]).replace(
+            "instances:\n",
+            "  - name: uplink\n    interface: eth0\ninstances:\n",
+        );
+        let mut agent = running(&text, t0);
+        assert_eq!(state(&agent, "web"), State::Backup);
+        let link = |carrier| Input::Link {
+            ifindex: 2,
+            name: "eth0".into(),
+            carrier,
+        };
+        agent.handle(t0, link(false));
+        assert_eq!(state(&agent, "web"), State::Fault);
+        let status = agent.status(t0);
+        assert_eq!(
+            status.instances[0].fault_reasons,
+            vec!["interface eth0 is down"]
+        );
+        let checks: Vec<(String, bool)> = drain(&mut agent)
+            .into_iter()
+            .filter_map(|e| match e {
+                Effect::Event(EventRecord::Check(c)) => Some((c.check, c.up)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(checks, vec![("uplink".to_owned(), false)]);
+        agent.handle(t0, link(true));
+        assert_eq!(state(&agent, "web"), State::Backup);
+    }
 }
