@@ -1082,4 +1082,47 @@ mod tests {
         agent.handle(t0, link(true));
         assert_eq!(state(&agent, "web"), State::Backup);
     }
+
+    #[test]
+    fn a_sync_group_removed_by_a_reload_finishes_its_hook_and_then_goes() {
+        let t0 = Instant::now();
+        let two = instances(&[instance("a", 1, 100, ""), instance("b", 2, 100, "")]);
+        let grouped = format!(
+            "{two}sync_groups:\n  - name: g\n    instances: [a, b]\n    hooks:\n      \
+             on_change: {{command: c, timeout: 1s}}\n"
+        );
+        let mut agent = Agent::new(BTreeSet::new());
+        agent.configure(t0, setup(&grouped));
+        let effects = drain(&mut agent);
+        let run = effects
+            .iter()
+            .find_map(|e| match e {
+                Effect::RunHook(run) if run.args.group => Some(run.id),
+                _ => None,
+            })
+            .expect("the group's on_change runs");
+        finish_jobs(&mut agent, t0, &effects);
+        agent.configure(t0, setup(&two));
+        drain(&mut agent);
+        agent.handle(
+            t0,
+            Input::HookFinished {
+                run,
+                outcome: ScriptOutcome {
+                    result: crate::track::process::ScriptResult::Exited(0),
+                    last_line: None,
+                    duration: Duration::from_millis(3),
+                },
+            },
+        );
+        let reported = drain(&mut agent)
+            .into_iter()
+            .any(|e| matches!(e, Effect::Event(EventRecord::Hook(h)) if h.group && h.name == "g"));
+        assert!(reported, "the retired group's hook is still reported");
+        agent.shutdown(t0);
+        let effects = drain(&mut agent);
+        finish_jobs(&mut agent, t0, &effects);
+        drain(&mut agent);
+        assert!(agent.is_finished(), "nothing of the old group is left");
+    }
 }
