@@ -56,7 +56,7 @@ impl AdvertTemplate {
 }
 
 /// The addresses an advert lists: the VIPs, in configured order.
-fn advert_addresses(config: &config::Instance) -> Addresses {
+pub(super) fn advert_addresses(config: &config::Instance) -> Addresses {
     let mut v4 = Vec::new();
     let mut v6 = Vec::new();
     for vip in &config.virtual_ips {

@@ -160,3 +160,83 @@ fn target(kind: &CheckKind) -> String {
         CheckKind::Ping(addr) => addr.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_str;
+    use std::time::Duration;
+
+    const CONFIG: &str = "checks:\n  - name: svc\n    script: 'true'\n  \
+                          - name: uplink\n    interface: eth1\ninstances: []\n";
+
+    fn update(check: &str, up: bool, value: i64, output: Option<&str>) -> CheckUpdate {
+        CheckUpdate {
+            check: check.to_owned(),
+            up,
+            value,
+            detail: format!("up {up}"),
+            last_output: output.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn interface_checks_start_from_the_link_and_follow_it() {
+        let config = parse_str(CONFIG, "t.yaml").expect("valid");
+        let t0 = Instant::now();
+        let mut checks = CheckStates::default();
+        let links = [("eth1".to_owned(), true)].into_iter().collect();
+        let events = checks.configure(&config, &links, t0);
+        assert_eq!(events.len(), 1);
+        assert_eq!(
+            (
+                events[0].check.as_str(),
+                events[0].up,
+                events[0].detail.as_str()
+            ),
+            ("uplink", true, "eth1 has carrier")
+        );
+        assert_eq!(checks.states["uplink"].up, Some(true));
+        assert!(checks.configure(&config, &links, t0).is_empty(), "kept");
+        assert!(checks.on_link("eth0", false, t0).is_empty(), "not watched");
+        let down = checks.on_link("eth1", false, t0);
+        assert_eq!(down.len(), 1);
+        assert_eq!(down[0].detail, "eth1 is down or missing");
+        assert!(checks.on_link("eth1", false, t0).is_empty(), "no change");
+        let fewer = parse_str("instances: []\n", "t.yaml").expect("valid");
+        checks.configure(&fewer, &links, t0);
+        assert!(checks.states.is_empty(), "removed checks lose their state");
+        assert!(checks.status(t0).is_empty());
+    }
+
+    #[test]
+    fn updates_report_changes_only_and_keep_the_last_output() {
+        let config = parse_str(CONFIG, "t.yaml").expect("valid");
+        let t0 = Instant::now();
+        let mut checks = CheckStates::default();
+        checks.configure(&config, &HashMap::new(), t0);
+        assert!(checks
+            .on_update(update("other", true, 0, None), t0)
+            .is_none());
+        let first = checks
+            .on_update(update("svc", true, 0, Some("fine")), t0)
+            .expect("first result");
+        assert_eq!(first.output.as_deref(), Some("fine"));
+        let t1 = t0 + Duration::from_secs(3);
+        assert!(checks.on_update(update("svc", true, 0, None), t1).is_none());
+        assert!(checks.on_update(update("svc", true, 2, None), t1).is_some());
+        assert!(checks
+            .on_update(update("svc", false, 2, None), t1)
+            .is_some());
+        let status = checks.status(t1 + Duration::from_secs(1));
+        let svc = status.iter().find(|c| c.name == "svc").expect("svc");
+        assert_eq!(svc.kind, "script");
+        assert_eq!(svc.target, "true");
+        assert_eq!(svc.up, Some(false));
+        assert_eq!(svc.value, 2);
+        assert_eq!(svc.last_output.as_deref(), Some("fine"));
+        assert_eq!(svc.since_change_ms, Some(1000));
+        let uplink = status.iter().find(|c| c.name == "uplink").expect("uplink");
+        assert_eq!((uplink.target.as_str(), uplink.up), ("eth1", Some(false)));
+    }
+}

@@ -153,4 +153,65 @@ mod tests {
         assert_eq!(group_state(&[Initialize, Initialize]), Initialize);
         assert_eq!(group_state(&[Initialize, Backup]), Backup);
     }
+
+    #[test]
+    fn only_a_member_leaving_master_for_backup_moves_the_partners() {
+        use TransitionReason::*;
+        let g = group();
+        let maintenance = moved(State::Master, State::Backup, Maintenance);
+        assert_eq!(
+            g.resign_with("web", &maintenance),
+            vec![("db", Event::Resign)]
+        );
+        for t in [
+            moved(State::Backup, State::Fault, Fault),
+            moved(State::Initialize, State::Backup, Startup),
+            moved(State::Fault, State::Backup, FaultCleared),
+            moved(State::Master, State::Initialize, Shutdown),
+        ] {
+            assert!(g.resign_with("web", &t).is_empty(), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn refresh_reports_and_queues_hooks_only_on_a_change() {
+        let mut g = GroupCore::new(SyncGroup {
+            hooks: crate::config::Hooks {
+                on_master: Some(crate::config::Hook {
+                    command: crate::config::Command::Shell("m".into()),
+                    timeout: std::time::Duration::from_secs(1),
+                }),
+                ..crate::config::Hooks::default()
+            },
+            ..group().config
+        });
+        assert_eq!(
+            g.refresh(&[State::Initialize, State::Initialize], 100),
+            None
+        );
+        assert!(g.hooks.is_idle());
+        assert_eq!(
+            g.refresh(&[State::Master, State::Master], 90),
+            Some((State::Initialize, State::Master))
+        );
+        assert_eq!(g.state, State::Master);
+        assert_eq!(g.refresh(&[State::Master, State::Master], 90), None);
+        let mut next = 0;
+        let steps = g.hooks.pump(0, &mut next);
+        let [super::super::hooks::Step::Run(run)] = &steps[..] else {
+            panic!("on_master runs: {steps:?}")
+        };
+        assert!(run.args.group);
+        assert_eq!(run.args.priority, 90);
+        assert_eq!(
+            (run.args.from, run.args.to),
+            (State::Initialize, State::Master)
+        );
+    }
+
+    #[test]
+    fn a_group_without_members_is_not_master() {
+        assert_eq!(group_state(&[]), State::Initialize);
+        assert_eq!(group_state(&[State::Backup, State::Backup]), State::Backup);
+    }
 }

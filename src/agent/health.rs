@@ -293,7 +293,62 @@ sync_groups:
         assert_eq!(all["a"].priority, 90);
         assert_eq!(all["c"].priority, 90, "c follows a's lower priority");
         assert_eq!(all["a"].fault_reasons, vec!["sync group g: c is in fault"]);
+        assert_eq!(
+            all["a"].priority_reasons,
+            vec!["svc down (-60)"],
+            "already lowest"
+        );
         assert_eq!(all["c"].fault_reasons, vec!["test"]);
         assert_eq!(all["b"].priority, 150, "b is in no group");
+    }
+
+    #[test]
+    fn an_owner_keeps_255_and_says_why_only_when_something_moved() {
+        let text = CONFIG.replace("priority: 250", "priority: 255");
+        let config = parse_str(&text, "test.yaml").expect("valid");
+        assert_eq!(
+            of(&config, "c", &states(Some(false), Some(0))),
+            Assessment {
+                priority: 255,
+                priority_reasons: Vec::new(),
+                fault_reasons: Vec::new(),
+            }
+        );
+        let moved = of(&config, "c", &states(Some(true), Some(0)));
+        assert_eq!(moved.priority, 255);
+        assert_eq!(
+            moved.priority_reasons,
+            vec![
+                "svc up (+20)",
+                "ignored: an address owner's priority never moves"
+            ]
+        );
+        // In a sync group the owner keeps 255 too, and shares faults.
+        let mut all: HashMap<String, Assessment> = config
+            .instances
+            .iter()
+            .map(|i| {
+                (
+                    i.name.clone(),
+                    assess(i, &config, &states(Some(false), Some(0)), true),
+                )
+            })
+            .collect();
+        all.get_mut("a").unwrap().fault_reasons.push("test".into());
+        couple_sync_groups(&config, &mut all);
+        assert_eq!(all["c"].priority, 255);
+        assert_eq!(all["c"].fault_reasons, vec!["sync group g: a is in fault"]);
+        assert_eq!(all["a"].fault_reasons, vec!["test"]);
+    }
+
+    #[test]
+    fn a_file_read_as_zero_moves_nothing() {
+        let config = config();
+        let zero = of(&config, "c", &states(Some(true), Some(0)));
+        assert_eq!(zero.priority, 254);
+        assert_eq!(zero.priority_reasons, vec!["svc up (+20)"]);
+        let read = of(&config, "c", &states(Some(false), Some(3)));
+        assert_eq!(read.priority, 220);
+        assert_eq!(read.priority_reasons, vec!["level reads 3 (-30)"]);
     }
 }

@@ -479,4 +479,99 @@ mod tests {
         assert_eq!((finished.kind, finished.term), (HookKind::BeforeMaster, 7));
         assert!(queue.finished(run.id).is_none(), "reported once");
     }
+
+    #[test]
+    fn hooks_are_told_the_transition_as_arguments_and_environment() {
+        let mut a = args(State::Backup, State::Master);
+        assert_eq!(a.argv(), vec!["web", "master", "backup", "100"]);
+        let env = a.env();
+        assert_eq!(env.len(), 4);
+        assert!(env.contains(&("TWINSTAR_INSTANCE".to_owned(), "web".to_owned())));
+        assert!(env.contains(&("TWINSTAR_STATE".to_owned(), "master".to_owned())));
+        assert!(env.contains(&("TWINSTAR_OLD_STATE".to_owned(), "backup".to_owned())));
+        assert!(env.contains(&("TWINSTAR_PRIORITY".to_owned(), "100".to_owned())));
+        a.group = true;
+        assert!(a
+            .env()
+            .contains(&("TWINSTAR_GROUP".to_owned(), "web".to_owned())));
+    }
+
+    #[test]
+    fn each_state_entered_queues_its_own_hook() {
+        let hooks = Hooks {
+            on_fault: hook("f"),
+            on_stop: hook("s"),
+            ..all_hooks()
+        };
+        let mut queue = HookQueue::new(hooks);
+        let mut next = 0;
+        queue.transition(args(State::Backup, State::Fault), Gate::Open);
+        queue.transition(args(State::Fault, State::Master), Gate::Open);
+        queue.transition(args(State::Master, State::Initialize), Gate::Open);
+        assert_eq!(
+            run_all(&mut queue, 0, &mut next),
+            vec![
+                HookKind::OnFault,
+                HookKind::OnChange,
+                HookKind::OnMaster,
+                HookKind::OnChange,
+                HookKind::AfterBackup,
+                HookKind::OnStop,
+                HookKind::OnChange,
+            ]
+        );
+    }
+
+    #[test]
+    fn a_transition_without_hooks_queues_nothing() {
+        let mut queue = HookQueue::new(Hooks::default());
+        queue.transition(args(State::Backup, State::Master), Gate::AwaitAdd);
+        assert!(queue.is_idle());
+        assert!(!queue.before_master(args(State::Backup, State::Master), 1));
+        assert!(queue.is_idle());
+        queue.set_hooks(all_hooks());
+        assert_eq!(queue.hooks().on_master, hook("m"));
+        queue.transition(args(State::Backup, State::Master), Gate::AwaitAdd);
+        assert!(!queue.is_idle(), "a gated job waits");
+    }
+
+    #[test]
+    fn runs_are_numbered_from_one_counter_and_only_the_running_one_finishes() {
+        let mut queue = HookQueue::new(all_hooks());
+        let mut next = 0;
+        queue.transition(args(State::Backup, State::Master), Gate::Open);
+        let Some(Step::Run(first)) = queue.pump(0, &mut next).pop() else {
+            panic!("on_master starts")
+        };
+        assert_eq!(first.id, HookRunId(1));
+        assert!(queue.is_running(first.id));
+        assert!(!queue.is_running(HookRunId(2)));
+        assert!(!queue.is_idle(), "a hook runs");
+        assert!(queue.finished(HookRunId(2)).is_none(), "not ours");
+        assert!(queue.is_running(first.id));
+        let finished = queue.finished(first.id).expect("ours");
+        assert_eq!(finished.kind, HookKind::OnMaster);
+        assert_eq!(finished.args, args(State::Backup, State::Master));
+        let Some(Step::Run(second)) = queue.pump(0, &mut next).pop() else {
+            panic!("on_change starts")
+        };
+        assert_eq!(second.id, HookRunId(2));
+        assert_eq!(next, 2);
+        assert_eq!(second.hook, hook("c").unwrap());
+    }
+
+    #[test]
+    fn resolve_changes_only_the_gates_named() {
+        let mut queue = HookQueue::new(all_hooks());
+        let mut next = 0;
+        queue.transition(args(State::Backup, State::Master), Gate::AwaitAdd);
+        queue.resolve(Gate::AwaitRemoval, Gate::Open);
+        assert!(
+            queue.pump(0, &mut next).is_empty(),
+            "still waits for the add"
+        );
+        queue.resolve(Gate::AwaitAdd, Gate::Addresses(1));
+        assert!(queue.pump(0, &mut next).is_empty());
+        assert_eq!(run_all(&mut queue, 1, &mut next)[0], HookKind::OnMaster);
+    }
 }

@@ -456,3 +456,6 @@ fn router_settings(config: &config::Instance, primary_address: IpAddr) -> Router
         primary_address,
     }
 }
+
+#[cfg(test)]
+mod tests;

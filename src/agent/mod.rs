@@ -516,3 +516,6 @@ fn hook_event(
         output: outcome.and_then(|o| o.last_line.clone()),
     })
 }
+
+#[cfg(test)]
+mod tests;
