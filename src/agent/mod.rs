@@ -129,10 +129,11 @@ impl Agent {
         if let Some(cached) = self.deadline_cache {
             return cached;
         }
+        // Retired instances are timed no more: their handover ended when
+        // they were removed, and a hold of theirs would never be cleared.
         let earliest = self
             .instances
             .iter()
-            .chain(&self.retiring)
             .filter_map(InstanceCore::next_deadline)
             .min();
         self.deadline_cache = Some(earliest);
@@ -275,11 +276,6 @@ impl Agent {
                 info!(instance = %instance.config.name, "before_master retry: leaving Fault");
                 instance.before_master_failed_until = None;
                 holds_expired = true;
-            }
-        }
-        for instance in &mut self.retiring {
-            if instance.handover_deadline().is_some_and(|t| t <= horizon) {
-                instance.finish_handover(&mut self.out);
             }
         }
         if holds_expired {

@@ -468,3 +468,45 @@ fn a_sync_group_removed_by_a_reload_finishes_its_hook_and_then_goes() {
     drain(&mut agent);
     assert!(agent.is_finished(), "nothing of the old group is left");
 }
+
+#[test]
+fn a_retired_instance_leaves_no_timer_behind() {
+    // An instance whose before_master failed holds a Fault until its retry;
+    // once a reload removes it, nothing of it is timed any more, so the agent
+    // must not ask to be woken for that hold (it would wake forever: only
+    // running instances' holds are ever cleared).
+    let t0 = Instant::now();
+    let hooks = "    hooks:\n      before_master: bm\n";
+    let mut agent = Agent::new(BTreeSet::new());
+    agent.configure(t0, setup(&instances(&[instance("a", 1, 255, hooks)])));
+    let effects = drain(&mut agent);
+    let run = effects.iter().find_map(|e| match e {
+        Effect::RunHook(run) => Some(run.id),
+        _ => None,
+    });
+    let run = run.expect("before_master runs: the owner is Master at once");
+    let failed = ScriptOutcome {
+        result: crate::track::process::ScriptResult::Exited(1),
+        last_line: None,
+        duration: Duration::from_millis(5),
+    };
+    agent.handle(
+        t0,
+        Input::HookFinished {
+            run,
+            outcome: failed,
+        },
+    );
+    drain(&mut agent);
+    assert!(
+        agent.poll_timeout().is_some(),
+        "the hold is timed while it runs"
+    );
+    agent.configure(t0, setup("instances: []\n"));
+    drain(&mut agent);
+    assert_eq!(
+        agent.poll_timeout(),
+        None,
+        "the removed instance's hold is gone"
+    );
+}
