@@ -31,7 +31,7 @@ pub use duration::{format as format_duration, parse as parse_duration};
 pub use error::{ConfigError, ConfigErrors};
 pub use model::{
     defaults, AddressFamily, Check, CheckKind, Command, Config, Control, EventSinks, Garp, Hook,
-    Hooks, HttpCheck, Instance, Ipv4Checksum, Metrics, SyncGroup, Track, VirtualIp,
+    Hooks, HttpCheck, Instance, Ipv4Checksum, Metrics, SyncGroup, Track, VipLifetime, VirtualIp,
 };
 pub use parse::parse_str;
 
@@ -56,3 +56,5 @@ mod tests;
 mod tests_control;
 #[cfg(test)]
 mod tests_health;
+#[cfg(test)]
+mod tests_lifetime;

@@ -39,6 +39,10 @@ pub struct Config {
     /// `realtime_priority` (0..=99, default 10; 0 = off): SCHED_FIFO priority of
     /// the event loop, so adverts leave on time when every core is busy.
     pub realtime_priority: u8,
+    /// `vip_lifetime` (default derived per instance, see [`VipLifetime`]): the
+    /// kernel lifetime of the virtual IPs, the default of every instance's own
+    /// `vip_lifetime`.
+    pub vip_lifetime: VipLifetime,
 }
 
 /// `control`: who may use the control socket `<runtime-dir>/control.sock`.
@@ -72,6 +76,7 @@ impl Config {
             control: Control::default(),
             metrics: None,
             realtime_priority: 0,
+            vip_lifetime: VipLifetime::Derived,
         }
     }
 
@@ -135,6 +140,9 @@ pub struct Instance {
     pub track: Vec<Track>,
     /// `hooks`: commands run on this instance's transitions. See [`Hooks`].
     pub hooks: Hooks,
+    /// `vip_lifetime` (default: the top-level `vip_lifetime`): the kernel
+    /// lifetime of this instance's virtual IPs. See [`VipLifetime`].
+    pub vip_lifetime: VipLifetime,
 }
 
 impl Instance {
@@ -146,6 +154,54 @@ impl Instance {
         self.virtual_ips
             .first()
             .map_or(AddressFamily::Ipv4, VirtualIp::address_family)
+    }
+
+    /// The kernel lifetime the virtual IPs are added with and refreshed to
+    /// while Master; `None` adds them for good.
+    pub fn address_lifetime(&self) -> Option<Duration> {
+        self.vip_lifetime.resolve(self.advert_interval)
+    }
+}
+
+/// How long the kernel keeps a virtual IP that is not refreshed: the dead-man
+/// switch that takes a VIP off a host whose agent was killed, stopped or hung,
+/// so that it is not left on the LAN twice once a Backup takes over.
+///
+/// The Master refreshes the lifetime every third of it. The kernel counts
+/// address lifetimes in whole seconds and removes an expired address up to
+/// about a second late, so a VIP outlives its last refresh by `lifetime` to
+/// `lifetime + 1s`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum VipLifetime {
+    /// Omitted: four advert intervals rounded up to whole seconds, at least
+    /// 2s. A Backup declares the Master dead after Master_Down_Interval =
+    /// 3 × Master_Adver_Interval + Skew_Time, and Skew_Time is below one
+    /// interval (RFC 9568 §6.1), so four intervals cover any Backup's
+    /// takeover: a dead Master's VIP is gone by then, or at most the kernel's
+    /// second later. 2s is the floor because a one-second lifetime would
+    /// leave a loaded host a third of a second to refresh.
+    #[default]
+    Derived,
+    /// `forever`: no lifetime; a VIP stays until removed (the behaviour before
+    /// lifetimes).
+    Forever,
+    /// A whole number of seconds, 2s..=1d.
+    Fixed(Duration),
+}
+
+impl VipLifetime {
+    /// The lifetime for an instance advertising every `advert_interval`;
+    /// `None` is forever.
+    pub fn resolve(self, advert_interval: Duration) -> Option<Duration> {
+        match self {
+            VipLifetime::Forever => None,
+            VipLifetime::Fixed(lifetime) => Some(lifetime),
+            VipLifetime::Derived => {
+                let four = advert_interval.saturating_mul(4);
+                let whole = four.as_secs() + u64::from(four.subsec_nanos() > 0);
+                Some(Duration::from_secs(whole).max(defaults::VIP_LIFETIME_MIN))
+            }
+        }
     }
 }
 
@@ -289,6 +345,11 @@ pub mod defaults {
     pub const BEFORE_MASTER_RETRY_MIN: Duration = Duration::from_secs(1);
     /// Longest `hooks.before_master_retry`.
     pub const BEFORE_MASTER_RETRY_MAX: Duration = Duration::from_secs(86400);
+    /// Shortest `vip_lifetime`: with one second, a refresh every third of it
+    /// leaves too little slack on a loaded host.
+    pub const VIP_LIFETIME_MIN: Duration = Duration::from_secs(2);
+    /// Longest `vip_lifetime` (one day); use `forever` for none.
+    pub const VIP_LIFETIME_MAX: Duration = Duration::from_secs(86400);
     /// Default `http` check expected status.
     pub const HTTP_STATUS: u16 = 200;
 }

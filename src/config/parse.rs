@@ -9,7 +9,7 @@ use super::duration;
 use super::error::ConfigErrors;
 use super::model::{
     defaults, AddressFamily, Config, Control, EventSinks, Garp, Hooks, Instance, Ipv4Checksum,
-    VirtualIp,
+    VipLifetime, VirtualIp,
 };
 use super::parse_control;
 use super::parse_health::{self as health, CheckSet};
@@ -30,6 +30,7 @@ const TOP_KEYS: &[&str] = &[
     "control",
     "metrics",
     "realtime_priority",
+    "vip_lifetime",
 ];
 const INSTANCE_KEYS: &[&str] = &[
     "name",
@@ -45,6 +46,7 @@ const INSTANCE_KEYS: &[&str] = &[
     "garp",
     "track",
     "hooks",
+    "vip_lifetime",
 ];
 const GARP_KEYS: &[&str] = &["count", "interval", "refresh"];
 
@@ -80,6 +82,41 @@ pub fn parse_str(text: &str, file_name: &str) -> Result<Config, ConfigErrors> {
     }
 }
 
+/// Parses `vip_lifetime`: `forever`, or a whole number of seconds in range.
+fn vip_lifetime(ck: &mut Checker, node: &Node) -> Option<VipLifetime> {
+    if let Kind::Str(text) = &node.kind {
+        if text == "forever" {
+            return Some(VipLifetime::Forever);
+        }
+    }
+    if !matches!(node.kind, Kind::Str(_)) {
+        ck.error(
+            node.pos,
+            format!(
+                "vip_lifetime must be a duration such as `2s`, or `forever`; found {}",
+                node.kind.type_name()
+            ),
+        );
+        return None;
+    }
+    let (lo, hi) = (defaults::VIP_LIFETIME_MIN, defaults::VIP_LIFETIME_MAX);
+    let lifetime = duration_in(ck, "vip_lifetime", node, lo, hi)?;
+    if lifetime.subsec_nanos() != 0 {
+        let up = Duration::from_secs(lifetime.as_secs() + 1);
+        ck.error(
+            node.pos,
+            format!(
+                "vip_lifetime {} is not a whole number of seconds; the kernel counts address \
+                 lifetimes in seconds, write `{}`",
+                duration::format(lifetime),
+                duration::format(up)
+            ),
+        );
+        return None;
+    }
+    Some(VipLifetime::Fixed(lifetime))
+}
+
 fn config(ck: &mut Checker, root: &Node) -> Option<Config> {
     if root.kind == Kind::Null {
         ck.error(
@@ -95,13 +132,23 @@ fn config(ck: &mut Checker, root: &Node) -> Option<Config> {
     if let Some(node) = top.get("checks") {
         health::named_checks(ck, node, &mut checks);
     }
+    let vip_lifetime = optional(
+        top.get("vip_lifetime"),
+        Some(VipLifetime::Derived),
+        |n| vip_lifetime(ck, n),
+    );
     let (instances, names) = match top.required(
         ck,
         "the configuration",
         "instances",
         "the list of virtual routers (`instances: []` for none)",
     ) {
-        Some(list) => instances(ck, list, &mut checks),
+        Some(list) => instances(
+            ck,
+            list,
+            &mut checks,
+            vip_lifetime.unwrap_or_default(),
+        ),
         None => (None, None),
     };
     let sync_groups = optional(top.get("sync_groups"), Some(Vec::new()), |n| {
@@ -128,6 +175,7 @@ fn config(ck: &mut Checker, root: &Node) -> Option<Config> {
     );
     Some(Config {
         realtime_priority: realtime_priority?,
+        vip_lifetime: vip_lifetime?,
         instances: instances?,
         checks: checks.into_checks(),
         sync_groups: sync_groups?,
@@ -143,6 +191,7 @@ fn instances(
     ck: &mut Checker,
     list: &Node,
     checks: &mut CheckSet,
+    vip_lifetime: VipLifetime,
 ) -> (Option<Vec<Instance>>, Option<Vec<String>>) {
     if list.kind == Kind::Null {
         ck.error(
@@ -165,7 +214,10 @@ fn instances(
     // An empty list is a valid configuration: the agent runs and holds no
     // virtual IP (the packaged file ships like this until it is filled in).
     let parsed: Vec<(Option<Instance>, Ident)> =
-        items.iter().map(|n| instance(ck, n, checks)).collect();
+        items
+        .iter()
+        .map(|n| instance(ck, n, checks, vip_lifetime))
+        .collect();
     check_unique(ck, parsed.iter().map(|(_, id)| id));
     let names = parsed
         .iter()
@@ -223,7 +275,12 @@ fn check_unique<'a>(ck: &mut Checker, idents: impl Iterator<Item = &'a Ident>) {
     }
 }
 
-fn instance(ck: &mut Checker, node: &Node, checks: &mut CheckSet) -> (Option<Instance>, Ident) {
+fn instance(
+    ck: &mut Checker,
+    node: &Node,
+    checks: &mut CheckSet,
+    default_lifetime: VipLifetime,
+) -> (Option<Instance>, Ident) {
     let mut id = Ident::default();
     let Some(map) = MapReader::new(ck, node, "an instance", INSTANCE_KEYS) else {
         return (None, id);
@@ -304,6 +361,10 @@ fn instance(ck: &mut Checker, node: &Node, checks: &mut CheckSet) -> (Option<Ins
         notify::hooks(ck, n, HookOwner::Instance)
     });
 
+    let lifetime = optional(map.get("vip_lifetime"), Some(default_lifetime), |n| {
+        vip_lifetime(ck, n)
+    });
+
     let instance = (|| {
         Some(Instance {
             name: name?,
@@ -319,6 +380,7 @@ fn instance(ck: &mut Checker, node: &Node, checks: &mut CheckSet) -> (Option<Ins
             garp: garp?,
             track: track?,
             hooks: hooks?,
+            vip_lifetime: lifetime?,
         })
     })();
     (instance, id)

@@ -142,6 +142,7 @@ pub const KEYS: &[KeyDoc] = &[
     k(TOP, "events", "none", "Where the JSON-lines event stream is written; see the events section."),
     k(TOP, "control", "none", "Who may use the control socket; see the control socket section."),
     k(TOP, "metrics", "none", "The Prometheus endpoint, off when omitted; see the metrics section."),
+    k(TOP, "vip_lifetime", "4 × advert_interval, at least 2s", "The kernel lifetime of every virtual IP, the default of each instance's `vip_lifetime`: a whole number of seconds, 2s..=1d, or `forever` for none. The Master refreshes it every third of it, so a VIP of an agent that was killed, stopped or hung leaves its host by itself `vip_lifetime` to `vip_lifetime` + 1s after the last refresh (the kernel counts in seconds). The default, four advert intervals rounded up to whole seconds, outlasts any Backup's Master_Down_Interval (3 intervals + Skew_Time, under 4): a dead Master's VIP is gone by the time a Backup takes over, or within the kernel's second after; 2s is the floor, so a loaded host has over a second to refresh."),
     // Instances.
     k(INSTANCES, "instances[].name", "required", "Unique label used by the command line, hooks and metrics: 1 to 32 letters, digits, `-`, `_` or `.`."),
     k(INSTANCES, "instances[].interface", "required", "The network interface to advertise on and to add the virtual IPs to, such as `eth0`: at most 15 characters, without `/`, `:` or spaces."),
@@ -156,6 +157,7 @@ pub const KEYS: &[KeyDoc] = &[
     k(INSTANCES, "instances[].garp", "none", "Announcements sent on becoming Master; see the announcements section."),
     k(INSTANCES, "instances[].track", "none", "Tracked objects that move this instance's priority or put it in Fault: a list of `{check: NAME, weight: W}` or inline checks; see the tracked objects section."),
     k(INSTANCES, "instances[].hooks", "none", "Commands run on this instance's transitions; see the hooks section."),
+    k(INSTANCES, "instances[].vip_lifetime", "vip_lifetime", "This instance's kernel lifetime of its virtual IPs, as the top-level `vip_lifetime` (whole seconds 2s..=1440m, or `forever`), which it overrides."),
     // Announcements.
     k(GARP, "instances[].garp.count", "5", "Announcements sent per address on becoming Master, 1..=100; repeats cover a lost frame or a switch port still coming up."),
     k(GARP, "instances[].garp.interval", "100ms", "The delay between those repeats, 0s..=10s."),

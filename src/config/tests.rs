@@ -83,6 +83,7 @@ fn good_config_reads_every_key() {
             },
             track: Vec::new(),
             hooks: Hooks::default(),
+            vip_lifetime: VipLifetime::Derived,
         }
     );
     assert_eq!(web.address_family(), AddressFamily::Ipv4);
@@ -166,12 +167,12 @@ fn unknown_keys_are_reported_at_every_level_with_suggestions() {
         errors(text),
         [
             "1:1: unknown key `globl` in the top level; expected one of: instances, checks, \
-             sync_groups, events, script_user, control, metrics, realtime_priority",
+             sync_groups, events, script_user, control, metrics, realtime_priority, vip_lifetime",
             "4:5: unknown key `priorty` in an instance; did you mean `priority`?",
             "8:13: unknown key `cont` in garp; did you mean `count`?",
             "9:5: unknown key `zzz` in an instance; expected one of: name, interface, vrid, \
              priority, advert_interval, preempt, preempt_delay, accept, virtual_ips, ipv4_checksum, garp, \
-             track, hooks",
+             track, hooks, vip_lifetime",
         ]
     );
 }
