@@ -120,8 +120,8 @@ fn addresses_are_added_and_removed_idempotently() {
         let index = netlink.link_by_name(LOCAL).await.unwrap().index;
 
         for _ in 0..2 {
-            netlink.add_address(index, v4, 24).await.unwrap();
-            netlink.add_address(index, v6, 64).await.unwrap();
+            netlink.add_address(index, v4, 24, None).await.unwrap();
+            netlink.add_address(index, v6, 64, None).await.unwrap();
         }
         let addresses = netlink.addresses(index).await.unwrap();
         for (address, prefix_len) in [(v4, 24), (v6, 64)] {
@@ -160,7 +160,7 @@ fn addresses_are_added_and_removed_idempotently() {
         assert_eq!(lab.address_json("192.0.2.50"), None);
         assert_eq!(lab.address_json("2001:db8::50"), None);
 
-        let error = netlink.add_address(9999, v4, 24).await.unwrap_err();
+        let error = netlink.add_address(9999, v4, 24, None).await.unwrap_err();
         assert!(
             error
                 .to_string()
@@ -184,11 +184,11 @@ fn primary_ipv4_skips_secondaries_and_link_local_is_found() {
         let primary = Ipv4Addr::new(192, 0, 2, 10);
         let secondary = Ipv4Addr::new(192, 0, 2, 11);
         netlink
-            .add_address(index, primary.into(), 24)
+            .add_address(index, primary.into(), 24, None)
             .await
             .unwrap();
         netlink
-            .add_address(index, secondary.into(), 24)
+            .add_address(index, secondary.into(), 24, None)
             .await
             .unwrap();
         assert_eq!(netlink.primary_ipv4(index).await.unwrap(), Some(primary));

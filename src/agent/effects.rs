@@ -3,8 +3,9 @@
 //! that carries out its I/O.
 
 use std::collections::VecDeque;
-use std::net::Ipv6Addr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::{Datagram, HookRun, HookRunId, InstanceId, SocketKey};
 use crate::config::{Garp, VirtualIp};
@@ -51,8 +52,29 @@ pub enum Input {
         /// What the kernel said.
         error: String,
     },
+    /// The kernel reported an address added to (`present`) or removed from an
+    /// interface. Only a hint: the instance's address worker reads the
+    /// interface before anything is repaired.
+    AddressChanged {
+        /// The address and its interface.
+        address: KernelAddress,
+        /// Added (or updated) rather than removed.
+        present: bool,
+    },
+    /// Every address on the host, read in full: after the kernel dropped
+    /// notifications, and now and then in case one was missed. A hint too.
+    AddressSnapshot(Vec<KernelAddress>),
     /// [`Agent::poll_timeout`] has passed.
     Timeout,
+}
+
+/// An address on an interface, as the kernel reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KernelAddress {
+    /// Interface index.
+    pub ifindex: u32,
+    /// The address.
+    pub address: IpAddr,
 }
 
 /// A job for an instance's address worker; done strictly in queue order.
@@ -66,14 +88,26 @@ pub enum AddressJob {
     Remove,
     /// Announce the VIPs: `garp.count` times, then every `garp.refresh` if set.
     Announce,
-    /// New VIPs or announcement settings from a reload: while holding, add and
-    /// remove only the difference.
+    /// New VIPs, announcement settings or lifetime from a reload: while
+    /// holding, add and remove only the difference (and renew the lifetime of
+    /// the VIPs kept when it changed).
     Reconfigure {
         /// The new VIP list.
         vips: Vec<VirtualIp>,
         /// The new announcement settings.
         garp: Garp,
+        /// The new kernel lifetime of the VIPs; `None` is forever.
+        lifetime: Option<Duration>,
     },
+    /// Renew the kernel lifetime of the VIPs held (the dead-man switch).
+    Refresh,
+    /// Read the interface and report which VIPs are on it: the truth that a
+    /// kernel notification only hinted at.
+    Verify,
+    /// Put back VIPs that vanished from the interface while held.
+    Restore(Vec<VirtualIp>),
+    /// Take off VIPs of ours that appeared on the interface while not held.
+    Evict(Vec<VirtualIp>),
 }
 
 /// Where and what an instance's address worker manages.
@@ -95,6 +129,8 @@ pub struct AddressTarget {
     pub vips: Vec<VirtualIp>,
     /// Announcement settings.
     pub garp: Garp,
+    /// The kernel lifetime the VIPs are added with; `None` is forever.
+    pub lifetime: Option<Duration>,
 }
 
 /// Something the daemon must do, in the order given.

@@ -12,6 +12,7 @@ use super::advert::AdvertTemplate;
 use super::health::Assessment;
 use super::hooks::{Gate, HookQueue, TransitionArgs};
 use super::receive::SocketKey;
+use super::reconcile::Reconcile;
 use super::{AddressJob, AddressTarget, Effect, InstanceId, Out};
 use crate::config::{self, VirtualIp};
 use crate::vrrp::{Action, Event, RouterSettings, State, TransitionReason, VirtualRouter};
@@ -76,6 +77,8 @@ pub struct InstanceCore {
     pub send_errors: u64,
     /// The hooks and their queue.
     pub hooks: HookQueue,
+    /// Whether the VIPs should be on, their lifetime refresh, and repairs.
+    pub reconcile: Reconcile,
     advert: AdvertTemplate,
     /// Counts the times this instance became Master; a `before_master`
     /// report for an older term is stale.
@@ -117,6 +120,7 @@ impl InstanceCore {
             id,
             advert: AdvertTemplate::new(&config),
             hooks: HookQueue::new(config.hooks.clone()),
+            reconcile: Reconcile::default(),
             config,
             facts,
             router,
@@ -147,6 +151,7 @@ impl InstanceCore {
             link_local: self.facts.link_local,
             vips: self.config.virtual_ips.clone(),
             garp: self.config.garp,
+            lifetime: self.config.address_lifetime(),
         }
     }
 
@@ -168,11 +173,16 @@ impl InstanceCore {
         if self.router.update_settings(settings).is_err() {
             return false;
         }
-        if config.virtual_ips != old.virtual_ips || config.garp != old.garp {
+        let lifetime = config.address_lifetime();
+        if config.virtual_ips != old.virtual_ips
+            || config.garp != old.garp
+            || lifetime != old.address_lifetime()
+        {
             self.queue(
                 AddressJob::Reconfigure {
                     vips: config.virtual_ips.clone(),
                     garp: config.garp,
+                    lifetime,
                 },
                 out,
             );
@@ -186,6 +196,7 @@ impl InstanceCore {
 
     /// Queues a job for the address worker; returns its number.
     pub fn queue(&mut self, job: AddressJob, out: &mut Out) -> u64 {
+        self.reconcile.queued(&job);
         self.queued_seq += 1;
         out.push(Effect::Address {
             instance: self.id,
@@ -269,6 +280,7 @@ impl InstanceCore {
             self.router.next_deadline(),
             self.before_master_failed_until,
             self.handover,
+            self.reconcile.next_refresh(),
         ]
         .into_iter()
         .flatten()

@@ -18,6 +18,7 @@ pub mod health;
 pub mod hooks;
 mod instance;
 mod operate;
+mod reconcile;
 pub mod receive;
 mod reload;
 mod status;
@@ -28,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use tracing::info;
 
-pub use self::effects::{AddressJob, AddressTarget, Effect, Input, Out};
+pub use self::effects::{AddressJob, AddressTarget, Effect, Input, KernelAddress, Out};
 pub use self::hooks::{HookRun, HookRunId, TransitionArgs};
 pub use self::instance::{InstanceFacts, Transition};
 pub use self::receive::{Datagram, DropReason, SocketKey};
@@ -162,13 +163,11 @@ impl Agent {
                 instance,
                 seq,
                 present,
-            } => {
-                if let Some(i) = self.instance_by_id(instance) {
-                    i.done_seq = i.done_seq.max(seq);
-                    i.present = present;
-                }
-                self.out.status_dirty = true;
+            } => self.on_addresses_done(now, instance, seq, present),
+            Input::AddressChanged { address, present } => {
+                self.on_address_changed(address, present);
             }
+            Input::AddressSnapshot(addresses) => self.on_address_snapshot(&addresses),
             Input::SendFailed { instance, error } => {
                 if let Some(i) = self.instance_by_id(instance) {
                     i.send_failed(&error);
@@ -265,6 +264,9 @@ impl Agent {
                 self.after_transitions(index, transitions, at);
             }
             let instance = &mut self.instances[index];
+            if instance.reconcile.refresh_due(horizon) {
+                instance.refresh_lifetime(now, &mut self.out);
+            }
             if instance.handover_deadline().is_some_and(|t| t <= horizon) {
                 // Nobody took over in time: the VIPs go anyway.
                 instance.finish_handover(&mut self.out);

@@ -148,6 +148,10 @@ pub struct InstanceCounters {
     pub master_transitions: u64,
     /// Advertisements the instance failed to send.
     pub send_errors: u64,
+    /// Virtual IPs put back after they vanished while Master, or taken off
+    /// after they appeared while not Master, behind the agent's back.
+    #[serde(default)]
+    pub address_repairs: u64,
 }
 
 /// One check: what it looks at and its latest result.
@@ -267,6 +271,7 @@ pub(crate) mod samples {
                         interval_mismatches: 2,
                         master_transitions: 4,
                         send_errors: 5,
+                        address_repairs: 6,
                     },
                 },
                 InstanceStatus {
@@ -368,7 +373,7 @@ mod tests {
                         "adverts_received": 3, "adverts_sent": 1200,
                         "priority_zero_received": 0, "priority_zero_sent": 1,
                         "interval_mismatches": 2, "master_transitions": 4,
-                        "send_errors": 5,
+                        "send_errors": 5, "address_repairs": 6,
                     },
                 },
                 {
@@ -385,7 +390,7 @@ mod tests {
                         "adverts_received": 880, "adverts_sent": 0,
                         "priority_zero_received": 1, "priority_zero_sent": 0,
                         "interval_mismatches": 0, "master_transitions": 0,
-                        "send_errors": 0,
+                        "send_errors": 0, "address_repairs": 0,
                     },
                 },
             ],

@@ -55,11 +55,14 @@ async fn run(
             AddressJob::RemoveStale => Box::pin(remove_stale(&target, &netlink)).await,
             AddressJob::Add => {
                 holding = true;
-                for vip in &target.vips {
-                    if Box::pin(add(&target, &netlink, vip)).await && !present.contains(vip) {
-                        present.push(*vip);
-                    }
-                }
+                Box::pin(add_all(&target, &netlink, &target.vips, &mut present)).await;
+            }
+            AddressJob::Refresh if holding => {
+                Box::pin(add_all(&target, &netlink, &target.vips, &mut present)).await;
+            }
+            AddressJob::Refresh => {}
+            AddressJob::Restore(vips) => {
+                Box::pin(add_all(&target, &netlink, &vips, &mut present)).await;
             }
             AddressJob::Remove => {
                 holding = false;
@@ -69,27 +72,50 @@ async fn run(
                     present.retain(|v| v != vip);
                 }
             }
+            AddressJob::Evict(vips) => {
+                for vip in &vips {
+                    Box::pin(remove(&target, &netlink, vip)).await;
+                    present.retain(|v| v != vip);
+                }
+            }
+            AddressJob::Verify => {
+                if let Some(found) = Box::pin(verify(&target, &netlink)).await {
+                    present = found;
+                }
+            }
             AddressJob::Announce => {
                 stop_announcing(&mut announcing);
                 announcing = Some(tokio::spawn(announce(target.clone(), announcer.clone())));
             }
-            AddressJob::Reconfigure { vips, garp } => {
-                let old = target.vips.clone();
-                let mut next = (*target).clone();
+            AddressJob::Reconfigure {
+                vips,
+                garp,
+                lifetime,
+            } => {
+                let old = (*target).clone();
+                let mut next = old.clone();
                 next.vips = vips;
                 next.garp = garp;
+                next.lifetime = lifetime;
                 target = Arc::new(next);
                 if holding {
-                    // Only the difference: the VIPs kept are never touched.
-                    for vip in old.iter().filter(|v| !target.vips.contains(v)) {
+                    // Only the difference: the VIPs kept are never removed
+                    // (a new lifetime is given to them in place).
+                    for vip in old.vips.iter().filter(|v| !target.vips.contains(v)) {
                         Box::pin(remove(&target, &netlink, vip)).await;
                         present.retain(|v| v != vip);
                     }
-                    for vip in target.vips.iter().filter(|v| !old.contains(v)) {
-                        if Box::pin(add(&target, &netlink, vip)).await && !present.contains(vip) {
-                            present.push(*vip);
-                        }
-                    }
+                    let added: Vec<VirtualIp> = if lifetime == old.lifetime {
+                        target
+                            .vips
+                            .iter()
+                            .filter(|v| !old.vips.contains(v))
+                            .copied()
+                            .collect()
+                    } else {
+                        target.vips.clone()
+                    };
+                    Box::pin(add_all(&target, &netlink, &added, &mut present)).await;
                     if announcing.is_some() {
                         stop_announcing(&mut announcing);
                         announcing =
@@ -112,10 +138,47 @@ async fn run(
     stop_announcing(&mut announcing);
 }
 
-/// Adds one VIP; true when it is on the interface now.
+/// Adds (or renews the lifetime of) `vips`, noting those now on the interface.
+async fn add_all(
+    target: &AddressTarget,
+    netlink: &Netlink,
+    vips: &[VirtualIp],
+    present: &mut Vec<VirtualIp>,
+) {
+    for vip in vips {
+        if add(target, netlink, vip).await && !present.contains(vip) {
+            present.push(*vip);
+        }
+    }
+}
+
+/// Which of the target's VIPs the kernel has on the interface now; `None`
+/// when it could not be read.
+async fn verify(target: &AddressTarget, netlink: &Netlink) -> Option<Vec<VirtualIp>> {
+    match netlink.addresses(target.ifindex).await {
+        Ok(on) => Some(
+            target
+                .vips
+                .iter()
+                .filter(|vip| {
+                    on.iter()
+                        .any(|a| a.address == vip.addr && a.prefix_len == vip.prefix_len)
+                })
+                .copied()
+                .collect(),
+        ),
+        Err(e) => {
+            warn!(instance = %target.name, "listing addresses on {} failed: {e}", target.interface);
+            None
+        }
+    }
+}
+
+/// Adds one VIP with the target's lifetime, or renews it; true when it is
+/// on the interface now.
 async fn add(target: &AddressTarget, netlink: &Netlink, vip: &VirtualIp) -> bool {
     match netlink
-        .add_address(target.ifindex, vip.addr, vip.prefix_len)
+        .add_address(target.ifindex, vip.addr, vip.prefix_len, target.lifetime)
         .await
     {
         Ok(()) => true,

@@ -7,6 +7,7 @@
 //! agent and carries out the effects the agent asks for ([`shell::Shell`]).
 //! It makes no protocol decision of its own.
 
+mod address_watch;
 mod addresses;
 mod control;
 mod maintenance;
@@ -152,9 +153,11 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
     let events = EventStream::open(&config.events)?;
     let (inputs_tx, mut inputs) = mpsc::unbounded_channel();
     let (datagrams_tx, mut datagrams) = mpsc::channel(4096);
+    let _address_watcher = address_watch::spawn(inputs_tx.clone())?;
     let mut shell = Shell::new(options, run_as, events, inputs_tx, datagrams_tx)?;
     let mut agent = Agent::new(maintenance::load(&shell.options.runtime_dir));
     let mut links = crate::platform::netlink::watch_links()?;
+
     let mut sigterm = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
     let mut sighup = signal(SignalKind::hangup()).map_err(DaemonError::Signals)?;

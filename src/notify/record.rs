@@ -1,6 +1,6 @@
 //! The records of the event stream: one JSON object per line, with `time`
 //! (RFC 3339 UTC, milliseconds) and `type` (`transition`, `priority`,
-//! `check`, `hook` or `group`) beside the fields of the record.
+//! `check`, `hook`, `group` or `address`) beside the fields of the record.
 //!
 //! Typed so that the daemon cannot emit a misspelt field, and so that a
 //! reader can parse a line with [`serde_json::from_str::<EventRecord>`]
@@ -26,6 +26,8 @@ pub enum EventRecord {
     Hook(HookEvent),
     /// A sync group's state changed.
     Group(GroupEvent),
+    /// A virtual IP changed behind the agent's back, and was repaired.
+    Address(AddressEvent),
 }
 
 impl EventRecord {
@@ -123,6 +125,31 @@ pub struct GroupEvent {
     pub from: State,
     /// The state entered.
     pub to: State,
+}
+
+/// `type: address`: a virtual IP vanished from the Master's interface, or
+/// appeared on a host that is not Master, behind the agent's back (an admin,
+/// another tool), and the agent put it back or took it off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressEvent {
+    /// The instance.
+    pub instance: String,
+    /// The virtual IP with its prefix length, as configured.
+    pub address: String,
+    /// What the agent did.
+    pub action: AddressRepair,
+    /// The instance's repairs so far, this one included.
+    pub repairs: u64,
+}
+
+/// What the agent did about a virtual IP changed behind its back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AddressRepair {
+    /// `restored`: it had vanished while Master; it was added again.
+    Restored,
+    /// `removed`: it had appeared while not Master; it was removed.
+    Removed,
 }
 
 /// Which hook ran; its name is the config key, in logs, events and metrics.

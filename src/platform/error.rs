@@ -73,6 +73,12 @@ pub enum PlatformError {
     /// Subscribing to link notifications (RTNLGRP_LINK) failed.
     #[error("subscribing to link notifications failed: {0}")]
     WatchLinks(#[source] io::Error),
+    /// Subscribing to address notifications (RTNLGRP_IPV4_IFADDR/IPV6_IFADDR) failed.
+    #[error("subscribing to address notifications failed: {0}")]
+    WatchAddresses(#[source] io::Error),
+    /// Listing every address of the host failed.
+    #[error("listing the host's addresses failed: {0}")]
+    ListAllAddresses(#[source] rtnetlink::Error),
     /// The AF_PACKET socket for announcements could not be opened (needs CAP_NET_RAW).
     #[error("opening the AF_PACKET announcement socket failed: {0}")]
     OpenPacketSocket(#[source] io::Error),

@@ -8,12 +8,13 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use futures::channel::mpsc::UnboundedReceiver;
 use futures::{Stream, StreamExt, TryStreamExt};
 use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload};
 use rtnetlink::packet_route::address::{
-    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage,
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, CacheInfo,
 };
 use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use rtnetlink::packet_route::RouteNetlinkMessage;
@@ -60,8 +61,8 @@ pub struct InterfaceAddress {
 }
 
 /// An address together with the flags the selection of source addresses needs.
-struct RawAddress {
-    address: InterfaceAddress,
+pub(super) struct RawAddress {
+    pub(super) address: InterfaceAddress,
     flags: AddressFlags,
 }
 
@@ -75,7 +76,7 @@ fn errno(error: &rtnetlink::Error) -> Option<i32> {
 
 /// Spawns a netlink connection future on the current runtime, without panicking
 /// when there is none.
-fn spawn_connection<F>(connection: F) -> Result<JoinHandle<()>, PlatformError>
+pub(super) fn spawn_connection<F>(connection: F) -> Result<JoinHandle<()>, PlatformError>
 where
     F: std::future::Future<Output = ()> + Send + 'static,
 {
@@ -142,6 +143,22 @@ impl Netlink {
             .collect())
     }
 
+    /// Lists every address of the host: (interface index, address).
+    pub async fn all_addresses(&self) -> Result<Vec<(u32, InterfaceAddress)>, PlatformError> {
+        let mut stream = self.handle.address().get().execute();
+        let mut found = Vec::new();
+        while let Some(message) = stream
+            .try_next()
+            .await
+            .map_err(PlatformError::ListAllAddresses)?
+        {
+            if let Some(raw) = parse_address(&message) {
+                found.push((message.header.index, raw.address));
+            }
+        }
+        Ok(found)
+    }
+
     async fn raw_addresses(&self, index: u32) -> Result<Vec<RawAddress>, PlatformError> {
         let list_error = |source| PlatformError::ListAddresses {
             interface_index: index,
@@ -194,19 +211,34 @@ impl Netlink {
         Ok(settled.or(link_locals.first()).map(|(address, _)| *address))
     }
 
-    /// Adds an address; IPv6 with IFA_F_NODAD (a VIP must be usable at once). Already present = Ok.
+    /// Adds an address, or renews one already there; IPv6 with IFA_F_NODAD (a
+    /// VIP must be usable at once). `lifetime` is the kernel's valid and
+    /// preferred lifetime, in whole seconds (`None`: forever).
     ///
     /// Skipping DAD is deliberate: the address is virtual and owned by whichever router
     /// is Master, so a tentative period would only delay the takeover.
+    ///
+    /// The request replaces (NLM_F_REPLACE): without it the kernel answers
+    /// EEXIST for an address that is there and leaves its lifetime alone, so
+    /// a refresh would not renew it, and a VIP left with a lifetime by an
+    /// earlier run would lapse although we now want it for good.
     pub async fn add_address(
         &self,
         index: u32,
         address: IpAddr,
         prefix_len: u8,
+        lifetime: Option<Duration>,
     ) -> Result<(), PlatformError> {
-        let mut request = self.handle.address().add(index, address, prefix_len);
+        let mut request = self
+            .handle
+            .address()
+            .add(index, address, prefix_len)
+            .replace();
+        let message = request.message_mut();
+        message
+            .attributes
+            .push(AddressAttribute::CacheInfo(cache_info(lifetime)));
         if address.is_ipv6() {
-            let message = request.message_mut();
             message.header.flags |= AddressHeaderFlags::Nodad;
             message
                 .attributes
@@ -265,11 +297,27 @@ impl Drop for Netlink {
     }
 }
 
+/// The kernel's "no lifetime" (INFINITY_LIFE_TIME).
+const INFINITE_LIFETIME: u32 = u32::MAX;
+
+/// IFA_CACHEINFO for a lifetime: valid and preferred alike, whole seconds
+/// rounded up (the kernel counts seconds), `None` infinite.
+fn cache_info(lifetime: Option<Duration>) -> CacheInfo {
+    let seconds = lifetime.map_or(INFINITE_LIFETIME, |l| {
+        let whole = l.as_secs() + u64::from(l.subsec_nanos() > 0);
+        u32::try_from(whole).unwrap_or(INFINITE_LIFETIME - 1)
+    });
+    let mut info = CacheInfo::default();
+    info.ifa_valid = seconds;
+    info.ifa_preferred = seconds;
+    info
+}
+
 fn is_link_local(address: Ipv6Addr) -> bool {
     address.segments()[0] & 0xffc0 == 0xfe80
 }
 
-fn parse_address(message: &AddressMessage) -> Option<RawAddress> {
+pub(super) fn parse_address(message: &AddressMessage) -> Option<RawAddress> {
     let mut local = None;
     let mut peer = None;
     let mut flags = None;
@@ -426,6 +474,16 @@ mod tests {
         assert!(is_link_local("febf::1".parse().unwrap()));
         assert!(!is_link_local("fec0::1".parse().unwrap()));
         assert!(!is_link_local("2001:db8::1".parse().unwrap()));
+    }
+
+    #[test]
+    fn lifetimes_are_whole_seconds_and_none_is_infinite() {
+        let info = cache_info(Some(Duration::from_secs(2)));
+        assert_eq!((info.ifa_valid, info.ifa_preferred), (2, 2));
+        let info = cache_info(Some(Duration::from_millis(2100)));
+        assert_eq!((info.ifa_valid, info.ifa_preferred), (3, 3));
+        let info = cache_info(None);
+        assert_eq!((info.ifa_valid, info.ifa_preferred), (u32::MAX, u32::MAX));
     }
 
     #[test]
