@@ -101,6 +101,18 @@ pub enum Command {
     ///
     /// Exit status: 0 when the new configuration is in effect, 1 otherwise.
     Reload(ReloadArgs),
+    /// Remove this configuration's virtual IPs from this host, and do nothing else.
+    ///
+    /// Takes each instance's virtual IPs (address and prefix length) off its
+    /// interface, without advertising, running hooks or asking a running agent.
+    /// Meant for systemd's ExecStopPost=, which runs after the agent exited for
+    /// any reason, SIGKILL and the OOM killer included, and before a restart: a
+    /// Backup takes over a dead Master, so its virtual IPs must not stay on this
+    /// host. Prints one line per virtual IP: removed, not there, or why not.
+    ///
+    /// Exit status: 0 when none of the virtual IPs is left on this host, 1 when the
+    /// configuration is invalid or a virtual IP could not be removed.
+    RemoveVips(RemoveVipsArgs),
     /// Demo lab (root): two agents and a client in network namespaces; shows the
     /// election, host-loss failovers and a graceful handover, then cleans up.
     ///
@@ -124,6 +136,13 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// The configuration file to validate.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: PathBuf,
+}
+/// Arguments of `twinstar remove-vips`.
+#[derive(Debug, Args)]
+pub struct RemoveVipsArgs {
+    /// The configuration file whose virtual IPs to remove.
     #[arg(short, long, value_name = "FILE")]
     pub config: PathBuf,
 }

@@ -16,6 +16,7 @@ const COMMANDS: &[&str] = &[
     "switchover",
     "maintenance",
     "reload",
+    "remove-vips",
     "lab",
 ];
 

@@ -10,7 +10,7 @@ use twinstar::lab;
 
 use super::{
     CheckArgs, Cli, Command, GenerateArgs, LabArgs, LogFormat, MaintenanceArgs, ReloadArgs,
-    RunArgs, StatusArgs, Switch, SwitchoverArgs,
+    RemoveVipsArgs, RunArgs, StatusArgs, Switch, SwitchoverArgs,
 };
 
 impl Cli {
@@ -23,6 +23,7 @@ impl Cli {
             Command::Switchover(args) => args.run(),
             Command::Maintenance(args) => args.run(),
             Command::Reload(args) => args.run(),
+            Command::RemoveVips(args) => args.run(),
             Command::Lab(args) => args.run(),
             Command::Generate(args) => args.run(),
         }
@@ -41,6 +42,50 @@ impl CheckArgs {
                 eprintln!("{errors}");
                 ExitCode::FAILURE
             }
+        }
+    }
+}
+
+impl RemoveVipsArgs {
+    /// Removes the configured VIPs; one line per VIP on stdout, failures on stderr.
+    pub fn run(&self) -> ExitCode {
+        let config = match config::load(&self.config) {
+            Ok(config) => config,
+            Err(errors) => {
+                eprintln!("{errors}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime,
+            Err(e) => {
+                eprintln!("twinstar: cannot start the async runtime: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let lines = match runtime.block_on(daemon::remove_vips(&config)) {
+            Ok(lines) => lines,
+            Err(e) => {
+                eprintln!("twinstar remove-vips: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let mut failed = false;
+        for line in lines {
+            if matches!(line.outcome, daemon::VipRemoval::Failed(_)) {
+                failed = true;
+                eprintln!("{line}");
+            } else {
+                println!("{line}");
+            }
+        }
+        if failed {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
         }
     }
 }

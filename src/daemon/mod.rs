@@ -12,6 +12,7 @@ mod addresses;
 mod control;
 mod maintenance;
 mod receive;
+mod remove_vips;
 mod setup;
 mod shell;
 mod status;
@@ -26,6 +27,8 @@ use futures::StreamExt;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
+
+pub use self::remove_vips::{remove_vips, VipRemoval, VipRemovalLine};
 
 use self::control::{ControlSocket, ControlSocketError};
 use self::shell::Shell;
