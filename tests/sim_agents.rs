@@ -399,3 +399,69 @@ fn maintenance_is_kept_across_a_crash_and_restart() {
     world.maintenance(0, "web", false);
     until_held(&mut world, web(), &[0], ms(1000));
 }
+
+/// The repairs host `id`'s agent counted for `web`.
+fn repairs(world: &World, id: usize) -> u64 {
+    let status = world.status(id).expect("running");
+    let web = status.instances.iter().find(|i| i.name == "web");
+    web.expect("web").counters.address_repairs
+}
+
+#[test]
+fn a_vip_deleted_behind_the_masters_back_comes_back_and_a_copy_on_the_backup_goes() {
+    let a = Spec::new(150, ms(100));
+    let b = Spec::new(100, ms(100));
+    let mut world = pair(&a, &b);
+    // Back within max(100 ms, one advert interval).
+    let bound = ms(100).max(a.interval);
+    world.delete_address(0, web());
+    assert_eq!(world.holders(web()), Vec::<usize>::new());
+    until_held(&mut world, web(), &[0], bound);
+    assert_eq!(repairs(&world, 0), 1);
+    // A copy added on the Backup goes as fast.
+    world.add_address(1, web());
+    until_held(&mut world, web(), &[0], bound);
+    assert_eq!(repairs(&world, 1), 1);
+    // A deletion whose notification was lost is found by the next re-read
+    // (or put back by the next lifetime refresh, uncounted, whichever comes
+    // first: here the re-read).
+    world.hosts[0].addresses.remove(&web());
+    world.run_for(ms(1));
+    assert_eq!(world.holders(web()), Vec::<usize>::new(), "nobody told");
+    world.reread_addresses(0);
+    until_held(&mut world, web(), &[0], bound);
+    // Nothing else is counted while lifetimes are renewed for a while.
+    world.run_for(ms(5000));
+    assert_eq!((repairs(&world, 0), repairs(&world, 1)), (2, 1));
+    assert_eq!(world.holders(web()), vec![0]);
+}
+
+#[test]
+fn the_agents_own_transitions_are_never_taken_for_changes_behind_its_back() {
+    let a = Spec::new(150, ms(100));
+    let b = Spec::new(100, ms(100));
+    let mut world = pair(&a, &b);
+    // Slow address jobs, and echoes of them arriving later still: every
+    // transition has jobs in flight and late notifications of old jobs.
+    world.address_delay = ms(20);
+    world.notice_delay = ms(35);
+    for round in 0..3 {
+        world.crash(0);
+        world.run_for(ms(600));
+        world.start(0);
+        world.set_check(0, "svc", true);
+        world.run_for(ms(800));
+        assert!(world.switchover(0, "web", true), "round {round}");
+        world.run_for(ms(800));
+        world.maintenance(1, "web", true);
+        world.run_for(ms(800));
+        world.maintenance(1, "web", false);
+        world.run_for(ms(800));
+        for host in 0..2 {
+            world.reread_addresses(host);
+        }
+        world.run_for(ms(300));
+    }
+    assert_eq!((repairs(&world, 0), repairs(&world, 1)), (0, 0));
+    assert_eq!(world.holders(web()).len(), 1);
+}

@@ -8,3 +8,4 @@ pub mod schedule;
 pub mod sim;
 pub mod skip;
 pub mod tracking;
+pub mod vip_sampler;

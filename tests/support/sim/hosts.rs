@@ -26,6 +26,8 @@ use twinstar::wire::{VRRP_GROUP_V4, VRRP_GROUP_V6};
 
 use super::SplitMix64;
 
+mod kernel;
+
 /// Index of a host in the world.
 pub type HostId = usize;
 
@@ -114,6 +116,13 @@ enum Pending {
         seq: u64,
         job: AddressJob,
     },
+    /// The kernel's notification of an address change reaches a host's agent.
+    Notice {
+        host: HostId,
+        incarnation: u32,
+        address: IpAddr,
+        present: bool,
+    },
     /// A hook run ends.
     HookDone {
         host: HostId,
@@ -180,6 +189,10 @@ pub struct World {
     cut: HashSet<(HostId, HostId)>,
     /// How long an address job takes.
     pub address_delay: Duration,
+    /// How long the kernel's notification of an address change takes to
+    /// reach the agent: longer than a job, so echoes of our own jobs arrive
+    /// after the job was reported done, as they may on a real host.
+    pub notice_delay: Duration,
     /// Every transition, in order.
     pub transitions: Vec<Seen>,
     /// Every sync-group transition, in order.
@@ -204,6 +217,7 @@ impl World {
             rng: SplitMix64(seed),
             cut: HashSet::new(),
             address_delay: Duration::from_micros(300),
+            notice_delay: Duration::from_millis(1),
             transitions: Vec::new(),
             group_transitions: Vec::new(),
             hook_log: Vec::new(),
@@ -431,7 +445,7 @@ impl World {
         self.hosts[id].running_hooks.is_empty()
             && self.queue.values().all(|p| match p {
                 Pending::AddressJob { host, .. } | Pending::HookDone { host, .. } => *host != id,
-                Pending::Deliver { .. } => true,
+                Pending::Deliver { .. } | Pending::Notice { .. } => true,
             })
     }
 
@@ -514,9 +528,11 @@ impl World {
                 if self.hosts[host].incarnation != incarnation {
                     return;
                 }
+                let before = self.hosts[host].addresses.clone();
                 let Some(present) = self.do_address_job(host, instance, job) else {
                     return;
                 };
+                self.notify_changes(host, &before);
                 self.feed(
                     host,
                     Input::AddressesDone {
@@ -526,6 +542,12 @@ impl World {
                     },
                 );
             }
+            Pending::Notice {
+                host,
+                incarnation,
+                address,
+                present,
+            } => self.deliver_notice(host, incarnation, address, present),
             Pending::HookDone {
                 host,
                 incarnation,
@@ -589,7 +611,40 @@ impl World {
                 worker.present.clear();
             }
             AddressJob::Announce => {}
-            AddressJob::Reconfigure { vips, garp } => {
+            AddressJob::Refresh => {
+                if worker.holding {
+                    for vip in &worker.target.vips {
+                        h.addresses.insert(vip.addr);
+                        if !worker.present.contains(vip) {
+                            worker.present.push(*vip);
+                        }
+                    }
+                }
+            }
+            AddressJob::Verify => {
+                worker.present = worker
+                    .target
+                    .vips
+                    .iter()
+                    .filter(|v| h.addresses.contains(&v.addr))
+                    .copied()
+                    .collect();
+            }
+            AddressJob::Restore(vips) => {
+                for vip in vips {
+                    h.addresses.insert(vip.addr);
+                    if !worker.present.contains(&vip) {
+                        worker.present.push(vip);
+                    }
+                }
+            }
+            AddressJob::Evict(vips) => {
+                for vip in vips {
+                    h.addresses.remove(&vip.addr);
+                    worker.present.retain(|v| *v != vip);
+                }
+            }
+            AddressJob::Reconfigure { vips, garp, .. } => {
                 let old = std::mem::replace(&mut worker.target.vips, vips);
                 worker.target.garp = garp;
                 if worker.holding {
