@@ -18,8 +18,8 @@ pub mod health;
 pub mod hooks;
 mod instance;
 mod operate;
-mod reconcile;
 pub mod receive;
+mod reconcile;
 mod reload;
 mod status;
 

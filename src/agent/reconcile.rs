@@ -222,10 +222,7 @@ impl Agent {
 
     /// Every address on the host: verify every instance it contradicts.
     pub(super) fn on_address_snapshot(&mut self, addresses: &[KernelAddress]) {
-        let on: HashSet<(u32, IpAddr)> = addresses
-            .iter()
-            .map(|a| (a.ifindex, a.address))
-            .collect();
+        let on: HashSet<(u32, IpAddr)> = addresses.iter().map(|a| (a.ifindex, a.address)).collect();
         for i in &mut self.instances {
             let ifindex = i.facts.ifindex;
             if i.differs(|vip| on.contains(&(ifindex, vip.addr))) {

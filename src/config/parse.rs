@@ -132,23 +132,16 @@ fn config(ck: &mut Checker, root: &Node) -> Option<Config> {
     if let Some(node) = top.get("checks") {
         health::named_checks(ck, node, &mut checks);
     }
-    let vip_lifetime = optional(
-        top.get("vip_lifetime"),
-        Some(VipLifetime::Derived),
-        |n| vip_lifetime(ck, n),
-    );
+    let vip_lifetime = optional(top.get("vip_lifetime"), Some(VipLifetime::Derived), |n| {
+        vip_lifetime(ck, n)
+    });
     let (instances, names) = match top.required(
         ck,
         "the configuration",
         "instances",
         "the list of virtual routers (`instances: []` for none)",
     ) {
-        Some(list) => instances(
-            ck,
-            list,
-            &mut checks,
-            vip_lifetime.unwrap_or_default(),
-        ),
+        Some(list) => instances(ck, list, &mut checks, vip_lifetime.unwrap_or_default()),
         None => (None, None),
     };
     let sync_groups = optional(top.get("sync_groups"), Some(Vec::new()), |n| {
@@ -213,8 +206,7 @@ fn instances(
     };
     // An empty list is a valid configuration: the agent runs and holds no
     // virtual IP (the packaged file ships like this until it is filled in).
-    let parsed: Vec<(Option<Instance>, Ident)> =
-        items
+    let parsed: Vec<(Option<Instance>, Ident)> = items
         .iter()
         .map(|n| instance(ck, n, checks, vip_lifetime))
         .collect();

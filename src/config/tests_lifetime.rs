@@ -48,7 +48,10 @@ fn top_level_lifetime_is_every_instance_default_and_an_instance_overrides_it() {
     assert_eq!(config.vip_lifetime, VipLifetime::Forever);
     assert_eq!(config.instances[0].address_lifetime(), None);
     let config = parse(&file("vip_lifetime: 10s", "    vip_lifetime: 3s\n"));
-    assert_eq!(config.vip_lifetime, VipLifetime::Fixed(Duration::from_secs(10)));
+    assert_eq!(
+        config.vip_lifetime,
+        VipLifetime::Fixed(Duration::from_secs(10))
+    );
     assert_eq!(
         config.instances[0].address_lifetime(),
         Some(Duration::from_secs(3))
@@ -78,6 +81,9 @@ fn bad_lifetimes_name_the_fix() {
     );
     assert_eq!(
         errors(&file("", "    vip_lifetime: never\n")),
-        [format!("8:19: vip_lifetime: {}", parse_duration("never").unwrap_err())]
+        [format!(
+            "8:19: vip_lifetime: {}",
+            parse_duration("never").unwrap_err()
+        )]
     );
 }

@@ -113,7 +113,9 @@ mod tests {
 
     use super::*;
 
-    fn message(payload: NetlinkPayload<RouteNetlinkMessage>) -> NetlinkMessage<RouteNetlinkMessage> {
+    fn message(
+        payload: NetlinkPayload<RouteNetlinkMessage>,
+    ) -> NetlinkMessage<RouteNetlinkMessage> {
         NetlinkMessage::new(NetlinkHeader::default(), payload)
     }
 

@@ -52,10 +52,7 @@ impl VipSampler {
                             .expect("list addresses")
                             .iter()
                             .any(|a| a.address == address);
-                        samples
-                            .lock()
-                            .expect("samples")
-                            .push((Instant::now(), on));
+                        samples.lock().expect("samples").push((Instant::now(), on));
                         tokio::time::sleep(SAMPLE_EVERY).await;
                     }
                 });
@@ -79,6 +76,22 @@ impl VipSampler {
             .into_iter()
             .find(|&(at, on)| at >= since && on == present)
             .map(|(at, _)| at)
+    }
+
+    /// The mean time between two samples from `since` on.
+    pub fn mean_gap(&self, since: Instant) -> Duration {
+        let times: Vec<Instant> = self
+            .samples()
+            .into_iter()
+            .map(|(at, _)| at)
+            .filter(|at| *at >= since)
+            .collect();
+        match (times.first(), times.last()) {
+            (Some(first), Some(last)) if times.len() > 1 => {
+                (*last - *first) / (times.len() as u32 - 1)
+            }
+            _ => Duration::ZERO,
+        }
     }
 
     /// The largest gap between two samples from `since` on: the resolution
