@@ -231,3 +231,6 @@ impl Agent {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
