@@ -191,6 +191,8 @@ enum Disturbance {
     BeforeMasterFails(HostId),
     BeforeMasterHangs(HostId),
     HooksHang(HostId),
+    /// Someone deletes `web`'s VIP on this host if it holds it, else adds it.
+    AddressTampered(HostId),
 }
 
 /// The invariants checked at every step, with what they need to know.
@@ -599,6 +601,8 @@ pub fn run_schedule(seed: u64) {
     world.run_for(calm);
     assert_converged(&world, &specs, &format!("seed {seed}: after start"));
     let phases = 3 + below(&mut rng, 4);
+    // Whether anything changed an address behind an agent's back.
+    let mut tampered = false;
     for phase in 0..phases {
         let a = below(&mut rng, hosts as u64) as usize;
         let b = (a + 1 + below(&mut rng, hosts as u64 - 1) as usize) % hosts;
@@ -619,6 +623,9 @@ pub fn run_schedule(seed: u64) {
         ));
         if hooks {
             kinds.push(Disturbance::HooksHang(a));
+        }
+        if instances > 0 {
+            kinds.push(Disturbance::AddressTampered(a));
         }
         if before_master {
             kinds.push(Disturbance::BeforeMasterFails(a));
@@ -681,6 +688,14 @@ pub fn run_schedule(seed: u64) {
             Disturbance::HooksHang(h) => {
                 world.hosts[h].hooks.insert("hook".into(), HookPlan::Hang);
             }
+            Disturbance::AddressTampered(h) => {
+                tampered = true;
+                if holder == Some(h) {
+                    world.delete_address(h, web);
+                } else {
+                    world.add_address(h, web);
+                }
+            }
         }
         world.run_for(hold);
         guard.borrow_mut().graceful = None;
@@ -713,4 +728,24 @@ pub fn run_schedule(seed: u64) {
     }
     world.run_for(calm);
     assert_hook_order(&world, false);
+    if !tampered {
+        assert_no_repairs(&world, &format!("seed {seed}"));
+    }
+}
+
+/// With nothing changed behind their backs, no agent repaired an address:
+/// none took the echo of its own job for someone else's change.
+fn assert_no_repairs(world: &World, context: &str) {
+    for h in 0..world.hosts.len() {
+        let Some(status) = world.status(h) else {
+            continue;
+        };
+        for instance in &status.instances {
+            assert_eq!(
+                instance.counters.address_repairs, 0,
+                "{context}: host {h} {} repaired addresses nobody else touched",
+                instance.name
+            );
+        }
+    }
 }
