@@ -298,3 +298,110 @@ fn sending_on_a_missing_interface_is_an_error_not_a_panic() {
         ));
     });
 }
+
+/// The `"valid_life_time"` of `object` (a piece of `ip -j addr` output).
+fn valid_lifetime(object: &str) -> u64 {
+    let (_, after) = object
+        .split_once("\"valid_life_time\":")
+        .unwrap_or_else(|| panic!("no valid_life_time in {object}"));
+    let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().unwrap()
+}
+
+#[test]
+fn vip_lifetimes_are_set_renewed_lifted_and_expire() {
+    if !can_run_lab("vip_lifetimes_are_set_renewed_lifted_and_expire") {
+        return;
+    }
+    let lab = Lab::new("life");
+    let v4: IpAddr = "192.0.2.50".parse().unwrap();
+    let v6: IpAddr = "2001:db8::50".parse().unwrap();
+    let five = Some(Duration::from_secs(5));
+    block_on(&lab.local, || async {
+        let netlink = Netlink::connect().unwrap();
+        let index = netlink.link_by_name(LOCAL).await.unwrap().index;
+        let lifetime = |text: &str| valid_lifetime(&lab.address_json(text).expect(text));
+
+        netlink.add_address(index, v4, 24, five).await.unwrap();
+        netlink.add_address(index, v6, 64, five).await.unwrap();
+        assert_eq!((lifetime("192.0.2.50"), lifetime("2001:db8::50")), (5, 5));
+        // The kernel counts down in whole seconds; adding again renews
+        // (NLM_F_REPLACE: without it the lifetime would stay as it was).
+        tokio::time::sleep(Duration::from_millis(1300)).await;
+        assert!(lifetime("192.0.2.50") < 5);
+        netlink.add_address(index, v4, 24, five).await.unwrap();
+        netlink.add_address(index, v6, 64, five).await.unwrap();
+        assert_eq!((lifetime("192.0.2.50"), lifetime("2001:db8::50")), (5, 5));
+        // Forever lifts the lifetime of an address that had one.
+        netlink.add_address(index, v4, 24, None).await.unwrap();
+        netlink.add_address(index, v6, 64, None).await.unwrap();
+        let forever = u64::from(u32::MAX);
+        assert_eq!(
+            (lifetime("192.0.2.50"), lifetime("2001:db8::50")),
+            (forever, forever)
+        );
+        // Not renewed, an address goes by itself: the dead-man switch.
+        let two = Some(Duration::from_secs(2));
+        netlink.add_address(index, v4, 24, two).await.unwrap();
+        netlink.add_address(index, v6, 64, two).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(3500)).await;
+        assert_eq!(lab.address_json("192.0.2.50"), None);
+        assert_eq!(lab.address_json("2001:db8::50"), None);
+    });
+}
+
+/// The next notice about `vip` (at most 10 s away).
+async fn next_about(
+    watch: &mut twinstar::platform::address_watch::AddressWatch,
+    vip: IpAddr,
+) -> twinstar::platform::address_watch::AddressNotice {
+    use twinstar::platform::address_watch::AddressNotice;
+    let wait = async {
+        while let Some(notice) = watch.next().await {
+            if let AddressNotice::Changed { address, .. } = notice {
+                if address == vip {
+                    return notice;
+                }
+            }
+        }
+        panic!("address watch ended");
+    };
+    tokio::time::timeout(Duration::from_secs(10), wait)
+        .await
+        .expect("a notice within 10 s")
+}
+
+#[test]
+fn the_address_watch_reports_additions_and_deletions() {
+    use twinstar::platform::address_watch::{watch_addresses, AddressNotice};
+    if !can_run_lab("the_address_watch_reports_additions_and_deletions") {
+        return;
+    }
+    let lab = Lab::new("awatch");
+    let vip: IpAddr = "192.0.2.50".parse().unwrap();
+    block_on(&lab.local, || async {
+        let mut watch = watch_addresses().unwrap();
+        let netlink = Netlink::connect().unwrap();
+        let index = netlink.link_by_name(LOCAL).await.unwrap().index;
+        netlink.add_address(index, vip, 24, None).await.unwrap();
+        let added = next_about(&mut watch, vip).await;
+        assert_eq!(
+            added,
+            AddressNotice::Changed {
+                ifindex: index,
+                address: vip,
+                present: true
+            }
+        );
+        ip(&lab.local, &["addr", "del", "192.0.2.50/24", "dev", LOCAL]);
+        let removed = next_about(&mut watch, vip).await;
+        assert_eq!(
+            removed,
+            AddressNotice::Changed {
+                ifindex: index,
+                address: vip,
+                present: false
+            }
+        );
+    });
+}
