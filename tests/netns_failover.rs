@@ -231,9 +231,10 @@ fn restarted_higher_priority_agent_without_preempt_stays_backup() {
 
 /// Kills A (Master) with SIGKILL, checks the crash leaves its VIP and B takes over,
 /// then restarts A with `restart_priority` and returns both agents and when A
-/// was restarted.
+/// was restarted. A's VIP has no kernel lifetime (`vip_lifetime: forever`), so
+/// it stays until the restarted agent removes it as stale.
 fn crash_master(lab: &Lab, tag: &str, vrid: u8, restart_priority: u8) -> (Agent, Agent, Instant) {
-    let (mut a, b) = elect(lab, tag, vrid, "");
+    let (mut a, b) = elect(lab, tag, vrid, "    vip_lifetime: forever\n");
     let killed = Instant::now();
     a.kill();
     assert!(
