@@ -174,6 +174,9 @@ impl InstanceCore {
             return false;
         }
         let lifetime = config.address_lifetime();
+        if lifetime != old.address_lifetime() {
+            self.reconcile.lifetime_changed();
+        }
         if config.virtual_ips != old.virtual_ips
             || config.garp != old.garp
             || lifetime != old.address_lifetime()

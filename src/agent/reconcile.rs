@@ -55,6 +55,13 @@ impl Reconcile {
         }
     }
 
+    /// The lifetime changed (a reload): the renewal is timed afresh once the
+    /// worker has applied it, so a shorter lifetime never waits for the
+    /// longer one's schedule.
+    pub fn lifetime_changed(&mut self) {
+        self.next_refresh = None;
+    }
+
     /// When the lifetime must next be renewed, if the VIPs are held with one.
     pub fn next_refresh(&self) -> Option<Instant> {
         self.next_refresh

@@ -251,3 +251,26 @@ fn a_vip_of_ours_on_a_host_that_is_not_master_is_evicted() {
         [EventRecord::Address(e)] if e.action == AddressRepair::Removed
     ));
 }
+
+#[test]
+fn a_reload_to_a_shorter_lifetime_times_the_renewal_afresh() {
+    let t0 = Instant::now();
+    let (mut agent, became) = master(t0, "    vip_lifetime: 60s\n");
+    assert_eq!(
+        agent.instances[0].reconcile.next_refresh(),
+        Some(became + Duration::from_secs(20))
+    );
+    let mut config = agent.instances[0].config.clone();
+    config.vip_lifetime = crate::config::VipLifetime::Fixed(Duration::from_secs(3));
+    let later = became + Duration::from_secs(5);
+    assert!(agent.instances[0].reconfigure(config, &mut agent.out));
+    let jobs = done_all(&mut agent, later);
+    assert!(
+        matches!(&jobs[..], [AddressJob::Reconfigure { lifetime: Some(l), .. }] if *l == Duration::from_secs(3)),
+        "{jobs:?}"
+    );
+    assert_eq!(
+        agent.instances[0].reconcile.next_refresh(),
+        Some(later + Duration::from_secs(1))
+    );
+}
