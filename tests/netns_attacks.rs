@@ -200,6 +200,17 @@ fn a_flood_of_lower_priority_adverts_is_answered_once_per_interval() {
         adverts >= intervals / 2,
         "the Master sent only {adverts} adverts in {window:?}"
     );
+    // Every forged advert it did not answer is counted (the segment is
+    // lossless): at most one answer per interval, plus one at the edge.
+    let unanswered = sent - (intervals + 1);
+    wait_until(STATUS_REFRESH + MARGIN, || {
+        counter(&master, "answers_withheld") >= unanswered
+    });
+    let withheld = counter(&master, "answers_withheld");
+    assert!(
+        (unanswered..=sent).contains(&withheld),
+        "{withheld} answers withheld for {sent} forged adverts"
+    );
 }
 
 #[test]
