@@ -129,3 +129,17 @@ fn interval_mismatches_are_counted_from_peers_only() {
     assert_eq!(status.instances[0].counters.interval_mismatches, 1);
     assert_eq!(status.dropped["eth0"]["unknown_peer"], 1);
 }
+
+#[test]
+fn a_reload_that_sets_peers_applies_in_place() {
+    let t0 = Instant::now();
+    let mut agent = running(&instances(&[instance("web", 1, 100, "")]), t0);
+    let peers = "    peers: [192.0.2.11]\n";
+    let summary = agent.configure(t0, setup(&instances(&[instance("web", 1, 100, peers)])));
+    assert_eq!(summary.reconfigured, 1, "{summary}");
+    agent.handle(t0, advert_from(THIRD_HOST, 1, 200, INTERVAL));
+    agent.handle(t0, advert_from(PEER, 1, 200, INTERVAL));
+    let status = agent.status(t0);
+    assert_eq!(status.dropped["eth0"]["unknown_peer"], 1);
+    assert_eq!(status.instances[0].counters.adverts_received, 1);
+}
