@@ -21,6 +21,7 @@
 //! | `twinstar_advert_interval_mismatches_total` | counter | instance | document |
 //! | `twinstar_master_transitions_total` | counter | instance | document: times this host became Master |
 //! | `twinstar_advert_send_errors_total` | counter | instance | document |
+//! | `twinstar_answers_withheld_total` | counter | instance | document |
 //! | `twinstar_packets_dropped_total` | counter | interface, reason | document |
 //! | `twinstar_check_up` | gauge | check, kind | 1 up, 0 down; absent before the first result |
 //! | `twinstar_check_value` | gauge | check | `file` checks: the number read |
@@ -205,7 +206,7 @@ struct StatusCollector(Arc<Status>);
 type CounterOf = fn(&InstanceCounters) -> u64;
 
 /// The document's counters of an instance, as metrics.
-const INSTANCE_COUNTERS: [(&str, CounterOf, &str); 7] = [
+const INSTANCE_COUNTERS: [(&str, CounterOf, &str); 8] = [
     (
         "adverts_sent",
         |c| c.adverts_sent,
@@ -240,6 +241,11 @@ const INSTANCE_COUNTERS: [(&str, CounterOf, &str); 7] = [
         "advert_send_errors",
         |c| c.send_errors,
         "Advertisements the instance failed to send.",
+    ),
+    (
+        "answers_withheld",
+        |c| c.answers_withheld,
+        "Answers to other routers' adverts a Master withheld, having answered one within the advert interval.",
     ),
 ];
 

@@ -41,6 +41,10 @@ pub struct Shell {
     pub monitors: Monitors,
     /// Whether the status file (and metrics) must be rewritten this turn.
     pub status_dirty: bool,
+    /// Writes the status file and metrics off the event loop.
+    status_writer: status::StatusWriter,
+    /// The agent's status version last handed to the writer.
+    written_version: Option<u64>,
     netlink: Arc<Netlink>,
     announcer: Arc<Announcer>,
     sockets: Sockets,
@@ -74,6 +78,8 @@ impl Shell {
             })
         };
         Ok(Shell {
+            status_writer: status::StatusWriter::start(options.runtime_dir.clone()),
+            written_version: None,
             options,
             notifier: Notifier::from_env(),
             monitors: Monitors::new(inputs.clone(), run_as, durations),
@@ -330,26 +336,25 @@ impl Shell {
         }
     }
 
+    /// Hands a snapshot of the status to the writer, which writes the file
+    /// and renders the metrics off the event loop.
     fn write_status(&mut self, agent: &Agent, now: Instant) {
         self.status_dirty = false;
+        self.written_version = Some(agent.status_version());
         let status = self.status(agent, now);
-        if let Err(e) = status::write(&self.options.runtime_dir, &status) {
-            warn!(
-                "writing {} failed: {e}",
-                status::path(&self.options.runtime_dir).display()
-            );
-        }
-        if self.metrics_served.is_some() {
-            self.metrics.update(status);
-        }
+        let metrics = self.metrics_served.as_ref().map(|_| self.metrics.clone());
+        self.status_writer.publish(status, metrics);
         self.notifier.status(&agent.summary_line());
     }
 
-    /// The periodic refresh: rewrite the status (counters move without
-    /// events), then give freed pages back so resident memory tracks what is
-    /// in use.
+    /// The periodic refresh: rewrite the status if anything in it moved
+    /// since the last write (counters move without asking for a rewrite, so
+    /// a flood of packets costs at most one rewrite a second), then give freed
+    /// pages back so resident memory tracks what is in use.
     pub fn refresh(&mut self, agent: &Agent, now: Instant) {
-        self.write_status(agent, now);
+        if self.written_version != Some(agent.status_version()) {
+            self.write_status(agent, now);
+        }
         #[cfg(target_env = "gnu")]
         // SAFETY: malloc_trim only releases free heap memory.
         unsafe {
@@ -361,5 +366,6 @@ impl Shell {
     pub async fn close(self) {
         self.events.close(Duration::from_secs(1)).await;
         self.sockets.close();
+        self.status_writer.close().await;
     }
 }
