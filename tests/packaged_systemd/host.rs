@@ -123,12 +123,21 @@ impl SystemdHost {
     /// Entries of the unit's journal since `cursor` (all if `None`), as JSON
     /// objects (`journalctl -u twinstar -o json`).
     pub fn journal(&self, cursor: Option<&str>) -> Vec<Value> {
-        let mut args = vec!["-u", "twinstar.service", "-o", "json", "--no-pager"];
-        let after;
-        if let Some(cursor) = cursor {
-            after = format!("--after-cursor={cursor}");
-            args.push(&after);
-        }
+        let after = cursor.map(|c| format!("--after-cursor={c}"));
+        let mut args = vec!["-u", "twinstar.service"];
+        args.extend(after.as_deref());
+        self.journal_json(&args)
+    }
+
+    /// Entries of the whole journal with this SYSLOG_IDENTIFIER (`journalctl
+    /// -t TAG -o json`), whichever unit journald attributed them to.
+    pub fn journal_tagged(&self, tag: &str) -> Vec<Value> {
+        self.journal_json(&["-t", tag])
+    }
+
+    fn journal_json(&self, filter: &[&str]) -> Vec<Value> {
+        let mut args = vec!["-o", "json", "--no-pager"];
+        args.extend_from_slice(filter);
         self.run_ok("journalctl", &args)
             .lines()
             .filter_map(|line| serde_json::from_str(line).ok())

@@ -218,11 +218,13 @@ impl Samples {
             .unwrap_or_default()
     }
 
-    /// An upper bound on how long both hosts held the address at once: every
-    /// interval between two samples of which either saw both holding counts whole.
-    pub fn overlap(&self) -> Duration {
+    /// An upper bound on how long both hosts held the address at once between
+    /// `from` and `to`: every interval between two samples of which either saw
+    /// both holding counts whole.
+    pub fn overlap_between(&self, from: Instant, to: Instant) -> Duration {
         self.0
             .windows(2)
+            .filter(|w| w[1].at >= from && w[0].at <= to)
             .filter(|w| w[0].held == [true, true] || w[1].held == [true, true])
             .map(|w| w[1].at - w[0].at)
             .sum()

@@ -132,6 +132,67 @@ inside() {
     nsenter -t "$pid" -a -r -w "$@"
 }
 
+# The mount point of the cgroup hierarchy a line of /proc/self/cgroup names by
+# its controllers ("" for the unified v2 hierarchy, "cpu,cpuacct", "name=systemd").
+hierarchy_mount() {
+    local controllers=$1 target fstype options c all
+    while read -r target fstype options; do
+        if [ -z "$controllers" ]; then
+            [ "$fstype" = cgroup2 ] && echo "$target" && return
+            continue
+        fi
+        [ "$fstype" = cgroup ] || continue
+        all=yes
+        for c in ${controllers//,/ }; do
+            case ",$options," in *",$c,"*) ;; *) all=no ;; esac
+        done
+        [ "$all" = yes ] && echo "$target" && return
+    done < <(findmnt -rn -t cgroup,cgroup2 -o TARGET,FSTYPE,OPTIONS)
+    return 0
+}
+
+# Moves process $1 into a new cgroup of its own, below its current one, in every
+# cgroup hierarchy, and records the new directories for `down`. The host's
+# systemd then runs in a cgroup namespace rooted there (unshare --cgroup), so
+# its slices and units are its own: without this every host on the machine
+# would share one /system.slice/twinstar.service.
+join_own_cgroups() {
+    local pid=$1 controllers path mount dir parent current
+    : >"$state/cgroups"
+    # Read once: the file changes as the process moves.
+    current=$(cat "/proc/$pid/cgroup")
+    while IFS=: read -r _ controllers path; do
+        mount=$(hierarchy_mount "$controllers")
+        [ -n "$mount" ] || continue
+        parent=$mount${path%/}
+        dir=$parent/twinstar-systemd-host-$name
+        mkdir -p "$dir"
+        echo "$dir" >>"$state/cgroups"
+        # A new v1 cpuset has no CPUs or memory nodes until given its parent's.
+        if [ -f "$dir/cpuset.cpus" ]; then
+            cat "$parent/cpuset.cpus" >"$dir/cpuset.cpus"
+            cat "$parent/cpuset.mems" >"$dir/cpuset.mems"
+        fi
+        echo "$pid" >"$dir/cgroup.procs"
+    done <<<"$current"
+}
+
+# Removes the cgroups join_own_cgroups made, once their processes are gone:
+# children first (the host's systemd leaves init.scope and the like behind).
+leave_own_cgroups() {
+    local dir
+    [ -f "$state/cgroups" ] || return 0
+    while read -r dir; do
+        # The kernel lets go of a cgroup a moment after its last process exits.
+        for _ in $(seq 1 20); do
+            [ -d "$dir" ] || break
+            find "$dir" -depth -type d -exec rmdir {} + 2>/dev/null || sleep 0.1
+        done
+        [ -d "$dir" ] && echo "systemd-host: cgroup $dir is still in use; left in place" >&2
+    done <"$state/cgroups"
+    return 0
+}
+
 down() {
     local unshare_pid pid
     if unshare_pid=$(cat "$state/unshare" 2>/dev/null); then
@@ -155,6 +216,7 @@ down() {
             kill -9 "$unshare_pid" 2>/dev/null || true
         fi
     fi
+    leave_own_cgroups
     # The overlay's upper layer and the state files; the mounts went with the
     # host's mount namespace.
     rm -rf "$state"
@@ -172,15 +234,19 @@ up() {
     # it a fresh /run, a sysfs of its own network namespace and the machine's
     # /dev, make it the root, mount /proc for the new PID namespace and start
     # systemd as PID 1. `container=other` tells systemd it runs in a container.
+    # The subshell joins cgroups of its own, then becomes unshare.
     # shellcheck disable=SC2016
-    setsid unshare --pid --fork --mount --uts --ipc --net --propagation private \
-        /bin/sh -c '
+    (
+        join_own_cgroups "$BASHPID"
+        exec setsid unshare --pid --fork --mount --uts --ipc --net --cgroup \
+            --propagation private /bin/sh -c '
         set -e
         root=$1/root
         mount -t overlay overlay -o "lowerdir=$2,upperdir=$1/upper,workdir=$1/work" "$root"
         mount -t tmpfs -o mode=0755 tmpfs "$root/run"
         mount -t sysfs sysfs "$root/sys"
         mount --bind /dev "$root/dev"
+        echo "$3" >"$root/etc/hostname"
         mkdir -p "$root/oldroot"
         cd "$root"
         pivot_root . oldroot
@@ -189,7 +255,8 @@ up() {
             umount -l /oldroot
             hostname $3
             exec /lib/systemd/systemd --system --log-target=journal"
-        ' boot "$state" "$lower" "$name" </dev/null >"$state/console.log" 2>&1 &
+        ' boot "$state" "$lower" "$name"
+    ) </dev/null >"$state/console.log" 2>&1 &
     echo $! >"$state/unshare"
     local deadline=$((SECONDS + ${TWINSTAR_SYSTEMD_BOOT_SECONDS:-60}))
     while [ $SECONDS -lt $deadline ]; do
