@@ -36,9 +36,10 @@ ok "systemd host $name up (systemd is PID $pid here) after $((SECONDS - began)) 
 
 inside() { bash "$host_script" exec "$name" "$@"; }
 
-cp "$deb" "/proc/$pid/root/root/twinstar.deb"
-inside dpkg -i /root/twinstar.deb >/dev/null 2>"/proc/$pid/root/root/dpkg.err" || {
-    cat "/proc/$pid/root/root/dpkg.err" >&2
+root=$(bash "$host_script" root "$name")
+cp "$deb" "$root/root/twinstar.deb"
+inside dpkg -i /root/twinstar.deb >/dev/null 2>"$root/root/dpkg.err" || {
+    cat "$root/root/dpkg.err" >&2
     fail "dpkg -i in the systemd host"
 }
 ok "dpkg -i: $(inside dpkg-query -W -f='${Package} ${Version}' twinstar)"

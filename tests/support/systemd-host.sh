@@ -28,6 +28,9 @@
 #   own network is visible or touched. A test gives it interfaces by creating a veth
 #   pair directly in the two namespaces (`ip link add eth0 netns PID type veth peer
 #   name eth0 netns NETNS`), never by moving an interface out of the machine's own.
+# - It also runs in a cgroup namespace rooted at cgroups made for it alone (one per
+#   hierarchy, removed by `down`), so its slices and units are its own even when
+#   several hosts run on one machine.
 #
 # Environment: TWINSTAR_SYSTEMD_CACHE (cache directory), TWINSTAR_SYSTEMD_BOOT_SECONDS
 # (how long `up` waits for systemd to finish booting, default 60).
@@ -39,7 +42,7 @@ state_base=/run/twinstar-systemd-host
 packages=systemd,systemd-sysv,dbus
 
 usage() {
-    sed -n '2,16p' "$0" >&2
+    sed -n '2,14p' "$0" >&2
     exit 2
 }
 die() {
