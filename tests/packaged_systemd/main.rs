@@ -243,7 +243,7 @@ fn start_elects_the_host(pair: &Pair) {
     );
     let status_bound = MARGIN;
     assert!(
-        wait_until(status_bound, || pair.host.property("StatusText")
+        poll_systemd(status_bound, || pair.host.property("StatusText")
             == "web master"),
         "StatusText is {:?}, expected \"web master\" within {status_bound:?} of the VIP\n{}",
         pair.host.property("StatusText"),
@@ -348,7 +348,7 @@ fn journal_has_twinstar_fields_and_hook_output(pair: &Pair) {
     // socket: an entry may reach the journal a little after the VIP moved.
     let find = |what: &str, matches: &dyn Fn(&serde_json::Value) -> bool| {
         let mut found = None;
-        wait_until(MARGIN, || {
+        poll_systemd(MARGIN, || {
             found = pair.host.journal(None).into_iter().find(|e| matches(e));
             found.is_some()
         });
@@ -403,7 +403,7 @@ fn journal_has_twinstar_fields_and_hook_output(pair: &Pair) {
     // the sender's unit only if the sender still lives when the line is read,
     // so a hook's line is looked up by its tag (`journalctl -t`), not `-u`.
     let mut hook_lines = Vec::new();
-    wait_until(MARGIN, || {
+    poll_systemd(MARGIN, || {
         hook_lines = pair.host.journal_tagged("twinstar-hook");
         hook_lines
             .iter()
@@ -628,7 +628,7 @@ fn wait_restarted(
     since: Instant,
     bound: Duration,
 ) -> Duration {
-    let restarted = wait_until(bound.saturating_sub(since.elapsed()), || {
+    let restarted = poll_systemd(bound.saturating_sub(since.elapsed()), || {
         restart_count(pair) > restarts
             && pair.host.property("MainPID") != old_pid
             && pair.host.is_active() == "active"
@@ -643,6 +643,20 @@ fn wait_restarted(
         pair.logs()
     );
     took
+}
+
+/// Like `wait_until`, but looking every 50 ms: each look runs systemctl or
+/// journalctl in the host, and a tighter loop would take the CPU the agents
+/// and the sampler need. Bounds here are seconds, so 50 ms costs nothing.
+fn poll_systemd(bound: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + bound;
+    while Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    condition()
 }
 
 /// The unit's NRestarts.
