@@ -1,5 +1,5 @@
 //! The systemd host's peer: a plain `twinstar run` in a network namespace the
-//! test made, stopped by its pid when dropped.
+//! test made; dropping it stops the agent by its pid, then deletes the namespace.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -10,16 +10,17 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use twinstar::lab::Namespace;
 
-/// A running peer agent and its files.
+/// A running peer agent, its files and its namespace.
 pub struct Peer {
     child: Child,
     dir: PathBuf,
-    netns: PathBuf,
+    /// Dropped after the agent is stopped (fields drop after `Drop::drop`).
+    namespace: Namespace,
 }
 
 impl Peer {
     /// Writes `config` under `dir` and starts `program run` inside `ns`.
-    pub fn start(ns: &Namespace, program: &Path, dir: &Path, config: &str) -> Peer {
+    pub fn start(ns: Namespace, program: &Path, dir: &Path, config: &str) -> Peer {
         fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         fs::write(dir.join("config.yaml"), config).expect("peer config");
         let log = fs::File::create(dir.join("agent.log")).expect("peer log");
@@ -39,13 +40,13 @@ impl Peer {
         Peer {
             child,
             dir: dir.to_path_buf(),
-            netns: PathBuf::from(format!("/run/netns/{}", ns.name())),
+            namespace: ns,
         }
     }
 
     /// The peer's network namespace.
     pub fn netns(&self) -> PathBuf {
-        self.netns.clone()
+        PathBuf::from(format!("/run/netns/{}", self.namespace.name()))
     }
 
     /// Rewrites the configuration and sends SIGHUP, then waits until the log
