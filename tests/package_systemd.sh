@@ -30,6 +30,8 @@ host_script=tests/support/systemd-host.sh
 name=twinstar-pkg-$$
 log=$(mktemp)
 trap 'bash "$host_script" down "$name"; rm -f "$log"' EXIT
+# An interrupted run takes the host down too: a signal becomes an exit.
+trap 'exit 130' INT TERM HUP
 # The first run on a machine bootstraps the root (cached under /var/tmp after).
 pid=$(bash "$host_script" up "$name") || fail "the systemd host did not boot"
 ok "systemd host $name up (systemd is PID $pid here) after $((SECONDS - began)) s"
