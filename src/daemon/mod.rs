@@ -10,6 +10,7 @@
 mod addresses;
 mod control;
 mod maintenance;
+pub mod panic;
 mod receive;
 mod setup;
 mod shell;
