@@ -9,6 +9,7 @@
 
 mod addresses;
 mod control;
+pub mod lock;
 mod maintenance;
 pub mod panic;
 mod receive;
@@ -61,6 +62,9 @@ pub enum DaemonError {
         /// Why.
         source: std::io::Error,
     },
+    /// Another agent runs with the same runtime directory.
+    #[error(transparent)]
+    Lock(#[from] lock::LockError),
     /// A netlink or packet-socket operation failed.
     #[error(transparent)]
     Platform(#[from] PlatformError),
@@ -140,6 +144,9 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
         path: options.runtime_dir.clone(),
         source,
     })?;
+    // Before anything else is touched: stale-VIP removal, the control socket
+    // and the status file all belong to whoever holds this.
+    let _lock = lock::RuntimeLock::acquire(&options.runtime_dir)?;
     if config.realtime_priority > 0 {
         match crate::platform::sched::enable_realtime(config.realtime_priority) {
             Ok(()) => info!(
