@@ -151,8 +151,9 @@ pub struct Host {
     workers: HashMap<InstanceId, Worker>,
     /// How each hook command behaves.
     pub hooks: HashMap<String, HookPlan>,
-    /// The hook running now per (name, group).
-    running_hooks: HashMap<(String, bool), HookKind>,
+    /// The hook running now per (name, group, lane): transition hooks run
+    /// one at a time, and `before_master` in a lane of its own.
+    running_hooks: HashMap<(String, bool, bool), HookKind>,
     /// The maintenance set its agent last saved (kept across restarts).
     saved_maintenance: BTreeSet<String>,
     /// Instances in maintenance, as the world asked.
@@ -535,9 +536,11 @@ impl World {
                 if self.hosts[host].incarnation != incarnation {
                     return;
                 }
-                self.hosts[host]
-                    .running_hooks
-                    .remove(&(run.args.name.clone(), run.args.group));
+                self.hosts[host].running_hooks.remove(&(
+                    run.args.name.clone(),
+                    run.args.group,
+                    run.kind == HookKind::BeforeMaster,
+                ));
                 self.feed(
                     host,
                     Input::HookFinished {
@@ -681,7 +684,11 @@ impl World {
                 if !run.args.group {
                     self.assert_gate(id, incarnation, &run);
                 }
-                let owner = (run.args.name.clone(), run.args.group);
+                let owner = (
+                    run.args.name.clone(),
+                    run.args.group,
+                    run.kind == HookKind::BeforeMaster,
+                );
                 if let Some(kind) = self.hosts[id].running_hooks.get(&owner) {
                     panic!(
                         "host {id}: {:?} started while {kind:?} of {} still runs",
