@@ -25,9 +25,8 @@ fn a_panic_in_a_spawned_task_aborts_the_whole_process() {
             .enable_all()
             .build()
             .expect("runtime");
-        let joined = runtime.block_on(async {
-            tokio::spawn(async { panic!("reader lost its socket") }).await
-        });
+        let joined = runtime
+            .block_on(async { tokio::spawn(async { panic!("reader lost its socket") }).await });
         println!("{SURVIVED} (task result: {joined:?})");
         return;
     }

@@ -98,8 +98,7 @@ mod tests {
     use super::*;
 
     fn temp_dir(name: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("twinstar-lock-{name}-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("twinstar-lock-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create directory");
         dir
