@@ -12,6 +12,7 @@ mod control;
 pub mod lock;
 mod maintenance;
 pub mod panic;
+mod progress;
 mod receive;
 mod setup;
 mod shell;
@@ -26,7 +27,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, oneshot};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use self::control::{ControlSocket, ControlSocketError};
 use self::shell::Shell;
@@ -213,7 +214,13 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
                         }
                     }
                     _ = watchdog.tick() => {
-                        shell.notifier.keep_alive();
+                        // Fed only while every worker moves (see `progress`).
+                        let hung = shell.supervisor.hung(Instant::now());
+                        if hung.is_empty() {
+                            shell.notifier.keep_alive();
+                        } else {
+                            error!("withholding the watchdog keep-alive: {}", hung.join("; "));
+                        }
                         continue;
                     }
                     Some(first) = datagrams.recv() => {

@@ -14,6 +14,7 @@ use tracing::{error, info, warn};
 
 use super::addresses::{self, Jobs};
 use super::maintenance;
+use super::progress::{Supervisor, Watch};
 use super::setup::{self, Sockets};
 use super::status;
 use super::systemd::Notifier;
@@ -41,6 +42,10 @@ pub struct Shell {
     pub monitors: Monitors,
     /// Whether the status file (and metrics) must be rewritten this turn.
     pub status_dirty: bool,
+    /// Watches the socket readers and address workers for the watchdog.
+    pub supervisor: Supervisor,
+    /// The watch on each address worker, dropped when it is stopped.
+    worker_watches: HashMap<InstanceId, Watch>,
     netlink: Arc<Netlink>,
     announcer: Arc<Announcer>,
     sockets: Sockets,
@@ -73,14 +78,17 @@ impl Shell {
                 metrics.script_duration("check", check, took.as_secs_f64());
             })
         };
+        let supervisor = Supervisor::new();
         Ok(Shell {
             options,
             notifier: Notifier::from_env(),
             monitors: Monitors::new(inputs.clone(), run_as, durations),
             status_dirty: true,
+            supervisor: supervisor.clone(),
+            worker_watches: HashMap::new(),
             netlink: Arc::new(Netlink::connect()?),
             announcer: Arc::new(Announcer::open()?),
-            sockets: Sockets::new(datagrams),
+            sockets: Sockets::new(datagrams, supervisor),
             workers: HashMap::new(),
             events,
             metrics,
@@ -279,13 +287,18 @@ impl Shell {
                 }
                 Effect::StartInstance(target) => {
                     let id = target.instance;
+                    let (pulse, watch) = self
+                        .supervisor
+                        .watch(format!("address worker of {}", target.name));
                     let jobs = addresses::spawn(
                         target,
                         self.netlink.clone(),
                         self.announcer.clone(),
                         self.inputs.clone(),
+                        pulse,
                     );
                     self.workers.insert(id, jobs);
+                    self.worker_watches.insert(id, watch);
                 }
                 Effect::Address { instance, seq, job } => {
                     // A worker only stops when we drop its sender.
@@ -295,6 +308,7 @@ impl Shell {
                 }
                 Effect::StopInstance(instance) => {
                     self.workers.remove(&instance);
+                    self.worker_watches.remove(&instance);
                 }
                 Effect::RunHook(run) => {
                     let run_as = self.run_as();

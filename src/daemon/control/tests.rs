@@ -15,10 +15,8 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "twinstar-control-{name}-{}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("twinstar-control-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create directory");
         TempDir(dir)
@@ -237,7 +235,11 @@ async fn state_changing_requests_are_logged_with_the_callers_uid_and_pid() {
         .lines()
         .filter(|l| l.contains("control request"))
         .collect();
-    assert_eq!(logged.len(), 3, "switchover, maintenance and reload:\n{text}");
+    assert_eq!(
+        logged.len(),
+        3,
+        "switchover, maintenance and reload:\n{text}"
+    );
     for (line, what) in logged.iter().zip(["Switchover", "Maintenance", "Reload"]) {
         assert!(
             line.contains(&caller) && line.contains(what),
