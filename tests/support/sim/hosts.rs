@@ -75,6 +75,19 @@ pub struct GroupSeen {
     pub to: State,
 }
 
+/// One advert a host sent, as it went on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdvertSeen {
+    /// Virtual time it was sent.
+    pub at: Duration,
+    /// The sender.
+    pub host: HostId,
+    /// Its VRID.
+    pub vrid: u8,
+    /// Its priority (0: the sender resigns).
+    pub priority: u8,
+}
+
 /// One hook the agent started (or skipped), in the order it did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HookSeen {
@@ -189,6 +202,8 @@ pub struct World {
     pub hook_log: Vec<HookSeen>,
     /// Adverts sent.
     pub adverts_sent: u64,
+    /// Every advert sent, in order.
+    pub adverts: Vec<AdvertSeen>,
     /// Called after every step with the world, to check invariants.
     observer: Option<Observer>,
 }
@@ -209,6 +224,7 @@ impl World {
             group_transitions: Vec::new(),
             hook_log: Vec::new(),
             adverts_sent: 0,
+            adverts: Vec::new(),
             observer: None,
         }
     }
@@ -830,6 +846,15 @@ impl World {
     /// (its own copy comes back, as the kernel loops multicast back).
     fn broadcast(&mut self, from: HostId, socket: SocketKey, packet: &[u8]) {
         self.adverts_sent += 1;
+        // RFC 9568 §5.1: the VRID is the second byte, the priority the third.
+        if let [_, vrid, priority, ..] = *packet {
+            self.adverts.push(AdvertSeen {
+                at: self.now,
+                host: from,
+                vrid,
+                priority,
+            });
+        }
         if !self.hosts[from].link_up {
             return;
         }
