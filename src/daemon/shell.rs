@@ -155,7 +155,9 @@ impl Shell {
             match EventStream::open(&new.events) {
                 Ok(events) => {
                     let old = std::mem::replace(&mut self.events, events);
-                    old.close(Duration::from_millis(200)).await;
+                    // The old sinks drain on their own: the loop must not
+                    // wait for them while Masters are due to advertise.
+                    tokio::spawn(old.close(Duration::from_millis(200)));
                 }
                 Err(e) => error!("reload: keeping the old event sinks: {e}"),
             }
