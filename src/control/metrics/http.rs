@@ -140,6 +140,5 @@ async fn not_found() -> impl IntoResponse {
     )
 }
 
-
 #[cfg(test)]
 mod tests;
