@@ -27,7 +27,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use tracing::info;
+use tracing::{info, warn};
 
 pub use self::effects::{AddressJob, AddressTarget, Effect, Input, Out};
 pub use self::hooks::{HookRun, HookRunId, TransitionArgs};
@@ -334,6 +334,17 @@ impl Agent {
                 Step::Run(run) => self.out.push(Effect::RunHook(run)),
                 Step::Skipped { args, kind } => {
                     info!(name = %args.name, hook = kind.as_str(), "skipped: the virtual IPs never came on");
+                    self.out.push(Effect::Event(hook_event(&args, kind, None)));
+                }
+                Step::Superseded { args, kind, total } => {
+                    warn!(
+                        name = %args.name,
+                        hook = kind.as_str(),
+                        from = %args.from,
+                        to = %args.to,
+                        superseded = total,
+                        "dropped before it started: a later transition superseded it"
+                    );
                     self.out.push(Effect::Event(hook_event(&args, kind, None)));
                 }
             }

@@ -81,7 +81,11 @@ pub const SECTIONS: &[SectionDoc] = &[
                 the same values in `TWINSTAR_INSTANCE`, `TWINSTAR_STATE`, \
                 `TWINSTAR_OLD_STATE` and `TWINSTAR_PRIORITY`. Per instance, hooks run one \
                 at a time in the order of the transitions; a slow hook delays the next \
-                hook, never the protocol.",
+                hook, never the protocol. When the state changes again before queued \
+                hooks have started, only the latest transition's hooks run: the others \
+                are dropped, logged and reported as skipped (a hook already running \
+                finishes). `before_master` runs in a lane of its own and never waits \
+                behind another hook.",
     },
     SectionDoc {
         title: SYNC,

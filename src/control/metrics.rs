@@ -33,11 +33,6 @@
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use axum::extract::State as AxumState;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::prometheus_text;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
@@ -385,49 +380,9 @@ where
     Ok(())
 }
 
-/// Serves `GET /metrics` (and a pointer to it at `/`) until the listener fails.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    metrics: Arc<Metrics>,
-) -> std::io::Result<()> {
-    let app = Router::new()
-        .route("/metrics", get(scrape))
-        .route("/", get(index))
-        .fallback(not_found)
-        .with_state(metrics);
-    axum::serve(listener, app).await
-}
+mod http;
 
-async fn scrape(AxumState(metrics): AxumState<Arc<Metrics>>) -> Response {
-    match metrics.encode() {
-        Ok(text) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
-        Err(fmt::Error) => {
-            tracing::error!("encoding the metrics failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "encoding the metrics failed\n",
-            )
-                .into_response()
-        }
-    }
-}
-
-async fn index() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        "<!DOCTYPE html>\n<html><head><title>twinstar</title></head><body>\n\
-         <h1>twinstar</h1>\n<p>Prometheus metrics are at <a href=\"/metrics\">/metrics</a>.</p>\n\
-         </body></html>\n",
-    )
-}
-
-async fn not_found() -> impl IntoResponse {
-    (
-        StatusCode::NOT_FOUND,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        "not found; the metrics are at /metrics\n",
-    )
-}
+pub use http::serve;
 
 #[cfg(test)]
 mod tests;

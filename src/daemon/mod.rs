@@ -9,7 +9,10 @@
 
 mod addresses;
 mod control;
+pub mod lock;
 mod maintenance;
+pub mod panic;
+mod progress;
 mod receive;
 mod setup;
 mod shell;
@@ -24,7 +27,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, oneshot};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use self::control::{ControlSocket, ControlSocketError};
 use self::shell::Shell;
@@ -60,6 +63,9 @@ pub enum DaemonError {
         /// Why.
         source: std::io::Error,
     },
+    /// Another agent runs with the same runtime directory.
+    #[error(transparent)]
+    Lock(#[from] lock::LockError),
     /// A netlink or packet-socket operation failed.
     #[error(transparent)]
     Platform(#[from] PlatformError),
@@ -139,6 +145,9 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
         path: options.runtime_dir.clone(),
         source,
     })?;
+    // Before anything else is touched: stale-VIP removal, the control socket
+    // and the status file all belong to whoever holds this.
+    let _lock = lock::RuntimeLock::acquire(&options.runtime_dir)?;
     if config.realtime_priority > 0 {
         match crate::platform::sched::enable_realtime(config.realtime_priority) {
             Ok(()) => info!(
@@ -205,7 +214,13 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
                         }
                     }
                     _ = watchdog.tick() => {
-                        shell.notifier.keep_alive();
+                        // Fed only while every worker moves (see `progress`).
+                        let hung = shell.supervisor.hung(Instant::now());
+                        if hung.is_empty() {
+                            shell.notifier.keep_alive();
+                        } else {
+                            error!("withholding the watchdog keep-alive: {}", hung.join("; "));
+                        }
                         continue;
                     }
                     Some(first) = datagrams.recv() => {

@@ -14,6 +14,7 @@ use tracing::{error, info, warn};
 
 use super::addresses::{self, Jobs};
 use super::maintenance;
+use super::progress::{Supervisor, Watch};
 use super::setup::{self, Sockets};
 use super::status;
 use super::systemd::Notifier;
@@ -45,6 +46,10 @@ pub struct Shell {
     status_writer: status::StatusWriter,
     /// The agent's status version last handed to the writer.
     written_version: Option<u64>,
+    /// Watches the socket readers and address workers for the watchdog.
+    pub supervisor: Supervisor,
+    /// The watch on each address worker, dropped when it is stopped.
+    worker_watches: HashMap<InstanceId, Watch>,
     netlink: Arc<Netlink>,
     announcer: Arc<Announcer>,
     sockets: Sockets,
@@ -77,6 +82,7 @@ impl Shell {
                 metrics.script_duration("check", check, took.as_secs_f64());
             })
         };
+        let supervisor = Supervisor::new();
         Ok(Shell {
             status_writer: status::StatusWriter::start(options.runtime_dir.clone()),
             written_version: None,
@@ -84,9 +90,11 @@ impl Shell {
             notifier: Notifier::from_env(),
             monitors: Monitors::new(inputs.clone(), run_as, durations),
             status_dirty: true,
+            supervisor: supervisor.clone(),
+            worker_watches: HashMap::new(),
             netlink: Arc::new(Netlink::connect()?),
             announcer: Arc::new(Announcer::open()?),
-            sockets: Sockets::new(datagrams),
+            sockets: Sockets::new(datagrams, supervisor),
             workers: HashMap::new(),
             events,
             metrics,
@@ -153,7 +161,9 @@ impl Shell {
             match EventStream::open(&new.events) {
                 Ok(events) => {
                     let old = std::mem::replace(&mut self.events, events);
-                    old.close(Duration::from_millis(200)).await;
+                    // The old sinks drain on their own: the loop must not
+                    // wait for them while Masters are due to advertise.
+                    tokio::spawn(old.close(Duration::from_millis(200)));
                 }
                 Err(e) => error!("reload: keeping the old event sinks: {e}"),
             }
@@ -285,13 +295,18 @@ impl Shell {
                 }
                 Effect::StartInstance(target) => {
                     let id = target.instance;
+                    let (pulse, watch) = self
+                        .supervisor
+                        .watch(format!("address worker of {}", target.name));
                     let jobs = addresses::spawn(
                         target,
                         self.netlink.clone(),
                         self.announcer.clone(),
                         self.inputs.clone(),
+                        pulse,
                     );
                     self.workers.insert(id, jobs);
+                    self.worker_watches.insert(id, watch);
                 }
                 Effect::Address { instance, seq, job } => {
                     // A worker only stops when we drop its sender.
@@ -301,6 +316,7 @@ impl Shell {
                 }
                 Effect::StopInstance(instance) => {
                     self.workers.remove(&instance);
+                    self.worker_watches.remove(&instance);
                 }
                 Effect::RunHook(run) => {
                     let run_as = self.run_as();
