@@ -109,7 +109,7 @@ fn counters(received: u64) -> Value {
         "adverts_received": received, "adverts_sent": 0,
         "priority_zero_received": 0, "priority_zero_sent": 0,
         "interval_mismatches": 0, "master_transitions": 0, "send_errors": 0,
-        "address_repairs": 0
+        "address_repairs": 0, "answers_withheld": 0
     })
 }
 

@@ -465,3 +465,61 @@ fn the_agents_own_transitions_are_never_taken_for_changes_behind_its_back() {
     assert_eq!((repairs(&world, 0), repairs(&world, 1)), (0, 0));
     assert_eq!(world.holders(web()).len(), 1);
 }
+
+#[test]
+fn a_reload_removing_an_instance_whose_hooks_hang_never_stalls_the_other_masters_adverts() {
+    // Host 0 is Master of both web (VRID 51) and db (VRID 52). Its hooks now
+    // hang until their timeout; a reload removes db, whose stop hooks
+    // (after_backup, on_stop, on_change) then take three timeouts in all.
+    // Meanwhile web must advertise every Advertisement_Interval, as if no
+    // reload had happened (RFC 9568 §6.4.3: a Master sends an advert each
+    // time its Adver_Timer fires).
+    let mut a = Spec::new(150, ms(100));
+    a.hook_timeout = ms(2000);
+    let b = Spec::new(100, ms(100));
+    let mut world = pair(&a, &b);
+    world.run_for(a.hook_timeout);
+    assert!(world.quiet(0), "the start-up hooks are done");
+    world.hosts[0].hooks.insert("hook".into(), HookPlan::Hang);
+    let reloaded_at = world.now();
+    let mut web_only = a.clone();
+    web_only.instances = 1;
+    world.reload(0, &web_only.yaml());
+    let window = a.hook_timeout * 4;
+    world.run_for(window);
+
+    let stop_hooks: Vec<_> = world
+        .hook_log
+        .iter()
+        .filter(|h| h.host == 0 && h.name == "db" && h.at >= reloaded_at && !h.skipped)
+        .map(|h| h.kind)
+        .collect();
+    assert!(
+        stop_hooks.contains(&HookKind::OnStop),
+        "the removed instance's hooks ran (and hung): {stop_hooks:?}"
+    );
+    let web_adverts: Vec<Duration> = world
+        .adverts
+        .iter()
+        .filter(|s| s.host == 0 && s.vrid == 51 && s.at + a.interval >= reloaded_at)
+        .map(|s| s.at)
+        .collect();
+    assert!(
+        web_adverts.first().is_some_and(|&t| t <= reloaded_at),
+        "web advertised before the reload"
+    );
+    for pair in web_adverts.windows(2) {
+        assert!(
+            pair[1] - pair[0] <= a.interval,
+            "no advert from web between {:?} and {:?} (reload at {reloaded_at:?})",
+            pair[0],
+            pair[1]
+        );
+    }
+    let last = web_adverts.last().copied().unwrap_or_default();
+    assert!(
+        reloaded_at + window - last <= a.interval,
+        "web still advertises at the end: last at {last:?}"
+    );
+    assert_eq!(world.holders(web()), vec![0], "web never moved");
+}

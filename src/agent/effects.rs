@@ -170,7 +170,11 @@ pub enum Effect {
     },
     /// Persist the maintenance set so that it survives a restart.
     SaveMaintenance(Vec<String>),
-    /// The status changed: rewrite status.json and the metrics.
+    /// Something a reader waits for changed (a state, priority, Master, VIP
+    /// or check): rewrite status.json and the metrics soon. Counters alone
+    /// never ask for it; see [`Agent::status_version`].
+    ///
+    /// [`Agent::status_version`]: super::Agent::status_version
     PublishStatus,
 }
 

@@ -17,6 +17,7 @@ mod groups;
 pub mod health;
 pub mod hooks;
 mod instance;
+mod lan_log;
 mod operate;
 pub mod receive;
 mod reconcile;
@@ -27,7 +28,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use tracing::info;
+use tracing::{info, warn};
 
 pub use self::effects::{AddressJob, AddressTarget, Effect, Input, KernelAddress, Out};
 pub use self::hooks::{HookRun, HookRunId, TransitionArgs};
@@ -40,6 +41,7 @@ use self::groups::GroupCore;
 use self::health::Assessment;
 use self::hooks::Step;
 use self::instance::InstanceCore;
+use self::lan_log::LanLog;
 use self::receive::DropCounters;
 use crate::config::Config;
 use crate::notify::record::{
@@ -77,6 +79,11 @@ pub struct Agent {
     retiring_groups: Vec<GroupCore>,
     maintenance: BTreeSet<String>,
     drops: DropCounters,
+    /// Rate limits for log lines caused by packets from the LAN.
+    lan_log: LanLog,
+    /// Moves whenever something in the status may have changed (a counter
+    /// included), so the daemon can skip rewriting an unchanged status.
+    status_version: u64,
     out: Out,
     next_instance: u64,
     next_hook_run: u64,
@@ -101,6 +108,8 @@ impl Agent {
             retiring_groups: Vec::new(),
             maintenance,
             drops: DropCounters::default(),
+            lan_log: LanLog::default(),
+            status_version: 0,
             out: Out::default(),
             next_instance: 0,
             next_hook_run: 0,
@@ -120,9 +129,18 @@ impl Agent {
             return Some(effect);
         }
         if std::mem::take(&mut self.out.status_dirty) {
+            self.status_version += 1;
             return Some(Effect::PublishStatus);
         }
         None
+    }
+
+    /// A number that moves whenever the status may have changed, counters
+    /// included. Counters alone never ask for [`Effect::PublishStatus`] (a
+    /// flood must cost counting only): the daemon refreshes the status on a
+    /// timer, and only when this number moved.
+    pub fn status_version(&self) -> u64 {
+        self.status_version
     }
 
     /// When the agent must next be woken with [`Input::Timeout`].
@@ -143,6 +161,8 @@ impl Agent {
 
     /// Handles one input at `now`.
     pub fn handle(&mut self, now: Instant, input: Input) {
+        // Every input may move a counter (adverts, drops, send errors).
+        self.status_version += 1;
         match input {
             Input::Datagram(datagram) => return self.on_datagram(now, datagram),
             Input::Timeout => self.on_timers(now),
@@ -152,11 +172,13 @@ impl Agent {
                 carrier,
             } => self.on_link(now, ifindex, &name, carrier),
             Input::Check(update) => {
+                // A result that changes nothing a reader sees (the check
+                // passed again) waits for the periodic refresh.
                 if let Some(event) = self.checks.on_update(update, now) {
                     self.out.push(Effect::Event(EventRecord::Check(event)));
                     self.reassess(now);
+                    self.out.status_dirty = true;
                 }
-                self.out.status_dirty = true;
             }
             Input::HookFinished { run, outcome } => self.on_hook(now, run, outcome),
             Input::AddressesDone {
@@ -210,44 +232,6 @@ impl Agent {
             .iter_mut()
             .chain(self.retiring.iter_mut())
             .find(|i| i.id == id)
-    }
-
-    fn on_datagram(&mut self, now: Instant, datagram: Datagram) {
-        let Some(socket) = self.sockets.get(&datagram.socket) else {
-            return;
-        };
-        let found = receive::check(&datagram, socket.source).and_then(|accepted| {
-            match self.by_vrid.get(&(datagram.socket, accepted.vrid)) {
-                Some(&index) => Ok((index, accepted)),
-                None => Err(DropReason::UnknownVrid),
-            }
-        });
-        let (index, accepted) = match found {
-            Ok(found) => found,
-            Err(reason) => {
-                self.drops.count(&socket.interface, reason);
-                self.out.status_dirty = true;
-                return;
-            }
-        };
-        let event = Event::AdvertReceived(accepted.info);
-        let old = self.instances[index].next_deadline();
-        let transitions = self.instances[index].handle(now, event, &mut self.out);
-        let new = self.instances[index].next_deadline();
-        self.deadline_cache = match self.deadline_cache {
-            // Only this instance's deadline moved: the earliest stays valid
-            // unless it was this one's.
-            Some(Some(earliest)) if transitions.is_empty() && old != Some(earliest) => {
-                Some(Some(new.map_or(earliest, |n| n.min(earliest))))
-            }
-            Some(None) if transitions.is_empty() && old.is_none() => Some(new),
-            _ => None,
-        };
-        if !transitions.is_empty() {
-            self.after_transitions(index, transitions, now);
-            self.settle();
-        }
-        self.note_master(index);
     }
 
     fn on_timers(&mut self, now: Instant) {
@@ -350,6 +334,17 @@ impl Agent {
                 Step::Run(run) => self.out.push(Effect::RunHook(run)),
                 Step::Skipped { args, kind } => {
                     info!(name = %args.name, hook = kind.as_str(), "skipped: the virtual IPs never came on");
+                    self.out.push(Effect::Event(hook_event(&args, kind, None)));
+                }
+                Step::Superseded { args, kind, total } => {
+                    warn!(
+                        name = %args.name,
+                        hook = kind.as_str(),
+                        from = %args.from,
+                        to = %args.to,
+                        superseded = total,
+                        "dropped before it started: a later transition superseded it"
+                    );
                     self.out.push(Effect::Event(hook_event(&args, kind, None)));
                 }
             }

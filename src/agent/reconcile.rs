@@ -159,6 +159,7 @@ impl InstanceCore {
                 repairs,
             })));
         }
+        out.status_dirty = true;
         let job = if holding {
             AddressJob::Restore(wrong)
         } else {
@@ -179,7 +180,6 @@ impl Agent {
         seq: u64,
         present: Vec<VirtualIp>,
     ) {
-        self.out.status_dirty = true;
         let out = &mut self.out;
         let Some(i) = self
             .instances
@@ -199,7 +199,11 @@ impl Agent {
                 i.reconcile.verify_wanted = true;
             }
         }
-        i.present = present;
+        // What a reader sees changes only with the VIPs present (or a repair).
+        if i.present != present {
+            i.present = present;
+            out.status_dirty = true;
+        }
         let lifetime = i.config.address_lifetime();
         match (i.reconcile.next_refresh, lifetime) {
             (None, Some(_)) if i.reconcile.holding => i.schedule_refresh(now),

@@ -70,6 +70,7 @@ impl Agent {
                         master_transitions: stats.master_transitions,
                         send_errors: i.send_errors,
                         address_repairs: i.reconcile.repairs,
+                        answers_withheld: stats.answers_withheld,
                     },
                 }
             })

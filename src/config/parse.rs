@@ -2,6 +2,7 @@
 //! schema, builds the typed [`Config`], and collects every error on the way.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::num::NonZeroU8;
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use super::model::{
 use super::parse_control;
 use super::parse_health::{self as health, CheckSet};
 use super::parse_notify::{self as notify, HookOwner};
+use super::peers::{self, PeerList};
 use super::reader::{
     boolean, duration_in, duration_value, int_in, interface_value, name_value, optional, Checker,
     MapReader,
@@ -31,6 +33,7 @@ const TOP_KEYS: &[&str] = &[
     "metrics",
     "realtime_priority",
     "vip_lifetime",
+    "peers",
 ];
 const INSTANCE_KEYS: &[&str] = &[
     "name",
@@ -47,6 +50,7 @@ const INSTANCE_KEYS: &[&str] = &[
     "track",
     "hooks",
     "vip_lifetime",
+    "peers",
 ];
 const GARP_KEYS: &[&str] = &["count", "interval", "refresh"];
 
@@ -127,7 +131,7 @@ fn config(ck: &mut Checker, root: &Node) -> Option<Config> {
         return None;
     }
     let top = MapReader::new(ck, root, "the top level", TOP_KEYS)?;
-    // Named checks first: instances refer to them.
+    // Named checks first: instances refer to them; so do they to `peers`.
     let mut checks = CheckSet::default();
     if let Some(node) = top.get("checks") {
         health::named_checks(ck, node, &mut checks);
@@ -135,13 +139,24 @@ fn config(ck: &mut Checker, root: &Node) -> Option<Config> {
     let vip_lifetime = optional(top.get("vip_lifetime"), Some(VipLifetime::Derived), |n| {
         vip_lifetime(ck, n)
     });
+    // `None`: the list is invalid (reported); `Some(None)`: there is none.
+    let shared_peers = match top.get("peers") {
+        Some(node) => peers::list(ck, node, None).map(Some),
+        None => Some(None),
+    };
     let (instances, names) = match top.required(
         ck,
         "the configuration",
         "instances",
         "the list of virtual routers (`instances: []` for none)",
     ) {
-        Some(list) => instances(ck, list, &mut checks, vip_lifetime.unwrap_or_default()),
+        Some(list) => instances(
+            ck,
+            list,
+            &mut checks,
+            vip_lifetime.unwrap_or_default(),
+            shared_peers.as_ref(),
+        ),
         None => (None, None),
     };
     let sync_groups = optional(top.get("sync_groups"), Some(Vec::new()), |n| {
@@ -185,6 +200,7 @@ fn instances(
     list: &Node,
     checks: &mut CheckSet,
     vip_lifetime: VipLifetime,
+    shared_peers: Option<&Option<PeerList>>,
 ) -> (Option<Vec<Instance>>, Option<Vec<String>>) {
     if list.kind == Kind::Null {
         ck.error(
@@ -208,7 +224,7 @@ fn instances(
     // virtual IP (the packaged file ships like this until it is filled in).
     let parsed: Vec<(Option<Instance>, Ident)> = items
         .iter()
-        .map(|n| instance(ck, n, checks, vip_lifetime))
+        .map(|n| instance(ck, n, checks, vip_lifetime, shared_peers))
         .collect();
     check_unique(ck, parsed.iter().map(|(_, id)| id));
     let names = parsed
@@ -272,6 +288,7 @@ fn instance(
     node: &Node,
     checks: &mut CheckSet,
     default_lifetime: VipLifetime,
+    shared_peers: Option<&Option<PeerList>>,
 ) -> (Option<Instance>, Ident) {
     let mut id = Ident::default();
     let Some(map) = MapReader::new(ck, node, "an instance", INSTANCE_KEYS) else {
@@ -352,6 +369,13 @@ fn instance(
     let hooks = optional(map.get("hooks"), Some(Hooks::default()), |n| {
         notify::hooks(ck, n, HookOwner::Instance)
     });
+    let peers = instance_peers(
+        ck,
+        map.get("peers"),
+        id.family,
+        name.as_deref(),
+        shared_peers,
+    );
 
     let lifetime = optional(map.get("vip_lifetime"), Some(default_lifetime), |n| {
         vip_lifetime(ck, n)
@@ -373,9 +397,44 @@ fn instance(
             track: track?,
             hooks: hooks?,
             vip_lifetime: lifetime?,
+            peers: peers?,
         })
     })();
     (instance, id)
+}
+
+/// The peers an instance accepts adverts from: its own `peers`, else the
+/// top-level list's addresses of its family. `None` when a list is invalid
+/// (the error is reported), `Some(None)` when no list applies.
+fn instance_peers(
+    ck: &mut Checker,
+    own: Option<&Node>,
+    family: Option<AddressFamily>,
+    name: Option<&str>,
+    shared: Option<&Option<PeerList>>,
+) -> Option<Option<Vec<IpAddr>>> {
+    if let Some(node) = own {
+        // Without a known family (bad virtual_ips, reported there), any
+        // family is accepted here rather than reporting a second error.
+        return peers::list(ck, node, family).map(|list| Some(list.addresses));
+    }
+    let shared = shared?.as_ref();
+    let (Some(list), Some(family)) = (shared, family) else {
+        return Some(None);
+    };
+    let addresses = list.of_family(family);
+    if addresses.is_empty() {
+        let name = name.unwrap_or("?");
+        ck.error(
+            list.pos,
+            format!(
+                "peers lists no {family} address, so instance `{name}` would refuse every \
+                 advert; add its routers' {family} addresses here, or give `{name}` its own `peers`"
+            ),
+        );
+        return None;
+    }
+    Some(Some(addresses))
 }
 
 fn advert_interval(ck: &mut Checker, node: &Node) -> Option<Duration> {

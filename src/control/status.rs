@@ -152,6 +152,10 @@ pub struct InstanceCounters {
     /// after they appeared while not Master, behind the agent's back.
     #[serde(default)]
     pub address_repairs: u64,
+    /// Answers a Master withheld because it had answered another router's
+    /// advert less than one advert interval before: a sign of a flood.
+    #[serde(default)]
+    pub answers_withheld: u64,
 }
 
 /// One check: what it looks at and its latest result.
@@ -272,6 +276,7 @@ pub(crate) mod samples {
                         master_transitions: 4,
                         send_errors: 5,
                         address_repairs: 6,
+                        answers_withheld: 9,
                     },
                 },
                 InstanceStatus {
@@ -373,7 +378,7 @@ mod tests {
                         "adverts_received": 3, "adverts_sent": 1200,
                         "priority_zero_received": 0, "priority_zero_sent": 1,
                         "interval_mismatches": 2, "master_transitions": 4,
-                        "send_errors": 5, "address_repairs": 6,
+                        "send_errors": 5, "address_repairs": 6, "answers_withheld": 9,
                     },
                 },
                 {
@@ -390,7 +395,7 @@ mod tests {
                         "adverts_received": 880, "adverts_sent": 0,
                         "priority_zero_received": 1, "priority_zero_sent": 0,
                         "interval_mismatches": 0, "master_transitions": 0,
-                        "send_errors": 0, "address_repairs": 0,
+                        "send_errors": 0, "address_repairs": 0, "answers_withheld": 0,
                     },
                 },
             ],

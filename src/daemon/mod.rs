@@ -10,7 +10,10 @@
 mod address_watch;
 mod addresses;
 mod control;
+pub mod lock;
 mod maintenance;
+pub mod panic;
+mod progress;
 mod receive;
 mod remove_vips;
 mod setup;
@@ -26,7 +29,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, oneshot};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 pub use self::remove_vips::{remove_vips, VipRemoval, VipRemovalLine};
 
@@ -64,6 +67,9 @@ pub enum DaemonError {
         /// Why.
         source: std::io::Error,
     },
+    /// Another agent runs with the same runtime directory.
+    #[error(transparent)]
+    Lock(#[from] lock::LockError),
     /// A netlink or packet-socket operation failed.
     #[error(transparent)]
     Platform(#[from] PlatformError),
@@ -143,6 +149,9 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
         path: options.runtime_dir.clone(),
         source,
     })?;
+    // Before anything else is touched: stale-VIP removal, the control socket
+    // and the status file all belong to whoever holds this.
+    let _lock = lock::RuntimeLock::acquire(&options.runtime_dir)?;
     if config.realtime_priority > 0 {
         match crate::platform::sched::enable_realtime(config.realtime_priority) {
             Ok(()) => info!(
@@ -211,7 +220,13 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
                         }
                     }
                     _ = watchdog.tick() => {
-                        shell.notifier.keep_alive();
+                        // Fed only while every worker moves (see `progress`).
+                        let hung = shell.supervisor.hung(Instant::now());
+                        if hung.is_empty() {
+                            shell.notifier.keep_alive();
+                        } else {
+                            error!("withholding the watchdog keep-alive: {}", hung.join("; "));
+                        }
                         continue;
                     }
                     Some(first) = datagrams.recv() => {

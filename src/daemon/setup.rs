@@ -10,6 +10,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::progress::{Supervisor, Watch};
 use super::receive;
 use super::DaemonError;
 use crate::agent::{Datagram, InstanceFacts, Setup, SocketKey};
@@ -21,14 +22,20 @@ use crate::platform::vrrp_socket::VrrpSocket;
 pub struct Sockets {
     open: HashMap<SocketKey, (Arc<VrrpSocket>, JoinHandle<()>)>,
     datagrams: mpsc::Sender<Datagram>,
+    /// Watches the readers for the watchdog.
+    supervisor: Supervisor,
+    /// One watch per reader, kept until the readers are stopped.
+    watches: Vec<Watch>,
 }
 
 impl Sockets {
-    /// No socket yet; readers will forward to `datagrams`.
-    pub fn new(datagrams: mpsc::Sender<Datagram>) -> Self {
+    /// No socket yet; readers will forward to `datagrams`, watched by `supervisor`.
+    pub fn new(datagrams: mpsc::Sender<Datagram>, supervisor: Supervisor) -> Self {
         Sockets {
             open: HashMap::new(),
             datagrams,
+            supervisor,
+            watches: Vec::new(),
         }
     }
 
@@ -43,7 +50,11 @@ impl Sockets {
             return Ok(socket.clone());
         }
         let socket = Arc::new(VrrpSocket::open(interface, key.ifindex, source)?);
-        let reader = receive::spawn_reader(key, socket.clone(), self.datagrams.clone());
+        let (pulse, watch) = self
+            .supervisor
+            .watch(format!("socket reader on {interface}"));
+        self.watches.push(watch);
+        let reader = receive::spawn_reader(key, socket.clone(), self.datagrams.clone(), pulse);
         self.open.insert(key, (socket.clone(), reader));
         Ok(socket)
     }

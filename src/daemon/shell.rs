@@ -14,6 +14,7 @@ use tracing::{error, info, warn};
 
 use super::addresses::{self, Jobs};
 use super::maintenance;
+use super::progress::{Supervisor, Watch};
 use super::setup::{self, Sockets};
 use super::status;
 use super::systemd::Notifier;
@@ -41,6 +42,14 @@ pub struct Shell {
     pub monitors: Monitors,
     /// Whether the status file (and metrics) must be rewritten this turn.
     pub status_dirty: bool,
+    /// Writes the status file and metrics off the event loop.
+    status_writer: status::StatusWriter,
+    /// The agent's status version last handed to the writer.
+    written_version: Option<u64>,
+    /// Watches the socket readers and address workers for the watchdog.
+    pub supervisor: Supervisor,
+    /// The watch on each address worker, dropped when it is stopped.
+    worker_watches: HashMap<InstanceId, Watch>,
     netlink: Arc<Netlink>,
     announcer: Arc<Announcer>,
     sockets: Sockets,
@@ -73,14 +82,19 @@ impl Shell {
                 metrics.script_duration("check", check, took.as_secs_f64());
             })
         };
+        let supervisor = Supervisor::new();
         Ok(Shell {
+            status_writer: status::StatusWriter::start(options.runtime_dir.clone()),
+            written_version: None,
             options,
             notifier: Notifier::from_env(),
             monitors: Monitors::new(inputs.clone(), run_as, durations),
             status_dirty: true,
+            supervisor: supervisor.clone(),
+            worker_watches: HashMap::new(),
             netlink: Arc::new(Netlink::connect()?),
             announcer: Arc::new(Announcer::open()?),
-            sockets: Sockets::new(datagrams),
+            sockets: Sockets::new(datagrams, supervisor),
             workers: HashMap::new(),
             events,
             metrics,
@@ -147,7 +161,9 @@ impl Shell {
             match EventStream::open(&new.events) {
                 Ok(events) => {
                     let old = std::mem::replace(&mut self.events, events);
-                    old.close(Duration::from_millis(200)).await;
+                    // The old sinks drain on their own: the loop must not
+                    // wait for them while Masters are due to advertise.
+                    tokio::spawn(old.close(Duration::from_millis(200)));
                 }
                 Err(e) => error!("reload: keeping the old event sinks: {e}"),
             }
@@ -279,13 +295,18 @@ impl Shell {
                 }
                 Effect::StartInstance(target) => {
                     let id = target.instance;
+                    let (pulse, watch) = self
+                        .supervisor
+                        .watch(format!("address worker of {}", target.name));
                     let jobs = addresses::spawn(
                         target,
                         self.netlink.clone(),
                         self.announcer.clone(),
                         self.inputs.clone(),
+                        pulse,
                     );
                     self.workers.insert(id, jobs);
+                    self.worker_watches.insert(id, watch);
                 }
                 Effect::Address { instance, seq, job } => {
                     // A worker only stops when we drop its sender.
@@ -295,6 +316,7 @@ impl Shell {
                 }
                 Effect::StopInstance(instance) => {
                     self.workers.remove(&instance);
+                    self.worker_watches.remove(&instance);
                 }
                 Effect::RunHook(run) => {
                     let run_as = self.run_as();
@@ -330,26 +352,25 @@ impl Shell {
         }
     }
 
+    /// Hands a snapshot of the status to the writer, which writes the file
+    /// and renders the metrics off the event loop.
     fn write_status(&mut self, agent: &Agent, now: Instant) {
         self.status_dirty = false;
+        self.written_version = Some(agent.status_version());
         let status = self.status(agent, now);
-        if let Err(e) = status::write(&self.options.runtime_dir, &status) {
-            warn!(
-                "writing {} failed: {e}",
-                status::path(&self.options.runtime_dir).display()
-            );
-        }
-        if self.metrics_served.is_some() {
-            self.metrics.update(status);
-        }
+        let metrics = self.metrics_served.as_ref().map(|_| self.metrics.clone());
+        self.status_writer.publish(status, metrics);
         self.notifier.status(&agent.summary_line());
     }
 
-    /// The periodic refresh: rewrite the status (counters move without
-    /// events), then give freed pages back so resident memory tracks what is
-    /// in use.
+    /// The periodic refresh: rewrite the status if anything in it moved
+    /// since the last write (counters move without asking for a rewrite, so
+    /// a flood of packets costs at most one rewrite a second), then give freed
+    /// pages back so resident memory tracks what is in use.
     pub fn refresh(&mut self, agent: &Agent, now: Instant) {
-        self.write_status(agent, now);
+        if self.written_version != Some(agent.status_version()) {
+            self.write_status(agent, now);
+        }
         #[cfg(target_env = "gnu")]
         // SAFETY: malloc_trim only releases free heap memory.
         unsafe {
@@ -361,5 +382,6 @@ impl Shell {
     pub async fn close(self) {
         self.events.close(Duration::from_secs(1)).await;
         self.sockets.close();
+        self.status_writer.close().await;
     }
 }

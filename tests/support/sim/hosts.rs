@@ -77,6 +77,19 @@ pub struct GroupSeen {
     pub to: State,
 }
 
+/// One advert a host sent, as it went on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdvertSeen {
+    /// Virtual time it was sent.
+    pub at: Duration,
+    /// The sender.
+    pub host: HostId,
+    /// Its VRID.
+    pub vrid: u8,
+    /// Its priority (0: the sender resigns).
+    pub priority: u8,
+}
+
 /// One hook the agent started (or skipped), in the order it did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HookSeen {
@@ -160,8 +173,9 @@ pub struct Host {
     workers: HashMap<InstanceId, Worker>,
     /// How each hook command behaves.
     pub hooks: HashMap<String, HookPlan>,
-    /// The hook running now per (name, group).
-    running_hooks: HashMap<(String, bool), HookKind>,
+    /// The hook running now per (name, group, lane): transition hooks run
+    /// one at a time, and `before_master` in a lane of its own.
+    running_hooks: HashMap<(String, bool, bool), HookKind>,
     /// The maintenance set its agent last saved (kept across restarts).
     saved_maintenance: BTreeSet<String>,
     /// Instances in maintenance, as the world asked.
@@ -201,6 +215,8 @@ pub struct World {
     pub hook_log: Vec<HookSeen>,
     /// Adverts sent.
     pub adverts_sent: u64,
+    /// Every advert sent, in order.
+    pub adverts: Vec<AdvertSeen>,
     /// Called after every step with the world, to check invariants.
     observer: Option<Observer>,
 }
@@ -222,6 +238,7 @@ impl World {
             group_transitions: Vec::new(),
             hook_log: Vec::new(),
             adverts_sent: 0,
+            adverts: Vec::new(),
             observer: None,
         }
     }
@@ -557,9 +574,11 @@ impl World {
                 if self.hosts[host].incarnation != incarnation {
                     return;
                 }
-                self.hosts[host]
-                    .running_hooks
-                    .remove(&(run.args.name.clone(), run.args.group));
+                self.hosts[host].running_hooks.remove(&(
+                    run.args.name.clone(),
+                    run.args.group,
+                    run.kind == HookKind::BeforeMaster,
+                ));
                 self.feed(
                     host,
                     Input::HookFinished {
@@ -736,7 +755,11 @@ impl World {
                 if !run.args.group {
                     self.assert_gate(id, incarnation, &run);
                 }
-                let owner = (run.args.name.clone(), run.args.group);
+                let owner = (
+                    run.args.name.clone(),
+                    run.args.group,
+                    run.kind == HookKind::BeforeMaster,
+                );
                 if let Some(kind) = self.hosts[id].running_hooks.get(&owner) {
                     panic!(
                         "host {id}: {:?} started while {kind:?} of {} still runs",
@@ -878,6 +901,15 @@ impl World {
     /// (its own copy comes back, as the kernel loops multicast back).
     fn broadcast(&mut self, from: HostId, socket: SocketKey, packet: &[u8]) {
         self.adverts_sent += 1;
+        // RFC 9568 §5.1: the VRID is the second byte, the priority the third.
+        if let [_, vrid, priority, ..] = *packet {
+            self.adverts.push(AdvertSeen {
+                at: self.now,
+                host: from,
+                vrid,
+                priority,
+            });
+        }
         if !self.hosts[from].link_up {
             return;
         }
