@@ -283,7 +283,10 @@ impl InstanceCore {
             self.router.next_deadline(),
             self.before_master_failed_until,
             self.handover,
-            self.reconcile.next_refresh(),
+            super::reconcile::refresh_wake(
+                self.reconcile.next_refresh(),
+                self.router.next_deadline(),
+            ),
         ]
         .into_iter()
         .flatten()

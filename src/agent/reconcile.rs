@@ -73,6 +73,19 @@ impl Reconcile {
     }
 }
 
+/// When to wake for a refresh due at `refresh`, given the protocol timer's
+/// `router` deadline. A wake-up serves every timer due within
+/// [`TIMER_SLACK`](super::TIMER_SLACK) after it, so a refresh waking the
+/// agent just before an advert would send that advert early; the refresh,
+/// which has a third of a lifetime to spare, waits for the advert instead.
+pub fn refresh_wake(refresh: Option<Instant>, router: Option<Instant>) -> Option<Instant> {
+    let refresh = refresh?;
+    Some(match router {
+        Some(advert) if advert >= refresh && advert - refresh <= super::TIMER_SLACK => advert,
+        _ => refresh,
+    })
+}
+
 /// How often a lifetime is renewed: every third of it, so that two refreshes
 /// in a row may be late or lost before a held VIP lapses.
 pub fn refresh_period(lifetime: Duration) -> Duration {

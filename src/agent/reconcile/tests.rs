@@ -274,3 +274,19 @@ fn a_reload_to_a_shorter_lifetime_times_the_renewal_afresh() {
         Some(later + Duration::from_secs(1))
     );
 }
+
+#[test]
+fn a_refresh_due_just_before_an_advert_waits_for_it() {
+    use super::refresh_wake;
+    let t = Instant::now();
+    let slack = crate::agent::TIMER_SLACK;
+    let soon = t + slack / 2;
+    assert_eq!(refresh_wake(Some(t), Some(soon)), Some(soon));
+    assert_eq!(refresh_wake(Some(t), Some(t + slack)), Some(t + slack));
+    let later = t + slack * 2;
+    assert_eq!(refresh_wake(Some(t), Some(later)), Some(t));
+    let earlier = t - slack / 2;
+    assert_eq!(refresh_wake(Some(t), Some(earlier)), Some(t));
+    assert_eq!(refresh_wake(None, Some(t)), None);
+    assert_eq!(refresh_wake(Some(t), None), Some(t));
+}
