@@ -173,7 +173,7 @@ impl Agent {
     }
 
     /// Rebuilds the (socket, vrid) index and the socket table.
-    fn reindex(&mut self) {
+    pub(super) fn reindex(&mut self) {
         self.by_vrid.clear();
         self.sockets.clear();
         for index in 0..self.instances.len() {
@@ -183,6 +183,10 @@ impl Agent {
 
     fn reindex_one(&mut self, index: usize) {
         let instance = &self.instances[index];
+        if !self.is_bound(instance.id) {
+            // Its socket died with its interface.
+            return;
+        }
         let key = instance.facts.socket();
         self.by_vrid.insert((key, instance.config.vrid), index);
         self.sockets.entry(key).or_insert_with(|| SocketInfo {
