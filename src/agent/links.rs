@@ -173,7 +173,10 @@ impl Agent {
         }
         match failure {
             Some(why) if current.is_some() && self.needs_rebind(interface) => {
-                warn!(interface, "looking the interface up failed, retrying in {LOOKUP_RETRY:?}: {why}");
+                warn!(
+                    interface,
+                    "looking the interface up failed, retrying in {LOOKUP_RETRY:?}: {why}"
+                );
                 self.links
                     .retries
                     .insert(interface.to_owned(), now + LOOKUP_RETRY);
@@ -260,4 +263,3 @@ impl Agent {
         !self.links.unbound.contains(&id)
     }
 }
-
