@@ -225,22 +225,27 @@ impl Drop for Frozen {
     }
 }
 
-/// Link changes per burst: veth pairs made (and brought up) or deleted. Each
-/// is a few link notifications of about a kilobyte, so a few hundred fill
-/// any receive buffer the kernel allows by default (`net.core.rmem_max`).
-const BURST: usize = 400;
+/// Veth pairs changed per burst before the change under test: each change
+/// is a few link notifications of about 1.5 KiB, so these alone fill the
+/// largest receive buffer the agent asks for (1 MiB, doubled by the kernel),
+/// and the change under test, made after them, is dropped for certain.
+const BEFORE: usize = 700;
 
-/// Runs `ip -batch` in `ns` with these commands: `BURST` changes of veth
-/// pairs that nothing uses, with `middle` after the first half.
+/// Veth pairs changed after it, so that it is inside the burst.
+const AFTER: usize = 100;
+
+/// Runs `ip -batch` in `ns`: `BEFORE` changes of veth pairs that nothing
+/// uses (made and brought up, or deleted, as `verb` says), then `middle`,
+/// then `AFTER` more.
 fn burst(ns: &Namespace, dir: &std::path::Path, verb: &str, middle: &str) {
-    let dummy = |i: usize| match verb {
+    let change = |i: usize| match verb {
         "add" => format!("link add ovr{i} type veth peer name ovp{i}\nlink set ovr{i} up\n"),
         _ => format!("link del ovr{i}\n"),
     };
-    let mut commands: String = (0..BURST / 2).map(dummy).collect();
+    let mut commands: String = (0..BEFORE).map(change).collect();
     commands.push_str(middle);
     commands.push('\n');
-    commands.extend((BURST / 2..BURST).map(dummy));
+    commands.extend((BEFORE..BEFORE + AFTER).map(change));
     let file = dir.join(format!("burst-{verb}.txt"));
     std::fs::write(&file, commands).unwrap();
     ns.ip(&["-batch", file.to_str().unwrap()])
