@@ -107,12 +107,19 @@ impl Agent {
     /// An interface was deleted: its instances fault and their sockets go.
     pub(super) fn on_link_removed(&mut self, now: Instant, ifindex: u32, name: &str) {
         self.carrier.remove(&ifindex);
+        // A late deletion of an index the name no longer has (it was made
+        // again meanwhile) leaves the name alone.
+        let is_current = match self.links.index_of.get(name) {
+            Some(Some(index)) => *index == ifindex,
+            Some(None) => false,
+            None => true,
+        };
         for index in self.links.index_of.values_mut() {
             if *index == Some(ifindex) {
                 *index = None;
             }
         }
-        if !name.is_empty() {
+        if !name.is_empty() && is_current {
             self.links.index_of.insert(name.to_owned(), None);
             self.links.retries.remove(name);
             for event in self.checks.on_link(name, false, now) {
@@ -120,10 +127,8 @@ impl Agent {
             }
         }
         for instance in &self.instances {
-            if instance.facts.ifindex == ifindex {
-                if self.links.unbound.insert(instance.id) {
-                    warn!(instance = %instance.config.name, "interface {} was deleted", instance.config.interface);
-                }
+            if instance.facts.ifindex == ifindex && self.links.unbound.insert(instance.id) {
+                warn!(instance = %instance.config.name, "interface {} was deleted", instance.config.interface);
             }
         }
         self.release_sockets();
@@ -263,3 +268,6 @@ impl Agent {
         !self.links.unbound.contains(&id)
     }
 }
+
+#[cfg(test)]
+mod tests;
