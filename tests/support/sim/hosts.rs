@@ -644,9 +644,18 @@ impl World {
         // went with the interface, and it cannot add any.
         let live = h.interface_present && worker.target.ifindex == h.ifindex;
         if !live {
+            let name = worker.target.name.clone();
             match job {
-                AddressJob::Remove | AddressJob::RemoveStale => worker.present.clear(),
-                AddressJob::Add => worker.holding = true,
+                AddressJob::Remove => {
+                    h.removed.entry(name).or_default().push(self.now);
+                    worker.holding = false;
+                    worker.present.clear();
+                }
+                AddressJob::RemoveStale => worker.present.clear(),
+                AddressJob::Add => {
+                    h.added.entry(name).or_default().push(self.now);
+                    worker.holding = true;
+                }
                 AddressJob::Announce | AddressJob::Reconfigure { .. } => {}
             }
             return Some(worker.present.clone());
