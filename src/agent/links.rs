@@ -42,6 +42,12 @@ impl LinkBook {
         self.retries.values().min().copied()
     }
 
+    /// An instance starts on `interface`, found at `ifindex` just now: that
+    /// is where the name is (whatever was heard of it before).
+    pub fn started_on(&mut self, interface: &str, ifindex: u32) {
+        self.index_of.insert(interface.to_owned(), Some(ifindex));
+    }
+
     /// Why the interface an instance was started on cannot be used, if so.
     fn unusable(&self, id: InstanceId, interface: &str, facts: &InstanceFacts) -> Option<String> {
         match self.index_of.get(interface) {
@@ -78,14 +84,16 @@ impl Agent {
     /// An interface exists with this index and carrier.
     pub(super) fn on_link(&mut self, now: Instant, ifindex: u32, name: &str, carrier: bool) {
         let previous = self.carrier.insert(ifindex, carrier);
-        if !name.is_empty() {
-            // A rename takes the index away from its old name.
-            for (other, index) in self.links.index_of.iter_mut() {
-                if other != name && *index == Some(ifindex) {
-                    info!(interface = %other, "interface renamed to {name}");
-                    *index = None;
-                }
+        // A rename takes the index away from its old name.
+        for (other, index) in self.links.index_of.iter_mut() {
+            if other != name && *index == Some(ifindex) {
+                info!(interface = %other, "interface renamed to {name}");
+                *index = None;
             }
+        }
+        // Only the names instances follow are kept: a host whose containers
+        // make and delete interfaces all day must not grow this table.
+        if self.follows(name) {
             self.links.index_of.insert(name.to_owned(), Some(ifindex));
         }
         for event in self.checks.on_link(name, carrier, now) {
@@ -120,7 +128,9 @@ impl Agent {
             }
         }
         if !name.is_empty() && is_current {
-            self.links.index_of.insert(name.to_owned(), None);
+            if self.follows(name) {
+                self.links.index_of.insert(name.to_owned(), None);
+            }
             self.links.retries.remove(name);
             for event in self.checks.on_link(name, false, now) {
                 self.out.push(Effect::Event(EventRecord::Check(event)));
@@ -208,6 +218,11 @@ impl Agent {
                 self.out.push(Effect::LookUpInterface { interface });
             }
         }
+    }
+
+    /// Whether an instance runs on the interface called `name`.
+    fn follows(&self, name: &str) -> bool {
+        !name.is_empty() && self.instances.iter().any(|i| i.config.interface == name)
     }
 
     /// Whether an instance on `interface` is not bound to its current index.

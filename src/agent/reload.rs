@@ -160,6 +160,8 @@ impl Agent {
         instance.queue(AddressJob::RemoveStale, &mut self.out);
         self.carrier
             .insert(instance.facts.ifindex, instance.facts.carrier);
+        self.links
+            .started_on(&instance.config.interface, instance.facts.ifindex);
         if !instance.facts.carrier {
             tracing::warn!(instance = %instance.config.name, "interface {} has no carrier", instance.config.interface);
         }

@@ -320,3 +320,32 @@ fn leaving_fault_after_a_rebind_is_reported_as_fault_cleared() {
         vec![(State::Backup, TransitionReason::FaultCleared)]
     );
 }
+
+#[test]
+fn an_instance_started_by_a_reload_uses_the_interface_found_then() {
+    // eth0 went away with nobody following it, came back unnoticed (nobody
+    // followed it), and a reload starts an instance on it again.
+    let t0 = Instant::now();
+    let mut agent = running(100, t0);
+    agent.handle(t0, removed(OLD));
+    let empty = parse_str("instances: []\n", "t.yaml").expect("valid config");
+    agent.configure(
+        t0,
+        Setup {
+            config: empty,
+            facts: HashMap::new(),
+            links: HashMap::new(),
+        },
+    );
+    agent.handle(t0, link(NEW, "eth0", true));
+    let config = parse_str(&yaml(100), "t.yaml").expect("valid config");
+    agent.configure(
+        t0,
+        Setup {
+            config,
+            facts: [("web".to_owned(), Ok(facts(NEW)))].into_iter().collect(),
+            links: HashMap::new(),
+        },
+    );
+    assert_eq!(state(&agent), State::Backup);
+}
