@@ -94,12 +94,15 @@ fn master_whose_interface_is_recreated_faults_comes_back_and_fails_over_again() 
 
     let created = Instant::now();
     lab.create_interface(0).unwrap();
+    // The interface has carrier from the last of the `ip` commands on, at
+    // most this long after `created`.
+    let making = created.elapsed();
     // Back on the new interface: Backup (RFC 9568 §6.4.1, not the owner),
     // then Master once its Master_Down_Interval passes without a better
     // Master, B's adverts being lower. Were A still on the old index, it
     // would stay in Fault.
     let mdi_a = master_down_interval(150, INTERVAL);
-    state_between(&a, "web", "master", created, mdi_a, mdi_a);
+    state_between(&a, "web", "master", created, mdi_a, mdi_a + making);
     b.wait_for_state("web", "backup", MARGIN).unwrap();
     assert!(
         wait_until(MARGIN, || holds(0) && !holds(1)),
@@ -172,7 +175,15 @@ fn backup_whose_macvlan_is_rebuilt_comes_back_and_takes_over_when_needed() {
 
     let created = Instant::now();
     add_macvlan(&lab.hosts[1].ns, own[1]);
-    state_between(&b, "web", "backup", created, Duration::ZERO, NOTICED);
+    let making = created.elapsed();
+    state_between(
+        &b,
+        "web",
+        "backup",
+        created,
+        Duration::ZERO,
+        NOTICED + making,
+    );
     // Back as Backup, B must hear A on its new socket: otherwise it would
     // take over after its Master_Down_Interval.
     let mdi_b = master_down_interval(100, INTERVAL);

@@ -3,12 +3,12 @@
 //! whenever notifications may have been lost.
 //!
 //! The kernel drops notifications when a subscriber's receive buffer is full
-//! (a burst of link changes, or a process paused for a while), and says so
-//! once, with ENOBUFS on the next read. A lost carrier change would otherwise
-//! never be noticed, so an overrun triggers a full resync: a dump of all
-//! links, compared with what was reported before. If the notification socket
-//! fails otherwise, the watcher reconnects after a short backoff and resyncs
-//! the same way.
+//! (a burst of link changes, or a process paused for a while). A lost carrier
+//! change would otherwise never be noticed, so a loss triggers a full resync
+//! ([`super::multicast`] says how it is noticed and why the subscription is
+//! drained first): a dump of all links, compared with what was reported
+//! before. If the notification socket fails otherwise, the watcher reconnects
+//! after a short backoff and resyncs the same way.
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -16,15 +16,13 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::{Stream, TryStreamExt};
-use rtnetlink::packet_core::{NetlinkBuffer, NetlinkMessage, NetlinkPayload};
 use rtnetlink::packet_route::link::LinkMessage;
 use rtnetlink::packet_route::RouteNetlinkMessage;
-use rtnetlink::sys::protocols::NETLINK_ROUTE;
-use rtnetlink::sys::{AsyncSocket, AsyncSocketExt, TokioSocket};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+use super::multicast::{MulticastSocket, Received};
 use super::netlink::{link_carrier, link_name};
 use super::PlatformError;
 
@@ -200,65 +198,28 @@ async fn follow_links(first: Option<Subscription>, events: mpsc::UnboundedSender
     }
 }
 
-/// Largest notification datagram read at once. The kernel sends link
-/// notifications in datagrams of at most a page or so; a longer one is cut,
-/// fails to parse, and is recovered by a resync like a lost one.
-const DATAGRAM: usize = 64 * 1024;
-
-/// One subscription to RTNLGRP_LINK on a socket of our own, with a request
-/// connection beside it for the dumps (stopped when dropped).
-///
-/// The subscription is read here rather than through netlink-proto, because
-/// a resync is only complete if it starts after the kernel stopped dropping:
-/// after an overrun the kernel drops every notification (reporting nothing
-/// more) until the subscriber has emptied its receive queue. So the queue is
-/// drained first, then the links are dumped; whatever changes after that is
-/// notified again.
+/// One subscription to RTNLGRP_LINK, with a request connection beside it for
+/// the dumps (stopped when dropped). See [`super::multicast`] for why a resync
+/// drains the subscription first.
 struct Subscription {
-    socket: TokioSocket,
+    notifications: MulticastSocket,
     requests: rtnetlink::Handle,
     connection: JoinHandle<()>,
-    buffer: Vec<u8>,
 }
 
 impl Subscription {
     fn open() -> Result<Self, PlatformError> {
         let runtime =
             tokio::runtime::Handle::try_current().map_err(|_| PlatformError::NoRuntime)?;
-        let mut socket = TokioSocket::new(NETLINK_ROUTE).map_err(PlatformError::WatchLinks)?;
-        let raw = socket.socket_mut();
-        raw.bind_auto().map_err(PlatformError::WatchLinks)?;
-        raw.add_membership(libc::RTNLGRP_LINK)
+        let notifications = MulticastSocket::open(&[libc::RTNLGRP_LINK], RECEIVE_BUFFER)
             .map_err(PlatformError::WatchLinks)?;
-        // A larger buffer loses fewer notifications in a burst; what is lost
-        // anyway is recovered by a resync.
-        let _ = raw.set_rx_buf_sz(RECEIVE_BUFFER);
         let (connection, requests, _) =
             rtnetlink::new_connection().map_err(PlatformError::WatchLinks)?;
         Ok(Subscription {
-            socket,
+            notifications,
             requests,
             connection: runtime.spawn(connection),
-            buffer: Vec::with_capacity(DATAGRAM),
         })
-    }
-
-    /// Reads and discards whatever is queued, until the queue is empty: then
-    /// the kernel delivers notifications again (see the type's documentation).
-    fn drain(&mut self) -> Result<(), std::io::Error> {
-        loop {
-            self.buffer.clear();
-            match self
-                .socket
-                .socket_ref()
-                .recv(&mut self.buffer, libc::MSG_DONTWAIT)
-            {
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
-                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {}
-                Err(e) => return Err(e),
-            }
-        }
     }
 
     /// Every link the kernel has now.
@@ -271,18 +232,6 @@ impl Subscription {
         Ok(links)
     }
 
-    /// The next notification datagram's messages; `Ok(None)` when
-    /// notifications were lost (an overrun, or one that could not be read).
-    async fn next(&mut self) -> Result<Option<Vec<RouteNetlinkMessage>>, std::io::Error> {
-        self.buffer.clear();
-        self.buffer.reserve(DATAGRAM);
-        match self.socket.recv(&mut self.buffer).await {
-            Ok(()) => Ok(parse_datagram(&self.buffer)),
-            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
     /// Resyncs, then reports notifications until the subscription fails or
     /// nobody listens; lost notifications resync again.
     async fn follow(
@@ -292,7 +241,7 @@ impl Subscription {
         backoff: &mut Duration,
     ) -> Ended {
         loop {
-            if let Err(e) = self.drain() {
+            if let Err(e) = self.notifications.drain() {
                 return Ended::Failed(format!("reading notifications failed: {e}"));
             }
             let links = match self.dump().await {
@@ -306,9 +255,9 @@ impl Subscription {
                 }
             }
             loop {
-                let messages = match self.next().await {
-                    Ok(Some(messages)) => messages,
-                    Ok(None) => {
+                let messages = match self.notifications.next().await {
+                    Ok(Received::Messages(messages)) => messages,
+                    Ok(Received::Lost) => {
                         info!("link notifications were lost (receive buffer full): reading every link again");
                         break;
                     }
@@ -339,26 +288,6 @@ impl Drop for Subscription {
     fn drop(&mut self) {
         self.connection.abort();
     }
-}
-
-/// The route messages of one notification datagram, or `None` if any part of
-/// it cannot be parsed (then it counts as lost).
-fn parse_datagram(bytes: &[u8]) -> Option<Vec<RouteNetlinkMessage>> {
-    let mut messages = Vec::new();
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        let length = NetlinkBuffer::new_checked(rest).ok()?.length() as usize;
-        let message =
-            NetlinkMessage::<RouteNetlinkMessage>::deserialize(rest.get(..length)?).ok()?;
-        match message.payload {
-            NetlinkPayload::InnerMessage(inner) => messages.push(inner),
-            NetlinkPayload::Overrun(_) => return None,
-            _ => {}
-        }
-        // Messages are aligned to 4 bytes (NLMSG_ALIGN).
-        rest = rest.get(length.next_multiple_of(4)..).unwrap_or_default();
-    }
-    Some(messages)
 }
 
 #[cfg(test)]
