@@ -37,6 +37,35 @@ const RECONNECT_FIRST: Duration = Duration::from_millis(100);
 /// Longest wait between reconnection attempts.
 const RECONNECT_MAX: Duration = Duration::from_secs(2);
 
+/// How long to wait before reconnecting: short at first, doubling while the
+/// subscription keeps failing, and short again once a resync succeeded.
+#[derive(Debug)]
+struct Backoff {
+    next: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            next: RECONNECT_FIRST,
+        }
+    }
+}
+
+impl Backoff {
+    /// A subscription failed: the wait before the next one.
+    fn failed(&mut self) -> Duration {
+        let wait = self.next;
+        self.next = (self.next * 2).min(RECONNECT_MAX);
+        wait
+    }
+
+    /// A subscription works (it resynced).
+    fn reset(&mut self) {
+        self.next = RECONNECT_FIRST;
+    }
+}
+
 /// A change of one interface, as the daemon feeds it to the agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkEvent {
@@ -176,7 +205,7 @@ enum Ended {
 /// first, and a failed one is replaced after a backoff.
 async fn follow_links(first: Option<Subscription>, events: mpsc::UnboundedSender<LinkEvent>) {
     let mut table = LinkTable::default();
-    let mut backoff = RECONNECT_FIRST;
+    let mut backoff = Backoff::default();
     let mut next = first;
     loop {
         let opened = match next.take() {
@@ -192,9 +221,9 @@ async fn follow_links(first: Option<Subscription>, events: mpsc::UnboundedSender
             }
             Err(e) => e.to_string(),
         };
-        warn!("link notifications: {why}; reconnecting in {backoff:?}");
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(RECONNECT_MAX);
+        let wait = backoff.failed();
+        warn!("link notifications: {why}; reconnecting in {wait:?}");
+        tokio::time::sleep(wait).await;
     }
 }
 
@@ -238,7 +267,7 @@ impl Subscription {
         &mut self,
         table: &mut LinkTable,
         events: &mpsc::UnboundedSender<LinkEvent>,
-        backoff: &mut Duration,
+        backoff: &mut Backoff,
     ) -> Ended {
         loop {
             if let Err(e) = self.notifications.drain() {
@@ -248,7 +277,7 @@ impl Subscription {
                 Ok(links) => links,
                 Err(e) => return Ended::Failed(format!("reading the links failed: {e}")),
             };
-            *backoff = RECONNECT_FIRST;
+            backoff.reset();
             for event in table.resync(links) {
                 if events.send(event).is_err() {
                     return Ended::ReceiverGone;
@@ -309,6 +338,17 @@ mod tests {
             carrier,
             removed,
         }
+    }
+
+    #[test]
+    fn reconnecting_waits_longer_while_failing_and_short_again_once_resynced() {
+        let mut backoff = Backoff::default();
+        let waits: Vec<u64> = (0..7)
+            .map(|_| backoff.failed().as_millis() as u64)
+            .collect();
+        assert_eq!(waits, vec![100, 200, 400, 800, 1600, 2000, 2000]);
+        backoff.reset();
+        assert_eq!(backoff.failed(), RECONNECT_FIRST);
     }
 
     #[test]
