@@ -308,3 +308,35 @@ fn carrier_change_lost_in_a_notification_overrun_is_still_acted_on() {
         a.log()
     );
 }
+
+#[test]
+fn ipv6_master_whose_interface_is_recreated_comes_back_with_its_new_link_local() {
+    if !can_run_lab("ipv6_master_whose_interface_is_recreated") {
+        return;
+    }
+    let lab = lab("l6", 2);
+    let vip = "2001:db8::50";
+    let holds = |host: usize| lab.hosts[host].has_address(vip).unwrap_or(false);
+    let yaml = |priority| config(94, priority, "100ms", "2001:db8::50/64", "");
+    let (a, b) = elect(&lab, "l6", [yaml(150), yaml(100)], holds);
+
+    let deleted = Instant::now();
+    lab.delete_interface(0).unwrap();
+    state_between(&a, "web", "fault", deleted, Duration::ZERO, NOTICED);
+    let mdi_b = master_down_interval(100, INTERVAL);
+    state_between(&b, "web", "master", deleted, mdi_b - INTERVAL, mdi_b);
+
+    // IPv6 adverts come from the link-local address (RFC 9568 §5.1.2.1),
+    // which the new interface gets anew: A must look it up again to speak.
+    let created = Instant::now();
+    lab.create_interface(0).unwrap();
+    let making = created.elapsed();
+    let mdi_a = master_down_interval(150, INTERVAL);
+    state_between(&a, "web", "master", created, mdi_a, mdi_a + making);
+    b.wait_for_state("web", "backup", MARGIN).unwrap();
+    assert!(
+        wait_until(MARGIN, || holds(0) && !holds(1)),
+        "A is Master again but the VIP is not on its new interface alone\n{}",
+        logs(&a, &b)
+    );
+}
