@@ -523,3 +523,103 @@ fn a_reload_removing_an_instance_whose_hooks_hang_never_stalls_the_other_masters
     );
     assert_eq!(world.holders(web()), vec![0], "web never moved");
 }
+
+/// Host `id`'s transitions of `web` since `since`, as (to, reason).
+fn web_moves(world: &World, id: usize, since: Duration) -> Vec<(State, TransitionReason)> {
+    world
+        .transitions
+        .iter()
+        .filter(|t| t.host == id && t.instance == "web" && t.at >= since)
+        .map(|t| (t.to, t.reason))
+        .collect()
+}
+
+#[test]
+fn a_master_whose_interface_is_made_again_comes_back_and_fails_over_both_ways() {
+    let a = Spec::new(150, ms(100));
+    let b = Spec::new(100, ms(100));
+    let mut world = pair(&a, &b);
+    let deleted = world.now();
+    world.delete_interface(0);
+    assert_eq!(world.hosts[0].states["web"], State::Fault);
+    assert_eq!(world.hosts[0].states["db"], State::Fault);
+    // RFC 9568 §6.4.2: B's Master_Down_Interval runs from A's last advert,
+    // at most one interval before the deletion.
+    let took = until_held(&mut world, web(), &[1], ms(1000));
+    let mdi_b = rfc::master_down_interval(100, ms(100));
+    assert!(took <= mdi_b + ms(2), "took {took:?}, bound {mdi_b:?}");
+    assert!(took + ms(100) >= mdi_b, "took {took:?}, before {mdi_b:?}");
+    world.run_for(ms(500));
+    assert_eq!(world.hosts[0].states["web"], State::Fault, "gone is gone");
+
+    let made = world.now();
+    world.create_interface(0);
+    world.run_for(ms(5));
+    // RFC 9568 §6.4.1: out of Initialize, Backup; then A preempts B, whose
+    // adverts are lower, when its own Master_Down_Interval runs out.
+    assert_eq!(
+        web_moves(&world, 0, made),
+        vec![(State::Backup, TransitionReason::FaultCleared)]
+    );
+    let rejoined = world
+        .transitions
+        .iter()
+        .rfind(|t| t.host == 0 && t.instance == "web")
+        .map(|t| t.at)
+        .expect("rejoined");
+    until_held(&mut world, web(), &[0], ms(1000));
+    let back = world.now() - rejoined;
+    let mdi_a = rfc::master_down_interval(150, ms(100));
+    assert!(back >= mdi_a, "took back after {back:?}, before {mdi_a:?}");
+    assert!(
+        back <= mdi_a + ms(2),
+        "took back after {back:?}, bound {mdi_a:?}"
+    );
+    assert_eq!(world.hosts[1].states["web"], State::Backup);
+    assert!(
+        world
+            .transitions
+            .iter()
+            .any(|t| t.host == 0 && t.at >= deleted && t.to == State::Master && t.instance == "db"),
+        "db, on the same interface, is back too"
+    );
+
+    // And on the new interface, failover works both ways.
+    world.set_link(0, false);
+    let took = until_held(&mut world, web(), &[1], ms(1000));
+    assert!(took <= mdi_b + ms(2), "took {took:?}, bound {mdi_b:?}");
+    world.set_link(0, true);
+    let back = until_held(&mut world, web(), &[0], ms(1000));
+    assert!(
+        back <= mdi_a + ms(2),
+        "took back after {back:?}, bound {mdi_a:?}"
+    );
+}
+
+#[test]
+fn a_backup_whose_interface_is_made_again_rejoins_and_takes_over_when_needed() {
+    let a = Spec::new(150, ms(100));
+    let b = Spec::new(100, ms(100));
+    let mut world = pair(&a, &b);
+    world.delete_interface(1);
+    assert_eq!(world.hosts[1].states["web"], State::Fault);
+    never_unheld(&mut world, web(), ms(500));
+    assert_eq!(world.holders(web()), vec![0], "the Master is not disturbed");
+    let made = world.now();
+    world.create_interface(1);
+    // Rejoins as Backup, and hearing A on its new socket stays Backup
+    // (otherwise it would take over after its Master_Down_Interval).
+    world.run_for(rfc::master_down_interval(100, ms(100)) * 3);
+    assert_eq!(
+        web_moves(&world, 1, made),
+        vec![(State::Backup, TransitionReason::FaultCleared)]
+    );
+    assert_eq!(world.holders(web()), vec![0]);
+    let crashed = world.now();
+    world.crash(0);
+    let took = until_held(&mut world, web(), &[1], ms(1000));
+    let mdi_b = rfc::master_down_interval(100, ms(100));
+    assert!(took <= mdi_b + ms(2), "took {took:?}, bound {mdi_b:?}");
+    assert!(took + ms(100) >= mdi_b, "took {took:?}, before {mdi_b:?}");
+    assert!(world.now() > crashed);
+}

@@ -2,12 +2,12 @@
 //! whole contract between the sans-IO agent and the daemon (or a simulator)
 //! that carries out its I/O.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Datagram, HookRun, HookRunId, InstanceId, SocketKey};
+use super::{Datagram, HookRun, HookRunId, InstanceFacts, InstanceId, SocketKey};
 use crate::config::{Garp, VirtualIp};
 use crate::notify::record::EventRecord;
 use crate::track::monitor::CheckUpdate;
@@ -26,6 +26,23 @@ pub enum Input {
         name: String,
         /// Up with carrier.
         carrier: bool,
+    },
+    /// An interface was deleted (or was missing when the links were read
+    /// again after lost notifications).
+    LinkRemoved {
+        /// Its index.
+        ifindex: u32,
+        /// Its name, when known.
+        name: String,
+    },
+    /// The answer to [`Effect::LookUpInterface`]: per instance on that
+    /// interface, its facts (with its socket opened) or why they could not
+    /// be had.
+    InterfaceFacts {
+        /// The interface looked up.
+        interface: String,
+        /// Per instance name.
+        facts: HashMap<String, Result<InstanceFacts, String>>,
     },
     /// A check's monitor reported.
     Check(CheckUpdate),
@@ -159,6 +176,16 @@ pub enum Effect {
     },
     /// The instance is gone and its jobs done: its worker may stop.
     StopInstance(InstanceId),
+    /// An interface was re-created: look up the facts of every instance on it
+    /// (opening their sockets), as at start, and answer with
+    /// [`Input::InterfaceFacts`].
+    LookUpInterface {
+        /// The interface name.
+        interface: String,
+    },
+    /// No instance uses this socket any more (its interface is gone): close
+    /// it and stop its reader.
+    CloseSocket(SocketKey),
     /// Run a hook; report with [`Input::HookFinished`].
     RunHook(HookRun),
     /// Publish on the event stream.

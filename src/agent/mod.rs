@@ -18,6 +18,7 @@ pub mod health;
 pub mod hooks;
 mod instance;
 mod lan_log;
+mod links;
 mod operate;
 pub mod receive;
 mod reconcile;
@@ -74,6 +75,8 @@ pub struct Agent {
     sockets: HashMap<SocketKey, SocketInfo>,
     /// Last known carrier per interface index.
     carrier: HashMap<u32, bool>,
+    /// Which index each followed interface has now, and who must rebind.
+    links: links::LinkBook,
     checks: CheckStates,
     groups: Vec<GroupCore>,
     retiring_groups: Vec<GroupCore>,
@@ -103,6 +106,7 @@ impl Agent {
             by_vrid: HashMap::new(),
             sockets: HashMap::new(),
             carrier: HashMap::new(),
+            links: links::LinkBook::default(),
             checks: CheckStates::default(),
             groups: Vec::new(),
             retiring_groups: Vec::new(),
@@ -154,6 +158,7 @@ impl Agent {
             .instances
             .iter()
             .filter_map(InstanceCore::next_deadline)
+            .chain(self.links.next_deadline())
             .min();
         self.deadline_cache = Some(earliest);
         earliest
@@ -171,6 +176,10 @@ impl Agent {
                 name,
                 carrier,
             } => self.on_link(now, ifindex, &name, carrier),
+            Input::LinkRemoved { ifindex, name } => self.on_link_removed(now, ifindex, &name),
+            Input::InterfaceFacts { interface, facts } => {
+                self.on_interface_facts(now, &interface, &facts)
+            }
             Input::Check(update) => {
                 // A result that changes nothing a reader sees (the check
                 // passed again) waits for the periodic refresh.
@@ -267,17 +276,7 @@ impl Agent {
         if holds_expired {
             self.reassess(now);
         }
-    }
-
-    fn on_link(&mut self, now: Instant, ifindex: u32, name: &str, carrier: bool) {
-        let previous = self.carrier.insert(ifindex, carrier);
-        for event in self.checks.on_link(name, carrier, now) {
-            self.out.push(Effect::Event(EventRecord::Check(event)));
-        }
-        if previous.is_some() && previous != Some(carrier) {
-            info!(interface = %name, carrier, "link changed");
-        }
-        self.reassess(now);
+        self.retry_lookups(now);
     }
 
     fn on_hook(&mut self, now: Instant, run: HookRunId, outcome: ScriptOutcome) {
@@ -363,12 +362,12 @@ impl Agent {
     /// Recomputes every instance's health from links, checks, before_master
     /// holds and sync groups, and feeds what changed to the state machines.
     fn reassess(&mut self, now: Instant) {
-        let mut all: HashMap<String, Assessment> = self
-            .instances
-            .iter()
-            .map(|i| {
-                let link_up = self.carrier.get(&i.facts.ifindex).copied().unwrap_or(false);
+        let mut all: HashMap<String, Assessment> = (0..self.instances.len())
+            .map(|index| {
+                let i = &self.instances[index];
+                let link_up = self.link_up(index);
                 let mut a = health::assess(&i.config, &self.config, &self.checks.states, link_up);
+                a.fault_reasons.extend(self.link_fault(index));
                 if let Some(until) = i.before_master_failed_until {
                     let left = until.saturating_duration_since(now).as_secs();
                     a.fault_reasons

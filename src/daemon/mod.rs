@@ -168,8 +168,7 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
     let _address_watcher = address_watch::spawn(inputs_tx.clone())?;
     let mut shell = Shell::new(options, run_as, events, inputs_tx, datagrams_tx)?;
     let mut agent = Agent::new(maintenance::load(&shell.options.runtime_dir));
-    let mut links = crate::platform::netlink::watch_links()?;
-
+    let mut links = crate::platform::link_watch::watch_links()?;
     let mut sigterm = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
     let mut sighup = signal(SignalKind::hangup()).map_err(DaemonError::Signals)?;
@@ -240,10 +239,17 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
                         }
                         Wake::Datagrams(batch)
                     }
-                    Some(event) = links.next() => Wake::Input(Input::Link {
-                        ifindex: event.index,
-                        name: event.name,
-                        carrier: event.carrier,
+                    Some(event) = links.next() => Wake::Input(if event.removed {
+                        Input::LinkRemoved {
+                            ifindex: event.index,
+                            name: event.name,
+                        }
+                    } else {
+                        Input::Link {
+                            ifindex: event.index,
+                            name: event.name,
+                            carrier: event.carrier,
+                        }
                     }),
                     Some(input) = inputs.recv() => Wake::Input(input),
                     () = &mut timer, if armed.is_some() => {
@@ -298,6 +304,11 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
             }
         }
         shell.carry_out(&mut agent, now);
+        // An interface the agent asked about is looked up before anything
+        // else happens, as a reload's are.
+        if let Some(input) = shell.next_lookup().await {
+            next = Some(Wake::Input(input));
+        }
         if stopping && agent.is_finished() {
             break;
         }

@@ -64,6 +64,8 @@ pub struct Shell {
     running: Config,
     /// Whether the first configuration has been applied (later ones are reloads).
     started: bool,
+    /// Interfaces the agent asked to look up, in order.
+    lookups: Vec<String>,
 }
 
 impl Shell {
@@ -103,6 +105,7 @@ impl Shell {
             maintenance_error: None,
             running: Config::empty(),
             started: false,
+            lookups: Vec::new(),
         })
     }
 
@@ -136,6 +139,19 @@ impl Shell {
     pub async fn prepare(&mut self, config: Config) -> Setup {
         self.running = config.clone();
         setup::prepare(config, &self.netlink, &mut self.sockets).await
+    }
+
+    /// Looks up the next interface the agent asked for (see
+    /// [`Effect::LookUpInterface`]): the answer to feed it.
+    pub async fn next_lookup(&mut self) -> Option<Input> {
+        if self.lookups.is_empty() {
+            return None;
+        }
+        let interface = self.lookups.remove(0);
+        let facts =
+            setup::interface_facts(&self.running, &interface, &self.netlink, &mut self.sockets)
+                .await;
+        Some(Input::InterfaceFacts { interface, facts })
     }
 
     /// The I/O half of a reload: reads and checks the file, switches the
@@ -344,6 +360,12 @@ impl Shell {
                         .err()
                         .map(|e| e.to_string());
                 }
+                Effect::LookUpInterface { interface } => {
+                    if !self.lookups.contains(&interface) {
+                        self.lookups.push(interface);
+                    }
+                }
+                Effect::CloseSocket(key) => self.sockets.close_one(&key),
                 Effect::PublishStatus => self.status_dirty = true,
             }
         }

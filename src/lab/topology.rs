@@ -108,25 +108,48 @@ impl Lab {
         // construction, and a tentative link-local would delay IPv6 adverts.
         ns.sysctl("net.ipv6.conf.default.accept_dad", "0")?;
         ns.sysctl("net.ipv6.conf.all.accept_dad", "0")?;
+        let host = Host {
+            ns,
+            interface: "eth0".into(),
+            ipv4: Ipv4Addr::new(192, 0, 2, octet),
+            ipv6: Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, u16::from(octet)),
+            port: port.into(),
+        };
+        Self::cable(bridge, &host)?;
+        // Loopback too, as on any host: local services and checks use it.
+        host.ns.ip(&["link", "set", "lo", "up"])?;
+        Ok(host)
+    }
+
+    /// Makes `host`'s cable: a veth pair from the bridge to its `eth0`, with
+    /// the host's addresses, up. The addresses come before the link is up, as
+    /// an interface's configuration usually does.
+    fn cable(bridge: &Namespace, host: &Host) -> Result<(), LabError> {
+        let (port, name) = (host.port.as_str(), host.ns.name());
         bridge.ip(&[
             "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", name,
         ])?;
         bridge.ip(&["link", "set", port, "master", "br0"])?;
         bridge.ip(&["link", "set", port, "up"])?;
-        let ipv4 = Ipv4Addr::new(192, 0, 2, octet);
-        let ipv6 = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, u16::from(octet));
-        ns.ip(&["addr", "add", &format!("{ipv4}/24"), "dev", "eth0"])?;
-        ns.ip(&["addr", "add", &format!("{ipv6}/64"), "dev", "eth0", "nodad"])?;
+        let ns = &host.ns;
+        ns.ip(&["addr", "add", &format!("{}/24", host.ipv4), "dev", "eth0"])?;
+        let ipv6 = format!("{}/64", host.ipv6);
+        ns.ip(&["addr", "add", &ipv6, "dev", "eth0", "nodad"])?;
         ns.ip(&["link", "set", "eth0", "up"])?;
-        // Loopback too, as on any host: local services and checks use it.
-        ns.ip(&["link", "set", "lo", "up"])?;
-        Ok(Host {
-            ns,
-            interface: "eth0".into(),
-            ipv4,
-            ipv6,
-            port: port.into(),
-        })
+        Ok(())
+    }
+
+    /// Deletes host `index`'s interface (`ip link del eth0`; the bridge end of
+    /// the veth pair goes with it), as an operator rebuilding a link does.
+    pub fn delete_interface(&self, index: usize) -> Result<(), LabError> {
+        let host = &self.hosts[index];
+        host.ns.ip(&["link", "del", &host.interface]).map(|_| ())
+    }
+
+    /// Makes host `index`'s interface again after [`delete_interface`]
+    /// (Self::delete_interface): same name and addresses, a new index and MAC.
+    pub fn create_interface(&self, index: usize) -> Result<(), LabError> {
+        Self::cable(&self.bridge, &self.hosts[index])
     }
 
     /// Pulls (`false`) or plugs back (`true`) host `index`'s cable at the bridge.

@@ -31,7 +31,8 @@ mod kernel;
 /// Index of a host in the world.
 pub type HostId = usize;
 
-/// The interface every simulated host has, with this index.
+/// The index every simulated host's interface has at first; a re-created
+/// interface gets the next one.
 const IFINDEX: u32 = 2;
 
 /// How a simulated hook command behaves.
@@ -136,6 +137,12 @@ enum Pending {
         address: IpAddr,
         present: bool,
     },
+    /// The daemon's lookup of a re-created interface ends.
+    Lookup {
+        host: HostId,
+        incarnation: u32,
+        interface: String,
+    },
     /// A hook run ends.
     HookDone {
         host: HostId,
@@ -164,6 +171,10 @@ pub struct Host {
     stopping: bool,
     /// Cable plugged in (the interface has carrier).
     pub link_up: bool,
+    /// The interface `eth0` exists (it can be deleted and re-created).
+    pub interface_present: bool,
+    /// Its index now.
+    pub ifindex: u32,
     /// Percentage of its sent and received packets lost.
     pub loss_percent: u8,
     /// One-way delay added to its packets.
@@ -261,6 +272,8 @@ impl World {
             incarnation: 0,
             stopping: false,
             link_up: true,
+            interface_present: true,
+            ifindex: IFINDEX,
             loss_percent: 0,
             delay: Duration::ZERO,
             addresses: BTreeSet::new(),
@@ -299,10 +312,33 @@ impl World {
 
     fn setup(&self, id: HostId, config: Config) -> Setup {
         let host = &self.hosts[id];
-        let facts = config
+        let facts = self.facts(id, &config, None);
+        let links = [("eth0".to_owned(), host.link_up)].into_iter().collect();
+        Setup {
+            config,
+            facts,
+            links,
+        }
+    }
+
+    /// What the daemon would look up for each instance of `config` (only
+    /// those on `interface`, if given) on host `id`'s interface as it is now.
+    fn facts(
+        &self,
+        id: HostId,
+        config: &Config,
+        interface: Option<&str>,
+    ) -> HashMap<String, Result<InstanceFacts, String>> {
+        let host = &self.hosts[id];
+        config
             .instances
             .iter()
+            .filter(|i| interface.is_none_or(|name| i.interface == name))
             .map(|i| {
+                if !host.interface_present {
+                    let why = format!("no interface named {:?}", i.interface);
+                    return (i.name.clone(), Err(why));
+                }
                 let v6 = i.virtual_ips.first().is_some_and(|v| v.addr.is_ipv6());
                 let source = if v6 {
                     IpAddr::V6(Self::link_local(id))
@@ -310,7 +346,7 @@ impl World {
                     Self::address(id)
                 };
                 let facts = InstanceFacts {
-                    ifindex: IFINDEX,
+                    ifindex: host.ifindex,
                     mac: [2, 0, 0, 0, 0, id as u8],
                     link_local: Some(Self::link_local(id)),
                     source,
@@ -318,13 +354,7 @@ impl World {
                 };
                 (i.name.clone(), Ok(facts))
             })
-            .collect();
-        let links = [("eth0".to_owned(), host.link_up)].into_iter().collect();
-        Setup {
-            config,
-            facts,
-            links,
-        }
+            .collect()
     }
 
     /// Boots the agent on host `id` with its configuration; a running agent
@@ -381,12 +411,49 @@ impl World {
     /// Plugs (true) or pulls (false) host `id`'s cable; the agent hears of it.
     pub fn set_link(&mut self, id: HostId, up: bool) {
         self.hosts[id].link_up = up;
+        if !self.hosts[id].interface_present {
+            return;
+        }
         let input = Input::Link {
-            ifindex: IFINDEX,
+            ifindex: self.hosts[id].ifindex,
             name: "eth0".into(),
             carrier: up,
         };
         self.feed(id, input);
+    }
+
+    /// `ip link del eth0` on host `id`: its addresses go with it, its
+    /// sockets stop working, and the agent hears of the deletion.
+    pub fn delete_interface(&mut self, id: HostId) {
+        let host = &mut self.hosts[id];
+        host.interface_present = false;
+        host.addresses.clear();
+        let input = Input::LinkRemoved {
+            ifindex: host.ifindex,
+            name: "eth0".into(),
+        };
+        self.feed(id, input);
+    }
+
+    /// `ip link add eth0 ...` on host `id` after a deletion: the interface
+    /// is back under its name with a new index (and carrier if the cable is
+    /// plugged in).
+    pub fn create_interface(&mut self, id: HostId) {
+        let host = &mut self.hosts[id];
+        assert!(!host.interface_present, "host {id}: eth0 exists already");
+        host.interface_present = true;
+        host.ifindex += 1;
+        let input = Input::Link {
+            ifindex: host.ifindex,
+            name: "eth0".into(),
+            carrier: host.link_up,
+        };
+        self.feed(id, input);
+    }
+
+    /// Whether host `id` has an interface that can carry its traffic.
+    fn wired(&self, id: HostId) -> bool {
+        self.hosts[id].link_up && self.hosts[id].interface_present
     }
 
     /// Cuts (or heals) the path between two hosts only.
@@ -461,7 +528,9 @@ impl World {
     pub fn quiet(&self, id: HostId) -> bool {
         self.hosts[id].running_hooks.is_empty()
             && self.queue.values().all(|p| match p {
-                Pending::AddressJob { host, .. } | Pending::HookDone { host, .. } => *host != id,
+                Pending::AddressJob { host, .. }
+                | Pending::HookDone { host, .. }
+                | Pending::Lookup { host, .. } => *host != id,
                 Pending::Deliver { .. } | Pending::Notice { .. } => true,
             })
     }
@@ -531,7 +600,8 @@ impl World {
     fn deliver(&mut self, pending: Pending) {
         match pending {
             Pending::Deliver { to, datagram } => {
-                if self.hosts[to].link_up {
+                // A datagram for a socket of a deleted interface is lost.
+                if self.wired(to) && datagram.socket.ifindex == self.hosts[to].ifindex {
                     self.feed(to, Input::Datagram(datagram));
                 }
             }
@@ -565,6 +635,18 @@ impl World {
                 address,
                 present,
             } => self.deliver_notice(host, incarnation, address, present),
+            Pending::Lookup {
+                host,
+                incarnation,
+                interface,
+            } => {
+                if self.hosts[host].incarnation != incarnation {
+                    return;
+                }
+                let config = parse_str(&self.hosts[host].yaml, "sim.yaml").expect("valid");
+                let facts = self.facts(host, &config, Some(&interface));
+                self.feed(host, Input::InterfaceFacts { interface, facts });
+            }
             Pending::HookDone {
                 host,
                 incarnation,
@@ -599,6 +681,31 @@ impl World {
     ) -> Option<Vec<twinstar::config::VirtualIp>> {
         let h = &mut self.hosts[host];
         let worker = h.workers.get_mut(&instance)?;
+        // A worker for a deleted interface changes nothing: its addresses
+        // went with the interface, and it cannot add any.
+        let live = h.interface_present && worker.target.ifindex == h.ifindex;
+        if !live {
+            let name = worker.target.name.clone();
+            match job {
+                AddressJob::Remove => {
+                    h.removed.entry(name).or_default().push(self.now);
+                    worker.holding = false;
+                    worker.present.clear();
+                }
+                AddressJob::RemoveStale => worker.present.clear(),
+                AddressJob::Add => {
+                    h.added.entry(name).or_default().push(self.now);
+                    worker.holding = true;
+                }
+                AddressJob::Verify => worker.present.clear(),
+                AddressJob::Announce
+                | AddressJob::Reconfigure { .. }
+                | AddressJob::Refresh
+                | AddressJob::Restore(_)
+                | AddressJob::Evict(_) => {}
+            }
+            return Some(worker.present.clone());
+        }
         match job {
             AddressJob::RemoveStale => {
                 for vip in &worker.target.vips {
@@ -852,7 +959,19 @@ impl World {
                     to: g.to,
                 });
             }
-            Effect::Event(_) | Effect::MasterChanged { .. } | Effect::PublishStatus => {}
+            Effect::LookUpInterface { interface } => {
+                let at = self.now + self.address_delay;
+                let pending = Pending::Lookup {
+                    host: id,
+                    incarnation,
+                    interface,
+                };
+                self.schedule(at, pending);
+            }
+            Effect::Event(_)
+            | Effect::MasterChanged { .. }
+            | Effect::PublishStatus
+            | Effect::CloseSocket(_) => {}
             Effect::SaveMaintenance(names) => {
                 self.hosts[id].saved_maintenance = names.into_iter().collect();
             }
@@ -910,7 +1029,8 @@ impl World {
                 priority,
             });
         }
-        if !self.hosts[from].link_up {
+        // Sent on a socket of a deleted interface: it fails.
+        if !self.wired(from) || socket.ifindex != self.hosts[from].ifindex {
             return;
         }
         let (source, destination) = if socket.ipv6 {
@@ -923,7 +1043,7 @@ impl World {
         };
         for to in 0..self.hosts.len() {
             let heard = to == from
-                || (self.hosts[to].link_up
+                || (self.wired(to)
                     && !self.cut.contains(&(from.min(to), from.max(to)))
                     && !self.lost(from)
                     && !self.lost(to));
@@ -937,7 +1057,7 @@ impl World {
             };
             let datagram = Datagram {
                 socket: SocketKey {
-                    ifindex: IFINDEX,
+                    ifindex: self.hosts[to].ifindex,
                     ipv6: socket.ipv6,
                 },
                 source,

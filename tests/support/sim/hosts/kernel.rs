@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use twinstar::agent::{Input, KernelAddress};
 
-use super::{HostId, Pending, World, IFINDEX};
+use super::{HostId, Pending, World};
 
 impl World {
     /// Someone deletes `address` from host `id`'s interface, not its agent.
@@ -31,7 +31,7 @@ impl World {
             .addresses
             .iter()
             .map(|&address| KernelAddress {
-                ifindex: IFINDEX,
+                ifindex: self.hosts[id].ifindex,
                 address,
             })
             .collect();
@@ -75,7 +75,7 @@ impl World {
             return;
         }
         let address = KernelAddress {
-            ifindex: IFINDEX,
+            ifindex: self.hosts[id].ifindex,
             address,
         };
         self.feed(id, Input::AddressChanged { address, present });
