@@ -259,6 +259,10 @@ impl Agent {
         // manages the VIPs on the new interface.
         self.out
             .push(Effect::StartInstance(instance.address_target()));
+        // What the new interface holds was never compared with what the
+        // instance wants (a notification may have named its index before
+        // the instance knew it): the new worker looks.
+        instance.want_verify(&mut self.out);
         self.release_sockets();
     }
 

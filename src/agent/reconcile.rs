@@ -109,9 +109,9 @@ impl InstanceCore {
         };
     }
 
-    /// A hint that the interface differs from what we want: verify now, or
-    /// once the jobs in flight are done.
-    fn want_verify(&mut self, out: &mut Out) {
+    /// A hint that the interface differs from what we want (or a new
+    /// interface that may): verify now, or once the jobs in flight are done.
+    pub(super) fn want_verify(&mut self, out: &mut Out) {
         if self.reconcile.verify_seq.is_some() {
             return;
         }
