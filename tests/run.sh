@@ -32,8 +32,10 @@ trap 'rm -f "$log" "$TWINSTAR_SKIP_LOG"' EXIT
 # The summary line; exits non-zero when anything failed or was skipped.
 summary() {
     local passed failed skipped
-    passed=$(grep -o '[0-9]* passed' "$log" | awk '{s+=$1} END {print s+0}' || true)
-    failed=$(grep -o '[0-9]* failed' "$log" | awk '{s+=$1} END {print s+0}' || true)
+    # Only libtest's "test result:" lines: other output may say "N failed"
+    # (a schedule's seed, a count in a message).
+    passed=$(grep '^test result:' "$log" | grep -o '[0-9]* passed' | awk '{s+=$1} END {print s+0}' || true)
+    failed=$(grep '^test result:' "$log" | grep -o '[0-9]* failed' | awk '{s+=$1} END {print s+0}' || true)
     skipped=$(wc -l <"$TWINSTAR_SKIP_LOG")
     if [ "$skipped" -gt 0 ]; then
         echo "==> skipped tests (each is a failure of the run):"

@@ -279,6 +279,39 @@ fn preempt_delay_tolerates_a_lower_master_until_it_elapses() {
 }
 
 #[test]
+fn a_lower_master_is_not_preempted_while_a_higher_master_is_followed() {
+    // Three routers: this one (150, preempt after 50 ms), a higher Master
+    // advertising every 500 ms, and a lower one that briefly claims Master
+    // too (after a resignation it misread). RFC 9568 §6.4.2 discards the
+    // lower adverts: only the higher Master's silence may make us Master.
+    let t0 = Instant::now();
+    let mut cfg = settings(150);
+    cfg.preempt_delay = 50 * MS;
+    let mut router = started(cfg, t0);
+    let slow_master = |priority| {
+        Event::AdvertReceived(AdvertInfo {
+            priority,
+            interval: 500 * MS,
+            source: addr(30),
+        })
+    };
+    router.handle(t0 + MS, slow_master(200));
+    let mut now = t0 + MS;
+    for _ in 0..20 {
+        now += 20 * MS;
+        router.handle(now, advert(100, 20));
+        if router.next_deadline().is_some_and(|due| due <= now) {
+            router.handle(now, Event::TimerExpired);
+        }
+        assert_eq!(router.state(), State::Backup, "at {:?}", now - t0);
+    }
+    // Master_Down_Interval for the 500 ms Master: 3 x 500 ms + Skew_Time,
+    // Skew_Time = (256 - 150) x 500 ms / 256.
+    let skew = Duration::from_nanos(106 * 500_000_000 / 256);
+    assert_eq!(router.next_deadline(), Some(t0 + MS + 1500 * MS + skew));
+}
+
+#[test]
 fn shutdown_from_master_sends_priority_zero_and_removes_addresses() {
     let t0 = Instant::now();
     let mut router = started(settings(100), t0);

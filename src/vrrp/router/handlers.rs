@@ -109,6 +109,18 @@ impl VirtualRouter {
             self.follow_master(now, advert);
             return;
         }
+        if self.current_master.is_some_and(|master| {
+            master.source != advert.source && master.priority > advert.priority
+        }) {
+            // Another router outranks this lower one and is the Master we
+            // follow (its down interval has not run out): RFC 9568 §6.4.2
+            // discards the lower advert, and the down timer keeps running on
+            // that Master's adverts. Holding the preempt delay against the
+            // lower one instead would take over from under the higher Master,
+            // whose next advert sends us back: a loop, with a Master that
+            // advertises slowly.
+            return;
+        }
         if self.settings.preempt_delay.is_zero() {
             // Preempt: discard, so our down timer runs out and we take over.
             self.lower_master_ignored = true;
