@@ -312,6 +312,22 @@ fn a_lower_master_is_not_preempted_while_a_higher_master_is_followed() {
 }
 
 #[test]
+fn a_resignation_from_a_router_we_do_not_follow_leaves_the_down_timer_alone() {
+    let t0 = Instant::now();
+    let mut router = started(settings(150), t0);
+    router.handle(t0 + MS, advert(200, 30));
+    let due = router.next_deadline();
+    // Another router, briefly Master beside ours, resigns.
+    router.handle(t0 + 2 * MS, advert(0, 20));
+    assert_eq!(router.next_deadline(), due);
+    assert_eq!(router.current_master().map(|m| m.source), Some(addr(30)));
+    // Our Master's own resignation still hands over within Skew_Time.
+    router.handle(t0 + 3 * MS, advert(0, 30));
+    let skew = Duration::from_nanos(106 * 100_000_000 / 256);
+    assert_eq!(router.next_deadline(), Some(t0 + 3 * MS + skew));
+}
+
+#[test]
 fn shutdown_from_master_sends_priority_zero_and_removes_addresses() {
     let t0 = Instant::now();
     let mut router = started(settings(100), t0);

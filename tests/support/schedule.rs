@@ -139,6 +139,9 @@ impl Spec {
     }
 }
 
+/// The seeds of half `h` start at `h * HALF_SPAN`.
+const HALF_SPAN: u64 = 1_000_000_007;
+
 /// Runs the schedules of one half (0 or 1): `TWINSTAR_SIM_SCHEDULES` of them
 /// (default 5,000 in an optimised build, 150 in a debug one), or only
 /// `TWINSTAR_SIM_SEED` when set.
@@ -147,7 +150,9 @@ pub fn run_many(test: &str, half: u64) {
         .ok()
         .and_then(|s| s.parse::<u64>().ok())
     {
-        if half == 0 {
+        // Each half replays the seeds it draws, so the command a failure
+        // prints (naming its half's test) runs that schedule.
+        if seed / HALF_SPAN == half {
             run_schedule(seed);
         }
         return;
@@ -159,7 +164,7 @@ pub fn run_many(test: &str, half: u64) {
         .unwrap_or(default);
     let started = std::time::Instant::now();
     for n in 0..count {
-        let seed = half * 1_000_000_007 + n;
+        let seed = half * HALF_SPAN + n;
         let result = std::panic::catch_unwind(|| run_schedule(seed));
         if let Err(panic) = result {
             eprintln!(

@@ -95,6 +95,18 @@ impl VirtualRouter {
     /// RFC 9568 §6.4.2, Backup receiving an advertisement.
     fn backup_on_advert(&mut self, now: Instant, advert: AdvertInfo) {
         if advert.priority == 0 {
+            if self
+                .current_master
+                .is_some_and(|master| master.source != advert.source)
+            {
+                // A router we do not follow resigned (it was Master only
+                // briefly beside ours, or resigned with its sync group): the
+                // Master we follow still advertises, and its silence alone
+                // may make us take over. Taking its resignation for our
+                // Master's makes every Backup claim the role, and with sync
+                // groups each claim resigns another VRID: a loop.
+                return;
+            }
             // The Master resigned: the Backup with the shortest skew takes over.
             self.current_master = None;
             self.master_resigned = true;
