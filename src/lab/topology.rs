@@ -21,6 +21,12 @@ pub struct Host {
 }
 
 impl Host {
+    /// The bridge-side port name of the host's cable, for nftables rules that
+    /// match `iifname` / `oifname` in the bridge namespace.
+    pub fn port(&self) -> &str {
+        &self.port
+    }
+
     /// The MAC address of the host's interface, as `ip` prints it.
     pub fn mac(&self) -> Result<String, LabError> {
         let out = self
@@ -108,25 +114,54 @@ impl Lab {
         // construction, and a tentative link-local would delay IPv6 adverts.
         ns.sysctl("net.ipv6.conf.default.accept_dad", "0")?;
         ns.sysctl("net.ipv6.conf.all.accept_dad", "0")?;
-        bridge.ip(&[
-            "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", name,
-        ])?;
-        bridge.ip(&["link", "set", port, "master", "br0"])?;
-        bridge.ip(&["link", "set", port, "up"])?;
         let ipv4 = Ipv4Addr::new(192, 0, 2, octet);
         let ipv6 = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, u16::from(octet));
-        ns.ip(&["addr", "add", &format!("{ipv4}/24"), "dev", "eth0"])?;
-        ns.ip(&["addr", "add", &format!("{ipv6}/64"), "dev", "eth0", "nodad"])?;
-        ns.ip(&["link", "set", "eth0", "up"])?;
-        // Loopback too, as on any host: local services and checks use it.
-        ns.ip(&["link", "set", "lo", "up"])?;
-        Ok(Host {
+        let host = Host {
             ns,
             interface: "eth0".into(),
             ipv4,
             ipv6,
             port: port.into(),
-        })
+        };
+        Self::cable(bridge, &host, None)?;
+        // Loopback too, as on any host: local services and checks use it.
+        host.ns.ip(&["link", "set", "lo", "up"])?;
+        Ok(host)
+    }
+
+    /// Makes `host`'s veth pair (with `mac` on the host end, if given), plugs the
+    /// bridge end into `br0` and configures the host end: addresses, link up.
+    fn cable(bridge: &Namespace, host: &Host, mac: Option<&str>) -> Result<(), LabError> {
+        let mut add = vec!["link", "add", &host.port, "type", "veth", "peer", "name"];
+        add.push(&host.interface);
+        if let Some(mac) = mac {
+            add.extend(["address", mac]);
+        }
+        add.extend(["netns", host.ns.name()]);
+        bridge.ip(&add)?;
+        bridge.ip(&["link", "set", &host.port, "master", "br0"])?;
+        bridge.ip(&["link", "set", &host.port, "up"])?;
+        let (ipv4, ipv6) = (format!("{}/24", host.ipv4), format!("{}/64", host.ipv6));
+        host.ns
+            .ip(&["addr", "add", &ipv4, "dev", &host.interface])?;
+        host.ns
+            .ip(&["addr", "add", &ipv6, "dev", &host.interface, "nodad"])?;
+        host.ns.ip(&["link", "set", &host.interface, "up"])?;
+        Ok(())
+    }
+
+    /// Deletes host `index`'s interface (and with it the whole veth pair), as
+    /// when a NIC or a virtual interface disappears from under the agent.
+    pub fn delete_interface(&self, index: usize) -> Result<(), LabError> {
+        let host = &self.hosts[index];
+        host.ns.ip(&["link", "del", &host.interface]).map(|_| ())
+    }
+
+    /// Re-creates host `index`'s interface after
+    /// [`delete_interface`](Self::delete_interface), with the same name, `mac`
+    /// and addresses.
+    pub fn recreate_interface(&self, index: usize, mac: &str) -> Result<(), LabError> {
+        Self::cable(&self.bridge, &self.hosts[index], Some(mac))
     }
 
     /// Pulls (`false`) or plugs back (`true`) host `index`'s cable at the bridge.
