@@ -154,15 +154,19 @@ pub fn timeline(
     let mut i = 0;
     while i < shown.len() {
         let first = shown[i];
+        while let Some((at, what)) = events.next_if(|(at, _)| *at <= first.at) {
+            let _ = writeln!(out, "    {:>8.3}s  >> {what}", at.as_secs_f64());
+        }
+        // A line per run of equal samples, cut where the lab did something.
         let key = |s: &Sample| (s.answering, s.stranger, s.holders);
         let mut j = i;
-        while j + 1 < shown.len() && key(shown[j + 1]) == key(first) {
+        while j + 1 < shown.len()
+            && key(shown[j + 1]) == key(first)
+            && events.peek().is_none_or(|(at, _)| *at > shown[j + 1].at)
+        {
             j += 1;
         }
         let last = shown[j];
-        while let Some((at, what)) = events.next_if(|(at, _)| *at <= last.at) {
-            let _ = writeln!(out, "    {:>8.3}s  >> {what}", at.as_secs_f64());
-        }
         let mut heard: BTreeMap<(String, u8, u8), u32> = BTreeMap::new();
         for advert in adverts
             .iter()
@@ -278,7 +282,10 @@ mod tests {
             vrid: 51,
             priority: 100,
         }];
-        let journal = vec![(ms(495), "SIGKILL h1".to_string())];
+        let journal = vec![
+            (ms(255), "cable of h2 pulled".to_string()),
+            (ms(495), "SIGKILL h1".to_string()),
+        ];
         let violation = Violation {
             invariant: Invariant::Overlap,
             kind: Some(FaultKind::Kill),
@@ -289,14 +296,20 @@ mod tests {
         };
         let text = timeline(&violation, &samples, &adverts, &journal);
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 3, "{text}");
+        assert_eq!(lines.len(), 5, "{text}");
+        // 100..250 ms, the cable at 255 ms, 260..490 ms, the kill, 500..990 ms.
         assert!(
-            lines[0].contains("answering h1 ") && lines[0].contains("(  40 samples)"),
+            lines[0].contains("answering h1 ") && lines[0].contains("( 16 samples)"),
             "{text}"
         );
-        assert!(lines[1].contains(">> SIGKILL h1"), "{text}");
+        assert!(lines[1].contains(">> cable of h2 pulled"), "{text}");
         assert!(
-            lines[2].contains("answering h1+h2") && lines[2].contains("h2:vrid51/prio100×1"),
+            lines[2].contains("answering h1 ") && lines[2].contains("( 24 samples)"),
+            "{text}"
+        );
+        assert!(lines[3].contains(">> SIGKILL h1"), "{text}");
+        assert!(
+            lines[4].contains("answering h1+h2") && lines[4].contains("h2:vrid51/prio100×1"),
             "{text}"
         );
     }
