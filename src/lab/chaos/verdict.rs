@@ -138,10 +138,8 @@ fn runs<'a>(samples: &[&'a Sample], test: impl Fn(&Sample) -> bool) -> Vec<Vec<&
     let mut current: Vec<&Sample> = Vec::new();
     for sample in samples {
         let contiguous = current.last().is_none_or(|last| sample.at < last.at + HOLE);
-        if !test(sample) || !contiguous {
-            if !current.is_empty() {
-                out.push(std::mem::take(&mut current));
-            }
+        if (!test(sample) || !contiguous) && !current.is_empty() {
+            out.push(std::mem::take(&mut current));
         }
         if test(sample) {
             current.push(sample);
