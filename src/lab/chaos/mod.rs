@@ -165,11 +165,19 @@ fn check_interrupt() -> Result<(), LabError> {
     }
 }
 
-/// Waits until the lab is in its steady state, at most `limit`.
-fn wait_settled(world: &ChaosLab, sampler: &Sampler, limit: Duration) -> bool {
+/// Whether the lab is in its steady state in samples taken since `after`
+/// (earlier ones may show the state before a fault took effect).
+fn settled_since(world: &ChaosLab, sampler: &Sampler, after: Duration) -> bool {
+    let recent = sampler.recent(3);
+    recent.iter().all(|s| s.at >= after) && world.settled(&recent)
+}
+
+/// Waits until the lab is in its steady state in samples taken since `after`,
+/// at most `limit`.
+fn wait_settled(world: &ChaosLab, sampler: &Sampler, after: Duration, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
     loop {
-        if world.settled(&sampler.recent(3)) {
+        if settled_since(world, sampler, after) {
             return true;
         }
         if Instant::now() >= deadline {
@@ -192,7 +200,7 @@ fn repair(
         from,
         "lab repaired: both agents restarted, VIP flushed".into(),
     ));
-    world.repair(&|w: &ChaosLab| w.settled(&sampler.recent(3)))?;
+    world.repair(&|w: &ChaosLab| settled_since(w, sampler, from))?;
     quiet.push((from, epoch.elapsed()));
     Ok(())
 }
@@ -211,7 +219,7 @@ fn one_run(
     let mut windows = Vec::new();
     let mut found = Vec::new();
     // The steady state first; what came before it is not judged.
-    if !wait_settled(world, &sampler, STARTUP + bounds.settle()) {
+    if !wait_settled(world, &sampler, Duration::ZERO, STARTUP + bounds.settle()) {
         repair(world, &sampler, epoch, &mut journal, &mut quiet)?;
     }
     quiet.push((Duration::ZERO, epoch.elapsed()));
@@ -223,7 +231,7 @@ fn one_run(
         let mut window = inject(world, fault, master, loss, epoch, &mut journal)?;
         let restarted = matches!(fault.kind, FaultKind::Kill | FaultKind::Reload);
         let limit = bounds.settle() + if restarted { STARTUP } else { Duration::ZERO };
-        let settled = wait_settled(world, &sampler, limit);
+        let settled = wait_settled(world, &sampler, window.end, limit);
         window.until = epoch.elapsed();
         // Agents the fault did not restart must still be the same processes.
         let mut broken = !settled;
