@@ -274,13 +274,16 @@ impl ArpProber {
         raise_priority();
         let mut slot_start = Instant::now();
         let mut sequence = 0u32;
+        // A dump that fails (times out) leaves that namespace's last reading.
+        let mut holders = 0u8;
         let mut buffer = [std::mem::MaybeUninit::<u8>::uninit(); 1600];
         while !stop.load(Ordering::Relaxed) {
-            let mut holders = 0u8;
             for (index, socket) in self.netlink.iter().enumerate() {
                 sequence = sequence.wrapping_add(1);
-                if holds(socket, sequence, self.vip).unwrap_or(false) {
-                    holders |= 1 << index;
+                match holds(socket, sequence, self.vip) {
+                    Ok(true) => holders |= 1 << index,
+                    Ok(false) => holders &= !(1 << index),
+                    Err(_) => {}
                 }
             }
             let mut sample = Sample {
