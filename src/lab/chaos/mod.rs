@@ -10,8 +10,10 @@
 //! timeline around it ([`report`]); the batch ends with a table per fault kind.
 
 pub mod bounds;
+pub mod filters;
 pub mod inject;
 pub mod report;
+pub mod rogue;
 pub mod sampler;
 pub mod schedule;
 pub mod verdict;
@@ -21,7 +23,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use self::inject::{inject, Journal, LossMethod};
+use self::filters::LossMethod;
+use self::inject::{inject, Journal};
 use self::report::{describe, timeline, BatchReport, RunSummary};
 use self::sampler::Sampler;
 use self::schedule::{run_seed, FaultKind, Schedule};

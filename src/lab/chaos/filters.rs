@@ -1,0 +1,206 @@
+//! What the bridge drops during a fault: nftables rules in its forward hook
+//! (a partition, or loss by `numgen random`) and `tc netem` loss on the
+//! agents' bridge ports where the kernel has it; each removed by a guard.
+
+use super::world::ChaosLab;
+use crate::lab::LabError;
+
+/// The nftables table the lab's drop rules live in (bridge namespace).
+const TABLE: &str = "twinstar_chaos";
+
+/// How the lab drops a share of the frames between the agents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LossMethod {
+    /// `tc netem` on the agents' bridge ports, for VRRP adverts only.
+    Netem,
+    /// An nftables `numgen random` drop rule in the bridge's forward hook.
+    Nftables,
+}
+
+impl LossMethod {
+    /// netem when this kernel has it, else nftables: probed on the third host's
+    /// bridge port, which no measurement goes through.
+    pub fn probe(world: &ChaosLab) -> LossMethod {
+        let port = world.lab.hosts[2].port();
+        let netem = world.lab.bridge().exec(
+            "tc",
+            &["qdisc", "add", "dev", port, "root", "netem", "loss", "1%"],
+        );
+        if netem.is_ok() {
+            let _ = world
+                .lab
+                .bridge()
+                .exec("tc", &["qdisc", "del", "dev", port, "root"]);
+            LossMethod::Netem
+        } else {
+            LossMethod::Nftables
+        }
+    }
+
+    /// Its name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            LossMethod::Netem => "tc netem",
+            LossMethod::Nftables => "nftables numgen",
+        }
+    }
+}
+
+/// nftables rules in the bridge namespace's forward hook; the table is deleted
+/// when dropped (and goes with the namespace in any case).
+pub struct Rules<'a> {
+    world: &'a ChaosLab,
+    removed: bool,
+}
+
+impl<'a> Rules<'a> {
+    /// Adds `rules` (nftables rule text after `add rule ... forward`) in a
+    /// table of their own.
+    pub fn add(world: &'a ChaosLab, rules: &[String]) -> Result<Rules<'a>, LabError> {
+        let bridge = world.lab.bridge();
+        bridge.exec("nft", &[&format!("add table bridge {TABLE}")])?;
+        let guard = Rules {
+            world,
+            removed: false,
+        };
+        bridge.exec(
+            "nft",
+            &[&format!(
+                "add chain bridge {TABLE} forward {{ type filter hook forward priority 0 ; }}"
+            )],
+        )?;
+        for rule in rules {
+            bridge.exec("nft", &[&format!("add rule bridge {TABLE} forward {rule}")])?;
+        }
+        Ok(guard)
+    }
+
+    /// Deletes the table, reporting a failure (dropping does it silently).
+    pub fn remove(mut self) -> Result<(), LabError> {
+        self.removed = true;
+        self.world
+            .lab
+            .bridge()
+            .exec("nft", &[&format!("delete table bridge {TABLE}")])
+            .map(|_| ())
+    }
+}
+
+impl Drop for Rules<'_> {
+    fn drop(&mut self) {
+        if !self.removed {
+            let _ = self
+                .world
+                .lab
+                .bridge()
+                .exec("nft", &[&format!("delete table bridge {TABLE}")]);
+        }
+    }
+}
+
+/// Loss between the two agents, by either method; the client's cable is left
+/// alone so that the sampler measures the agents, not the loss.
+pub enum Lossy<'a> {
+    /// nftables `numgen random` drops.
+    Nftables(Rules<'a>),
+    /// netem on the ports.
+    Netem(Netem<'a>),
+}
+
+impl<'a> Lossy<'a> {
+    /// Starts losing `percent` % of the frames between the agents by `method`.
+    pub fn new(
+        world: &'a ChaosLab,
+        method: LossMethod,
+        percent: u8,
+    ) -> Result<Lossy<'a>, LabError> {
+        let (a, b) = (world.lab.hosts[0].port(), world.lab.hosts[1].port());
+        match method {
+            LossMethod::Nftables => {
+                let rules = [
+                    format!(
+                        "iifname \"{a}\" oifname \"{b}\" numgen random mod 100 < {percent} drop"
+                    ),
+                    format!(
+                        "iifname \"{b}\" oifname \"{a}\" numgen random mod 100 < {percent} drop"
+                    ),
+                ];
+                Ok(Lossy::Nftables(Rules::add(world, &rules)?))
+            }
+            LossMethod::Netem => Ok(Lossy::Netem(Netem::add(world, percent)?)),
+        }
+    }
+
+    /// Ends the loss, reporting a failure (dropping does it silently).
+    pub fn remove(self) -> Result<(), LabError> {
+        match self {
+            Lossy::Nftables(rules) => rules.remove(),
+            Lossy::Netem(netem) => netem.remove(),
+        }
+    }
+}
+
+/// netem on the bridge ports towards both agents, removed when dropped.
+pub struct Netem<'a> {
+    world: &'a ChaosLab,
+    removed: bool,
+}
+
+impl<'a> Netem<'a> {
+    fn add(world: &'a ChaosLab, percent: u8) -> Result<Netem<'a>, LabError> {
+        let guard = Netem {
+            world,
+            removed: false,
+        };
+        let bridge = world.lab.bridge();
+        let loss = format!("{percent}%");
+        // Frames leaving the bridge towards each agent: a prio qdisc whose third
+        // band (netem) takes VRRP (IP protocol 112) only, so that the agents'
+        // answers to the client are never lost.
+        for host in &world.lab.hosts[..2] {
+            let port = host.port();
+            bridge.exec(
+                "tc",
+                &["qdisc", "add", "dev", port, "root", "handle", "1:", "prio"],
+            )?;
+            bridge.exec(
+                "tc",
+                &[
+                    "qdisc", "add", "dev", port, "parent", "1:3", "handle", "30:", "netem", "loss",
+                    &loss,
+                ],
+            )?;
+            bridge.exec(
+                "tc",
+                &[
+                    "filter", "add", "dev", port, "parent", "1:0", "protocol", "ip", "prio", "1",
+                    "u32", "match", "ip", "protocol", "112", "0xff", "flowid", "1:3",
+                ],
+            )?;
+        }
+        Ok(guard)
+    }
+
+    fn clear(&self) -> Result<(), LabError> {
+        for host in &self.world.lab.hosts[..2] {
+            self.world
+                .lab
+                .bridge()
+                .exec("tc", &["qdisc", "del", "dev", host.port(), "root"])?;
+        }
+        Ok(())
+    }
+
+    fn remove(mut self) -> Result<(), LabError> {
+        self.removed = true;
+        self.clear()
+    }
+}
+
+impl Drop for Netem<'_> {
+    fn drop(&mut self) {
+        if !self.removed {
+            let _ = self.clear();
+        }
+    }
+}
