@@ -3,7 +3,7 @@
 //! agents' bridge ports where the kernel has it; each removed by a guard.
 
 use super::world::ChaosLab;
-use crate::lab::LabError;
+use crate::lab::{LabError, Namespace};
 
 /// The nftables table the lab's drop rules live in (bridge namespace).
 const TABLE: &str = "twinstar_chaos";
@@ -18,19 +18,15 @@ pub enum LossMethod {
 }
 
 impl LossMethod {
-    /// netem when this kernel has it, else nftables: probed on the third host's
-    /// bridge port, which no measurement goes through.
+    /// netem when this kernel has everything it takes (the `prio` and `netem`
+    /// qdiscs, the `u32` filter), else nftables: the whole setup is tried on
+    /// the third host's bridge port, which no measurement goes through.
     pub fn probe(world: &ChaosLab) -> LossMethod {
+        let bridge = world.lab.bridge();
         let port = world.lab.hosts[2].port();
-        let netem = world.lab.bridge().exec(
-            "tc",
-            &["qdisc", "add", "dev", port, "root", "netem", "loss", "1%"],
-        );
-        if netem.is_ok() {
-            let _ = world
-                .lab
-                .bridge()
-                .exec("tc", &["qdisc", "del", "dev", port, "root"]);
+        let works = Netem::install(bridge, port, 1).is_ok();
+        let _ = bridge.exec("tc", &["qdisc", "del", "dev", port, "root"]);
+        if works {
             LossMethod::Netem
         } else {
             LossMethod::Nftables
@@ -152,43 +148,45 @@ impl<'a> Netem<'a> {
             world,
             removed: false,
         };
-        let bridge = world.lab.bridge();
-        let loss = format!("{percent}%");
-        // Frames leaving the bridge towards each agent: a prio qdisc whose third
-        // band (netem) takes VRRP (IP protocol 112) only, so that the agents'
-        // answers to the client are never lost.
         for host in &world.lab.hosts[..2] {
-            let port = host.port();
-            bridge.exec(
-                "tc",
-                &["qdisc", "add", "dev", port, "root", "handle", "1:", "prio"],
-            )?;
-            bridge.exec(
-                "tc",
-                &[
-                    "qdisc", "add", "dev", port, "parent", "1:3", "handle", "30:", "netem", "loss",
-                    &loss,
-                ],
-            )?;
-            bridge.exec(
-                "tc",
-                &[
-                    "filter", "add", "dev", port, "parent", "1:0", "protocol", "ip", "prio", "1",
-                    "u32", "match", "ip", "protocol", "112", "0xff", "flowid", "1:3",
-                ],
-            )?;
+            Self::install(world.lab.bridge(), host.port(), percent)?;
         }
         Ok(guard)
     }
 
-    fn clear(&self) -> Result<(), LabError> {
-        for host in &self.world.lab.hosts[..2] {
-            self.world
-                .lab
-                .bridge()
-                .exec("tc", &["qdisc", "del", "dev", host.port(), "root"])?;
-        }
+    /// Frames leaving the bridge on `port`: a prio qdisc whose third band
+    /// (netem, `percent` % loss) takes VRRP (IP protocol 112) only, so that the
+    /// agents' answers to the client are never lost.
+    fn install(bridge: &Namespace, port: &str, percent: u8) -> Result<(), LabError> {
+        let loss = format!("{percent}%");
+        bridge.exec(
+            "tc",
+            &["qdisc", "add", "dev", port, "root", "handle", "1:", "prio"],
+        )?;
+        bridge.exec(
+            "tc",
+            &[
+                "qdisc", "add", "dev", port, "parent", "1:3", "handle", "30:", "netem", "loss",
+                &loss,
+            ],
+        )?;
+        bridge.exec(
+            "tc",
+            &[
+                "filter", "add", "dev", port, "parent", "1:0", "protocol", "ip", "prio", "1",
+                "u32", "match", "ip", "protocol", "112", "0xff", "flowid", "1:3",
+            ],
+        )?;
         Ok(())
+    }
+
+    /// Removes the qdiscs from both ports (each tried), reporting the first failure.
+    fn clear(&self) -> Result<(), LabError> {
+        let bridge = self.world.lab.bridge();
+        self.world.lab.hosts[..2]
+            .iter()
+            .map(|host| bridge.exec("tc", &["qdisc", "del", "dev", host.port(), "root"]))
+            .fold(Ok(()), |first, next| first.and(next.map(|_| ())))
     }
 
     fn remove(mut self) -> Result<(), LabError> {
