@@ -183,10 +183,13 @@ impl<'a> Netem<'a> {
     /// Removes the qdiscs from both ports (each tried), reporting the first failure.
     fn clear(&self) -> Result<(), LabError> {
         let bridge = self.world.lab.bridge();
-        self.world.lab.hosts[..2]
+        let results: Vec<Result<_, LabError>> = self.world.lab.hosts[..2]
             .iter()
             .map(|host| bridge.exec("tc", &["qdisc", "del", "dev", host.port(), "root"]))
-            .fold(Ok(()), |first, next| first.and(next.map(|_| ())))
+            .collect();
+        results
+            .into_iter()
+            .try_for_each(|result| result.map(|_| ()))
     }
 
     fn remove(mut self) -> Result<(), LabError> {
