@@ -122,6 +122,13 @@ fn chaos_runs_hold_the_invariants() {
         report.leftovers
     );
     assert_eq!(report.runs.len(), runs);
+    // A sampler that cannot sample judges nothing: a few stalls (the kernel's
+    // RTNL lock held elsewhere) are tolerated, a blind batch is a failure.
+    assert!(
+        report.unobserved() * 10 <= runs,
+        "{} faults went unobserved in {runs} runs\n{table}",
+        report.unobserved()
+    );
     assert_eq!(
         report.violations(),
         0,

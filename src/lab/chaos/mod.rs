@@ -177,24 +177,38 @@ fn settled_since(world: &ChaosLab, sampler: &Sampler, after: Duration) -> bool {
 
 /// How much longer than its limit a wait for the steady state may take on the
 /// wall clock while the sampler cannot sample (a netlink dump waiting for the
-/// kernel's RTNL lock, which other namespaces' teardown can hold for long).
-const SAMPLER_STALL: Duration = Duration::from_secs(5);
+/// kernel's RTNL lock, which other namespaces' teardown can hold for seconds).
+const SAMPLER_STALL: Duration = Duration::from_secs(10);
+
+/// How a wait for the steady state ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Settle {
+    /// It was reached.
+    Settled,
+    /// A sample later than the limit shows it was not.
+    NotSettled,
+    /// The sampler took no sample past the limit: nothing can be said.
+    Unobserved,
+}
 
 /// Waits until the lab is in its steady state in samples taken since `after`.
 /// Gives up once a sample later than `after + limit` shows it is not, so the
 /// limit is judged on what was observed, not on a sampler that stalled.
-fn wait_settled(world: &ChaosLab, sampler: &Sampler, after: Duration, limit: Duration) -> bool {
+fn wait_settled(world: &ChaosLab, sampler: &Sampler, after: Duration, limit: Duration) -> Settle {
     let give_up = Instant::now() + limit + SAMPLER_STALL;
     loop {
         if settled_since(world, sampler, after) {
-            return true;
+            return Settle::Settled;
         }
         let observed_past = sampler
             .recent(1)
             .first()
             .is_some_and(|s| s.at > after + limit);
-        if observed_past || Instant::now() >= give_up {
-            return false;
+        if observed_past {
+            return Settle::NotSettled;
+        }
+        if Instant::now() >= give_up {
+            return Settle::Unobserved;
         }
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -231,8 +245,9 @@ fn one_run(
     let mut quiet = Vec::new();
     let mut windows = Vec::new();
     let mut found = Vec::new();
+    let mut unobserved = 0;
     // The steady state first; what came before it is not judged.
-    if !wait_settled(world, &sampler, Duration::ZERO, STARTUP + bounds.settle()) {
+    if wait_settled(world, &sampler, Duration::ZERO, STARTUP + bounds.settle()) != Settle::Settled {
         repair(world, &sampler, epoch, &mut journal, &mut quiet)?;
     }
     quiet.push((Duration::ZERO, epoch.elapsed()));
@@ -244,7 +259,21 @@ fn one_run(
         let mut window = inject(world, fault, master, loss, epoch, &mut journal)?;
         let restarted = matches!(fault.kind, FaultKind::Kill | FaultKind::Reload);
         let limit = bounds.settle() + if restarted { STARTUP } else { Duration::ZERO };
-        let settled = wait_settled(world, &sampler, window.end, limit);
+        let outcome = wait_settled(world, &sampler, window.end, limit);
+        let settled = outcome == Settle::Settled;
+        if outcome == Settle::Unobserved {
+            unobserved += 1;
+            journal.push((
+                epoch.elapsed(),
+                format!("sampler stalled: {} not judged", fault.kind),
+            ));
+            println!(
+                "run {}: the sampler took no sample for over {} s; {} not judged",
+                index + 1,
+                SAMPLER_STALL.as_secs(),
+                fault.kind
+            );
+        }
         window.until = epoch.elapsed();
         // Agents the fault did not restart must still be the same processes.
         let mut broken = !settled;
@@ -269,7 +298,7 @@ fn one_run(
                 });
             }
         }
-        if !settled {
+        if outcome == Settle::NotSettled {
             let states: Vec<String> = (0..world.agents.len())
                 .map(|i| {
                     format!(
@@ -314,6 +343,7 @@ fn one_run(
         index,
         schedule,
         verdict,
+        unobserved,
         elapsed: epoch.elapsed(),
     })
 }

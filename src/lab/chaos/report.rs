@@ -24,6 +24,8 @@ pub struct RunSummary {
     pub schedule: Schedule,
     /// What its samples showed.
     pub verdict: Verdict,
+    /// Faults after which the sampler stalled, so they were not judged.
+    pub unobserved: usize,
     /// How long it took.
     pub elapsed: Duration,
 }
@@ -57,6 +59,11 @@ impl BatchReport {
         self.runs.iter().map(|r| r.verdict.violations.len()).sum()
     }
 
+    /// Faults the sampler could not observe to their end (see [`RunSummary`]).
+    pub fn unobserved(&self) -> usize {
+        self.runs.iter().map(|r| r.unobserved).sum()
+    }
+
     /// Whether the batch found nothing wrong.
     pub fn passed(&self) -> bool {
         self.violations() == 0 && self.leftovers.is_empty()
@@ -84,8 +91,12 @@ impl BatchReport {
     /// The summary as Markdown: a line of totals and a table per fault kind.
     pub fn markdown(&self) -> String {
         let faults: u64 = self.rows().values().map(|r| r.injected).sum();
+        let unobserved = match self.unobserved() {
+            0 => String::new(),
+            n => format!(" ({n} not judged: the sampler stalled)"),
+        };
         let mut out = format!(
-            "{} runs, {faults} faults, {} violations, {} s (seed {}, loss by {}){}\n\n",
+            "{} runs, {faults} faults{unobserved}, {} violations, {} s (seed {}, loss by {}){}\n\n",
             self.runs.len(),
             self.violations(),
             self.elapsed.as_secs(),
@@ -252,6 +263,7 @@ mod tests {
                 index: 0,
                 schedule: schedule.clone(),
                 verdict,
+                unobserved: 0,
                 elapsed: ms(2000),
             }],
             loss_method: "nftables numgen",
