@@ -58,8 +58,14 @@ pub enum Command {
     /// re-reads the file and applies only the difference; a file with errors
     /// changes nothing.
     ///
-    /// Exit status: 0 after a clean stop, 1 when the configuration is invalid or
-    /// the agent cannot start.
+    /// One agent runs per runtime directory: it locks <runtime-dir>/twinstar.lock
+    /// before touching anything, and a second one exits naming the first's pid.
+    /// A panic aborts the agent at once (SIGABRT), so that the service manager
+    /// restarts a whole one.
+    ///
+    /// Exit status: 0 after a clean stop, 1 when the configuration is invalid,
+    /// another agent runs with the same runtime directory, or the agent cannot
+    /// start.
     Run(RunArgs),
     /// Show the running agent's instances, checks and sync groups; exit 3 when an
     /// instance is in Fault.
@@ -140,7 +146,7 @@ pub struct RunArgs {
     /// The configuration file.
     #[arg(short, long, value_name = "FILE")]
     pub config: PathBuf,
-    /// Where run-time files go (status snapshot); one per agent on a machine.
+    /// Where run-time files go (status snapshot, lock); one per agent on a machine.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_RUNTIME_DIR)]
     pub runtime_dir: PathBuf,
     /// text: lines on stderr, or journald when stderr is the systemd journal;

@@ -108,7 +108,8 @@ fn counters(received: u64) -> Value {
     json!({
         "adverts_received": received, "adverts_sent": 0,
         "priority_zero_received": 0, "priority_zero_sent": 0,
-        "interval_mismatches": 0, "master_transitions": 0, "send_errors": 0
+        "interval_mismatches": 0, "master_transitions": 0, "send_errors": 0,
+        "answers_withheld": 0
     })
 }
 

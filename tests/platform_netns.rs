@@ -237,6 +237,48 @@ fn watch_links_reports_carrier_loss_and_return() {
 }
 
 #[test]
+fn watch_links_reports_a_deletion_and_the_interface_made_again() {
+    if !can_run_lab("watch_links_reports_a_deletion_and_the_interface_made_again") {
+        return;
+    }
+    let lab = Lab::new("remake");
+    let old = ifindex(&lab.local, LOCAL);
+    block_on(&lab.local, || async {
+        let mut watch = netlink::watch_links().unwrap();
+        carrier_becomes(&mut watch, old, true).await;
+
+        ip(&lab.local, &["link", "del", LOCAL]);
+        let deleted = async {
+            while let Some(event) = watch.next().await {
+                if event.index == old && event.removed {
+                    return event;
+                }
+            }
+            panic!("link watch ended");
+        };
+        let gone = tokio::time::timeout(Duration::from_secs(10), deleted)
+            .await
+            .expect("no deletion reported within 10 s");
+        assert_eq!(gone.name, LOCAL);
+        assert!(!gone.carrier);
+
+        veth_pair(
+            &lab.local,
+            LOCAL,
+            LOCAL_MAC_TEXT,
+            &lab.peer,
+            PEER,
+            PEER_MAC_TEXT,
+        );
+        let new = ifindex(&lab.local, LOCAL);
+        assert_ne!(new, old);
+        let back = carrier_becomes(&mut watch, new, true).await;
+        assert_eq!(back.name, LOCAL);
+        assert!(!back.removed);
+    });
+}
+
+#[test]
 fn gratuitous_arp_reaches_the_peer_byte_for_byte() {
     if !can_run_lab("gratuitous_arp_reaches_the_peer_byte_for_byte") {
         return;

@@ -2,10 +2,10 @@
 # Runs every twinstar test on a fresh Debian machine, as root: installs what the
 # tests need (keepalived as an interop peer, iproute2 and nftables for the
 # namespace lab, tcpdump for captures), checks formatting and lints, runs the unit,
-# property, simulation and network-namespace tests and the chaos suite, builds and checks the Debian
-# package (tests/package.sh), and a short fuzz run.
+# property, simulation and network-namespace tests and the chaos suite, builds
+# and checks the Debian package (tests/package.sh), and a short run of every fuzz target.
 #
-#   FUZZ_SECONDS=0 bash tests/run.sh   # skip the fuzz run
+#   FUZZ_SECONDS=0 bash tests/run.sh   # skip the fuzz runs (default: 15 s a target)
 #
 # A test that cannot run records a skip (tests/support/skip.rs) in the file named
 # by TWINSTAR_SKIP_LOG; skips are counted and make the run fail, as failures do.
@@ -79,9 +79,9 @@ fi
 echo "==> Debian package: build, lintian, install, check, purge"
 bash tests/package.sh
 
-seconds=${FUZZ_SECONDS:-30}
+seconds=${FUZZ_SECONDS:-15}
 if [ "$seconds" -gt 0 ] && [ -x fuzz/run.sh ]; then
-    echo "==> fuzzing the advert parser for ${seconds}s"
+    echo "==> fuzzing each target (adverts, configuration, control protocol, agent inputs) for ${seconds}s"
     fuzz/run.sh "$seconds"
 fi
 echo "==> all steps ran"

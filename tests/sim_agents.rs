@@ -399,3 +399,161 @@ fn maintenance_is_kept_across_a_crash_and_restart() {
     world.maintenance(0, "web", false);
     until_held(&mut world, web(), &[0], ms(1000));
 }
+
+#[test]
+fn a_reload_removing_an_instance_whose_hooks_hang_never_stalls_the_other_masters_adverts() {
+    // Host 0 is Master of both web (VRID 51) and db (VRID 52). Its hooks now
+    // hang until their timeout; a reload removes db, whose stop hooks
+    // (after_backup, on_stop, on_change) then take three timeouts in all.
+    // Meanwhile web must advertise every Advertisement_Interval, as if no
+    // reload had happened (RFC 9568 §6.4.3: a Master sends an advert each
+    // time its Adver_Timer fires).
+    let mut a = Spec::new(150, ms(100));
+    a.hook_timeout = ms(2000);
+    let b = Spec::new(100, ms(100));
+    let mut world = pair(&a, &b);
+    world.run_for(a.hook_timeout);
+    assert!(world.quiet(0), "the start-up hooks are done");
+    world.hosts[0].hooks.insert("hook".into(), HookPlan::Hang);
+    let reloaded_at = world.now();
+    let mut web_only = a.clone();
+    web_only.instances = 1;
+    world.reload(0, &web_only.yaml());
+    let window = a.hook_timeout * 4;
+    world.run_for(window);
+
+    let stop_hooks: Vec<_> = world
+        .hook_log
+        .iter()
+        .filter(|h| h.host == 0 && h.name == "db" && h.at >= reloaded_at && !h.skipped)
+        .map(|h| h.kind)
+        .collect();
+    assert!(
+        stop_hooks.contains(&HookKind::OnStop),
+        "the removed instance's hooks ran (and hung): {stop_hooks:?}"
+    );
+    let web_adverts: Vec<Duration> = world
+        .adverts
+        .iter()
+        .filter(|s| s.host == 0 && s.vrid == 51 && s.at + a.interval >= reloaded_at)
+        .map(|s| s.at)
+        .collect();
+    assert!(
+        web_adverts.first().is_some_and(|&t| t <= reloaded_at),
+        "web advertised before the reload"
+    );
+    for pair in web_adverts.windows(2) {
+        assert!(
+            pair[1] - pair[0] <= a.interval,
+            "no advert from web between {:?} and {:?} (reload at {reloaded_at:?})",
+            pair[0],
+            pair[1]
+        );
+    }
+    let last = web_adverts.last().copied().unwrap_or_default();
+    assert!(
+        reloaded_at + window - last <= a.interval,
+        "web still advertises at the end: last at {last:?}"
+    );
+    assert_eq!(world.holders(web()), vec![0], "web never moved");
+}
+
+/// Host `id`'s transitions of `web` since `since`, as (to, reason).
+fn web_moves(world: &World, id: usize, since: Duration) -> Vec<(State, TransitionReason)> {
+    world
+        .transitions
+        .iter()
+        .filter(|t| t.host == id && t.instance == "web" && t.at >= since)
+        .map(|t| (t.to, t.reason))
+        .collect()
+}
+
+#[test]
+fn a_master_whose_interface_is_made_again_comes_back_and_fails_over_both_ways() {
+    let a = Spec::new(150, ms(100));
+    let b = Spec::new(100, ms(100));
+    let mut world = pair(&a, &b);
+    let deleted = world.now();
+    world.delete_interface(0);
+    assert_eq!(world.hosts[0].states["web"], State::Fault);
+    assert_eq!(world.hosts[0].states["db"], State::Fault);
+    // RFC 9568 §6.4.2: B's Master_Down_Interval runs from A's last advert,
+    // at most one interval before the deletion.
+    let took = until_held(&mut world, web(), &[1], ms(1000));
+    let mdi_b = rfc::master_down_interval(100, ms(100));
+    assert!(took <= mdi_b + ms(2), "took {took:?}, bound {mdi_b:?}");
+    assert!(took + ms(100) >= mdi_b, "took {took:?}, before {mdi_b:?}");
+    world.run_for(ms(500));
+    assert_eq!(world.hosts[0].states["web"], State::Fault, "gone is gone");
+
+    let made = world.now();
+    world.create_interface(0);
+    world.run_for(ms(5));
+    // RFC 9568 §6.4.1: out of Initialize, Backup; then A preempts B, whose
+    // adverts are lower, when its own Master_Down_Interval runs out.
+    assert_eq!(
+        web_moves(&world, 0, made),
+        vec![(State::Backup, TransitionReason::FaultCleared)]
+    );
+    let rejoined = world
+        .transitions
+        .iter()
+        .rfind(|t| t.host == 0 && t.instance == "web")
+        .map(|t| t.at)
+        .expect("rejoined");
+    until_held(&mut world, web(), &[0], ms(1000));
+    let back = world.now() - rejoined;
+    let mdi_a = rfc::master_down_interval(150, ms(100));
+    assert!(back >= mdi_a, "took back after {back:?}, before {mdi_a:?}");
+    assert!(
+        back <= mdi_a + ms(2),
+        "took back after {back:?}, bound {mdi_a:?}"
+    );
+    assert_eq!(world.hosts[1].states["web"], State::Backup);
+    assert!(
+        world
+            .transitions
+            .iter()
+            .any(|t| t.host == 0 && t.at >= deleted && t.to == State::Master && t.instance == "db"),
+        "db, on the same interface, is back too"
+    );
+
+    // And on the new interface, failover works both ways.
+    world.set_link(0, false);
+    let took = until_held(&mut world, web(), &[1], ms(1000));
+    assert!(took <= mdi_b + ms(2), "took {took:?}, bound {mdi_b:?}");
+    world.set_link(0, true);
+    let back = until_held(&mut world, web(), &[0], ms(1000));
+    assert!(
+        back <= mdi_a + ms(2),
+        "took back after {back:?}, bound {mdi_a:?}"
+    );
+}
+
+#[test]
+fn a_backup_whose_interface_is_made_again_rejoins_and_takes_over_when_needed() {
+    let a = Spec::new(150, ms(100));
+    let b = Spec::new(100, ms(100));
+    let mut world = pair(&a, &b);
+    world.delete_interface(1);
+    assert_eq!(world.hosts[1].states["web"], State::Fault);
+    never_unheld(&mut world, web(), ms(500));
+    assert_eq!(world.holders(web()), vec![0], "the Master is not disturbed");
+    let made = world.now();
+    world.create_interface(1);
+    // Rejoins as Backup, and hearing A on its new socket stays Backup
+    // (otherwise it would take over after its Master_Down_Interval).
+    world.run_for(rfc::master_down_interval(100, ms(100)) * 3);
+    assert_eq!(
+        web_moves(&world, 1, made),
+        vec![(State::Backup, TransitionReason::FaultCleared)]
+    );
+    assert_eq!(world.holders(web()), vec![0]);
+    let crashed = world.now();
+    world.crash(0);
+    let took = until_held(&mut world, web(), &[1], ms(1000));
+    let mdi_b = rfc::master_down_interval(100, ms(100));
+    assert!(took <= mdi_b + ms(2), "took {took:?}, bound {mdi_b:?}");
+    assert!(took + ms(100) >= mdi_b, "took {took:?}, before {mdi_b:?}");
+    assert!(world.now() > crashed);
+}

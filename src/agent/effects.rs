@@ -2,11 +2,11 @@
 //! whole contract between the sans-IO agent and the daemon (or a simulator)
 //! that carries out its I/O.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::Ipv6Addr;
 use std::sync::Arc;
 
-use super::{Datagram, HookRun, HookRunId, InstanceId, SocketKey};
+use super::{Datagram, HookRun, HookRunId, InstanceFacts, InstanceId, SocketKey};
 use crate::config::{Garp, VirtualIp};
 use crate::notify::record::EventRecord;
 use crate::track::monitor::CheckUpdate;
@@ -25,6 +25,23 @@ pub enum Input {
         name: String,
         /// Up with carrier.
         carrier: bool,
+    },
+    /// An interface was deleted (or was missing when the links were read
+    /// again after lost notifications).
+    LinkRemoved {
+        /// Its index.
+        ifindex: u32,
+        /// Its name, when known.
+        name: String,
+    },
+    /// The answer to [`Effect::LookUpInterface`]: per instance on that
+    /// interface, its facts (with its socket opened) or why they could not
+    /// be had.
+    InterfaceFacts {
+        /// The interface looked up.
+        interface: String,
+        /// Per instance name.
+        facts: HashMap<String, Result<InstanceFacts, String>>,
     },
     /// A check's monitor reported.
     Check(CheckUpdate),
@@ -123,6 +140,16 @@ pub enum Effect {
     },
     /// The instance is gone and its jobs done: its worker may stop.
     StopInstance(InstanceId),
+    /// An interface was re-created: look up the facts of every instance on it
+    /// (opening their sockets), as at start, and answer with
+    /// [`Input::InterfaceFacts`].
+    LookUpInterface {
+        /// The interface name.
+        interface: String,
+    },
+    /// No instance uses this socket any more (its interface is gone): close
+    /// it and stop its reader.
+    CloseSocket(SocketKey),
     /// Run a hook; report with [`Input::HookFinished`].
     RunHook(HookRun),
     /// Publish on the event stream.
@@ -134,7 +161,11 @@ pub enum Effect {
     },
     /// Persist the maintenance set so that it survives a restart.
     SaveMaintenance(Vec<String>),
-    /// The status changed: rewrite status.json and the metrics.
+    /// Something a reader waits for changed (a state, priority, Master, VIP
+    /// or check): rewrite status.json and the metrics soon. Counters alone
+    /// never ask for it; see [`Agent::status_version`].
+    ///
+    /// [`Agent::status_version`]: super::Agent::status_version
     PublishStatus,
 }
 

@@ -1,7 +1,15 @@
-//! The hook queue of one instance (or sync group), as data: hooks run strictly
-//! in transition order, one at a time, and those that depend on the virtual IPs
-//! wait for the address worker — `on_master` until the addresses are on,
-//! `after_backup` until they are off.
+//! The hook queue of one instance (or sync group), as data: transition hooks
+//! run in transition order, one at a time, and those that depend on the
+//! virtual IPs wait for the address worker — `on_master` until the addresses
+//! are on, `after_backup` until they are off. `before_master`, which gates the
+//! addresses, has a lane of its own so that it never waits behind a slow
+//! `on_change`.
+//!
+//! The queue is bounded ([`QUEUED_HOOKS_BOUND`]): when the state flaps faster
+//! than hooks run, only the latest transition's hooks are kept; those of
+//! superseded transitions that have not started are dropped and reported
+//! ([`Step::Superseded`]), so a flapping instance never builds a backlog of
+//! hooks that describe states long gone.
 //!
 //! The queue decides what runs next; the daemon runs it ([`HookRun`]) and
 //! reports back with [`super::Input::HookFinished`]. Address jobs are numbered
@@ -93,21 +101,20 @@ pub enum Gate {
     Kept,
 }
 
-/// One queued unit of work.
+/// The hooks of one transition, in order, once the gate opens.
 #[derive(Debug)]
-enum Job {
-    /// The hooks of one transition, in order, once the gate opens.
-    Transition {
-        args: TransitionArgs,
-        hooks: VecDeque<(HookKind, Hook)>,
-        gate: Gate,
-    },
-    /// `before_master` for Master term `term`; its result decides the VIPs.
-    BeforeMaster {
-        args: TransitionArgs,
-        hook: Hook,
-        term: u64,
-    },
+struct TransitionJob {
+    args: TransitionArgs,
+    hooks: VecDeque<(HookKind, Hook)>,
+    gate: Gate,
+}
+
+/// `before_master` for Master term `term`; its result decides the VIPs.
+#[derive(Debug)]
+struct BeforeMasterJob {
+    args: TransitionArgs,
+    hook: Hook,
+    term: u64,
 }
 
 /// The hook that is running now.
@@ -119,7 +126,7 @@ struct Running {
     term: u64,
 }
 
-/// What the queue did when pumped: a hook to start, or one it skipped.
+/// What the queue did when pumped: a hook to start, or one it let go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     /// Start this run.
@@ -130,6 +137,16 @@ pub enum Step {
         args: TransitionArgs,
         /// The hook.
         kind: HookKind,
+    },
+    /// This hook was dropped before it started: a later transition made its
+    /// own obsolete (the state flapped while hooks were queued).
+    Superseded {
+        /// The superseded transition.
+        args: TransitionArgs,
+        /// The hook.
+        kind: HookKind,
+        /// How many hooks this queue has dropped so far, this one included.
+        total: u64,
     },
 }
 
@@ -144,12 +161,34 @@ pub struct Finished {
     pub term: u64,
 }
 
+/// The most hooks a queue holds waiting (not running): the hooks of one
+/// transition (`after_backup`, the state's hook, `on_change`) and one
+/// `before_master`. Coalescing keeps it there however fast the state flaps:
+/// a new transition drops what earlier ones still had queued, and a new
+/// Master term drops a `before_master` of an older term not yet started.
+pub const QUEUED_HOOKS_BOUND: usize = 4;
+
 /// The hooks of one instance or group and their queue.
+///
+/// Two lanes: the transition hooks, one at a time in transition order, and
+/// `before_master`, which gates the virtual IPs and so never waits behind a
+/// slow `on_change` or `on_backup` of an earlier transition.
 #[derive(Debug, Default)]
 pub struct HookQueue {
     hooks: Hooks,
-    jobs: VecDeque<Job>,
+    /// Transition hooks waiting: only the latest transition's, and the rest
+    /// of the one whose hook is running until a newer transition arrives.
+    jobs: VecDeque<TransitionJob>,
+    /// The `before_master` waiting to run: the newest term's only.
+    before_master: Option<BeforeMasterJob>,
+    /// The transition hook running now.
     running: Option<Running>,
+    /// The `before_master` running now.
+    running_before_master: Option<Running>,
+    /// Hooks dropped since the last pump, reported by the next one.
+    superseded: Vec<(TransitionArgs, HookKind)>,
+    /// Hooks dropped over the queue's life.
+    superseded_total: u64,
 }
 
 impl HookQueue {
@@ -157,8 +196,7 @@ impl HookQueue {
     pub fn new(hooks: Hooks) -> Self {
         HookQueue {
             hooks,
-            jobs: VecDeque::new(),
-            running: None,
+            ..HookQueue::default()
         }
     }
 
@@ -174,17 +212,38 @@ impl HookQueue {
 
     /// True when nothing is queued or running.
     pub fn is_idle(&self) -> bool {
-        self.jobs.is_empty() && self.running.is_none()
+        self.jobs.is_empty()
+            && self.before_master.is_none()
+            && self.running.is_none()
+            && self.running_before_master.is_none()
+            && self.superseded.is_empty()
     }
 
     /// Whether run `id` is this queue's.
     pub fn is_running(&self, id: HookRunId) -> bool {
-        self.running.as_ref().is_some_and(|r| r.id == id)
+        [&self.running, &self.running_before_master]
+            .into_iter()
+            .flatten()
+            .any(|r| r.id == id)
+    }
+
+    /// How many hooks wait to run (not counting those running); never more
+    /// than [`QUEUED_HOOKS_BOUND`].
+    pub fn queued(&self) -> usize {
+        self.jobs.iter().map(|j| j.hooks.len()).sum::<usize>()
+            + usize::from(self.before_master.is_some())
     }
 
     /// Queues the hooks of a transition behind `gate`: `after_backup` when
     /// leaving Master, then the hook of the state entered, then `on_change`.
+    /// Whatever earlier transitions still had queued is dropped: only the
+    /// latest transition's hooks matter (the one running finishes).
     pub fn transition(&mut self, args: TransitionArgs, gate: Gate) {
+        for job in self.jobs.drain(..) {
+            for (kind, _) in job.hooks {
+                self.superseded.push((job.args.clone(), kind));
+            }
+        }
         let h = &self.hooks;
         let mut hooks = VecDeque::new();
         let mut add = |kind: HookKind, hook: &Option<Hook>| {
@@ -203,16 +262,21 @@ impl HookQueue {
         }
         add(HookKind::OnChange, &h.on_change);
         if !hooks.is_empty() {
-            self.jobs.push_back(Job::Transition { args, hooks, gate });
+            self.jobs.push_back(TransitionJob { args, hooks, gate });
         }
     }
 
-    /// Queues `before_master` for Master term `term`; false when none is configured.
+    /// Queues `before_master` for Master term `term`; false when none is
+    /// configured. A `before_master` of an older term that has not started
+    /// is dropped: its term is over.
     pub fn before_master(&mut self, args: TransitionArgs, term: u64) -> bool {
         let Some(hook) = self.hooks.before_master.clone() else {
             return false;
         };
-        self.jobs.push_back(Job::BeforeMaster { args, hook, term });
+        let job = BeforeMasterJob { args, hook, term };
+        if let Some(old) = self.before_master.replace(job) {
+            self.superseded.push((old.args, HookKind::BeforeMaster));
+        }
         true
     }
 
@@ -220,86 +284,101 @@ impl HookQueue {
     /// abandoned or made unnecessary).
     pub fn resolve(&mut self, from: Gate, to: Gate) {
         for job in &mut self.jobs {
-            if let Job::Transition { gate, .. } = job {
-                if *gate == from {
-                    *gate = to;
-                }
+            if job.gate == from {
+                job.gate = to;
             }
         }
     }
 
-    /// Starts what may start: the front job's next hook when nothing runs and
-    /// its gate is open (`done` is the last address job finished).
+    /// Starts what may start (`done` is the last address job finished):
+    /// reports dropped hooks, starts `before_master` when none runs, and the
+    /// front transition's next hook when no transition hook runs and its
+    /// gate is open.
     pub fn pump(&mut self, done: u64, next_run: &mut u64) -> Vec<Step> {
         let mut steps = Vec::new();
+        for (args, kind) in std::mem::take(&mut self.superseded) {
+            self.superseded_total += 1;
+            steps.push(Step::Superseded {
+                args,
+                kind,
+                total: self.superseded_total,
+            });
+        }
+        if self.running_before_master.is_none() {
+            if let Some(BeforeMasterJob { args, hook, term }) = self.before_master.take() {
+                let id = next_id(next_run);
+                self.running_before_master = Some(Running {
+                    id,
+                    kind: HookKind::BeforeMaster,
+                    args: args.clone(),
+                    term,
+                });
+                steps.push(Step::Run(HookRun {
+                    id,
+                    kind: HookKind::BeforeMaster,
+                    hook,
+                    args,
+                }));
+            }
+        }
         while self.running.is_none() {
             let Some(job) = self.jobs.front_mut() else {
                 break;
             };
-            match job {
-                Job::BeforeMaster { args, hook, term } => {
-                    let id = next_id(next_run);
-                    let run = HookRun {
-                        id,
-                        kind: HookKind::BeforeMaster,
-                        hook: hook.clone(),
-                        args: args.clone(),
-                    };
-                    self.running = Some(Running {
-                        id,
-                        kind: HookKind::BeforeMaster,
-                        args: args.clone(),
-                        term: *term,
-                    });
-                    self.jobs.pop_front();
-                    steps.push(Step::Run(run));
-                }
-                Job::Transition { args, hooks, gate } => {
-                    let ready = match *gate {
-                        Gate::Open | Gate::Skip | Gate::Kept => true,
-                        Gate::Addresses(seq) => done >= seq,
-                        Gate::AwaitAdd | Gate::AwaitRemoval => false,
-                    };
-                    if !ready {
-                        break;
-                    }
-                    let Some((kind, hook)) = hooks.pop_front() else {
-                        self.jobs.pop_front();
-                        continue;
-                    };
-                    if *gate == Gate::Skip || (*gate == Gate::Kept && kind == HookKind::AfterBackup)
-                    {
-                        steps.push(Step::Skipped {
-                            args: args.clone(),
-                            kind,
-                        });
-                        continue;
-                    }
-                    let id = next_id(next_run);
-                    self.running = Some(Running {
-                        id,
-                        kind,
-                        args: args.clone(),
-                        term: 0,
-                    });
-                    steps.push(Step::Run(HookRun {
-                        id,
-                        kind,
-                        hook,
-                        args: args.clone(),
-                    }));
-                }
+            let ready = match job.gate {
+                Gate::Open | Gate::Skip | Gate::Kept => true,
+                Gate::Addresses(seq) => done >= seq,
+                Gate::AwaitAdd | Gate::AwaitRemoval => false,
+            };
+            if !ready {
+                break;
             }
+            let Some((kind, hook)) = job.hooks.pop_front() else {
+                self.jobs.pop_front();
+                continue;
+            };
+            let args = job.args.clone();
+            let skip =
+                job.gate == Gate::Skip || (job.gate == Gate::Kept && kind == HookKind::AfterBackup);
+            if job.hooks.is_empty() {
+                // Its last hook: the job is done once that one is.
+                self.jobs.pop_front();
+            }
+            if skip {
+                steps.push(Step::Skipped { args, kind });
+                continue;
+            }
+            let id = next_id(next_run);
+            self.running = Some(Running {
+                id,
+                kind,
+                args: args.clone(),
+                term: 0,
+            });
+            steps.push(Step::Run(HookRun {
+                id,
+                kind,
+                hook,
+                args,
+            }));
         }
         steps
     }
 
     /// Run `id` finished; the next may start (call [`pump`](Self::pump)).
     pub fn finished(&mut self, id: HookRunId) -> Option<Finished> {
-        if !self.is_running(id) {
+        let lane = if self.running.as_ref().is_some_and(|r| r.id == id) {
+            &mut self.running
+        } else if self
+            .running_before_master
+            .as_ref()
+            .is_some_and(|r| r.id == id)
+        {
+            &mut self.running_before_master
+        } else {
             return None;
-        }
-        let running = self.running.take()?;
+        };
+        let running = lane.take()?;
         Some(Finished {
             kind: running.kind,
             args: running.args,
@@ -314,264 +393,4 @@ fn next_id(counter: &mut u64) -> HookRunId {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::Command;
-    use std::time::Duration;
-
-    fn hook(name: &str) -> Option<Hook> {
-        Some(Hook {
-            command: Command::Shell(name.to_owned()),
-            timeout: Duration::from_secs(1),
-        })
-    }
-
-    fn args(from: State, to: State) -> TransitionArgs {
-        TransitionArgs {
-            name: "web".into(),
-            group: false,
-            to,
-            from,
-            priority: 100,
-        }
-    }
-
-    fn all_hooks() -> Hooks {
-        Hooks {
-            on_master: hook("m"),
-            on_backup: hook("b"),
-            on_change: hook("c"),
-            after_backup: hook("ab"),
-            before_master: hook("bm"),
-            ..Hooks::default()
-        }
-    }
-
-    fn kinds(steps: &[Step]) -> Vec<HookKind> {
-        steps
-            .iter()
-            .map(|s| match s {
-                Step::Run(run) => run.kind,
-                Step::Skipped { kind, .. } => *kind,
-            })
-            .collect()
-    }
-
-    fn run_all(queue: &mut HookQueue, done: u64, next: &mut u64) -> Vec<HookKind> {
-        let mut order = Vec::new();
-        loop {
-            let steps = queue.pump(done, next);
-            if steps.is_empty() {
-                return order;
-            }
-            for step in steps {
-                order.push(kinds(std::slice::from_ref(&step))[0]);
-                if let Step::Run(run) = step {
-                    queue.finished(run.id);
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn hooks_run_one_at_a_time_in_transition_order() {
-        let mut queue = HookQueue::new(all_hooks());
-        let mut next = 0;
-        queue.transition(args(State::Backup, State::Master), Gate::Open);
-        queue.transition(args(State::Master, State::Backup), Gate::Open);
-        let first = queue.pump(0, &mut next);
-        assert_eq!(kinds(&first), vec![HookKind::OnMaster]);
-        assert!(queue.pump(0, &mut next).is_empty(), "one runs at a time");
-        let Step::Run(run) = &first[0] else {
-            panic!("a run")
-        };
-        assert!(queue.finished(run.id).is_some());
-        let rest = run_all(&mut queue, 0, &mut next);
-        assert_eq!(
-            rest,
-            vec![
-                HookKind::OnChange,
-                HookKind::AfterBackup,
-                HookKind::OnBackup,
-                HookKind::OnChange
-            ]
-        );
-        assert!(queue.is_idle());
-    }
-
-    #[test]
-    fn gated_hooks_wait_for_the_address_job_and_block_those_behind() {
-        let mut queue = HookQueue::new(all_hooks());
-        let mut next = 0;
-        queue.transition(args(State::Backup, State::Master), Gate::Addresses(3));
-        queue.transition(args(State::Master, State::Backup), Gate::Open);
-        assert!(queue.pump(2, &mut next).is_empty());
-        assert_eq!(run_all(&mut queue, 3, &mut next)[0], HookKind::OnMaster);
-    }
-
-    #[test]
-    fn abandoned_master_hooks_are_skipped_and_a_pending_removal_waits() {
-        let mut queue = HookQueue::new(all_hooks());
-        let mut next = 0;
-        queue.transition(args(State::Backup, State::Master), Gate::AwaitAdd);
-        queue.transition(args(State::Master, State::Backup), Gate::AwaitRemoval);
-        assert!(queue.pump(0, &mut next).is_empty());
-        queue.resolve(Gate::AwaitAdd, Gate::Skip);
-        let skipped = queue.pump(0, &mut next);
-        assert_eq!(
-            kinds(&skipped),
-            vec![HookKind::OnMaster, HookKind::OnChange]
-        );
-        assert!(skipped.iter().all(|s| matches!(s, Step::Skipped { .. })));
-        queue.resolve(Gate::AwaitRemoval, Gate::Addresses(5));
-        assert!(queue.pump(4, &mut next).is_empty());
-        assert_eq!(run_all(&mut queue, 5, &mut next)[0], HookKind::AfterBackup);
-    }
-
-    #[test]
-    fn a_cancelled_handover_skips_only_after_backup() {
-        let mut queue = HookQueue::new(all_hooks());
-        let mut next = 0;
-        queue.transition(args(State::Master, State::Backup), Gate::AwaitRemoval);
-        queue.resolve(Gate::AwaitRemoval, Gate::Kept);
-        let mut steps = Vec::new();
-        loop {
-            let step = queue.pump(0, &mut next);
-            if step.is_empty() {
-                break;
-            }
-            for s in &step {
-                if let Step::Run(run) = s {
-                    queue.finished(run.id);
-                }
-            }
-            steps.extend(step);
-        }
-        assert_eq!(
-            kinds(&steps),
-            vec![
-                HookKind::AfterBackup,
-                HookKind::OnBackup,
-                HookKind::OnChange
-            ]
-        );
-        assert!(
-            matches!(steps[0], Step::Skipped { .. }),
-            "the VIPs never went"
-        );
-        assert!(matches!(steps[1], Step::Run(_)));
-    }
-
-    #[test]
-    fn before_master_runs_in_queue_order_and_reports_its_term() {
-        let mut queue = HookQueue::new(all_hooks());
-        let mut next = 0;
-        queue.transition(args(State::Master, State::Backup), Gate::Open);
-        assert!(queue.before_master(args(State::Backup, State::Master), 7));
-        let order = run_all(&mut queue, 0, &mut next);
-        assert_eq!(order.last(), Some(&HookKind::BeforeMaster));
-        let mut queue = HookQueue::new(all_hooks());
-        queue.before_master(args(State::Backup, State::Master), 7);
-        let Some(Step::Run(run)) = queue.pump(0, &mut next).pop() else {
-            panic!("before_master starts")
-        };
-        let finished = queue.finished(run.id).expect("it was running");
-        assert_eq!((finished.kind, finished.term), (HookKind::BeforeMaster, 7));
-        assert!(queue.finished(run.id).is_none(), "reported once");
-    }
-
-    #[test]
-    fn hooks_are_told_the_transition_as_arguments_and_environment() {
-        let mut a = args(State::Backup, State::Master);
-        assert_eq!(a.argv(), vec!["web", "master", "backup", "100"]);
-        let env = a.env();
-        assert_eq!(env.len(), 4);
-        assert!(env.contains(&("TWINSTAR_INSTANCE".to_owned(), "web".to_owned())));
-        assert!(env.contains(&("TWINSTAR_STATE".to_owned(), "master".to_owned())));
-        assert!(env.contains(&("TWINSTAR_OLD_STATE".to_owned(), "backup".to_owned())));
-        assert!(env.contains(&("TWINSTAR_PRIORITY".to_owned(), "100".to_owned())));
-        a.group = true;
-        assert!(a
-            .env()
-            .contains(&("TWINSTAR_GROUP".to_owned(), "web".to_owned())));
-    }
-
-    #[test]
-    fn each_state_entered_queues_its_own_hook() {
-        let hooks = Hooks {
-            on_fault: hook("f"),
-            on_stop: hook("s"),
-            ..all_hooks()
-        };
-        let mut queue = HookQueue::new(hooks);
-        let mut next = 0;
-        queue.transition(args(State::Backup, State::Fault), Gate::Open);
-        queue.transition(args(State::Fault, State::Master), Gate::Open);
-        queue.transition(args(State::Master, State::Initialize), Gate::Open);
-        assert_eq!(
-            run_all(&mut queue, 0, &mut next),
-            vec![
-                HookKind::OnFault,
-                HookKind::OnChange,
-                HookKind::OnMaster,
-                HookKind::OnChange,
-                HookKind::AfterBackup,
-                HookKind::OnStop,
-                HookKind::OnChange,
-            ]
-        );
-    }
-
-    #[test]
-    fn a_transition_without_hooks_queues_nothing() {
-        let mut queue = HookQueue::new(Hooks::default());
-        queue.transition(args(State::Backup, State::Master), Gate::AwaitAdd);
-        assert!(queue.is_idle());
-        assert!(!queue.before_master(args(State::Backup, State::Master), 1));
-        assert!(queue.is_idle());
-        queue.set_hooks(all_hooks());
-        assert_eq!(queue.hooks().on_master, hook("m"));
-        queue.transition(args(State::Backup, State::Master), Gate::AwaitAdd);
-        assert!(!queue.is_idle(), "a gated job waits");
-    }
-
-    #[test]
-    fn runs_are_numbered_from_one_counter_and_only_the_running_one_finishes() {
-        let mut queue = HookQueue::new(all_hooks());
-        let mut next = 0;
-        queue.transition(args(State::Backup, State::Master), Gate::Open);
-        let Some(Step::Run(first)) = queue.pump(0, &mut next).pop() else {
-            panic!("on_master starts")
-        };
-        assert_eq!(first.id, HookRunId(1));
-        assert!(queue.is_running(first.id));
-        assert!(!queue.is_running(HookRunId(2)));
-        assert!(!queue.is_idle(), "a hook runs");
-        assert!(queue.finished(HookRunId(2)).is_none(), "not ours");
-        assert!(queue.is_running(first.id));
-        let finished = queue.finished(first.id).expect("ours");
-        assert_eq!(finished.kind, HookKind::OnMaster);
-        assert_eq!(finished.args, args(State::Backup, State::Master));
-        let Some(Step::Run(second)) = queue.pump(0, &mut next).pop() else {
-            panic!("on_change starts")
-        };
-        assert_eq!(second.id, HookRunId(2));
-        assert_eq!(next, 2);
-        assert_eq!(second.hook, hook("c").unwrap());
-    }
-
-    #[test]
-    fn resolve_changes_only_the_gates_named() {
-        let mut queue = HookQueue::new(all_hooks());
-        let mut next = 0;
-        queue.transition(args(State::Backup, State::Master), Gate::AwaitAdd);
-        queue.resolve(Gate::AwaitRemoval, Gate::Open);
-        assert!(
-            queue.pump(0, &mut next).is_empty(),
-            "still waits for the add"
-        );
-        queue.resolve(Gate::AwaitAdd, Gate::Addresses(1));
-        assert!(queue.pump(0, &mut next).is_empty());
-        assert_eq!(run_all(&mut queue, 1, &mut next)[0], HookKind::OnMaster);
-    }
-}
+mod tests;

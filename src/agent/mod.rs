@@ -17,6 +17,8 @@ mod groups;
 pub mod health;
 pub mod hooks;
 mod instance;
+mod lan_log;
+mod links;
 mod operate;
 pub mod receive;
 mod reload;
@@ -26,7 +28,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use tracing::info;
+use tracing::{info, warn};
 
 pub use self::effects::{AddressJob, AddressTarget, Effect, Input, Out};
 pub use self::hooks::{HookRun, HookRunId, TransitionArgs};
@@ -39,6 +41,7 @@ use self::groups::GroupCore;
 use self::health::Assessment;
 use self::hooks::Step;
 use self::instance::InstanceCore;
+use self::lan_log::LanLog;
 use self::receive::DropCounters;
 use crate::config::Config;
 use crate::notify::record::{
@@ -71,11 +74,18 @@ pub struct Agent {
     sockets: HashMap<SocketKey, SocketInfo>,
     /// Last known carrier per interface index.
     carrier: HashMap<u32, bool>,
+    /// Which index each followed interface has now, and who must rebind.
+    links: links::LinkBook,
     checks: CheckStates,
     groups: Vec<GroupCore>,
     retiring_groups: Vec<GroupCore>,
     maintenance: BTreeSet<String>,
     drops: DropCounters,
+    /// Rate limits for log lines caused by packets from the LAN.
+    lan_log: LanLog,
+    /// Moves whenever something in the status may have changed (a counter
+    /// included), so the daemon can skip rewriting an unchanged status.
+    status_version: u64,
     out: Out,
     next_instance: u64,
     next_hook_run: u64,
@@ -95,11 +105,14 @@ impl Agent {
             by_vrid: HashMap::new(),
             sockets: HashMap::new(),
             carrier: HashMap::new(),
+            links: links::LinkBook::default(),
             checks: CheckStates::default(),
             groups: Vec::new(),
             retiring_groups: Vec::new(),
             maintenance,
             drops: DropCounters::default(),
+            lan_log: LanLog::default(),
+            status_version: 0,
             out: Out::default(),
             next_instance: 0,
             next_hook_run: 0,
@@ -119,9 +132,18 @@ impl Agent {
             return Some(effect);
         }
         if std::mem::take(&mut self.out.status_dirty) {
+            self.status_version += 1;
             return Some(Effect::PublishStatus);
         }
         None
+    }
+
+    /// A number that moves whenever the status may have changed, counters
+    /// included. Counters alone never ask for [`Effect::PublishStatus`] (a
+    /// flood must cost counting only): the daemon refreshes the status on a
+    /// timer, and only when this number moved.
+    pub fn status_version(&self) -> u64 {
+        self.status_version
     }
 
     /// When the agent must next be woken with [`Input::Timeout`].
@@ -135,6 +157,7 @@ impl Agent {
             .instances
             .iter()
             .filter_map(InstanceCore::next_deadline)
+            .chain(self.links.next_deadline())
             .min();
         self.deadline_cache = Some(earliest);
         earliest
@@ -142,6 +165,8 @@ impl Agent {
 
     /// Handles one input at `now`.
     pub fn handle(&mut self, now: Instant, input: Input) {
+        // Every input may move a counter (adverts, drops, send errors).
+        self.status_version += 1;
         match input {
             Input::Datagram(datagram) => return self.on_datagram(now, datagram),
             Input::Timeout => self.on_timers(now),
@@ -150,12 +175,18 @@ impl Agent {
                 name,
                 carrier,
             } => self.on_link(now, ifindex, &name, carrier),
+            Input::LinkRemoved { ifindex, name } => self.on_link_removed(now, ifindex, &name),
+            Input::InterfaceFacts { interface, facts } => {
+                self.on_interface_facts(now, &interface, &facts)
+            }
             Input::Check(update) => {
+                // A result that changes nothing a reader sees (the check
+                // passed again) waits for the periodic refresh.
                 if let Some(event) = self.checks.on_update(update, now) {
                     self.out.push(Effect::Event(EventRecord::Check(event)));
                     self.reassess(now);
+                    self.out.status_dirty = true;
                 }
-                self.out.status_dirty = true;
             }
             Input::HookFinished { run, outcome } => self.on_hook(now, run, outcome),
             Input::AddressesDone {
@@ -165,9 +196,11 @@ impl Agent {
             } => {
                 if let Some(i) = self.instance_by_id(instance) {
                     i.done_seq = i.done_seq.max(seq);
-                    i.present = present;
+                    if i.present != present {
+                        i.present = present;
+                        self.out.status_dirty = true;
+                    }
                 }
-                self.out.status_dirty = true;
             }
             Input::SendFailed { instance, error } => {
                 if let Some(i) = self.instance_by_id(instance) {
@@ -213,44 +246,6 @@ impl Agent {
             .find(|i| i.id == id)
     }
 
-    fn on_datagram(&mut self, now: Instant, datagram: Datagram) {
-        let Some(socket) = self.sockets.get(&datagram.socket) else {
-            return;
-        };
-        let found = receive::check(&datagram, socket.source).and_then(|accepted| {
-            match self.by_vrid.get(&(datagram.socket, accepted.vrid)) {
-                Some(&index) => Ok((index, accepted)),
-                None => Err(DropReason::UnknownVrid),
-            }
-        });
-        let (index, accepted) = match found {
-            Ok(found) => found,
-            Err(reason) => {
-                self.drops.count(&socket.interface, reason);
-                self.out.status_dirty = true;
-                return;
-            }
-        };
-        let event = Event::AdvertReceived(accepted.info);
-        let old = self.instances[index].next_deadline();
-        let transitions = self.instances[index].handle(now, event, &mut self.out);
-        let new = self.instances[index].next_deadline();
-        self.deadline_cache = match self.deadline_cache {
-            // Only this instance's deadline moved: the earliest stays valid
-            // unless it was this one's.
-            Some(Some(earliest)) if transitions.is_empty() && old != Some(earliest) => {
-                Some(Some(new.map_or(earliest, |n| n.min(earliest))))
-            }
-            Some(None) if transitions.is_empty() && old.is_none() => Some(new),
-            _ => None,
-        };
-        if !transitions.is_empty() {
-            self.after_transitions(index, transitions, now);
-            self.settle();
-        }
-        self.note_master(index);
-    }
-
     fn on_timers(&mut self, now: Instant) {
         let horizon = now + TIMER_SLACK;
         let mut holds_expired = false;
@@ -281,17 +276,7 @@ impl Agent {
         if holds_expired {
             self.reassess(now);
         }
-    }
-
-    fn on_link(&mut self, now: Instant, ifindex: u32, name: &str, carrier: bool) {
-        let previous = self.carrier.insert(ifindex, carrier);
-        for event in self.checks.on_link(name, carrier, now) {
-            self.out.push(Effect::Event(EventRecord::Check(event)));
-        }
-        if previous.is_some() && previous != Some(carrier) {
-            info!(interface = %name, carrier, "link changed");
-        }
-        self.reassess(now);
+        self.retry_lookups(now);
     }
 
     fn on_hook(&mut self, now: Instant, run: HookRunId, outcome: ScriptOutcome) {
@@ -350,6 +335,17 @@ impl Agent {
                     info!(name = %args.name, hook = kind.as_str(), "skipped: the virtual IPs never came on");
                     self.out.push(Effect::Event(hook_event(&args, kind, None)));
                 }
+                Step::Superseded { args, kind, total } => {
+                    warn!(
+                        name = %args.name,
+                        hook = kind.as_str(),
+                        from = %args.from,
+                        to = %args.to,
+                        superseded = total,
+                        "dropped before it started: a later transition superseded it"
+                    );
+                    self.out.push(Effect::Event(hook_event(&args, kind, None)));
+                }
             }
         }
         let out = &mut self.out;
@@ -366,12 +362,12 @@ impl Agent {
     /// Recomputes every instance's health from links, checks, before_master
     /// holds and sync groups, and feeds what changed to the state machines.
     fn reassess(&mut self, now: Instant) {
-        let mut all: HashMap<String, Assessment> = self
-            .instances
-            .iter()
-            .map(|i| {
-                let link_up = self.carrier.get(&i.facts.ifindex).copied().unwrap_or(false);
+        let mut all: HashMap<String, Assessment> = (0..self.instances.len())
+            .map(|index| {
+                let i = &self.instances[index];
+                let link_up = self.link_up(index);
                 let mut a = health::assess(&i.config, &self.config, &self.checks.states, link_up);
+                a.fault_reasons.extend(self.link_fault(index));
                 if let Some(until) = i.before_master_failed_until {
                     let left = until.saturating_duration_since(now).as_secs();
                     a.fault_reasons

@@ -1,11 +1,19 @@
-//! The receive checks of RFC 9568 §7.1 that decide whether a datagram reaches a
-//! virtual router, and the drop counters they feed. Pure: the daemon hands in
-//! what the socket read (bytes, addresses, TTL / hop limit); nothing here
-//! touches a socket.
+//! The receive checks of RFC 9568 §7.1 and of `peers` that decide whether a
+//! datagram reaches a virtual router, and the drop counters they feed. Pure:
+//! the daemon hands in what the socket read (bytes, addresses, TTL / hop
+//! limit); nothing here touches a socket. A dropped datagram costs counting
+//! only: no effect, and a log line at most once a minute per source.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
+use std::time::Instant;
+
+use tracing::warn;
+
+use super::lan_log::{LanLog, Notice};
+use super::Agent;
+use crate::vrrp::Event;
 
 use crate::vrrp::AdvertInfo;
 use crate::wire::vrrp::{Advertisement, Packet};
@@ -52,6 +60,10 @@ pub enum DropReason {
     Malformed(ParseError),
     /// A valid advert for a VRID this host does not run on that interface.
     UnknownVrid,
+    /// A valid advert for one of our virtual routers from an address that is
+    /// not in its `peers`: VRRPv3 has no authentication, so this list is what
+    /// keeps another host on the segment from taking the virtual IPs.
+    UnknownPeer,
 }
 
 impl DropReason {
@@ -64,6 +76,7 @@ impl DropReason {
             DropReason::BadTtl => "bad_ttl",
             DropReason::Malformed(e) => e.reason(),
             DropReason::UnknownVrid => "unknown_vrid",
+            DropReason::UnknownPeer => "unknown_peer",
         }
     }
 }
@@ -107,6 +120,15 @@ pub fn check(datagram: &Datagram, own_source: IpAddr) -> Result<Accepted, DropRe
     })
 }
 
+/// Whether `peers` (an instance's list; `None`: any source) admits an advert
+/// from `source`.
+pub fn admits(peers: Option<&[IpAddr]>, source: IpAddr) -> Result<(), DropReason> {
+    match peers {
+        Some(peers) if !peers.contains(&source) => Err(DropReason::UnknownPeer),
+        _ => Ok(()),
+    }
+}
+
 /// Dropped datagrams by interface and reason, for status and metrics.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct DropCounters {
@@ -136,6 +158,88 @@ impl DropCounters {
                 (interface.clone(), reasons)
             })
             .collect()
+    }
+}
+
+impl Agent {
+    /// Runs the checks of RFC 9568 §7.1 and `peers` on a datagram, counts it
+    /// if dropped, and hands it to its virtual router otherwise.
+    pub(super) fn on_datagram(&mut self, now: Instant, datagram: Datagram) {
+        let Some(socket) = self.sockets.get(&datagram.socket) else {
+            return;
+        };
+        let found = check(&datagram, socket.source).and_then(|accepted| {
+            let index = match self.by_vrid.get(&(datagram.socket, accepted.vrid)) {
+                Some(&index) => index,
+                None => return Err(DropReason::UnknownVrid),
+            };
+            let peers = self.instances[index].config.peers.as_deref();
+            admits(peers, datagram.source)?;
+            Ok((index, accepted))
+        });
+        let (index, accepted) = match found {
+            Ok(found) => found,
+            Err(reason) => {
+                // Counting only: the status shows it at the next refresh.
+                self.drops.count(&socket.interface, reason);
+                if reason == DropReason::UnknownPeer {
+                    log_unknown_peer(&mut self.lan_log, now, datagram.source, &socket.interface);
+                }
+                return;
+            }
+        };
+        self.log_interval_mismatch(now, index, accepted.info);
+        let event = Event::AdvertReceived(accepted.info);
+        let old = self.instances[index].next_deadline();
+        let transitions = self.instances[index].handle(now, event, &mut self.out);
+        let new = self.instances[index].next_deadline();
+        self.deadline_cache = match self.deadline_cache {
+            // Only this instance's deadline moved: the earliest stays valid
+            // unless it was this one's.
+            Some(Some(earliest)) if transitions.is_empty() && old != Some(earliest) => {
+                Some(Some(new.map_or(earliest, |n| n.min(earliest))))
+            }
+            Some(None) if transitions.is_empty() && old.is_none() => Some(new),
+            _ => None,
+        };
+        if !transitions.is_empty() {
+            self.after_transitions(index, transitions, now);
+            self.settle();
+        }
+        self.note_master(index);
+    }
+
+    /// Logs an advert whose interval differs from ours, once a minute per
+    /// source: the routers of a group should agree (a Backup follows the
+    /// Master's interval, RFC 9568 §6.4.2). The router counts every one.
+    fn log_interval_mismatch(&mut self, now: Instant, index: usize, advert: AdvertInfo) {
+        let config = &self.instances[index].config;
+        if advert.interval == config.advert_interval {
+            return;
+        }
+        if let Some(held) = self
+            .lan_log
+            .allow(now, advert.source, Notice::IntervalMismatch)
+        {
+            warn!(
+                instance = %config.name,
+                source = %advert.source,
+                "advert interval {:?} differs from ours, {:?} ({held} more since the last line)",
+                advert.interval,
+                config.advert_interval
+            );
+        }
+    }
+}
+
+/// Logs an advert from outside `peers`, once a minute per source.
+fn log_unknown_peer(log: &mut LanLog, now: Instant, source: IpAddr, interface: &str) {
+    if let Some(held) = log.allow(now, source, Notice::UnknownPeer) {
+        warn!(
+            interface,
+            %source,
+            "dropped an advert from a host not in peers ({held} more since the last line)"
+        );
     }
 }
 
@@ -203,6 +307,18 @@ mod tests {
         let mut ip_refused = datagram(PEER, Some(255), Vec::new());
         ip_refused.payload = Err(DropReason::NoHopLimit);
         assert_eq!(check(&ip_refused, US), Err(DropReason::NoHopLimit));
+    }
+
+    #[test]
+    fn peers_admit_only_their_addresses_and_no_list_admits_any() {
+        assert_eq!(admits(None, PEER), Ok(()));
+        assert_eq!(admits(Some(&[US, PEER]), PEER), Ok(()));
+        let third = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 13));
+        assert_eq!(
+            admits(Some(&[US, PEER]), third),
+            Err(DropReason::UnknownPeer)
+        );
+        assert_eq!(DropReason::UnknownPeer.as_str(), "unknown_peer");
     }
 
     #[test]

@@ -160,6 +160,8 @@ impl Agent {
         instance.queue(AddressJob::RemoveStale, &mut self.out);
         self.carrier
             .insert(instance.facts.ifindex, instance.facts.carrier);
+        self.links
+            .started_on(&instance.config.interface, instance.facts.ifindex);
         if !instance.facts.carrier {
             tracing::warn!(instance = %instance.config.name, "interface {} has no carrier", instance.config.interface);
         }
@@ -173,7 +175,7 @@ impl Agent {
     }
 
     /// Rebuilds the (socket, vrid) index and the socket table.
-    fn reindex(&mut self) {
+    pub(super) fn reindex(&mut self) {
         self.by_vrid.clear();
         self.sockets.clear();
         for index in 0..self.instances.len() {
@@ -183,6 +185,10 @@ impl Agent {
 
     fn reindex_one(&mut self, index: usize) {
         let instance = &self.instances[index];
+        if !self.is_bound(instance.id) {
+            // Its socket died with its interface.
+            return;
+        }
         let key = instance.facts.socket();
         self.by_vrid.insert((key, instance.config.vrid), index);
         self.sockets.entry(key).or_insert_with(|| SocketInfo {

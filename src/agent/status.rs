@@ -69,6 +69,7 @@ impl Agent {
                         interval_mismatches: stats.interval_mismatches,
                         master_transitions: stats.master_transitions,
                         send_errors: i.send_errors,
+                        answers_withheld: stats.answers_withheld,
                     },
                 }
             })

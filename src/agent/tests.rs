@@ -510,3 +510,5 @@ fn a_retired_instance_leaves_no_timer_behind() {
         "the removed instance's hold is gone"
     );
 }
+
+mod hostile;

@@ -49,6 +49,7 @@ impl RunArgs {
     /// Starts logging and the runtime, then runs the daemon until it is told to stop.
     pub fn run(&self) -> ExitCode {
         init_logging(self.log_format);
+        daemon::panic::install_abort_on_panic();
         let runtime = match tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

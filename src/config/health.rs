@@ -153,7 +153,8 @@ pub struct Hook {
 /// `TWINSTAR_OLD_STATE`, `TWINSTAR_PRIORITY` (for a sync group, INSTANCE is the
 /// group's name and `TWINSTAR_GROUP` is set). Per instance, hooks run one at a
 /// time in the order of the transitions; a slow hook delays the next hook, never
-/// the protocol.
+/// the protocol. Hooks of a transition superseded before they started are
+/// dropped; `before_master` never waits behind another hook.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hooks {
     /// `on_master`: after becoming Master (after the virtual IPs are added).

@@ -20,6 +20,7 @@ mod parse;
 mod parse_control;
 mod parse_health;
 mod parse_notify;
+mod peers;
 mod reader;
 pub mod reference;
 mod vip;

@@ -135,6 +135,12 @@ pub struct Instance {
     pub track: Vec<Track>,
     /// `hooks`: commands run on this instance's transitions. See [`Hooks`].
     pub hooks: Hooks,
+    /// `peers` (default none: any source): the addresses of the other routers
+    /// of this virtual router, IPv4 or IPv6 link-local as the instance's family;
+    /// adverts from any other source are dropped and counted (`unknown_peer`).
+    /// The instance's own list replaces the top-level `peers`, of which it
+    /// otherwise takes the addresses of its family. `None` accepts any source.
+    pub peers: Option<Vec<IpAddr>>,
 }
 
 impl Instance {

@@ -2,6 +2,7 @@
 //! schema, builds the typed [`Config`], and collects every error on the way.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::num::NonZeroU8;
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use super::model::{
 use super::parse_control;
 use super::parse_health::{self as health, CheckSet};
 use super::parse_notify::{self as notify, HookOwner};
+use super::peers::{self, PeerList};
 use super::reader::{
     boolean, duration_in, duration_value, int_in, interface_value, name_value, optional, Checker,
     MapReader,
@@ -30,6 +32,7 @@ const TOP_KEYS: &[&str] = &[
     "control",
     "metrics",
     "realtime_priority",
+    "peers",
 ];
 const INSTANCE_KEYS: &[&str] = &[
     "name",
@@ -45,6 +48,7 @@ const INSTANCE_KEYS: &[&str] = &[
     "garp",
     "track",
     "hooks",
+    "peers",
 ];
 const GARP_KEYS: &[&str] = &["count", "interval", "refresh"];
 
@@ -90,18 +94,23 @@ fn config(ck: &mut Checker, root: &Node) -> Option<Config> {
         return None;
     }
     let top = MapReader::new(ck, root, "the top level", TOP_KEYS)?;
-    // Named checks first: instances refer to them.
+    // Named checks first: instances refer to them; so do they to `peers`.
     let mut checks = CheckSet::default();
     if let Some(node) = top.get("checks") {
         health::named_checks(ck, node, &mut checks);
     }
+    // `None`: the list is invalid (reported); `Some(None)`: there is none.
+    let shared_peers = match top.get("peers") {
+        Some(node) => peers::list(ck, node, None).map(Some),
+        None => Some(None),
+    };
     let (instances, names) = match top.required(
         ck,
         "the configuration",
         "instances",
         "the list of virtual routers (`instances: []` for none)",
     ) {
-        Some(list) => instances(ck, list, &mut checks),
+        Some(list) => instances(ck, list, &mut checks, shared_peers.as_ref()),
         None => (None, None),
     };
     let sync_groups = optional(top.get("sync_groups"), Some(Vec::new()), |n| {
@@ -143,6 +152,7 @@ fn instances(
     ck: &mut Checker,
     list: &Node,
     checks: &mut CheckSet,
+    shared_peers: Option<&Option<PeerList>>,
 ) -> (Option<Vec<Instance>>, Option<Vec<String>>) {
     if list.kind == Kind::Null {
         ck.error(
@@ -164,8 +174,10 @@ fn instances(
     };
     // An empty list is a valid configuration: the agent runs and holds no
     // virtual IP (the packaged file ships like this until it is filled in).
-    let parsed: Vec<(Option<Instance>, Ident)> =
-        items.iter().map(|n| instance(ck, n, checks)).collect();
+    let parsed: Vec<(Option<Instance>, Ident)> = items
+        .iter()
+        .map(|n| instance(ck, n, checks, shared_peers))
+        .collect();
     check_unique(ck, parsed.iter().map(|(_, id)| id));
     let names = parsed
         .iter()
@@ -223,7 +235,12 @@ fn check_unique<'a>(ck: &mut Checker, idents: impl Iterator<Item = &'a Ident>) {
     }
 }
 
-fn instance(ck: &mut Checker, node: &Node, checks: &mut CheckSet) -> (Option<Instance>, Ident) {
+fn instance(
+    ck: &mut Checker,
+    node: &Node,
+    checks: &mut CheckSet,
+    shared_peers: Option<&Option<PeerList>>,
+) -> (Option<Instance>, Ident) {
     let mut id = Ident::default();
     let Some(map) = MapReader::new(ck, node, "an instance", INSTANCE_KEYS) else {
         return (None, id);
@@ -303,6 +320,13 @@ fn instance(ck: &mut Checker, node: &Node, checks: &mut CheckSet) -> (Option<Ins
     let hooks = optional(map.get("hooks"), Some(Hooks::default()), |n| {
         notify::hooks(ck, n, HookOwner::Instance)
     });
+    let peers = instance_peers(
+        ck,
+        map.get("peers"),
+        id.family,
+        name.as_deref(),
+        shared_peers,
+    );
 
     let instance = (|| {
         Some(Instance {
@@ -319,9 +343,44 @@ fn instance(ck: &mut Checker, node: &Node, checks: &mut CheckSet) -> (Option<Ins
             garp: garp?,
             track: track?,
             hooks: hooks?,
+            peers: peers?,
         })
     })();
     (instance, id)
+}
+
+/// The peers an instance accepts adverts from: its own `peers`, else the
+/// top-level list's addresses of its family. `None` when a list is invalid
+/// (the error is reported), `Some(None)` when no list applies.
+fn instance_peers(
+    ck: &mut Checker,
+    own: Option<&Node>,
+    family: Option<AddressFamily>,
+    name: Option<&str>,
+    shared: Option<&Option<PeerList>>,
+) -> Option<Option<Vec<IpAddr>>> {
+    if let Some(node) = own {
+        // Without a known family (bad virtual_ips, reported there), any
+        // family is accepted here rather than reporting a second error.
+        return peers::list(ck, node, family).map(|list| Some(list.addresses));
+    }
+    let shared = shared?.as_ref();
+    let (Some(list), Some(family)) = (shared, family) else {
+        return Some(None);
+    };
+    let addresses = list.of_family(family);
+    if addresses.is_empty() {
+        let name = name.unwrap_or("?");
+        ck.error(
+            list.pos,
+            format!(
+                "peers lists no {family} address, so instance `{name}` would refuse every \
+                 advert; add its routers' {family} addresses here, or give `{name}` its own `peers`"
+            ),
+        );
+        return None;
+    }
+    Some(Some(addresses))
 }
 
 fn advert_interval(ck: &mut Checker, node: &Node) -> Option<Duration> {

@@ -81,7 +81,11 @@ pub const SECTIONS: &[SectionDoc] = &[
                 the same values in `TWINSTAR_INSTANCE`, `TWINSTAR_STATE`, \
                 `TWINSTAR_OLD_STATE` and `TWINSTAR_PRIORITY`. Per instance, hooks run one \
                 at a time in the order of the transitions; a slow hook delays the next \
-                hook, never the protocol.",
+                hook, never the protocol. When the state changes again before queued \
+                hooks have started, only the latest transition's hooks run: the others \
+                are dropped, logged and reported as skipped (a hook already running \
+                finishes). `before_master` runs in a lane of its own and never waits \
+                behind another hook.",
     },
     SectionDoc {
         title: SYNC,
@@ -142,6 +146,7 @@ pub const KEYS: &[KeyDoc] = &[
     k(TOP, "events", "none", "Where the JSON-lines event stream is written; see the events section."),
     k(TOP, "control", "none", "Who may use the control socket; see the control socket section."),
     k(TOP, "metrics", "none", "The Prometheus endpoint, off when omitted; see the metrics section."),
+    k(TOP, "peers", "none", "The addresses of every router on the segment, for all instances that do not list their own `peers`: each instance takes the addresses of its family, and there must be some. IPv4 addresses, and IPv6 link-local ones (IPv6 adverts come from `fe80::...`). This host's own address may be listed, so every host can share the list."),
     // Instances.
     k(INSTANCES, "instances[].name", "required", "Unique label used by the command line, hooks and metrics: 1 to 32 letters, digits, `-`, `_` or `.`."),
     k(INSTANCES, "instances[].interface", "required", "The network interface to advertise on and to add the virtual IPs to, such as `eth0`: at most 15 characters, without `/`, `:` or spaces."),
@@ -156,6 +161,7 @@ pub const KEYS: &[KeyDoc] = &[
     k(INSTANCES, "instances[].garp", "none", "Announcements sent on becoming Master; see the announcements section."),
     k(INSTANCES, "instances[].track", "none", "Tracked objects that move this instance's priority or put it in Fault: a list of `{check: NAME, weight: W}` or inline checks; see the tracked objects section."),
     k(INSTANCES, "instances[].hooks", "none", "Commands run on this instance's transitions; see the hooks section."),
+    k(INSTANCES, "instances[].peers", "none", "The addresses of the other routers of this virtual router (this host's own may be listed too): IPv4 addresses for an IPv4 instance, link-local `fe80::...` ones for IPv6. Adverts from any other source are dropped and counted as `unknown_peer`, so a host on the segment cannot take the virtual IPs with one forged advert. Replaces the top-level `peers`; without either, adverts are accepted from any source. VRRP has no authentication: see the threat model in the README."),
     // Announcements.
     k(GARP, "instances[].garp.count", "5", "Announcements sent per address on becoming Master, 1..=100; repeats cover a lost frame or a switch port still coming up."),
     k(GARP, "instances[].garp.interval", "100ms", "The delay between those repeats, 0s..=10s."),

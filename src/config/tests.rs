@@ -83,6 +83,7 @@ fn good_config_reads_every_key() {
             },
             track: Vec::new(),
             hooks: Hooks::default(),
+            peers: None,
         }
     );
     assert_eq!(web.address_family(), AddressFamily::Ipv4);
@@ -166,12 +167,12 @@ fn unknown_keys_are_reported_at_every_level_with_suggestions() {
         errors(text),
         [
             "1:1: unknown key `globl` in the top level; expected one of: instances, checks, \
-             sync_groups, events, script_user, control, metrics, realtime_priority",
+             sync_groups, events, script_user, control, metrics, realtime_priority, peers",
             "4:5: unknown key `priorty` in an instance; did you mean `priority`?",
             "8:13: unknown key `cont` in garp; did you mean `count`?",
             "9:5: unknown key `zzz` in an instance; expected one of: name, interface, vrid, \
              priority, advert_interval, preempt, preempt_delay, accept, virtual_ips, ipv4_checksum, garp, \
-             track, hooks",
+             track, hooks, peers",
         ]
     );
 }
@@ -350,4 +351,59 @@ fn load_reports_an_unreadable_file_without_position() {
     assert!(err
         .to_string()
         .starts_with("/nonexistent/twinstar.yaml: cannot read the configuration: "));
+}
+
+#[test]
+fn peers_of_the_instance_replace_the_top_level_ones_of_its_family() {
+    let text = "\
+peers: [192.0.2.11, fe80::11, 192.0.2.12]
+instances:
+  - name: web
+    interface: eth0
+    vrid: 51
+    virtual_ips: [192.0.2.50/24]
+  - name: web6
+    interface: eth0
+    vrid: 51
+    virtual_ips: [2001:db8::50/64]
+  - name: db
+    interface: eth0
+    vrid: 52
+    virtual_ips: [192.0.2.60/24]
+    peers: [192.0.2.21]
+";
+    let config = parse_str(text, "config.yaml").unwrap();
+    let peers = |i: usize| config.instances[i].peers.clone().unwrap();
+    assert_eq!(peers(0), vec![ip("192.0.2.11"), ip("192.0.2.12")]);
+    assert_eq!(peers(1), vec![ip("fe80::11")]);
+    assert_eq!(peers(2), vec![ip("192.0.2.21")]);
+    let none = parse_str(&with(""), "config.yaml").unwrap();
+    assert_eq!(none.instances[0].peers, None, "no list: any source");
+}
+
+#[test]
+fn bad_peers_are_located_and_say_what_is_right() {
+    assert_eq!(
+        errors(&with("    peers: [192.0.2.11, 192.0.2.11, fe80::1, 2001:db8::1/64]\n")),
+        vec![
+            "6:25: peer 192.0.2.11 is listed twice (first on line 6)",
+            "6:37: peer fe80::1 is IPv6 but this instance serves IPv4; list the IPv4 addresses its routers send adverts from",
+            "6:46: peer `2001:db8::1/64` is not an IP address such as 192.0.2.12 or fe80::12; write the address without a prefix length",
+        ]
+    );
+    assert_eq!(
+        errors(&with("    peers: []\n")),
+        vec!["6:12: peers is empty, which would refuse every advert; list the other routers' addresses, or remove `peers` to accept adverts from any router"]
+    );
+    let six = "peers: [192.0.2.11]\ninstances:\n  - name: web6\n    interface: eth0\n    vrid: 51\n    virtual_ips: [2001:db8::50/64]\n";
+    assert_eq!(
+        errors(six),
+        vec!["1:8: peers lists no IPv6 address, so instance `web6` would refuse every advert; add its routers' IPv6 addresses here, or give `web6` its own `peers`"]
+    );
+    let global = errors("peers: [2001:db8::11]\ninstances: []\n");
+    assert_eq!(global.len(), 1);
+    assert!(
+        global[0].starts_with("1:9: peer 2001:db8::11 is not link-local"),
+        "{global:?}"
+    );
 }

@@ -21,6 +21,7 @@
 //! | `twinstar_advert_interval_mismatches_total` | counter | instance | document |
 //! | `twinstar_master_transitions_total` | counter | instance | document: times this host became Master |
 //! | `twinstar_advert_send_errors_total` | counter | instance | document |
+//! | `twinstar_answers_withheld_total` | counter | instance | document |
 //! | `twinstar_packets_dropped_total` | counter | interface, reason | document |
 //! | `twinstar_check_up` | gauge | check, kind | 1 up, 0 down; absent before the first result |
 //! | `twinstar_check_value` | gauge | check | `file` checks: the number read |
@@ -32,11 +33,6 @@
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use axum::extract::State as AxumState;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::prometheus_text;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
@@ -205,7 +201,7 @@ struct StatusCollector(Arc<Status>);
 type CounterOf = fn(&InstanceCounters) -> u64;
 
 /// The document's counters of an instance, as metrics.
-const INSTANCE_COUNTERS: [(&str, CounterOf, &str); 7] = [
+const INSTANCE_COUNTERS: [(&str, CounterOf, &str); 8] = [
     (
         "adverts_sent",
         |c| c.adverts_sent,
@@ -240,6 +236,11 @@ const INSTANCE_COUNTERS: [(&str, CounterOf, &str); 7] = [
         "advert_send_errors",
         |c| c.send_errors,
         "Advertisements the instance failed to send.",
+    ),
+    (
+        "answers_withheld",
+        |c| c.answers_withheld,
+        "Answers to other routers' adverts a Master withheld, having answered one within the advert interval.",
     ),
 ];
 
@@ -379,49 +380,9 @@ where
     Ok(())
 }
 
-/// Serves `GET /metrics` (and a pointer to it at `/`) until the listener fails.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    metrics: Arc<Metrics>,
-) -> std::io::Result<()> {
-    let app = Router::new()
-        .route("/metrics", get(scrape))
-        .route("/", get(index))
-        .fallback(not_found)
-        .with_state(metrics);
-    axum::serve(listener, app).await
-}
+mod http;
 
-async fn scrape(AxumState(metrics): AxumState<Arc<Metrics>>) -> Response {
-    match metrics.encode() {
-        Ok(text) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
-        Err(fmt::Error) => {
-            tracing::error!("encoding the metrics failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "encoding the metrics failed\n",
-            )
-                .into_response()
-        }
-    }
-}
-
-async fn index() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        "<!DOCTYPE html>\n<html><head><title>twinstar</title></head><body>\n\
-         <h1>twinstar</h1>\n<p>Prometheus metrics are at <a href=\"/metrics\">/metrics</a>.</p>\n\
-         </body></html>\n",
-    )
-}
-
-async fn not_found() -> impl IntoResponse {
-    (
-        StatusCode::NOT_FOUND,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        "not found; the metrics are at /metrics\n",
-    )
-}
+pub use http::serve;
 
 #[cfg(test)]
 mod tests;

@@ -24,7 +24,8 @@
 //! `switchover_hold`, `last_peer` (`address`, `seen_ms_ago`, or null),
 //! `virtual_ips` (`address`, `present`) and `counters` (`adverts_received`,
 //! `adverts_sent`, `priority_zero_received`, `priority_zero_sent`,
-//! `interval_mismatches`, `master_transitions`, `send_errors`)), `checks`
+//! `interval_mismatches`, `master_transitions`, `send_errors`,
+//! `answers_withheld`)), `checks`
 //! (`name`, `kind`, `target`, `up`, `value`, `detail`, `last_output`,
 //! `since_change_ms`), `sync_groups` (`name`, `state`, `instances`) and
 //! `dropped` (interface → reason → count). A test checks that this list names

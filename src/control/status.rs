@@ -148,6 +148,10 @@ pub struct InstanceCounters {
     pub master_transitions: u64,
     /// Advertisements the instance failed to send.
     pub send_errors: u64,
+    /// Answers a Master withheld because it had answered another router's
+    /// advert less than one advert interval before: a sign of a flood.
+    #[serde(default)]
+    pub answers_withheld: u64,
 }
 
 /// One check: what it looks at and its latest result.
@@ -267,6 +271,7 @@ pub(crate) mod samples {
                         interval_mismatches: 2,
                         master_transitions: 4,
                         send_errors: 5,
+                        answers_withheld: 9,
                     },
                 },
                 InstanceStatus {
@@ -368,7 +373,7 @@ mod tests {
                         "adverts_received": 3, "adverts_sent": 1200,
                         "priority_zero_received": 0, "priority_zero_sent": 1,
                         "interval_mismatches": 2, "master_transitions": 4,
-                        "send_errors": 5,
+                        "send_errors": 5, "answers_withheld": 9,
                     },
                 },
                 {
@@ -385,7 +390,7 @@ mod tests {
                         "adverts_received": 880, "adverts_sent": 0,
                         "priority_zero_received": 1, "priority_zero_sent": 0,
                         "interval_mismatches": 0, "master_transitions": 0,
-                        "send_errors": 0,
+                        "send_errors": 0, "answers_withheld": 0,
                     },
                 },
             ],

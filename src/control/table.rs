@@ -225,6 +225,14 @@ fn reason_lines(instances: &[InstanceStatus]) -> String {
         if !i.fault_reasons.is_empty() {
             out.push_str(&format!("{name}: fault: {}\n", i.fault_reasons.join(", ")));
         }
+        // The routers of a VRID should agree on the interval; say so when not.
+        let mismatches = i.counters.interval_mismatches;
+        if mismatches > 0 {
+            out.push_str(&format!(
+                "{name}: {mismatches} adverts with an interval other than ours ({})\n",
+                interval(i.advert_interval_ms)
+            ));
+        }
     }
     out
 }

@@ -16,12 +16,15 @@ use crate::config::VirtualIp;
 use crate::platform::announce::Announcer;
 use crate::platform::netlink::Netlink;
 
+use super::progress::Pulse;
+
 /// The sending end of a worker's queue: (job number, job).
 pub type Jobs = mpsc::UnboundedSender<(u64, AddressJob)>;
 
 /// Starts the worker; it ends when the sender is dropped and its queue is
 /// drained. After each job it reports [`Input::AddressesDone`] with the VIPs
-/// it now has on the interface.
+/// it now has on the interface. `pulse` tells the watchdog while a job is
+/// in hand (see `progress`).
 ///
 /// The netlink calls inside are boxed while they run: a worker idles most of
 /// its life, and an inline netlink future would make every idle worker (one
@@ -31,9 +34,10 @@ pub fn spawn(
     netlink: Arc<Netlink>,
     announcer: Arc<Announcer>,
     reports: mpsc::UnboundedSender<Input>,
+    pulse: Pulse,
 ) -> Jobs {
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(run(target, netlink, announcer, rx, reports));
+    tokio::spawn(run(target, netlink, announcer, rx, reports, pulse));
     tx
 }
 
@@ -43,6 +47,7 @@ async fn run(
     announcer: Arc<Announcer>,
     mut jobs: mpsc::UnboundedReceiver<(u64, AddressJob)>,
     reports: mpsc::UnboundedSender<Input>,
+    pulse: Pulse,
 ) {
     let mut target = Arc::new(target);
     let mut announcing: Option<JoinHandle<()>> = None;
@@ -51,6 +56,7 @@ async fn run(
     // The VIPs we added and have not removed since.
     let mut present: Vec<VirtualIp> = Vec::new();
     while let Some((seq, job)) = jobs.recv().await {
+        pulse.busy();
         match job {
             AddressJob::RemoveStale => Box::pin(remove_stale(&target, &netlink)).await,
             AddressJob::Add => {
@@ -108,6 +114,7 @@ async fn run(
         if reports.send(done).is_err() {
             break; // The daemon is gone.
         }
+        pulse.idle();
     }
     stop_announcing(&mut announcing);
 }

@@ -9,7 +9,10 @@
 
 mod addresses;
 mod control;
+pub mod lock;
 mod maintenance;
+pub mod panic;
+mod progress;
 mod receive;
 mod setup;
 mod shell;
@@ -24,7 +27,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, oneshot};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use self::control::{ControlSocket, ControlSocketError};
 use self::shell::Shell;
@@ -60,6 +63,9 @@ pub enum DaemonError {
         /// Why.
         source: std::io::Error,
     },
+    /// Another agent runs with the same runtime directory.
+    #[error(transparent)]
+    Lock(#[from] lock::LockError),
     /// A netlink or packet-socket operation failed.
     #[error(transparent)]
     Platform(#[from] PlatformError),
@@ -139,6 +145,9 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
         path: options.runtime_dir.clone(),
         source,
     })?;
+    // Before anything else is touched: stale-VIP removal, the control socket
+    // and the status file all belong to whoever holds this.
+    let _lock = lock::RuntimeLock::acquire(&options.runtime_dir)?;
     if config.realtime_priority > 0 {
         match crate::platform::sched::enable_realtime(config.realtime_priority) {
             Ok(()) => info!(
@@ -154,7 +163,7 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
     let (datagrams_tx, mut datagrams) = mpsc::channel(4096);
     let mut shell = Shell::new(options, run_as, events, inputs_tx, datagrams_tx)?;
     let mut agent = Agent::new(maintenance::load(&shell.options.runtime_dir));
-    let mut links = crate::platform::netlink::watch_links()?;
+    let mut links = crate::platform::link_watch::watch_links()?;
     let mut sigterm = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
     let mut sighup = signal(SignalKind::hangup()).map_err(DaemonError::Signals)?;
@@ -205,7 +214,13 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
                         }
                     }
                     _ = watchdog.tick() => {
-                        shell.notifier.keep_alive();
+                        // Fed only while every worker moves (see `progress`).
+                        let hung = shell.supervisor.hung(Instant::now());
+                        if hung.is_empty() {
+                            shell.notifier.keep_alive();
+                        } else {
+                            error!("withholding the watchdog keep-alive: {}", hung.join("; "));
+                        }
                         continue;
                     }
                     Some(first) = datagrams.recv() => {
@@ -219,10 +234,17 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
                         }
                         Wake::Datagrams(batch)
                     }
-                    Some(event) = links.next() => Wake::Input(Input::Link {
-                        ifindex: event.index,
-                        name: event.name,
-                        carrier: event.carrier,
+                    Some(event) = links.next() => Wake::Input(if event.removed {
+                        Input::LinkRemoved {
+                            ifindex: event.index,
+                            name: event.name,
+                        }
+                    } else {
+                        Input::Link {
+                            ifindex: event.index,
+                            name: event.name,
+                            carrier: event.carrier,
+                        }
                     }),
                     Some(input) = inputs.recv() => Wake::Input(input),
                     () = &mut timer, if armed.is_some() => {
@@ -277,6 +299,11 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
             }
         }
         shell.carry_out(&mut agent, now);
+        // An interface the agent asked about is looked up before anything
+        // else happens, as a reload's are.
+        if let Some(input) = shell.next_lookup().await {
+            next = Some(Wake::Input(input));
+        }
         if stopping && agent.is_finished() {
             break;
         }

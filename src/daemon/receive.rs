@@ -12,11 +12,15 @@ use tracing::warn;
 use crate::agent::{Datagram, DropReason, SocketKey};
 use crate::platform::vrrp_socket::{RecvDrop, VrrpSocket};
 
-/// Starts a task that reads `socket` forever and forwards datagrams.
+use super::progress::Pulse;
+
+/// Starts a task that reads `socket` forever and forwards datagrams;
+/// `pulse` shows the watchdog when it is stuck forwarding (see `progress`).
 pub fn spawn_reader(
     key: SocketKey,
     socket: Arc<VrrpSocket>,
     out: mpsc::Sender<Datagram>,
+    pulse: Pulse,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut buf = vec![0u8; 65_536];
@@ -45,9 +49,11 @@ pub fn spawn_reader(
                     continue;
                 }
             };
+            pulse.busy();
             if out.send(datagram).await.is_err() {
                 return; // The daemon is shutting down.
             }
+            pulse.idle();
         }
     })
 }

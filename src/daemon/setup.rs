@@ -1,7 +1,8 @@
 //! Looking up what the agent needs about the host before it (re)configures:
 //! each instance's interface (index, MAC, addresses, carrier), its VRRP socket
 //! (opened on first use, with its reader task), and the links that
-//! `interface` checks watch.
+//! `interface` checks watch. The same lookup serves an interface that was
+//! re-created while running ([`interface_facts`]).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::progress::{Supervisor, Watch};
 use super::receive;
 use super::DaemonError;
 use crate::agent::{Datagram, InstanceFacts, Setup, SocketKey};
@@ -21,14 +23,20 @@ use crate::platform::vrrp_socket::VrrpSocket;
 pub struct Sockets {
     open: HashMap<SocketKey, (Arc<VrrpSocket>, JoinHandle<()>)>,
     datagrams: mpsc::Sender<Datagram>,
+    /// Watches the readers for the watchdog.
+    supervisor: Supervisor,
+    /// One watch per reader, kept until the readers are stopped.
+    watches: Vec<Watch>,
 }
 
 impl Sockets {
-    /// No socket yet; readers will forward to `datagrams`.
-    pub fn new(datagrams: mpsc::Sender<Datagram>) -> Self {
+    /// No socket yet; readers will forward to `datagrams`, watched by `supervisor`.
+    pub fn new(datagrams: mpsc::Sender<Datagram>, supervisor: Supervisor) -> Self {
         Sockets {
             open: HashMap::new(),
             datagrams,
+            supervisor,
+            watches: Vec::new(),
         }
     }
 
@@ -43,7 +51,11 @@ impl Sockets {
             return Ok(socket.clone());
         }
         let socket = Arc::new(VrrpSocket::open(interface, key.ifindex, source)?);
-        let reader = receive::spawn_reader(key, socket.clone(), self.datagrams.clone());
+        let (pulse, watch) = self
+            .supervisor
+            .watch(format!("socket reader on {interface}"));
+        self.watches.push(watch);
+        let reader = receive::spawn_reader(key, socket.clone(), self.datagrams.clone(), pulse);
         self.open.insert(key, (socket.clone(), reader));
         Ok(socket)
     }
@@ -51,6 +63,14 @@ impl Sockets {
     /// The socket for `key`, if open.
     pub fn get(&self, key: &SocketKey) -> Option<&Arc<VrrpSocket>> {
         self.open.get(key).map(|(socket, _)| socket)
+    }
+
+    /// Closes the socket for `key` and stops its reader (its interface is
+    /// gone); nothing happens when it is not open.
+    pub fn close_one(&mut self, key: &SocketKey) {
+        if let Some((_, reader)) = self.open.remove(key) {
+            reader.abort();
+        }
     }
 
     /// Stops every reader.
@@ -63,13 +83,7 @@ impl Sockets {
 
 /// Looks up every instance's interface and socket, and every watched link.
 pub async fn prepare(config: Config, netlink: &Netlink, sockets: &mut Sockets) -> Setup {
-    let mut facts = HashMap::new();
-    for instance in &config.instances {
-        let found = instance_facts(instance, netlink, sockets)
-            .await
-            .map_err(|e| e.to_string());
-        facts.insert(instance.name.clone(), found);
-    }
+    let facts = facts_of(config.instances.iter(), netlink, sockets).await;
     let mut links = HashMap::new();
     for check in &config.checks {
         if let CheckKind::Interface(ifname) = &check.kind {
@@ -85,6 +99,33 @@ pub async fn prepare(config: Config, netlink: &Netlink, sockets: &mut Sockets) -
         facts,
         links,
     }
+}
+
+/// Looks up the facts of every instance on `interface` (re-created while
+/// running), as at start.
+pub async fn interface_facts(
+    config: &Config,
+    interface: &str,
+    netlink: &Netlink,
+    sockets: &mut Sockets,
+) -> HashMap<String, Result<InstanceFacts, String>> {
+    let on_interface = config.instances.iter().filter(|i| i.interface == interface);
+    facts_of(on_interface, netlink, sockets).await
+}
+
+async fn facts_of(
+    instances: impl Iterator<Item = &config::Instance>,
+    netlink: &Netlink,
+    sockets: &mut Sockets,
+) -> HashMap<String, Result<InstanceFacts, String>> {
+    let mut facts = HashMap::new();
+    for instance in instances {
+        let found = instance_facts(instance, netlink, sockets)
+            .await
+            .map_err(|e| e.to_string());
+        facts.insert(instance.name.clone(), found);
+    }
+    facts
 }
 
 async fn instance_facts(

@@ -14,6 +14,7 @@ use tracing::{error, info, warn};
 
 use super::addresses::{self, Jobs};
 use super::maintenance;
+use super::progress::{Supervisor, Watch};
 use super::setup::{self, Sockets};
 use super::status;
 use super::systemd::Notifier;
@@ -41,6 +42,14 @@ pub struct Shell {
     pub monitors: Monitors,
     /// Whether the status file (and metrics) must be rewritten this turn.
     pub status_dirty: bool,
+    /// Writes the status file and metrics off the event loop.
+    status_writer: status::StatusWriter,
+    /// The agent's status version last handed to the writer.
+    written_version: Option<u64>,
+    /// Watches the socket readers and address workers for the watchdog.
+    pub supervisor: Supervisor,
+    /// The watch on each address worker, dropped when it is stopped.
+    worker_watches: HashMap<InstanceId, Watch>,
     netlink: Arc<Netlink>,
     announcer: Arc<Announcer>,
     sockets: Sockets,
@@ -55,6 +64,8 @@ pub struct Shell {
     running: Config,
     /// Whether the first configuration has been applied (later ones are reloads).
     started: bool,
+    /// Interfaces the agent asked to look up, in order.
+    lookups: Vec<String>,
 }
 
 impl Shell {
@@ -73,14 +84,19 @@ impl Shell {
                 metrics.script_duration("check", check, took.as_secs_f64());
             })
         };
+        let supervisor = Supervisor::new();
         Ok(Shell {
+            status_writer: status::StatusWriter::start(options.runtime_dir.clone()),
+            written_version: None,
             options,
             notifier: Notifier::from_env(),
             monitors: Monitors::new(inputs.clone(), run_as, durations),
             status_dirty: true,
+            supervisor: supervisor.clone(),
+            worker_watches: HashMap::new(),
             netlink: Arc::new(Netlink::connect()?),
             announcer: Arc::new(Announcer::open()?),
-            sockets: Sockets::new(datagrams),
+            sockets: Sockets::new(datagrams, supervisor),
             workers: HashMap::new(),
             events,
             metrics,
@@ -89,6 +105,7 @@ impl Shell {
             maintenance_error: None,
             running: Config::empty(),
             started: false,
+            lookups: Vec::new(),
         })
     }
 
@@ -124,6 +141,19 @@ impl Shell {
         setup::prepare(config, &self.netlink, &mut self.sockets).await
     }
 
+    /// Looks up the next interface the agent asked for (see
+    /// [`Effect::LookUpInterface`]): the answer to feed it.
+    pub async fn next_lookup(&mut self) -> Option<Input> {
+        if self.lookups.is_empty() {
+            return None;
+        }
+        let interface = self.lookups.remove(0);
+        let facts =
+            setup::interface_facts(&self.running, &interface, &self.netlink, &mut self.sockets)
+                .await;
+        Some(Input::InterfaceFacts { interface, facts })
+    }
+
     /// The I/O half of a reload: reads and checks the file, switches the
     /// script user, event sinks and monitors, and looks up the host facts.
     pub async fn reload(&mut self, reply: Option<oneshot::Sender<Response>>) -> Wake {
@@ -147,7 +177,9 @@ impl Shell {
             match EventStream::open(&new.events) {
                 Ok(events) => {
                     let old = std::mem::replace(&mut self.events, events);
-                    old.close(Duration::from_millis(200)).await;
+                    // The old sinks drain on their own: the loop must not
+                    // wait for them while Masters are due to advertise.
+                    tokio::spawn(old.close(Duration::from_millis(200)));
                 }
                 Err(e) => error!("reload: keeping the old event sinks: {e}"),
             }
@@ -279,13 +311,18 @@ impl Shell {
                 }
                 Effect::StartInstance(target) => {
                     let id = target.instance;
+                    let (pulse, watch) = self
+                        .supervisor
+                        .watch(format!("address worker of {}", target.name));
                     let jobs = addresses::spawn(
                         target,
                         self.netlink.clone(),
                         self.announcer.clone(),
                         self.inputs.clone(),
+                        pulse,
                     );
                     self.workers.insert(id, jobs);
+                    self.worker_watches.insert(id, watch);
                 }
                 Effect::Address { instance, seq, job } => {
                     // A worker only stops when we drop its sender.
@@ -295,6 +332,7 @@ impl Shell {
                 }
                 Effect::StopInstance(instance) => {
                     self.workers.remove(&instance);
+                    self.worker_watches.remove(&instance);
                 }
                 Effect::RunHook(run) => {
                     let run_as = self.run_as();
@@ -322,6 +360,12 @@ impl Shell {
                         .err()
                         .map(|e| e.to_string());
                 }
+                Effect::LookUpInterface { interface } => {
+                    if !self.lookups.contains(&interface) {
+                        self.lookups.push(interface);
+                    }
+                }
+                Effect::CloseSocket(key) => self.sockets.close_one(&key),
                 Effect::PublishStatus => self.status_dirty = true,
             }
         }
@@ -330,26 +374,25 @@ impl Shell {
         }
     }
 
+    /// Hands a snapshot of the status to the writer, which writes the file
+    /// and renders the metrics off the event loop.
     fn write_status(&mut self, agent: &Agent, now: Instant) {
         self.status_dirty = false;
+        self.written_version = Some(agent.status_version());
         let status = self.status(agent, now);
-        if let Err(e) = status::write(&self.options.runtime_dir, &status) {
-            warn!(
-                "writing {} failed: {e}",
-                status::path(&self.options.runtime_dir).display()
-            );
-        }
-        if self.metrics_served.is_some() {
-            self.metrics.update(status);
-        }
+        let metrics = self.metrics_served.as_ref().map(|_| self.metrics.clone());
+        self.status_writer.publish(status, metrics);
         self.notifier.status(&agent.summary_line());
     }
 
-    /// The periodic refresh: rewrite the status (counters move without
-    /// events), then give freed pages back so resident memory tracks what is
-    /// in use.
+    /// The periodic refresh: rewrite the status if anything in it moved
+    /// since the last write (counters move without asking for a rewrite, so
+    /// a flood of packets costs at most one rewrite a second), then give freed
+    /// pages back so resident memory tracks what is in use.
     pub fn refresh(&mut self, agent: &Agent, now: Instant) {
-        self.write_status(agent, now);
+        if self.written_version != Some(agent.status_version()) {
+            self.write_status(agent, now);
+        }
         #[cfg(target_env = "gnu")]
         // SAFETY: malloc_trim only releases free heap memory.
         unsafe {
@@ -361,5 +404,6 @@ impl Shell {
     pub async fn close(self) {
         self.events.close(Duration::from_secs(1)).await;
         self.sockets.close();
+        self.status_writer.close().await;
     }
 }

@@ -114,13 +114,11 @@ impl Lab {
         // construction, and a tentative link-local would delay IPv6 adverts.
         ns.sysctl("net.ipv6.conf.default.accept_dad", "0")?;
         ns.sysctl("net.ipv6.conf.all.accept_dad", "0")?;
-        let ipv4 = Ipv4Addr::new(192, 0, 2, octet);
-        let ipv6 = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, u16::from(octet));
         let host = Host {
             ns,
             interface: "eth0".into(),
-            ipv4,
-            ipv6,
+            ipv4: Ipv4Addr::new(192, 0, 2, octet),
+            ipv6: Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, u16::from(octet)),
             port: port.into(),
         };
         Self::cable(bridge, &host, None)?;
@@ -129,37 +127,43 @@ impl Lab {
         Ok(host)
     }
 
-    /// Makes `host`'s veth pair (with `mac` on the host end, if given), plugs the
-    /// bridge end into `br0` and configures the host end: addresses, link up.
+    /// Makes `host`'s cable: a veth pair from the bridge to its `eth0` (with
+    /// `mac` on the host end, if given), with the host's addresses, up. The
+    /// addresses come before the link is up, as an interface's configuration
+    /// usually does.
     fn cable(bridge: &Namespace, host: &Host, mac: Option<&str>) -> Result<(), LabError> {
-        let mut add = vec!["link", "add", &host.port, "type", "veth", "peer", "name"];
-        add.push(&host.interface);
+        let (port, name) = (host.port.as_str(), host.ns.name());
+        let mut add = vec!["link", "add", port, "type", "veth", "peer", "name", "eth0"];
         if let Some(mac) = mac {
             add.extend(["address", mac]);
         }
-        add.extend(["netns", host.ns.name()]);
+        add.extend(["netns", name]);
         bridge.ip(&add)?;
-        bridge.ip(&["link", "set", &host.port, "master", "br0"])?;
-        bridge.ip(&["link", "set", &host.port, "up"])?;
-        let (ipv4, ipv6) = (format!("{}/24", host.ipv4), format!("{}/64", host.ipv6));
-        host.ns
-            .ip(&["addr", "add", &ipv4, "dev", &host.interface])?;
-        host.ns
-            .ip(&["addr", "add", &ipv6, "dev", &host.interface, "nodad"])?;
-        host.ns.ip(&["link", "set", &host.interface, "up"])?;
+        bridge.ip(&["link", "set", port, "master", "br0"])?;
+        bridge.ip(&["link", "set", port, "up"])?;
+        let ns = &host.ns;
+        ns.ip(&["addr", "add", &format!("{}/24", host.ipv4), "dev", "eth0"])?;
+        let ipv6 = format!("{}/64", host.ipv6);
+        ns.ip(&["addr", "add", &ipv6, "dev", "eth0", "nodad"])?;
+        ns.ip(&["link", "set", "eth0", "up"])?;
         Ok(())
     }
 
-    /// Deletes host `index`'s interface (and with it the whole veth pair), as
-    /// when a NIC or a virtual interface disappears from under the agent.
+    /// Deletes host `index`'s interface (`ip link del eth0`; the bridge end of
+    /// the veth pair goes with it), as an operator rebuilding a link does.
     pub fn delete_interface(&self, index: usize) -> Result<(), LabError> {
         let host = &self.hosts[index];
         host.ns.ip(&["link", "del", &host.interface]).map(|_| ())
     }
 
-    /// Re-creates host `index`'s interface after
-    /// [`delete_interface`](Self::delete_interface), with the same name, `mac`
-    /// and addresses.
+    /// Makes host `index`'s interface again after [`delete_interface`]
+    /// (Self::delete_interface): same name and addresses, a new index and MAC.
+    pub fn create_interface(&self, index: usize) -> Result<(), LabError> {
+        Self::cable(&self.bridge, &self.hosts[index], None)
+    }
+
+    /// Like [`create_interface`](Self::create_interface), with the MAC the
+    /// interface had (`mac`), as a re-created NIC or a configured one keeps it.
     pub fn recreate_interface(&self, index: usize, mac: &str) -> Result<(), LabError> {
         Self::cable(&self.bridge, &self.hosts[index], Some(mac))
     }

@@ -1,10 +1,15 @@
 //! Platform I/O: the only code that talks to the kernel.
 //!
-//! - [`netlink`]: links, addresses and carrier changes through rtnetlink;
+//! - [`netlink`]: links and addresses through rtnetlink;
+//! - [`link_watch`]: carrier changes, deletions and re-creations of links, resynced
+//!   after lost notifications;
+//! - [`multicast`]: rtnetlink notifications that say when some were lost;
 //! - [`announce`]: gratuitous ARP and unsolicited Neighbor Advertisements on AF_PACKET.
 
 pub mod announce;
 mod error;
+pub mod link_watch;
+pub mod multicast;
 pub mod netlink;
 pub mod sched;
 pub mod vrrp_socket;

@@ -1,26 +1,20 @@
 //! Interfaces, addresses and link state through rtnetlink.
 //!
 //! The daemon never shells out to `ip`: it reads links and addresses, adds and removes
-//! virtual IPs, and learns about carrier changes over netlink sockets opened in the
-//! network namespace of the calling thread.
+//! virtual IPs over netlink sockets opened in the network namespace of the calling
+//! thread. Carrier changes are followed by [`super::link_watch`].
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
-use futures::channel::mpsc::UnboundedReceiver;
-use futures::{Stream, StreamExt, TryStreamExt};
-use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload};
+use futures::TryStreamExt;
 use rtnetlink::packet_route::address::{
     AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage,
 };
 use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
-use rtnetlink::packet_route::RouteNetlinkMessage;
-use rtnetlink::sys::AsyncSocket;
-use rtnetlink::{AddressMessageBuilder, MulticastGroup};
+use rtnetlink::AddressMessageBuilder;
 use tokio::task::JoinHandle;
 
+pub use super::link_watch::{watch_links, LinkEvent, LinkWatch};
 use super::PlatformError;
 
 /// A connection to the kernel's routing netlink for reading links and managing
@@ -297,7 +291,7 @@ fn parse_address(message: &AddressMessage) -> Option<RawAddress> {
     })
 }
 
-fn link_name(message: &LinkMessage) -> Option<String> {
+pub(super) fn link_name(message: &LinkMessage) -> Option<String> {
     message
         .attributes
         .iter()
@@ -311,109 +305,8 @@ fn link_name(message: &LinkMessage) -> Option<String> {
 /// not consulted: it is updated later by the kernel's link-watch work (up to a second
 /// behind), and it is never up without IFF_LOWER_UP, so it could only report a carrier
 /// that is already gone.
-fn link_carrier(message: &LinkMessage) -> bool {
+pub(super) fn link_carrier(message: &LinkMessage) -> bool {
     message.header.flags.contains(LinkFlags::LowerUp)
-}
-
-/// A change in an interface's carrier, the input for the `LinkDown` / `LinkUp` events
-/// of the protocol core.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LinkEvent {
-    /// Interface index.
-    pub index: u32,
-    /// Interface name (empty if the kernel did not say).
-    pub name: String,
-    /// Carrier present after the change; false when the interface was deleted.
-    pub carrier: bool,
-}
-
-/// Subscribes to RTNLGRP_LINK and yields carrier changes (a separate netlink socket/connection).
-///
-/// Must be called inside a tokio runtime; the socket belongs to the calling thread's
-/// network namespace. See [`LinkWatch`] for what is reported.
-pub fn watch_links() -> Result<LinkWatch, PlatformError> {
-    let (mut connection, _handle, messages) =
-        rtnetlink::new_multicast_connection(&[MulticastGroup::Link])
-            .map_err(PlatformError::WatchLinks)?;
-    // The kernel drops notifications when the socket's queue is full; a larger
-    // buffer keeps a burst of link changes from being lost.
-    let _ = connection.socket_mut().socket_mut().set_rx_buf_sz(1 << 20);
-    let task = spawn_connection(connection)?;
-    Ok(LinkWatch {
-        messages,
-        task,
-        carriers: HashMap::new(),
-    })
-}
-
-/// The stream returned by [`watch_links`]: one [`LinkEvent`] the first time an interface
-/// is heard of, then one per carrier change (the kernel's other link notifications are
-/// filtered out), and one with `carrier: false` when an interface is deleted.
-///
-/// Nothing is reported for an interface until the kernel sends a notification about it,
-/// so read the current state with [`Netlink::link_by_name`] after subscribing. The
-/// stream ends if the netlink socket fails; dropping it closes the socket.
-pub struct LinkWatch {
-    messages: UnboundedReceiver<(
-        NetlinkMessage<RouteNetlinkMessage>,
-        rtnetlink::sys::SocketAddr,
-    )>,
-    task: JoinHandle<()>,
-    carriers: HashMap<u32, bool>,
-}
-
-impl LinkWatch {
-    /// Turns one notification into an event if it changes what we knew.
-    fn event(&mut self, message: NetlinkMessage<RouteNetlinkMessage>) -> Option<LinkEvent> {
-        match message.payload {
-            NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(link)) => {
-                let index = link.header.index;
-                let carrier = link_carrier(&link);
-                if self.carriers.insert(index, carrier) == Some(carrier) {
-                    return None;
-                }
-                Some(LinkEvent {
-                    index,
-                    name: link_name(&link).unwrap_or_default(),
-                    carrier,
-                })
-            }
-            NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(link)) => {
-                let index = link.header.index;
-                self.carriers.remove(&index);
-                Some(LinkEvent {
-                    index,
-                    name: link_name(&link).unwrap_or_default(),
-                    carrier: false,
-                })
-            }
-            _ => None,
-        }
-    }
-}
-
-impl Stream for LinkWatch {
-    type Item = LinkEvent;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<LinkEvent>> {
-        loop {
-            match self.messages.poll_next_unpin(cx) {
-                Poll::Ready(Some((message, _))) => {
-                    if let Some(event) = self.event(message) {
-                        return Poll::Ready(Some(event));
-                    }
-                }
-                Poll::Ready(None) => return Poll::Ready(None),
-                Poll::Pending => return Poll::Pending,
-            }
-        }
-    }
-}
-
-impl Drop for LinkWatch {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
 
 #[cfg(test)]

@@ -89,6 +89,9 @@ pub struct VirtualRouter {
     preempt_held: bool,
     /// The last other router heard on this virtual router, and when.
     last_peer: Option<(IpAddr, Instant)>,
+    /// Until when a Master sends no further answer to another router's
+    /// advert (see `handlers.rs`, `may_answer`): one per Advertisement_Interval.
+    answer_held_until: Option<Instant>,
     current_master: Option<AdvertInfo>,
     last_transition: Option<Instant>,
     stats: Statistics,
@@ -114,6 +117,7 @@ impl VirtualRouter {
             maintenance: false,
             preempt_held: false,
             last_peer: None,
+            answer_held_until: None,
             current_master: None,
             last_transition: None,
             stats: Statistics::default(),

@@ -19,4 +19,7 @@ pub struct Statistics {
     pub interval_mismatches: u64,
     /// How often this router became Master.
     pub master_transitions: u64,
+    /// Answers a Master did not send because it had answered another
+    /// router's advert less than one Advertisement_Interval before.
+    pub answers_withheld: u64,
 }

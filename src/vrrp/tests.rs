@@ -700,6 +700,9 @@ fn statistics_count_every_advert_and_takeover() {
             priority_zero_sent: 1,
             interval_mismatches: 0,
             master_transitions: 1,
+            answers_withheld: 0,
         }
     );
 }
+
+mod answers;

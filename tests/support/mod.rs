@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod agents;
+pub mod attacker;
 pub mod netns;
 pub mod rfc;
 pub mod schedule;

@@ -184,6 +184,8 @@ enum Disturbance {
     Loss(HostId, u8),
     Delay(HostId, Duration),
     LinkFlap(HostId),
+    /// The interface is deleted, and made again (with a new index) at the end.
+    Remake(HostId),
     CheckFails(HostId),
     Switchover,
     Maintenance(HostId, usize),
@@ -208,12 +210,13 @@ struct Guard {
     graceful: Option<(usize, Duration)>,
 }
 
-/// Whether host `h` may hold `instance`: running, cabled, in Backup or Master
-/// (not Fault), not in maintenance.
+/// Whether host `h` may hold `instance`: running, cabled (its interface
+/// there), in Backup or Master (not Fault), not in maintenance.
 fn eligible(world: &World, h: HostId, instance: &str) -> bool {
     let host = &world.hosts[h];
     world.running(h)
         && host.link_up
+        && host.interface_present
         && matches!(
             host.states.get(instance),
             Some(State::Backup | State::Master)
@@ -611,6 +614,7 @@ pub fn run_schedule(seed: u64) {
             Disturbance::LinkFlap(a),
             Disturbance::CheckFails(a),
             Disturbance::Reload(a, priority(&mut rng)),
+            Disturbance::Remake(a),
         ];
         kinds.push(Disturbance::Switchover);
         kinds.push(Disturbance::Maintenance(
@@ -644,6 +648,7 @@ pub fn run_schedule(seed: u64) {
             Disturbance::Loss(h, percent) => world.hosts[h].loss_percent = percent,
             Disturbance::Delay(h, d) => world.hosts[h].delay = d,
             Disturbance::LinkFlap(h) => world.set_link(h, false),
+            Disturbance::Remake(h) => world.delete_interface(h),
             Disturbance::CheckFails(h) => world.set_check(h, "svc", false),
             Disturbance::Switchover => {
                 if let Some(h) = holder {
@@ -690,6 +695,7 @@ pub fn run_schedule(seed: u64) {
             Disturbance::Loss(h, _) => world.hosts[h].loss_percent = 0,
             Disturbance::Delay(h, _) => world.hosts[h].delay = Duration::ZERO,
             Disturbance::LinkFlap(h) => world.set_link(h, true),
+            Disturbance::Remake(h) => world.create_interface(h),
             Disturbance::CheckFails(h) => world.set_check(h, "svc", true),
             Disturbance::Maintenance(h, k) if k < instances => {
                 world.maintenance(h, INSTANCES[k].0, false);

@@ -22,6 +22,7 @@ web       master          90/150   self           100ms     192.0.2.50/24 on, 19
 api       backup (maint)  100/100  fe80::1 (200)  100ms/1s  2001:db8::50/64 off                  4m05s  880/0    7
 
 web: priority 90: web/script down (-60)
+web: 2 adverts with an interval other than ours (100ms)
 
 CHECK       KIND       TARGET                    STATE    DETAIL         SINCE  OUTPUT
 web/script  script     /usr/local/bin/check-web  down     exit status 2  2h10m  backend timeout
@@ -146,4 +147,25 @@ fn an_agent_without_instances_says_so() {
         "no instances configured: this agent holds no virtual IP\n"
     );
     assert_eq!(exit_code(&doc), 0);
+}
+
+#[test]
+fn interval_mismatches_get_their_own_line() {
+    let mut web = instance("web", State::Backup);
+    web.advert_interval_ms = 100;
+    web.counters.interval_mismatches = 12;
+    let doc = Status {
+        instances: vec![web],
+        ..Status::default()
+    };
+    let view = render(&doc);
+    assert!(
+        view.contains("\nweb: 12 adverts with an interval other than ours (100ms)\n"),
+        "{view}"
+    );
+    let quiet = render(&Status {
+        instances: vec![instance("web", State::Backup)],
+        ..Status::default()
+    });
+    assert!(!quiet.contains("interval other"), "{quiet}");
 }

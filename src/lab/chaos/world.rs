@@ -1,6 +1,6 @@
 //! The chaos lab, built once per batch and reused by every run: two agents
-//! (h1 priority 150, h2 priority 100, 100 ms adverts, one VIP), a third host h3
-//! that plays the rogue, and the client; plus how to bring it back to its
+//! (h1 priority 150, h2 priority 100, 100 ms adverts, one VIP, each other as
+//! `peers`), a third host h3 that plays the rogue, and the client; plus how to bring it back to its
 //! steady state (h1 Master alone, h2 Backup) when a fault left it elsewhere.
 
 use std::fmt::Write as _;
@@ -33,8 +33,10 @@ pub struct AgentConfig {
     /// Announcements on becoming Master; a reload toggles it between 1 and 2
     /// so that the agent has a difference to apply.
     pub garp_count: u8,
-    /// More instance keys, one YAML line each without indentation (for example
-    /// a list of peers the agent accepts adverts from), written as given.
+    /// The routers it accepts adverts from (`peers`): h1 and h2, so that the
+    /// third host's adverts are dropped as a configured pair would drop them.
+    pub peers: Vec<Ipv4Addr>,
+    /// More instance keys, one YAML line each without indentation, written as given.
     pub extra_keys: Vec<String>,
 }
 
@@ -48,6 +50,10 @@ impl AgentConfig {
             INTERVAL.as_millis(),
             self.garp_count
         );
+        if !self.peers.is_empty() {
+            let peers: Vec<String> = self.peers.iter().map(Ipv4Addr::to_string).collect();
+            let _ = writeln!(text, "    peers: [{}]", peers.join(", "));
+        }
         for key in &self.extra_keys {
             let _ = writeln!(text, "    {key}");
         }
@@ -93,6 +99,10 @@ impl ChaosLab {
             .map(|&priority| AgentConfig {
                 priority,
                 garp_count: 1,
+                peers: lab.hosts[..PRIORITIES.len()]
+                    .iter()
+                    .map(|h| h.ipv4)
+                    .collect(),
                 extra_keys: extra_keys.to_vec(),
             })
             .collect();
@@ -268,9 +278,14 @@ mod tests {
         let config = AgentConfig {
             priority: 150,
             garp_count: 2,
+            peers: vec![Ipv4Addr::new(192, 0, 2, 11), Ipv4Addr::new(192, 0, 2, 12)],
             extra_keys: vec!["accept: false".into()],
         };
         let text = config.text();
+        assert!(
+            text.contains("    peers: [192.0.2.11, 192.0.2.12]\n"),
+            "{text}"
+        );
         assert!(text.contains("priority: 150\n"), "{text}");
         assert!(text.contains("advert_interval: 100ms\n"), "{text}");
         assert!(text.contains("garp: {count: 2}\n"), "{text}");

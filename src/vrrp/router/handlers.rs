@@ -139,8 +139,11 @@ impl VirtualRouter {
     /// RFC 9568 §6.4.3, Master receiving an advertisement.
     fn master_on_advert(&mut self, now: Instant, advert: AdvertInfo, out: &mut Vec<Action>) {
         if advert.priority == 0 {
-            // Another router resigned; assert ourselves so Backups re-learn us.
-            self.send_advert(now, out);
+            // Another router resigned; assert ourselves so Backups re-learn us
+            // (RFC 9568 §6.4.3: send an advert, restart the Adver_Timer).
+            if self.may_answer(now) {
+                self.send_advert(now, out);
+            }
             return;
         }
         if self.sender_wins(advert) {
@@ -153,14 +156,37 @@ impl VirtualRouter {
                 TransitionReason::PreemptedByHigherPriority,
                 out,
             );
-        } else {
-            // RFC 9568: answer a lower-priority Master at once so it steps down and
+        } else if self.may_answer(now) {
+            // Answer a lower-priority Master at once so it steps down and
             // learning bridges see the right path. Two Masters means the LAN was
             // split: neighbours may have learnt the other one's MAC for our
             // addresses, so announce them again.
             self.send_advert(now, out);
             out.push(Action::Announce);
         }
+    }
+
+    /// Whether a Master may answer another router's advert now: at most one
+    /// answer per Advertisement_Interval, whatever it answers.
+    ///
+    /// Deliberate limit on RFC 9568 §6.4.3, which answers every priority-0
+    /// advert (and we answer every lower-priority Master): anyone on the
+    /// segment can send adverts at line rate, and one advert (plus a train of
+    /// announcements) out per packet in would make the Master an amplifier.
+    /// One answer per interval still tells a lower-priority Master, and the
+    /// Backups, within one interval of its first advert: the answer is
+    /// immediate, and later ones are covered by the Adver_Timer's regular
+    /// advert. The cost is confined to a flood of priority-0 adverts, from
+    /// which a Backup may briefly take over until it hears us again — as any
+    /// host on the segment could make it do by claiming a higher priority,
+    /// which `peers` prevents for both.
+    fn may_answer(&mut self, now: Instant) -> bool {
+        if self.answer_held_until.is_some_and(|until| now < until) {
+            self.stats.answers_withheld += 1;
+            return false;
+        }
+        self.answer_held_until = Some(now + self.settings.advert_interval);
+        true
     }
 
     /// Higher priority wins; on a tie, the greater primary address (unsigned, in

@@ -29,7 +29,8 @@ use super::SplitMix64;
 /// Index of a host in the world.
 pub type HostId = usize;
 
-/// The interface every simulated host has, with this index.
+/// The index every simulated host's interface has at first; a re-created
+/// interface gets the next one.
 const IFINDEX: u32 = 2;
 
 /// How a simulated hook command behaves.
@@ -75,6 +76,19 @@ pub struct GroupSeen {
     pub to: State,
 }
 
+/// One advert a host sent, as it went on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdvertSeen {
+    /// Virtual time it was sent.
+    pub at: Duration,
+    /// The sender.
+    pub host: HostId,
+    /// Its VRID.
+    pub vrid: u8,
+    /// Its priority (0: the sender resigns).
+    pub priority: u8,
+}
+
 /// One hook the agent started (or skipped), in the order it did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HookSeen {
@@ -114,6 +128,12 @@ enum Pending {
         seq: u64,
         job: AddressJob,
     },
+    /// The daemon's lookup of a re-created interface ends.
+    Lookup {
+        host: HostId,
+        incarnation: u32,
+        interface: String,
+    },
     /// A hook run ends.
     HookDone {
         host: HostId,
@@ -142,6 +162,10 @@ pub struct Host {
     stopping: bool,
     /// Cable plugged in (the interface has carrier).
     pub link_up: bool,
+    /// The interface `eth0` exists (it can be deleted and re-created).
+    pub interface_present: bool,
+    /// Its index now.
+    pub ifindex: u32,
     /// Percentage of its sent and received packets lost.
     pub loss_percent: u8,
     /// One-way delay added to its packets.
@@ -151,8 +175,9 @@ pub struct Host {
     workers: HashMap<InstanceId, Worker>,
     /// How each hook command behaves.
     pub hooks: HashMap<String, HookPlan>,
-    /// The hook running now per (name, group).
-    running_hooks: HashMap<(String, bool), HookKind>,
+    /// The hook running now per (name, group, lane): transition hooks run
+    /// one at a time, and `before_master` in a lane of its own.
+    running_hooks: HashMap<(String, bool, bool), HookKind>,
     /// The maintenance set its agent last saved (kept across restarts).
     saved_maintenance: BTreeSet<String>,
     /// Instances in maintenance, as the world asked.
@@ -188,6 +213,8 @@ pub struct World {
     pub hook_log: Vec<HookSeen>,
     /// Adverts sent.
     pub adverts_sent: u64,
+    /// Every advert sent, in order.
+    pub adverts: Vec<AdvertSeen>,
     /// Called after every step with the world, to check invariants.
     observer: Option<Observer>,
 }
@@ -208,6 +235,7 @@ impl World {
             group_transitions: Vec::new(),
             hook_log: Vec::new(),
             adverts_sent: 0,
+            adverts: Vec::new(),
             observer: None,
         }
     }
@@ -230,6 +258,8 @@ impl World {
             incarnation: 0,
             stopping: false,
             link_up: true,
+            interface_present: true,
+            ifindex: IFINDEX,
             loss_percent: 0,
             delay: Duration::ZERO,
             addresses: BTreeSet::new(),
@@ -268,10 +298,33 @@ impl World {
 
     fn setup(&self, id: HostId, config: Config) -> Setup {
         let host = &self.hosts[id];
-        let facts = config
+        let facts = self.facts(id, &config, None);
+        let links = [("eth0".to_owned(), host.link_up)].into_iter().collect();
+        Setup {
+            config,
+            facts,
+            links,
+        }
+    }
+
+    /// What the daemon would look up for each instance of `config` (only
+    /// those on `interface`, if given) on host `id`'s interface as it is now.
+    fn facts(
+        &self,
+        id: HostId,
+        config: &Config,
+        interface: Option<&str>,
+    ) -> HashMap<String, Result<InstanceFacts, String>> {
+        let host = &self.hosts[id];
+        config
             .instances
             .iter()
+            .filter(|i| interface.is_none_or(|name| i.interface == name))
             .map(|i| {
+                if !host.interface_present {
+                    let why = format!("no interface named {:?}", i.interface);
+                    return (i.name.clone(), Err(why));
+                }
                 let v6 = i.virtual_ips.first().is_some_and(|v| v.addr.is_ipv6());
                 let source = if v6 {
                     IpAddr::V6(Self::link_local(id))
@@ -279,7 +332,7 @@ impl World {
                     Self::address(id)
                 };
                 let facts = InstanceFacts {
-                    ifindex: IFINDEX,
+                    ifindex: host.ifindex,
                     mac: [2, 0, 0, 0, 0, id as u8],
                     link_local: Some(Self::link_local(id)),
                     source,
@@ -287,13 +340,7 @@ impl World {
                 };
                 (i.name.clone(), Ok(facts))
             })
-            .collect();
-        let links = [("eth0".to_owned(), host.link_up)].into_iter().collect();
-        Setup {
-            config,
-            facts,
-            links,
-        }
+            .collect()
     }
 
     /// Boots the agent on host `id` with its configuration; a running agent
@@ -350,12 +397,49 @@ impl World {
     /// Plugs (true) or pulls (false) host `id`'s cable; the agent hears of it.
     pub fn set_link(&mut self, id: HostId, up: bool) {
         self.hosts[id].link_up = up;
+        if !self.hosts[id].interface_present {
+            return;
+        }
         let input = Input::Link {
-            ifindex: IFINDEX,
+            ifindex: self.hosts[id].ifindex,
             name: "eth0".into(),
             carrier: up,
         };
         self.feed(id, input);
+    }
+
+    /// `ip link del eth0` on host `id`: its addresses go with it, its
+    /// sockets stop working, and the agent hears of the deletion.
+    pub fn delete_interface(&mut self, id: HostId) {
+        let host = &mut self.hosts[id];
+        host.interface_present = false;
+        host.addresses.clear();
+        let input = Input::LinkRemoved {
+            ifindex: host.ifindex,
+            name: "eth0".into(),
+        };
+        self.feed(id, input);
+    }
+
+    /// `ip link add eth0 ...` on host `id` after a deletion: the interface
+    /// is back under its name with a new index (and carrier if the cable is
+    /// plugged in).
+    pub fn create_interface(&mut self, id: HostId) {
+        let host = &mut self.hosts[id];
+        assert!(!host.interface_present, "host {id}: eth0 exists already");
+        host.interface_present = true;
+        host.ifindex += 1;
+        let input = Input::Link {
+            ifindex: host.ifindex,
+            name: "eth0".into(),
+            carrier: host.link_up,
+        };
+        self.feed(id, input);
+    }
+
+    /// Whether host `id` has an interface that can carry its traffic.
+    fn wired(&self, id: HostId) -> bool {
+        self.hosts[id].link_up && self.hosts[id].interface_present
     }
 
     /// Cuts (or heals) the path between two hosts only.
@@ -430,7 +514,9 @@ impl World {
     pub fn quiet(&self, id: HostId) -> bool {
         self.hosts[id].running_hooks.is_empty()
             && self.queue.values().all(|p| match p {
-                Pending::AddressJob { host, .. } | Pending::HookDone { host, .. } => *host != id,
+                Pending::AddressJob { host, .. }
+                | Pending::HookDone { host, .. }
+                | Pending::Lookup { host, .. } => *host != id,
                 Pending::Deliver { .. } => true,
             })
     }
@@ -500,7 +586,8 @@ impl World {
     fn deliver(&mut self, pending: Pending) {
         match pending {
             Pending::Deliver { to, datagram } => {
-                if self.hosts[to].link_up {
+                // A datagram for a socket of a deleted interface is lost.
+                if self.wired(to) && datagram.socket.ifindex == self.hosts[to].ifindex {
                     self.feed(to, Input::Datagram(datagram));
                 }
             }
@@ -526,6 +613,18 @@ impl World {
                     },
                 );
             }
+            Pending::Lookup {
+                host,
+                incarnation,
+                interface,
+            } => {
+                if self.hosts[host].incarnation != incarnation {
+                    return;
+                }
+                let config = parse_str(&self.hosts[host].yaml, "sim.yaml").expect("valid");
+                let facts = self.facts(host, &config, Some(&interface));
+                self.feed(host, Input::InterfaceFacts { interface, facts });
+            }
             Pending::HookDone {
                 host,
                 incarnation,
@@ -535,9 +634,11 @@ impl World {
                 if self.hosts[host].incarnation != incarnation {
                     return;
                 }
-                self.hosts[host]
-                    .running_hooks
-                    .remove(&(run.args.name.clone(), run.args.group));
+                self.hosts[host].running_hooks.remove(&(
+                    run.args.name.clone(),
+                    run.args.group,
+                    run.kind == HookKind::BeforeMaster,
+                ));
                 self.feed(
                     host,
                     Input::HookFinished {
@@ -558,6 +659,26 @@ impl World {
     ) -> Option<Vec<twinstar::config::VirtualIp>> {
         let h = &mut self.hosts[host];
         let worker = h.workers.get_mut(&instance)?;
+        // A worker for a deleted interface changes nothing: its addresses
+        // went with the interface, and it cannot add any.
+        let live = h.interface_present && worker.target.ifindex == h.ifindex;
+        if !live {
+            let name = worker.target.name.clone();
+            match job {
+                AddressJob::Remove => {
+                    h.removed.entry(name).or_default().push(self.now);
+                    worker.holding = false;
+                    worker.present.clear();
+                }
+                AddressJob::RemoveStale => worker.present.clear(),
+                AddressJob::Add => {
+                    h.added.entry(name).or_default().push(self.now);
+                    worker.holding = true;
+                }
+                AddressJob::Announce | AddressJob::Reconfigure { .. } => {}
+            }
+            return Some(worker.present.clone());
+        }
         match job {
             AddressJob::RemoveStale => {
                 for vip in &worker.target.vips {
@@ -681,7 +802,11 @@ impl World {
                 if !run.args.group {
                     self.assert_gate(id, incarnation, &run);
                 }
-                let owner = (run.args.name.clone(), run.args.group);
+                let owner = (
+                    run.args.name.clone(),
+                    run.args.group,
+                    run.kind == HookKind::BeforeMaster,
+                );
                 if let Some(kind) = self.hosts[id].running_hooks.get(&owner) {
                     panic!(
                         "host {id}: {:?} started while {kind:?} of {} still runs",
@@ -774,7 +899,19 @@ impl World {
                     to: g.to,
                 });
             }
-            Effect::Event(_) | Effect::MasterChanged { .. } | Effect::PublishStatus => {}
+            Effect::LookUpInterface { interface } => {
+                let at = self.now + self.address_delay;
+                let pending = Pending::Lookup {
+                    host: id,
+                    incarnation,
+                    interface,
+                };
+                self.schedule(at, pending);
+            }
+            Effect::Event(_)
+            | Effect::MasterChanged { .. }
+            | Effect::PublishStatus
+            | Effect::CloseSocket(_) => {}
             Effect::SaveMaintenance(names) => {
                 self.hosts[id].saved_maintenance = names.into_iter().collect();
             }
@@ -823,7 +960,17 @@ impl World {
     /// (its own copy comes back, as the kernel loops multicast back).
     fn broadcast(&mut self, from: HostId, socket: SocketKey, packet: &[u8]) {
         self.adverts_sent += 1;
-        if !self.hosts[from].link_up {
+        // RFC 9568 §5.1: the VRID is the second byte, the priority the third.
+        if let [_, vrid, priority, ..] = *packet {
+            self.adverts.push(AdvertSeen {
+                at: self.now,
+                host: from,
+                vrid,
+                priority,
+            });
+        }
+        // Sent on a socket of a deleted interface: it fails.
+        if !self.wired(from) || socket.ifindex != self.hosts[from].ifindex {
             return;
         }
         let (source, destination) = if socket.ipv6 {
@@ -836,7 +983,7 @@ impl World {
         };
         for to in 0..self.hosts.len() {
             let heard = to == from
-                || (self.hosts[to].link_up
+                || (self.wired(to)
                     && !self.cut.contains(&(from.min(to), from.max(to)))
                     && !self.lost(from)
                     && !self.lost(to));
@@ -850,7 +997,7 @@ impl World {
             };
             let datagram = Datagram {
                 socket: SocketKey {
-                    ifindex: IFINDEX,
+                    ifindex: self.hosts[to].ifindex,
                     ipv6: socket.ipv6,
                 },
                 source,
