@@ -132,7 +132,14 @@ pub enum Command {
     /// installed) side by side on the same lab and scenarios, printed as a
     /// Markdown table with medians, ranges and ratios.
     ///
-    /// Exit status: 0 when the demo ran, 1 when it could not.
+    /// With --chaos, runs random fault schedules instead (agents killed,
+    /// stopped, cut off, partitioned, flooded, reloaded...), each drawn from a
+    /// printed seed and checked by a 100 Hz sampler against RFC 9568's bounds;
+    /// a violation prints its seed, schedule and timeline, the batch a Markdown
+    /// table per fault kind. Replay a run with --runs 1 --seed SEED.
+    ///
+    /// Exit status: 0 when the demo ran (with --chaos: and nothing was
+    /// violated), 1 otherwise.
     Lab(LabArgs),
     /// Write the manual pages, shell completions and configuration reference.
     #[command(hide = true)]
@@ -248,6 +255,7 @@ pub struct GenerateArgs {
 }
 /// Arguments of `twinstar lab`.
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("mode").args(["bench", "chaos"]).multiple(false)))]
 pub struct LabArgs {
     /// Advertisement interval of the two agents (10ms..40.95s in 10 ms steps).
     #[arg(long, default_value = "100ms", value_parser = parse_interval)]
@@ -258,9 +266,26 @@ pub struct LabArgs {
     /// Run the benchmark against keepalived instead of the demo.
     #[arg(long)]
     pub bench: bool,
-    /// Benchmark: runs per latency scenario.
-    #[arg(long, default_value_t = 5, requires = "bench")]
-    pub runs: usize,
+    /// Run random fault schedules against two agents instead of the demo.
+    #[arg(long)]
+    pub chaos: bool,
+    /// Benchmark: runs per latency scenario (default 5). Chaos: how many runs
+    /// (default 100).
+    #[arg(long, requires = "mode")]
+    pub runs: Option<usize>,
+    /// Chaos: the batch seed (decimal or 0x hex); run 1 uses it as is, so
+    /// `--runs 1 --seed S` replays a run whose seed is S. Default: from the clock.
+    #[arg(long, value_parser = parse_seed, requires = "chaos")]
+    pub seed: Option<u64>,
+    /// Chaos: only these fault kinds, comma separated: kill, stop, link-flap,
+    /// partition, loss, vip-deleted, interface-recreated, cpu-hog, rogue-advert,
+    /// advert-flood, reload. Default: all.
+    #[arg(long, value_delimiter = ',', value_parser = parse_fault, requires = "chaos")]
+    pub faults: Vec<twinstar::lab::chaos::schedule::FaultKind>,
+    /// Chaos: one more key for both agents' instance, as a YAML line (such as
+    /// `accept: true`); repeat for several.
+    #[arg(long, value_name = "YAML", requires = "chaos")]
+    pub agent_key: Vec<String>,
     /// Benchmark: runs of the convergence scenario.
     #[arg(long, default_value_t = 10, requires = "bench")]
     pub convergence_runs: usize,
@@ -273,6 +298,17 @@ pub struct LabArgs {
     /// Benchmark: how long the CPU hog saturates every core.
     #[arg(long, default_value = "60s", value_parser = config::parse_duration, requires = "bench")]
     pub hog: std::time::Duration,
+}
+fn parse_seed(text: &str) -> Result<u64, String> {
+    let parsed = match text.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => text.parse(),
+    };
+    parsed.map_err(|e| format!("{text} is not a 64-bit seed: {e}"))
+}
+fn parse_fault(text: &str) -> Result<twinstar::lab::chaos::schedule::FaultKind, String> {
+    text.parse()
+        .map_err(|e: twinstar::lab::chaos::schedule::UnknownFault| e.to_string())
 }
 fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
     let interval = config::parse_duration(text)?;
@@ -317,6 +353,34 @@ mod tests {
             panic!("not run: {cli:?}")
         };
         assert_eq!(run.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn lab_chaos_takes_runs_seed_and_faults_and_runs_needs_a_mode() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args).map(|cli| cli.command);
+        let Ok(Command::Lab(lab)) = parse(&[
+            "twinstar",
+            "lab",
+            "--chaos",
+            "--runs",
+            "7",
+            "--seed",
+            "0x10",
+            "--faults",
+            "kill,loss",
+        ]) else {
+            panic!("lab --chaos")
+        };
+        use twinstar::lab::chaos::schedule::FaultKind;
+        assert!(lab.chaos && !lab.bench);
+        assert_eq!(lab.runs, Some(7));
+        assert_eq!(lab.seed, Some(16));
+        assert_eq!(lab.faults, vec![FaultKind::Kill, FaultKind::Loss]);
+        assert!(parse(&["twinstar", "lab", "--chaos", "--faults", "meteor"]).is_err());
+        assert!(parse(&["twinstar", "lab", "--runs", "3"]).is_err());
+        assert!(parse(&["twinstar", "lab", "--seed", "3"]).is_err());
+        assert!(parse(&["twinstar", "lab", "--bench", "--chaos"]).is_err());
+        assert!(parse(&["twinstar", "lab", "--bench", "--runs", "3"]).is_ok());
     }
 
     #[test]

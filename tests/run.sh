@@ -2,8 +2,8 @@
 # Runs every twinstar test on a fresh Debian machine, as root: installs what the
 # tests need (keepalived as an interop peer, iproute2 and nftables for the
 # namespace lab, tcpdump for captures), checks formatting and lints, runs the unit,
-# property, simulation and network-namespace tests, builds and checks the Debian
-# package (tests/package.sh), and a short run of every fuzz target.
+# property, simulation and network-namespace tests and the chaos suite, builds
+# and checks the Debian package (tests/package.sh), and a short run of every fuzz target.
 #
 #   FUZZ_SECONDS=0 bash tests/run.sh   # skip the fuzz runs (default: 15 s a target)
 #
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 
 source "$(dirname "$0")/need.sh"
 install_missing keepalived:keepalived iproute2:ip nftables:nft tcpdump:tcpdump iputils-ping:ping \
-    man-db:man util-linux:unshare
+    man-db:man util-linux:unshare procps:sysctl
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
@@ -48,8 +48,9 @@ summary() {
 }
 
 # cargo's status, not tee's: a failing test must fail the run, after the summary.
+# The chaos suite does 5 runs here; its 50 come in the optimised step below.
 cargo_status=0
-cargo test --all-targets 2>&1 | tee "$log" || cargo_status=$?
+TWINSTAR_CHAOS_RUNS=5 cargo test --all-targets 2>&1 | tee "$log" || cargo_status=$?
 if [ "$cargo_status" -ne 0 ]; then
     echo "==> cargo test failed (exit $cargo_status)"
     summary "$cargo_status"
@@ -62,6 +63,18 @@ echo "==> 10,000 random fault schedules through whole simulated agents (release)
 cargo test --release --test sim_agents random_fault_schedules -- --nocapture 2>&1 | tee -a "$log" || cargo_status=$?
 if [ "$cargo_status" -ne 0 ]; then
     echo "==> the release fault schedules failed (exit $cargo_status)"
+    summary "$cargo_status"
+fi
+
+# The chaos suite (tests/chaos.rs): 50 random fault schedules against two real
+# agents in namespaces, every invariant checked by a 100 Hz sampler; any
+# violation fails the run. It needs nft, ip, tc and sysctl (installed above).
+echo "==> chaos suite: 50 random fault schedules against two agents in namespaces (release)"
+chaos_started=$SECONDS
+TWINSTAR_CHAOS_RUNS=50 cargo test --release --test chaos -- --nocapture 2>&1 | tee -a "$log" || cargo_status=$?
+echo "==> chaos suite: $((SECONDS - chaos_started)) s (budget 300 s, build included)"
+if [ "$cargo_status" -ne 0 ]; then
+    echo "==> the chaos suite failed (exit $cargo_status)"
     summary "$cargo_status"
 fi
 

@@ -188,6 +188,40 @@ impl GenerateArgs {
 }
 
 impl LabArgs {
+    /// Runs the chaos batch, prints its table; fails on any violation.
+    fn chaos(&self, program: std::path::PathBuf) -> ExitCode {
+        let seed = self.seed.unwrap_or_else(lab::chaos::fresh_seed);
+        let id = std::process::id();
+        let options = lab::chaos::ChaosOptions {
+            program,
+            runs: self.runs.unwrap_or(100).max(1),
+            seed,
+            faults: self.faults.clone(),
+            extra_keys: self.agent_key.clone(),
+            prefix: format!("tschaos{id}"),
+            workdir: std::env::temp_dir().join(format!("twinstar-chaos-{id}")),
+            catch_interrupt: true,
+        };
+        println!(
+            "chaos: {} runs from seed {seed}; namespaces {}-*",
+            options.runs, options.prefix
+        );
+        match lab::chaos::run(&options) {
+            Ok(report) => {
+                println!("\n{}", report.markdown());
+                if report.passed() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
+            }
+            Err(e) => {
+                eprintln!("twinstar lab --chaos: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+
     /// Runs the demo; needs root for namespaces and raw sockets.
     pub fn run(&self) -> ExitCode {
         if !nix::unistd::geteuid().is_root() {
@@ -201,10 +235,13 @@ impl LabArgs {
                 return ExitCode::FAILURE;
             }
         };
+        if self.chaos {
+            return self.chaos(program);
+        }
         if self.bench {
             let options = lab::bench::BenchOptions {
                 program,
-                runs: self.runs,
+                runs: self.runs.unwrap_or(5),
                 runs_convergence: self.convergence_runs,
                 only: self.only.clone(),
                 window: self.window,

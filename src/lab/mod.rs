@@ -7,6 +7,7 @@
 
 mod agent;
 pub mod bench;
+pub mod chaos;
 pub mod demo;
 pub mod keepalived;
 mod netns;
@@ -14,6 +15,6 @@ mod ping;
 mod topology;
 
 pub use agent::{Agent, AgentStatus};
-pub use netns::{enter_namespace, LabError, Namespace};
+pub use netns::{enter_namespace, netns_names, LabError, Namespace};
 pub use ping::Pinger;
 pub use topology::{Host, Lab};

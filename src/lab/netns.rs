@@ -25,6 +25,9 @@ pub enum LabError {
     /// The lab was interrupted (Ctrl-C).
     #[error("interrupted")]
     Interrupted,
+    /// A lab step could not be carried out (what and why).
+    #[error("{0}")]
+    Step(String),
 }
 
 /// Runs a command to completion; non-zero exit is an error carrying stderr.
@@ -43,6 +46,20 @@ pub fn run(program: &str, args: &[&str]) -> Result<Output, LabError> {
         return Err(LabError::Command { command, detail });
     }
     Ok(output)
+}
+
+/// The names of the network namespaces that exist now (`ip netns list`), to
+/// prove a lab left none behind.
+pub fn netns_names() -> Vec<String> {
+    run("ip", &["netns", "list"])
+        .map(|out| {
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|line| line.split_whitespace().next())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Moves the calling thread into the namespace `name` (see [`Namespace::enter`]);

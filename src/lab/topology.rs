@@ -21,6 +21,12 @@ pub struct Host {
 }
 
 impl Host {
+    /// The bridge-side port name of the host's cable, for nftables rules that
+    /// match `iifname` / `oifname` in the bridge namespace.
+    pub fn port(&self) -> &str {
+        &self.port
+    }
+
     /// The MAC address of the host's interface, as `ip` prints it.
     pub fn mac(&self) -> Result<String, LabError> {
         let out = self
@@ -115,20 +121,24 @@ impl Lab {
             ipv6: Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, u16::from(octet)),
             port: port.into(),
         };
-        Self::cable(bridge, &host)?;
+        Self::cable(bridge, &host, None)?;
         // Loopback too, as on any host: local services and checks use it.
         host.ns.ip(&["link", "set", "lo", "up"])?;
         Ok(host)
     }
 
-    /// Makes `host`'s cable: a veth pair from the bridge to its `eth0`, with
-    /// the host's addresses, up. The addresses come before the link is up, as
-    /// an interface's configuration usually does.
-    fn cable(bridge: &Namespace, host: &Host) -> Result<(), LabError> {
+    /// Makes `host`'s cable: a veth pair from the bridge to its `eth0` (with
+    /// `mac` on the host end, if given), with the host's addresses, up. The
+    /// addresses come before the link is up, as an interface's configuration
+    /// usually does.
+    fn cable(bridge: &Namespace, host: &Host, mac: Option<&str>) -> Result<(), LabError> {
         let (port, name) = (host.port.as_str(), host.ns.name());
-        bridge.ip(&[
-            "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", name,
-        ])?;
+        let mut add = vec!["link", "add", port, "type", "veth", "peer", "name", "eth0"];
+        if let Some(mac) = mac {
+            add.extend(["address", mac]);
+        }
+        add.extend(["netns", name]);
+        bridge.ip(&add)?;
         bridge.ip(&["link", "set", port, "master", "br0"])?;
         bridge.ip(&["link", "set", port, "up"])?;
         let ns = &host.ns;
@@ -149,7 +159,13 @@ impl Lab {
     /// Makes host `index`'s interface again after [`delete_interface`]
     /// (Self::delete_interface): same name and addresses, a new index and MAC.
     pub fn create_interface(&self, index: usize) -> Result<(), LabError> {
-        Self::cable(&self.bridge, &self.hosts[index])
+        Self::cable(&self.bridge, &self.hosts[index], None)
+    }
+
+    /// Like [`create_interface`](Self::create_interface), with the MAC the
+    /// interface had (`mac`), as a re-created NIC or a configured one keeps it.
+    pub fn recreate_interface(&self, index: usize, mac: &str) -> Result<(), LabError> {
+        Self::cable(&self.bridge, &self.hosts[index], Some(mac))
     }
 
     /// Pulls (`false`) or plugs back (`true`) host `index`'s cable at the bridge.
