@@ -67,7 +67,7 @@ fn the_lab_bounds_agree_with_the_rfc_oracle() {
             "{priority} {centis}"
         );
     }
-    let lab = Bounds::new(&world::PRIORITIES, world::INTERVAL);
+    let lab = Bounds::new(&world::PRIORITIES, world::INTERVAL, world::VIP_LIFETIME);
     let lowest = *world::PRIORITIES.iter().min().unwrap();
     let mdi = rfc::master_down_interval(lowest, world::INTERVAL);
     assert_eq!(lab.master_down, mdi);
@@ -75,6 +75,11 @@ fn the_lab_bounds_agree_with_the_rfc_oracle() {
     assert_eq!(lab.gap(), mdi + Duration::from_millis(110));
     // One advert interval + 100 ms, plus one sample.
     assert_eq!(lab.overlap(), world::INTERVAL + Duration::from_millis(110));
+    // A dead Master: its VIP lifetime, the kernel's second, 100 ms, a sample.
+    assert_eq!(
+        lab.dead_master_overlap(),
+        world::VIP_LIFETIME + Duration::from_millis(1110)
+    );
 }
 
 #[test]

@@ -24,6 +24,11 @@ pub const ACT_MARGIN: Duration = Duration::from_millis(100);
 /// How often the sampler probes; also the resolution of every measured span.
 pub const SAMPLE_PERIOD: Duration = Duration::from_millis(10);
 
+/// How late the kernel may remove an address whose lifetime ran out: it
+/// expires addresses from periodic work, not at the instant (measured on
+/// this kind of machine: a 2 s address was gone 2.2 s after it was added).
+pub const KERNEL_EXPIRY: Duration = Duration::from_secs(1);
+
 /// Loss faults: the chance left that an overlap outlasts its bound (the bound
 /// grows with the loss rate, see [`Bounds::overlap_under_loss`]).
 const LOSS_TAIL: f64 = 1e-6;
@@ -35,15 +40,19 @@ pub struct Bounds {
     pub interval: Duration,
     /// The longest Master_Down_Interval among the agents (the lowest priority's).
     pub master_down: Duration,
+    /// The kernel lifetime the agents give their VIPs (`vip_lifetime`).
+    pub vip_lifetime: Duration,
 }
 
 impl Bounds {
-    /// Bounds for agents with `priorities` advertising every `interval`.
-    pub fn new(priorities: &[u8], interval: Duration) -> Bounds {
+    /// Bounds for agents with `priorities` advertising every `interval` and
+    /// adding their VIPs with a kernel lifetime of `vip_lifetime`.
+    pub fn new(priorities: &[u8], interval: Duration, vip_lifetime: Duration) -> Bounds {
         let lowest = priorities.iter().copied().min().unwrap_or(1);
         Bounds {
             interval,
             master_down: master_down_interval(lowest, interval),
+            vip_lifetime,
         }
     }
 
@@ -61,6 +70,16 @@ impl Bounds {
     /// plus [`ACT_MARGIN`] and one sample period.
     pub fn overlap(&self) -> Duration {
         self.interval + ACT_MARGIN + SAMPLE_PERIOD
+    }
+
+    /// The longest time a Master that was killed or stopped (SIGKILL,
+    /// SIGSTOP: nothing of it runs any more) may still answer beside its
+    /// successor. No protocol message can reach a dead host: its VIPs go when
+    /// their kernel lifetime, renewed by the agent while it was alive, runs
+    /// out — at most `vip_lifetime` after the signal, plus the kernel's
+    /// [`KERNEL_EXPIRY`], [`ACT_MARGIN`] and one sample period.
+    pub fn dead_master_overlap(&self) -> Duration {
+        self.vip_lifetime + KERNEL_EXPIRY + ACT_MARGIN + SAMPLE_PERIOD
     }
 
     /// [`overlap`](Self::overlap) while `percent` % of frames are lost: the
@@ -111,7 +130,11 @@ mod tests {
 
     #[test]
     fn bounds_use_the_lowest_priority_and_grow_with_loss() {
-        let b = Bounds::new(&[150, 100], Duration::from_millis(100));
+        let b = Bounds::new(
+            &[150, 100],
+            Duration::from_millis(100),
+            Duration::from_secs(2),
+        );
         assert_eq!(b.master_down, Duration::from_nanos(360_937_500));
         assert_eq!(b.gap(), Duration::from_nanos(470_937_500));
         assert_eq!(b.overlap(), Duration::from_millis(210));

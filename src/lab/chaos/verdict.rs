@@ -175,9 +175,10 @@ fn overlap(run: &[&Sample], windows: &[FaultWindow], bounds: &Bounds, verdict: &
     worst.exempt_overlap = worst.exempt_overlap.max(counted_from - from);
     let counted = to - counted_from;
     worst.overlap = worst.overlap.max(counted);
-    let bound = match window.and_then(|w| w.loss_percent) {
-        Some(percent) => bounds.overlap_under_loss(percent),
-        None => bounds.overlap(),
+    let bound = match (kind, window.and_then(|w| w.loss_percent)) {
+        (Some(FaultKind::Kill | FaultKind::Stop), _) => bounds.dead_master_overlap(),
+        (_, Some(percent)) => bounds.overlap_under_loss(percent),
+        (_, None) => bounds.overlap(),
     };
     if counted > bound {
         let hosts = run.iter().fold(0u8, |all, s| all | s.answering);
@@ -299,7 +300,7 @@ mod tests {
     }
 
     fn bounds() -> Bounds {
-        Bounds::new(&[150, 100], ms(100))
+        Bounds::new(&[150, 100], ms(100), ms(2000))
     }
 
     fn window(kind: FaultKind, target: Option<usize>, start: u64, end: u64) -> FaultWindow {
@@ -331,12 +332,26 @@ mod tests {
     }
 
     #[test]
-    fn a_vip_that_stays_on_a_dead_master_is_an_overlap() {
+    fn a_dead_masters_vip_may_stay_until_its_lifetime_runs_out() {
+        // h1 killed at 1000 keeps the VIP (nothing of it runs) until its
+        // kernel lifetime ends; h2 answers from 1350.
         let samples = timeline(3000, |t| match t {
-            0..1000 => 1,
-            1000..1350 => 1,
+            0..1350 => 1,
             1350..2500 => 3,
-            _ => 1,
+            _ => 2,
+        });
+        let windows = [window(FaultKind::Kill, Some(0), 1000, 2000)];
+        let verdict = judge(&samples, &windows, &[], 2, &bounds());
+        assert_eq!(verdict.violations, vec![]);
+        assert_eq!(verdict.worst[&Some(FaultKind::Kill)].overlap, ms(1150));
+    }
+
+    #[test]
+    fn a_vip_that_outlives_a_dead_masters_lifetime_is_an_overlap() {
+        let samples = timeline(6000, |t| match t {
+            0..1350 => 1,
+            1350..4800 => 3,
+            _ => 2,
         });
         let windows = [window(FaultKind::Kill, Some(0), 1000, 2000)];
         let verdict = judge(&samples, &windows, &[], 2, &bounds());
@@ -348,7 +363,7 @@ mod tests {
                 Invariant::Overlap,
                 Some(FaultKind::Kill),
                 ms(1350),
-                ms(2500)
+                ms(4800)
             )
         );
     }

@@ -24,6 +24,10 @@ pub const INTERVAL: Duration = Duration::from_millis(100);
 /// before its own timers begin, on a loaded two-core machine.
 pub const STARTUP: Duration = Duration::from_secs(2);
 
+/// The kernel lifetime of the agents' VIPs (`vip_lifetime`): what bounds how
+/// long a killed or stopped Master keeps answering beside its successor.
+pub const VIP_LIFETIME: Duration = Duration::from_secs(2);
+
 /// One agent's configuration, written to its file before every (re)start
 /// and reload.
 #[derive(Debug, Clone)]
@@ -45,9 +49,11 @@ impl AgentConfig {
     pub fn text(&self) -> String {
         let mut text = format!(
             "instances:\n  - name: web\n    interface: eth0\n    vrid: {VRID}\n    priority: {}\n    \
-             advert_interval: {}ms\n    garp: {{count: {}}}\n    virtual_ips: [{VIP}/24]\n",
+             advert_interval: {}ms\n    vip_lifetime: {}s\n    garp: {{count: {}}}\n    \
+             virtual_ips: [{VIP}/24]\n",
             self.priority,
             INTERVAL.as_millis(),
+            VIP_LIFETIME.as_secs(),
             self.garp_count
         );
         if !self.peers.is_empty() {
@@ -109,7 +115,7 @@ impl ChaosLab {
         let mut world = ChaosLab {
             agents: Vec::new(),
             configs,
-            bounds: Bounds::new(&PRIORITIES, INTERVAL),
+            bounds: Bounds::new(&PRIORITIES, INTERVAL, VIP_LIFETIME),
             lab,
             macs,
             started: Vec::new(),
