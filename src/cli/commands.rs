@@ -56,15 +56,8 @@ impl RemoveVipsArgs {
                 return ExitCode::FAILURE;
             }
         };
-        let runtime = match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(runtime) => runtime,
-            Err(e) => {
-                eprintln!("twinstar: cannot start the async runtime: {e}");
-                return ExitCode::FAILURE;
-            }
+        let Some(runtime) = single_thread_runtime() else {
+            return ExitCode::FAILURE;
         };
         let lines = match runtime.block_on(daemon::remove_vips(&config)) {
             Ok(lines) => lines,
@@ -95,15 +88,8 @@ impl RunArgs {
     pub fn run(&self) -> ExitCode {
         init_logging(self.log_format);
         daemon::panic::install_abort_on_panic();
-        let runtime = match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(runtime) => runtime,
-            Err(e) => {
-                eprintln!("twinstar: cannot start the async runtime: {e}");
-                return ExitCode::FAILURE;
-            }
+        let Some(runtime) = single_thread_runtime() else {
+            return ExitCode::FAILURE;
         };
         let options = RunOptions {
             config_path: self.config.clone(),
@@ -359,6 +345,21 @@ fn summary(file: &str, config: &Config) -> String {
         .collect();
     let noun = if n == 1 { "instance" } else { "instances" };
     format!("{file}: OK, {n} {noun} ({})", instances.join(", "))
+}
+
+/// The one-thread tokio runtime the agent and `remove-vips` run on; `None`
+/// (the reason printed) when it cannot be built.
+fn single_thread_runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => Some(runtime),
+        Err(e) => {
+            eprintln!("twinstar: cannot start the async runtime: {e}");
+            None
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,19 +2,11 @@
 //! namespaces, with what a pinging client saw set against what RFC 9568 promises.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{Agent, Lab, LabError, Pinger};
 use crate::config::format_duration;
 use crate::vrrp::{master_down_interval, skew_time};
-
-/// Set by the SIGINT handler; every wait in the demo checks it.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_sigint(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
 
 /// What `twinstar lab` runs.
 #[derive(Debug, Clone)]
@@ -32,15 +24,7 @@ const PRIORITIES: [u8; 2] = [150, 100];
 
 /// Builds the lab, runs the demo, and removes everything again, also on Ctrl-C or error.
 pub fn run(options: &DemoOptions) -> Result<(), LabError> {
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-    unsafe {
-        let action = nix::sys::signal::SigAction::new(
-            nix::sys::signal::SigHandler::Handler(on_sigint),
-            nix::sys::signal::SaFlags::empty(),
-            nix::sys::signal::SigSet::empty(),
-        );
-        let _ = nix::sys::signal::sigaction(nix::sys::signal::Signal::SIGINT, &action);
-    }
+    crate::lab::interrupt::catch();
     let prefix = format!("tslab{}", std::process::id());
     let workdir = std::env::temp_dir().join(format!("twinstar-lab-{}", std::process::id()));
     println!("building the lab: namespaces {prefix}-h1, {prefix}-h2 (agents), {prefix}-cl (client), {prefix}-br (bridge)");
@@ -138,17 +122,10 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
-fn check_interrupt() -> Result<(), LabError> {
-    if INTERRUPTED.load(Ordering::SeqCst) {
-        return Err(LabError::Interrupted);
-    }
-    Ok(())
-}
-
 fn wait_state(agent: &Agent, state: &str, timeout: Duration) -> Result<(), LabError> {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
-        check_interrupt()?;
+        crate::lab::interrupt::check()?;
         if agent.status().and_then(|s| s.state("web")).as_deref() == Some(state) {
             return Ok(());
         }
@@ -164,7 +141,7 @@ fn wait_replies(pinger: &Pinger, count: usize, timeout: Duration) -> Result<(), 
     let deadline = Instant::now() + timeout;
     let start = pinger.replies();
     while Instant::now() < deadline {
-        check_interrupt()?;
+        crate::lab::interrupt::check()?;
         if pinger.replies() >= start + count {
             return Ok(());
         }

@@ -20,7 +20,6 @@ pub mod verdict;
 pub mod world;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use self::filters::LossMethod;
@@ -31,13 +30,6 @@ use self::schedule::{run_seed, FaultKind, Schedule};
 use self::verdict::{judge, Invariant, Violation};
 use self::world::{exited, tail, ChaosLab, STARTUP};
 use crate::lab::LabError;
-
-/// Set by the SIGINT handler of `twinstar lab --chaos`; checked between faults.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_sigint(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -72,15 +64,7 @@ pub fn fresh_seed() -> u64 {
 /// is left. The caller prints [`BatchReport::markdown`].
 pub fn run(options: &ChaosOptions) -> Result<BatchReport, LabError> {
     if options.catch_interrupt {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-        unsafe {
-            let action = nix::sys::signal::SigAction::new(
-                nix::sys::signal::SigHandler::Handler(on_sigint),
-                nix::sys::signal::SaFlags::empty(),
-                nix::sys::signal::SigSet::empty(),
-            );
-            let _ = nix::sys::signal::sigaction(nix::sys::signal::Signal::SIGINT, &action);
-        }
+        crate::lab::interrupt::catch();
     }
     let began = Instant::now();
     let mut started = Vec::new();
@@ -158,14 +142,6 @@ fn batch(
         runs.push(summary);
     }
     Ok(runs)
-}
-
-fn check_interrupt() -> Result<(), LabError> {
-    if INTERRUPTED.load(Ordering::SeqCst) {
-        Err(LabError::Interrupted)
-    } else {
-        Ok(())
-    }
 }
 
 /// Whether the lab is in its steady state in samples taken since `after`
@@ -252,7 +228,7 @@ fn one_run(
     }
     quiet.push((Duration::ZERO, epoch.elapsed()));
     for fault in &schedule.faults {
-        check_interrupt()?;
+        crate::lab::interrupt::check()?;
         std::thread::sleep(fault.delay);
         let master = ChaosLab::master(&sampler.recent(1)).unwrap_or(0);
         let pids: Vec<Option<u32>> = world.agents.iter().map(|a| a.pid()).collect();
