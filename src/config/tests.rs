@@ -28,7 +28,7 @@ instances:
 ";
 
 /// Errors as `line:col: message`, for exact comparison.
-fn errors(text: &str) -> Vec<String> {
+pub(super) fn errors(text: &str) -> Vec<String> {
     match parse_str(text, "config.yaml") {
         Ok(c) => panic!("expected errors, got {c:?}"),
         Err(ConfigErrors(errs)) => errs

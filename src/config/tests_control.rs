@@ -2,18 +2,8 @@
 
 use std::net::SocketAddr;
 
+use super::tests::errors;
 use super::*;
-
-/// Errors as `line:col: message`, for exact comparison.
-fn errors(text: &str) -> Vec<String> {
-    match parse_str(text, "config.yaml") {
-        Ok(c) => panic!("expected errors, got {c:?}"),
-        Err(ConfigErrors(errs)) => errs
-            .iter()
-            .map(|e| format!("{}:{}: {}", e.line, e.col, e.message))
-            .collect(),
-    }
-}
 
 /// A one-instance file (lines 1-5) followed by `top`, starting on line 6.
 fn with(top: &str) -> String {

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::tests::errors;
 use super::*;
 
 const GOOD: &str = "\
@@ -78,17 +79,6 @@ sync_groups:
     hooks:
       on_master: logger edge master
 ";
-
-/// Errors as `line:col: message`, for exact comparison.
-fn errors(text: &str) -> Vec<String> {
-    match parse_str(text, "config.yaml") {
-        Ok(c) => panic!("expected errors, got {c:?}"),
-        Err(ConfigErrors(errs)) => errs
-            .iter()
-            .map(|e| format!("{}:{}: {}", e.line, e.col, e.message))
-            .collect(),
-    }
-}
 
 /// A one-instance file (instance `web`, lines 1-5) with `extra` lines added to
 /// the instance and `top` lines after it.

@@ -2,18 +2,8 @@
 
 use std::time::Duration;
 
+use super::tests::errors;
 use super::*;
-
-/// Errors as `line:col: message`, for exact comparison.
-fn errors(text: &str) -> Vec<String> {
-    match parse_str(text, "config.yaml") {
-        Ok(c) => panic!("expected errors, got {c:?}"),
-        Err(ConfigErrors(errs)) => errs
-            .iter()
-            .map(|e| format!("{}:{}: {}", e.line, e.col, e.message))
-            .collect(),
-    }
-}
 
 /// `top` (starting on line 1), then one instance whose lines 3-7 end with
 /// `extra`, starting on line 8.
