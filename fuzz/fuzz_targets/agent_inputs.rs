@@ -1,6 +1,7 @@
 //! Drives one sans-IO agent with an arbitrary sequence of inputs: time passing,
 //! adverts (well-formed ones from peers, this host and strangers, and raw
-//! bytes), carrier changes, check results, address workers and hooks finishing
+//! bytes), carrier changes, interfaces removed and made again, the kernel's
+//! address notices and snapshots, check results, address workers and hooks finishing
 //! (or reporting jobs that were never asked for), failed sends, switchover,
 //! maintenance, reloads and a stop.
 //!
@@ -18,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
 use twinstar::agent::{
-    Agent, Datagram, DropReason, Effect, HookRunId, Input, InstanceId, SocketKey,
+    Agent, Datagram, DropReason, Effect, HookRunId, Input, InstanceFacts, InstanceId,
+    KernelAddress, SocketKey,
 };
 use twinstar::config::VirtualIp;
 use twinstar::control::Status;
@@ -70,6 +72,8 @@ struct Pending {
     last_seq: HashMap<InstanceId, u64>,
     hooks_seen: HashSet<HookRunId>,
     vips: HashMap<InstanceId, Vec<VirtualIp>>,
+    /// Interfaces the agent asked to look up again (re-created).
+    lookups: VecDeque<String>,
 }
 
 impl Pending {
@@ -86,6 +90,7 @@ impl Pending {
                     }
                     self.jobs.push_back((instance, seq));
                 }
+                Effect::LookUpInterface { interface } => self.lookups.push_back(interface),
                 Effect::RunHook(run) => {
                     assert!(
                         self.hooks_seen.insert(run.id),
@@ -198,6 +203,18 @@ fn outcome(bytes: &mut Bytes) -> ScriptOutcome {
 
 const NAMES: [&str; 5] = ["web", "db", "v6", "new", "nope"];
 
+/// One of the configured VIPs, this host's own address, or a stranger's.
+fn kernel_address(bytes: &mut Bytes) -> IpAddr {
+    match bytes.byte() % 6 {
+        0 => IpAddr::V4(Ipv4Addr::new(192, 0, 2, 51)),
+        1 => IpAddr::V4(Ipv4Addr::new(192, 0, 2, 61)),
+        2 => IpAddr::V4(Ipv4Addr::new(192, 0, 2, 52)),
+        3 => "2001:db8::53".parse().unwrap_or(IpAddr::V6(US_V6)),
+        4 => US_V4,
+        _ => IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1)),
+    }
+}
+
 fuzz_target!(|input: &[u8]| {
     let mut bytes = Bytes(input);
     let t0 = Instant::now();
@@ -212,7 +229,7 @@ fuzz_target!(|input: &[u8]| {
         if bytes.0.is_empty() {
             break;
         }
-        match bytes.byte() % 16 {
+        match bytes.byte() % 20 {
             0 | 1 => {
                 now += Duration::from_millis(u64::from(bytes.byte()) * 5);
                 while let Some(due) = agent.poll_timeout().filter(|due| *due <= now) {
@@ -338,6 +355,66 @@ fuzz_target!(|input: &[u8]| {
             15 if !stopped && bytes.byte() < 32 => {
                 agent.shutdown(now);
                 stopped = true;
+            }
+            16 => {
+                let ifindex = if bytes.bit() { 3 } else { 2 };
+                agent.handle(
+                    now,
+                    Input::AddressChanged {
+                        address: KernelAddress {
+                            ifindex,
+                            address: kernel_address(&mut bytes),
+                        },
+                        present: bytes.bit(),
+                    },
+                );
+            }
+            17 => {
+                let count = bytes.byte() % 4;
+                let snapshot = (0..count)
+                    .map(|_| KernelAddress {
+                        ifindex: if bytes.bit() { 3 } else { 2 },
+                        address: kernel_address(&mut bytes),
+                    })
+                    .collect();
+                agent.handle(now, Input::AddressSnapshot(snapshot));
+            }
+            18 => {
+                let eth1 = bytes.bit();
+                agent.handle(
+                    now,
+                    Input::LinkRemoved {
+                        ifindex: if eth1 { 3 } else { 2 },
+                        name: if eth1 { "eth1" } else { "eth0" }.to_owned(),
+                    },
+                );
+            }
+            19 => {
+                // The interface is back (made again, under a new index), or
+                // its lookup failed.
+                if let Some(interface) = pending.lookups.pop_front() {
+                    let found = bytes.bit();
+                    let facts = NAMES
+                        .iter()
+                        .map(|name| {
+                            let v6 = interface == "eth1";
+                            let facts = InstanceFacts {
+                                ifindex: if v6 { 13 } else { 12 },
+                                mac: [2, 0, 0, 0, 1, if v6 { 3 } else { 2 }],
+                                link_local: Some(US_V6),
+                                source: if v6 { IpAddr::V6(US_V6) } else { US_V4 },
+                                carrier: bytes.bit(),
+                            };
+                            let answer = if found {
+                                Ok(facts)
+                            } else {
+                                Err("no address yet".to_owned())
+                            };
+                            ((*name).to_owned(), answer)
+                        })
+                        .collect();
+                    agent.handle(now, Input::InterfaceFacts { interface, facts });
+                }
             }
             _ => {}
         }
