@@ -3,7 +3,6 @@
 //! agent continued, a cable plugged back, CPU hogs killed; the segment's drop
 //! rules are in [`super::filters`], the third host's adverts in [`super::rogue`]).
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
@@ -14,6 +13,7 @@ use super::rogue::Sender;
 use super::schedule::{Fault, FaultKind, Target};
 use super::verdict::FaultWindow;
 use super::world::{format_mac, ChaosLab, STARTUP, VIP};
+use crate::lab::hogs::Hogs;
 use crate::lab::LabError;
 
 /// A timestamped line of what the lab did, for the timeline.
@@ -235,36 +235,5 @@ impl Drop for Unplugged<'_> {
         if !self.plugged {
             let _ = self.world.lab.set_cable(self.index, true);
         }
-    }
-}
-
-/// Busy loops, killed by their pids when stopped or dropped.
-struct Hogs(Vec<Child>);
-
-impl Hogs {
-    fn start(count: usize) -> Result<Hogs, LabError> {
-        let mut hogs = Hogs(Vec::new());
-        for _ in 0..count {
-            hogs.0.push(
-                Command::new("sh")
-                    .args(["-c", "while :; do :; done"])
-                    .stdin(Stdio::null())
-                    .spawn()?,
-            );
-        }
-        Ok(hogs)
-    }
-
-    fn stop(&mut self) {
-        for mut child in self.0.drain(..) {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Hogs {
-    fn drop(&mut self) {
-        self.stop();
     }
 }

@@ -2,13 +2,13 @@
 //! instances, with or without extra segments), 6 (stability with every core
 //! saturated) and 7 (convergence of 100 instances started together).
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::{many_on_eth0, single_pair, start, vips_on, wait};
 use crate::lab::bench::measure::{cpu_time, rss_kib};
 use crate::lab::bench::node::{Kind, Spec};
 use crate::lab::bench::Bench;
+use crate::lab::hogs::Hogs;
 use crate::lab::{Lab, LabError};
 
 /// What scenarios 4 and 5 report per node.
@@ -143,38 +143,11 @@ pub fn stability(
     let (a, b, _ping) = single_pair(bench, &lab, kind, "hog", interval, "")?;
     let before = a.master_transitions() + b.master_transitions();
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let mut hogs = Hogs(
-        (0..cores)
-            .map(|_| {
-                Command::new("sh")
-                    .args(["-c", "while :; do :; done"])
-                    .stdin(Stdio::null())
-                    .spawn()
-            })
-            .collect::<Result<Vec<Child>, _>>()?,
-    );
+    let mut hogs = Hogs::start(cores)?;
     std::thread::sleep(window);
     hogs.stop();
     std::thread::sleep(interval * 10);
     Ok((a.master_transitions() + b.master_transitions()).saturating_sub(before))
-}
-
-/// CPU hogs, killed by their pids when dropped.
-struct Hogs(Vec<Child>);
-
-impl Hogs {
-    fn stop(&mut self) {
-        for mut child in self.0.drain(..) {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Hogs {
-    fn drop(&mut self) {
-        self.stop();
-    }
 }
 
 /// How long scenario 7 waits for an agent to converge before recording the bound.
