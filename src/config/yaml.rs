@@ -194,10 +194,92 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
         strict_booleans: true,
         with_snippet: false,
     };
-    serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|e| SyntaxError {
-        pos: e.location().map(Pos::from),
-        message: e.to_string(),
-    })
+    let lines = LineMap::new(text);
+    match serde_saphyr::from_str_with_options::<Node>(text, options) {
+        Ok(mut root) => {
+            lines.relocate_tree(&mut root);
+            Ok(root)
+        }
+        Err(e) => Err(SyntaxError {
+            pos: e.location().map(|loc| lines.relocate(Pos::from(loc))),
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// Translates the parser's positions into the lines an operator's tools count.
+///
+/// YAML counts a lone carriage return as a line break, so the parser does;
+/// editors, `grep -n` and `sed -n` count only line feeds. A file with a stray
+/// `\r` would otherwise be reported at a line it does not have.
+struct LineMap {
+    /// Character offset at which each of the parser's lines starts.
+    yaml_starts: Vec<usize>,
+    /// Character offset at which each line-feed-separated line starts.
+    starts: Vec<usize>,
+    /// The text's length in characters.
+    len: usize,
+}
+
+impl LineMap {
+    fn new(text: &str) -> Self {
+        let mut yaml_starts = vec![0];
+        let mut starts = vec![0];
+        let mut chars = text.chars().enumerate().peekable();
+        let mut len = 0;
+        while let Some((i, c)) = chars.next() {
+            len = i + 1;
+            match c {
+                '\n' => {
+                    yaml_starts.push(i + 1);
+                    starts.push(i + 1);
+                }
+                '\r' if chars.peek().map(|&(_, next)| next) != Some('\n') => {
+                    yaml_starts.push(i + 1);
+                }
+                _ => {}
+            }
+        }
+        LineMap {
+            yaml_starts,
+            starts,
+            len,
+        }
+    }
+
+    /// The operator's line and column of the parser's `pos`.
+    fn relocate(&self, pos: Pos) -> Pos {
+        let line_index = usize::try_from(pos.line.saturating_sub(1)).unwrap_or(usize::MAX);
+        let Some(&line_start) = self.yaml_starts.get(line_index) else {
+            // Past the last line: the end of the text.
+            return self.at_offset(self.len);
+        };
+        let col = usize::try_from(pos.col.saturating_sub(1)).unwrap_or(usize::MAX);
+        self.at_offset(line_start.saturating_add(col).min(self.len))
+    }
+
+    fn at_offset(&self, offset: usize) -> Pos {
+        let line = self.starts.partition_point(|&start| start <= offset);
+        let start = self.starts[line.saturating_sub(1)];
+        Pos {
+            line: line as u64,
+            col: (offset - start + 1) as u64,
+        }
+    }
+
+    fn relocate_tree(&self, node: &mut Node) {
+        node.pos = self.relocate(node.pos);
+        match &mut node.kind {
+            Kind::Map(entries) => {
+                for (key, value) in entries {
+                    key.pos = self.relocate(key.pos);
+                    self.relocate_tree(value);
+                }
+            }
+            Kind::Seq(items) => items.iter_mut().for_each(|item| self.relocate_tree(item)),
+            _ => {}
+        }
+    }
 }
 
 #[cfg(test)]
@@ -258,6 +340,17 @@ mod tests {
         let Kind::Map(m) = root.kind else { panic!() };
         assert_eq!(m.len(), 2);
         assert_eq!(m[1].0.pos, at(2, 1));
+    }
+
+    #[test]
+    fn a_lone_carriage_return_does_not_start_a_line() {
+        // The parser sees four lines here; grep, sed and editors see one.
+        let err = parse("a: 1\rb: 2\r\rc: \u{2}").unwrap_err();
+        assert_eq!(err.pos, Some(at(1, 15)));
+        let root = parse("a: 1\r\nb: 2\rc: 3\n").unwrap();
+        let Kind::Map(m) = root.kind else { panic!() };
+        assert_eq!(m[1].0.pos, at(2, 1));
+        assert_eq!(m[2].0.pos, at(2, 6));
     }
 
     #[test]
