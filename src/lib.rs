@@ -7,6 +7,7 @@
 //!   groups, handover, hooks in order, switchover, maintenance, drops;
 //! - [`config`]: the YAML model, validated with file:line:col errors;
 //! - [`platform`]: raw VRRP sockets, netlink, AF_PACKET announcements;
+//! - [`quorum`]: the quorum lease as data, between the agent and the etcd worker;
 //! - [`daemon`]: the I/O shell: the event loop that feeds the agent and
 //!   carries out its effects;
 //! - [`notify`]: the event stream and hook runs;
@@ -20,6 +21,7 @@ pub mod daemon;
 pub mod lab;
 pub mod notify;
 pub mod platform;
+pub mod quorum;
 pub mod track;
 pub mod vrrp;
 pub mod wire;

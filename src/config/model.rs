@@ -43,6 +43,61 @@ pub struct Config {
     /// kernel lifetime of the virtual IPs, the default of every instance's own
     /// `vip_lifetime`.
     pub vip_lifetime: VipLifetime,
+    /// `quorum` (default none: plain VRRP): the lease a router must hold in
+    /// etcd before it adds its VIPs. See [`Quorum`].
+    pub quorum: Option<Quorum>,
+    /// `node_id` (default: the host name): who this node is in the quorum
+    /// store; the value of the keys it holds.
+    pub node_id: String,
+}
+
+/// `quorum`: the split-brain guard. A router may add its VIPs only while it
+/// holds its key in etcd under a live lease of this node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quorum {
+    /// `quorum.etcd`: where the lease lives.
+    pub etcd: EtcdQuorum,
+    /// `quorum.on_loss` (default `release`): what a node does while etcd is
+    /// unreachable (as opposed to held by another node).
+    pub on_loss: OnQuorumLoss,
+}
+
+/// `quorum.etcd`: the etcd cluster and the lease.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EtcdQuorum {
+    /// `quorum.etcd.endpoints` (required, at least one): `http://` or
+    /// `https://` URLs of the etcd members.
+    pub endpoints: Vec<String>,
+    /// `quorum.etcd.prefix` (default `/twinstar`): where the keys live.
+    pub prefix: String,
+    /// `quorum.etcd.lease_ttl` (default `2s`): the lease's time to live; a
+    /// Master that cannot renew stops serving before it runs out.
+    pub lease_ttl: Duration,
+    /// `quorum.etcd.tls` (default none): TLS for `https://` endpoints.
+    pub tls: Option<EtcdTls>,
+}
+
+/// `quorum.etcd.tls`: the CA that signs the members' certificates, and our
+/// client certificate when the cluster asks for one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EtcdTls {
+    /// `tls.ca` (required): PEM file of the CA.
+    pub ca: std::path::PathBuf,
+    /// `tls.cert` (with `key`): PEM client certificate.
+    pub cert: Option<std::path::PathBuf>,
+    /// `tls.key` (with `cert`): PEM private key of the client certificate.
+    pub key: Option<std::path::PathBuf>,
+}
+
+/// `quorum.on_loss`: availability or safety while etcd cannot be reached.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OnQuorumLoss {
+    /// `release`: never risk two Masters: without the lease, no VIPs.
+    #[default]
+    Release,
+    /// `keep`: while etcd is unreachable (not held by another node), fall
+    /// back to plain VRRP.
+    Keep,
 }
 
 /// `control`: who may use the control socket `<runtime-dir>/control.sock`.
@@ -77,6 +132,8 @@ impl Config {
             metrics: None,
             realtime_priority: 0,
             vip_lifetime: VipLifetime::Derived,
+            quorum: None,
+            node_id: String::new(),
         }
     }
 

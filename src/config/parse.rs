@@ -191,6 +191,8 @@ fn config(ck: &mut Checker, root: &Node) -> Option<Config> {
         script_user: script_user?,
         control: control?,
         metrics: metrics?,
+        quorum: None,
+        node_id: String::new(),
     })
 }
 
