@@ -31,8 +31,9 @@ use std::path::Path;
 pub use duration::{format as format_duration, parse as parse_duration};
 pub use error::{ConfigError, ConfigErrors};
 pub use model::{
-    defaults, AddressFamily, Check, CheckKind, Command, Config, Control, EventSinks, Garp, Hook,
-    Hooks, HttpCheck, Instance, Ipv4Checksum, Metrics, SyncGroup, Track, VipLifetime, VirtualIp,
+    defaults, AddressFamily, Check, CheckKind, Command, Config, Control, EtcdQuorum, EtcdTls,
+    EventSinks, Garp, Hook, Hooks, HttpCheck, Instance, Ipv4Checksum, Metrics, OnQuorumLoss,
+    Quorum, SyncGroup, Track, VipLifetime, VirtualIp,
 };
 pub use parse::parse_str;
 
