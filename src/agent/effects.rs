@@ -81,6 +81,8 @@ pub enum Input {
     /// Every address on the host, read in full: after the kernel dropped
     /// notifications, and now and then in case one was missed. A hint too.
     AddressSnapshot(Vec<KernelAddress>),
+    /// The quorum worker reported on the lease or a key.
+    Quorum(crate::quorum::QuorumReport),
     /// [`Agent::poll_timeout`] has passed.
     Timeout,
 }
@@ -197,6 +199,9 @@ pub enum Effect {
     },
     /// Persist the maintenance set so that it survives a restart.
     SaveMaintenance(Vec<String>),
+    /// Ask the quorum worker to take or give up a key; it answers with
+    /// [`Input::Quorum`].
+    Quorum(crate::quorum::QuorumRequest),
     /// Something a reader waits for changed (a state, priority, Master, VIP
     /// or check): rewrite status.json and the metrics soon. Counters alone
     /// never ask for it; see [`Agent::status_version`].

@@ -204,6 +204,8 @@ impl Agent {
                     i.send_failed(&error);
                 }
             }
+            // Nothing asks the quorum worker yet.
+            Input::Quorum(_) => {}
         }
         self.deadline_cache = None;
         self.settle();

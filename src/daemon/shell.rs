@@ -367,6 +367,8 @@ impl Shell {
                 }
                 Effect::CloseSocket(key) => self.sockets.close_one(&key),
                 Effect::PublishStatus => self.status_dirty = true,
+                // No quorum worker yet: the agent asks for none.
+                Effect::Quorum(_) => {}
             }
         }
         if std::mem::take(&mut self.status_dirty) {

@@ -975,6 +975,7 @@ impl World {
             Effect::SaveMaintenance(names) => {
                 self.hosts[id].saved_maintenance = names.into_iter().collect();
             }
+            Effect::Quorum(request) => panic!("host {id}: no quorum configured, yet {request:?}"),
         }
     }
 
