@@ -577,6 +577,7 @@ pub(super) fn accepted_keys() -> Vec<String> {
     [
         under("", TOP_KEYS),
         under("instances[].", INSTANCE_KEYS),
+        under("instances[].virtual_ips[].", vip::VIP_KEYS),
         under("instances[].garp.", GARP_KEYS),
         under("instances[].track[].", &track_only),
         under("checks[].", CHECK_KEYS),

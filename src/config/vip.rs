@@ -12,7 +12,7 @@ use super::reader::{Checker, MapReader};
 use super::yaml::{Kind, Node, Pos};
 
 /// The keys of a VIP written as a mapping.
-const VIP_KEYS: &[&str] = &["address", "interface"];
+pub(super) const VIP_KEYS: &[&str] = &["address", "interface"];
 
 /// Parses `192.0.2.50/24` or `2001:db8::50/64`. The prefix length is required:
 /// it decides the on-link route the Master gets with the address, and guessing
