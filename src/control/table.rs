@@ -190,7 +190,7 @@ fn vips(instance: &InstanceStatus) -> String {
         .map(|v| {
             let presence = if v.present { "on" } else { "off" };
             match &v.interface {
-                Some(on) => format!("{} on {} {presence}", cell(&v.address), cell(on)),
+                Some(on) => format!("{} ({}) {presence}", cell(&v.address), cell(on)),
                 None => format!("{} {presence}", cell(&v.address)),
             }
         })
