@@ -11,6 +11,7 @@
 //! an interface deleted and made again is followed without restarting the
 //! worker, and every job of the instance still runs in one queue, in order.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use tracing::{debug, warn};
 use crate::agent::{AddressJob, AddressTarget, Input};
 use crate::config::{InterfaceName, VirtualIp};
 use crate::platform::announce::Announcer;
-use crate::platform::netlink::Netlink;
+use crate::platform::netlink::{InterfaceAddress, Netlink};
 
 use super::progress::Pulse;
 
@@ -265,25 +266,21 @@ async fn remove_all(
     }
 }
 
-/// The addresses on each interface that carries a VIP of the target, by
-/// interface; an interface that could not be read is left out (logged).
-async fn addresses_by_place(
-    target: &AddressTarget,
-    netlink: &Netlink,
-) -> Vec<(
-    VirtualIp,
-    Place,
-    Option<Vec<crate::platform::netlink::InterfaceAddress>>,
-)> {
+/// A VIP, where it lives, and the addresses there (`None`: unreadable).
+type PlacedVip = (VirtualIp, Place, Option<Vec<InterfaceAddress>>);
+
+/// Each VIP of the target with its interface and the addresses on it; a VIP
+/// whose interface is missing is left out, one whose addresses could not be
+/// read (logged) comes with `None`.
+async fn addresses_by_place(target: &AddressTarget, netlink: &Netlink) -> Vec<PlacedVip> {
     let mut places = Places::new(target, netlink);
-    let mut listed: HashMap<u32, Option<Vec<crate::platform::netlink::InterfaceAddress>>> =
-        HashMap::new();
+    let mut listed: HashMap<u32, Option<Vec<InterfaceAddress>>> = HashMap::new();
     let mut found = Vec::with_capacity(target.vips.len());
     for vip in &target.vips {
         let Some(place) = places.of(vip).await else {
             continue;
         };
-        if !listed.contains_key(&place.ifindex) {
+        if let Entry::Vacant(slot) = listed.entry(place.ifindex) {
             let on = match netlink.addresses(place.ifindex).await {
                 Ok(on) => Some(on),
                 Err(e) => {
@@ -291,7 +288,7 @@ async fn addresses_by_place(
                     None
                 }
             };
-            listed.insert(place.ifindex, on);
+            slot.insert(on);
         }
         let on = listed.get(&place.ifindex).cloned().flatten();
         found.push((*vip, place, on));
