@@ -247,3 +247,55 @@ fn remove_vips_takes_each_vip_off_its_own_interface() {
         "the host's own address stays"
     );
 }
+
+/// The link-local address of `interface` on lab host `host`.
+fn link_local(lab: &Lab, host: usize, interface: &str) -> std::net::Ipv6Addr {
+    let out = ip(
+        &lab.hosts[host].ns,
+        &[
+            "-o", "-6", "addr", "show", "dev", interface, "scope", "link",
+        ],
+    );
+    out.split_whitespace()
+        .find_map(|w| w.split('/').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no link-local on {interface}: {out}"))
+}
+
+#[test]
+fn an_ipv6_vip_is_announced_from_its_own_interface() {
+    if !can_run_lab("vip_interface_ipv6") {
+        return;
+    }
+    let lab = heartbeat_lab("vi6");
+    let a_mac = lab.hosts[0].mac().unwrap();
+    let na = Capture::start(
+        &lab.client.ns,
+        "eth0",
+        &format!("ether src {a_mac} and icmp6 and ip6[40] == 136"),
+    );
+    let config = "instances:\n  - name: web\n    interface: eth1\n    vrid: 72\n    \
+                  advert_interval: 100ms\n    virtual_ips:\n      \
+                  - {address: 2001:db8::50/64, interface: eth0}\n";
+    let a = agent(&lab, "vi6", 0, config);
+    a.wait_for_state(
+        "web",
+        "master",
+        master_down_interval(100, INTERVAL) + STARTUP,
+    )
+    .unwrap();
+    let frame = na.frame_after(|| {});
+    assert!(frame.len() >= 78, "short NA {frame:02x?}");
+    let source = std::net::Ipv6Addr::from(<[u8; 16]>::try_from(&frame[22..38]).unwrap());
+    let target = std::net::Ipv6Addr::from(<[u8; 16]>::try_from(&frame[62..78]).unwrap());
+    assert_eq!(
+        target,
+        "2001:db8::50".parse::<std::net::Ipv6Addr>().unwrap()
+    );
+    assert_eq!(
+        source,
+        link_local(&lab, 0, "eth0"),
+        "NA not from eth0's link-local"
+    );
+    assert_ne!(source, link_local(&lab, 0, "eth1"));
+    assert!(has_on(&lab, 0, "eth0", "2001:db8::50"), "{}", a.log());
+}
