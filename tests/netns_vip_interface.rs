@@ -299,3 +299,28 @@ fn an_ipv6_vip_is_announced_from_its_own_interface() {
     assert_ne!(source, link_local(&lab, 0, "eth1"));
     assert!(has_on(&lab, 0, "eth0", "2001:db8::50"), "{}", a.log());
 }
+
+#[test]
+fn a_vip_interface_deleted_and_made_again_is_followed_by_name() {
+    if !can_run_lab("vip_interface_recreated") {
+        return;
+    }
+    let lab = heartbeat_lab("vid");
+    let (a, b) = elect(&lab, "vid");
+    let old_index = support::netns::ifindex(&lab.hosts[0].ns, "eth0");
+    let deleted = Instant::now();
+    lab.delete_interface(0).unwrap();
+    a.wait_for_state("web", "fault", MARGIN).unwrap();
+    let mdi = master_down_interval(100, INTERVAL);
+    state_between(&b, "web", "master", deleted, Duration::ZERO, mdi);
+    // Made again: a new index, the same name. A leaves Fault and, higher
+    // and preempting, takes the VIP back onto the new eth0.
+    lab.create_interface(0).unwrap();
+    assert_ne!(support::netns::ifindex(&lab.hosts[0].ns, "eth0"), old_index);
+    a.wait_for_state("web", "master", mdi + MARGIN).unwrap();
+    assert!(
+        wait_until(MARGIN, || lab.holders(VIP).unwrap() == vec![true, false]),
+        "A alone should hold the VIP on its new eth0\n{}",
+        logs(&a, &b)
+    );
+}
