@@ -59,7 +59,7 @@ fn mistakes_in_the_mapping_form_are_reported_where_they_are() {
             "8:19: virtual IP 192.0.2.52 has no prefix length; write 192.0.2.52/24 (or /32 for a host address)",
             "9:34: unknown key `interfase` in a virtual IP; did you mean `interface`?",
             "10:19: address must be an address with prefix length such as 192.0.2.50/24, found a list",
-            "11:45: interface must be an interface name such as `eth0`, found a list",
+            "11:45: interface must be text, found a list",
         ]
     );
 }

@@ -6,9 +6,8 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::ifname::InterfaceName;
 use super::model::VirtualIp;
-use super::reader::{Checker, MapReader};
+use super::reader::{interface_name, Checker, MapReader};
 use super::yaml::{Kind, Node, Pos};
 
 /// The keys of a VIP written as a mapping.
@@ -155,26 +154,8 @@ fn item(ck: &mut Checker, node: &Node, advert_interface: Option<&str>) -> Option
             });
             let interface = match map.get("interface") {
                 None => Some(None),
-                Some(n) => match &n.kind {
-                    Kind::Str(s) => match InterfaceName::new(s) {
-                        Ok(_) if advert_interface == Some(s.as_str()) => Some(None),
-                        Ok(name) => Some(Some(name)),
-                        Err(e) => {
-                            ck.error(n.pos, e);
-                            None
-                        }
-                    },
-                    other => {
-                        ck.error(
-                            n.pos,
-                            format!(
-                                "interface must be an interface name such as `eth0`, found {}",
-                                other.type_name()
-                            ),
-                        );
-                        None
-                    }
-                },
+                Some(n) => interface_name(ck, n)
+                    .map(|name| Some(name).filter(|_| advert_interface != Some(name.as_str()))),
             };
             Some(VirtualIp {
                 interface: interface?,
