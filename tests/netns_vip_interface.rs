@@ -70,6 +70,18 @@ fn elect(lab: &Lab, tag: &str) -> (Agent, Agent) {
         !has_on(lab, 0, "eth1", VIP),
         "A's VIP is on the heartbeat link"
     );
+    // Status names the VIP's interface, since it is not the adverts'.
+    let wanted =
+        serde_json::json!({"address": "192.0.2.50/24", "present": true, "interface": "eth0"});
+    let vip = || {
+        a.status()
+            .map(|s| s.0["instances"][0]["virtual_ips"][0].clone())
+    };
+    assert!(
+        wait_until(MARGIN, || vip().as_ref() == Some(&wanted)),
+        "status shows {:?}",
+        vip()
+    );
     (a, b)
 }
 
