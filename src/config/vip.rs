@@ -214,10 +214,9 @@ pub fn list(ck: &mut Checker, node: &Node, advert_interface: Option<&str>) -> Op
             ok = false;
             continue;
         };
-        let item = node;
         if let Some(first) = first_family.filter(|f| f.address_family() != vip.address_family()) {
             ck.error(
-                item.pos,
+                node.pos,
                 format!(
                     "{vip} is {} but {first} is {}; an instance serves one address family, \
                      so put {} addresses in a second instance (it may use the same vrid)",
@@ -231,7 +230,7 @@ pub fn list(ck: &mut Checker, node: &Node, advert_interface: Option<&str>) -> Op
         first_family.get_or_insert(vip);
         if let Some(first) = seen.get(&vip.addr) {
             ck.error(
-                item.pos,
+                node.pos,
                 format!(
                     "{} is listed twice (first on line {})",
                     vip.addr, first.line
@@ -239,9 +238,9 @@ pub fn list(ck: &mut Checker, node: &Node, advert_interface: Option<&str>) -> Op
             );
             ok = false;
         }
-        seen.entry(vip.addr).or_insert(item.pos);
+        seen.entry(vip.addr).or_insert(node.pos);
         vips.push(vip);
-        positions.push(item.pos);
+        positions.push(node.pos);
     }
     ok.then_some(VipList { vips, positions })
 }
