@@ -84,6 +84,7 @@ impl Agent {
     /// An interface exists with this index and carrier.
     pub(super) fn on_link(&mut self, now: Instant, ifindex: u32, name: &str, carrier: bool) {
         let previous = self.carrier.insert(ifindex, carrier);
+        self.vip_links.on_link(ifindex, name, carrier);
         // A rename takes the index away from its old name.
         for (other, index) in self.links.index_of.iter_mut() {
             if other != name && *index == Some(ifindex) {
@@ -115,6 +116,7 @@ impl Agent {
     /// An interface was deleted: its instances fault and their sockets go.
     pub(super) fn on_link_removed(&mut self, now: Instant, ifindex: u32, name: &str) {
         self.carrier.remove(&ifindex);
+        self.vip_links.on_link_removed(ifindex, name);
         // A late deletion of an index the name no longer has (it was made
         // again meanwhile) leaves the name alone.
         let is_current = match self.links.index_of.get(name) {

@@ -24,6 +24,7 @@ pub mod receive;
 mod reconcile;
 mod reload;
 mod status;
+mod vip_links;
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -77,6 +78,8 @@ pub struct Agent {
     carrier: HashMap<u32, bool>,
     /// Which index each followed interface has now, and who must rebind.
     links: links::LinkBook,
+    /// The interfaces that carry VIPs but not adverts, and their carrier.
+    vip_links: vip_links::VipLinks,
     checks: CheckStates,
     groups: Vec<GroupCore>,
     retiring_groups: Vec<GroupCore>,
@@ -107,6 +110,7 @@ impl Agent {
             sockets: HashMap::new(),
             carrier: HashMap::new(),
             links: links::LinkBook::default(),
+            vip_links: vip_links::VipLinks::default(),
             checks: CheckStates::default(),
             groups: Vec::new(),
             retiring_groups: Vec::new(),
@@ -370,6 +374,7 @@ impl Agent {
                 let link_up = self.link_up(index);
                 let mut a = health::assess(&i.config, &self.config, &self.checks.states, link_up);
                 a.fault_reasons.extend(self.link_fault(index));
+                a.fault_reasons.extend(self.vip_link_faults(index));
                 if let Some(until) = i.before_master_failed_until {
                     let left = until.saturating_duration_since(now).as_secs();
                     a.fault_reasons

@@ -230,16 +230,20 @@ impl Agent {
 
     /// The kernel says `address` was added or removed: verify every instance
     /// it contradicts.
+    /// A VIP's interface index not known yet (no link report named it)
+    /// matches any: a needless `Verify` is cheap, a missed repair is not.
     pub(super) fn on_address_changed(&mut self, address: KernelAddress, present: bool) {
-        for i in &mut self.instances {
-            if i.facts.ifindex == address.ifindex
-                && i.config
-                    .virtual_ips
-                    .iter()
-                    .any(|vip| vip.addr == address.address)
-                && present != i.reconcile.holding
-            {
-                i.want_verify(&mut self.out);
+        for index in 0..self.instances.len() {
+            let i = &self.instances[index];
+            let contradicts = present != i.reconcile.holding
+                && i.config.virtual_ips.iter().any(|vip| {
+                    vip.addr == address.address
+                        && self
+                            .vip_ifindex(index, vip)
+                            .is_none_or(|ifindex| ifindex == address.ifindex)
+                });
+            if contradicts {
+                self.instances[index].want_verify(&mut self.out);
             }
         }
     }
@@ -247,10 +251,15 @@ impl Agent {
     /// Every address on the host: verify every instance it contradicts.
     pub(super) fn on_address_snapshot(&mut self, addresses: &[KernelAddress]) {
         let on: HashSet<(u32, IpAddr)> = addresses.iter().map(|a| (a.ifindex, a.address)).collect();
-        for i in &mut self.instances {
-            let ifindex = i.facts.ifindex;
-            if i.differs(|vip| on.contains(&(ifindex, vip.addr))) {
-                i.want_verify(&mut self.out);
+        let anywhere: HashSet<IpAddr> = addresses.iter().map(|a| a.address).collect();
+        for index in 0..self.instances.len() {
+            let i = &self.instances[index];
+            let differs = i.differs(|vip| match self.vip_ifindex(index, vip) {
+                Some(ifindex) => on.contains(&(ifindex, vip.addr)),
+                None => anywhere.contains(&vip.addr),
+            });
+            if differs {
+                self.instances[index].want_verify(&mut self.out);
             }
         }
     }

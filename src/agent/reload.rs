@@ -24,7 +24,8 @@ pub struct Setup {
     /// Per instance name: its interface facts, or why they could not be had
     /// (then the instance does not start). Needed for instances that start.
     pub facts: HashMap<String, Result<InstanceFacts, String>>,
-    /// Current up-with-carrier state of the interfaces `interface` checks watch.
+    /// Current up-with-carrier state of the interfaces `interface` checks
+    /// watch and of those that carry virtual IPs but not adverts.
     pub links: HashMap<String, bool>,
 }
 
@@ -69,6 +70,7 @@ impl Agent {
         for event in self.checks.configure(&new, &links, now) {
             self.out.push(Effect::Event(EventRecord::Check(event)));
         }
+        self.vip_links.configure(&new, &links);
         let mut summary = ReloadSummary::default();
         let mut kept = Vec::new();
         for mut instance in mem::take(&mut self.instances) {

@@ -59,6 +59,7 @@ impl Agent {
                         .map(|v| VipStatus {
                             address: v.to_string(),
                             present: i.present.contains(v),
+                            interface: v.interface.map(|name| name.to_string()),
                         })
                         .collect(),
                     counters: InstanceCounters {

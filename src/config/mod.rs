@@ -15,6 +15,7 @@
 mod duration;
 mod error;
 mod health;
+mod ifname;
 mod model;
 mod parse;
 mod parse_control;
@@ -32,8 +33,8 @@ pub use duration::{format as format_duration, parse as parse_duration};
 pub use error::{ConfigError, ConfigErrors};
 pub use model::{
     defaults, AddressFamily, Check, CheckKind, Command, Config, Control, EtcdQuorum, EtcdTls,
-    EventSinks, Garp, Hook, Hooks, HttpCheck, Instance, Ipv4Checksum, Metrics, OnQuorumLoss,
-    Quorum, SyncGroup, Track, VipLifetime, VirtualIp,
+    EventSinks, Garp, Hook, Hooks, HttpCheck, Instance, InterfaceName, Ipv4Checksum, Metrics,
+    OnQuorumLoss, Quorum, SyncGroup, Track, VipLifetime, VirtualIp,
 };
 pub use parse::parse_str;
 
@@ -60,3 +61,5 @@ mod tests_control;
 mod tests_health;
 #[cfg(test)]
 mod tests_lifetime;
+#[cfg(test)]
+mod tests_vip;

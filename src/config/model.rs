@@ -12,6 +12,7 @@ use std::time::Duration;
 pub use super::health::{
     Check, CheckKind, Command, EventSinks, Hook, Hooks, HttpCheck, SyncGroup, Track,
 };
+pub use super::ifname::InterfaceName;
 
 /// A whole configuration file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -183,7 +184,11 @@ pub struct Instance {
     pub accept: bool,
     /// `virtual_ips` (required, at least one): the addresses moved between hosts,
     /// each with its prefix length (`192.0.2.50/24`, `2001:db8::50/64`), all of one
-    /// address family and none listed twice.
+    /// address family and none listed twice. An item may be a mapping
+    /// `{address: 192.0.2.50/24, interface: eth0}` to put that VIP on another
+    /// interface than the adverts' (a dedicated heartbeat network); its
+    /// announcements go out there, and losing that interface's carrier is a
+    /// Fault of the instance.
     pub virtual_ips: Vec<VirtualIp>,
     /// `ipv4_checksum` (`pseudo-header` or `rfc9568`, default `pseudo-header`; IPv4
     /// only): how the advertisement checksum is computed. See [`Ipv4Checksum`].
@@ -223,6 +228,28 @@ impl Instance {
     /// while Master; `None` adds them for good.
     pub fn address_lifetime(&self) -> Option<Duration> {
         self.vip_lifetime.resolve(self.advert_interval)
+    }
+
+    /// The interface `vip` lives on: its own `interface`, else the instance's.
+    pub fn vip_interface<'a>(&'a self, vip: &'a VirtualIp) -> &'a str {
+        vip.interface
+            .as_ref()
+            .map_or(self.interface.as_str(), InterfaceName::as_str)
+    }
+
+    /// The interfaces that carry VIPs of this instance other than the advert
+    /// interface, each once, in the order first listed. Their carrier counts
+    /// for the instance's health like the advert interface's.
+    pub fn vip_only_interfaces(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for vip in &self.virtual_ips {
+            if let Some(name) = &vip.interface {
+                if !names.contains(&name.as_str()) {
+                    names.push(name.as_str());
+                }
+            }
+        }
+        names
     }
 }
 
@@ -294,6 +321,12 @@ pub struct VirtualIp {
     pub addr: IpAddr,
     /// The prefix length: 0..=32 for IPv4, 0..=128 for IPv6.
     pub prefix_len: u8,
+    /// The interface the address lives on when it is not the instance's
+    /// advert `interface`; `None` means the advert interface (a VIP written
+    /// with that interface's name is stored as `None` too). Part of the
+    /// VIP's identity: moving it to another interface is removing it from
+    /// one and adding it to the other.
+    pub interface: Option<InterfaceName>,
 }
 
 impl VirtualIp {

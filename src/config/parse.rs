@@ -244,11 +244,14 @@ struct Ident {
     interface: Option<String>,
     vrid: Option<(u8, Pos)>,
     family: Option<AddressFamily>,
+    /// Each VIP's address on the interface it lives on, with its position.
+    vips: Vec<(String, IpAddr, Pos)>,
 }
 
 fn check_unique<'a>(ck: &mut Checker, idents: impl Iterator<Item = &'a Ident>) {
     let mut names: HashMap<&str, Pos> = HashMap::new();
     let mut routers: HashMap<(&str, u8, AddressFamily), (&str, Pos)> = HashMap::new();
+    let mut addresses: HashMap<(&str, IpAddr), (&str, Pos)> = HashMap::new();
     for id in idents {
         let name = id.name.as_ref().map_or("", |(n, _)| n.as_str());
         if let Some((n, pos)) = &id.name {
@@ -279,6 +282,25 @@ fn check_unique<'a>(ck: &mut Checker, idents: impl Iterator<Item = &'a Ident>) {
                 ),
                 None => {
                     routers.insert(key, (name, pos));
+                }
+            }
+        }
+        // Two instances adding one address to one interface would take it
+        // from each other; the same address on two interfaces is allowed
+        // (a VIP written with its interface names which one it means).
+        for (ifname, address, pos) in &id.vips {
+            match addresses.get(&(ifname.as_str(), *address)) {
+                Some((other, first)) if *other != name => ck.error(
+                    *pos,
+                    format!(
+                        "{address} on {ifname} is already a virtual IP of instance `{other}` \
+                         (line {}); an address on an interface belongs to one instance",
+                        first.line
+                    ),
+                ),
+                Some(_) => {}
+                None => {
+                    addresses.insert((ifname.as_str(), *address), (name, *pos));
                 }
             }
         }
@@ -321,7 +343,21 @@ fn instance(
             "virtual_ips",
             "the list of virtual IPs such as `- 192.0.2.50/24`",
         )
-        .and_then(|n| vip::list(ck, n));
+        .and_then(|n| vip::list(ck, n, interface.as_deref()));
+    if let (Some(list), Some(ifname)) = (&virtual_ips, &interface) {
+        id.vips = list
+            .vips
+            .iter()
+            .zip(&list.positions)
+            .map(|(vip, pos)| {
+                let on = vip
+                    .interface
+                    .map_or(ifname.clone(), |i| i.as_str().to_owned());
+                (on, vip.addr, *pos)
+            })
+            .collect();
+    }
+    let virtual_ips = virtual_ips.map(|list| list.vips);
     id.family = virtual_ips
         .as_ref()
         .and_then(|v| v.first())
@@ -541,6 +577,7 @@ pub(super) fn accepted_keys() -> Vec<String> {
     [
         under("", TOP_KEYS),
         under("instances[].", INSTANCE_KEYS),
+        under("instances[].virtual_ips[].", vip::VIP_KEYS),
         under("instances[].garp.", GARP_KEYS),
         under("instances[].track[].", &track_only),
         under("checks[].", CHECK_KEYS),

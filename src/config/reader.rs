@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::duration;
 use super::error::ConfigError;
+use super::ifname::InterfaceName;
 use super::model::Command;
 use super::yaml::{Key, Kind, Node, Pos};
 
@@ -312,22 +313,16 @@ pub fn name_value(ck: &mut Checker, node: &Node) -> Option<String> {
 
 /// A Linux network interface name, as `interface:` of an instance or a check.
 pub fn interface_value(ck: &mut Checker, node: &Node) -> Option<String> {
+    interface_name(ck, node).map(|name| name.as_str().to_owned())
+}
+
+/// An interface name as [`interface_value`] checks it, as its value type.
+pub fn interface_name(ck: &mut Checker, node: &Node) -> Option<InterfaceName> {
     let ifname = string(ck, "interface", node)?;
-    // Linux's rules for interface names (dev_valid_name): at most IFNAMSIZ - 1 bytes.
-    let bad_char = |c: char| c == '/' || c == ':' || c.is_whitespace();
-    if ifname.is_empty()
-        || ifname.len() > 15
-        || ifname == "."
-        || ifname == ".."
-        || ifname.contains(bad_char)
-    {
-        ck.error(
-            node.pos,
-            format!("interface `{ifname}` is not a valid Linux interface name; use 1 to 15 characters without `/`, `:` or spaces"),
-        );
-        return None;
-    }
-    Some(ifname.to_owned())
+    // Linux's rules for interface names, in one place.
+    InterfaceName::new(ifname)
+        .map_err(|why| ck.error(node.pos, why))
+        .ok()
 }
 
 /// A command: a string for `/bin/sh -c`, or a list of a program and its arguments.

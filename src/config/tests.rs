@@ -68,11 +68,13 @@ fn good_config_reads_every_key() {
             virtual_ips: vec![
                 VirtualIp {
                     addr: ip("192.0.2.50"),
-                    prefix_len: 24
+                    prefix_len: 24,
+                    interface: None,
                 },
                 VirtualIp {
                     addr: ip("192.0.2.51"),
-                    prefix_len: 24
+                    prefix_len: 24,
+                    interface: None,
                 },
             ],
             ipv4_checksum: Ipv4Checksum::Rfc9568,

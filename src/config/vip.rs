@@ -1,11 +1,17 @@
-//! Parsing and checking virtual IPs written as `address/prefix-length`.
+//! Parsing and checking virtual IPs: `address/prefix-length`, or a mapping
+//! `{address: 192.0.2.50/24, interface: eth0}` for a VIP that lives on
+//! another interface than the one carrying the adverts (a dedicated
+//! heartbeat network).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::model::VirtualIp;
-use super::reader::Checker;
+use super::reader::{interface_name, Checker, MapReader};
 use super::yaml::{Kind, Node, Pos};
+
+/// The keys of a VIP written as a mapping.
+pub(super) const VIP_KEYS: &[&str] = &["address", "interface"];
 
 /// Parses `192.0.2.50/24` or `2001:db8::50/64`. The prefix length is required:
 /// it decides the on-link route the Master gets with the address, and guessing
@@ -42,7 +48,11 @@ pub fn parse(text: &str) -> Result<VirtualIp, String> {
             ))
         }
     };
-    let vip = VirtualIp { addr, prefix_len };
+    let vip = VirtualIp {
+        addr,
+        prefix_len,
+        interface: None,
+    };
     check_host_address(vip).map_err(|why| format!("{vip} cannot be a virtual IP: {why}"))?;
     Ok(vip)
 }
@@ -105,9 +115,71 @@ fn check_v6(a: Ipv6Addr, prefix_len: u8) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// A valid `virtual_ips` list, with where each item was written (for the
+/// checks across instances).
+pub struct VipList {
+    /// The virtual IPs, in the order written.
+    pub vips: Vec<VirtualIp>,
+    /// Where each of `vips` was written.
+    pub positions: Vec<Pos>,
+}
+
+/// One item of `virtual_ips`: a string, or a mapping with `address` and
+/// `interface`. An `interface` equal to the instance's own (`advert_interface`)
+/// is the same as none, so that both spellings mean one VIP (and a reload
+/// from one to the other changes nothing).
+fn item(ck: &mut Checker, node: &Node, advert_interface: Option<&str>) -> Option<VirtualIp> {
+    match &node.kind {
+        Kind::Str(s) => parse(s).map_err(|e| ck.error(node.pos, e)).ok(),
+        Kind::Map(_) => {
+            let map = MapReader::new(ck, node, "a virtual IP", VIP_KEYS)?;
+            let address = map.required(
+                ck,
+                "this virtual IP",
+                "address",
+                "the address with prefix length such as `192.0.2.50/24`",
+            );
+            let vip = address.and_then(|n| match &n.kind {
+                Kind::Str(s) => parse(s).map_err(|e| ck.error(n.pos, e)).ok(),
+                other => {
+                    ck.error(
+                        n.pos,
+                        format!(
+                            "address must be an address with prefix length such as 192.0.2.50/24, found {}",
+                            other.type_name()
+                        ),
+                    );
+                    None
+                }
+            });
+            let interface = match map.get("interface") {
+                None => Some(None),
+                Some(n) => interface_name(ck, n)
+                    .map(|name| Some(name).filter(|_| advert_interface != Some(name.as_str()))),
+            };
+            Some(VirtualIp {
+                interface: interface?,
+                ..vip?
+            })
+        }
+        other => {
+            ck.error(
+                node.pos,
+                format!(
+                    "a virtual IP must be an address with prefix length such as 192.0.2.50/24 \
+                     (or a mapping `{{address: 192.0.2.50/24, interface: eth0}}`), found {}",
+                    other.type_name()
+                ),
+            );
+            None
+        }
+    }
+}
+
 /// The `virtual_ips` list: every mistake is reported, including mixed address
-/// families and addresses listed twice.
-pub fn list(ck: &mut Checker, node: &Node) -> Option<Vec<VirtualIp>> {
+/// families and addresses listed twice. `advert_interface` is the instance's
+/// `interface`, when valid.
+pub fn list(ck: &mut Checker, node: &Node, advert_interface: Option<&str>) -> Option<VipList> {
     let items = match &node.kind {
         Kind::Seq(items) => items,
         Kind::Str(s) => {
@@ -134,27 +206,17 @@ pub fn list(ck: &mut Checker, node: &Node) -> Option<Vec<VirtualIp>> {
     }
     let mut ok = true;
     let mut vips = Vec::with_capacity(items.len());
+    let mut positions = Vec::with_capacity(items.len());
     let mut first_family: Option<VirtualIp> = None;
     let mut seen: HashMap<IpAddr, Pos> = HashMap::new();
-    for item in items {
-        let vip = match &item.kind {
-            Kind::Str(s) => parse(s),
-            other => Err(format!(
-                "a virtual IP must be an address with prefix length such as 192.0.2.50/24, found {}",
-                other.type_name()
-            )),
-        };
-        let vip = match vip {
-            Ok(v) => v,
-            Err(e) => {
-                ck.error(item.pos, e);
-                ok = false;
-                continue;
-            }
+    for node in items {
+        let Some(vip) = item(ck, node, advert_interface) else {
+            ok = false;
+            continue;
         };
         if let Some(first) = first_family.filter(|f| f.address_family() != vip.address_family()) {
             ck.error(
-                item.pos,
+                node.pos,
                 format!(
                     "{vip} is {} but {first} is {}; an instance serves one address family, \
                      so put {} addresses in a second instance (it may use the same vrid)",
@@ -168,7 +230,7 @@ pub fn list(ck: &mut Checker, node: &Node) -> Option<Vec<VirtualIp>> {
         first_family.get_or_insert(vip);
         if let Some(first) = seen.get(&vip.addr) {
             ck.error(
-                item.pos,
+                node.pos,
                 format!(
                     "{} is listed twice (first on line {})",
                     vip.addr, first.line
@@ -176,10 +238,11 @@ pub fn list(ck: &mut Checker, node: &Node) -> Option<Vec<VirtualIp>> {
             );
             ok = false;
         }
-        seen.entry(vip.addr).or_insert(item.pos);
+        seen.entry(vip.addr).or_insert(node.pos);
         vips.push(vip);
+        positions.push(node.pos);
     }
-    ok.then_some(vips)
+    ok.then_some(VipList { vips, positions })
 }
 
 #[cfg(test)]

@@ -353,7 +353,7 @@ impl Collector for StatusCollector {
         family(
             &mut encoder,
             "virtual_ip_present",
-            "1 while the virtual IP is assigned to the instance's interface on this host, else 0.",
+            "1 while the virtual IP is on its interface on this host, else 0.",
             present,
         )
     }

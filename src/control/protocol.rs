@@ -22,7 +22,8 @@
 //! `master` (`address`, `priority`, or null), `advert_interval_ms`,
 //! `master_adver_interval_ms`, `since_transition_ms`, `maintenance`,
 //! `switchover_hold`, `last_peer` (`address`, `seen_ms_ago`, or null),
-//! `virtual_ips` (`address`, `present`) and `counters` (`adverts_received`,
+//! `virtual_ips` (`address`, `present`, and `interface` when the VIP lives
+//! on another interface than the adverts) and `counters` (`adverts_received`,
 //! `adverts_sent`, `priority_zero_received`, `priority_zero_sent`,
 //! `interval_mismatches`, `master_transitions`, `send_errors`,
 //! `answers_withheld`, `address_repairs`)), `checks`

@@ -127,8 +127,12 @@ pub struct PeerStatus {
 pub struct VipStatus {
     /// The address with its prefix length, as configured, e.g. `192.0.2.50/24`.
     pub address: String,
-    /// Whether the address is on the instance's interface on this host.
+    /// Whether the address is on its interface on this host.
     pub present: bool,
+    /// The interface it lives on, when not the instance's advert interface
+    /// (a dedicated heartbeat network); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
 }
 
 /// An instance's protocol counters, named after the VRRPv3 MIB (RFC 6527).
@@ -261,10 +265,12 @@ pub(crate) mod samples {
                         VipStatus {
                             address: "192.0.2.50/24".into(),
                             present: true,
+                            interface: None,
                         },
                         VipStatus {
                             address: "192.0.2.51/24".into(),
                             present: false,
+                            interface: Some("eth0".into()),
                         },
                     ],
                     counters: InstanceCounters {
@@ -303,6 +309,7 @@ pub(crate) mod samples {
                     virtual_ips: vec![VipStatus {
                         address: "2001:db8::50/64".into(),
                         present: false,
+                        interface: None,
                     }],
                     counters: InstanceCounters {
                         adverts_received: 880,
@@ -372,7 +379,7 @@ mod tests {
                     "last_peer": {"address": "192.0.2.2", "seen_ms_ago": 40},
                     "virtual_ips": [
                         {"address": "192.0.2.50/24", "present": true},
-                        {"address": "192.0.2.51/24", "present": false},
+                        {"address": "192.0.2.51/24", "present": false, "interface": "eth0"},
                     ],
                     "counters": {
                         "adverts_received": 3, "adverts_sent": 1200,

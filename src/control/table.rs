@@ -189,7 +189,10 @@ fn vips(instance: &InstanceStatus) -> String {
         .iter()
         .map(|v| {
             let presence = if v.present { "on" } else { "off" };
-            format!("{} {presence}", cell(&v.address))
+            match &v.interface {
+                Some(on) => format!("{} ({}) {presence}", cell(&v.address), cell(on)),
+                None => format!("{} {presence}", cell(&v.address)),
+            }
         })
         .collect();
     if vips.is_empty() {

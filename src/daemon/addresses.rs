@@ -3,8 +3,17 @@
 //!
 //! It runs as its own task so that a slow netlink round trip or a train of
 //! gratuitous ARPs never delays the protocol timers of any virtual router.
+//!
+//! The VIPs of one instance may live on several interfaces: on the advert
+//! interface (the target's, looked up by the agent), or on their own (a
+//! dedicated heartbeat network carries the adverts, the service network the
+//! VIPs). Those are looked up by name when a job needs them ([`Places`]), so
+//! an interface deleted and made again is followed without restarting the
+//! worker, and every job of the instance still runs in one queue, in order.
 
-use std::net::IpAddr;
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
@@ -12,9 +21,9 @@ use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
 use crate::agent::{AddressJob, AddressTarget, Input};
-use crate::config::VirtualIp;
+use crate::config::{InterfaceName, VirtualIp};
 use crate::platform::announce::Announcer;
-use crate::platform::netlink::Netlink;
+use crate::platform::netlink::{InterfaceAddress, Netlink};
 
 use super::progress::Pulse;
 
@@ -73,16 +82,10 @@ async fn run(
             AddressJob::Remove => {
                 holding = false;
                 stop_announcing(&mut announcing);
-                for vip in &target.vips {
-                    Box::pin(remove(&target, &netlink, vip)).await;
-                    present.retain(|v| v != vip);
-                }
+                Box::pin(remove_all(&target, &netlink, &target.vips, &mut present)).await;
             }
             AddressJob::Evict(vips) => {
-                for vip in &vips {
-                    Box::pin(remove(&target, &netlink, vip)).await;
-                    present.retain(|v| v != vip);
-                }
+                Box::pin(remove_all(&target, &netlink, &vips, &mut present)).await;
             }
             AddressJob::Verify => {
                 if let Some(found) = Box::pin(verify(&target, &netlink)).await {
@@ -91,7 +94,11 @@ async fn run(
             }
             AddressJob::Announce => {
                 stop_announcing(&mut announcing);
-                announcing = Some(tokio::spawn(announce(target.clone(), announcer.clone())));
+                announcing = Some(tokio::spawn(announce(
+                    target.clone(),
+                    netlink.clone(),
+                    announcer.clone(),
+                )));
             }
             AddressJob::Reconfigure {
                 vips,
@@ -106,11 +113,16 @@ async fn run(
                 target = Arc::new(next);
                 if holding {
                     // Only the difference: the VIPs kept are never removed
-                    // (a new lifetime is given to them in place).
-                    for vip in old.vips.iter().filter(|v| !target.vips.contains(v)) {
-                        Box::pin(remove(&target, &netlink, vip)).await;
-                        present.retain(|v| v != vip);
-                    }
+                    // (a new lifetime is given to them in place). A VIP
+                    // moved to another interface is a different VIP: it
+                    // leaves the old interface and is added on the new one.
+                    let gone: Vec<VirtualIp> = old
+                        .vips
+                        .iter()
+                        .filter(|v| !target.vips.contains(v))
+                        .copied()
+                        .collect();
+                    Box::pin(remove_all(&target, &netlink, &gone, &mut present)).await;
                     let added: Vec<VirtualIp> = if lifetime == old.lifetime {
                         target
                             .vips
@@ -124,8 +136,11 @@ async fn run(
                     Box::pin(add_all(&target, &netlink, &added, &mut present)).await;
                     if announcing.is_some() {
                         stop_announcing(&mut announcing);
-                        announcing =
-                            Some(tokio::spawn(announce(target.clone(), announcer.clone())));
+                        announcing = Some(tokio::spawn(announce(
+                            target.clone(),
+                            netlink.clone(),
+                            announcer.clone(),
+                        )));
                     }
                 } else {
                     present.retain(|v| target.vips.contains(v));
@@ -145,63 +160,180 @@ async fn run(
     stop_announcing(&mut announcing);
 }
 
-/// Adds (or renews the lifetime of) `vips`, noting those now on the interface.
+/// Where one VIP is put: the interface it lives on, as found now.
+#[derive(Debug, Clone)]
+struct Place {
+    /// Interface name, for logs.
+    interface: String,
+    /// Interface index.
+    ifindex: u32,
+    /// Interface MAC: the link-layer address the announcements claim.
+    mac: [u8; 6],
+    /// IPv6 link-local address, the source of Neighbor Advertisements.
+    link_local: Option<Ipv6Addr>,
+}
+
+/// The interfaces of one job's VIPs, each looked up at most once per job:
+/// the advert interface from the target, any other by name through netlink.
+struct Places<'a> {
+    target: &'a AddressTarget,
+    netlink: &'a Netlink,
+    found: HashMap<InterfaceName, Option<Place>>,
+}
+
+impl<'a> Places<'a> {
+    fn new(target: &'a AddressTarget, netlink: &'a Netlink) -> Self {
+        Places {
+            target,
+            netlink,
+            found: HashMap::new(),
+        }
+    }
+
+    /// Where `vip` lives now; `None` (logged) when its interface cannot be
+    /// found, for example while it is deleted and not yet made again.
+    async fn of(&mut self, vip: &VirtualIp) -> Option<Place> {
+        let Some(name) = vip.interface else {
+            return Some(Place {
+                interface: self.target.interface.clone(),
+                ifindex: self.target.ifindex,
+                mac: self.target.mac,
+                link_local: self.target.link_local,
+            });
+        };
+        if let Some(found) = self.found.get(&name) {
+            return found.clone();
+        }
+        let found = match self.look_up(name.as_str()).await {
+            Ok(place) => Some(place),
+            Err(e) => {
+                warn!(instance = %self.target.name, "looking up {name} for {vip} failed: {e}");
+                None
+            }
+        };
+        self.found.insert(name, found.clone());
+        found
+    }
+
+    async fn look_up(&self, name: &str) -> Result<Place, crate::platform::PlatformError> {
+        let link = self.netlink.link_by_name(name).await?;
+        // Only Neighbor Advertisements need the link-local source.
+        let link_local = match self.target.vips.first().map(|v| v.addr) {
+            Some(IpAddr::V6(_)) => self.netlink.link_local_ipv6(link.index).await?,
+            _ => None,
+        };
+        Ok(Place {
+            interface: name.to_owned(),
+            ifindex: link.index,
+            mac: link.mac,
+            link_local,
+        })
+    }
+}
+
+/// Adds (or renews the lifetime of) `vips`, noting those now on their interface.
 async fn add_all(
     target: &AddressTarget,
     netlink: &Netlink,
     vips: &[VirtualIp],
     present: &mut Vec<VirtualIp>,
 ) {
+    let mut places = Places::new(target, netlink);
     for vip in vips {
-        if add(target, netlink, vip).await && !present.contains(vip) {
+        let Some(place) = places.of(vip).await else {
+            continue;
+        };
+        if add(target, netlink, &place, vip).await && !present.contains(vip) {
             present.push(*vip);
         }
     }
 }
 
-/// Which of the target's VIPs the kernel has on the interface now; `None`
-/// when it could not be read.
+/// Removes `vips` from their interfaces, noting them gone. A VIP whose
+/// interface no longer exists went with it.
+async fn remove_all(
+    target: &AddressTarget,
+    netlink: &Netlink,
+    vips: &[VirtualIp],
+    present: &mut Vec<VirtualIp>,
+) {
+    let mut places = Places::new(target, netlink);
+    for vip in vips {
+        if let Some(place) = places.of(vip).await {
+            remove(target, netlink, &place, vip).await;
+        }
+        present.retain(|v| v != vip);
+    }
+}
+
+/// A VIP, where it lives, and the addresses there (`None`: unreadable).
+type PlacedVip = (VirtualIp, Place, Option<Vec<InterfaceAddress>>);
+
+/// Each VIP of the target with its interface and the addresses on it; a VIP
+/// whose interface is missing is left out, one whose addresses could not be
+/// read (logged) comes with `None`.
+async fn addresses_by_place(target: &AddressTarget, netlink: &Netlink) -> Vec<PlacedVip> {
+    let mut places = Places::new(target, netlink);
+    let mut listed: HashMap<u32, Option<Vec<InterfaceAddress>>> = HashMap::new();
+    let mut found = Vec::with_capacity(target.vips.len());
+    for vip in &target.vips {
+        let Some(place) = places.of(vip).await else {
+            continue;
+        };
+        if let Entry::Vacant(slot) = listed.entry(place.ifindex) {
+            let on = match netlink.addresses(place.ifindex).await {
+                Ok(on) => Some(on),
+                Err(e) => {
+                    warn!(instance = %target.name, "listing addresses on {} failed: {e}", place.interface);
+                    None
+                }
+            };
+            slot.insert(on);
+        }
+        let on = listed.get(&place.ifindex).cloned().flatten();
+        found.push((*vip, place, on));
+    }
+    found
+}
+
+/// Which of the target's VIPs the kernel has on their interfaces now; `None`
+/// when an interface that exists could not be read. A VIP whose interface
+/// is missing is not present.
 async fn verify(target: &AddressTarget, netlink: &Netlink) -> Option<Vec<VirtualIp>> {
-    match netlink.addresses(target.ifindex).await {
-        Ok(on) => Some(
-            target
-                .vips
-                .iter()
-                .filter(|vip| {
-                    on.iter()
-                        .any(|a| a.address == vip.addr && a.prefix_len == vip.prefix_len)
-                })
-                .copied()
-                .collect(),
-        ),
-        Err(e) => {
-            warn!(instance = %target.name, "listing addresses on {} failed: {e}", target.interface);
-            None
+    let mut present = Vec::new();
+    for (vip, _, on) in addresses_by_place(target, netlink).await {
+        let on = on?;
+        if on
+            .iter()
+            .any(|a| a.address == vip.addr && a.prefix_len == vip.prefix_len)
+        {
+            present.push(vip);
         }
     }
+    Some(present)
 }
 
 /// Adds one VIP with the target's lifetime, or renews it; true when it is
 /// on the interface now.
-async fn add(target: &AddressTarget, netlink: &Netlink, vip: &VirtualIp) -> bool {
+async fn add(target: &AddressTarget, netlink: &Netlink, place: &Place, vip: &VirtualIp) -> bool {
     match netlink
-        .add_address(target.ifindex, vip.addr, vip.prefix_len, target.lifetime)
+        .add_address(place.ifindex, vip.addr, vip.prefix_len, target.lifetime)
         .await
     {
         Ok(()) => true,
         Err(e) => {
-            warn!(instance = %target.name, "adding {vip} to {} failed: {e}", target.interface);
+            warn!(instance = %target.name, "adding {vip} to {} failed: {e}", place.interface);
             false
         }
     }
 }
 
-async fn remove(target: &AddressTarget, netlink: &Netlink, vip: &VirtualIp) {
+async fn remove(target: &AddressTarget, netlink: &Netlink, place: &Place, vip: &VirtualIp) {
     if let Err(e) = netlink
-        .remove_address(target.ifindex, vip.addr, vip.prefix_len)
+        .remove_address(place.ifindex, vip.addr, vip.prefix_len)
         .await
     {
-        warn!(instance = %target.name, "removing {vip} from {} failed: {e}", target.interface);
+        warn!(instance = %target.name, "removing {vip} from {} failed: {e}", place.interface);
     }
 }
 
@@ -212,24 +344,20 @@ fn stop_announcing(announcing: &mut Option<JoinHandle<()>>) {
     }
 }
 
-/// Removes VIPs of ours that are on the interface although we hold nothing yet.
+/// Removes VIPs of ours that are on their interface although we hold nothing yet.
 async fn remove_stale(target: &AddressTarget, netlink: &Netlink) {
-    let present = match netlink.addresses(target.ifindex).await {
-        Ok(present) => present,
-        Err(e) => {
-            warn!(instance = %target.name, "listing addresses on {} failed: {e}", target.interface);
-            return;
-        }
-    };
-    for vip in &target.vips {
-        if present.iter().any(|a| a.address == vip.addr) {
+    for (vip, place, on) in addresses_by_place(target, netlink).await {
+        let Some(on) = on else {
+            continue;
+        };
+        if on.iter().any(|a| a.address == vip.addr) {
             warn!(
                 instance = %target.name,
                 "removing {vip} from {}: left by an earlier run while we are not Master",
-                target.interface
+                place.interface
             );
             if let Err(e) = netlink
-                .remove_address(target.ifindex, vip.addr, vip.prefix_len)
+                .remove_address(place.ifindex, vip.addr, vip.prefix_len)
                 .await
             {
                 warn!(instance = %target.name, "removing stale {vip} failed: {e}");
@@ -239,35 +367,42 @@ async fn remove_stale(target: &AddressTarget, netlink: &Netlink) {
 }
 
 /// Sends `garp.count` announcement rounds `garp.interval` apart, then refreshes.
-async fn announce(target: Arc<AddressTarget>, announcer: Arc<Announcer>) {
+async fn announce(target: Arc<AddressTarget>, netlink: Arc<Netlink>, announcer: Arc<Announcer>) {
     for round in 0..target.garp.count {
         if round > 0 {
             tokio::time::sleep(target.garp.interval).await;
         }
-        announce_once(&target, &announcer);
+        announce_once(&target, &netlink, &announcer).await;
     }
     if let Some(every) = target.garp.refresh {
         loop {
             tokio::time::sleep(every).await;
-            announce_once(&target, &announcer);
+            announce_once(&target, &netlink, &announcer).await;
         }
     }
 }
 
-fn announce_once(target: &AddressTarget, announcer: &Announcer) {
+/// One round: every VIP announced on the interface it lives on, claiming
+/// that interface's MAC (RFC 9568 §6.4.2: the neighbours of that link are
+/// the ones that must learn where the address went).
+async fn announce_once(target: &AddressTarget, netlink: &Netlink, announcer: &Announcer) {
+    let mut places = Places::new(target, netlink);
     for vip in &target.vips {
-        let sent = match (vip.addr, target.link_local) {
-            (IpAddr::V4(addr), _) => announcer.send_garp(target.ifindex, target.mac, addr),
+        let Some(place) = places.of(vip).await else {
+            continue;
+        };
+        let sent = match (vip.addr, place.link_local) {
+            (IpAddr::V4(addr), _) => announcer.send_garp(place.ifindex, place.mac, addr),
             (IpAddr::V6(addr), Some(source)) => {
-                announcer.send_unsolicited_na(target.ifindex, target.mac, source, addr, false)
+                announcer.send_unsolicited_na(place.ifindex, place.mac, source, addr, false)
             }
             (IpAddr::V6(_), None) => {
-                debug!(instance = %target.name, "no link-local address: skipping NA for {vip}");
+                debug!(instance = %target.name, "no link-local address on {}: skipping NA for {vip}", place.interface);
                 continue;
             }
         };
         if let Err(e) = sent {
-            warn!(instance = %target.name, "announcing {vip} on {} failed: {e}", target.interface);
+            warn!(instance = %target.name, "announcing {vip} on {} failed: {e}", place.interface);
         }
     }
 }

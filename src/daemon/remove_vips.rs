@@ -28,7 +28,7 @@ pub enum VipRemoval {
 pub struct VipRemovalLine {
     /// The instance.
     pub instance: String,
-    /// Its interface.
+    /// The interface the VIP lives on.
     pub interface: String,
     /// The VIP.
     pub vip: VirtualIp,
@@ -52,65 +52,53 @@ impl fmt::Display for VipRemovalLine {
     }
 }
 
-/// Removes every VIP of `config` (address and prefix length, on its
-/// instance's interface) from this host, in the calling thread's network
-/// namespace; one line per VIP. Must run inside a tokio runtime.
+/// Removes every VIP of `config` (address and prefix length, on the
+/// interface it lives on: its own `interface`, else its instance's) from this
+/// host, in the calling thread's network namespace; one line per VIP. Must
+/// run inside a tokio runtime.
 pub async fn remove_vips(config: &Config) -> Result<Vec<VipRemovalLine>, PlatformError> {
     let netlink = Netlink::connect()?;
     let mut lines = Vec::new();
     for instance in &config.instances {
-        let line = |vip: &VirtualIp, outcome| VipRemovalLine {
-            instance: instance.name.clone(),
-            interface: instance.interface.clone(),
-            vip: *vip,
-            outcome,
-        };
-        let on = match netlink.link_by_name(&instance.interface).await {
-            Ok(link) => netlink
-                .addresses(link.index)
-                .await
-                .map(|on| (link.index, on)),
-            Err(e) => Err(e),
-        };
-        let (index, on) = match on {
-            Ok(found) => found,
-            Err(PlatformError::NoSuchInterface(_)) => {
-                lines.extend(
-                    instance
-                        .virtual_ips
-                        .iter()
-                        .map(|vip| line(vip, VipRemoval::NoInterface)),
-                );
-                continue;
-            }
-            Err(e) => {
-                let e = e.to_string();
-                lines.extend(
-                    instance
-                        .virtual_ips
-                        .iter()
-                        .map(|vip| line(vip, VipRemoval::Failed(e.clone()))),
-                );
-                continue;
-            }
-        };
         for vip in &instance.virtual_ips {
-            let there = on
-                .iter()
-                .any(|a| a.address == vip.addr && a.prefix_len == vip.prefix_len);
-            let outcome = if !there {
-                VipRemoval::Absent
-            } else {
-                match netlink
-                    .remove_address(index, vip.addr, vip.prefix_len)
-                    .await
-                {
-                    Ok(()) => VipRemoval::Removed,
-                    Err(e) => VipRemoval::Failed(e.to_string()),
-                }
-            };
-            lines.push(line(vip, outcome));
+            let interface = instance.vip_interface(vip);
+            lines.push(VipRemovalLine {
+                instance: instance.name.clone(),
+                interface: interface.to_owned(),
+                vip: *vip,
+                outcome: remove_one(&netlink, interface, vip).await,
+            });
         }
     }
     Ok(lines)
+}
+
+/// Takes `vip` off `interface` if it is there. The interface is looked up
+/// per VIP, since the VIPs of one instance may live on several.
+async fn remove_one(netlink: &Netlink, interface: &str, vip: &VirtualIp) -> VipRemoval {
+    let on = match netlink.link_by_name(interface).await {
+        Ok(link) => netlink
+            .addresses(link.index)
+            .await
+            .map(|on| (link.index, on)),
+        Err(e) => Err(e),
+    };
+    let (index, on) = match on {
+        Ok(found) => found,
+        Err(PlatformError::NoSuchInterface(_)) => return VipRemoval::NoInterface,
+        Err(e) => return VipRemoval::Failed(e.to_string()),
+    };
+    let there = on
+        .iter()
+        .any(|a| a.address == vip.addr && a.prefix_len == vip.prefix_len);
+    if !there {
+        return VipRemoval::Absent;
+    }
+    match netlink
+        .remove_address(index, vip.addr, vip.prefix_len)
+        .await
+    {
+        Ok(()) => VipRemoval::Removed,
+        Err(e) => VipRemoval::Failed(e.to_string()),
+    }
 }

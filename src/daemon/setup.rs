@@ -81,18 +81,29 @@ impl Sockets {
     }
 }
 
-/// Looks up every instance's interface and socket, and every watched link.
+/// Looks up every instance's interface and socket, and every watched link:
+/// those of `interface` checks and those that carry virtual IPs but not
+/// adverts (their carrier is part of their instance's health).
 pub async fn prepare(config: Config, netlink: &Netlink, sockets: &mut Sockets) -> Setup {
     let facts = facts_of(config.instances.iter(), netlink, sockets).await;
+    let checked = config.checks.iter().filter_map(|check| match &check.kind {
+        CheckKind::Interface(ifname) => Some(ifname.as_str()),
+        _ => None,
+    });
+    let vip_only = config
+        .instances
+        .iter()
+        .flat_map(config::Instance::vip_only_interfaces);
     let mut links = HashMap::new();
-    for check in &config.checks {
-        if let CheckKind::Interface(ifname) = &check.kind {
-            let up = match netlink.link_by_name(ifname).await {
-                Ok(link) => link.up && link.carrier,
-                Err(_) => false,
-            };
-            links.insert(ifname.clone(), up);
+    for ifname in checked.chain(vip_only) {
+        if links.contains_key(ifname) {
+            continue;
         }
+        let up = match netlink.link_by_name(ifname).await {
+            Ok(link) => link.up && link.carrier,
+            Err(_) => false,
+        };
+        links.insert(ifname.to_owned(), up);
     }
     Setup {
         config,

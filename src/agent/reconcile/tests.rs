@@ -16,6 +16,7 @@ fn vip() -> VirtualIp {
     VirtualIp {
         addr: VIP,
         prefix_len: 24,
+        interface: None,
     }
 }
 

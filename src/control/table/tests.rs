@@ -6,9 +6,9 @@ fn instance_table_is_aligned_from_content() {
     let doc = sample();
     let table = instance_table(&doc, &doc.instances);
     let expected = "\
-INSTANCE  STATE           PRIO     MASTER         INTERVAL  VIPS                                 SINCE  ADVERTS  DROPS
-web       master          90/150   self           100ms     192.0.2.50/24 on, 192.0.2.51/24 off  12.3s  3/1200   0
-api       backup (maint)  100/100  fe80::1 (200)  100ms/1s  2001:db8::50/64 off                  4m05s  880/0    7
+INSTANCE  STATE           PRIO     MASTER         INTERVAL  VIPS                                        SINCE  ADVERTS  DROPS
+web       master          90/150   self           100ms     192.0.2.50/24 on, 192.0.2.51/24 (eth0) off  12.3s  3/1200   0
+api       backup (maint)  100/100  fe80::1 (200)  100ms/1s  2001:db8::50/64 off                         4m05s  880/0    7
 ";
     assert_eq!(table, expected);
 }
@@ -17,9 +17,9 @@ api       backup (maint)  100/100  fe80::1 (200)  100ms/1s  2001:db8::50/64 off 
 fn full_view_has_reasons_checks_groups_and_drops() {
     let view = render(&sample());
     let expected = "\
-INSTANCE  STATE           PRIO     MASTER         INTERVAL  VIPS                                 SINCE  ADVERTS  DROPS
-web       master          90/150   self           100ms     192.0.2.50/24 on, 192.0.2.51/24 off  12.3s  3/1200   0
-api       backup (maint)  100/100  fe80::1 (200)  100ms/1s  2001:db8::50/64 off                  4m05s  880/0    7
+INSTANCE  STATE           PRIO     MASTER         INTERVAL  VIPS                                        SINCE  ADVERTS  DROPS
+web       master          90/150   self           100ms     192.0.2.50/24 on, 192.0.2.51/24 (eth0) off  12.3s  3/1200   0
+api       backup (maint)  100/100  fe80::1 (200)  100ms/1s  2001:db8::50/64 off                         4m05s  880/0    7
 
 web: priority 90: web/script down (-60)
 web: 2 adverts with an interval other than ours (100ms)
