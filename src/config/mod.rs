@@ -60,3 +60,5 @@ mod tests_control;
 mod tests_health;
 #[cfg(test)]
 mod tests_lifetime;
+#[cfg(test)]
+mod tests_heartbeat;

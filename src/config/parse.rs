@@ -51,6 +51,7 @@ const INSTANCE_KEYS: &[&str] = &[
     "hooks",
     "vip_lifetime",
     "peers",
+    "heartbeat",
 ];
 const GARP_KEYS: &[&str] = &["count", "interval", "refresh"];
 
@@ -244,6 +245,8 @@ struct Ident {
     interface: Option<String>,
     vrid: Option<(u8, Pos)>,
     family: Option<AddressFamily>,
+    /// The `heartbeat` links, each with where it is written.
+    heartbeat: Vec<(String, Pos)>,
 }
 
 fn check_unique<'a>(ck: &mut Checker, idents: impl Iterator<Item = &'a Ident>) {
@@ -265,15 +268,22 @@ fn check_unique<'a>(ck: &mut Checker, idents: impl Iterator<Item = &'a Ident>) {
                 }
             }
         }
-        if let (Some(ifname), Some((vrid, pos)), Some(family)) = (&id.interface, id.vrid, id.family)
-        {
-            let key = (ifname.as_str(), vrid, family);
+        let (Some((vrid, vrid_pos)), Some(family)) = (id.vrid, id.family) else {
+            continue;
+        };
+        // A heartbeat link is a link this virtual router speaks on, exactly as
+        // its main interface: adverts there are told apart by vrid alone.
+        let main = id.interface.iter().map(|ifname| (ifname.as_str(), vrid_pos));
+        let links = id.heartbeat.iter().map(|(ifname, pos)| (ifname.as_str(), *pos));
+        for (ifname, pos) in main.chain(links) {
+            let key = (ifname, vrid, family);
             match routers.get(&key) {
                 Some((other, first)) => ck.error(
                     pos,
                     format!(
                         "vrid {vrid} is already used for {family} on {ifname} by instance `{other}` \
-                         (line {}); each virtual router on a link needs its own vrid",
+                         (line {}); each virtual router on a link (its interface or a heartbeat \
+                         link) needs its own vrid",
                         first.line
                     ),
                 ),
@@ -283,6 +293,65 @@ fn check_unique<'a>(ck: &mut Checker, idents: impl Iterator<Item = &'a Ident>) {
             }
         }
     }
+}
+
+/// Reads `heartbeat`: a list of interface names other than the instance's own
+/// `interface`, none twice. Returns them with their positions.
+fn heartbeat_links(
+    ck: &mut Checker,
+    node: &Node,
+    interface: Option<&str>,
+) -> Option<Vec<(String, Pos)>> {
+    let items = match &node.kind {
+        Kind::Seq(items) => items,
+        Kind::Str(s) => {
+            ck.error(
+                node.pos,
+                format!("heartbeat must be a list of interfaces; write `- {s}` on the next line"),
+            );
+            return None;
+        }
+        other => {
+            ck.error(
+                node.pos,
+                format!(
+                    "heartbeat must be a list of interfaces such as `- eth1`, found {}",
+                    other.type_name()
+                ),
+            );
+            return None;
+        }
+    };
+    let mut links: Vec<(String, Pos)> = Vec::new();
+    let mut valid = true;
+    for item in items {
+        let Some(ifname) = interface_value(ck, item) else {
+            valid = false;
+            continue;
+        };
+        if Some(ifname.as_str()) == interface {
+            ck.error(
+                item.pos,
+                format!(
+                    "heartbeat link {ifname} is this instance's own interface, which carries \
+                     its adverts already; list other interfaces here"
+                ),
+            );
+            valid = false;
+        } else if let Some((_, first)) = links.iter().find(|(l, _)| *l == ifname) {
+            ck.error(
+                item.pos,
+                format!(
+                    "heartbeat link {ifname} is already listed on line {}; list each link once",
+                    first.line
+                ),
+            );
+            valid = false;
+        } else {
+            links.push((ifname, item.pos));
+        }
+    }
+    valid.then_some(links)
 }
 
 fn instance(
@@ -382,6 +451,10 @@ fn instance(
     let lifetime = optional(map.get("vip_lifetime"), Some(default_lifetime), |n| {
         vip_lifetime(ck, n)
     });
+    let heartbeat = optional(map.get("heartbeat"), Some(Vec::new()), |n| {
+        heartbeat_links(ck, n, interface.as_deref())
+    });
+    id.heartbeat = heartbeat.clone().unwrap_or_default();
 
     let instance = (|| {
         Some(Instance {
@@ -400,6 +473,7 @@ fn instance(
             hooks: hooks?,
             vip_lifetime: lifetime?,
             peers: peers?,
+            heartbeat: heartbeat?.into_iter().map(|(ifname, _)| ifname).collect(),
         })
     })();
     (instance, id)
