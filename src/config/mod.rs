@@ -59,6 +59,6 @@ mod tests_control;
 #[cfg(test)]
 mod tests_health;
 #[cfg(test)]
-mod tests_lifetime;
-#[cfg(test)]
 mod tests_heartbeat;
+#[cfg(test)]
+mod tests_lifetime;

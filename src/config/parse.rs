@@ -273,8 +273,14 @@ fn check_unique<'a>(ck: &mut Checker, idents: impl Iterator<Item = &'a Ident>) {
         };
         // A heartbeat link is a link this virtual router speaks on, exactly as
         // its main interface: adverts there are told apart by vrid alone.
-        let main = id.interface.iter().map(|ifname| (ifname.as_str(), vrid_pos));
-        let links = id.heartbeat.iter().map(|(ifname, pos)| (ifname.as_str(), *pos));
+        let main = id
+            .interface
+            .iter()
+            .map(|ifname| (ifname.as_str(), vrid_pos));
+        let links = id
+            .heartbeat
+            .iter()
+            .map(|(ifname, pos)| (ifname.as_str(), *pos));
         for (ifname, pos) in main.chain(links) {
             let key = (ifname, vrid, family);
             match routers.get(&key) {

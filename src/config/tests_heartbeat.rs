@@ -53,10 +53,15 @@ instances:
 ";
     assert_eq!(
         errors(text),
-        ["9:11: vrid 51 is already used for IPv4 on eth1 by instance `web` (line 6); each \
-          virtual router on a link (its interface or a heartbeat link) needs its own vrid"]
+        [
+            "9:11: vrid 51 is already used for IPv4 on eth1 by instance `web` (line 6); each \
+          virtual router on a link (its interface or a heartbeat link) needs its own vrid"
+        ]
     );
     // Another family, or another vrid, may share the link.
-    let ok = text.replace("vrid: 51\n    virtual_ips: [192.0.2.60/24]", "vrid: 52\n    virtual_ips: [192.0.2.60/24]");
+    let ok = text.replace(
+        "vrid: 51\n    virtual_ips: [192.0.2.60/24]",
+        "vrid: 52\n    virtual_ips: [192.0.2.60/24]",
+    );
     assert!(parse_str(&ok, "config.yaml").is_ok());
 }
