@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use super::progress::{Supervisor, Watch};
 use super::receive;
 use super::DaemonError;
-use crate::agent::{Datagram, InstanceFacts, Setup, SocketKey};
+use crate::agent::{Datagram, InstanceFacts, LinkFacts, Setup, SocketKey};
 use crate::config::{self, AddressFamily, CheckKind, Config};
 use crate::platform::netlink::Netlink;
 use crate::platform::vrrp_socket::VrrpSocket;
@@ -156,6 +156,36 @@ async fn instance_facts(
         ifindex: link.index,
         mac: link.mac,
         link_local,
+        source: socket.source(),
+        carrier: link.carrier,
+    })
+}
+
+/// Looks up a heartbeat link (its index, carrier, and our address of the
+/// family on it) and opens its VRRP socket, as for an instance's interface.
+pub async fn heartbeat_facts(
+    interface: &str,
+    ipv6: bool,
+    netlink: &Netlink,
+    sockets: &mut Sockets,
+) -> Result<LinkFacts, DaemonError> {
+    let link = netlink.link_by_name(interface).await?;
+    let source = if ipv6 {
+        netlink.link_local_ipv6(link.index).await?.map(IpAddr::V6)
+    } else {
+        netlink.primary_ipv4(link.index).await?.map(IpAddr::V4)
+    };
+    let source = source.ok_or_else(|| DaemonError::NoHeartbeatAddress {
+        interface: interface.to_owned(),
+        family: if ipv6 { "IPv6 link-local" } else { "IPv4" },
+    })?;
+    let key = SocketKey {
+        ifindex: link.index,
+        ipv6,
+    };
+    let socket = sockets.open(key, interface, source)?;
+    Ok(LinkFacts {
+        ifindex: link.index,
         source: socket.source(),
         carrier: link.carrier,
     })

@@ -3,7 +3,9 @@
 //! world plays the daemon around it — it carries the adverts as real wire bytes
 //! to the other hosts (with loss, delay and partitions), performs address jobs
 //! on a model of each host's interface after a delay, runs hooks for simulated
-//! durations with scripted results, and feeds link and check changes.
+//! durations with scripted results, and feeds link and check changes. Each
+//! host also has a second link, `eth1` (for `heartbeat: [eth1]`), a network
+//! of its own that is cut by its own cable.
 //!
 //! Time is virtual and every random choice comes from one seed, so a failing
 //! schedule replays exactly. What happened is kept in a log for invariants.
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use twinstar::agent::{
     AddressJob, AddressTarget, Agent, Datagram, Effect, HookRun, Input, InstanceFacts, InstanceId,
-    Setup, SocketKey,
+    LinkFacts, Setup, SocketKey,
 };
 use twinstar::config::{parse_str, Config};
 use twinstar::control::Status;
@@ -34,6 +36,10 @@ pub type HostId = usize;
 /// The index every simulated host's interface has at first; a re-created
 /// interface gets the next one.
 const IFINDEX: u32 = 2;
+
+/// The index of every host's second link, `eth1`: a heartbeat link, never
+/// re-created.
+pub const HEARTBEAT_IFINDEX: u32 = 100;
 
 /// How a simulated hook command behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,6 +143,13 @@ enum Pending {
         address: IpAddr,
         present: bool,
     },
+    /// The daemon's lookup of a heartbeat link ends.
+    HeartbeatLookup {
+        host: HostId,
+        incarnation: u32,
+        interface: String,
+        ipv6: bool,
+    },
     /// The daemon's lookup of a re-created interface ends.
     Lookup {
         host: HostId,
@@ -171,6 +184,8 @@ pub struct Host {
     stopping: bool,
     /// Cable plugged in (the interface has carrier).
     pub link_up: bool,
+    /// The cable of its second link, `eth1`, is plugged in.
+    pub heartbeat_up: bool,
     /// The interface `eth0` exists (it can be deleted and re-created).
     pub interface_present: bool,
     /// Its index now.
@@ -226,6 +241,9 @@ pub struct World {
     pub hook_log: Vec<HookSeen>,
     /// Adverts sent.
     pub adverts_sent: u64,
+    /// Changes of the Master heard, as the agents counted them
+    /// ([`Effect::MasterChanged`]), per host.
+    pub master_changes: HashMap<HostId, u64>,
     /// Every advert sent, in order.
     pub adverts: Vec<AdvertSeen>,
     /// Called after every step with the world, to check invariants.
@@ -249,6 +267,7 @@ impl World {
             group_transitions: Vec::new(),
             hook_log: Vec::new(),
             adverts_sent: 0,
+            master_changes: HashMap::new(),
             adverts: Vec::new(),
             observer: None,
         }
@@ -272,6 +291,7 @@ impl World {
             incarnation: 0,
             stopping: false,
             link_up: true,
+            heartbeat_up: true,
             interface_present: true,
             ifindex: IFINDEX,
             loss_percent: 0,
@@ -422,6 +442,28 @@ impl World {
         self.feed(id, input);
     }
 
+    /// Host `id`'s addresses on its second link, `eth1`: 198.51.100.(10 +
+    /// id) and fe80::1:(10 + id).
+    pub fn heartbeat_address(id: HostId, ipv6: bool) -> IpAddr {
+        if ipv6 {
+            IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 1, 10 + id as u16))
+        } else {
+            IpAddr::V4(Ipv4Addr::new(198, 51, 100, 10 + id as u8))
+        }
+    }
+
+    /// Plugs (true) or pulls (false) the cable of host `id`'s second link,
+    /// `eth1`; the agent hears of it.
+    pub fn set_heartbeat_link(&mut self, id: HostId, up: bool) {
+        self.hosts[id].heartbeat_up = up;
+        let input = Input::Link {
+            ifindex: HEARTBEAT_IFINDEX,
+            name: "eth1".into(),
+            carrier: up,
+        };
+        self.feed(id, input);
+    }
+
     /// `ip link del eth0` on host `id`: its addresses go with it, its
     /// sockets stop working, and the agent hears of the deletion.
     pub fn delete_interface(&mut self, id: HostId) {
@@ -530,7 +572,8 @@ impl World {
             && self.queue.values().all(|p| match p {
                 Pending::AddressJob { host, .. }
                 | Pending::HookDone { host, .. }
-                | Pending::Lookup { host, .. } => *host != id,
+                | Pending::Lookup { host, .. }
+                | Pending::HeartbeatLookup { host, .. } => *host != id,
                 Pending::Deliver { .. } | Pending::Notice { .. } => true,
             })
     }
@@ -601,7 +644,13 @@ impl World {
         match pending {
             Pending::Deliver { to, datagram } => {
                 // A datagram for a socket of a deleted interface is lost.
-                if self.wired(to) && datagram.socket.ifindex == self.hosts[to].ifindex {
+                let on_heartbeat = datagram.socket.ifindex == HEARTBEAT_IFINDEX;
+                let arrives = if on_heartbeat {
+                    self.hosts[to].heartbeat_up
+                } else {
+                    self.wired(to) && datagram.socket.ifindex == self.hosts[to].ifindex
+                };
+                if arrives {
                     self.feed(to, Input::Datagram(datagram));
                 }
             }
@@ -646,6 +695,31 @@ impl World {
                 let config = parse_str(&self.hosts[host].yaml, "sim.yaml").expect("valid");
                 let facts = self.facts(host, &config, Some(&interface));
                 self.feed(host, Input::InterfaceFacts { interface, facts });
+            }
+            Pending::HeartbeatLookup {
+                host,
+                incarnation,
+                interface,
+                ipv6,
+            } => {
+                if self.hosts[host].incarnation != incarnation {
+                    return;
+                }
+                let facts = if interface == "eth1" {
+                    Ok(LinkFacts {
+                        ifindex: HEARTBEAT_IFINDEX,
+                        source: Self::heartbeat_address(host, ipv6),
+                        carrier: self.hosts[host].heartbeat_up,
+                    })
+                } else {
+                    Err(format!("no interface named {interface:?}"))
+                };
+                let input = Input::HeartbeatFacts {
+                    interface,
+                    ipv6,
+                    facts,
+                };
+                self.feed(host, input);
             }
             Pending::HookDone {
                 host,
@@ -968,10 +1042,20 @@ impl World {
                 };
                 self.schedule(at, pending);
             }
-            Effect::Event(_)
-            | Effect::MasterChanged { .. }
-            | Effect::PublishStatus
-            | Effect::CloseSocket(_) => {}
+            Effect::LookUpHeartbeat { interface, ipv6 } => {
+                let at = self.now + self.address_delay;
+                let pending = Pending::HeartbeatLookup {
+                    host: id,
+                    incarnation,
+                    interface,
+                    ipv6,
+                };
+                self.schedule(at, pending);
+            }
+            Effect::MasterChanged { .. } => {
+                *self.master_changes.entry(id).or_default() += 1;
+            }
+            Effect::Event(_) | Effect::PublishStatus | Effect::CloseSocket(_) => {}
             Effect::SaveMaintenance(names) => {
                 self.hosts[id].saved_maintenance = names.into_iter().collect();
             }
@@ -1030,6 +1114,9 @@ impl World {
                 priority,
             });
         }
+        if socket.ifindex == HEARTBEAT_IFINDEX {
+            return self.broadcast_heartbeat(from, socket.ipv6, packet);
+        }
         // Sent on a socket of a deleted interface: it fails.
         if !self.wired(from) || socket.ifindex != self.hosts[from].ifindex {
             return;
@@ -1067,6 +1154,36 @@ impl World {
                 payload: Ok(packet.to_vec()),
             };
             self.schedule(at, Pending::Deliver { to, datagram });
+        }
+    }
+
+    /// Multicasts an advert on the second link, `eth1`, to every host whose
+    /// cable there is plugged in; loss and cuts of the first link do not
+    /// apply (it is another network).
+    fn broadcast_heartbeat(&mut self, from: HostId, ipv6: bool, packet: &[u8]) {
+        if !self.hosts[from].heartbeat_up {
+            return;
+        }
+        let destination = if ipv6 {
+            IpAddr::V6(VRRP_GROUP_V6)
+        } else {
+            IpAddr::V4(VRRP_GROUP_V4)
+        };
+        for to in 0..self.hosts.len() {
+            if !self.hosts[to].heartbeat_up {
+                continue;
+            }
+            let datagram = Datagram {
+                socket: SocketKey {
+                    ifindex: HEARTBEAT_IFINDEX,
+                    ipv6,
+                },
+                source: Self::heartbeat_address(from, ipv6),
+                destination,
+                hop_limit: Some(255),
+                payload: Ok(packet.to_vec()),
+            };
+            self.schedule(self.now, Pending::Deliver { to, datagram });
         }
     }
 
