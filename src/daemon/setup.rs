@@ -21,12 +21,13 @@ use crate::platform::vrrp_socket::VrrpSocket;
 
 /// Every open VRRP socket, with the task that reads it.
 pub struct Sockets {
-    open: HashMap<SocketKey, (Arc<VrrpSocket>, JoinHandle<()>)>,
+    /// Each socket with its reader and the reader's watch: closing a socket
+    /// releases its watch too, or the watchdog would count the stopped
+    /// reader as one that died.
+    open: HashMap<SocketKey, (Arc<VrrpSocket>, JoinHandle<()>, Watch)>,
     datagrams: mpsc::Sender<Datagram>,
     /// Watches the readers for the watchdog.
     supervisor: Supervisor,
-    /// One watch per reader, kept until the readers are stopped.
-    watches: Vec<Watch>,
 }
 
 impl Sockets {
@@ -36,7 +37,6 @@ impl Sockets {
             open: HashMap::new(),
             datagrams,
             supervisor,
-            watches: Vec::new(),
         }
     }
 
@@ -47,35 +47,34 @@ impl Sockets {
         interface: &str,
         source: IpAddr,
     ) -> Result<Arc<VrrpSocket>, DaemonError> {
-        if let Some((socket, _)) = self.open.get(&key) {
+        if let Some((socket, _, _)) = self.open.get(&key) {
             return Ok(socket.clone());
         }
         let socket = Arc::new(VrrpSocket::open(interface, key.ifindex, source)?);
         let (pulse, watch) = self
             .supervisor
             .watch(format!("socket reader on {interface}"));
-        self.watches.push(watch);
         let reader = receive::spawn_reader(key, socket.clone(), self.datagrams.clone(), pulse);
-        self.open.insert(key, (socket.clone(), reader));
+        self.open.insert(key, (socket.clone(), reader, watch));
         Ok(socket)
     }
 
     /// The socket for `key`, if open.
     pub fn get(&self, key: &SocketKey) -> Option<&Arc<VrrpSocket>> {
-        self.open.get(key).map(|(socket, _)| socket)
+        self.open.get(key).map(|(socket, _, _)| socket)
     }
 
     /// Closes the socket for `key` and stops its reader (its interface is
     /// gone); nothing happens when it is not open.
     pub fn close_one(&mut self, key: &SocketKey) {
-        if let Some((_, reader)) = self.open.remove(key) {
+        if let Some((_, reader, _watch)) = self.open.remove(key) {
             reader.abort();
         }
     }
 
     /// Stops every reader.
     pub fn close(self) {
-        for (_, (_, reader)) in self.open {
+        for (_, (_, reader, _watch)) in self.open {
             reader.abort();
         }
     }
