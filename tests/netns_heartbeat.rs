@@ -176,6 +176,40 @@ fn cutting_one_link_causes_no_transition_and_eth1_carries_plain_vrrpv3() {
     let link = &status.0["instances"][0]["heartbeat"][0];
     assert_eq!(link["carrier"], false, "{link}");
     assert!(link["last_advert_ms_ago"].as_u64() >= Some(5 * mdi.as_millis() as u64 - 500));
+    ip(&lab.hosts[1].ns, &["link", "set", "eth1", "up"]);
+
+    // Reloads that remove and add the heartbeat link never move the Master.
+    let with_link = std::fs::read_to_string(a.config_path()).expect("A's config");
+    let without = with_link.replace("    heartbeat: [eth1]\n", "");
+    assert_ne!(with_link, without, "the heartbeat line is in A's config");
+    let links = |agent: &Agent| {
+        let status = agent.status().expect("status");
+        status.0["instances"][0]["heartbeat"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    for (text, count, what) in [
+        (&without, 0, "heartbeat link removed"),
+        (&with_link, 1, "added back"),
+    ] {
+        std::fs::write(a.config_path(), text).expect("write A's config");
+        a.reload().expect("SIGHUP");
+        assert!(
+            support::agents::wait_until(mdi, || links(&a) == count),
+            "{what}: reload not applied\n{}",
+            logs(&a, &b)
+        );
+        no_transition(&lab, &a, &b, 2 * mdi, what);
+    }
+    let has_link = |agent: &Agent| {
+        let status = agent.status().expect("status");
+        status.0["instances"][0]["heartbeat"][0]["source"] == A_ON_ETH1.to_string()
+    };
+    assert!(
+        support::agents::wait_until(mdi, || has_link(&a)),
+        "A's eth1 bound again after the reload\n{}",
+        logs(&a, &b)
+    );
 }
 
 #[test]
