@@ -242,3 +242,62 @@ fn cutting_every_link_fails_over_within_master_down_interval() {
         logs(&a, &b)
     );
 }
+
+#[test]
+fn a_heartbeat_link_removed_by_reload_does_not_stop_the_watchdog() {
+    if !can_run_lab("heartbeat_watchdog") {
+        return;
+    }
+    let lab = lab("hb3", 2);
+    second_link(&lab);
+    let dir = support::agents::dir("hb3", 0);
+    std::fs::create_dir_all(&dir).expect("test directory");
+    let path = dir.join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&path).expect("bind notify socket");
+    socket
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .expect("timeout");
+    let notify = path.display().to_string();
+    let program = std::path::PathBuf::from(env!("CARGO_BIN_EXE_twinstar"));
+    let extra = "    heartbeat: [eth1]\n";
+    let a = Agent::start_with_env(
+        &lab.hosts[0],
+        &program,
+        &dir,
+        &config(73, 150, "200ms", "192.0.2.50/24", extra),
+        &[("NOTIFY_SOCKET", &notify), ("WATCHDOG_USEC", "400000")],
+    )
+    .expect("start agent");
+    a.wait_for_state(
+        "web",
+        "master",
+        STARTUP + master_down_interval(150, INTERVAL),
+    )
+    .expect("Master");
+    let with_link = std::fs::read_to_string(a.config_path()).expect("config");
+    let without = with_link.replace(extra, "");
+    assert_ne!(with_link, without);
+    std::fs::write(a.config_path(), &without).expect("write config");
+    a.reload().expect("SIGHUP");
+    // The socket of eth1 is closed with its reader; keep-alives go on, every
+    // half watchdog period (200 ms), for two seconds after the reload.
+    let mut buf = [0u8; 4096];
+    let mut after_ready = 0;
+    let mut reloaded = false;
+    let deadline = Instant::now() + Duration::from_secs(8);
+    while after_ready < 10 {
+        assert!(
+            Instant::now() < deadline,
+            "{after_ready} keep-alives after the reload\n{}",
+            a.log()
+        );
+        if let Ok(n) = socket.recv(&mut buf) {
+            let message = String::from_utf8_lossy(&buf[..n]);
+            reloaded |= message.contains("RELOADING=1");
+            if reloaded && message.trim_end() == "WATCHDOG=1" {
+                after_ready += 1;
+            }
+        }
+    }
+    assert!(!a.log().contains("withholding"), "{}", a.log());
+}
