@@ -349,3 +349,50 @@ fn a_reload_that_adds_or_removes_a_heartbeat_link_keeps_the_master() {
     assert!(sent_on(&effects, ETH1).is_empty());
     assert_eq!(state(&agent), State::Master);
 }
+
+#[test]
+fn an_ipv6_instance_looks_up_and_speaks_from_the_link_local_address_of_its_link() {
+    use crate::wire::VRRP_GROUP_V6;
+    use std::net::Ipv6Addr;
+    let t0 = Instant::now();
+    let text = "instances:\n  - name: web6\n    interface: eth0\n    vrid: 51\n    priority: 150\n    \
+                advert_interval: 100ms\n    virtual_ips: [2001:db8::50/64]\n    heartbeat: [eth1]\n";
+    let mut setup = setup(text);
+    let us6 = IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 10));
+    let us6_on_eth1 = IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 1, 10));
+    for facts in setup.facts.values_mut() {
+        if let Ok(facts) = facts {
+            facts.source = us6;
+        }
+    }
+    let mut agent = Agent::new(BTreeSet::new());
+    agent.configure(t0, setup);
+    let effects = drain(&mut agent);
+    assert!(effects.contains(&Effect::LookUpHeartbeat {
+        interface: "eth1".into(),
+        ipv6: true
+    }));
+    agent.handle(
+        t0,
+        Input::HeartbeatFacts {
+            interface: "eth1".into(),
+            ipv6: true,
+            facts: Ok(LinkFacts {
+                ifindex: ETH1.ifindex,
+                source: us6_on_eth1,
+                carrier: true,
+            }),
+        },
+    );
+    let effects = run_until(&mut agent, t0 + master_down_interval(150) + 2 * INTERVAL);
+    let eth1_v6 = SocketKey {
+        ifindex: ETH1.ifindex,
+        ipv6: true,
+    };
+    let sent = sent_on(&effects, eth1_v6);
+    assert!(!sent.is_empty(), "adverts on eth1");
+    let packet = Packet::new_checked(&sent[0][..]).expect("long enough");
+    let (advert, _) = Advertisement::parse(&packet, us6_on_eth1, IpAddr::V6(VRRP_GROUP_V6))
+        .expect("valid from our link-local address on eth1");
+    assert_eq!(advert.vrid(), 51);
+}
