@@ -360,10 +360,8 @@ fn an_ipv6_instance_looks_up_and_speaks_from_the_link_local_address_of_its_link(
     let mut setup = setup(text);
     let us6 = IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 10));
     let us6_on_eth1 = IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 1, 10));
-    for facts in setup.facts.values_mut() {
-        if let Ok(facts) = facts {
-            facts.source = us6;
-        }
+    for facts in setup.facts.values_mut().flatten() {
+        facts.source = us6;
     }
     let mut agent = Agent::new(BTreeSet::new());
     agent.configure(t0, setup);
