@@ -15,6 +15,7 @@
 mod duration;
 mod error;
 mod health;
+mod heartbeat;
 mod model;
 mod parse;
 mod parse_control;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::duration;
 use super::error::ConfigErrors;
+use super::heartbeat;
 use super::model::{
     defaults, AddressFamily, Config, Control, EventSinks, Garp, Hooks, Instance, Ipv4Checksum,
     VipLifetime, VirtualIp,
@@ -301,65 +302,6 @@ fn check_unique<'a>(ck: &mut Checker, idents: impl Iterator<Item = &'a Ident>) {
     }
 }
 
-/// Reads `heartbeat`: a list of interface names other than the instance's own
-/// `interface`, none twice. Returns them with their positions.
-fn heartbeat_links(
-    ck: &mut Checker,
-    node: &Node,
-    interface: Option<&str>,
-) -> Option<Vec<(String, Pos)>> {
-    let items = match &node.kind {
-        Kind::Seq(items) => items,
-        Kind::Str(s) => {
-            ck.error(
-                node.pos,
-                format!("heartbeat must be a list of interfaces; write `- {s}` on the next line"),
-            );
-            return None;
-        }
-        other => {
-            ck.error(
-                node.pos,
-                format!(
-                    "heartbeat must be a list of interfaces such as `- eth1`, found {}",
-                    other.type_name()
-                ),
-            );
-            return None;
-        }
-    };
-    let mut links: Vec<(String, Pos)> = Vec::new();
-    let mut valid = true;
-    for item in items {
-        let Some(ifname) = interface_value(ck, item) else {
-            valid = false;
-            continue;
-        };
-        if Some(ifname.as_str()) == interface {
-            ck.error(
-                item.pos,
-                format!(
-                    "heartbeat link {ifname} is this instance's own interface, which carries \
-                     its adverts already; list other interfaces here"
-                ),
-            );
-            valid = false;
-        } else if let Some((_, first)) = links.iter().find(|(l, _)| *l == ifname) {
-            ck.error(
-                item.pos,
-                format!(
-                    "heartbeat link {ifname} is already listed on line {}; list each link once",
-                    first.line
-                ),
-            );
-            valid = false;
-        } else {
-            links.push((ifname, item.pos));
-        }
-    }
-    valid.then_some(links)
-}
-
 fn instance(
     ck: &mut Checker,
     node: &Node,
@@ -458,7 +400,7 @@ fn instance(
         vip_lifetime(ck, n)
     });
     let heartbeat = optional(map.get("heartbeat"), Some(Vec::new()), |n| {
-        heartbeat_links(ck, n, interface.as_deref())
+        heartbeat::links(ck, n, interface.as_deref())
     });
     id.heartbeat = heartbeat.clone().unwrap_or_default();
 

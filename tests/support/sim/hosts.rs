@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use twinstar::agent::{
     AddressJob, AddressTarget, Agent, Datagram, Effect, HookRun, Input, InstanceFacts, InstanceId,
-    LinkFacts, Setup, SocketKey,
+    Setup, SocketKey,
 };
 use twinstar::config::{parse_str, Config};
 use twinstar::control::Status;
@@ -28,6 +28,7 @@ use twinstar::wire::{VRRP_GROUP_V4, VRRP_GROUP_V6};
 
 use super::SplitMix64;
 
+mod heartbeat;
 mod kernel;
 
 /// Index of a host in the world.
@@ -37,9 +38,7 @@ pub type HostId = usize;
 /// interface gets the next one.
 const IFINDEX: u32 = 2;
 
-/// The index of every host's second link, `eth1`: a heartbeat link, never
-/// re-created.
-pub const HEARTBEAT_IFINDEX: u32 = 100;
+pub use heartbeat::HEARTBEAT_IFINDEX;
 
 /// How a simulated hook command behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -442,28 +441,6 @@ impl World {
         self.feed(id, input);
     }
 
-    /// Host `id`'s addresses on its second link, `eth1`: 198.51.100.(10 +
-    /// id) and fe80::1:(10 + id).
-    pub fn heartbeat_address(id: HostId, ipv6: bool) -> IpAddr {
-        if ipv6 {
-            IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 1, 10 + id as u16))
-        } else {
-            IpAddr::V4(Ipv4Addr::new(198, 51, 100, 10 + id as u8))
-        }
-    }
-
-    /// Plugs (true) or pulls (false) the cable of host `id`'s second link,
-    /// `eth1`; the agent hears of it.
-    pub fn set_heartbeat_link(&mut self, id: HostId, up: bool) {
-        self.hosts[id].heartbeat_up = up;
-        let input = Input::Link {
-            ifindex: HEARTBEAT_IFINDEX,
-            name: "eth1".into(),
-            carrier: up,
-        };
-        self.feed(id, input);
-    }
-
     /// `ip link del eth0` on host `id`: its addresses go with it, its
     /// sockets stop working, and the agent hears of the deletion.
     pub fn delete_interface(&mut self, id: HostId) {
@@ -701,26 +678,7 @@ impl World {
                 incarnation,
                 interface,
                 ipv6,
-            } => {
-                if self.hosts[host].incarnation != incarnation {
-                    return;
-                }
-                let facts = if interface == "eth1" {
-                    Ok(LinkFacts {
-                        ifindex: HEARTBEAT_IFINDEX,
-                        source: Self::heartbeat_address(host, ipv6),
-                        carrier: self.hosts[host].heartbeat_up,
-                    })
-                } else {
-                    Err(format!("no interface named {interface:?}"))
-                };
-                let input = Input::HeartbeatFacts {
-                    interface,
-                    ipv6,
-                    facts,
-                };
-                self.feed(host, input);
-            }
+            } => self.heartbeat_lookup_done(host, incarnation, interface, ipv6),
             Pending::HookDone {
                 host,
                 incarnation,
@@ -1154,36 +1112,6 @@ impl World {
                 payload: Ok(packet.to_vec()),
             };
             self.schedule(at, Pending::Deliver { to, datagram });
-        }
-    }
-
-    /// Multicasts an advert on the second link, `eth1`, to every host whose
-    /// cable there is plugged in; loss and cuts of the first link do not
-    /// apply (it is another network).
-    fn broadcast_heartbeat(&mut self, from: HostId, ipv6: bool, packet: &[u8]) {
-        if !self.hosts[from].heartbeat_up {
-            return;
-        }
-        let destination = if ipv6 {
-            IpAddr::V6(VRRP_GROUP_V6)
-        } else {
-            IpAddr::V4(VRRP_GROUP_V4)
-        };
-        for to in 0..self.hosts.len() {
-            if !self.hosts[to].heartbeat_up {
-                continue;
-            }
-            let datagram = Datagram {
-                socket: SocketKey {
-                    ifindex: HEARTBEAT_IFINDEX,
-                    ipv6,
-                },
-                source: Self::heartbeat_address(from, ipv6),
-                destination,
-                hop_limit: Some(255),
-                payload: Ok(packet.to_vec()),
-            };
-            self.schedule(self.now, Pending::Deliver { to, datagram });
         }
     }
 
