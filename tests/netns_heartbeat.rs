@@ -10,7 +10,7 @@ mod support;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
-use support::agents::{agent, can_run_lab, config, holds_for, lab, state_between, STARTUP};
+use support::agents::{agent, can_run_lab, config, holds_for, lab, state_between, SETTLE, STARTUP};
 use support::netns::{ip, veth_pair, Capture};
 use support::rfc::master_down_interval;
 use twinstar::lab::{Agent, Lab};
@@ -213,21 +213,34 @@ fn cutting_one_link_causes_no_transition_and_eth1_carries_plain_vrrpv3() {
 }
 
 #[test]
-fn cutting_every_link_fails_over_within_master_down_interval() {
+fn a_re_created_heartbeat_link_is_used_again_and_cutting_every_link_fails_over() {
     if !can_run_lab("heartbeat_all_links") {
         return;
     }
     let lab = lab("hb2", 2);
     second_link(&lab);
     let (a, b) = elect(&lab, "hb2", 72);
-    // Both links carry adverts before the cut.
     let mdi = master_down_interval(100, INTERVAL);
+    let fresh = |b: &Agent| {
+        heard_on_eth1_ms_ago(b).is_some_and(|ago| ago < INTERVAL.as_millis() as u64 * 2)
+    };
     assert!(
-        support::agents::wait_until(mdi, || heard_on_eth1_ms_ago(&b)
-            .is_some_and(|ago| ago < INTERVAL.as_millis() as u64 * 2)),
+        support::agents::wait_until(mdi, || fresh(&b)),
         "B hears A on eth1\n{}",
         logs(&a, &b)
     );
+    // eth1 deleted (both ends of the pair go) and made again, with new
+    // indexes: both agents look it up again and use it, nothing moves.
+    ip(&lab.hosts[0].ns, &["link", "del", "eth1"]);
+    no_transition(&lab, &a, &b, 2 * mdi, "eth1 deleted");
+    assert!(!fresh(&b), "nothing heard on a deleted link");
+    second_link(&lab);
+    assert!(
+        support::agents::wait_until(SETTLE, || fresh(&b)),
+        "B hears A on the re-created eth1\n{}",
+        logs(&a, &b)
+    );
+    // Both links carry adverts before the cut.
     ip(&lab.hosts[1].ns, &["link", "set", "eth1", "down"]);
     cut_service_link(&lab);
     let cut = Instant::now();
