@@ -3,7 +3,8 @@
 //! a veth pair made directly between their namespaces), and run `web` with
 //! `heartbeat: [eth1]`. Cutting either link alone causes no transition;
 //! cutting both fails over within Master_Down_Interval; the adverts on `eth1`
-//! are plain VRRPv3.
+//! are plain VRRPv3; a re-created `eth1` is used again, and reloads that
+//! remove or add it neither move the Master nor starve the watchdog.
 
 mod support;
 
