@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Datagram, HookRun, HookRunId, InstanceFacts, InstanceId, SocketKey};
+use super::{Datagram, HookRun, HookRunId, InstanceFacts, InstanceId, LinkFacts, SocketKey};
 use crate::config::{Garp, VirtualIp};
 use crate::notify::record::EventRecord;
 use crate::track::monitor::CheckUpdate;
@@ -44,6 +44,16 @@ pub enum Input {
         /// Per instance name.
         facts: HashMap<String, Result<InstanceFacts, String>>,
     },
+    /// The answer to [`Effect::LookUpHeartbeat`]: the heartbeat link's
+    /// facts (with its socket opened), or why they could not be had.
+    HeartbeatFacts {
+        /// The interface looked up.
+        interface: String,
+        /// The family asked for: true for IPv6.
+        ipv6: bool,
+        /// Its facts, or why not.
+        facts: Result<LinkFacts, String>,
+    },
     /// A check's monitor reported.
     Check(CheckUpdate),
     /// A hook the agent asked for ended.
@@ -66,6 +76,8 @@ pub enum Input {
     SendFailed {
         /// The instance.
         instance: InstanceId,
+        /// The socket it was sent on: its interface or a heartbeat link.
+        socket: SocketKey,
         /// What the kernel said.
         error: String,
     },
@@ -184,6 +196,15 @@ pub enum Effect {
     LookUpInterface {
         /// The interface name.
         interface: String,
+    },
+    /// Look up a heartbeat link: its index, carrier and our address of this
+    /// family on it (IPv4 primary, or IPv6 link-local), and open its VRRP
+    /// socket; answer with [`Input::HeartbeatFacts`].
+    LookUpHeartbeat {
+        /// The interface name.
+        interface: String,
+        /// The family: true for IPv6.
+        ipv6: bool,
     },
     /// No instance uses this socket any more (its interface is gone): close
     /// it and stop its reader.

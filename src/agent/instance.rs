@@ -10,6 +10,7 @@ use tracing::{info, warn};
 
 use super::advert::AdvertTemplate;
 use super::health::Assessment;
+use super::heartbeat::HeartbeatLink;
 use super::hooks::{Gate, HookQueue, TransitionArgs};
 use super::receive::SocketKey;
 use super::reconcile::Reconcile;
@@ -79,6 +80,8 @@ pub struct InstanceCore {
     pub hooks: HookQueue,
     /// Whether the VIPs should be on, their lifetime refresh, and repairs.
     pub reconcile: Reconcile,
+    /// The heartbeat links, in configured order.
+    pub heartbeat: Vec<HeartbeatLink>,
     advert: AdvertTemplate,
     /// Counts the times this instance became Master; a `before_master`
     /// report for an older term is stale.
@@ -121,6 +124,7 @@ impl InstanceCore {
             advert: AdvertTemplate::new(&config),
             hooks: HookQueue::new(config.hooks.clone()),
             reconcile: Reconcile::default(),
+            heartbeat: HeartbeatLink::all_of(&config),
             config,
             facts,
             router,
@@ -191,6 +195,7 @@ impl InstanceCore {
             );
         }
         self.advert = AdvertTemplate::new(&config);
+        self.heartbeat = HeartbeatLink::reconfigured(std::mem::take(&mut self.heartbeat), &config);
         self.hooks.set_hooks(config.hooks.clone());
         info!(instance = %config.name, "reload: reconfigured in place");
         self.config = config;
@@ -249,7 +254,12 @@ impl InstanceCore {
     /// Feeds one event to the state machine and carries out what it asks;
     /// returns the transitions it made.
     pub fn handle(&mut self, now: Instant, event: Event, out: &mut Out) -> Vec<Transition> {
-        if let (Event::AdvertReceived(advert), Some(until)) = (event, &mut self.handover) {
+        let heard = match event {
+            Event::AdvertReceived(advert) => Some(advert),
+            Event::HeartbeatReceived(heard) => Some(heard.advert),
+            _ => None,
+        };
+        if let (Some(advert), Some(until)) = (heard, &mut self.handover) {
             if advert.priority > 0 {
                 // The new Master speaks. Its announcements follow once its
                 // VIPs are on, so ours go one of its intervals later.
@@ -349,6 +359,18 @@ impl InstanceCore {
                         packet,
                     }),
                     Err(e) => self.send_failed(&e),
+                }
+                // The same advert on every heartbeat link, from our address there.
+                for link in &mut self.heartbeat {
+                    match link.packet(self.config.vrid, priority, interval) {
+                        Some((socket, Ok(packet))) => out.push(Effect::SendAdvert {
+                            instance: self.id,
+                            socket,
+                            packet,
+                        }),
+                        Some((_, Err(e))) => link.send_failed(&self.config.name, &e),
+                        None => {}
+                    }
                 }
             }
             Action::AddAddresses => {
@@ -452,6 +474,21 @@ impl InstanceCore {
             to,
             from,
             priority: self.router.priority(),
+        }
+    }
+
+    /// Counts an advert that could not be sent on `socket`: the interface's,
+    /// or a heartbeat link's, each counted apart.
+    pub fn send_failed_on(&mut self, socket: SocketKey, error: &str) {
+        let link = self
+            .heartbeat
+            .iter_mut()
+            .find(|l| l.bound.is_some_and(|f| f.socket() == socket));
+        match link {
+            Some(link) if socket != self.facts.socket() => {
+                link.send_failed(&self.config.name, error)
+            }
+            _ => self.send_failed(error),
         }
     }
 

@@ -48,6 +48,11 @@ impl LinkBook {
         self.index_of.insert(interface.to_owned(), Some(ifindex));
     }
 
+    /// The index an interface name has now, when known.
+    pub fn current_index(&self, interface: &str) -> Option<u32> {
+        self.index_of.get(interface).copied().flatten()
+    }
+
     /// Why the interface an instance was started on cannot be used, if so.
     fn unusable(&self, id: InstanceId, interface: &str, facts: &InstanceFacts) -> Option<String> {
         match self.index_of.get(interface) {
@@ -103,6 +108,9 @@ impl Agent {
         if previous.is_some() && previous != Some(carrier) {
             info!(interface = %name, carrier, "link changed");
         }
+        if self.follows_heartbeat(name) {
+            self.heartbeat_link_seen(name, ifindex);
+        }
         if self.needs_rebind(name) {
             info!(interface = %name, ifindex, "interface is back: looking it up");
             self.links.retries.remove(name);
@@ -138,6 +146,7 @@ impl Agent {
                 self.out.push(Effect::Event(EventRecord::Check(event)));
             }
         }
+        self.heartbeat_link_removed(ifindex);
         for instance in &self.instances {
             if instance.facts.ifindex == ifindex && self.links.unbound.insert(instance.id) {
                 warn!(instance = %instance.config.name, "interface {} was deleted", instance.config.interface);
@@ -222,9 +231,12 @@ impl Agent {
         }
     }
 
-    /// Whether an instance runs on the interface called `name`.
+    /// Whether an instance runs on the interface called `name`, or has it
+    /// as a heartbeat link.
     fn follows(&self, name: &str) -> bool {
-        !name.is_empty() && self.instances.iter().any(|i| i.config.interface == name)
+        !name.is_empty()
+            && (self.instances.iter().any(|i| i.config.interface == name)
+                || self.follows_heartbeat(name))
     }
 
     /// Whether an instance on `interface` is not bound to its current index.
@@ -270,7 +282,7 @@ impl Agent {
 
     /// Rebuilds the receive index from the bound instances, and closes the
     /// sockets none of them uses any more.
-    fn release_sockets(&mut self) {
+    pub(super) fn release_sockets(&mut self) {
         let before: Vec<SocketKey> = self.sockets.keys().copied().collect();
         self.reindex();
         let mut released: Vec<SocketKey> = before

@@ -15,6 +15,7 @@ mod checks;
 mod effects;
 mod groups;
 pub mod health;
+mod heartbeat;
 pub mod hooks;
 mod instance;
 mod lan_log;
@@ -33,6 +34,7 @@ use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
 pub use self::effects::{AddressJob, AddressTarget, Effect, Input, KernelAddress, Out};
+pub use self::heartbeat::LinkFacts;
 pub use self::hooks::{HookRun, HookRunId, TransitionArgs};
 pub use self::instance::{InstanceFacts, Transition};
 pub use self::receive::{Datagram, DropReason, SocketKey};
@@ -72,6 +74,10 @@ pub struct Agent {
     retiring: Vec<InstanceCore>,
     /// (socket, vrid) → index into `instances`.
     by_vrid: HashMap<(SocketKey, u8), usize>,
+    /// (socket, vrid) → (index into `instances`, index of its heartbeat link).
+    heartbeat_by_vrid: HashMap<(SocketKey, u8), (usize, usize)>,
+    /// Heartbeat links whose lookup failed, to try again.
+    heartbeat_lookups: heartbeat::HeartbeatLookups,
     /// socket → its interface and our source address on it.
     sockets: HashMap<SocketKey, SocketInfo>,
     /// Last known carrier per interface index.
@@ -107,6 +113,8 @@ impl Agent {
             instances: Vec::new(),
             retiring: Vec::new(),
             by_vrid: HashMap::new(),
+            heartbeat_by_vrid: HashMap::new(),
+            heartbeat_lookups: heartbeat::HeartbeatLookups::default(),
             sockets: HashMap::new(),
             carrier: HashMap::new(),
             links: links::LinkBook::default(),
@@ -163,6 +171,7 @@ impl Agent {
             .iter()
             .filter_map(InstanceCore::next_deadline)
             .chain(self.links.next_deadline())
+            .chain(self.heartbeat_lookups.next_deadline())
             .min();
         self.deadline_cache = Some(earliest);
         earliest
@@ -184,6 +193,11 @@ impl Agent {
             Input::InterfaceFacts { interface, facts } => {
                 self.on_interface_facts(now, &interface, &facts)
             }
+            Input::HeartbeatFacts {
+                interface,
+                ipv6,
+                facts,
+            } => self.on_heartbeat_facts(now, &interface, ipv6, facts),
             Input::Check(update) => {
                 // A result that changes nothing a reader sees (the check
                 // passed again) waits for the periodic refresh.
@@ -203,9 +217,13 @@ impl Agent {
                 self.on_address_changed(address, present);
             }
             Input::AddressSnapshot(addresses) => self.on_address_snapshot(&addresses),
-            Input::SendFailed { instance, error } => {
+            Input::SendFailed {
+                instance,
+                socket,
+                error,
+            } => {
                 if let Some(i) = self.instance_by_id(instance) {
-                    i.send_failed(&error);
+                    i.send_failed_on(socket, &error);
                 }
             }
             // Nothing asks the quorum worker yet.
@@ -283,6 +301,7 @@ impl Agent {
             self.reassess(now);
         }
         self.retry_lookups(now);
+        self.retry_heartbeat_lookups(now);
     }
 
     fn on_hook(&mut self, now: Instant, run: HookRunId, outcome: ScriptOutcome) {

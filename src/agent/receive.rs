@@ -15,7 +15,7 @@ use super::lan_log::{LanLog, Notice};
 use super::Agent;
 use crate::vrrp::Event;
 
-use crate::vrrp::AdvertInfo;
+use crate::vrrp::{AdvertInfo, HeartbeatInfo};
 use crate::wire::vrrp::{Advertisement, Packet};
 use crate::wire::ParseError;
 
@@ -163,21 +163,30 @@ impl DropCounters {
 
 impl Agent {
     /// Runs the checks of RFC 9568 §7.1 and `peers` on a datagram, counts it
-    /// if dropped, and hands it to its virtual router otherwise.
+    /// if dropped, and hands it to its virtual router otherwise: as the
+    /// advert it is on the instance's interface, as a heartbeat on one of
+    /// its heartbeat links.
     pub(super) fn on_datagram(&mut self, now: Instant, datagram: Datagram) {
         let Some(socket) = self.sockets.get(&datagram.socket) else {
             return;
         };
-        let found = check(&datagram, socket.source).and_then(|accepted| {
-            let index = match self.by_vrid.get(&(datagram.socket, accepted.vrid)) {
-                Some(&index) => index,
-                None => return Err(DropReason::UnknownVrid),
+        let own_address = socket.source;
+        let found = check(&datagram, own_address).and_then(|accepted| {
+            let key = (datagram.socket, accepted.vrid);
+            let (index, link) = match self.by_vrid.get(&key) {
+                Some(&index) => (index, None),
+                None => match self.heartbeat_by_vrid.get(&key) {
+                    Some(&(index, link)) => (index, Some(link)),
+                    None => return Err(DropReason::UnknownVrid),
+                },
             };
+            // One list for every link of the instance: it names the other
+            // routers by each of their addresses.
             let peers = self.instances[index].config.peers.as_deref();
             admits(peers, datagram.source)?;
-            Ok((index, accepted))
+            Ok((index, link, accepted))
         });
-        let (index, accepted) = match found {
+        let (index, link, accepted) = match found {
             Ok(found) => found,
             Err(reason) => {
                 // Counting only: the status shows it at the next refresh.
@@ -189,7 +198,18 @@ impl Agent {
             }
         };
         self.log_interval_mismatch(now, index, accepted.info);
-        let event = Event::AdvertReceived(accepted.info);
+        let event = match link {
+            None => Event::AdvertReceived(accepted.info),
+            Some(link) => {
+                let link = &mut self.instances[index].heartbeat[link];
+                link.last_heard = Some(now);
+                link.adverts_received += 1;
+                Event::HeartbeatReceived(HeartbeatInfo {
+                    advert: accepted.info,
+                    own_address,
+                })
+            }
+        };
         let old = self.instances[index].next_deadline();
         let transitions = self.instances[index].handle(now, event, &mut self.out);
         let new = self.instances[index].next_deadline();

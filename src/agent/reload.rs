@@ -113,7 +113,8 @@ impl Agent {
             .cloned()
             .collect();
         self.config = new;
-        self.reindex();
+        // Heartbeat links removed by the reload give their sockets back.
+        self.release_sockets();
         let first_new = self.instances.len();
         for config in starting {
             let name = config.name.clone();
@@ -138,6 +139,7 @@ impl Agent {
             let transitions = self.instances[index].handle(now, Event::Startup, &mut self.out);
             self.after_transitions(index, transitions, now);
         }
+        self.look_up_heartbeats();
         summary.unchanged = self.instances.len() - summary.started - summary.reconfigured;
         self.refresh_groups();
         self.out.status_dirty = true;
@@ -179,6 +181,7 @@ impl Agent {
     /// Rebuilds the (socket, vrid) index and the socket table.
     pub(super) fn reindex(&mut self) {
         self.by_vrid.clear();
+        self.heartbeat_by_vrid.clear();
         self.sockets.clear();
         for index in 0..self.instances.len() {
             self.reindex_one(index);
@@ -197,5 +200,19 @@ impl Agent {
             interface: instance.config.interface.clone(),
             source: instance.facts.source,
         });
+        // A heartbeat link's socket may be another instance's interface's
+        // (same index and family): configuration gives each vrid one user.
+        for (link_index, link) in instance.heartbeat.iter().enumerate() {
+            let Some(facts) = link.bound else {
+                continue;
+            };
+            let key = facts.socket();
+            self.heartbeat_by_vrid
+                .insert((key, instance.config.vrid), (index, link_index));
+            self.sockets.entry(key).or_insert_with(|| SocketInfo {
+                interface: link.interface.clone(),
+                source: facts.source,
+            });
+        }
     }
 }

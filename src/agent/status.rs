@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use super::Agent;
 use crate::control::status::{
-    GroupStatus, InstanceCounters, InstanceStatus, MasterStatus, PeerStatus, Status, TrackStatus,
-    VipStatus,
+    GroupStatus, HeartbeatStatus, InstanceCounters, InstanceStatus, MasterStatus, PeerStatus,
+    Status, TrackStatus, VipStatus,
 };
 
 impl Agent {
@@ -73,6 +73,21 @@ impl Agent {
                         address_repairs: i.reconcile.repairs,
                         answers_withheld: stats.answers_withheld,
                     },
+                    heartbeat: i
+                        .heartbeat
+                        .iter()
+                        .map(|l| HeartbeatStatus {
+                            interface: l.interface.clone(),
+                            source: l.bound.map(|f| f.source),
+                            carrier: l
+                                .bound
+                                .and_then(|f| self.carrier.get(&f.ifindex).copied())
+                                .unwrap_or(false),
+                            last_advert_ms_ago: l.last_heard.map(ms),
+                            adverts_received: l.adverts_received,
+                            send_errors: l.send_errors,
+                        })
+                        .collect(),
                 }
             })
             .collect();

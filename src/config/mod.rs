@@ -16,6 +16,7 @@ mod duration;
 mod error;
 mod health;
 mod ifname;
+mod heartbeat;
 mod model;
 mod parse;
 mod parse_control;
@@ -59,6 +60,8 @@ mod tests;
 mod tests_control;
 #[cfg(test)]
 mod tests_health;
+#[cfg(test)]
+mod tests_heartbeat;
 #[cfg(test)]
 mod tests_lifetime;
 #[cfg(test)]

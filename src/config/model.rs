@@ -210,7 +210,16 @@ pub struct Instance {
     /// adverts from any other source are dropped and counted (`unknown_peer`).
     /// The instance's own list replaces the top-level `peers`, of which it
     /// otherwise takes the addresses of its family. `None` accepts any source.
+    /// One list serves every link of the instance (`heartbeat` too): it names
+    /// the other routers by each of their addresses, so no link needs a list
+    /// of its own.
     pub peers: Option<Vec<IpAddr>>,
+    /// `heartbeat` (default none): extra interfaces on which the same adverts
+    /// are sent and heard, so that losing one link between the routers causes
+    /// no failover (redundant links, as corosync has them). Each link carries
+    /// ordinary VRRPv3 with this host's address on that link; the virtual IPs
+    /// stay on `interface`, whose carrier alone decides Fault.
+    pub heartbeat: Vec<String>,
 }
 
 impl Instance {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::duration;
 use super::error::ConfigErrors;
+use super::heartbeat;
 use super::model::{
     defaults, AddressFamily, Config, Control, EventSinks, Garp, Hooks, Instance, Ipv4Checksum,
     VipLifetime, VirtualIp,
@@ -51,6 +52,7 @@ const INSTANCE_KEYS: &[&str] = &[
     "hooks",
     "vip_lifetime",
     "peers",
+    "heartbeat",
 ];
 const GARP_KEYS: &[&str] = &["count", "interval", "refresh"];
 
@@ -246,6 +248,8 @@ struct Ident {
     family: Option<AddressFamily>,
     /// Each VIP's address on the interface it lives on, with its position.
     vips: Vec<(String, IpAddr, Pos)>,
+    /// The `heartbeat` links, each with where it is written.
+    heartbeat: Vec<(String, Pos)>,
 }
 
 fn check_unique<'a>(ck: &mut Checker, idents: impl Iterator<Item = &'a Ident>) {
@@ -268,15 +272,28 @@ fn check_unique<'a>(ck: &mut Checker, idents: impl Iterator<Item = &'a Ident>) {
                 }
             }
         }
-        if let (Some(ifname), Some((vrid, pos)), Some(family)) = (&id.interface, id.vrid, id.family)
-        {
-            let key = (ifname.as_str(), vrid, family);
+        let (Some((vrid, vrid_pos)), Some(family)) = (id.vrid, id.family) else {
+            continue;
+        };
+        // A heartbeat link is a link this virtual router speaks on, exactly as
+        // its main interface: adverts there are told apart by vrid alone.
+        let main = id
+            .interface
+            .iter()
+            .map(|ifname| (ifname.as_str(), vrid_pos));
+        let links = id
+            .heartbeat
+            .iter()
+            .map(|(ifname, pos)| (ifname.as_str(), *pos));
+        for (ifname, pos) in main.chain(links) {
+            let key = (ifname, vrid, family);
             match routers.get(&key) {
                 Some((other, first)) => ck.error(
                     pos,
                     format!(
                         "vrid {vrid} is already used for {family} on {ifname} by instance `{other}` \
-                         (line {}); each virtual router on a link needs its own vrid",
+                         (line {}); each virtual router on a link (its interface or a heartbeat \
+                         link) needs its own vrid",
                         first.line
                     ),
                 ),
@@ -418,6 +435,10 @@ fn instance(
     let lifetime = optional(map.get("vip_lifetime"), Some(default_lifetime), |n| {
         vip_lifetime(ck, n)
     });
+    let heartbeat = optional(map.get("heartbeat"), Some(Vec::new()), |n| {
+        heartbeat::links(ck, n, interface.as_deref())
+    });
+    id.heartbeat = heartbeat.clone().unwrap_or_default();
 
     let instance = (|| {
         Some(Instance {
@@ -436,6 +457,7 @@ fn instance(
             hooks: hooks?,
             vip_lifetime: lifetime?,
             peers: peers?,
+            heartbeat: heartbeat?.into_iter().map(|(ifname, _)| ifname).collect(),
         })
     })();
     (instance, id)

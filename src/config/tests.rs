@@ -87,6 +87,7 @@ fn good_config_reads_every_key() {
             hooks: Hooks::default(),
             vip_lifetime: VipLifetime::Derived,
             peers: None,
+            heartbeat: Vec::new(),
         }
     );
     assert_eq!(web.address_family(), AddressFamily::Ipv4);
@@ -176,7 +177,7 @@ fn unknown_keys_are_reported_at_every_level_with_suggestions() {
             "8:13: unknown key `cont` in garp; did you mean `count`?",
             "9:5: unknown key `zzz` in an instance; expected one of: name, interface, vrid, \
              priority, advert_interval, preempt, preempt_delay, accept, virtual_ips, ipv4_checksum, garp, \
-             track, hooks, vip_lifetime, peers",
+             track, hooks, vip_lifetime, peers, heartbeat",
         ]
     );
 }
@@ -236,7 +237,7 @@ fn duplicate_names_and_virtual_routers_point_at_the_second() {
         [
             "6:11: instance name `web` is already used on line 2; names must be unique",
             "8:11: vrid 51 is already used for IPv4 on eth0 by instance `web` (line 4); \
-             each virtual router on a link needs its own vrid",
+             each virtual router on a link (its interface or a heartbeat link) needs its own vrid",
         ]
     );
     // The same vrid on another interface, or for the other family, is fine.

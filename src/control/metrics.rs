@@ -26,6 +26,9 @@
 //! | `twinstar_packets_dropped_total` | counter | interface, reason | document |
 //! | `twinstar_check_up` | gauge | check, kind | 1 up, 0 down; absent before the first result |
 //! | `twinstar_check_value` | gauge | check | `file` checks: the number read |
+//! | `twinstar_link_last_advert_age_seconds` | gauge | instance, interface | document: interface and heartbeat links |
+//! | `twinstar_heartbeat_send_errors_total` | counter | instance, interface | document |
+//! | `twinstar_heartbeat_link_up` | gauge | instance, interface | document: carrier of a heartbeat link |
 //! | `twinstar_virtual_ip_present` | gauge | instance, address | 1 when the address is on the interface |
 //! | `twinstar_transitions_total` | counter | instance, from, to | [`Metrics::transition`] |
 //! | `twinstar_master_changes_total` | counter | instance | [`Metrics::master_changed`] |
@@ -344,6 +347,52 @@ impl Collector for StatusCollector {
             value,
         )?;
 
+        // Per link: the interface (the last peer heard there) and each
+        // heartbeat link; no series for a link that never heard one.
+        let heard = named().flat_map(|(name, i)| {
+            let interface = i
+                .last_peer
+                .as_ref()
+                .map(|p| (i.interface.as_str(), p.seen_ms_ago));
+            let links = i
+                .heartbeat
+                .iter()
+                .filter_map(|l| l.last_advert_ms_ago.map(|ago| (l.interface.as_str(), ago)));
+            interface.into_iter().chain(links).map(move |(link, ago)| {
+                let labels = [("instance", name), ("interface", link)];
+                (labels, ConstGauge::new(ago as f64 / 1000.0))
+            })
+        });
+        family(
+            &mut encoder,
+            "link_last_advert_age_seconds",
+            "Seconds since another router's advert was last heard on the link (the instance's interface or a heartbeat link), as of the last status refresh.",
+            heard,
+        )?;
+        let heartbeat_errors = named().flat_map(|(name, i)| {
+            i.heartbeat.iter().map(move |l| {
+                let labels = [("instance", name), ("interface", l.interface.as_str())];
+                (labels, ConstCounter::new(l.send_errors))
+            })
+        });
+        family(
+            &mut encoder,
+            "heartbeat_send_errors",
+            "Adverts that could not be sent on a heartbeat link.",
+            heartbeat_errors,
+        )?;
+        let heartbeat_carrier = named().flat_map(|(name, i)| {
+            i.heartbeat.iter().map(move |l| {
+                let labels = [("instance", name), ("interface", l.interface.as_str())];
+                (labels, gauge(l.carrier))
+            })
+        });
+        family(
+            &mut encoder,
+            "heartbeat_link_up",
+            "1 while the heartbeat link is up with carrier, else 0 (never a Fault).",
+            heartbeat_carrier,
+        )?;
         let present = named().flat_map(|(name, i)| {
             i.virtual_ips.iter().map(move |v| {
                 let labels = [("instance", name), ("address", v.address.as_str())];

@@ -91,6 +91,28 @@ pub struct InstanceStatus {
     pub virtual_ips: Vec<VipStatus>,
     /// Protocol counters since the agent started.
     pub counters: InstanceCounters,
+    /// The heartbeat links, in configured order (absent without any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub heartbeat: Vec<HeartbeatStatus>,
+}
+
+/// One heartbeat link of an instance: whether it is usable and when an
+/// advert was last heard on it, so a dead link shows before it matters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatStatus {
+    /// The interface.
+    pub interface: String,
+    /// Our address on it, the source of our adverts there; absent while the
+    /// link is missing or has no address of the instance's family.
+    pub source: Option<IpAddr>,
+    /// Whether it is up with carrier.
+    pub carrier: bool,
+    /// How long ago another router's advert was last accepted on it.
+    pub last_advert_ms_ago: Option<u64>,
+    /// Adverts accepted on it.
+    pub adverts_received: u64,
+    /// Adverts that could not be sent on it.
+    pub send_errors: u64,
 }
 
 /// One tracked check of an instance and what it does to the priority.
@@ -223,6 +245,7 @@ pub(crate) mod samples {
             last_peer: None,
             virtual_ips: Vec::new(),
             counters: InstanceCounters::default(),
+            heartbeat: Vec::new(),
         }
     }
 
@@ -284,6 +307,7 @@ pub(crate) mod samples {
                         address_repairs: 6,
                         answers_withheld: 9,
                     },
+                    heartbeat: Vec::new(),
                 },
                 InstanceStatus {
                     name: "api".into(),
@@ -316,6 +340,7 @@ pub(crate) mod samples {
                         priority_zero_received: 1,
                         ..InstanceCounters::default()
                     },
+                    heartbeat: Vec::new(),
                 },
             ],
             checks: vec![

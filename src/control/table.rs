@@ -43,6 +43,7 @@ pub fn render(doc: &Status) -> String {
     }
     sections.extend(
         [
+            heartbeat_table(doc),
             checks_table(doc),
             sync_groups_table(doc),
             dropped_table(doc),
@@ -312,6 +313,40 @@ fn sync_groups_table(doc: &Status) -> Option<String> {
         })
         .collect();
     Some(layout(&["SYNC GROUP", "STATE", "INSTANCES"], &rows))
+}
+
+/// The heartbeat links: a dead one shows here (no carrier, adverts long
+/// unheard) before losing the other link would make it matter.
+fn heartbeat_table(doc: &Status) -> Option<String> {
+    let rows: Vec<Vec<String>> = doc
+        .instances
+        .iter()
+        .flat_map(|i| {
+            i.heartbeat.iter().map(|l| {
+                vec![
+                    cell(&i.name),
+                    cell(&l.interface),
+                    l.source.map_or("-".into(), |a| a.to_string()),
+                    if l.carrier { "up" } else { "down" }.into(),
+                    l.last_advert_ms_ago
+                        .map_or("-".into(), |ms| format!("{} ago", human_duration(ms))),
+                    l.send_errors.to_string(),
+                ]
+            })
+        })
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let header = [
+        "INSTANCE",
+        "HEARTBEAT",
+        "SOURCE",
+        "LINK",
+        "LAST ADVERT",
+        "SEND ERRORS",
+    ];
+    Some(layout(&header, &rows))
 }
 
 fn dropped_table(doc: &Status) -> Option<String> {

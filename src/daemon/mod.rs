@@ -88,6 +88,14 @@ pub enum DaemonError {
         /// What is missing.
         family: &'static str,
     },
+    /// A heartbeat link has no address of the instance's family to send from.
+    #[error("heartbeat link {interface} has no {family} address to send adverts from")]
+    NoHeartbeatAddress {
+        /// Interface name.
+        interface: String,
+        /// What is missing.
+        family: &'static str,
+    },
     /// An instance could not start.
     #[error("{0}")]
     InstanceStart(String),

@@ -14,19 +14,20 @@ use tokio::task::JoinHandle;
 use super::progress::{Supervisor, Watch};
 use super::receive;
 use super::DaemonError;
-use crate::agent::{Datagram, InstanceFacts, Setup, SocketKey};
+use crate::agent::{Datagram, InstanceFacts, LinkFacts, Setup, SocketKey};
 use crate::config::{self, AddressFamily, CheckKind, Config};
 use crate::platform::netlink::Netlink;
 use crate::platform::vrrp_socket::VrrpSocket;
 
 /// Every open VRRP socket, with the task that reads it.
 pub struct Sockets {
-    open: HashMap<SocketKey, (Arc<VrrpSocket>, JoinHandle<()>)>,
+    /// Each socket with its reader and the reader's watch: closing a socket
+    /// releases its watch too, or the watchdog would count the stopped
+    /// reader as one that died.
+    open: HashMap<SocketKey, (Arc<VrrpSocket>, JoinHandle<()>, Watch)>,
     datagrams: mpsc::Sender<Datagram>,
     /// Watches the readers for the watchdog.
     supervisor: Supervisor,
-    /// One watch per reader, kept until the readers are stopped.
-    watches: Vec<Watch>,
 }
 
 impl Sockets {
@@ -36,7 +37,6 @@ impl Sockets {
             open: HashMap::new(),
             datagrams,
             supervisor,
-            watches: Vec::new(),
         }
     }
 
@@ -47,35 +47,34 @@ impl Sockets {
         interface: &str,
         source: IpAddr,
     ) -> Result<Arc<VrrpSocket>, DaemonError> {
-        if let Some((socket, _)) = self.open.get(&key) {
+        if let Some((socket, _, _)) = self.open.get(&key) {
             return Ok(socket.clone());
         }
         let socket = Arc::new(VrrpSocket::open(interface, key.ifindex, source)?);
         let (pulse, watch) = self
             .supervisor
             .watch(format!("socket reader on {interface}"));
-        self.watches.push(watch);
         let reader = receive::spawn_reader(key, socket.clone(), self.datagrams.clone(), pulse);
-        self.open.insert(key, (socket.clone(), reader));
+        self.open.insert(key, (socket.clone(), reader, watch));
         Ok(socket)
     }
 
     /// The socket for `key`, if open.
     pub fn get(&self, key: &SocketKey) -> Option<&Arc<VrrpSocket>> {
-        self.open.get(key).map(|(socket, _)| socket)
+        self.open.get(key).map(|(socket, _, _)| socket)
     }
 
     /// Closes the socket for `key` and stops its reader (its interface is
     /// gone); nothing happens when it is not open.
     pub fn close_one(&mut self, key: &SocketKey) {
-        if let Some((_, reader)) = self.open.remove(key) {
+        if let Some((_, reader, _watch)) = self.open.remove(key) {
             reader.abort();
         }
     }
 
     /// Stops every reader.
     pub fn close(self) {
-        for (_, (_, reader)) in self.open {
+        for (_, (_, reader, _watch)) in self.open {
             reader.abort();
         }
     }
@@ -167,6 +166,36 @@ async fn instance_facts(
         ifindex: link.index,
         mac: link.mac,
         link_local,
+        source: socket.source(),
+        carrier: link.carrier,
+    })
+}
+
+/// Looks up a heartbeat link (its index, carrier, and our address of the
+/// family on it) and opens its VRRP socket, as for an instance's interface.
+pub async fn heartbeat_facts(
+    interface: &str,
+    ipv6: bool,
+    netlink: &Netlink,
+    sockets: &mut Sockets,
+) -> Result<LinkFacts, DaemonError> {
+    let link = netlink.link_by_name(interface).await?;
+    let source = if ipv6 {
+        netlink.link_local_ipv6(link.index).await?.map(IpAddr::V6)
+    } else {
+        netlink.primary_ipv4(link.index).await?.map(IpAddr::V4)
+    };
+    let source = source.ok_or_else(|| DaemonError::NoHeartbeatAddress {
+        interface: interface.to_owned(),
+        family: if ipv6 { "IPv6 link-local" } else { "IPv4" },
+    })?;
+    let key = SocketKey {
+        ifindex: link.index,
+        ipv6,
+    };
+    let socket = sockets.open(key, interface, source)?;
+    Ok(LinkFacts {
+        ifindex: link.index,
         source: socket.source(),
         carrier: link.carrier,
     })

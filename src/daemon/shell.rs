@@ -64,8 +64,8 @@ pub struct Shell {
     running: Config,
     /// Whether the first configuration has been applied (later ones are reloads).
     started: bool,
-    /// Interfaces the agent asked to look up, in order.
-    lookups: Vec<String>,
+    /// Interfaces and heartbeat links the agent asked to look up, in order.
+    lookups: Vec<Lookup>,
 }
 
 impl Shell {
@@ -147,11 +147,29 @@ impl Shell {
         if self.lookups.is_empty() {
             return None;
         }
-        let interface = self.lookups.remove(0);
-        let facts =
-            setup::interface_facts(&self.running, &interface, &self.netlink, &mut self.sockets)
+        match self.lookups.remove(0) {
+            Lookup::Interface(interface) => {
+                let facts = setup::interface_facts(
+                    &self.running,
+                    &interface,
+                    &self.netlink,
+                    &mut self.sockets,
+                )
                 .await;
-        Some(Input::InterfaceFacts { interface, facts })
+                Some(Input::InterfaceFacts { interface, facts })
+            }
+            Lookup::Heartbeat { interface, ipv6 } => {
+                let facts =
+                    setup::heartbeat_facts(&interface, ipv6, &self.netlink, &mut self.sockets)
+                        .await
+                        .map_err(|e| e.to_string());
+                Some(Input::HeartbeatFacts {
+                    interface,
+                    ipv6,
+                    facts,
+                })
+            }
+        }
     }
 
     /// The I/O half of a reload: reads and checks the file, switches the
@@ -302,11 +320,18 @@ impl Shell {
                     packet,
                 } => {
                     let sent = match self.sockets.get(&socket) {
-                        Some(socket) => socket.send(&packet).map_err(|e| e.to_string()),
+                        Some(open) => open.send(&packet).map_err(|e| e.to_string()),
                         None => Err("the socket is not open".to_owned()),
                     };
                     if let Err(error) = sent {
-                        agent.handle(now, Input::SendFailed { instance, error });
+                        agent.handle(
+                            now,
+                            Input::SendFailed {
+                                instance,
+                                socket,
+                                error,
+                            },
+                        );
                     }
                 }
                 Effect::StartInstance(target) => {
@@ -361,8 +386,15 @@ impl Shell {
                         .map(|e| e.to_string());
                 }
                 Effect::LookUpInterface { interface } => {
-                    if !self.lookups.contains(&interface) {
-                        self.lookups.push(interface);
+                    let lookup = Lookup::Interface(interface);
+                    if !self.lookups.contains(&lookup) {
+                        self.lookups.push(lookup);
+                    }
+                }
+                Effect::LookUpHeartbeat { interface, ipv6 } => {
+                    let lookup = Lookup::Heartbeat { interface, ipv6 };
+                    if !self.lookups.contains(&lookup) {
+                        self.lookups.push(lookup);
                     }
                 }
                 Effect::CloseSocket(key) => self.sockets.close_one(&key),
@@ -408,4 +440,18 @@ impl Shell {
         self.sockets.close();
         self.status_writer.close().await;
     }
+}
+
+/// A lookup the agent asked for, done between two turns of the loop.
+#[derive(Debug, PartialEq, Eq)]
+enum Lookup {
+    /// [`Effect::LookUpInterface`].
+    Interface(String),
+    /// [`Effect::LookUpHeartbeat`].
+    Heartbeat {
+        /// The interface.
+        interface: String,
+        /// The family: true for IPv6.
+        ipv6: bool,
+    },
 }

@@ -58,6 +58,17 @@ pub struct AdvertInfo {
     pub source: IpAddr,
 }
 
+/// An advertisement heard on a heartbeat link (an instance's `heartbeat`):
+/// the same Master speaks there from another address, its own on that link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeartbeatInfo {
+    /// The advert, with the sender's address on the heartbeat link.
+    pub advert: AdvertInfo,
+    /// Our own address on that link: the other side of an address tie-break
+    /// decided there.
+    pub own_address: IpAddr,
+}
+
 /// An input to [`crate::vrrp::VirtualRouter::handle`]: a fact that happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
@@ -67,6 +78,10 @@ pub enum Event {
     Shutdown,
     /// A valid advertisement for this virtual router arrived.
     AdvertReceived(AdvertInfo),
+    /// A valid advertisement for this virtual router arrived on a heartbeat
+    /// link rather than on its interface: it proves the Master alive, but is
+    /// not who the Master is (see `router/heartbeat.rs`).
+    HeartbeatReceived(HeartbeatInfo),
     /// The caller's timer reached [`crate::vrrp::VirtualRouter::next_deadline`].
     TimerExpired,
     /// The effective priority changed (tracking weights); owners (255) never move.

@@ -8,6 +8,7 @@ use super::stats::Statistics;
 use super::timers::{is_valid_adver_interval, master_down_interval, skew_time};
 
 mod handlers;
+mod heartbeat;
 
 /// Priority of the address owner: it takes Master at once and is never moved.
 const OWNER_PRIORITY: u8 = 255;

@@ -410,3 +410,49 @@ async fn serves_metrics_over_http() {
 
     server.abort();
 }
+
+#[test]
+fn links_render_the_age_of_their_last_advert_and_heartbeat_links_their_state() {
+    let mut doc = document();
+    let web = &mut doc.instances[0];
+    web.heartbeat = vec![
+        crate::control::status::HeartbeatStatus {
+            interface: "eth1".into(),
+            source: Some("198.51.100.11".parse().unwrap()),
+            carrier: true,
+            last_advert_ms_ago: Some(250),
+            adverts_received: 12,
+            send_errors: 3,
+        },
+        crate::control::status::HeartbeatStatus {
+            interface: "eth2".into(),
+            source: None,
+            carrier: false,
+            last_advert_ms_ago: None,
+            adverts_received: 0,
+            send_errors: 0,
+        },
+    ];
+    let metrics = Metrics::new();
+    metrics.update(doc);
+    let e = rendered(&metrics);
+    let link = |interface| [("instance", "web"), ("interface", interface)];
+    // The interface's age is its last peer's (40 ms in the sample).
+    let age = "twinstar_link_last_advert_age_seconds";
+    assert_eq!(e.value(age, &link("eth0")), Some(0.04));
+    assert_eq!(e.value(age, &link("eth1")), Some(0.25));
+    assert_eq!(e.value(age, &link("eth2")), None, "never heard: no series");
+    assert_eq!(
+        e.value("twinstar_heartbeat_link_up", &link("eth1")),
+        Some(1.0)
+    );
+    assert_eq!(
+        e.value("twinstar_heartbeat_link_up", &link("eth2")),
+        Some(0.0)
+    );
+    assert_eq!(
+        e.value("twinstar_heartbeat_send_errors_total", &link("eth1")),
+        Some(3.0)
+    );
+    assert_eq!(e.types[age], "gauge");
+}

@@ -169,3 +169,33 @@ fn interval_mismatches_get_their_own_line() {
     });
     assert!(!quiet.contains("interval other"), "{quiet}");
 }
+
+#[test]
+fn heartbeat_links_get_a_table_of_their_own() {
+    let mut doc = sample();
+    doc.instances[0].heartbeat = vec![
+        crate::control::status::HeartbeatStatus {
+            interface: "eth1".into(),
+            source: Some("198.51.100.11".parse().unwrap()),
+            carrier: true,
+            last_advert_ms_ago: Some(400),
+            adverts_received: 12,
+            send_errors: 0,
+        },
+        crate::control::status::HeartbeatStatus {
+            interface: "eth2".into(),
+            source: None,
+            carrier: false,
+            last_advert_ms_ago: None,
+            adverts_received: 0,
+            send_errors: 3,
+        },
+    ];
+    let expected = "\
+INSTANCE  HEARTBEAT  SOURCE         LINK  LAST ADVERT  SEND ERRORS
+web       eth1       198.51.100.11  up    0.4s ago     0
+web       eth2       -              down  -            3
+";
+    assert_eq!(heartbeat_table(&doc).as_deref(), Some(expected));
+    assert_eq!(heartbeat_table(&sample()), None, "no links, no table");
+}

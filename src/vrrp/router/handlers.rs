@@ -16,6 +16,7 @@ impl VirtualRouter {
             Event::Startup => self.on_startup(now, &mut out),
             Event::Shutdown => self.on_shutdown(now, &mut out),
             Event::AdvertReceived(advert) => self.on_advert(now, advert, &mut out),
+            Event::HeartbeatReceived(heard) => self.on_heartbeat(now, heard, &mut out),
             Event::TimerExpired => self.on_timer(now, &mut out),
             Event::PriorityChanged(priority) => self.on_priority(now, priority, &mut out),
             Event::FaultSet => self.on_fault_set(now, &mut out),
@@ -153,7 +154,7 @@ impl VirtualRouter {
     }
 
     /// Accepts `advert` as the Master's: learn its interval, restart the down timer.
-    fn follow_master(&mut self, now: Instant, advert: AdvertInfo) {
+    pub(super) fn follow_master(&mut self, now: Instant, advert: AdvertInfo) {
         self.current_master = Some(advert);
         self.master_resigned = false;
         self.master_adver_interval = advert.interval;
@@ -351,7 +352,7 @@ impl VirtualRouter {
         self.adver_timer = Some(now + self.settings.advert_interval);
     }
 
-    fn transition(
+    pub(super) fn transition(
         &mut self,
         now: Instant,
         to: State,

@@ -3,7 +3,9 @@
 //! world plays the daemon around it — it carries the adverts as real wire bytes
 //! to the other hosts (with loss, delay and partitions), performs address jobs
 //! on a model of each host's interface after a delay, runs hooks for simulated
-//! durations with scripted results, and feeds link and check changes.
+//! durations with scripted results, and feeds link and check changes. Each
+//! host also has a second link, `eth1` (for `heartbeat: [eth1]`), a network
+//! of its own that is cut by its own cable.
 //!
 //! Time is virtual and every random choice comes from one seed, so a failing
 //! schedule replays exactly. What happened is kept in a log for invariants.
@@ -26,6 +28,7 @@ use twinstar::wire::{VRRP_GROUP_V4, VRRP_GROUP_V6};
 
 use super::SplitMix64;
 
+mod heartbeat;
 mod kernel;
 
 /// Index of a host in the world.
@@ -34,6 +37,8 @@ pub type HostId = usize;
 /// The index every simulated host's interface has at first; a re-created
 /// interface gets the next one.
 const IFINDEX: u32 = 2;
+
+pub use heartbeat::HEARTBEAT_IFINDEX;
 
 /// How a simulated hook command behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,6 +142,13 @@ enum Pending {
         address: IpAddr,
         present: bool,
     },
+    /// The daemon's lookup of a heartbeat link ends.
+    HeartbeatLookup {
+        host: HostId,
+        incarnation: u32,
+        interface: String,
+        ipv6: bool,
+    },
     /// The daemon's lookup of a re-created interface ends.
     Lookup {
         host: HostId,
@@ -171,6 +183,8 @@ pub struct Host {
     stopping: bool,
     /// Cable plugged in (the interface has carrier).
     pub link_up: bool,
+    /// The cable of its second link, `eth1`, is plugged in.
+    pub heartbeat_up: bool,
     /// The interface `eth0` exists (it can be deleted and re-created).
     pub interface_present: bool,
     /// Its index now.
@@ -226,6 +240,9 @@ pub struct World {
     pub hook_log: Vec<HookSeen>,
     /// Adverts sent.
     pub adverts_sent: u64,
+    /// Changes of the Master heard, as the agents counted them
+    /// ([`Effect::MasterChanged`]), per host.
+    pub master_changes: HashMap<HostId, u64>,
     /// Every advert sent, in order.
     pub adverts: Vec<AdvertSeen>,
     /// Called after every step with the world, to check invariants.
@@ -249,6 +266,7 @@ impl World {
             group_transitions: Vec::new(),
             hook_log: Vec::new(),
             adverts_sent: 0,
+            master_changes: HashMap::new(),
             adverts: Vec::new(),
             observer: None,
         }
@@ -272,6 +290,7 @@ impl World {
             incarnation: 0,
             stopping: false,
             link_up: true,
+            heartbeat_up: true,
             interface_present: true,
             ifindex: IFINDEX,
             loss_percent: 0,
@@ -530,7 +549,8 @@ impl World {
             && self.queue.values().all(|p| match p {
                 Pending::AddressJob { host, .. }
                 | Pending::HookDone { host, .. }
-                | Pending::Lookup { host, .. } => *host != id,
+                | Pending::Lookup { host, .. }
+                | Pending::HeartbeatLookup { host, .. } => *host != id,
                 Pending::Deliver { .. } | Pending::Notice { .. } => true,
             })
     }
@@ -601,7 +621,13 @@ impl World {
         match pending {
             Pending::Deliver { to, datagram } => {
                 // A datagram for a socket of a deleted interface is lost.
-                if self.wired(to) && datagram.socket.ifindex == self.hosts[to].ifindex {
+                let on_heartbeat = datagram.socket.ifindex == HEARTBEAT_IFINDEX;
+                let arrives = if on_heartbeat {
+                    self.hosts[to].heartbeat_up
+                } else {
+                    self.wired(to) && datagram.socket.ifindex == self.hosts[to].ifindex
+                };
+                if arrives {
                     self.feed(to, Input::Datagram(datagram));
                 }
             }
@@ -647,6 +673,12 @@ impl World {
                 let facts = self.facts(host, &config, Some(&interface));
                 self.feed(host, Input::InterfaceFacts { interface, facts });
             }
+            Pending::HeartbeatLookup {
+                host,
+                incarnation,
+                interface,
+                ipv6,
+            } => self.heartbeat_lookup_done(host, incarnation, interface, ipv6),
             Pending::HookDone {
                 host,
                 incarnation,
@@ -968,10 +1000,20 @@ impl World {
                 };
                 self.schedule(at, pending);
             }
-            Effect::Event(_)
-            | Effect::MasterChanged { .. }
-            | Effect::PublishStatus
-            | Effect::CloseSocket(_) => {}
+            Effect::LookUpHeartbeat { interface, ipv6 } => {
+                let at = self.now + self.address_delay;
+                let pending = Pending::HeartbeatLookup {
+                    host: id,
+                    incarnation,
+                    interface,
+                    ipv6,
+                };
+                self.schedule(at, pending);
+            }
+            Effect::MasterChanged { .. } => {
+                *self.master_changes.entry(id).or_default() += 1;
+            }
+            Effect::Event(_) | Effect::PublishStatus | Effect::CloseSocket(_) => {}
             Effect::SaveMaintenance(names) => {
                 self.hosts[id].saved_maintenance = names.into_iter().collect();
             }
@@ -1029,6 +1071,9 @@ impl World {
                 vrid,
                 priority,
             });
+        }
+        if socket.ifindex == HEARTBEAT_IFINDEX {
+            return self.broadcast_heartbeat(from, socket.ipv6, packet);
         }
         // Sent on a socket of a deleted interface: it fails.
         if !self.wired(from) || socket.ifindex != self.hosts[from].ifindex {
