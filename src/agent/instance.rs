@@ -54,6 +54,16 @@ pub struct Transition {
     pub reason: TransitionReason,
 }
 
+/// What an instance that resigned voluntarily has heard of its successor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SuccessorWatch {
+    /// When the priority-0 advert went out.
+    pub resigned_at: Instant,
+    /// The first router heard advertising as Master since (priority above
+    /// 0), and when: the new Master.
+    pub heard: Option<(IpAddr, Instant)>,
+}
+
 /// A running instance.
 #[derive(Debug)]
 pub struct InstanceCore {
@@ -94,6 +104,12 @@ pub struct InstanceCore {
     /// A voluntary handover in progress: the VIPs stay until the new Master
     /// speaks (and had one interval to announce), or until this deadline.
     handover: Option<Instant>,
+    /// Since a voluntary resignation (switchover, maintenance, a partner's
+    /// resignation): when it was made and the first Master heard after it.
+    successor: Option<SuccessorWatch>,
+    /// Set while [`reclaim`](Self::reclaim) feeds the router: the Master
+    /// term it enters keeps the addresses that never left, with no hooks.
+    reclaiming: bool,
     /// The gate for the hooks of the transition about to be reported.
     gate: Option<Gate>,
     /// The last address job queued and the last the worker finished.
@@ -134,6 +150,8 @@ impl InstanceCore {
             add_pending: false,
             removal_requested: None,
             handover: None,
+            successor: None,
+            reclaiming: false,
             gate: None,
             queued_seq: 0,
             done_seq: 0,
@@ -249,6 +267,11 @@ impl InstanceCore {
     /// Feeds one event to the state machine and carries out what it asks;
     /// returns the transitions it made.
     pub fn handle(&mut self, now: Instant, event: Event, out: &mut Out) -> Vec<Transition> {
+        if let (Event::AdvertReceived(advert), Some(watch)) = (event, &mut self.successor) {
+            if advert.priority > 0 && advert.source != self.facts.source {
+                watch.heard.get_or_insert((advert.source, now));
+            }
+        }
         if let (Event::AdvertReceived(advert), Some(until)) = (event, &mut self.handover) {
             if advert.priority > 0 {
                 // The new Master speaks. Its announcements follow once its
@@ -269,6 +292,27 @@ impl InstanceCore {
             self.remove_vips(out);
         }
         transitions
+    }
+
+    /// Master again at once after a voluntary resignation that nobody took
+    /// up, while the handover still keeps the addresses: they never leave,
+    /// the hooks of leaving Master are dropped unrun and none run for coming
+    /// back (nothing changed for the services), the router advertises again
+    /// and announces. Returns the transitions (none unless it was waiting).
+    pub fn reclaim(&mut self, now: Instant, out: &mut Out) -> Vec<Transition> {
+        if self.handover.is_none() || self.router.state() != State::Backup {
+            return Vec::new();
+        }
+        self.reclaiming = true;
+        let transitions = self.handle(now, Event::Reclaim, out);
+        self.reclaiming = false;
+        transitions
+    }
+
+    /// What this instance has heard of its successor since it last resigned
+    /// voluntarily; `None` when it is not waiting for one.
+    pub fn successor(&self) -> Option<SuccessorWatch> {
+        self.successor
     }
 
     /// When a pending handover gives up waiting for the new Master.
@@ -351,6 +395,18 @@ impl InstanceCore {
                     Err(e) => self.send_failed(&e),
                 }
             }
+            Action::AddAddresses if self.reclaiming && self.handover.is_some() => {
+                // Nobody took over: the addresses were kept all along.
+                self.handover = None;
+                self.term += 1;
+                self.gate = None;
+                let dropped = self.hooks.withdraw(Gate::AwaitRemoval);
+                info!(
+                    instance = %self.config.name,
+                    hooks_dropped = dropped,
+                    "nobody took over: Master again, the virtual IPs never left"
+                );
+            }
             Action::AddAddresses => {
                 // Master again while handing over: the VIPs simply stay, and
                 // after_backup, which promises they are off, does not run.
@@ -404,6 +460,12 @@ impl InstanceCore {
                             | TransitionReason::Resigned
                             | TransitionReason::Maintenance
                     );
+                    if voluntary && from == State::Master {
+                        self.successor = Some(SuccessorWatch {
+                            resigned_at: now,
+                            heard: None,
+                        });
+                    }
                     if voluntary && vips_were_on {
                         // Make before break: the priority-0 advert makes the best
                         // Backup take over within its Skew_Time; until it speaks,
@@ -414,6 +476,15 @@ impl InstanceCore {
                         let seq = self.remove_vips(out);
                         self.gate = Some(Gate::Addresses(seq));
                     }
+                }
+                if to != State::Backup {
+                    self.successor = None;
+                }
+                if reason == TransitionReason::Reclaimed {
+                    // Master → Backup → Master with the addresses on all
+                    // along: for the services nothing happened, so no hooks.
+                    self.gate = None;
+                    return;
                 }
                 if to == State::Fault {
                     // A host that must not serve gives up what a handover

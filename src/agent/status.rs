@@ -72,6 +72,7 @@ impl Agent {
                         address_repairs: i.reconcile.repairs,
                         answers_withheld: stats.answers_withheld,
                     },
+                    last_handover: self.last_handover.get(&i.config.name).cloned(),
                 }
             })
             .collect();

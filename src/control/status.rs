@@ -91,6 +91,11 @@ pub struct InstanceStatus {
     pub virtual_ips: Vec<VipStatus>,
     /// Protocol counters since the agent started.
     pub counters: InstanceCounters,
+    /// The outcome of the last `switchover` or `maintenance on` that made
+    /// this instance resign (`kind`, `outcome`, `new_master`, `elapsed_ms`);
+    /// null when there was none since the agent started.
+    #[serde(default)]
+    pub last_handover: Option<crate::agent::HandoverRecord>,
 }
 
 /// One tracked check of an instance and what it does to the priority.
@@ -219,6 +224,7 @@ pub(crate) mod samples {
             last_peer: None,
             virtual_ips: Vec::new(),
             counters: InstanceCounters::default(),
+            last_handover: None,
         }
     }
 
@@ -278,6 +284,7 @@ pub(crate) mod samples {
                         address_repairs: 6,
                         answers_withheld: 9,
                     },
+                    last_handover: None,
                 },
                 InstanceStatus {
                     name: "api".into(),
@@ -309,6 +316,12 @@ pub(crate) mod samples {
                         priority_zero_received: 1,
                         ..InstanceCounters::default()
                     },
+                    last_handover: Some(crate::agent::HandoverRecord {
+                        kind: crate::agent::HandoverKind::Maintenance,
+                        outcome: crate::agent::HandoverOutcome::Confirmed,
+                        new_master: Some("fe80::1".parse().unwrap()),
+                        elapsed_ms: 240,
+                    }),
                 },
             ],
             checks: vec![
@@ -380,6 +393,7 @@ mod tests {
                         "interval_mismatches": 2, "master_transitions": 4,
                         "send_errors": 5, "address_repairs": 6, "answers_withheld": 9,
                     },
+                    "last_handover": null,
                 },
                 {
                     "name": "api", "interface": "eth1", "vrid": 52, "state": "backup",
@@ -396,6 +410,10 @@ mod tests {
                         "priority_zero_received": 1, "priority_zero_sent": 0,
                         "interval_mismatches": 0, "master_transitions": 0,
                         "send_errors": 0, "address_repairs": 0, "answers_withheld": 0,
+                    },
+                    "last_handover": {
+                        "kind": "maintenance", "outcome": "confirmed",
+                        "new_master": "fe80::1", "elapsed_ms": 240,
                     },
                 },
             ],

@@ -217,11 +217,13 @@ async fn state_changing_requests_are_logged_with_the_callers_uid_and_pid() {
         Request::Status,
         Request::Switchover {
             instance: "web".into(),
-            force: false,
+            wait: true,
         },
         Request::Maintenance {
             on: true,
             instance: None,
+            wait: true,
+            force: false,
         },
         Request::Reload,
     ] {

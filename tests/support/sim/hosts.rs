@@ -13,8 +13,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 use twinstar::agent::{
-    AddressJob, AddressTarget, Agent, Datagram, Effect, HookRun, Input, InstanceFacts, InstanceId,
-    Setup, SocketKey,
+    AddressJob, AddressTarget, Agent, Datagram, Effect, HandoverOptions, HookRun, Input,
+    InstanceFacts, InstanceId, Setup, SocketKey,
 };
 use twinstar::config::{parse_str, Config};
 use twinstar::control::Status;
@@ -224,6 +224,8 @@ pub struct World {
     pub group_transitions: Vec<GroupSeen>,
     /// Every hook started or skipped, in order.
     pub hook_log: Vec<HookSeen>,
+    /// Every answer to a waiting switchover or maintenance, in order.
+    pub answers: Vec<(HostId, twinstar::control::Response)>,
     /// Adverts sent.
     pub adverts_sent: u64,
     /// Every advert sent, in order.
@@ -248,6 +250,7 @@ impl World {
             transitions: Vec::new(),
             group_transitions: Vec::new(),
             hook_log: Vec::new(),
+            answers: Vec::new(),
             adverts_sent: 0,
             adverts: Vec::new(),
             observer: None,
@@ -478,14 +481,15 @@ impl World {
         self.feed(id, Input::Check(update));
     }
 
-    /// Operator: switchover of `instance` on host `id` (`force`: even when no
-    /// peer was heard). Returns whether it was accepted.
-    pub fn switchover(&mut self, id: HostId, instance: &str, force: bool) -> bool {
+    /// Operator: switchover of `instance` on host `id`, waiting for its
+    /// outcome (in [`answers`](Self::answers)). Returns whether it was
+    /// accepted (refused: not Master there).
+    pub fn switchover(&mut self, id: HostId, instance: &str) -> bool {
         let now = self.instant();
         let Some(agent) = self.hosts[id].agent.as_mut() else {
             return false;
         };
-        let ok = agent.switchover(now, instance, force).ok;
+        let ok = agent.switchover(now, instance, true).accepted();
         self.drain(id);
         ok
     }
@@ -496,7 +500,14 @@ impl World {
         let Some(agent) = self.hosts[id].agent.as_mut() else {
             return;
         };
-        assert!(agent.set_maintenance(now, on, Some(instance)).ok);
+        // Forced: the simulated operator means it even with nobody to take over.
+        let options = HandoverOptions {
+            wait: false,
+            force: true,
+        };
+        assert!(agent
+            .set_maintenance(now, on, Some(instance), options)
+            .accepted());
         if on {
             self.hosts[id].maintenance.insert(instance.to_owned());
         } else {
@@ -972,6 +983,7 @@ impl World {
             | Effect::MasterChanged { .. }
             | Effect::PublishStatus
             | Effect::CloseSocket(_) => {}
+            Effect::Answer { response, .. } => self.answers.push((id, response)),
             Effect::SaveMaintenance(names) => {
                 self.hosts[id].saved_maintenance = names.into_iter().collect();
             }
