@@ -256,7 +256,13 @@ impl Decision {
     /// what nobody did and what this host does now.
     pub fn response(&self, handover: &Handover) -> Response {
         let verb = handover.kind.verb();
-        let waited = super::operate::seconds(self.waited);
+        // The interval waited for, as the RFC computes it: the decision itself
+        // may come a wake-up later.
+        let waited = super::operate::seconds(
+            handover
+                .deadline
+                .saturating_duration_since(handover.started),
+        );
         let mut parts: Vec<String> = self
             .confirmed
             .iter()
