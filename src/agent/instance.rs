@@ -54,16 +54,6 @@ pub struct Transition {
     pub reason: TransitionReason,
 }
 
-/// What an instance that resigned voluntarily has heard of its successor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SuccessorWatch {
-    /// When the priority-0 advert went out.
-    pub resigned_at: Instant,
-    /// The first router heard advertising as Master since (priority above
-    /// 0), and when: the new Master.
-    pub heard: Option<(IpAddr, Instant)>,
-}
-
 /// A running instance.
 #[derive(Debug)]
 pub struct InstanceCore {
@@ -267,10 +257,8 @@ impl InstanceCore {
     /// Feeds one event to the state machine and carries out what it asks;
     /// returns the transitions it made.
     pub fn handle(&mut self, now: Instant, event: Event, out: &mut Out) -> Vec<Transition> {
-        if let (Event::AdvertReceived(advert), Some(watch)) = (event, &mut self.successor) {
-            if advert.priority > 0 && advert.source != self.facts.source {
-                watch.heard.get_or_insert((advert.source, now));
-            }
+        if let Event::AdvertReceived(advert) = event {
+            self.note_successor(now, advert);
         }
         if let (Event::AdvertReceived(advert), Some(until)) = (event, &mut self.handover) {
             if advert.priority > 0 {
@@ -292,27 +280,6 @@ impl InstanceCore {
             self.remove_vips(out);
         }
         transitions
-    }
-
-    /// Master again at once after a voluntary resignation that nobody took
-    /// up, while the handover still keeps the addresses: they never leave,
-    /// the hooks of leaving Master are dropped unrun and none run for coming
-    /// back (nothing changed for the services), the router advertises again
-    /// and announces. Returns the transitions (none unless it was waiting).
-    pub fn reclaim(&mut self, now: Instant, out: &mut Out) -> Vec<Transition> {
-        if self.handover.is_none() || self.router.state() != State::Backup {
-            return Vec::new();
-        }
-        self.reclaiming = true;
-        let transitions = self.handle(now, Event::Reclaim, out);
-        self.reclaiming = false;
-        transitions
-    }
-
-    /// What this instance has heard of its successor since it last resigned
-    /// voluntarily; `None` when it is not waiting for one.
-    pub fn successor(&self) -> Option<SuccessorWatch> {
-        self.successor
     }
 
     /// When a pending handover gives up waiting for the new Master.
@@ -546,5 +513,8 @@ fn router_settings(config: &config::Instance, primary_address: IpAddr) -> Router
     }
 }
 
+mod successor;
 #[cfg(test)]
 mod tests;
+
+pub use self::successor::SuccessorWatch;
