@@ -221,7 +221,7 @@ impl Agent {
         let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
         let message = format!(
             "{}: {} resigned with priority 0, keeping the virtual IPs until the new Master \
-             speaks; waiting up to {} for it",
+             speaks; the outcome, within {}, goes to the status and the event stream",
             kind.verb(),
             names.join(", "),
             seconds(deadline.saturating_duration_since(now)),
