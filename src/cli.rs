@@ -80,24 +80,36 @@ pub enum Command {
     /// agent cannot be asked (not running, another --runtime-dir, no permission) or
     /// there is no such instance.
     Status(StatusArgs),
-    /// Make this Master hand its role to the best Backup now.
+    /// Make this Master hand its role to the best Backup, and confirm it.
     ///
-    /// The Master of INSTANCE sends a priority-0 advertisement so that the best
-    /// Backup takes over at once, then stays Backup without preempting the new
-    /// Master. It is refused when INSTANCE is not Master here, or when no other
-    /// router has been heard on its VRID (nobody would take over); --force goes
-    /// ahead anyway.
+    /// The Master of NAME (an instance, or every member of a sync group) sends a
+    /// priority-0 advertisement so that the best Backup takes over at once, keeps
+    /// its virtual IPs until the new Master speaks (make before break), then
+    /// stays Backup without preempting it. The command waits for the new
+    /// Master's first advertisement and prints its address and how long it took
+    /// from the resignation. If nobody takes over within Master_Down_Interval
+    /// (3 x the instance's advert_interval + Skew_Time for its priority, RFC 9568
+    /// section 6.1), this host becomes Master again with the virtual IPs never
+    /// removed and no hooks run, keeps serving, and the command says so and exits
+    /// 1. --no-wait returns as soon as the resignation is made.
     ///
-    /// Exit status: 0 when done, 1 when refused or the agent cannot be asked.
+    /// Exit status: 0 when the new Master was heard (or --no-wait), 1 when nobody
+    /// took over, NAME is not Master here, or the agent cannot be asked.
     Switchover(SwitchoverArgs),
     /// Turn maintenance mode on or off: an instance in maintenance stays Backup.
     ///
     /// For one instance or, with --all, for every instance. An instance in
-    /// maintenance leaves Master (handing over like a switchover) and stays Backup,
-    /// e.g. while this machine is being worked on; off lets it take part in
-    /// elections again.
+    /// maintenance stays Backup, e.g. while this machine is being worked on; off
+    /// lets it take part in elections again. A Master going into maintenance
+    /// hands over like a switchover and the command waits for the new Master. If
+    /// nobody takes over within Master_Down_Interval, maintenance is withdrawn:
+    /// the instance stays Master, its virtual IPs never removed, and the command
+    /// exits 1 (nobody else could serve them). --force enters maintenance anyway:
+    /// the virtual IPs then go, and nobody serves them. --no-wait returns at once;
+    /// the outcome is the same and shows in `twinstar status --json`.
     ///
-    /// Exit status: 0 when done, 1 when refused or the agent cannot be asked.
+    /// Exit status: 0 when done, 1 when nobody took over (without --force), the
+    /// request was refused or the agent cannot be asked.
     Maintenance(MaintenanceArgs),
     /// Make the running agent re-read its configuration file.
     ///
@@ -204,12 +216,13 @@ pub struct StatusArgs {
 /// Arguments of `twinstar switchover`.
 #[derive(Debug, Args)]
 pub struct SwitchoverArgs {
-    /// The instance to hand over; it must be Master on this router.
-    #[arg(value_name = "INSTANCE")]
+    /// The instance or sync group to hand over; it must be Master here.
+    #[arg(value_name = "NAME")]
     pub instance: String,
-    /// Resign even though no other router has been heard on this VRID.
-    #[arg(long)]
-    pub force: bool,
+    /// Return once the resignation is made, without waiting for the new
+    /// Master (--force, its former spelling, is accepted for scripts).
+    #[arg(long, alias = "force")]
+    pub no_wait: bool,
     #[command(flatten)]
     pub agent: AgentArgs,
 }
@@ -237,6 +250,13 @@ pub struct MaintenanceArgs {
     /// Every instance of the agent.
     #[arg(long)]
     pub all: bool,
+    /// Return at once, without waiting for the new Master (on only).
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Stay in maintenance even when nobody takes over from a Master, letting
+    /// its virtual IPs go (on only).
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub agent: AgentArgs,
 }

@@ -128,7 +128,7 @@ fn status_document(web_state: &str) -> Value {
                 "advert_interval_ms": 100, "master_adver_interval_ms": 100,
                 "since_transition_ms": 1500,
                 "virtual_ips": [{"address": "192.0.2.50/24", "present": false}],
-                "track": [], "counters": counters(0)
+                "track": [], "counters": counters(0), "last_handover": null
             },
             {
                 "name": "api", "interface": "eth0", "vrid": 52, "state": "backup",
@@ -141,7 +141,7 @@ fn status_document(web_state: &str) -> Value {
                 "advert_interval_ms": 100, "master_adver_interval_ms": 100,
                 "since_transition_ms": 90_000,
                 "virtual_ips": [{"address": "192.0.2.60/24", "present": false}],
-                "track": [], "counters": counters(900)
+                "track": [], "counters": counters(900), "last_handover": null
             }
         ],
         "checks": [],
@@ -238,16 +238,48 @@ fn reload_failure_prints_every_error_and_exits_1() {
 }
 
 #[test]
-fn switchover_sends_the_instance_and_prints_the_message() {
-    let response = json!({"ok": true, "message": "web: resigned; 192.0.2.2 takes over"});
-    let (out, request) =
-        FakeAgent::start("switchover", response).run("switchover", &["web", "--force"]);
+fn switchover_waits_for_the_outcome_and_prints_the_new_master() {
+    let message = "web: new Master 192.0.2.2 took over 0.25s after the resignation";
+    let response = json!({"ok": true, "message": message});
+    let (out, request) = FakeAgent::start("switchover", response).run("switchover", &["web"]);
     assert_eq!(
         request,
-        json!({"verb": "switchover", "instance": "web", "force": true})
+        json!({"verb": "switchover", "instance": "web", "wait": true})
     );
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(stdout(&out), "web: resigned; 192.0.2.2 takes over\n");
+    assert_eq!(stdout(&out), format!("{message}\n"));
+}
+
+#[test]
+fn switchover_no_wait_and_its_former_spelling_force_do_not_wait() {
+    for flag in ["--no-wait", "--force"] {
+        let response = json!({"ok": true, "message": "switchover: web resigned"});
+        let (out, request) = FakeAgent::start(&format!("switchover{flag}"), response)
+            .run("switchover", &["web", flag]);
+        assert_eq!(
+            request,
+            json!({"verb": "switchover", "instance": "web", "wait": false}),
+            "{flag}"
+        );
+        assert_eq!(out.status.code(), Some(0));
+    }
+}
+
+#[test]
+fn maintenance_on_waits_unless_told_and_passes_force() {
+    let response = json!({"ok": true, "message": "maintenance on: web"});
+    let (_, request) =
+        FakeAgent::start("maintenance-wait", response.clone()).run("maintenance", &["on", "web"]);
+    assert_eq!(
+        (request["wait"].clone(), request["force"].clone()),
+        (json!(true), json!(false))
+    );
+    let (_, request) = FakeAgent::start("maintenance-force", response)
+        .run("maintenance", &["on", "web", "--force", "--no-wait"]);
+    assert_eq!(
+        (request["wait"].clone(), request["force"].clone()),
+        (json!(false), json!(true))
+    );
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::agents::{
-    agent, can_run_lab, config, holds_for, lab, state_between, wait_until, MARGIN, STARTUP,
+    agent, can_run_lab, config, holds_for, lab, state_between, wait_until, EARLY, MARGIN, STARTUP,
 };
 use support::rfc::{master_down_interval, skew_time};
 use twinstar::lab::{Agent, Lab, Pinger};
@@ -43,12 +43,16 @@ fn status_json(agent: &Agent) -> Value {
     })
 }
 
-fn state(agent: &Agent) -> Option<String> {
-    agent.status().and_then(|s| s.state("web"))
+/// A counter of `web` from the agent itself (the status file is written
+/// off the agent's loop, so it may lag an answer just received).
+fn live_counter(agent: &Agent, name: &str) -> u64 {
+    status_json(agent)["instances"][0]["counters"][name]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no counter {name}"))
 }
 
-fn counter(agent: &Agent, name: &str) -> u64 {
-    agent.status().map_or(0, |s| s.counter("web", name))
+fn state(agent: &Agent) -> Option<String> {
+    agent.status().and_then(|s| s.state("web"))
 }
 
 /// B (100) first, then A (150), so A takes over from B and has heard it: B
@@ -126,6 +130,11 @@ fn status_shows_master_and_backup_and_switchover_hands_over_within_skew_time() {
     let asked = Instant::now();
     let out = cli(&a.runtime_dir(), &["switchover", "web"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("web: new Master 192.0.2.12 took over "),
+        "{}",
+        text(&out.stdout)
+    );
     // A resigns with priority 0: B takes over Skew_Time after hearing it.
     state_between(&b, "web", "master", asked, skew, skew);
     assert!(
@@ -155,53 +164,152 @@ fn status_shows_master_and_backup_and_switchover_hands_over_within_skew_time() {
     assert_eq!(status_json(&a)["instances"][0]["switchover_hold"], true);
 }
 
+/// The time `twinstar switchover` printed: "... took over 0.061s after ...".
+fn took_over_after(stdout: &str) -> Duration {
+    let seconds = stdout
+        .split(" took over ")
+        .nth(1)
+        .and_then(|rest| rest.split('s').next())
+        .and_then(|n| n.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no time in {stdout:?}"));
+    Duration::from_secs_f64(seconds)
+}
+
 #[test]
-fn switchover_without_a_peer_needs_force() {
-    if !can_run_lab("switchover force") {
+fn switchover_confirms_a_backup_that_never_spoke_with_the_time_it_took() {
+    if !can_run_lab("switchover with a silent Backup") {
+        return;
+    }
+    let lab = lab("opc", 2);
+    // A (150) first, then B (100): the usual order, in which A never hears
+    // its Backup, since Backups are silent.
+    let started = Instant::now();
+    let a = agent(
+        &lab,
+        "opc",
+        0,
+        &config(94, 150, "100ms", "192.0.2.50/24", ""),
+    );
+    let mdi_a = master_down_interval(150, INTERVAL);
+    state_between(&a, "web", "master", started, mdi_a, mdi_a + STARTUP);
+    let b = agent(
+        &lab,
+        "opc",
+        1,
+        &config(94, 100, "100ms", "192.0.2.50/24", ""),
+    );
+    b.wait_for_state("web", "backup", STARTUP + MARGIN).unwrap();
+    assert!(
+        status_json(&a)["instances"][0]["last_peer"].is_null(),
+        "A heard B"
+    );
+
+    let asked = Instant::now();
+    let out = cli(&a.runtime_dir(), &["switchover", "web"]);
+    let returned = asked.elapsed();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stderr),
+        a.log()
+    );
+    let stdout = text(&out.stdout);
+    println!("{stdout}");
+    assert!(
+        stdout.starts_with("web: new Master 192.0.2.12 took over "),
+        "{stdout}"
+    );
+    // B takes over Skew_Time after the priority-0 advert; had it missed
+    // that advert, after its own Master_Down_Interval (RFC 9568 §6.1).
+    let bound = master_down_interval(100, INTERVAL) + MARGIN;
+    let took = took_over_after(&stdout);
+    assert!(took <= bound, "took {took:?} > {bound:?}");
+    assert!(returned <= bound + MARGIN, "returned after {returned:?}");
+    assert_eq!(status_json(&b)["instances"][0]["state"], "master");
+    let record = &status_json(&a)["instances"][0]["last_handover"];
+    assert_eq!(record["outcome"], "confirmed", "{record}");
+    assert_eq!(record["new_master"], "192.0.2.12", "{record}");
+}
+
+#[test]
+fn switchover_with_nobody_to_take_over_keeps_the_vip_and_exits_1() {
+    if !can_run_lab("switchover with nobody") {
         return;
     }
     let lab = lab("opf", 1);
-    let a = agent(
-        &lab,
-        "opf",
-        0,
-        &config(92, 150, "100ms", "192.0.2.50/24", ""),
-    );
-    let mdi = master_down_interval(150, INTERVAL);
+    // One-second adverts: Master_Down_Interval (3.4 s) dwarfs how long the
+    // CLI takes to start, so "at once" and "after the deadline" differ.
+    let interval = Duration::from_secs(1);
+    let a = agent(&lab, "opf", 0, &config(92, 150, "1s", "192.0.2.50/24", ""));
+    let mdi = master_down_interval(150, interval);
     a.wait_for_state("web", "master", mdi + STARTUP + MARGIN)
         .unwrap();
-    let refused = cli(&a.runtime_dir(), &["switchover", "web"]);
-    assert_eq!(refused.status.code(), Some(1));
-    assert!(
-        text(&refused.stderr).contains("--force"),
-        "{}",
-        text(&refused.stderr)
-    );
-    assert_eq!(lab.holders(VIP).unwrap(), vec![true]);
-    assert_eq!(state(&a).as_deref(), Some("master"));
-    let resigned = counter(&a, "priority_zero_sent");
-    let takeovers = counter(&a, "master_transitions");
-
-    // Forced, A really resigns: a priority-0 advert, Backup, and with nobody
-    // to take over it becomes Master again after its Master_Down_Interval.
-    let asked = Instant::now();
-    let forced = cli(&a.runtime_dir(), &["switchover", "web", "--force"]);
-    assert_eq!(forced.status.code(), Some(0), "{}", text(&forced.stderr));
-    state_between(&a, "web", "backup", asked, Duration::ZERO, Duration::ZERO);
-    assert_eq!(
-        counter(&a, "priority_zero_sent"),
-        resigned + 1,
-        "A should have resigned with one priority-0 advert\n{}",
-        a.log()
-    );
-    state_between(&a, "web", "master", asked, mdi, mdi);
-    assert_eq!(
-        counter(&a, "master_transitions"),
-        takeovers + 1,
-        "A should have become Master once more\n{}",
-        a.log()
-    );
     assert!(wait_until(MARGIN, || lab.holders(VIP).unwrap() == vec![true]));
+    let resigned = live_counter(&a, "priority_zero_sent");
+    // 200 Hz from the client: any moment without the VIP loses a reply.
+    let ping = Pinger::start(&lab.client.ns, VIP, Duration::from_millis(5)).expect("ping");
+    assert!(ping.wait_replies(20, MARGIN), "the VIP does not answer");
+    ping.reset();
+
+    // --no-wait: back at once, having resigned.
+    let asked = Instant::now();
+    let quick = cli(&a.runtime_dir(), &["switchover", "web", "--no-wait"]);
+    let returned = asked.elapsed();
+    assert_eq!(quick.status.code(), Some(0), "{}", text(&quick.stderr));
+    assert!(returned < mdi / 2, "--no-wait returned after {returned:?}");
+    assert_eq!(live_counter(&a, "priority_zero_sent"), resigned + 1);
+    // Nobody takes over: Master again at the deadline, recorded in status.
+    state_between(&a, "web", "master", asked, mdi, mdi);
+    assert!(wait_until(MARGIN, || {
+        status_json(&a)["instances"][0]["last_handover"]["outcome"] == "stayed_master"
+    }));
+
+    // Waiting: refused after Master_Down_Interval, the VIP kept throughout.
+    let asked = Instant::now();
+    let out = cli(&a.runtime_dir(), &["switchover", "web"]);
+    let returned = asked.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    println!("{stderr}");
+    assert!(
+        stderr.starts_with("twinstar switchover: no router took over within ")
+            && stderr.ends_with("; web stays Master on this host\n"),
+        "{stderr}"
+    );
+    assert!(
+        returned + EARLY >= mdi && returned <= mdi + MARGIN,
+        "answered after {returned:?}, Master_Down_Interval {mdi:?}"
+    );
+    assert_eq!(live_counter(&a, "priority_zero_sent"), resigned + 2);
+    assert_eq!(status_json(&a)["instances"][0]["state"], "master");
+    assert_eq!(lab.holders(VIP).unwrap(), vec![true]);
+    assert!(ping.wait_replies(20, MARGIN));
+    let (lost, gap) = (ping.lost(), ping.largest_gap());
+    println!("nobody took over: {lost} pings lost, largest gap {gap:?}");
+    assert_eq!(
+        lost,
+        0,
+        "the VIP went away (largest gap {gap:?})\n{}",
+        a.log()
+    );
+
+    // Maintenance with nobody to take over is withdrawn: A stays Master.
+    ping.reset();
+    let out = cli(&a.runtime_dir(), &["maintenance", "on", "web"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("maintenance of web withdrawn: stays Master on this host"),
+        "{}",
+        text(&out.stderr)
+    );
+    let web = &status_json(&a)["instances"][0];
+    assert_eq!(
+        (&web["state"], &web["maintenance"]),
+        (&"master".into(), &false.into())
+    );
+    assert!(ping.wait_replies(20, MARGIN));
+    assert_eq!(ping.lost(), 0, "the VIP went away during maintenance on");
 }
 
 #[test]

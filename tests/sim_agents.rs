@@ -139,18 +139,67 @@ fn switchover_moves_the_vip_without_a_gap_and_the_old_master_follows() {
     let a = Spec::new(150, ms(100));
     let b = Spec::new(100, ms(100));
     let mut world = pair(&a, &b);
-    // In the usual start order the Master never heard its silent Backup,
-    // so the operator forces it.
-    assert!(!world.switchover(0, "web", false), "refused: no peer heard");
-    assert!(world.switchover(0, "web", true));
+    // In the usual start order the Master never heard its silent Backup;
+    // the switchover goes ahead all the same and confirms the new Master.
+    assert!(world.switchover(0, "web"));
     never_unheld(&mut world, web(), ms(300));
     assert_eq!(world.holders(web()), vec![1]);
+    let [(0, answer)] = world.answers.as_slice() else {
+        panic!("one answer from host 0: {:?}", world.answers)
+    };
+    let message = answer.message.as_deref().unwrap_or_default();
+    assert!(answer.ok, "{answer:?}");
+    assert!(
+        message.contains(&format!("new Master {}", World::address(1))),
+        "{message}"
+    );
     // The higher-priority host does not preempt back (it follows until the
     // new Master fails).
     world.run_for(ms(2000));
     assert_eq!(world.holders(web()), vec![1]);
     world.crash(1);
     until_held(&mut world, web(), &[0], ms(1000));
+}
+
+#[test]
+fn switchover_with_nobody_to_take_over_keeps_the_vip_on_the_master_throughout() {
+    let a = Spec::new(150, ms(100));
+    let b = Spec::new(100, ms(100));
+    let mut world = pair(&a, &b);
+    world.crash(1);
+    let hooks_before = world.hook_log.len();
+    let start = world.now();
+    assert!(world.switchover(0, "web"));
+    // RFC 9568 §6.1 with the Master's own priority and interval, plus 1 ms
+    // for the simulated address jobs and delivery.
+    let deadline = rfc::master_down_interval(a.priority, a.interval);
+    while world.answers.is_empty() {
+        assert!(world.now() - start <= deadline + ms(1), "no answer by then");
+        world.run_for(Duration::from_micros(100));
+        assert_eq!(world.holders(web()), vec![0], "at {:?}", world.now());
+    }
+    let waited = world.now() - start;
+    assert!(waited + ms(1) >= deadline, "answered after {waited:?}");
+    let (host, answer) = &world.answers[0];
+    assert_eq!(*host, 0);
+    assert!(!answer.ok);
+    let error = answer.error.as_deref().unwrap_or_default();
+    assert!(
+        error.starts_with("no router took over within")
+            && error.ends_with("web stays Master on this host"),
+        "{error}"
+    );
+    assert_eq!(
+        world.hook_log[hooks_before..]
+            .iter()
+            .filter(|h| h.host == 0 && h.name == "web")
+            .count(),
+        0,
+        "no hook ran: {:?}",
+        &world.hook_log[hooks_before..]
+    );
+    world.run_for(ms(1000));
+    assert_eq!(world.holders(web()), vec![0], "still serving");
 }
 
 #[test]
@@ -451,7 +500,7 @@ fn the_agents_own_transitions_are_never_taken_for_changes_behind_its_back() {
         world.start(0);
         world.set_check(0, "svc", true);
         world.run_for(ms(800));
-        assert!(world.switchover(0, "web", true), "round {round}");
+        assert!(world.switchover(0, "web"), "round {round}");
         world.run_for(ms(800));
         world.maintenance(1, "web", true);
         world.run_for(ms(800));

@@ -218,6 +218,14 @@ pub enum Effect {
         /// The instance.
         instance: String,
     },
+    /// Answer the control request waiting under `ticket` (a switchover or
+    /// maintenance that waited for its outcome); nobody may wait any more.
+    Answer {
+        /// The request's ticket, from [`super::Answer::Later`].
+        ticket: super::Ticket,
+        /// The answer.
+        response: crate::control::Response,
+    },
     /// Persist the maintenance set so that it survives a restart.
     SaveMaintenance(Vec<String>),
     /// Ask the quorum worker to take or give up a key; it answers with

@@ -290,6 +290,22 @@ impl HookQueue {
         }
     }
 
+    /// Drops, without running them, the hooks of transitions still waiting
+    /// at gate `gate`; returns how many hooks went. For a handover that nobody
+    /// took up: its router is Master again with the addresses never removed,
+    /// so the hooks of leaving Master describe something that did not happen.
+    pub fn withdraw(&mut self, gate: Gate) -> usize {
+        let mut dropped = 0;
+        self.jobs.retain(|job| {
+            let waiting = job.gate == gate;
+            if waiting {
+                dropped += job.hooks.len();
+            }
+            !waiting
+        });
+        dropped
+    }
+
     /// Starts what may start (`done` is the last address job finished):
     /// reports dropped hooks, starts `before_master` when none runs, and the
     /// front transition's next hook when no transition hook runs and its

@@ -97,6 +97,12 @@ pub struct InstanceCore {
     /// A voluntary handover in progress: the VIPs stay until the new Master
     /// speaks (and had one interval to announce), or until this deadline.
     handover: Option<Instant>,
+    /// Since a voluntary resignation (switchover, maintenance, a partner's
+    /// resignation): when it was made and the first Master heard after it.
+    successor: Option<SuccessorWatch>,
+    /// Set while [`reclaim`](Self::reclaim) feeds the router: the Master
+    /// term it enters keeps the addresses that never left, with no hooks.
+    reclaiming: bool,
     /// The gate for the hooks of the transition about to be reported.
     gate: Option<Gate>,
     /// The last address job queued and the last the worker finished.
@@ -138,6 +144,8 @@ impl InstanceCore {
             add_pending: false,
             removal_requested: None,
             handover: None,
+            successor: None,
+            reclaiming: false,
             gate: None,
             queued_seq: 0,
             done_seq: 0,
@@ -259,6 +267,9 @@ impl InstanceCore {
             Event::HeartbeatReceived(heard) => Some(heard.advert),
             _ => None,
         };
+        if let Some(advert) = heard {
+            self.note_successor(now, advert);
+        }
         if let (Some(advert), Some(until)) = (heard, &mut self.handover) {
             if advert.priority > 0 {
                 // The new Master speaks. Its announcements follow once its
@@ -373,6 +384,18 @@ impl InstanceCore {
                     }
                 }
             }
+            Action::AddAddresses if self.reclaiming && self.handover.is_some() => {
+                // Nobody took over: the addresses were kept all along.
+                self.handover = None;
+                self.term += 1;
+                self.gate = None;
+                let dropped = self.hooks.withdraw(Gate::AwaitRemoval);
+                info!(
+                    instance = %self.config.name,
+                    hooks_dropped = dropped,
+                    "nobody took over: Master again, the virtual IPs never left"
+                );
+            }
             Action::AddAddresses => {
                 // Master again while handing over: the VIPs simply stay, and
                 // after_backup, which promises they are off, does not run.
@@ -426,6 +449,12 @@ impl InstanceCore {
                             | TransitionReason::Resigned
                             | TransitionReason::Maintenance
                     );
+                    if voluntary && from == State::Master {
+                        self.successor = Some(SuccessorWatch {
+                            resigned_at: now,
+                            heard: None,
+                        });
+                    }
                     if voluntary && vips_were_on {
                         // Make before break: the priority-0 advert makes the best
                         // Backup take over within its Skew_Time; until it speaks,
@@ -436,6 +465,15 @@ impl InstanceCore {
                         let seq = self.remove_vips(out);
                         self.gate = Some(Gate::Addresses(seq));
                     }
+                }
+                if to != State::Backup {
+                    self.successor = None;
+                }
+                if reason == TransitionReason::Reclaimed {
+                    // Master → Backup → Master with the addresses on all
+                    // along: for the services nothing happened, so no hooks.
+                    self.gate = None;
+                    return;
                 }
                 if to == State::Fault {
                     // A host that must not serve gives up what a handover
@@ -512,5 +550,8 @@ fn router_settings(config: &config::Instance, primary_address: IpAddr) -> Router
     }
 }
 
+mod successor;
 #[cfg(test)]
 mod tests;
+
+pub use self::successor::SuccessorWatch;

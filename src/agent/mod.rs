@@ -14,6 +14,7 @@ mod advert;
 mod checks;
 mod effects;
 mod groups;
+mod handover;
 pub mod health;
 mod heartbeat;
 pub mod hooks;
@@ -34,9 +35,11 @@ use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
 pub use self::effects::{AddressJob, AddressTarget, Effect, Input, KernelAddress, Out};
+pub use self::handover::{HandoverKind, HandoverOutcome, HandoverRecord, Ticket};
 pub use self::heartbeat::LinkFacts;
 pub use self::hooks::{HookRun, HookRunId, TransitionArgs};
 pub use self::instance::{InstanceFacts, Transition};
+pub use self::operate::{Answer, HandoverOptions};
 pub use self::receive::{Datagram, DropReason, SocketKey};
 pub use self::reload::{ReloadSummary, Setup};
 
@@ -102,6 +105,12 @@ pub struct Agent {
     /// The earliest deadline of all instances, when known (`None`: rescan).
     deadline_cache: Option<Option<Instant>>,
     stopping: bool,
+    /// Switchovers and maintenance handovers waiting for their new Master.
+    handovers: Vec<handover::Handover>,
+    /// The last ticket given to a request that waits for its outcome.
+    next_ticket: u64,
+    /// Each instance's last handover outcome, for the status.
+    last_handover: HashMap<String, HandoverRecord>,
 }
 
 impl Agent {
@@ -131,6 +140,9 @@ impl Agent {
             next_hook_run: 0,
             deadline_cache: None,
             stopping: false,
+            handovers: Vec::new(),
+            next_ticket: 0,
+            last_handover: HashMap::new(),
         }
     }
 
@@ -172,6 +184,7 @@ impl Agent {
             .filter_map(InstanceCore::next_deadline)
             .chain(self.links.next_deadline())
             .chain(self.heartbeat_lookups.next_deadline())
+            .chain(self.handover_deadline())
             .min();
         self.deadline_cache = Some(earliest);
         earliest
@@ -182,7 +195,11 @@ impl Agent {
         // Every input may move a counter (adverts, drops, send errors).
         self.status_version += 1;
         match input {
-            Input::Datagram(datagram) => return self.on_datagram(now, datagram),
+            Input::Datagram(datagram) => {
+                self.on_datagram(now, datagram);
+                // The new Master's first advert decides a waiting handover.
+                return self.settle_handovers(now, now);
+            }
             Input::Timeout => self.on_timers(now),
             Input::Link {
                 ifindex,
@@ -229,6 +246,7 @@ impl Agent {
             // Nothing asks the quorum worker yet.
             Input::Quorum(_) => {}
         }
+        self.settle_handovers(now, now);
         self.deadline_cache = None;
         self.settle();
     }
@@ -246,6 +264,7 @@ impl Agent {
             }
         }
         self.refresh_groups();
+        self.settle_handovers(now, now);
         self.out.status_dirty = true;
         self.deadline_cache = None;
         self.settle();
@@ -269,6 +288,10 @@ impl Agent {
 
     fn on_timers(&mut self, now: Instant) {
         let horizon = now + TIMER_SLACK;
+        // Before the routers and handovers of the members: a handover that
+        // nobody took up makes its members Master again with the VIPs kept,
+        // rather than letting the handover remove them first.
+        self.settle_handovers(now, horizon);
         let mut holds_expired = false;
         for index in 0..self.instances.len() {
             let instance = &mut self.instances[index];

@@ -142,6 +142,8 @@ impl Agent {
         self.look_up_heartbeats();
         summary.unchanged = self.instances.len() - summary.started - summary.reconfigured;
         self.refresh_groups();
+        // A handover whose instance was stopped or restarted ends here.
+        self.settle_handovers(now, now);
         self.out.status_dirty = true;
         self.deadline_cache = None;
         self.settle();

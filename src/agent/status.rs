@@ -88,6 +88,7 @@ impl Agent {
                             send_errors: l.send_errors,
                         })
                         .collect(),
+                    last_handover: self.last_handover.get(&i.config.name).cloned(),
                 }
             })
             .collect();

@@ -141,7 +141,7 @@ fn summary_line_names_few_instances_and_counts_many() {
         .map(|v| instance(&format!("i{v}"), v, 100, ""))
         .collect();
     let mut agent = running(&instances(&four), t0);
-    agent.set_maintenance(t0, true, Some("i2"));
+    agent.set_maintenance(t0, true, Some("i2"), HandoverOptions::default());
     assert_eq!(
         agent.summary_line(),
         "i1 backup, i2 backup (maintenance), i3 backup, i4 backup"
@@ -156,33 +156,20 @@ fn summary_line_names_few_instances_and_counts_many() {
 }
 
 #[test]
-fn switchover_needs_a_master_and_a_peer_heard_or_force() {
-    let t0 = Instant::now();
-    let mut agent = running(&instances(&[instance("web", 1, 200, "")]), t0);
-    assert!(!agent.switchover(t0, "nope", true).ok);
-    assert!(!agent.switchover(t0, "web", true).ok, "Backup here");
-    run_until(&mut agent, t0 + Duration::from_secs(1));
-    assert_eq!(state(&agent, "web"), State::Master);
-    assert!(!agent.switchover(t0, "web", false).ok, "nobody heard");
-    let t1 = t0 + Duration::from_secs(1);
-    agent.handle(t1, advert_from_peer(1, 100));
-    assert!(agent.switchover(t1, "web", false).ok);
-    assert_eq!(state(&agent, "web"), State::Backup);
-    let mut forced = running(&instances(&[instance("web", 1, 200, "")]), t0);
-    run_until(&mut forced, t0 + Duration::from_secs(1));
-    assert!(forced.switchover(t1, "web", true).ok);
-    assert_eq!(state(&forced, "web"), State::Backup);
-}
-
-#[test]
 fn maintenance_names_one_instance_or_all_and_is_saved() {
     let t0 = Instant::now();
     let mut empty = running("instances: []\n", t0);
-    assert!(empty.set_maintenance(t0, true, None).ok);
+    assert!(empty
+        .set_maintenance(t0, true, None, HandoverOptions::default())
+        .accepted());
     let two = [instance("a", 1, 100, ""), instance("b", 2, 100, "")];
     let mut agent = running(&instances(&two), t0);
-    assert!(!agent.set_maintenance(t0, true, Some("c")).ok);
-    assert!(agent.set_maintenance(t0, true, Some("b")).ok);
+    assert!(!agent
+        .set_maintenance(t0, true, Some("c"), HandoverOptions::default())
+        .accepted());
+    assert!(agent
+        .set_maintenance(t0, true, Some("b"), HandoverOptions::default())
+        .accepted());
     let saved = |effects: Vec<Effect>| {
         effects.into_iter().find_map(|e| match e {
             Effect::SaveMaintenance(names) => Some(names),
@@ -190,12 +177,16 @@ fn maintenance_names_one_instance_or_all_and_is_saved() {
         })
     };
     assert_eq!(saved(drain(&mut agent)), Some(vec!["b".to_owned()]));
-    assert!(agent.set_maintenance(t0, true, None).ok);
+    assert!(agent
+        .set_maintenance(t0, true, None, HandoverOptions::default())
+        .accepted());
     assert_eq!(
         saved(drain(&mut agent)),
         Some(vec!["a".to_owned(), "b".to_owned()])
     );
-    assert!(agent.set_maintenance(t0, false, Some("a")).ok);
+    assert!(agent
+        .set_maintenance(t0, false, Some("a"), HandoverOptions::default())
+        .accepted());
     assert_eq!(saved(drain(&mut agent)), Some(vec!["b".to_owned()]));
 }
 
@@ -511,4 +502,5 @@ fn a_retired_instance_leaves_no_timer_behind() {
     );
 }
 
+mod handover;
 mod hostile;

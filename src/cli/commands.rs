@@ -122,7 +122,7 @@ impl SwitchoverArgs {
         finish(verbs::switchover(
             &self.agent.runtime_dir,
             &self.instance,
-            self.force,
+            !self.no_wait,
         ))
     }
 }
@@ -134,6 +134,8 @@ impl MaintenanceArgs {
             &self.agent.runtime_dir,
             self.switch == Switch::On,
             self.instance.as_deref(),
+            !self.no_wait,
+            self.force,
         ))
     }
 }

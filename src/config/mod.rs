@@ -15,8 +15,8 @@
 mod duration;
 mod error;
 mod health;
-mod ifname;
 mod heartbeat;
+mod ifname;
 mod model;
 mod parse;
 mod parse_control;

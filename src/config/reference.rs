@@ -85,7 +85,9 @@ pub const SECTIONS: &[SectionDoc] = &[
                 hooks have started, only the latest transition's hooks run: the others \
                 are dropped, logged and reported as skipped (a hook already running \
                 finishes). `before_master` runs in a lane of its own and never waits \
-                behind another hook.",
+                behind another hook. A `switchover` or `maintenance on` that nobody \
+                takes over runs no hook: the router is Master again with its virtual IPs \
+                never removed, and the hooks queued for leaving Master are dropped unrun.",
     },
     SectionDoc {
         title: SYNC,
@@ -99,8 +101,11 @@ pub const SECTIONS: &[SectionDoc] = &[
     },
     SectionDoc {
         title: EVENTS,
-        intro: "The JSON-lines event stream: one object per transition, tracked-object \
-                change and hook result.",
+        intro: "The JSON-lines event stream: one object per transition, priority \
+                change, tracked-object change, hook result, sync-group change, repaired \
+                virtual IP and switchover or maintenance outcome (`type: handover`: \
+                `instance`, `kind`, `outcome` confirmed / stayed_master / released / \
+                partial / interrupted, `new_master`, `elapsed_ms`).",
     },
     SectionDoc {
         title: CONTROL,

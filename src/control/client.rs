@@ -7,8 +7,22 @@ use std::time::Duration;
 
 use super::protocol::{Request, Response, CONTROL_SOCKET};
 
-/// How long a request may take; a reload or switchover answers well within it.
+/// How long a request may take; a reload or a switchover that does not wait
+/// answers well within it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long the agent may take to answer a request that waits for a
+/// handover's outcome: the longest Master_Down_Interval there is (RFC 9568
+/// §6.1, the longest interval at the lowest priority, about 164 s) on top of
+/// [`REQUEST_TIMEOUT`]. The agent answers at its instance's own deadline.
+fn answer_timeout(request: &Request) -> Duration {
+    match request {
+        Request::Switchover { wait: true, .. } | Request::Maintenance { wait: true, .. } => {
+            crate::vrrp::master_down_interval(1, crate::vrrp::MAX_ADVER_INTERVAL) + REQUEST_TIMEOUT
+        }
+        _ => REQUEST_TIMEOUT,
+    }
+}
 
 /// Why a request did not get an answer.
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +67,9 @@ pub fn request(runtime_dir: &Path, request: &Request) -> Result<Response, Contro
         path: path.clone(),
         source,
     })?;
-    stream.set_read_timeout(Some(REQUEST_TIMEOUT)).map_err(io)?;
+    stream
+        .set_read_timeout(Some(answer_timeout(request)))
+        .map_err(io)?;
     stream
         .set_write_timeout(Some(REQUEST_TIMEOUT))
         .map_err(io)?;

@@ -7,8 +7,16 @@
 //! | request | effect |
 //! |---|---|
 //! | `{"verb":"status"}` | `status` holds the status document (see below) |
-//! | `{"verb":"switchover","instance":"web","force":false}` | the Master resigns now (priority 0); it does not preempt the new Master |
-//! | `{"verb":"maintenance","on":true,"instance":"web"}` | stay Backup (leave Master first); `instance` omitted or null: every instance |
+//! | `{"verb":"switchover","instance":"web","wait":true}` | the Master of an instance or of every member of a sync group resigns now (priority 0), keeping its VIPs until the new Master speaks; it does not preempt the new Master; nobody within Master_Down_Interval: Master again, VIPs never removed |
+//! | `{"verb":"maintenance","on":true,"instance":"web","wait":true,"force":false}` | stay Backup (leave Master first, as a switchover); `instance` omitted or null: every instance; nobody takes over a Master: maintenance withdrawn, it stays Master, unless `force` |
+//!
+//! With `wait` (default false) the answer comes once the handover has its
+//! outcome — every new Master heard (`message` names them and the time from
+//! the resignation to each one's first advert) or nobody within
+//! Master_Down_Interval (`ok` false, `error` says what this host does now) —
+//! so the connection stays open up to Master_Down_Interval. Without it the
+//! answer comes at once and the outcome goes to the status (`last_handover`)
+//! and the event stream (`type: handover`).
 //! | `{"verb":"reload"}` | re-read the configuration; on errors `errors` lists them and nothing changes |
 //!
 //! Every response has `ok`; on failure `error` says why (and `errors` lists
@@ -21,7 +29,8 @@
 //! `priority_reasons`, `fault_reasons`, `track` (`check`, `weight`), `source`,
 //! `master` (`address`, `priority`, or null), `advert_interval_ms`,
 //! `master_adver_interval_ms`, `since_transition_ms`, `maintenance`,
-//! `switchover_hold`, `last_peer` (`address`, `seen_ms_ago`, or null),
+//! `switchover_hold`, `last_handover` (`kind`, `outcome`, `new_master`,
+//! `elapsed_ms`, or null), `last_peer` (`address`, `seen_ms_ago`, or null),
 //! `virtual_ips` (`address`, `present`, and `interface` when the VIP lives
 //! on another interface than the adverts) and `counters` (`adverts_received`,
 //! `adverts_sent`, `priority_zero_received`, `priority_zero_sent`,
@@ -47,11 +56,12 @@ pub enum Request {
     Status,
     /// Hand `instance`'s Master role to the best Backup now.
     Switchover {
-        /// The instance; it must be Master here.
+        /// The instance or sync group; it must be Master here.
         instance: String,
-        /// Go ahead even though no other router has been heard on this VRID.
+        /// Answer once the new Master is heard or Master_Down_Interval has
+        /// passed, rather than at once.
         #[serde(default)]
-        force: bool,
+        wait: bool,
     },
     /// Maintenance mode on or off: while on, the instance stays Backup.
     Maintenance {
@@ -60,6 +70,13 @@ pub enum Request {
         /// One instance, or every instance when `None`.
         #[serde(default)]
         instance: Option<String>,
+        /// As for `Switchover`.
+        #[serde(default)]
+        wait: bool,
+        /// Stay in maintenance even when nobody takes over from a Master
+        /// (its VIPs then go, and nobody serves them).
+        #[serde(default)]
+        force: bool,
     },
     /// Re-read the configuration file.
     Reload,
@@ -112,19 +129,31 @@ mod tests {
     fn requests_have_the_documented_form() {
         let text = serde_json::to_string(&Request::Switchover {
             instance: "web".into(),
-            force: false,
+            wait: true,
         })
         .unwrap();
         assert_eq!(
             text,
-            r#"{"verb":"switchover","instance":"web","force":false}"#
+            r#"{"verb":"switchover","instance":"web","wait":true}"#
         );
         let parsed: Request = serde_json::from_str(r#"{"verb":"maintenance","on":true}"#).unwrap();
         assert_eq!(
             parsed,
             Request::Maintenance {
                 on: true,
-                instance: None
+                instance: None,
+                wait: false,
+                force: false,
+            }
+        );
+        // An older client's `force` is ignored: a switchover is never refused.
+        let old: Request =
+            serde_json::from_str(r#"{"verb":"switchover","instance":"web","force":true}"#).unwrap();
+        assert_eq!(
+            old,
+            Request::Switchover {
+                instance: "web".into(),
+                wait: false
             }
         );
         assert_eq!(

@@ -94,6 +94,11 @@ pub struct InstanceStatus {
     /// The heartbeat links, in configured order (absent without any).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub heartbeat: Vec<HeartbeatStatus>,
+    /// The outcome of the last `switchover` or `maintenance on` that made
+    /// this instance resign (`kind`, `outcome`, `new_master`, `elapsed_ms`);
+    /// null when there was none since the agent started.
+    #[serde(default)]
+    pub last_handover: Option<crate::agent::HandoverRecord>,
 }
 
 /// One heartbeat link of an instance: whether it is usable and when an
@@ -246,6 +251,7 @@ pub(crate) mod samples {
             virtual_ips: Vec::new(),
             counters: InstanceCounters::default(),
             heartbeat: Vec::new(),
+            last_handover: None,
         }
     }
 
@@ -308,6 +314,7 @@ pub(crate) mod samples {
                         answers_withheld: 9,
                     },
                     heartbeat: Vec::new(),
+                    last_handover: None,
                 },
                 InstanceStatus {
                     name: "api".into(),
@@ -341,6 +348,12 @@ pub(crate) mod samples {
                         ..InstanceCounters::default()
                     },
                     heartbeat: Vec::new(),
+                    last_handover: Some(crate::agent::HandoverRecord {
+                        kind: crate::agent::HandoverKind::Maintenance,
+                        outcome: crate::agent::HandoverOutcome::Confirmed,
+                        new_master: Some("fe80::1".parse().unwrap()),
+                        elapsed_ms: 240,
+                    }),
                 },
             ],
             checks: vec![
@@ -412,6 +425,7 @@ mod tests {
                         "interval_mismatches": 2, "master_transitions": 4,
                         "send_errors": 5, "address_repairs": 6, "answers_withheld": 9,
                     },
+                    "last_handover": null,
                 },
                 {
                     "name": "api", "interface": "eth1", "vrid": 52, "state": "backup",
@@ -428,6 +442,10 @@ mod tests {
                         "priority_zero_received": 1, "priority_zero_sent": 0,
                         "interval_mismatches": 0, "master_transitions": 0,
                         "send_errors": 0, "address_repairs": 0, "answers_withheld": 0,
+                    },
+                    "last_handover": {
+                        "kind": "maintenance", "outcome": "confirmed",
+                        "new_master": "fe80::1", "elapsed_ms": 240,
                     },
                 },
             ],

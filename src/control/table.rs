@@ -5,6 +5,7 @@
 //! no transition yet, no result yet) show as `-`.
 
 use super::status::{CheckStatus, InstanceStatus, Status};
+use crate::agent::{HandoverKind, HandoverOutcome, HandoverRecord};
 use crate::vrrp::State;
 
 /// The exit status of `twinstar status` when some instance is in Fault.
@@ -237,8 +238,37 @@ fn reason_lines(instances: &[InstanceStatus]) -> String {
                 interval(i.advert_interval_ms)
             ));
         }
+        if let Some(handover) = &i.last_handover {
+            out.push_str(&format!("{name}: {}\n", handover_line(handover)));
+        }
     }
     out
+}
+
+/// The last switchover or maintenance handover of an instance, in words.
+fn handover_line(h: &HandoverRecord) -> String {
+    let what = match h.kind {
+        HandoverKind::Switchover => "last switchover",
+        HandoverKind::Maintenance => "last maintenance handover",
+    };
+    let took = human_duration(h.elapsed_ms);
+    let outcome = match (h.outcome, h.new_master) {
+        (HandoverOutcome::Confirmed, Some(master)) => {
+            format!("new Master {master} took over after {took}")
+        }
+        (HandoverOutcome::Confirmed, None) => format!("confirmed after {took}"),
+        (HandoverOutcome::StayedMaster, _) => {
+            format!("nobody took over within {took}; stayed Master")
+        }
+        (HandoverOutcome::Released, _) => {
+            format!("nobody took over within {took}; virtual IPs released (forced)")
+        }
+        (HandoverOutcome::Partial, _) => {
+            format!("no new Master heard within {took}, though sync-group partners moved")
+        }
+        (HandoverOutcome::Interrupted, _) => "interrupted before a new Master was heard".into(),
+    };
+    format!("{what}: {outcome}")
 }
 
 fn checks_table(doc: &Status) -> Option<String> {

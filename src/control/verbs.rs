@@ -91,20 +91,30 @@ fn keep_only(doc: &mut Status, name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `twinstar switchover INSTANCE [--force]`.
-pub fn switchover(runtime_dir: &Path, instance: &str, force: bool) -> Outcome {
+/// `twinstar switchover NAME [--no-wait]`: exit 0 once the new Master is
+/// heard (or at once with `--no-wait`), 1 when nobody took over.
+pub fn switchover(runtime_dir: &Path, instance: &str, wait: bool) -> Outcome {
     let request = Request::Switchover {
         instance: instance.to_string(),
-        force,
+        wait,
     };
     simple("switchover", runtime_dir, &request)
 }
 
-/// `twinstar maintenance on|off [INSTANCE | --all]`; `None` is every instance.
-pub fn maintenance(runtime_dir: &Path, on: bool, instance: Option<&str>) -> Outcome {
+/// `twinstar maintenance on|off [INSTANCE | --all] [--no-wait] [--force]`;
+/// `None` is every instance.
+pub fn maintenance(
+    runtime_dir: &Path,
+    on: bool,
+    instance: Option<&str>,
+    wait: bool,
+    force: bool,
+) -> Outcome {
     let request = Request::Maintenance {
         on,
         instance: instance.map(str::to_string),
+        wait,
+        force,
     };
     simple("maintenance", runtime_dir, &request)
 }

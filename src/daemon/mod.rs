@@ -288,11 +288,7 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
                 }
             }
             Wake::Input(input) => agent.handle(now, input),
-            Wake::Control(request, reply) => {
-                let response = shell.answer(&mut agent, now, request).await;
-                // The client may have gone; then nobody needs the answer.
-                let _ = reply.send(response);
-            }
+            Wake::Control(request, reply) => shell.answer(&mut agent, now, request, reply).await,
             Wake::StatusTick => shell.refresh(&agent, now),
             Wake::Stop => {
                 info!("shutting down: resigning and removing virtual IPs");

@@ -20,7 +20,10 @@ use super::status;
 use super::systemd::Notifier;
 use super::tracking::Monitors;
 use super::{DaemonError, RunOptions, Wake};
-use crate::agent::{Agent, Datagram, Effect, Input, InstanceId, ReloadSummary, Setup};
+use crate::agent::{
+    Agent, Answer, Datagram, Effect, HandoverOptions, Input, InstanceId, ReloadSummary, Setup,
+    Ticket,
+};
 use crate::config::{self, Config};
 use crate::control::metrics::Metrics;
 use crate::control::status::Status;
@@ -66,6 +69,8 @@ pub struct Shell {
     started: bool,
     /// Interfaces and heartbeat links the agent asked to look up, in order.
     lookups: Vec<Lookup>,
+    /// Control requests waiting for a handover's outcome, by ticket.
+    waiting: HashMap<Ticket, oneshot::Sender<Response>>,
 }
 
 impl Shell {
@@ -106,6 +111,7 @@ impl Shell {
             running: Config::empty(),
             started: false,
             lookups: Vec::new(),
+            waiting: HashMap::new(),
         })
     }
 
@@ -242,27 +248,58 @@ impl Shell {
         }
     }
 
-    /// Answers a control request (reload is handled by [`reload`](Self::reload)).
-    pub async fn answer(&mut self, agent: &mut Agent, now: Instant, request: Request) -> Response {
-        match request {
-            Request::Status => Response {
+    /// Answers a control request (reload is handled by [`reload`](Self::reload)),
+    /// now or, for a switchover or maintenance that waits for its new Master,
+    /// when the agent's [`Effect::Answer`] comes.
+    pub async fn answer(
+        &mut self,
+        agent: &mut Agent,
+        now: Instant,
+        request: Request,
+        reply: oneshot::Sender<Response>,
+    ) {
+        let answer = match request {
+            Request::Status => Answer::Now(Response {
                 ok: true,
                 status: Some(self.verified_status(agent, now).await),
                 ..Response::default()
-            },
-            Request::Switchover { instance, force } => agent.switchover(now, &instance, force),
-            Request::Maintenance { on, instance } => {
-                let response = agent.set_maintenance(now, on, instance.as_deref());
+            }),
+            Request::Switchover { instance, wait } => agent.switchover(now, &instance, wait),
+            Request::Maintenance {
+                on,
+                instance,
+                wait,
+                force,
+            } => {
+                let options = HandoverOptions { wait, force };
+                let answer = agent.set_maintenance(now, on, instance.as_deref(), options);
                 self.carry_out(agent, now);
-                match (response.ok, self.maintenance_error.take()) {
-                    (true, Some(e)) => Response::failed(format!(
-                        "{} now, but it will not survive a restart: {e}",
-                        response.message.unwrap_or_default()
-                    )),
-                    _ => response,
+                match (answer, self.maintenance_error.take()) {
+                    (Answer::Now(response), Some(e)) if response.ok => {
+                        Answer::Now(Response::failed(format!(
+                            "{} now, but it will not survive a restart: {e}",
+                            response.message.unwrap_or_default()
+                        )))
+                    }
+                    (answer, Some(e)) => {
+                        warn!("maintenance will not survive a restart: {e}");
+                        answer
+                    }
+                    (answer, None) => answer,
                 }
             }
-            Request::Reload => Response::failed("reload is answered by the event loop"),
+            Request::Reload => {
+                Answer::Now(Response::failed("reload is answered by the event loop"))
+            }
+        };
+        match answer {
+            // The client may have gone; then nobody needs the answer.
+            Answer::Now(response) => {
+                let _ = reply.send(response);
+            }
+            Answer::Later(ticket) => {
+                self.waiting.insert(ticket, reply);
+            }
         }
     }
 
@@ -380,6 +417,11 @@ impl Shell {
                     self.events.emit(&record);
                 }
                 Effect::MasterChanged { instance } => self.metrics.master_changed(&instance),
+                Effect::Answer { ticket, response } => {
+                    if let Some(reply) = self.waiting.remove(&ticket) {
+                        let _ = reply.send(response);
+                    }
+                }
                 Effect::SaveMaintenance(names) => {
                     self.maintenance_error = maintenance::save(&self.options.runtime_dir, &names)
                         .err()

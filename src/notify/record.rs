@@ -1,6 +1,6 @@
 //! The records of the event stream: one JSON object per line, with `time`
 //! (RFC 3339 UTC, milliseconds) and `type` (`transition`, `priority`,
-//! `check`, `hook`, `group` or `address`) beside the fields of the record.
+//! `check`, `hook`, `group`, `address` or `handover`) beside the fields of the record.
 //!
 //! Typed so that the daemon cannot emit a misspelt field, and so that a
 //! reader can parse a line with [`serde_json::from_str::<EventRecord>`]
@@ -28,6 +28,8 @@ pub enum EventRecord {
     Group(GroupEvent),
     /// A virtual IP changed behind the agent's back, and was repaired.
     Address(AddressEvent),
+    /// An operator's switchover or maintenance handover has its outcome.
+    Handover(HandoverEvent),
 }
 
 impl EventRecord {
@@ -114,6 +116,23 @@ pub struct HookEvent {
     pub duration_ms: Option<u64>,
     /// Its last non-empty output line, if any.
     pub output: Option<String>,
+}
+
+/// `type: handover`: the outcome of a `switchover` or `maintenance on` of an
+/// instance that was Master: its new Master heard, or nobody took over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoverEvent {
+    /// The instance.
+    pub instance: String,
+    /// `switchover` or `maintenance`.
+    pub kind: crate::agent::HandoverKind,
+    /// `confirmed`, `stayed_master`, `released`, `partial` or `interrupted`.
+    pub outcome: crate::agent::HandoverOutcome,
+    /// The new Master's address, when it was heard.
+    pub new_master: Option<std::net::IpAddr>,
+    /// From the priority-0 advert to the new Master's first advert, or to the
+    /// outcome when none was heard.
+    pub elapsed_ms: u64,
 }
 
 /// `type: group`: a sync group's state changed.

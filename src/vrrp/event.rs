@@ -115,6 +115,11 @@ pub enum Event {
     /// resigns, and a Backup neither preempts nor takes over when the Master
     /// is lost. Turning it off lets the normal election (and preemption) resume.
     Maintenance(bool),
+    /// Master again at once, from Backup (not in maintenance or Fault): a
+    /// switchover or maintenance handover that no other router took up
+    /// within its Master_Down_Interval. The addresses never left (make
+    /// before break), so the router simply resumes advertising.
+    Reclaim,
 }
 
 /// Why a state transition happened, for logs, status and hooks.
@@ -147,6 +152,9 @@ pub enum TransitionReason {
     Maintenance,
     /// A sync-group partner on this host became Master, so this member did too.
     SyncGroup,
+    /// Nobody took over after a switchover or maintenance handover, so the
+    /// router that resigned is Master again, its addresses never removed.
+    Reclaimed,
 }
 
 impl TransitionReason {
@@ -165,6 +173,7 @@ impl TransitionReason {
             TransitionReason::Switchover => "switchover",
             TransitionReason::Maintenance => "maintenance",
             TransitionReason::SyncGroup => "sync-group",
+            TransitionReason::Reclaimed => "reclaimed",
         }
     }
 }
@@ -240,6 +249,7 @@ mod tests {
             Switchover,
             Maintenance,
             SyncGroup,
+            Reclaimed,
         ];
         for r in &all {
             match r {
@@ -254,7 +264,8 @@ mod tests {
                 | Resigned
                 | Switchover
                 | Maintenance
-                | SyncGroup => {}
+                | SyncGroup
+                | Reclaimed => {}
             }
         }
         all

@@ -756,3 +756,36 @@ fn statistics_count_every_advert_and_takeover() {
 
 mod answers;
 mod heartbeat;
+
+#[test]
+fn reclaim_makes_a_resigned_router_master_again_but_only_from_backup() {
+    let t0 = Instant::now();
+    let mut router = started(settings(100), t0);
+    let down = router.next_deadline().expect("down timer");
+    router.handle(down, Event::TimerExpired);
+    assert_eq!(router.state(), State::Master);
+    assert!(
+        router.handle(down + MS, Event::Reclaim).is_empty(),
+        "a Master has nothing to reclaim"
+    );
+    router.handle(down + MS, Event::Switchover);
+    assert_eq!(router.state(), State::Backup);
+    let actions = router.handle(down + 2 * MS, Event::Reclaim);
+    assert_eq!(router.state(), State::Master);
+    assert_eq!(sends(&actions), vec![100], "advertises at once");
+    assert!(actions.contains(&Action::StateChanged {
+        from: State::Backup,
+        to: State::Master,
+        reason: TransitionReason::Reclaimed,
+    }));
+    assert!(!router.preempt_held(), "Master again: the hold is over");
+
+    let mut held = started(settings(100), t0);
+    held.handle(t0, Event::Maintenance(true));
+    assert!(held.handle(t0 + MS, Event::Reclaim).is_empty());
+    assert_eq!(held.state(), State::Backup);
+    let mut faulty = started(settings(100), t0);
+    faulty.handle(t0, Event::FaultSet);
+    assert!(faulty.handle(t0 + MS, Event::Reclaim).is_empty());
+    assert_eq!(faulty.state(), State::Fault);
+}

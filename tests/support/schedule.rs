@@ -663,7 +663,7 @@ pub fn run_schedule(seed: u64) {
             Disturbance::Switchover => {
                 if let Some(h) = holder {
                     let graceful = graceful_on(&world, h, 0);
-                    if world.switchover(h, "web", true) && graceful {
+                    if world.switchover(h, "web") && graceful {
                         guard.borrow_mut().graceful = Some((0, world.now() + hold));
                     }
                 }

@@ -23,6 +23,7 @@ api       backup (maint)  100/100  fe80::1 (200)  100ms/1s  2001:db8::50/64 off 
 
 web: priority 90: web/script down (-60)
 web: 2 adverts with an interval other than ours (100ms)
+api: last maintenance handover: new Master fe80::1 took over after 0.2s
 
 CHECK       KIND       TARGET                    STATE    DETAIL         SINCE  OUTPUT
 web/script  script     /usr/local/bin/check-web  down     exit status 2  2h10m  backend timeout
@@ -198,4 +199,24 @@ web       eth2       -              down  -            3
 ";
     assert_eq!(heartbeat_table(&doc).as_deref(), Some(expected));
     assert_eq!(heartbeat_table(&sample()), None, "no links, no table");
+}
+
+#[test]
+fn a_switchover_nobody_took_over_says_the_host_stayed_master() {
+    let mut web = instance("web", State::Master);
+    web.last_handover = Some(HandoverRecord {
+        kind: HandoverKind::Switchover,
+        outcome: HandoverOutcome::StayedMaster,
+        new_master: None,
+        elapsed_ms: 3414,
+    });
+    let doc = Status {
+        instances: vec![web],
+        ..Status::default()
+    };
+    let view = render(&doc);
+    assert!(
+        view.contains("\nweb: last switchover: nobody took over within 3.4s; stayed Master\n"),
+        "{view}"
+    );
 }

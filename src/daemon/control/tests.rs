@@ -217,11 +217,13 @@ async fn state_changing_requests_are_logged_with_the_callers_uid_and_pid() {
         Request::Status,
         Request::Switchover {
             instance: "web".into(),
-            force: false,
+            wait: true,
         },
         Request::Maintenance {
             on: true,
             instance: None,
+            wait: true,
+            force: false,
         },
         Request::Reload,
     ] {
@@ -246,5 +248,35 @@ async fn state_changing_requests_are_logged_with_the_callers_uid_and_pid() {
             "{line:?} names {what} and {caller}"
         );
     }
+    socket.close();
+}
+
+#[tokio::test]
+async fn a_switchover_waiting_for_its_outcome_holds_up_no_other_client() {
+    let dir = TempDir::new("waiting");
+    let (socket, mut requests) = ControlSocket::open(&dir.0, None).expect("open");
+    let mut waiting = connect(&dir).await;
+    send(
+        &mut waiting,
+        &Request::Switchover {
+            instance: "web".into(),
+            wait: true,
+        },
+    )
+    .await;
+    // The loop takes the request and keeps its reply for later, as the
+    // daemon does until the agent's answer for its ticket.
+    let (request, later) = tokio::time::timeout(PROMPTLY, requests.recv())
+        .await
+        .expect("a request reaches the loop")
+        .expect("the socket is open");
+    assert!(matches!(request, Request::Switchover { wait: true, .. }));
+    let mut other = connect(&dir).await;
+    send(&mut other, &Request::Status).await;
+    answer_one(&mut requests, ok()).await;
+    assert_eq!(answer(&mut other).await, Some(ok()), "served meanwhile");
+    let outcome = Response::done("web: new Master 192.0.2.12 took over 0.06s");
+    let _ = later.send(outcome.clone());
+    assert_eq!(answer(&mut waiting).await, Some(outcome));
     socket.close();
 }

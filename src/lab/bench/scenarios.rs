@@ -248,10 +248,10 @@ pub fn switchover(bench: &Bench, interval: Duration) -> Result<Vec<f64>, LabErro
     let mut samples = Vec::new();
     for _ in 0..bench.runs {
         samples.push(outage(&lab, &ping, interval, || {
-            control(bench, &a, &["switchover", "vr0", "--force"])
+            control(bench, &a, &["switchover", "vr0", "--no-wait"])
         })?);
         // Hand back (not measured): B resigns, A takes over within its skew.
-        control(bench, &b, &["switchover", "vr0", "--force"])?;
+        control(bench, &b, &["switchover", "vr0", "--no-wait"])?;
         settle(&lab, interval)?;
     }
     Ok(samples)

@@ -33,6 +33,11 @@ impl VirtualRouter {
             }
             Event::Switchover => self.step_down(now, TransitionReason::Switchover, &mut out),
             Event::Maintenance(on) => self.on_maintenance(now, on, &mut out),
+            Event::Reclaim => {
+                if self.state == State::Backup && !self.maintenance && !self.fault {
+                    self.become_master(now, TransitionReason::Reclaimed, &mut out);
+                }
+            }
         }
         out
     }

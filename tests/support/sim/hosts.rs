@@ -15,8 +15,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 use twinstar::agent::{
-    AddressJob, AddressTarget, Agent, Datagram, Effect, HookRun, Input, InstanceFacts, InstanceId,
-    Setup, SocketKey,
+    AddressJob, AddressTarget, Agent, Datagram, Effect, HandoverOptions, HookRun, Input,
+    InstanceFacts, InstanceId, Setup, SocketKey,
 };
 use twinstar::config::{parse_str, Config};
 use twinstar::control::Status;
@@ -238,6 +238,8 @@ pub struct World {
     pub group_transitions: Vec<GroupSeen>,
     /// Every hook started or skipped, in order.
     pub hook_log: Vec<HookSeen>,
+    /// Every answer to a waiting switchover or maintenance, in order.
+    pub answers: Vec<(HostId, twinstar::control::Response)>,
     /// Adverts sent.
     pub adverts_sent: u64,
     /// Changes of the Master heard, as the agents counted them
@@ -265,6 +267,7 @@ impl World {
             transitions: Vec::new(),
             group_transitions: Vec::new(),
             hook_log: Vec::new(),
+            answers: Vec::new(),
             adverts_sent: 0,
             master_changes: HashMap::new(),
             adverts: Vec::new(),
@@ -497,14 +500,15 @@ impl World {
         self.feed(id, Input::Check(update));
     }
 
-    /// Operator: switchover of `instance` on host `id` (`force`: even when no
-    /// peer was heard). Returns whether it was accepted.
-    pub fn switchover(&mut self, id: HostId, instance: &str, force: bool) -> bool {
+    /// Operator: switchover of `instance` on host `id`, waiting for its
+    /// outcome (in [`answers`](Self::answers)). Returns whether it was
+    /// accepted (refused: not Master there).
+    pub fn switchover(&mut self, id: HostId, instance: &str) -> bool {
         let now = self.instant();
         let Some(agent) = self.hosts[id].agent.as_mut() else {
             return false;
         };
-        let ok = agent.switchover(now, instance, force).ok;
+        let ok = agent.switchover(now, instance, true).accepted();
         self.drain(id);
         ok
     }
@@ -515,7 +519,14 @@ impl World {
         let Some(agent) = self.hosts[id].agent.as_mut() else {
             return;
         };
-        assert!(agent.set_maintenance(now, on, Some(instance)).ok);
+        // Forced: the simulated operator means it even with nobody to take over.
+        let options = HandoverOptions {
+            wait: false,
+            force: true,
+        };
+        assert!(agent
+            .set_maintenance(now, on, Some(instance), options)
+            .accepted());
         if on {
             self.hosts[id].maintenance.insert(instance.to_owned());
         } else {
@@ -1014,6 +1025,7 @@ impl World {
                 *self.master_changes.entry(id).or_default() += 1;
             }
             Effect::Event(_) | Effect::PublishStatus | Effect::CloseSocket(_) => {}
+            Effect::Answer { response, .. } => self.answers.push((id, response)),
             Effect::SaveMaintenance(names) => {
                 self.hosts[id].saved_maintenance = names.into_iter().collect();
             }
