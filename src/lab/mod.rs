@@ -9,6 +9,7 @@ mod agent;
 pub mod bench;
 pub mod chaos;
 pub mod demo;
+pub mod etcd;
 mod hogs;
 mod interrupt;
 pub mod keepalived;
