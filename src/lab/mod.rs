@@ -15,6 +15,7 @@ mod interrupt;
 pub mod keepalived;
 mod netns;
 mod ping;
+pub mod quorum;
 mod topology;
 
 pub use agent::{Agent, AgentStatus};
