@@ -26,7 +26,7 @@ pub struct BenchOptions {
     pub runs: usize,
     /// Runs of the convergence scenario.
     pub runs_convergence: usize,
-    /// Scenario numbers to run (1..=7); empty: all.
+    /// Scenario numbers to run (1..=8); empty: all.
     pub only: Vec<u8>,
     /// Measurement window of the CPU scenarios.
     pub window: Duration,
