@@ -158,6 +158,13 @@ impl Shell {
 
     /// Looks up what the agent needs to run `config`.
     pub async fn prepare(&mut self, config: Config) -> Setup {
+        if config.quorum.is_none() {
+            if let Some(worker) = self.quorum.take() {
+                // The guard was configured away: give its keys up now rather
+                // than keep them alive for no one.
+                tokio::spawn(worker.stop(QUORUM_STOP_LIMIT));
+            }
+        }
         self.running = config.clone();
         setup::prepare(config, &self.netlink, &mut self.sockets).await
     }
