@@ -11,7 +11,7 @@
 
 mod session;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -94,15 +94,18 @@ async fn run(
     // After a failed keep-alive, retry sooner than the interval, backing off
     // from a tenth of the ttl up to the interval.
     let first_retry = ttl / 10;
-    let mut retry: Option<Duration> = None;
+    let mut backoff: Option<Duration> = None;
+    // When the next keep-alive is due after a failed one (fixed when it
+    // failed, so requests in between do not push it back).
+    let mut retry_at: Option<Instant> = None;
     loop {
         let due = session.needs_renewal().then(|| {
-            let after = retry.unwrap_or(interval);
-            let from = match (retry, session.last_renewal()) {
-                (None, Some(last)) => last,
-                _ => std::time::Instant::now(),
+            let at = match (retry_at, session.last_renewal()) {
+                (Some(at), _) => at,
+                (None, Some(last)) => last + interval,
+                (None, None) => Instant::now(),
             };
-            tokio::time::Instant::from_std(from + after)
+            tokio::time::Instant::from_std(at)
         });
         let renewal = async {
             match due {
@@ -132,16 +135,17 @@ async fn run(
             },
             () = renewal => {
                 let Some(answer) = session.renew().await else { continue };
-                retry = match &answer {
-                    QuorumReport::Unreachable { .. } => Some(
-                        retry.map_or(first_retry, |r| (r * 2).min(interval)),
-                    ),
-                    QuorumReport::LeaseLost => {
+                if let QuorumReport::Unreachable { .. } = &answer {
+                    let wait = backoff.map_or(first_retry, |b| (b * 2).min(interval));
+                    backoff = Some(wait);
+                    retry_at = Some(Instant::now() + wait);
+                } else {
+                    if answer == QuorumReport::LeaseLost {
                         info!("quorum: etcd dropped our lease; every key is lost");
-                        None
                     }
-                    _ => None,
-                };
+                    backoff = None;
+                    retry_at = None;
+                }
                 report(answer);
             }
         }
