@@ -16,7 +16,7 @@ use support::agents::MARGIN;
 use support::etcd::{can_run_etcd, SingleStore};
 use support::netns::block_on;
 use tokio::sync::mpsc;
-use twinstar::config::EtcdQuorum;
+use twinstar::config::{EtcdQuorum, EtcdTls};
 use twinstar::daemon::quorum::QuorumWorker;
 use twinstar::quorum::{instance_key, QuorumReport, QuorumRequest};
 
@@ -387,5 +387,58 @@ fn stop_releases_the_keys_and_revokes_the_lease_at_once() {
             "the lease outlived the stop: {} s left",
             ttl.ttl()
         );
+    });
+}
+
+#[test]
+fn tls_endpoints_are_reached_with_the_configured_ca_and_client_certificate() {
+    if !can_run_etcd("tls_endpoints_are_reached_with_the_configured_ca_and_client_certificate") {
+        return;
+    }
+    let (store, pki) = SingleStore::start_tls("tls");
+    block_on(&store.ns, || async {
+        let key = instance_key(PREFIX, "web");
+        let tls = |ca: &std::path::Path| EtcdQuorum {
+            endpoints: vec![store.tls_endpoint()],
+            prefix: PREFIX.to_owned(),
+            lease_ttl: TTL,
+            tls: Some(EtcdTls {
+                ca: ca.to_owned(),
+                cert: Some(pki.client_cert.clone()),
+                key: Some(pki.client_key.clone()),
+            }),
+        };
+        let start = |settings: EtcdQuorum, node: &str| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let worker = QuorumWorker::start(
+                settings,
+                node.to_owned(),
+                Box::new(move |report| {
+                    let _ = tx.send(report);
+                }),
+            );
+            (worker, rx)
+        };
+        // The member takes a moment to listen: ask until it answers.
+        let (a, mut reports) = start(tls(&pki.server.ca), "a");
+        let until = Instant::now() + support::etcd::ETCD_START;
+        loop {
+            a.send(acquire(&key));
+            match answer(&mut reports, DEADLINE * 3 + MARGIN).await {
+                QuorumReport::Acquired { .. } => break,
+                QuorumReport::Unreachable { error, .. } if Instant::now() < until => {
+                    println!("not yet: {error}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                other => panic!("over TLS: {other:?}\n{}", store.member.log()),
+            }
+        }
+        // A CA that did not sign the server's certificate: never trusted.
+        let (b, mut b_reports) = start(tls(&pki.other_ca), "b");
+        b.send(acquire(&key));
+        match answer(&mut b_reports, DEADLINE * 3 + MARGIN).await {
+            QuorumReport::Unreachable { error, .. } => println!("wrong CA: {error}"),
+            other => panic!("a server signed by another CA was trusted: {other:?}"),
+        }
     });
 }

@@ -55,6 +55,17 @@ impl MemberSpec {
     }
 }
 
+/// The PEM files of a member that serves clients over TLS.
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    /// The CA that signs the server's and the clients' certificates.
+    pub ca: PathBuf,
+    /// The server's certificate.
+    pub cert: PathBuf,
+    /// Its private key.
+    pub key: PathBuf,
+}
+
 /// A running etcd member, stopped (SIGKILL by pid) when dropped.
 #[derive(Debug)]
 pub struct EtcdMember {
@@ -74,6 +85,36 @@ impl EtcdMember {
         token: &str,
         dir: &Path,
     ) -> Result<EtcdMember, LabError> {
+        Self::start_serving(namespace, member, cluster, token, dir, None)
+    }
+
+    /// Like [`start`](Self::start), serving clients over TLS with `tls`
+    /// and asking them for a certificate signed by its CA.
+    pub fn start_tls(
+        namespace: &Namespace,
+        member: &MemberSpec,
+        token: &str,
+        dir: &Path,
+        tls: &ServerTls,
+    ) -> Result<EtcdMember, LabError> {
+        Self::start_serving(
+            namespace,
+            member,
+            std::slice::from_ref(member),
+            token,
+            dir,
+            Some(tls),
+        )
+    }
+
+    fn start_serving(
+        namespace: &Namespace,
+        member: &MemberSpec,
+        cluster: &[MemberSpec],
+        token: &str,
+        dir: &Path,
+        tls: Option<&ServerTls>,
+    ) -> Result<EtcdMember, LabError> {
         let dir = dir.join(format!("etcd-{}", member.name));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir)?;
@@ -83,14 +124,28 @@ impl EtcdMember {
             .map(|m| format!("{}={}", m.name, m.peer_url()))
             .collect::<Vec<_>>()
             .join(",");
-        let child = namespace
-            .command("etcd")
+        let client_url = match tls {
+            Some(_) => member.client_url().replace("http://", "https://"),
+            None => member.client_url(),
+        };
+        let mut command = namespace.command("etcd");
+        if let Some(tls) = tls {
+            command
+                .arg("--cert-file")
+                .arg(&tls.cert)
+                .arg("--key-file")
+                .arg(&tls.key)
+                .arg("--trusted-ca-file")
+                .arg(&tls.ca)
+                .arg("--client-cert-auth");
+        }
+        let child = command
             .arg("--name")
             .arg(&member.name)
             .arg("--data-dir")
             .arg(dir.join("data"))
-            .args(["--listen-client-urls", &member.client_url()])
-            .args(["--advertise-client-urls", &member.client_url()])
+            .args(["--listen-client-urls", &client_url])
+            .args(["--advertise-client-urls", &client_url])
             .args(["--listen-peer-urls", &member.peer_url()])
             .args(["--initial-advertise-peer-urls", &member.peer_url()])
             .args(["--initial-cluster", &initial_cluster])
