@@ -115,11 +115,6 @@ impl Session {
         self.last_renewal
     }
 
-    /// The keys held, for tests and logs.
-    pub fn held(&self) -> impl Iterator<Item = &str> {
-        self.held.iter().map(String::as_str)
-    }
-
     /// Runs `call` under the RPC deadline.
     async fn timed<T, F>(&self, call: F) -> Result<T, QuorumError>
     where
