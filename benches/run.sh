@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 source tests/need.sh
-install_missing keepalived:keepalived iproute2:ip iputils-ping:ping
+install_missing protobuf-compiler:protoc etcd-server:etcd keepalived:keepalived iproute2:ip iputils-ping:ping
 
 echo "==> cargo build --release"
 cargo build --release --quiet

@@ -30,6 +30,10 @@ if [ "${#targets[@]}" -eq 0 ]; then
     targets=(parse_advert config_loader control_request agent_inputs)
 fi
 
+# The library's etcd client is generated from protobuf at build time.
+source tests/need.sh
+install_missing protobuf-compiler:protoc
+
 if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz
 fi

@@ -309,7 +309,7 @@ pub struct LabArgs {
     /// Benchmark: runs of the convergence scenario.
     #[arg(long, default_value_t = 10, requires = "bench")]
     pub convergence_runs: usize,
-    /// Benchmark: only these scenarios (1..7), comma separated.
+    /// Benchmark: only these scenarios (1..8), comma separated.
     #[arg(long, value_delimiter = ',', requires = "bench")]
     pub only: Vec<u8>,
     /// Benchmark: CPU measurement window.

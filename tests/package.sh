@@ -24,7 +24,7 @@ fail() {
 
 # --- tools -----------------------------------------------------------------
 source "$(dirname "$0")/need.sh"
-install_missing lintian:lintian man-db:man dpkg-dev:dpkg-shlibdeps iproute2:ip procps:pgrep
+install_missing protobuf-compiler:protoc lintian:lintian man-db:man dpkg-dev:dpkg-shlibdeps iproute2:ip procps:pgrep
 if ! cargo deb --version >/dev/null 2>&1; then
     echo "==> cargo install cargo-deb"
     cargo install cargo-deb --locked --quiet

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every twinstar test on a fresh Debian machine, as root: installs what the
-# tests need (keepalived as an interop peer, iproute2 and nftables for the
-# namespace lab, tcpdump for captures), checks formatting and lints, runs the unit,
+# tests need (protoc, which the etcd client's build needs, before any cargo
+# command; keepalived as an interop peer, iproute2 and nftables for the
+# namespace lab, tcpdump for captures, etcd-server and openssl (test
+# certificates) for the quorum lab), checks formatting and lints, runs the unit,
 # property, simulation and network-namespace tests and the chaos suite, builds
 # and checks the Debian package (tests/package.sh), and a short run of every fuzz target.
 #
@@ -14,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 source "$(dirname "$0")/need.sh"
-install_missing keepalived:keepalived iproute2:ip nftables:nft tcpdump:tcpdump iputils-ping:ping \
+install_missing protobuf-compiler:protoc etcd-server:etcd openssl:openssl keepalived:keepalived iproute2:ip nftables:nft tcpdump:tcpdump iputils-ping:ping \
     man-db:man util-linux:unshare procps:sysctl
 
 echo "==> cargo fmt --check"

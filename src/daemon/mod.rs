@@ -14,6 +14,7 @@ pub mod lock;
 mod maintenance;
 pub mod panic;
 mod progress;
+pub mod quorum;
 mod receive;
 mod remove_vips;
 mod setup;

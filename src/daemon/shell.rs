@@ -15,6 +15,7 @@ use tracing::{error, info, warn};
 use super::addresses::{self, Jobs};
 use super::maintenance;
 use super::progress::{Supervisor, Watch};
+use super::quorum::QuorumWorker;
 use super::setup::{self, Sockets};
 use super::status;
 use super::systemd::Notifier;
@@ -33,7 +34,20 @@ use crate::notify::hooks::run_hook;
 use crate::notify::record::EventRecord;
 use crate::platform::announce::Announcer;
 use crate::platform::netlink::Netlink;
+use crate::quorum::{QuorumReport, QuorumRequest};
 use crate::track::run_as::RunAs;
+
+/// This node's id in the quorum store: `node_id`, or the host name when
+/// the configuration leaves it empty.
+fn node_id(config: &Config) -> String {
+    if !config.node_id.is_empty() {
+        return config.node_id.clone();
+    }
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|name| name.into_string().ok())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
 
 /// Every I/O resource of the daemon, owned by its loop.
 pub struct Shell {
@@ -71,7 +85,13 @@ pub struct Shell {
     lookups: Vec<Lookup>,
     /// Control requests waiting for a handover's outcome, by ticket.
     waiting: HashMap<Ticket, oneshot::Sender<Response>>,
+    /// The etcd worker, started on the agent's first quorum request.
+    quorum: Option<QuorumWorker>,
 }
+
+/// How long a stop may spend giving up the quorum keys and the lease; past
+/// it etcd expires them by itself after the lease's ttl.
+const QUORUM_STOP_LIMIT: Duration = Duration::from_secs(1);
 
 impl Shell {
     /// Connects netlink and the announcer; nothing runs yet.
@@ -112,6 +132,7 @@ impl Shell {
             started: false,
             lookups: Vec::new(),
             waiting: HashMap::new(),
+            quorum: None,
         })
     }
 
@@ -143,6 +164,13 @@ impl Shell {
 
     /// Looks up what the agent needs to run `config`.
     pub async fn prepare(&mut self, config: Config) -> Setup {
+        if config.quorum.is_none() {
+            if let Some(worker) = self.quorum.take() {
+                // The guard was configured away: give its keys up now rather
+                // than keep them alive for no one.
+                tokio::spawn(worker.stop(QUORUM_STOP_LIMIT));
+            }
+        }
         self.running = config.clone();
         setup::prepare(config, &self.netlink, &mut self.sockets).await
     }
@@ -441,12 +469,49 @@ impl Shell {
                 }
                 Effect::CloseSocket(key) => self.sockets.close_one(&key),
                 Effect::PublishStatus => self.status_dirty = true,
-                // No quorum worker yet: the agent asks for none.
-                Effect::Quorum(_) => {}
+                Effect::Quorum(request) => self.ask_quorum(request),
             }
         }
         if std::mem::take(&mut self.status_dirty) {
             self.write_status(agent, now);
+        }
+    }
+
+    /// Hands `request` to the quorum worker of the running configuration,
+    /// starting it (or replacing one made for other settings) first.
+    fn ask_quorum(&mut self, request: QuorumRequest) {
+        let Some(quorum) = &self.running.quorum else {
+            let key = match request {
+                QuorumRequest::Acquire { key } | QuorumRequest::Release { key } => key,
+            };
+            let _ = self.inputs.send(Input::Quorum(QuorumReport::Unreachable {
+                key: Some(key),
+                error: "no quorum is configured".to_owned(),
+            }));
+            return;
+        };
+        let node_id = node_id(&self.running);
+        if !self
+            .quorum
+            .as_ref()
+            .is_some_and(|worker| worker.serves(&quorum.etcd, &node_id))
+        {
+            if let Some(old) = self.quorum.take() {
+                // Its keys live under the old settings: give them up.
+                tokio::spawn(old.stop(QUORUM_STOP_LIMIT));
+            }
+            info!(node_id, endpoints = ?quorum.etcd.endpoints, "quorum: using etcd");
+            let inputs = self.inputs.clone();
+            self.quorum = Some(QuorumWorker::start(
+                quorum.etcd.clone(),
+                node_id,
+                Box::new(move |report| {
+                    let _ = inputs.send(Input::Quorum(report));
+                }),
+            ));
+        }
+        if let Some(worker) = &self.quorum {
+            worker.send(request);
         }
     }
 
@@ -478,6 +543,9 @@ impl Shell {
 
     /// After the agent has finished: flush the event stream, stop readers.
     pub async fn close(self) {
+        if let Some(worker) = self.quorum {
+            worker.stop(QUORUM_STOP_LIMIT).await;
+        }
         self.events.close(Duration::from_secs(1)).await;
         self.sockets.close();
         self.status_writer.close().await;

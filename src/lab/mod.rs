@@ -9,11 +9,13 @@ mod agent;
 pub mod bench;
 pub mod chaos;
 pub mod demo;
+pub mod etcd;
 mod hogs;
 mod interrupt;
 pub mod keepalived;
 mod netns;
 mod ping;
+pub mod quorum;
 mod topology;
 
 pub use agent::{Agent, AgentStatus};

@@ -3,6 +3,7 @@
 
 pub mod agents;
 pub mod attacker;
+pub mod etcd;
 pub mod netns;
 pub mod rfc;
 pub mod schedule;

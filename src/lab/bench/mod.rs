@@ -26,7 +26,7 @@ pub struct BenchOptions {
     pub runs: usize,
     /// Runs of the convergence scenario.
     pub runs_convergence: usize,
-    /// Scenario numbers to run (1..=7); empty: all.
+    /// Scenario numbers to run (1..=8); empty: all.
     pub only: Vec<u8>,
     /// Measurement window of the CPU scenarios.
     pub window: Duration,
@@ -272,7 +272,46 @@ fn scenarios(
             unit: "count",
         }));
     }
+    if wanted(options, 8) {
+        if sc::etcd_installed() {
+            quorum_rows(bench, &mut rows)?;
+        } else {
+            println!("etcd is not installed (apt-get install etcd-server): scenario 8 skipped");
+        }
+    }
     Ok(rows)
+}
+
+/// Scenario 8: the same host loss (both of the Master's cables cut) without
+/// the quorum guard and with it, side by side; twinstar only.
+fn quorum_rows(bench: &Bench, rows: &mut Vec<Row>) -> Result<(), LabError> {
+    let interval = sc::QUORUM_INTERVAL;
+    let mdi = master_down_interval(100, interval);
+    let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
+    let label = crate::config::format_duration(interval);
+    rows.push(progress(Row {
+        scenario: format!("8. host loss, {label} adverts, no quorum guard (outage)"),
+        theory: format!("Master_Down_Interval {}", ms(mdi)),
+        keepalived: None,
+        twinstar: summarise(&sc::host_loss_quorum(bench, false)?),
+        unit: "ms",
+    }));
+    let ttl = sc::LEASE_TTL;
+    rows.push(progress(Row {
+        scenario: format!(
+            "8. host loss, {label} adverts, quorum guard (etcd, lease_ttl {}) (outage)",
+            crate::config::format_duration(ttl)
+        ),
+        theory: format!(
+            "lease expiry: {}..{} after the last renewal",
+            ms(ttl * 2 / 3),
+            ms(ttl)
+        ),
+        keepalived: None,
+        twinstar: summarise(&sc::host_loss_quorum(bench, true)?),
+        unit: "ms",
+    }));
+    Ok(())
 }
 
 fn one_count(n: u64) -> Option<Summary> {

@@ -4,7 +4,8 @@
 //! This file holds what every scenario shares (instance lists, starting and
 //! settling agents, waiting for VIPs) and the failover scenarios 1 to 3; the
 //! load scenarios 4 to 7 (CPU, memory, stability, convergence) are in
-//! `scenarios/load.rs`.
+//! `scenarios/load.rs`, the host loss with and without the quorum guard (8)
+//! in `scenarios/quorum.rs`.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -14,8 +15,10 @@ use super::Bench;
 use crate::lab::{Lab, LabError, Pinger};
 
 mod load;
+mod quorum;
 
 pub use load::{convergence, scale, stability, ScaleResult};
+pub use quorum::{etcd_installed, host_loss_quorum, INTERVAL as QUORUM_INTERVAL, LEASE_TTL};
 
 /// The VIP of the single-instance scenarios.
 pub const VIP: &str = "192.0.2.50";
