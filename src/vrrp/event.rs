@@ -100,6 +100,60 @@ pub enum Event {
     /// resigns, and a Backup neither preempts nor takes over when the Master
     /// is lost. Turning it off lets the normal election (and preemption) resume.
     Maintenance(bool),
+    /// The answer to [`Action::RequestMastership`]: become Master now, if the
+    /// router still waits for it (a request cancelled since is not revived).
+    MastershipGranted,
+    /// The answer to [`Action::RequestMastership`]: stay Backup and ask again
+    /// when the Master_Down_Timer, re-armed now, runs out.
+    MastershipDenied,
+    /// A Master lost what allowed it to serve (its quorum lease): it leaves
+    /// Master at once, VIPs removed, and sends a priority-0 advert so a Backup
+    /// that may serve takes over within its Skew_Time. Other states ignore it.
+    QuorumLost,
+}
+
+/// Why a router that needs permission asks to become Master
+/// ([`Action::RequestMastership`]): the agent's decisions (quorum lease,
+/// fence hook) depend on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "cause")]
+pub enum MastershipCause {
+    /// The Master we followed went silent for Master_Down_Interval: it may
+    /// still be alive behind a broken path (the case fencing is for).
+    MasterSilent {
+        /// The silent Master's primary address.
+        master: IpAddr,
+    },
+    /// Master_Down_Interval passed and no Master was ever heard (startup).
+    NoMasterHeard,
+    /// The Master resigned with a priority-0 advert.
+    MasterResigned,
+    /// We preempt a lower-priority Master (after `preempt_delay`, if any).
+    PreemptLowerPriority,
+    /// We are the address owner (priority 255) joining the election.
+    OwnerStartup,
+    /// A sync-group partner on this host became Master.
+    SyncGroup,
+}
+
+impl MastershipCause {
+    /// Lower-case name, as used in logs, status and events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MastershipCause::MasterSilent { .. } => "master-silent",
+            MastershipCause::NoMasterHeard => "no-master-heard",
+            MastershipCause::MasterResigned => "master-resigned",
+            MastershipCause::PreemptLowerPriority => "preempt-lower-priority",
+            MastershipCause::OwnerStartup => "owner-startup",
+            MastershipCause::SyncGroup => "sync-group",
+        }
+    }
+}
+
+impl fmt::Display for MastershipCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Why a state transition happened, for logs, status and hooks.
@@ -132,6 +186,9 @@ pub enum TransitionReason {
     Maintenance,
     /// A sync-group partner on this host became Master, so this member did too.
     SyncGroup,
+    /// A Master lost its quorum lease (or could not renew it in time) and
+    /// stopped serving.
+    QuorumLost,
 }
 
 impl TransitionReason {
@@ -150,6 +207,7 @@ impl TransitionReason {
             TransitionReason::Switchover => "switchover",
             TransitionReason::Maintenance => "maintenance",
             TransitionReason::SyncGroup => "sync-group",
+            TransitionReason::QuorumLost => "quorum-lost",
         }
     }
 }
@@ -176,6 +234,15 @@ pub enum Action {
     RemoveAddresses,
     /// Announce the virtual addresses: gratuitous ARP / unsolicited NA.
     Announce,
+    /// A router that needs permission would become Master now: it stays
+    /// Backup, waiting, until the caller answers with
+    /// [`Event::MastershipGranted`] or [`Event::MastershipDenied`]. A Master
+    /// heard at or above our priority, Shutdown, Fault or Maintenance cancel
+    /// the wait (see [`crate::vrrp::VirtualRouter::awaiting_mastership`]).
+    RequestMastership {
+        /// Why it would become Master.
+        cause: MastershipCause,
+    },
     /// The state changed; emitted after the actions that made it so.
     StateChanged {
         /// The state left.
@@ -225,6 +292,7 @@ mod tests {
             Switchover,
             Maintenance,
             SyncGroup,
+            QuorumLost,
         ];
         for r in &all {
             match r {
@@ -239,7 +307,8 @@ mod tests {
                 | Resigned
                 | Switchover
                 | Maintenance
-                | SyncGroup => {}
+                | SyncGroup
+                | QuorumLost => {}
             }
         }
         all

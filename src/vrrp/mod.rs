@@ -10,7 +10,7 @@ mod router;
 mod stats;
 mod timers;
 
-pub use event::{Action, AdvertInfo, Event, State, TransitionReason};
+pub use event::{Action, AdvertInfo, Event, MastershipCause, State, TransitionReason};
 pub use router::{RouterSettings, SettingsError, VirtualRouter};
 pub use stats::Statistics;
 pub use timers::{
