@@ -18,6 +18,7 @@ mod health;
 mod model;
 mod parse;
 mod parse_control;
+mod parse_quorum;
 mod parse_health;
 mod parse_notify;
 mod peers;
