@@ -15,7 +15,9 @@ use super::receive::SocketKey;
 use super::reconcile::Reconcile;
 use super::{AddressJob, AddressTarget, Effect, InstanceId, Out};
 use crate::config::{self, VirtualIp};
-use crate::vrrp::{Action, Event, RouterSettings, State, TransitionReason, VirtualRouter};
+use crate::vrrp::{
+    Action, Event, MastershipCause, RouterSettings, State, TransitionReason, VirtualRouter,
+};
 
 /// What only the host knows about an instance's interface, looked up by the
 /// daemon before the instance starts.
@@ -100,6 +102,8 @@ pub struct InstanceCore {
     queued_seq: u64,
     /// See `queued_seq`.
     pub done_seq: u64,
+    /// The router asked for mastership; the agent answers (`mastership.rs`).
+    pub mastership_requested: Option<MastershipCause>,
 }
 
 impl InstanceCore {
@@ -137,6 +141,7 @@ impl InstanceCore {
             gate: None,
             queued_seq: 0,
             done_seq: 0,
+            mastership_requested: None,
         })
     }
 
@@ -367,6 +372,7 @@ impl InstanceCore {
                     self.add_vips(false, out);
                 }
             }
+            Action::RequestMastership { cause } => self.mastership_requested = Some(cause),
             Action::Announce => match &mut self.awaiting_before_master {
                 Some(announce) => *announce = true,
                 None => {

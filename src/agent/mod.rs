@@ -19,7 +19,9 @@ pub mod hooks;
 mod instance;
 mod lan_log;
 mod links;
+mod mastership;
 mod operate;
+pub mod quorum;
 pub mod receive;
 mod reconcile;
 mod reload;
@@ -93,6 +95,8 @@ pub struct Agent {
     /// The earliest deadline of all instances, when known (`None`: rescan).
     deadline_cache: Option<Option<Instant>>,
     stopping: bool,
+    /// The quorum keys of this node's units (see `quorum.rs`).
+    quorum: quorum::QuorumBook,
 }
 
 impl Agent {
@@ -119,6 +123,7 @@ impl Agent {
             next_hook_run: 0,
             deadline_cache: None,
             stopping: false,
+            quorum: quorum::QuorumBook::default(),
         }
     }
 
@@ -159,6 +164,7 @@ impl Agent {
             .iter()
             .filter_map(InstanceCore::next_deadline)
             .chain(self.links.next_deadline())
+            .chain(self.quorum.next_deadline())
             .min();
         self.deadline_cache = Some(earliest);
         earliest
@@ -204,11 +210,10 @@ impl Agent {
                     i.send_failed(&error);
                 }
             }
-            // Nothing asks the quorum worker yet.
-            Input::Quorum(_) => {}
+            Input::Quorum(report) => self.on_quorum_report(now, report),
         }
         self.deadline_cache = None;
-        self.settle();
+        self.settle(now);
     }
 
     /// Stops every instance: Masters resign with priority 0 and keep their
@@ -226,7 +231,7 @@ impl Agent {
         self.refresh_groups();
         self.out.status_dirty = true;
         self.deadline_cache = None;
-        self.settle();
+        self.settle(now);
     }
 
     /// True once stopped and nothing is pending: no handover, address job or hook.
@@ -278,6 +283,7 @@ impl Agent {
         if holds_expired {
             self.reassess(now);
         }
+        self.on_quorum_timer(horizon);
         self.retry_lookups(now);
     }
 
@@ -315,9 +321,10 @@ impl Agent {
         }
     }
 
-    /// Starts whatever hooks may start now, and lets go of retired instances
-    /// and groups once they are quiet.
-    fn settle(&mut self) {
+    /// Answers requests for mastership, starts whatever hooks may start
+    /// now, and lets go of retired instances and groups once they are quiet.
+    fn settle(&mut self, now: Instant) {
+        self.settle_mastership(now);
         let next = &mut self.next_hook_run;
         let mut steps = Vec::new();
         for instance in self.instances.iter_mut().chain(self.retiring.iter_mut()) {

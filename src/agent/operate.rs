@@ -34,7 +34,7 @@ impl Agent {
         let transitions = self.instances[index].handle(now, Event::Switchover, &mut self.out);
         self.after_transitions(index, transitions, now);
         self.deadline_cache = None;
-        self.settle();
+        self.settle(now);
         info!(instance = name, "switchover: resigned as Master");
         Response::done(format!(
             "{name}: resigned with priority 0; the best Backup takes over within its Skew_Time, \
@@ -74,7 +74,7 @@ impl Agent {
         }
         self.out.status_dirty = true;
         self.deadline_cache = None;
-        self.settle();
+        self.settle(now);
         self.out.push(Effect::SaveMaintenance(
             self.maintenance.iter().cloned().collect(),
         ));

@@ -755,3 +755,4 @@ fn statistics_count_every_advert_and_takeover() {
 }
 
 mod answers;
+mod gate;
