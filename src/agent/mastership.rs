@@ -103,8 +103,7 @@ impl Agent {
 
     /// Keeps instance `index` Backup; its router asks again later.
     fn deny(&mut self, now: Instant, index: usize) {
-        let transitions =
-            self.instances[index].handle(now, Event::MastershipDenied, &mut self.out);
+        let transitions = self.instances[index].handle(now, Event::MastershipDenied, &mut self.out);
         self.after_transitions(index, transitions, now);
         self.out.status_dirty = true;
         self.deadline_cache = None;

@@ -78,9 +78,6 @@ pub struct Unit {
     pub last_renewal_latency: Option<Duration>,
     /// Counters.
     pub counters: QuorumCounters,
-    /// Renewals failed as unreachable since the last one that worked: with
-    /// `on_loss: keep`, a lapse caused by these alone does not stop a Master.
-    renew_unreachable: bool,
     /// While unreachable under `on_loss: keep`: when to try the key again.
     retry_at: Option<Instant>,
 }
@@ -93,7 +90,6 @@ impl Unit {
             holder: None,
             last_renewal_latency: None,
             counters: QuorumCounters::default(),
-            renew_unreachable: false,
             retry_at: None,
         }
     }
@@ -168,7 +164,9 @@ impl QuorumBook {
             keep
         });
         for key in wanted {
-            self.units.entry(key.clone()).or_insert_with(|| Unit::new(key));
+            self.units
+                .entry(key.clone())
+                .or_insert_with(|| Unit::new(key));
         }
         release
     }
@@ -255,9 +253,9 @@ impl QuorumBook {
     /// Whether the unit's key is ours or being acquired (a Master may serve
     /// on it, or will be told).
     pub fn holds_or_acquires(&self, key: &str) -> bool {
-        self.units.get(key).is_some_and(|u| {
-            matches!(u.state, LeaseState::Held { .. } | LeaseState::Acquiring)
-        })
+        self.units
+            .get(key)
+            .is_some_and(|u| matches!(u.state, LeaseState::Held { .. } | LeaseState::Acquiring))
     }
 
     /// Applies a report of the quorum worker; returns what it means for the
@@ -266,15 +264,16 @@ impl QuorumBook {
         let Some(settings) = self.settings.clone() else {
             return Vec::new();
         };
-        let valid = |sent_at: Instant| {
-            sent_at + settings.lease_ttl - settings.lease_ttl / MARGIN_DIVISOR
-        };
+        let valid =
+            |sent_at: Instant| sent_at + settings.lease_ttl - settings.lease_ttl / MARGIN_DIVISOR;
         match report {
             QuorumReport::Acquired { key, sent_at } => {
                 let Some(unit) = self.units.get_mut(&key) else {
                     return Vec::new();
                 };
-                if unit.state != LeaseState::Acquiring && !matches!(unit.state, LeaseState::Held { .. }) {
+                if unit.state != LeaseState::Acquiring
+                    && !matches!(unit.state, LeaseState::Held { .. })
+                {
                     // Given back meanwhile: the release that follows wins.
                     return Vec::new();
                 }
@@ -283,7 +282,6 @@ impl QuorumBook {
                 };
                 unit.retry_at = None;
                 unit.holder = None;
-                unit.renew_unreachable = false;
                 vec![Verdict::Grant(key)]
             }
             QuorumReport::HeldBy { key, holder } => {
@@ -312,7 +310,6 @@ impl QuorumBook {
             QuorumReport::Renewed { sent_at, latency } => {
                 for unit in self.units.values_mut() {
                     unit.last_renewal_latency = Some(latency);
-                    unit.renew_unreachable = false;
                     if let LeaseState::Held { valid_until } = &mut unit.state {
                         *valid_until = (*valid_until).max(valid(sent_at));
                     }
@@ -331,7 +328,10 @@ impl QuorumBook {
                 }
                 verdicts
             }
-            QuorumReport::Unreachable { key: Some(key), error } => {
+            QuorumReport::Unreachable {
+                key: Some(key),
+                error,
+            } => {
                 let Some(unit) = self.units.get_mut(&key) else {
                     return Vec::new();
                 };
@@ -355,7 +355,6 @@ impl QuorumBook {
                 for unit in self.units.values_mut() {
                     if matches!(unit.state, LeaseState::Held { .. }) {
                         unit.counters.unreachable += 1;
-                        unit.renew_unreachable = true;
                     }
                 }
                 Vec::new()
@@ -376,8 +375,10 @@ impl QuorumBook {
     }
 
     /// Keys whose lease lapsed by `now` without renewal: their Masters stop
-    /// serving, except with `on_loss: keep` when only unreachable renewals
-    /// are to blame (then the unit is marked unreachable and keeps serving).
+    /// serving. With `on_loss: keep` a lapse means etcd did not answer (had
+    /// it answered, the lease would be renewed, or reported lost or taken,
+    /// which stop a Master at once): the unit is marked unreachable, keeps
+    /// serving as plain VRRP, and tries the key again one TTL later.
     pub fn on_timer(&mut self, now: Instant) -> Vec<Verdict> {
         let Some(settings) = &self.settings else {
             return Vec::new();
@@ -394,7 +395,7 @@ impl QuorumBook {
             if now < valid_until {
                 continue;
             }
-            if settings.on_loss == OnQuorumLoss::Keep && unit.renew_unreachable {
+            if settings.on_loss == OnQuorumLoss::Keep {
                 // Plain VRRP while etcd is away; the key is tried again later.
                 unit.state = LeaseState::Unreachable("renewals unreachable".to_owned());
                 unit.retry_at = Some(now + settings.lease_ttl);

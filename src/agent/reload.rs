@@ -115,7 +115,9 @@ impl Agent {
         for key in self.quorum.configure(&self.config) {
             info!(key = %key, "reload: quorum key no longer used, given back");
             self.out
-                .push(Effect::Quorum(crate::quorum::QuorumRequest::Release { key }));
+                .push(Effect::Quorum(crate::quorum::QuorumRequest::Release {
+                    key,
+                }));
         }
         let first_new = self.instances.len();
         for config in starting {

@@ -3,10 +3,11 @@
 
 use std::time::Instant;
 
+use super::quorum::LeaseState;
 use super::Agent;
 use crate::control::status::{
-    GroupStatus, InstanceCounters, InstanceStatus, MasterStatus, PeerStatus, Status, TrackStatus,
-    VipStatus,
+    GroupStatus, InstanceCounters, InstanceStatus, MasterStatus, PeerStatus, QuorumStatus, Status,
+    TrackStatus, VipStatus,
 };
 
 impl Agent {
@@ -89,6 +90,28 @@ impl Agent {
                 })
                 .collect(),
             dropped: self.drops.to_status(),
+            quorum: self
+                .quorum
+                .units()
+                .map(|u| QuorumStatus {
+                    key: u.key.clone(),
+                    state: u.state.as_str().to_owned(),
+                    holder: match &u.state {
+                        LeaseState::HeldBy(holder) => Some(holder.clone()),
+                        _ => None,
+                    },
+                    valid_for_ms: match u.state {
+                        LeaseState::Held { valid_until } => {
+                            Some(valid_until.saturating_duration_since(now).as_millis() as u64)
+                        }
+                        _ => None,
+                    },
+                    last_renewal_latency_ms: u.last_renewal_latency.map(|l| l.as_millis() as u64),
+                    denied: u.counters.denied,
+                    lost: u.counters.lost,
+                    unreachable: u.counters.unreachable,
+                })
+                .collect(),
         }
     }
 }

@@ -13,9 +13,9 @@ use super::model::{
     VipLifetime, VirtualIp,
 };
 use super::parse_control;
-use super::parse_quorum;
 use super::parse_health::{self as health, CheckSet};
 use super::parse_notify::{self as notify, HookOwner};
+use super::parse_quorum;
 use super::peers::{self, PeerList};
 use super::reader::{
     boolean, duration_in, duration_value, int_in, interface_value, name_value, optional, Checker,
@@ -532,11 +532,11 @@ fn garp(ck: &mut Checker, node: &Node) -> Option<Garp> {
 #[cfg(test)]
 pub(super) fn accepted_keys() -> Vec<String> {
     use super::parse_control::{CONTROL_KEYS, METRICS_KEYS};
-    use super::parse_quorum::{ETCD_KEYS, QUORUM_KEYS, TLS_KEYS};
     use super::parse_health::{CHECK_KEYS, TRACK_KEYS};
     use super::parse_notify::{
         EVENTS_KEYS, HOOK_FORM_KEYS, HOOK_KEYS, INSTANCE_ONLY_HOOK_KEYS, SYNC_GROUP_KEYS,
     };
+    use super::parse_quorum::{ETCD_KEYS, QUORUM_KEYS, TLS_KEYS};
     let under = |prefix: &str, keys: &[&str]| -> Vec<String> {
         keys.iter().map(|k| format!("{prefix}{k}")).collect()
     };

@@ -46,9 +46,11 @@ fn etcd(ck: &mut Checker, node: &Node) -> Option<EtcdQuorum> {
             "the URLs of the etcd members, such as `[http://203.0.113.1:2379]`",
         )
         .and_then(|n| endpoints(ck, n));
-    let prefix = optional(map.get("prefix"), Some(defaults::QUORUM_PREFIX.to_owned()), |n| {
-        prefix(ck, n)
-    });
+    let prefix = optional(
+        map.get("prefix"),
+        Some(defaults::QUORUM_PREFIX.to_owned()),
+        |n| prefix(ck, n),
+    );
     let lease_ttl = optional(map.get("lease_ttl"), Some(defaults::LEASE_TTL), |n| {
         duration_in(
             ck,
@@ -60,7 +62,10 @@ fn etcd(ck: &mut Checker, node: &Node) -> Option<EtcdQuorum> {
     });
     let tls = optional(map.get("tls"), Some(None), |n| tls(ck, n).map(Some));
     let (endpoints, tls) = (endpoints?, tls?);
-    let secure = endpoints.iter().filter(|e| e.starts_with("https://")).count();
+    let secure = endpoints
+        .iter()
+        .filter(|e| e.starts_with("https://"))
+        .count();
     if secure != 0 && secure != endpoints.len() {
         ck.error(
             map.get("endpoints").map_or(map.pos(), |n| n.pos),
@@ -125,7 +130,10 @@ fn endpoint(ck: &mut Checker, node: &Node) -> Option<String> {
 /// `quorum.etcd.prefix`: an absolute key path.
 fn prefix(ck: &mut Checker, node: &Node) -> Option<String> {
     let text = string(ck, "quorum.etcd.prefix", node)?;
-    if !text.starts_with('/') || text.contains(char::is_whitespace) || text.trim_matches('/').is_empty() {
+    if !text.starts_with('/')
+        || text.contains(char::is_whitespace)
+        || text.trim_matches('/').is_empty()
+    {
         ck.error(
             node.pos,
             format!(
@@ -270,9 +278,17 @@ mod tests {
 
     #[test]
     fn bad_values_are_reported_with_their_position() {
-        let e = errors("quorum:\n  etcd:\n    endpoints: [ftp://x]\n    lease_ttl: 90s\n  on_loss: maybe\n");
-        assert!(e.contains("q.yaml:4:17: quorum.etcd.endpoints: `ftp://x`"), "{e}");
-        assert!(e.contains("q.yaml:5:16: quorum.etcd.lease_ttl 90s is out of range"), "{e}");
+        let e = errors(
+            "quorum:\n  etcd:\n    endpoints: [ftp://x]\n    lease_ttl: 90s\n  on_loss: maybe\n",
+        );
+        assert!(
+            e.contains("q.yaml:4:17: quorum.etcd.endpoints: `ftp://x`"),
+            "{e}"
+        );
+        assert!(
+            e.contains("q.yaml:5:16: quorum.etcd.lease_ttl 90s is out of range"),
+            "{e}"
+        );
         assert!(e.contains("q.yaml:6:12: quorum.on_loss `maybe`"), "{e}");
     }
 
@@ -285,7 +301,10 @@ mod tests {
         let e = errors(
             "quorum:\n  etcd:\n    endpoints: [http://203.0.113.1:2379]\n    tls: {ca: /ca.pem}\n",
         );
-        assert!(e.contains("quorum.etcd.tls is given but the endpoints are `http://`"), "{e}");
+        assert!(
+            e.contains("quorum.etcd.tls is given but the endpoints are `http://`"),
+            "{e}"
+        );
     }
 
     #[test]

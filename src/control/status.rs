@@ -35,6 +35,33 @@ pub struct Status {
     /// Received VRRP packets dropped before reaching an instance:
     /// interface → reason → count.
     pub dropped: BTreeMap<String, BTreeMap<String, u64>>,
+    /// The quorum key of every unit (instance outside sync groups, or sync
+    /// group), when `quorum` is configured; empty (and left out of the
+    /// document) otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quorum: Vec<QuorumStatus>,
+}
+
+/// One unit's quorum key on this node.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuorumStatus {
+    /// The etcd key.
+    pub key: String,
+    /// `held` (ours), `held-by-other`, `waiting` (being acquired),
+    /// `unreachable` (etcd could not be reached) or `off` (not asked for).
+    pub state: String,
+    /// The node that holds the key when it is not ours, as last reported.
+    pub holder: Option<String>,
+    /// While held: how long this node may still serve without a renewal.
+    pub valid_for_ms: Option<u64>,
+    /// How long the last lease renewal took.
+    pub last_renewal_latency_ms: Option<u64>,
+    /// Requests for mastership denied because another node held the key.
+    pub denied: u64,
+    /// Times a Master stopped serving because its lease lapsed or was lost.
+    pub lost: u64,
+    /// Times etcd could not be reached.
+    pub unreachable: u64,
 }
 
 impl Status {
@@ -342,6 +369,7 @@ pub(crate) mod samples {
                 "eth1".into(),
                 BTreeMap::from([("bad-ttl".into(), 2), ("wrong-vrid".into(), 5)]),
             )]),
+            quorum: Vec::new(),
         }
     }
 }

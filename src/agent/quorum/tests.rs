@@ -27,7 +27,12 @@ fn new_book(on_loss: &str) -> (QuorumBook, String) {
 fn acquired(book: &mut QuorumBook, key: &str, t0: Instant) -> Vec<Verdict> {
     let (go, request) = book.request(key, t0);
     assert!(!go);
-    assert_eq!(request, Some(QuorumRequest::Acquire { key: key.to_owned() }));
+    assert_eq!(
+        request,
+        Some(QuorumRequest::Acquire {
+            key: key.to_owned()
+        })
+    );
     book.on_report(
         t0,
         QuorumReport::Acquired {
@@ -44,7 +49,11 @@ fn acquired_grants_and_holds_until_a_quarter_ttl_before_expiry() {
     assert_eq!(acquired(&mut book, &key, t0), [Verdict::Grant(key.clone())]);
     let until = t0 + TTL - TTL / MARGIN_DIVISOR;
     assert_eq!(book.next_deadline(), Some(until));
-    assert_eq!(book.request(&key, t0), (true, None), "held: granted at once");
+    assert_eq!(
+        book.request(&key, t0),
+        (true, None),
+        "held: granted at once"
+    );
     let renewed = t0 + Duration::from_millis(600);
     book.on_report(
         renewed,
@@ -53,7 +62,10 @@ fn acquired_grants_and_holds_until_a_quarter_ttl_before_expiry() {
             latency: Duration::from_millis(3),
         },
     );
-    assert_eq!(book.next_deadline(), Some(renewed + TTL - TTL / MARGIN_DIVISOR));
+    assert_eq!(
+        book.next_deadline(),
+        Some(renewed + TTL - TTL / MARGIN_DIVISOR)
+    );
     assert!(book.on_timer(until).is_empty(), "renewed: still valid");
     let lapse = renewed + TTL - TTL / MARGIN_DIVISOR;
     assert_eq!(book.on_timer(lapse), [Verdict::StopServing(key.clone())]);
@@ -87,10 +99,15 @@ fn unreachable_denies_under_release_and_grants_under_keep() {
     };
     let (mut book, key) = new_book("release");
     book.request(&key, t0);
-    assert!(book.on_report(t0, unreachable(&key)).contains(&Verdict::Deny(key.clone())));
+    assert!(book
+        .on_report(t0, unreachable(&key))
+        .contains(&Verdict::Deny(key.clone())));
     let (mut book, key) = new_book("keep");
     book.request(&key, t0);
-    assert_eq!(book.on_report(t0, unreachable(&key)), [Verdict::Grant(key.clone())]);
+    assert_eq!(
+        book.on_report(t0, unreachable(&key)),
+        [Verdict::Grant(key.clone())]
+    );
     assert_eq!(book.unit(&key).map(|u| u.counters.unreachable), Some(1));
     assert_eq!(book.on_timer(t0 + TTL), [Verdict::Retry(key)]);
 }
@@ -108,7 +125,10 @@ fn with_keep_a_lapse_from_unreachable_renewals_keeps_serving_but_lease_lost_stop
         },
     );
     assert!(book.on_timer(t0 + TTL).is_empty());
-    assert!(matches!(book.unit(&key).map(|u| &u.state), Some(LeaseState::Unreachable(_))));
+    assert!(matches!(
+        book.unit(&key).map(|u| &u.state),
+        Some(LeaseState::Unreachable(_))
+    ));
 
     let (mut book, key) = new_book("keep");
     acquired(&mut book, &key, t0);
@@ -121,7 +141,10 @@ fn a_key_given_back_is_released_once_and_a_late_acquisition_ignored() {
     let t0 = Instant::now();
     let (mut book, key) = new_book("release");
     book.request(&key, t0);
-    assert_eq!(book.release(&key), Some(QuorumRequest::Release { key: key.clone() }));
+    assert_eq!(
+        book.release(&key),
+        Some(QuorumRequest::Release { key: key.clone() })
+    );
     assert_eq!(book.release(&key), None);
     let late = book.on_report(
         t0,

@@ -338,7 +338,12 @@ impl VirtualRouter {
     }
 
     /// RFC 9568 §6.4.2 "Active_Down_Timer fires" / §6.4.1 owner startup.
-    pub(super) fn become_master(&mut self, now: Instant, reason: TransitionReason, out: &mut Vec<Action>) {
+    pub(super) fn become_master(
+        &mut self,
+        now: Instant,
+        reason: TransitionReason,
+        out: &mut Vec<Action>,
+    ) {
         self.preempt_held = false;
         self.master_down_timer = None;
         self.preempt_hold_since = None;
@@ -352,7 +357,12 @@ impl VirtualRouter {
         self.transition(now, State::Master, reason, out);
     }
 
-    pub(super) fn become_backup(&mut self, now: Instant, reason: TransitionReason, out: &mut Vec<Action>) {
+    pub(super) fn become_backup(
+        &mut self,
+        now: Instant,
+        reason: TransitionReason,
+        out: &mut Vec<Action>,
+    ) {
         self.master_down_timer = Some(now + self.master_down_interval());
         self.transition(now, State::Backup, reason, out);
     }

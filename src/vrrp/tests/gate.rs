@@ -33,7 +33,10 @@ fn gated_backup_asks_instead_of_taking_over_when_nobody_was_heard() {
     assert_eq!(requests(&actions), [MastershipCause::NoMasterHeard]);
     assert!(!actions.contains(&Action::AddAddresses), "{actions:?}");
     assert_eq!(router.state(), State::Backup);
-    assert_eq!(router.awaiting_mastership(), Some(MastershipCause::NoMasterHeard));
+    assert_eq!(
+        router.awaiting_mastership(),
+        Some(MastershipCause::NoMasterHeard)
+    );
     assert_eq!(router.next_deadline(), None, "no timer runs while waiting");
     let actions = router.handle(at + MS, Event::MastershipGranted);
     assert_eq!(router.state(), State::Master);
@@ -59,7 +62,10 @@ fn silent_master_is_named_in_the_request_and_a_denial_asks_again_one_interval_la
     assert!(actions.is_empty(), "{actions:?}");
     assert_eq!(router.state(), State::Backup);
     assert_eq!(router.awaiting_mastership(), None);
-    assert_eq!(router.next_deadline(), Some(at + router.master_down_interval()));
+    assert_eq!(
+        router.next_deadline(),
+        Some(at + router.master_down_interval())
+    );
     let (_, again) = expire(&mut router);
     assert_eq!(
         requests(&again),
@@ -75,7 +81,10 @@ fn a_master_heard_at_or_above_our_priority_cancels_the_request() {
     router.handle(at + MS, advert(100, 20));
     assert_eq!(router.awaiting_mastership(), None);
     let actions = router.handle(at + 2 * MS, Event::MastershipGranted);
-    assert!(actions.is_empty(), "a late grant revives nothing: {actions:?}");
+    assert!(
+        actions.is_empty(),
+        "a late grant revives nothing: {actions:?}"
+    );
     assert_eq!(router.state(), State::Backup);
 }
 
@@ -141,7 +150,10 @@ fn quorum_lost_removes_the_addresses_at_once_and_rejoins_as_backup() {
         to: State::Backup,
         reason: TransitionReason::QuorumLost
     }));
-    assert!(!router.preempt_held(), "losing the lease is no operator's hold");
+    assert!(
+        !router.preempt_held(),
+        "losing the lease is no operator's hold"
+    );
     assert!(router.next_deadline().is_some(), "asks again later");
 }
 

@@ -26,7 +26,10 @@ use twinstar::wire::{VRRP_GROUP_V4, VRRP_GROUP_V6};
 
 use super::SplitMix64;
 
+mod etcd;
 mod kernel;
+
+pub use etcd::SimEtcd;
 
 /// Index of a host in the world.
 pub type HostId = usize;
@@ -143,6 +146,8 @@ enum Pending {
         incarnation: u32,
         interface: String,
     },
+    /// Between a quorum worker and the simulated etcd.
+    Etcd(etcd::EtcdPending),
     /// A hook run ends.
     HookDone {
         host: HostId,
@@ -230,6 +235,8 @@ pub struct World {
     pub adverts: Vec<AdvertSeen>,
     /// Called after every step with the world, to check invariants.
     observer: Option<Observer>,
+    /// The simulated etcd every host with `quorum` uses.
+    pub etcd: SimEtcd,
 }
 
 impl World {
@@ -251,6 +258,7 @@ impl World {
             adverts_sent: 0,
             adverts: Vec::new(),
             observer: None,
+            etcd: SimEtcd::default(),
         }
     }
 
@@ -362,10 +370,11 @@ impl World {
     pub fn start(&mut self, id: HostId) {
         self.crash(id);
         let config = parse_str(&self.hosts[id].yaml, "sim.yaml").expect("valid sim config");
+        self.hosts[id].incarnation += 1;
+        self.etcd_start(id, &config);
         let setup = self.setup(id, config);
         let now = self.instant();
         let host = &mut self.hosts[id];
-        host.incarnation += 1;
         host.stopping = false;
         host.states.clear();
         host.entered.clear();
@@ -531,7 +540,7 @@ impl World {
                 Pending::AddressJob { host, .. }
                 | Pending::HookDone { host, .. }
                 | Pending::Lookup { host, .. } => *host != id,
-                Pending::Deliver { .. } | Pending::Notice { .. } => true,
+                Pending::Deliver { .. } | Pending::Notice { .. } | Pending::Etcd(_) => true,
             })
     }
 
@@ -647,6 +656,7 @@ impl World {
                 let facts = self.facts(host, &config, Some(&interface));
                 self.feed(host, Input::InterfaceFacts { interface, facts });
             }
+            Pending::Etcd(pending) => self.etcd_deliver(pending),
             Pending::HookDone {
                 host,
                 incarnation,
@@ -975,7 +985,7 @@ impl World {
             Effect::SaveMaintenance(names) => {
                 self.hosts[id].saved_maintenance = names.into_iter().collect();
             }
-            Effect::Quorum(request) => panic!("host {id}: no quorum configured, yet {request:?}"),
+            Effect::Quorum(request) => self.etcd_request(id, request),
         }
     }
 
