@@ -104,6 +104,10 @@ pub struct InstanceCore {
     pub done_seq: u64,
     /// The router asked for mastership; the agent answers (`mastership.rs`).
     pub mastership_requested: Option<MastershipCause>,
+    /// The fence hook running for the pending request, if any (`fence.rs`).
+    pub fencing: Option<super::fence::Fencing>,
+    /// Fence runs that failed or timed out.
+    pub fence_failures: u64,
 }
 
 impl InstanceCore {
@@ -142,6 +146,8 @@ impl InstanceCore {
             queued_seq: 0,
             done_seq: 0,
             mastership_requested: None,
+            fencing: None,
+            fence_failures: 0,
         })
     }
 
@@ -458,6 +464,7 @@ impl InstanceCore {
             to,
             from,
             priority: self.router.priority(),
+            peer: None,
         }
     }
 

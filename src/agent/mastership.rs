@@ -45,7 +45,7 @@ impl Agent {
         let quorum = self.quorum.enabled();
         for index in 0..self.instances.len() {
             let instance = &mut self.instances[index];
-            let wanted = quorum;
+            let wanted = quorum || instance.config.hooks.fence.is_some();
             if instance.router.mastership_gate() == wanted {
                 continue;
             }
@@ -91,18 +91,18 @@ impl Agent {
                 return; // The worker's report decides.
             }
         }
-        self.grant(now, index);
+        self.after_lease(now, index);
     }
 
     /// Lets instance `index` become Master.
-    fn grant(&mut self, now: Instant, index: usize) {
+    pub(super) fn grant(&mut self, now: Instant, index: usize) {
         let transitions =
             self.instances[index].handle(now, Event::MastershipGranted, &mut self.out);
         self.after_transitions(index, transitions, now);
     }
 
     /// Keeps instance `index` Backup; its router asks again later.
-    fn deny(&mut self, now: Instant, index: usize) {
+    pub(super) fn deny(&mut self, now: Instant, index: usize) {
         let transitions = self.instances[index].handle(now, Event::MastershipDenied, &mut self.out);
         self.after_transitions(index, transitions, now);
         self.out.status_dirty = true;
@@ -142,7 +142,7 @@ impl Agent {
                 Verdict::Grant(key) => {
                     for index in self.members_of(&key) {
                         if self.instances[index].router.awaiting_mastership().is_some() {
-                            self.grant(now, index);
+                            self.after_lease(now, index);
                         }
                     }
                 }

@@ -13,6 +13,7 @@
 mod advert;
 mod checks;
 mod effects;
+mod fence;
 mod groups;
 pub mod health;
 pub mod hooks;
@@ -300,6 +301,7 @@ impl Agent {
                     .find_map(|g| g.hooks.finished(run).map(|f| (None, f)))
             });
         let Some((owner, finished)) = finished else {
+            self.on_fence_done(now, run, &outcome);
             return;
         };
         let success = outcome.result.is_success();

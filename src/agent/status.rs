@@ -72,7 +72,11 @@ impl Agent {
                         send_errors: i.send_errors,
                         address_repairs: i.reconcile.repairs,
                         answers_withheld: stats.answers_withheld,
+                        fence_failures: i.fence_failures,
                     },
+                    waiting_for_mastership: router
+                        .awaiting_mastership()
+                        .map(|c| c.as_str().to_owned()),
                 }
             })
             .collect();

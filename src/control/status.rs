@@ -118,6 +118,10 @@ pub struct InstanceStatus {
     pub virtual_ips: Vec<VipStatus>,
     /// Protocol counters since the agent started.
     pub counters: InstanceCounters,
+    /// While a Backup waits for permission to become Master (quorum key,
+    /// fence hook): why it asked, such as `master-silent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_for_mastership: Option<String>,
 }
 
 /// One tracked check of an instance and what it does to the priority.
@@ -183,6 +187,13 @@ pub struct InstanceCounters {
     /// advert less than one advert interval before: a sign of a flood.
     #[serde(default)]
     pub answers_withheld: u64,
+    /// Fence hook runs that failed or timed out (the Backup stayed Backup).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub fence_failures: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One check: what it looks at and its latest result.
@@ -246,6 +257,7 @@ pub(crate) mod samples {
             last_peer: None,
             virtual_ips: Vec::new(),
             counters: InstanceCounters::default(),
+            waiting_for_mastership: None,
         }
     }
 
@@ -304,7 +316,9 @@ pub(crate) mod samples {
                         send_errors: 5,
                         address_repairs: 6,
                         answers_withheld: 9,
+                        fence_failures: 0,
                     },
+                    waiting_for_mastership: None,
                 },
                 InstanceStatus {
                     name: "api".into(),
@@ -336,6 +350,7 @@ pub(crate) mod samples {
                         priority_zero_received: 1,
                         ..InstanceCounters::default()
                     },
+                    waiting_for_mastership: None,
                 },
             ],
             checks: vec![

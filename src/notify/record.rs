@@ -170,6 +170,8 @@ pub enum HookKind {
     OnStop,
     /// `on_change`
     OnChange,
+    /// `fence`
+    Fence,
 }
 
 impl HookKind {
@@ -183,6 +185,7 @@ impl HookKind {
             HookKind::OnFault => "on_fault",
             HookKind::OnStop => "on_stop",
             HookKind::OnChange => "on_change",
+            HookKind::Fence => "fence",
         }
     }
 }
@@ -328,11 +331,13 @@ mod tests {
             OnFault,
             OnStop,
             OnChange,
+            Fence,
         ];
         // Stops compiling when a kind is added, as a reminder to list it.
         for kind in all {
             match kind {
-                BeforeMaster | AfterBackup | OnMaster | OnBackup | OnFault | OnStop | OnChange => {}
+                BeforeMaster | AfterBackup | OnMaster | OnBackup | OnFault | OnStop | OnChange
+                | Fence => {}
             }
         }
         for kind in all {

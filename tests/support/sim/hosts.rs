@@ -115,6 +115,26 @@ pub struct HookSeen {
     pub to: State,
     /// True when it was skipped rather than run.
     pub skipped: bool,
+    /// For `fence`: the silent Master's address it was given.
+    pub peer: Option<IpAddr>,
+}
+
+/// Which of an instance's hook lanes a hook runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Lane {
+    Transition,
+    BeforeMaster,
+    Fence,
+}
+
+impl Lane {
+    fn of(kind: HookKind) -> Self {
+        match kind {
+            HookKind::BeforeMaster => Lane::BeforeMaster,
+            HookKind::Fence => Lane::Fence,
+            _ => Lane::Transition,
+        }
+    }
 }
 
 /// A check run after every step of the world.
@@ -190,8 +210,9 @@ pub struct Host {
     /// How each hook command behaves.
     pub hooks: HashMap<String, HookPlan>,
     /// The hook running now per (name, group, lane): transition hooks run
-    /// one at a time, and `before_master` in a lane of its own.
-    running_hooks: HashMap<(String, bool, bool), HookKind>,
+    /// one at a time, and `before_master` and `fence` each in a lane of
+    /// their own.
+    running_hooks: HashMap<(String, bool, Lane), HookKind>,
     /// The maintenance set its agent last saved (kept across restarts).
     saved_maintenance: BTreeSet<String>,
     /// Instances in maintenance, as the world asked.
@@ -669,7 +690,7 @@ impl World {
                 self.hosts[host].running_hooks.remove(&(
                     run.args.name.clone(),
                     run.args.group,
-                    run.kind == HookKind::BeforeMaster,
+                    Lane::of(run.kind),
                 ));
                 self.feed(
                     host,
@@ -872,11 +893,7 @@ impl World {
                 if !run.args.group {
                     self.assert_gate(id, incarnation, &run);
                 }
-                let owner = (
-                    run.args.name.clone(),
-                    run.args.group,
-                    run.kind == HookKind::BeforeMaster,
-                );
+                let owner = (run.args.name.clone(), run.args.group, Lane::of(run.kind));
                 if let Some(kind) = self.hosts[id].running_hooks.get(&owner) {
                     panic!(
                         "host {id}: {:?} started while {kind:?} of {} still runs",
@@ -894,6 +911,7 @@ impl World {
                     from: run.args.from,
                     to: run.args.to,
                     skipped: false,
+                    peer: run.args.peer,
                 });
                 let plan = self.hosts[id]
                     .hooks
@@ -958,6 +976,7 @@ impl World {
                     from: h.old_state,
                     to: h.state,
                     skipped: true,
+                    peer: None,
                 });
             }
             Effect::Event(EventRecord::Group(g)) => {
