@@ -11,6 +11,7 @@ use tracing::{info, warn};
 
 use super::quorum::Verdict;
 use super::{Agent, Effect};
+use crate::notify::record::EventRecord;
 use crate::quorum::{QuorumReport, QuorumRequest};
 use crate::vrrp::{Event, MastershipCause, State};
 
@@ -36,6 +37,10 @@ impl Agent {
             }
         }
         self.release_idle_keys();
+        for event in self.quorum.changes() {
+            info!(key = %event.key, from = %event.from, to = %event.to, holder = ?event.holder, "quorum key");
+            self.out.push(Effect::Event(EventRecord::Quorum(event)));
+        }
     }
 
     /// Turns each router's gate on where the configuration asks for it; a

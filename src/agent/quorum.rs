@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, OnQuorumLoss};
+use crate::notify::record::QuorumEvent;
 use crate::quorum::{group_key, instance_key, QuorumReport, QuorumRequest};
 
 /// The share of the lease's time to live a Master gives up as a margin: it
@@ -123,6 +124,8 @@ pub struct QuorumBook {
     settings: Option<LeaseSettings>,
     /// By key.
     units: BTreeMap<String, Unit>,
+    /// Each unit's state as last published on the event stream.
+    published: BTreeMap<String, &'static str>,
 }
 
 impl QuorumBook {
@@ -360,6 +363,31 @@ impl QuorumBook {
                 Vec::new()
             }
         }
+    }
+
+    /// The units whose state changed since the last call, as events.
+    pub fn changes(&mut self) -> Vec<QuorumEvent> {
+        let mut events = Vec::new();
+        self.published.retain(|key, _| self.units.contains_key(key));
+        for unit in self.units.values() {
+            let now = unit.state.as_str();
+            let was = self
+                .published
+                .insert(unit.key.clone(), now)
+                .unwrap_or("off");
+            if was != now {
+                events.push(QuorumEvent {
+                    key: unit.key.clone(),
+                    from: was.to_owned(),
+                    to: now.to_owned(),
+                    holder: match &unit.state {
+                        LeaseState::HeldBy(holder) => Some(holder.clone()),
+                        _ => None,
+                    },
+                });
+            }
+        }
+        events
     }
 
     /// The earliest instant a held key lapses or an unreachable one is

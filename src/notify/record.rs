@@ -1,6 +1,7 @@
 //! The records of the event stream: one JSON object per line, with `time`
 //! (RFC 3339 UTC, milliseconds) and `type` (`transition`, `priority`,
-//! `check`, `hook`, `group` or `address`) beside the fields of the record.
+//! `check`, `hook`, `group`, `address` or `quorum`) beside the fields of the
+//! record.
 //!
 //! Typed so that the daemon cannot emit a misspelt field, and so that a
 //! reader can parse a line with [`serde_json::from_str::<EventRecord>`]
@@ -28,6 +29,23 @@ pub enum EventRecord {
     Group(GroupEvent),
     /// A virtual IP changed behind the agent's back, and was repaired.
     Address(AddressEvent),
+    /// A unit's quorum key changed state on this node.
+    Quorum(QuorumEvent),
+}
+
+/// `type: quorum`: the quorum key of a unit (instance or sync group)
+/// changed state on this node: taken, lost, held by another node, etcd
+/// unreachable, given back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuorumEvent {
+    /// The etcd key.
+    pub key: String,
+    /// The state left: `off`, `waiting`, `held`, `held-by-other` or `unreachable`.
+    pub from: String,
+    /// The state entered.
+    pub to: String,
+    /// The node holding the key, when another one does.
+    pub holder: Option<String>,
 }
 
 impl EventRecord {
@@ -199,6 +217,15 @@ mod tests {
     /// One record of each kind and its line, exactly.
     fn examples() -> Vec<(EventRecord, &'static str)> {
         vec![
+            (
+                EventRecord::Quorum(QuorumEvent {
+                    key: "/p/instance/web".into(),
+                    from: "waiting".into(),
+                    to: "held-by-other".into(),
+                    holder: Some("b".into()),
+                }),
+                r#"{"from":"waiting","holder":"b","key":"/p/instance/web","time":"2026-11-25T01:02:03.456Z","to":"held-by-other","type":"quorum"}"#,
+            ),
             (
                 EventRecord::Transition(TransitionEvent {
                     instance: "web".into(),
