@@ -222,3 +222,84 @@ fn switchover_hands_the_key_to_the_new_master_at_once() {
     assert_eq!(world.etcd_holder(KEY).as_deref(), Some("b"));
     assert!(took < TTL / 2, "waited for the lease: {took:?}");
 }
+
+/// Without `quorum`: the same instance, plain VRRP.
+fn plain(priority: u8) -> String {
+    let text = host("x", priority, "release");
+    text[..text.find("quorum:").expect("quorum section")].to_owned()
+}
+
+#[test]
+fn a_reload_that_adds_quorum_keeps_the_master_serving_and_takes_its_key() {
+    let mut world = World::new(13);
+    world.add_host(&plain(150));
+    world.add_host(&plain(100));
+    world.start(0);
+    world.run_for(ms(5));
+    world.start(1);
+    world.run_for(rfc::master_down_interval(150, INTERVAL) * 2 + SLACK);
+    assert_eq!(world.holders(web()), vec![0]);
+    let masters_before = world.transitions.len();
+    world.reload(1, &host("b", 100, "release"));
+    world.reload(0, &host("a", 150, "release"));
+    let end = world.now() + TTL * 3;
+    while world.now() < end {
+        world.run_for(ms(1));
+        assert_eq!(world.holders(web()), vec![0], "at {:?}", world.now());
+    }
+    assert_eq!(world.etcd_holder(KEY).as_deref(), Some("a"));
+    assert_eq!(
+        world.transitions.len(),
+        masters_before,
+        "no transition on reload"
+    );
+
+    // Removing quorum gives the key back.
+    world.reload(0, &plain(150));
+    world.run_for(ms(20));
+    assert_eq!(world.etcd_holder(KEY), None);
+    assert_eq!(world.holders(web()), vec![0]);
+}
+
+#[test]
+fn a_sync_group_takes_one_key_for_all_its_members() {
+    let group = |node: &str, priority: u8| {
+        format!(
+            "instances:\n  - {{name: web, interface: eth0, vrid: 51, priority: {priority}, \
+             advert_interval: 100ms, virtual_ips: [{WEB}/24]}}\n  \
+             - {{name: db, interface: eth0, vrid: 52, priority: {priority}, \
+             advert_interval: 100ms, virtual_ips: [192.0.2.60/24]}}\n\
+             sync_groups:\n  - {{name: pair, instances: [web, db]}}\n\
+             quorum:\n  etcd: {{endpoints: [http://203.0.113.1:2379], prefix: /site, lease_ttl: 1s}}\n\
+             node_id: {node}\n"
+        )
+    };
+    let db: IpAddr = "192.0.2.60".parse().expect("address");
+    let mut world = World::new(17);
+    world.add_host(&group("a", 150));
+    world.add_host(&group("b", 100));
+    world.observe(move |w| {
+        for vip in [web(), db] {
+            assert!(
+                w.holders(vip).len() <= 1,
+                "two holders of {vip} at {:?}",
+                w.now()
+            );
+        }
+    });
+    world.start(0);
+    world.run_for(ms(5));
+    world.start(1);
+    world.run_for(rfc::master_down_interval(150, INTERVAL) * 2 + SLACK);
+    assert_eq!(
+        (world.holders(web()), world.holders(db)),
+        (vec![0], vec![0])
+    );
+    assert_eq!(world.etcd_holder("/site/group/pair").as_deref(), Some("a"));
+    assert_eq!(world.etcd_holder("/site/instance/web"), None);
+    world.crash(0);
+    until_held(&mut world, &[1], TTL + backup_down() * 2 + SLACK);
+    world.run_for(SLACK);
+    assert_eq!(world.holders(db), vec![1]);
+    assert_eq!(world.etcd_holder("/site/group/pair").as_deref(), Some("b"));
+}

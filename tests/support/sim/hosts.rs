@@ -539,6 +539,7 @@ impl World {
     pub fn reload(&mut self, id: HostId, yaml: &str) {
         self.hosts[id].yaml = yaml.to_owned();
         let config = parse_str(yaml, "sim.yaml").expect("valid sim config");
+        self.etcd_reconfigure(id, &config);
         let setup = self.setup(id, config);
         let now = self.instant();
         let Some(agent) = self.hosts[id].agent.as_mut() else {

@@ -162,6 +162,19 @@ impl World {
         );
     }
 
+    /// A reload on host `id`: the worker keeps its lease and keys, with the
+    /// new time to live and node id. A reload that removes `quorum` leaves
+    /// the worker as it was: the agent gives its keys back through it.
+    pub(super) fn etcd_reconfigure(&mut self, id: HostId, config: &twinstar::config::Config) {
+        let Some(quorum) = &config.quorum else {
+            return;
+        };
+        if let Some(client) = self.etcd.clients.get_mut(&id) {
+            client.ttl = quorum.etcd.lease_ttl;
+            client.node_id = config.node_id.clone();
+        }
+    }
+
     /// The worker of host `id` carries out `request`.
     pub(super) fn etcd_request(&mut self, id: HostId, request: QuorumRequest) {
         let incarnation = self.hosts[id].incarnation;
