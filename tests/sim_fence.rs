@@ -173,3 +173,31 @@ fn with_quorum_the_fence_runs_only_after_the_key_is_ours() {
     assert_eq!(world.holders(web()), vec![1]);
     assert_eq!(fenced_at_holder, Some(Some("b".to_owned())));
 }
+
+#[test]
+fn a_fence_that_outlasts_the_lease_does_not_let_the_backup_serve_without_it() {
+    let mut world = pair(0, true);
+    // The fence runs longer than the lease lives without renewal (3/4 TTL).
+    world.hosts[1]
+        .hooks
+        .insert("fence".to_owned(), HookPlan::Exit(0, ms(950)));
+    world.crash(0);
+    let end = world.now() + ms(1000) + backup_down() * 3;
+    while world.now() < end && fences(&world).is_empty() {
+        world.run_for(ms(1));
+    }
+    assert_eq!(fences(&world).len(), 1, "the fence started");
+    // etcd goes away while the fence runs: the lease lapses before it ends.
+    world.set_etcd_reachable(1, false);
+    let end = world.now() + ms(3000);
+    while world.now() < end {
+        world.run_for(ms(1));
+        assert!(world.holders(web()).is_empty(), "served without the lease");
+    }
+    world.set_etcd_reachable(1, true);
+    until_held(
+        &mut world,
+        1,
+        ms(1000) + backup_down() * 2 + ms(950) + SLACK,
+    );
+}

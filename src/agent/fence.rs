@@ -38,6 +38,10 @@ impl Agent {
             self.grant(now, index);
             return;
         };
+        if instance.fenced == Some(master) {
+            self.grant(now, index);
+            return;
+        }
         if instance.fencing.is_some() {
             return; // One fence at a time; its result answers the request.
         }
@@ -104,10 +108,24 @@ impl Agent {
             self.out.status_dirty = true;
             return true;
         }
-        if success {
-            self.grant(now, index);
-        } else {
+        if !success {
             self.deny(now, index);
+            return true;
+        }
+        // The fence may have run long: the lease must still be ours (or be
+        // taken again) before the VIPs go on.
+        self.instances[index].fenced = fencing.args.peer;
+        match self.key_of(index) {
+            Some(key) => {
+                let (go, request) = self.quorum.request(&key, now);
+                if let Some(request) = request {
+                    self.out.push(Effect::Quorum(request));
+                }
+                if go {
+                    self.grant(now, index);
+                }
+            }
+            None => self.grant(now, index),
         }
         true
     }

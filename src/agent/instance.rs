@@ -108,6 +108,9 @@ pub struct InstanceCore {
     pub fencing: Option<super::fence::Fencing>,
     /// Fence runs that failed or timed out.
     pub fence_failures: u64,
+    /// The silent Master the pending request has already fenced: a lease
+    /// taken again after the fence does not fence it twice.
+    pub fenced: Option<IpAddr>,
 }
 
 impl InstanceCore {
@@ -148,6 +151,7 @@ impl InstanceCore {
             mastership_requested: None,
             fencing: None,
             fence_failures: 0,
+            fenced: None,
         })
     }
 

@@ -50,6 +50,11 @@ impl Agent {
         let quorum = self.quorum.enabled();
         for index in 0..self.instances.len() {
             let instance = &mut self.instances[index];
+            if instance.router.awaiting_mastership().is_none() {
+                // A request called off (its Master spoke again) forgets its
+                // fence: should that Master fall silent again, it is fenced again.
+                instance.fenced = None;
+            }
             let wanted = quorum || instance.config.hooks.fence.is_some();
             if instance.router.mastership_gate() == wanted {
                 continue;
@@ -63,7 +68,7 @@ impl Agent {
     }
 
     /// The key that guards instance `index`, when quorum is configured.
-    fn key_of(&self, index: usize) -> Option<String> {
+    pub(super) fn key_of(&self, index: usize) -> Option<String> {
         let name = &self.instances[index].config.name;
         let group = self
             .config
@@ -101,6 +106,7 @@ impl Agent {
 
     /// Lets instance `index` become Master.
     pub(super) fn grant(&mut self, now: Instant, index: usize) {
+        self.instances[index].fenced = None;
         let transitions =
             self.instances[index].handle(now, Event::MastershipGranted, &mut self.out);
         self.after_transitions(index, transitions, now);
@@ -108,6 +114,7 @@ impl Agent {
 
     /// Keeps instance `index` Backup; its router asks again later.
     pub(super) fn deny(&mut self, now: Instant, index: usize) {
+        self.instances[index].fenced = None;
         let transitions = self.instances[index].handle(now, Event::MastershipDenied, &mut self.out);
         self.after_transitions(index, transitions, now);
         self.out.status_dirty = true;
