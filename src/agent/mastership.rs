@@ -12,7 +12,7 @@ use tracing::{info, warn};
 use super::quorum::Verdict;
 use super::{Agent, Effect};
 use crate::notify::record::EventRecord;
-use crate::quorum::{QuorumReport, QuorumRequest};
+use crate::quorum::QuorumReport;
 use crate::vrrp::{Event, MastershipCause, State};
 
 impl Agent {
@@ -180,9 +180,10 @@ impl Agent {
     }
 
     /// The unit's Masters stop serving at once (VIPs removed, priority-0
-    /// advert), and the key is given back in case etcd still has it ours.
+    /// advert), and the key is given back in case etcd still has it ours
+    /// (a lapse by our clock, a late acquisition): otherwise the worker
+    /// would keep the lease of a key nobody serves on alive.
     fn stop_serving(&mut self, now: Instant, key: &str) {
-        let mut stopped = false;
         for index in self.members_of(key) {
             if self.instances[index].router.state() != State::Master {
                 continue;
@@ -190,13 +191,9 @@ impl Agent {
             warn!(instance = %self.instances[index].config.name, key = %key, "quorum lease lost: virtual IPs removed");
             let transitions = self.instances[index].handle(now, Event::QuorumLost, &mut self.out);
             self.after_transitions(index, transitions, now);
-            stopped = true;
         }
-        if stopped {
-            self.quorum.release(key);
-            self.out.push(Effect::Quorum(QuorumRequest::Release {
-                key: key.to_owned(),
-            }));
+        if let Some(request) = self.quorum.release(key) {
+            self.out.push(Effect::Quorum(request));
         }
     }
 

@@ -280,6 +280,15 @@ impl QuorumBook {
                     // Given back meanwhile: the release that follows wins.
                     return Vec::new();
                 }
+                if valid(sent_at) <= now {
+                    // The answer took longer than the lease may be trusted:
+                    // ours at etcd, but not to serve on. Give it back (the
+                    // lapsed Held makes `release` send it) and ask again.
+                    unit.state = LeaseState::Held {
+                        valid_until: valid(sent_at),
+                    };
+                    return vec![Verdict::Deny(key.clone()), Verdict::StopServing(key)];
+                }
                 unit.state = LeaseState::Held {
                     valid_until: valid(sent_at),
                 };
@@ -429,8 +438,8 @@ impl QuorumBook {
                 unit.retry_at = Some(now + settings.lease_ttl);
                 continue;
             }
+            // Left Held (lapsed) so that stopping gives the key back.
             unit.counters.lost += 1;
-            unit.state = LeaseState::Off;
             verdicts.push(Verdict::StopServing(unit.key.clone()));
         }
         verdicts

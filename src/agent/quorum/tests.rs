@@ -156,3 +156,26 @@ fn a_key_given_back_is_released_once_and_a_late_acquisition_ignored() {
     assert!(late.is_empty());
     assert_eq!(book.next_deadline(), None);
 }
+
+#[test]
+fn an_acquisition_answered_after_the_lease_can_be_trusted_is_denied() {
+    let t0 = Instant::now();
+    let (mut book, key) = new_book("release");
+    book.request(&key, t0);
+    let late = t0 + TTL - TTL / MARGIN_DIVISOR;
+    let verdicts = book.on_report(
+        late,
+        QuorumReport::Acquired {
+            key: key.clone(),
+            sent_at: t0,
+        },
+    );
+    assert_eq!(
+        verdicts,
+        [
+            Verdict::Deny(key.clone()),
+            Verdict::StopServing(key.clone())
+        ]
+    );
+    assert!(book.release(&key).is_some(), "given back");
+}
