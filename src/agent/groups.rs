@@ -89,6 +89,7 @@ impl GroupCore {
             to: state,
             from,
             priority,
+            peer: None,
         };
         self.hooks.transition(args, Gate::Open);
         Some((from, state))

@@ -35,17 +35,22 @@ pub struct TransitionArgs {
     pub from: State,
     /// The effective priority at the transition.
     pub priority: u8,
+    /// For `fence`: the silent Master's address, passed as a fifth argument
+    /// and as `TWINSTAR_MASTER`; `None` for the other hooks.
+    pub peer: Option<std::net::IpAddr>,
 }
 
 impl TransitionArgs {
     /// The hook's arguments: `INSTANCE NEW_STATE OLD_STATE PRIORITY`.
     pub fn argv(&self) -> Vec<String> {
-        vec![
+        let mut argv = vec![
             self.name.clone(),
             self.to.as_str().to_owned(),
             self.from.as_str().to_owned(),
             self.priority.to_string(),
-        ]
+        ];
+        argv.extend(self.peer.map(|p| p.to_string()));
+        argv
     }
 
     /// The same values as `TWINSTAR_*` environment variables.
@@ -61,6 +66,9 @@ impl TransitionArgs {
         ];
         if self.group {
             env.push(("TWINSTAR_GROUP".to_owned(), self.name.clone()));
+        }
+        if let Some(peer) = self.peer {
+            env.push(("TWINSTAR_MASTER".to_owned(), peer.to_string()));
         }
         env
     }

@@ -16,7 +16,9 @@ use super::receive::SocketKey;
 use super::reconcile::Reconcile;
 use super::{AddressJob, AddressTarget, Effect, InstanceId, Out};
 use crate::config::{self, VirtualIp};
-use crate::vrrp::{Action, Event, RouterSettings, State, TransitionReason, VirtualRouter};
+use crate::vrrp::{
+    Action, Event, MastershipCause, RouterSettings, State, TransitionReason, VirtualRouter,
+};
 
 /// What only the host knows about an instance's interface, looked up by the
 /// daemon before the instance starts.
@@ -109,6 +111,15 @@ pub struct InstanceCore {
     queued_seq: u64,
     /// See `queued_seq`.
     pub done_seq: u64,
+    /// The router asked for mastership; the agent answers (`mastership.rs`).
+    pub mastership_requested: Option<MastershipCause>,
+    /// The fence hook running for the pending request, if any (`fence.rs`).
+    pub fencing: Option<super::fence::Fencing>,
+    /// Fence runs that failed or timed out.
+    pub fence_failures: u64,
+    /// The silent Master the pending request has already fenced: a lease
+    /// taken again after the fence does not fence it twice.
+    pub fenced: Option<IpAddr>,
 }
 
 impl InstanceCore {
@@ -149,6 +160,10 @@ impl InstanceCore {
             gate: None,
             queued_seq: 0,
             done_seq: 0,
+            mastership_requested: None,
+            fencing: None,
+            fence_failures: 0,
+            fenced: None,
         })
     }
 
@@ -412,6 +427,7 @@ impl InstanceCore {
                     self.add_vips(false, out);
                 }
             }
+            Action::RequestMastership { cause } => self.mastership_requested = Some(cause),
             Action::Announce => match &mut self.awaiting_before_master {
                 Some(announce) => *announce = true,
                 None => {
@@ -512,6 +528,7 @@ impl InstanceCore {
             to,
             from,
             priority: self.router.priority(),
+            peer: None,
         }
     }
 

@@ -13,6 +13,7 @@
 mod advert;
 mod checks;
 mod effects;
+mod fence;
 mod groups;
 mod handover;
 pub mod health;
@@ -21,7 +22,9 @@ pub mod hooks;
 mod instance;
 mod lan_log;
 mod links;
+mod mastership;
 mod operate;
+pub mod quorum;
 pub mod receive;
 mod reconcile;
 mod reload;
@@ -111,6 +114,8 @@ pub struct Agent {
     next_ticket: u64,
     /// Each instance's last handover outcome, for the status.
     last_handover: HashMap<String, HandoverRecord>,
+    /// The quorum keys of this node's units (see `quorum.rs`).
+    quorum: quorum::QuorumBook,
 }
 
 impl Agent {
@@ -143,6 +148,7 @@ impl Agent {
             handovers: Vec::new(),
             next_ticket: 0,
             last_handover: HashMap::new(),
+            quorum: quorum::QuorumBook::default(),
         }
     }
 
@@ -185,6 +191,7 @@ impl Agent {
             .chain(self.links.next_deadline())
             .chain(self.heartbeat_lookups.next_deadline())
             .chain(self.handover_deadline())
+            .chain(self.quorum.next_deadline())
             .min();
         self.deadline_cache = Some(earliest);
         earliest
@@ -243,12 +250,11 @@ impl Agent {
                     i.send_failed_on(socket, &error);
                 }
             }
-            // Nothing asks the quorum worker yet.
-            Input::Quorum(_) => {}
+            Input::Quorum(report) => self.on_quorum_report(now, report),
         }
         self.settle_handovers(now, now);
         self.deadline_cache = None;
-        self.settle();
+        self.settle(now);
     }
 
     /// Stops every instance: Masters resign with priority 0 and keep their
@@ -267,7 +273,7 @@ impl Agent {
         self.settle_handovers(now, now);
         self.out.status_dirty = true;
         self.deadline_cache = None;
-        self.settle();
+        self.settle(now);
     }
 
     /// True once stopped and nothing is pending: no handover, address job or hook.
@@ -323,6 +329,7 @@ impl Agent {
         if holds_expired {
             self.reassess(now);
         }
+        self.on_quorum_timer(horizon);
         self.retry_lookups(now);
         self.retry_heartbeat_lookups(now);
     }
@@ -340,6 +347,7 @@ impl Agent {
                     .find_map(|g| g.hooks.finished(run).map(|f| (None, f)))
             });
         let Some((owner, finished)) = finished else {
+            self.on_fence_done(now, run, &outcome);
             return;
         };
         let success = outcome.result.is_success();
@@ -361,9 +369,10 @@ impl Agent {
         }
     }
 
-    /// Starts whatever hooks may start now, and lets go of retired instances
-    /// and groups once they are quiet.
-    fn settle(&mut self) {
+    /// Answers requests for mastership, starts whatever hooks may start
+    /// now, and lets go of retired instances and groups once they are quiet.
+    fn settle(&mut self, now: Instant) {
+        self.settle_mastership(now);
         let next = &mut self.next_hook_run;
         let mut steps = Vec::new();
         for instance in self.instances.iter_mut().chain(self.retiring.iter_mut()) {

@@ -89,7 +89,7 @@ impl Agent {
         let transitions = self.instances[first].handle(now, Event::Switchover, &mut self.out);
         self.after_transitions(first, transitions, now);
         self.deadline_cache = None;
-        self.settle();
+        self.settle(now);
         info!(target = name, "switchover: resigned as Master");
         let options = HandoverOptions { wait, force: false };
         self.start_handover(now, HandoverKind::Switchover, Some(name), &masters, options)
@@ -139,7 +139,7 @@ impl Agent {
         }
         self.out.status_dirty = true;
         self.deadline_cache = None;
-        self.settle();
+        self.settle(now);
         self.save_maintenance();
         let word = if on { "on" } else { "off" };
         info!(instances = ?names, "maintenance {word}");
@@ -353,7 +353,7 @@ impl Agent {
         }
         self.out.status_dirty = true;
         self.deadline_cache = None;
-        self.settle();
+        self.settle(now);
     }
 
     fn save_maintenance(&mut self) {

@@ -224,7 +224,7 @@ impl Agent {
         };
         if !transitions.is_empty() {
             self.after_transitions(index, transitions, now);
-            self.settle();
+            self.settle(now);
         }
         self.note_master(index);
     }

@@ -115,6 +115,14 @@ impl Agent {
         self.config = new;
         // Heartbeat links removed by the reload give their sockets back.
         self.release_sockets();
+        self.reindex();
+        for key in self.quorum.configure(&self.config) {
+            info!(key = %key, "reload: quorum key no longer used, given back");
+            self.out
+                .push(Effect::Quorum(crate::quorum::QuorumRequest::Release {
+                    key,
+                }));
+        }
         let first_new = self.instances.len();
         for config in starting {
             let name = config.name.clone();
@@ -135,6 +143,8 @@ impl Agent {
         // coupling and checks that have not passed apply before Startup: an
         // instance starts with the priority it will keep, or in Fault.
         self.reassess(now);
+        // Gates before Startup: an address owner must not become Master ungated.
+        self.sync_gates(now);
         for index in first_new..self.instances.len() {
             let transitions = self.instances[index].handle(now, Event::Startup, &mut self.out);
             self.after_transitions(index, transitions, now);
@@ -146,7 +156,7 @@ impl Agent {
         self.settle_handovers(now, now);
         self.out.status_dirty = true;
         self.deadline_cache = None;
-        self.settle();
+        self.settle(now);
         summary
     }
 

@@ -3,10 +3,11 @@
 
 use std::time::Instant;
 
+use super::quorum::LeaseState;
 use super::Agent;
 use crate::control::status::{
     GroupStatus, HeartbeatStatus, InstanceCounters, InstanceStatus, MasterStatus, PeerStatus,
-    Status, TrackStatus, VipStatus,
+    QuorumStatus, Status, TrackStatus, VipStatus,
 };
 
 impl Agent {
@@ -72,6 +73,7 @@ impl Agent {
                         send_errors: i.send_errors,
                         address_repairs: i.reconcile.repairs,
                         answers_withheld: stats.answers_withheld,
+                        fence_failures: i.fence_failures,
                     },
                     heartbeat: i
                         .heartbeat
@@ -89,6 +91,9 @@ impl Agent {
                         })
                         .collect(),
                     last_handover: self.last_handover.get(&i.config.name).cloned(),
+                    waiting_for_mastership: router
+                        .awaiting_mastership()
+                        .map(|c| c.as_str().to_owned()),
                 }
             })
             .collect();
@@ -106,6 +111,28 @@ impl Agent {
                 })
                 .collect(),
             dropped: self.drops.to_status(),
+            quorum: self
+                .quorum
+                .units()
+                .map(|u| QuorumStatus {
+                    key: u.key.clone(),
+                    state: u.state.as_str().to_owned(),
+                    holder: match &u.state {
+                        LeaseState::HeldBy(holder) => Some(holder.clone()),
+                        _ => None,
+                    },
+                    valid_for_ms: match u.state {
+                        LeaseState::Held { valid_until } => {
+                            Some(valid_until.saturating_duration_since(now).as_millis() as u64)
+                        }
+                        _ => None,
+                    },
+                    last_renewal_latency_ms: u.last_renewal_latency.map(|l| l.as_millis() as u64),
+                    denied: u.counters.denied,
+                    lost: u.counters.lost,
+                    unreachable: u.counters.unreachable,
+                })
+                .collect(),
         }
     }
 }

@@ -175,6 +175,11 @@ pub struct Hooks {
     /// removed after leaving Master; skipped when the instance is Master again
     /// before a handover removed them.
     pub after_backup: Option<Hook>,
+    /// `fence` (instances only): runs on a Backup before it takes over from
+    /// a Master that went silent, with that Master's address; the virtual
+    /// IPs are added only after it exits 0 (STONITH). Otherwise the Backup
+    /// stays Backup and tries again one Master_Down_Interval later.
+    pub fence: Option<Hook>,
     /// `before_master_retry` (1s..=1d, default `30s`): how long an instance whose
     /// `before_master` failed stays in Fault before it may try again.
     pub before_master_retry: Duration,
@@ -190,6 +195,7 @@ impl Default for Hooks {
             on_change: None,
             before_master: None,
             after_backup: None,
+            fence: None,
             before_master_retry: super::model::defaults::BEFORE_MASTER_RETRY,
         }
     }

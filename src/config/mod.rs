@@ -22,6 +22,7 @@ mod parse;
 mod parse_control;
 mod parse_health;
 mod parse_notify;
+mod parse_quorum;
 mod peers;
 mod reader;
 pub mod reference;

@@ -457,4 +457,14 @@ pub mod defaults {
     pub const VIP_LIFETIME_MAX: Duration = Duration::from_secs(86400);
     /// Default `http` check expected status.
     pub const HTTP_STATUS: u16 = 200;
+    /// Default `quorum.etcd.prefix`.
+    pub const QUORUM_PREFIX: &str = "/twinstar";
+    /// Default `quorum.etcd.lease_ttl`.
+    pub const LEASE_TTL: Duration = Duration::from_secs(2);
+    /// Shortest `quorum.etcd.lease_ttl`: below it, an etcd leader election
+    /// (about a second with the default tuning) outlasts the lease.
+    pub const LEASE_TTL_MIN: Duration = Duration::from_millis(500);
+    /// Longest `quorum.etcd.lease_ttl`: a crashed Master's key blocks the
+    /// failover for this long.
+    pub const LEASE_TTL_MAX: Duration = Duration::from_secs(60);
 }

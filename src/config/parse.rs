@@ -16,6 +16,7 @@ use super::model::{
 use super::parse_control;
 use super::parse_health::{self as health, CheckSet};
 use super::parse_notify::{self as notify, HookOwner};
+use super::parse_quorum;
 use super::peers::{self, PeerList};
 use super::reader::{
     boolean, duration_in, duration_value, int_in, interface_value, name_value, optional, Checker,
@@ -35,6 +36,8 @@ const TOP_KEYS: &[&str] = &[
     "realtime_priority",
     "vip_lifetime",
     "peers",
+    "quorum",
+    "node_id",
 ];
 const INSTANCE_KEYS: &[&str] = &[
     "name",
@@ -183,6 +186,14 @@ fn config(ck: &mut Checker, root: &Node) -> Option<Config> {
         Some(defaults::REALTIME_PRIORITY),
         |n| int_in(ck, "realtime_priority", n, 0, 99).and_then(|p| u8::try_from(p).ok()),
     );
+    let quorum = optional(top.get("quorum"), Some(None), |n| {
+        parse_quorum::quorum(ck, n).map(Some)
+    });
+    let quorum_given = top.get("quorum").is_some();
+    let node_id = match top.get("node_id") {
+        Some(n) => parse_quorum::node_id(ck, n),
+        None => parse_quorum::default_node_id(ck, top.pos(), quorum_given),
+    };
     Some(Config {
         realtime_priority: realtime_priority?,
         vip_lifetime: vip_lifetime?,
@@ -193,8 +204,8 @@ fn config(ck: &mut Checker, root: &Node) -> Option<Config> {
         script_user: script_user?,
         control: control?,
         metrics: metrics?,
-        quorum: None,
-        node_id: String::new(),
+        quorum: quorum?,
+        node_id: node_id?,
     })
 }
 
@@ -583,6 +594,7 @@ pub(super) fn accepted_keys() -> Vec<String> {
     use super::parse_notify::{
         EVENTS_KEYS, HOOK_FORM_KEYS, HOOK_KEYS, INSTANCE_ONLY_HOOK_KEYS, SYNC_GROUP_KEYS,
     };
+    use super::parse_quorum::{ETCD_KEYS, QUORUM_KEYS, TLS_KEYS};
     let under = |prefix: &str, keys: &[&str]| -> Vec<String> {
         keys.iter().map(|k| format!("{prefix}{k}")).collect()
     };
@@ -611,6 +623,9 @@ pub(super) fn accepted_keys() -> Vec<String> {
         under("events.", EVENTS_KEYS),
         under("control.", CONTROL_KEYS),
         under("metrics.", METRICS_KEYS),
+        under("quorum.", QUORUM_KEYS),
+        under("quorum.etcd.", ETCD_KEYS),
+        under("quorum.etcd.tls.", TLS_KEYS),
     ]
     .concat()
 }

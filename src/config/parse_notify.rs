@@ -18,10 +18,15 @@ pub(super) const HOOK_KEYS: &[&str] = &[
     "before_master",
     "after_backup",
     "before_master_retry",
+    "fence",
 ];
 /// Hook keys that make sense for one instance only, not for a sync group.
-pub(super) const INSTANCE_ONLY_HOOK_KEYS: &[&str] =
-    &["before_master", "after_backup", "before_master_retry"];
+pub(super) const INSTANCE_ONLY_HOOK_KEYS: &[&str] = &[
+    "before_master",
+    "after_backup",
+    "before_master_retry",
+    "fence",
+];
 pub(super) const SYNC_GROUP_KEYS: &[&str] = &["name", "instances", "hooks"];
 pub(super) const EVENTS_KEYS: &[&str] = &["fifo", "socket"];
 /// The keys of a hook written as a mapping rather than as a command.
@@ -59,6 +64,7 @@ pub fn hooks(ck: &mut Checker, node: &Node, owner: HookOwner) -> Option<Hooks> {
     let (on_master, on_backup, on_fault) = (hook("on_master"), hook("on_backup"), hook("on_fault"));
     let (on_stop, on_change) = (hook("on_stop"), hook("on_change"));
     let (before_master, after_backup) = (hook("before_master"), hook("after_backup"));
+    let fence = hook("fence");
     let (lo, hi) = (
         defaults::BEFORE_MASTER_RETRY_MIN,
         defaults::BEFORE_MASTER_RETRY_MAX,
@@ -76,6 +82,7 @@ pub fn hooks(ck: &mut Checker, node: &Node, owner: HookOwner) -> Option<Hooks> {
         on_change: on_change?,
         before_master: before_master?,
         after_backup: after_backup?,
+        fence: fence?,
         before_master_retry: before_master_retry?,
     };
     ok.then_some(hooks)

@@ -40,6 +40,7 @@ const CONTROL: &str = "Control socket";
 const METRICS: &str = "Metrics";
 const SCRIPT_USER: &str = "Script user";
 const SCHEDULING: &str = "Scheduling";
+const QUORUM: &str = "Split brain (quorum)";
 
 /// The sections, in the order of the file.
 pub const SECTIONS: &[SectionDoc] = &[
@@ -125,6 +126,27 @@ pub const SECTIONS: &[SectionDoc] = &[
         title: SCHEDULING,
         intro: "How the agent is scheduled, so adverts leave on time on a busy host. Read at start only.",
     },
+    SectionDoc {
+        title: QUORUM,
+        intro: "The split-brain guard: with `quorum`, a router adds its virtual IPs only while \
+                this node holds the unit's key in etcd under a live lease: \
+                `PREFIX/instance/NAME` for an instance outside sync groups, \
+                `PREFIX/group/NAME` for a sync group, taken with a compare-and-swap \
+                transaction, valued `node_id`. A Backup whose Master went silent (or \
+                resigned, or that would preempt, or an address owner starting) becomes Master \
+                only once it holds the key; while another node's lease is live it stays \
+                Backup, counts the denial and asks again one Master_Down_Interval later. \
+                Under quorum a higher-priority Backup therefore does not preempt a Master \
+                that holds the key: hand over with `twinstar switchover`, `maintenance on` \
+                or by stopping the agent, which gives the key back at once. A Master stops \
+                serving (virtual IPs removed at once, priority-0 advert) when its lease would \
+                lapse: a quarter of `lease_ttl` before it can expire at etcd, counted by its \
+                own clock from when it sent the last renewal etcd answered; when etcd says the \
+                lease is gone; or when another node holds the key. A reload keeps the key of \
+                a unit whose name and prefix stay; adding `quorum` makes a running Master take \
+                its key without stepping down first (it stops if another node holds it); \
+                removing `quorum`, or a unit, gives its key back.",
+    },
 ];
 
 /// Shorthand for the table below.
@@ -152,6 +174,8 @@ pub const KEYS: &[KeyDoc] = &[
     k(TOP, "control", "none", "Who may use the control socket; see the control socket section."),
     k(TOP, "metrics", "none", "The Prometheus endpoint, off when omitted; see the metrics section."),
     k(TOP, "vip_lifetime", "4 × advert_interval, at least 2s", "The kernel lifetime of every virtual IP, the default of each instance's `vip_lifetime`: a whole number of seconds, 2s..=1d, or `forever` for none. The Master refreshes it every third of it, so a VIP of an agent that was killed, stopped or hung leaves its host by itself `vip_lifetime` to `vip_lifetime` + 1s after the last refresh (the kernel counts in seconds). The default, four advert intervals rounded up to whole seconds, outlasts any Backup's Master_Down_Interval (3 intervals + Skew_Time, under 4): a dead Master's VIP is gone by the time a Backup takes over, or within the kernel's second after; 2s is the floor, so a loaded host has over a second to refresh."),
+    k(TOP, "quorum", "none", "The split-brain guard: the etcd lease a Master must hold; plain VRRP when omitted. See the split brain section."),
+    k(TOP, "node_id", "the host name", "Who this node is in the quorum store, the value of the keys it holds: 1 to 64 letters, digits, `-`, `_` or `.`, unique among the nodes."),
     k(TOP, "peers", "none", "The addresses of every router on the segment, for all instances that do not list their own `peers`: each instance takes the addresses of its family, and there must be some. IPv4 addresses, and IPv6 link-local ones (IPv6 adverts come from `fe80::...`). This host's own address may be listed, so every host can share the list."),
     // Instances.
     k(INSTANCES, "instances[].name", "required", "Unique label used by the command line, hooks and metrics: 1 to 32 letters, digits, `-`, `_` or `.`."),
@@ -204,6 +228,7 @@ pub const KEYS: &[KeyDoc] = &[
     k(HOOKS, "instances[].hooks.before_master", "none", "Must exit 0 within its timeout before the virtual IPs are added; otherwise the instance goes to Fault for `before_master_retry` and the virtual IPs stay off."),
     k(HOOKS, "instances[].hooks.after_backup", "none", "Runs once the virtual IPs have been removed after leaving Master; skipped (and reported as skipped) when the instance is Master again before a handover removed them."),
     k(HOOKS, "instances[].hooks.before_master_retry", "30s", "How long an instance whose `before_master` failed stays in Fault before it may try again, 1s..=1d."),
+    k(HOOKS, "instances[].hooks.fence", "none", "Fencing (STONITH): runs on a Backup before it takes over from a Master that went silent, with the old Master's address as a fifth argument and in `TWINSTAR_MASTER` (power it off through IPMI, or take a storage reservation); the virtual IPs are added only after it exits 0 within its timeout. On failure the Backup stays Backup, counts it (`fence_failures`), and tries again one Master_Down_Interval later. Not run when the Master resigned (priority 0), when this host preempts a lower-priority Master, nor at startup when no Master was ever heard. With `quorum`, it runs after the key is taken, so a Master whose lease is live is never fenced."),
     k(HOOKS, "instances[].hooks.*.command", "required", "In the mapping form of a hook: what to run, a string for `/bin/sh -c` or a list of a program and its arguments."),
     k(HOOKS, "instances[].hooks.*.timeout", "10s", "In the mapping form of a hook: the hook's process group is killed after it, 10ms..=1h."),
     // Sync groups.
@@ -228,6 +253,16 @@ pub const KEYS: &[KeyDoc] = &[
     // Script user.
     k(SCRIPT_USER, "script_user", "twinstar", "The user scripts and hooks run as, with that user's groups, a clean environment and no capabilities; `nobody` when the default `twinstar` user does not exist. `root` is allowed, but then a script is refused when it or a directory above it is writable by another user."),
     k(SCHEDULING, "realtime_priority", "10", "SCHED_FIFO priority of the agent's event loop, 1..=99, or 0 to stay a normal process. Scripts and hooks never inherit it (SCHED_RESET_ON_FORK), and a loop that stops blocking is killed after 2 s of CPU (RLIMIT_RTTIME), so a fault cannot monopolise a core. Without the privilege to set it, the agent logs a warning and runs normally."),
+    // Split brain (quorum).
+    k(QUORUM, "quorum.etcd", "required", "The etcd cluster that holds the lease. For two hosts, run an etcd member on each and a third on a small witness host: Raft's 2 of 3 then decides which host may serve."),
+    k(QUORUM, "quorum.etcd.endpoints", "required", "The URLs of the etcd members, at least one, all `http://HOST:PORT` or all `https://HOST:PORT`."),
+    k(QUORUM, "quorum.etcd.prefix", "/twinstar", "The key path under which the keys live; give each site or cluster its own."),
+    k(QUORUM, "quorum.etcd.lease_ttl", "2s", "The lease's time to live, 500ms..=60s; renewed every third of it while a key is held. A Master that cannot renew stops serving a quarter of it before the lease can expire, and a crashed Master's key blocks the failover for up to this long."),
+    k(QUORUM, "quorum.etcd.tls", "none", "TLS for `https://` endpoints: `ca`, and `cert` with `key` when the cluster asks for a client certificate."),
+    k(QUORUM, "quorum.etcd.tls.ca", "required", "An absolute path to the PEM file of the CA that signs the members' certificates."),
+    k(QUORUM, "quorum.etcd.tls.cert", "none", "An absolute path to the PEM client certificate; with `key`."),
+    k(QUORUM, "quorum.etcd.tls.key", "none", "An absolute path to the PEM private key of `cert`; with `cert`."),
+    k(QUORUM, "quorum.on_loss", "release", "While etcd cannot be reached (as opposed to held by another node): `release` never risks two Masters (no lease, no virtual IPs; a Master stops when its lease lapses); `keep` falls back to plain VRRP (a Master keeps serving, a Backup may take over) and takes the key again once etcd answers. A key held by another node, or a lease etcd says is gone, always stops a Master."),
 ];
 
 /// The file's general rules, shared by both renderings.

@@ -172,7 +172,7 @@ fn unknown_keys_are_reported_at_every_level_with_suggestions() {
         [
             "1:1: unknown key `globl` in the top level; expected one of: instances, checks, \
              sync_groups, events, script_user, control, metrics, realtime_priority, vip_lifetime, \
-             peers",
+             peers, quorum, node_id",
             "4:5: unknown key `priorty` in an instance; did you mean `priority`?",
             "8:13: unknown key `cont` in garp; did you mean `count`?",
             "9:5: unknown key `zzz` in an instance; expected one of: name, interface, vrid, \

@@ -218,6 +218,7 @@ fn good_config_reads_every_health_key() {
             on_change: hook(shell("logger change"), 10),
             before_master: hook(argv(&["/usr/local/lib/twinstar/pg-promote"]), 60),
             after_backup: hook(argv(&["/usr/local/lib/twinstar/pg-demote"]), 10),
+            fence: None,
             before_master_retry: Duration::from_secs(60),
         }
     );
@@ -260,6 +261,7 @@ fn omitted_health_keys_take_their_defaults() {
             on_change: None,
             before_master: None,
             after_backup: None,
+            fence: None,
             before_master_retry: Duration::from_secs(30),
         }
     );

@@ -33,6 +33,12 @@
 //! | `twinstar_transitions_total` | counter | instance, from, to | [`Metrics::transition`] |
 //! | `twinstar_master_changes_total` | counter | instance | [`Metrics::master_changed`] |
 //! | `twinstar_script_duration_seconds` | histogram | kind, name | [`Metrics::script_duration`] |
+//! | `twinstar_fence_failures_total` | counter | instance | document: fence runs that failed (instances with a fence) |
+//! | `twinstar_quorum_state` | gauge | key, state | 1 for the key's current state, 0 for the others (with `quorum`) |
+//! | `twinstar_quorum_denied_total` | counter | key | document: takeovers denied, the key held by another node |
+//! | `twinstar_quorum_lost_total` | counter | key | document: times a Master stopped, its lease lapsed or lost |
+//! | `twinstar_quorum_unreachable_total` | counter | key | document: times etcd could not be reached |
+//! | `twinstar_quorum_renewal_latency_seconds` | gauge | key | document: how long the last lease renewal took |
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -404,7 +410,8 @@ impl Collector for StatusCollector {
             "virtual_ip_present",
             "1 while the virtual IP is on its interface on this host, else 0.",
             present,
-        )
+        )?;
+        quorum::encode(doc, &mut encoder)
     }
 }
 
@@ -436,6 +443,7 @@ where
 }
 
 mod http;
+mod quorum;
 
 pub use http::serve;
 

@@ -32,14 +32,18 @@
 //! `switchover_hold`, `last_handover` (`kind`, `outcome`, `new_master`,
 //! `elapsed_ms`, or null), `last_peer` (`address`, `seen_ms_ago`, or null),
 //! `virtual_ips` (`address`, `present`, and `interface` when the VIP lives
-//! on another interface than the adverts) and `counters` (`adverts_received`,
+//! on another interface than the adverts), `counters` (`adverts_received`,
 //! `adverts_sent`, `priority_zero_received`, `priority_zero_sent`,
 //! `interval_mismatches`, `master_transitions`, `send_errors`,
-//! `answers_withheld`, `address_repairs`)), `checks`
+//! `answers_withheld`, `address_repairs`, and `fence_failures` once non-zero)
+//! and, while a Backup waits for permission to become Master,
+//! `waiting_for_mastership`), `checks`
 //! (`name`, `kind`, `target`, `up`, `value`, `detail`, `last_output`,
-//! `since_change_ms`), `sync_groups` (`name`, `state`, `instances`) and
-//! `dropped` (interface → reason → count). A test checks that this list names
-//! every key of the document.
+//! `since_change_ms`), `sync_groups` (`name`, `state`, `instances`),
+//! `dropped` (interface → reason → count) and, with `quorum` configured,
+//! `quorum` (per key: `key`, `state`, `holder`, `valid_for_ms`,
+//! `last_renewal_latency_ms`, `denied`, `lost`, `unreachable`). A test checks
+//! that this list names every key of the document.
 
 use serde::{Deserialize, Serialize};
 

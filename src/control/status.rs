@@ -35,6 +35,33 @@ pub struct Status {
     /// Received VRRP packets dropped before reaching an instance:
     /// interface → reason → count.
     pub dropped: BTreeMap<String, BTreeMap<String, u64>>,
+    /// The quorum key of every unit (instance outside sync groups, or sync
+    /// group), when `quorum` is configured; empty (and left out of the
+    /// document) otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quorum: Vec<QuorumStatus>,
+}
+
+/// One unit's quorum key on this node.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuorumStatus {
+    /// The etcd key.
+    pub key: String,
+    /// `held` (ours), `held-by-other`, `waiting` (being acquired),
+    /// `unreachable` (etcd could not be reached) or `off` (not asked for).
+    pub state: String,
+    /// The node that holds the key when it is not ours, as last reported.
+    pub holder: Option<String>,
+    /// While held: how long this node may still serve without a renewal.
+    pub valid_for_ms: Option<u64>,
+    /// How long the last lease renewal took.
+    pub last_renewal_latency_ms: Option<u64>,
+    /// Requests for mastership denied because another node held the key.
+    pub denied: u64,
+    /// Times a Master stopped serving because its lease lapsed or was lost.
+    pub lost: u64,
+    /// Times etcd could not be reached.
+    pub unreachable: u64,
 }
 
 impl Status {
@@ -99,6 +126,10 @@ pub struct InstanceStatus {
     /// null when there was none since the agent started.
     #[serde(default)]
     pub last_handover: Option<crate::agent::HandoverRecord>,
+    /// While a Backup waits for permission to become Master (quorum key,
+    /// fence hook): why it asked, such as `master-silent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_for_mastership: Option<String>,
 }
 
 /// One heartbeat link of an instance: whether it is usable and when an
@@ -187,6 +218,13 @@ pub struct InstanceCounters {
     /// advert less than one advert interval before: a sign of a flood.
     #[serde(default)]
     pub answers_withheld: u64,
+    /// Fence hook runs that failed or timed out (the Backup stayed Backup).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub fence_failures: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One check: what it looks at and its latest result.
@@ -252,6 +290,7 @@ pub(crate) mod samples {
             counters: InstanceCounters::default(),
             heartbeat: Vec::new(),
             last_handover: None,
+            waiting_for_mastership: None,
         }
     }
 
@@ -312,9 +351,11 @@ pub(crate) mod samples {
                         send_errors: 5,
                         address_repairs: 6,
                         answers_withheld: 9,
+                        fence_failures: 0,
                     },
                     heartbeat: Vec::new(),
                     last_handover: None,
+                    waiting_for_mastership: None,
                 },
                 InstanceStatus {
                     name: "api".into(),
@@ -354,6 +395,7 @@ pub(crate) mod samples {
                         new_master: Some("fe80::1".parse().unwrap()),
                         elapsed_ms: 240,
                     }),
+                    waiting_for_mastership: None,
                 },
             ],
             checks: vec![
@@ -387,6 +429,7 @@ pub(crate) mod samples {
                 "eth1".into(),
                 BTreeMap::from([("bad-ttl".into(), 2), ("wrong-vrid".into(), 5)]),
             )]),
+            quorum: Vec::new(),
         }
     }
 }

@@ -47,6 +47,7 @@ pub fn render(doc: &Status) -> String {
             heartbeat_table(doc),
             checks_table(doc),
             sync_groups_table(doc),
+            quorum_table(doc),
             dropped_table(doc),
         ]
         .into_iter()
@@ -230,6 +231,15 @@ fn reason_lines(instances: &[InstanceStatus]) -> String {
         if !i.fault_reasons.is_empty() {
             out.push_str(&format!("{name}: fault: {}\n", i.fault_reasons.join(", ")));
         }
+        if let Some(cause) = &i.waiting_for_mastership {
+            out.push_str(&format!("{name}: waiting for mastership ({cause})\n"));
+        }
+        if i.counters.fence_failures > 0 {
+            out.push_str(&format!(
+                "{name}: {} failed fence runs\n",
+                i.counters.fence_failures
+            ));
+        }
         // The routers of a VRID should agree on the interval; say so when not.
         let mismatches = i.counters.interval_mismatches;
         if mismatches > 0 {
@@ -377,6 +387,42 @@ fn heartbeat_table(doc: &Status) -> Option<String> {
         "SEND ERRORS",
     ];
     Some(layout(&header, &rows))
+}
+
+/// Each unit's quorum key: state, holder, renewal latency and counters.
+fn quorum_table(doc: &Status) -> Option<String> {
+    if doc.quorum.is_empty() {
+        return None;
+    }
+    let rows: Vec<Vec<String>> = doc
+        .quorum
+        .iter()
+        .map(|q| {
+            let holder = match (&q.holder, q.state.as_str()) {
+                (Some(holder), _) => cell(holder),
+                (None, "held") => "self".into(),
+                (None, _) => "-".into(),
+            };
+            vec![
+                cell(&q.key),
+                q.state.clone(),
+                holder,
+                q.last_renewal_latency_ms
+                    .map_or("-".into(), |ms| format!("{ms}ms")),
+                format!("{}/{}/{}", q.denied, q.lost, q.unreachable),
+            ]
+        })
+        .collect();
+    Some(layout(
+        &[
+            "QUORUM KEY",
+            "STATE",
+            "HOLDER",
+            "RENEWAL",
+            "DENIED/LOST/UNREACHABLE",
+        ],
+        &rows,
+    ))
 }
 
 fn dropped_table(doc: &Status) -> Option<String> {

@@ -1,6 +1,7 @@
 //! The records of the event stream: one JSON object per line, with `time`
 //! (RFC 3339 UTC, milliseconds) and `type` (`transition`, `priority`,
-//! `check`, `hook`, `group`, `address` or `handover`) beside the fields of the record.
+//! `check`, `hook`, `group`, `address`, `handover` or `quorum`) beside the fields
+//! of the record.
 //!
 //! Typed so that the daemon cannot emit a misspelt field, and so that a
 //! reader can parse a line with [`serde_json::from_str::<EventRecord>`]
@@ -30,6 +31,23 @@ pub enum EventRecord {
     Address(AddressEvent),
     /// An operator's switchover or maintenance handover has its outcome.
     Handover(HandoverEvent),
+    /// A unit's quorum key changed state on this node.
+    Quorum(QuorumEvent),
+}
+
+/// `type: quorum`: the quorum key of a unit (instance or sync group)
+/// changed state on this node: taken, lost, held by another node, etcd
+/// unreachable, given back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuorumEvent {
+    /// The etcd key.
+    pub key: String,
+    /// The state left: `off`, `waiting`, `held`, `held-by-other` or `unreachable`.
+    pub from: String,
+    /// The state entered.
+    pub to: String,
+    /// The node holding the key, when another one does.
+    pub holder: Option<String>,
 }
 
 impl EventRecord {
@@ -189,6 +207,8 @@ pub enum HookKind {
     OnStop,
     /// `on_change`
     OnChange,
+    /// `fence`
+    Fence,
 }
 
 impl HookKind {
@@ -202,6 +222,7 @@ impl HookKind {
             HookKind::OnFault => "on_fault",
             HookKind::OnStop => "on_stop",
             HookKind::OnChange => "on_change",
+            HookKind::Fence => "fence",
         }
     }
 }
@@ -215,6 +236,15 @@ mod tests {
     /// One record of each kind and its line, exactly.
     fn examples() -> Vec<(EventRecord, &'static str)> {
         vec![
+            (
+                EventRecord::Quorum(QuorumEvent {
+                    key: "/p/instance/web".into(),
+                    from: "waiting".into(),
+                    to: "held-by-other".into(),
+                    holder: Some("b".into()),
+                }),
+                r#"{"from":"waiting","holder":"b","key":"/p/instance/web","time":"2026-11-25T01:02:03.456Z","to":"held-by-other","type":"quorum"}"#,
+            ),
             (
                 EventRecord::Transition(TransitionEvent {
                     instance: "web".into(),
@@ -347,11 +377,13 @@ mod tests {
             OnFault,
             OnStop,
             OnChange,
+            Fence,
         ];
         // Stops compiling when a kind is added, as a reminder to list it.
         for kind in all {
             match kind {
-                BeforeMaster | AfterBackup | OnMaster | OnBackup | OnFault | OnStop | OnChange => {}
+                BeforeMaster | AfterBackup | OnMaster | OnBackup | OnFault | OnStop | OnChange
+                | Fence => {}
             }
         }
         for kind in all {

@@ -120,6 +120,64 @@ pub enum Event {
     /// within its Master_Down_Interval. The addresses never left (make
     /// before break), so the router simply resumes advertising.
     Reclaim,
+    /// The answer to [`Action::RequestMastership`]: become Master now, if the
+    /// router still waits for it (a request cancelled since is not revived).
+    MastershipGranted,
+    /// The answer to [`Action::RequestMastership`]: stay Backup and ask again
+    /// when the Master_Down_Timer, re-armed now, runs out.
+    MastershipDenied,
+    /// A Master lost what allowed it to serve (its quorum lease): it leaves
+    /// Master at once, VIPs removed, and sends a priority-0 advert so a Backup
+    /// that may serve takes over within its Skew_Time. Other states ignore it.
+    QuorumLost,
+}
+
+/// Why a router that needs permission asks to become Master
+/// ([`Action::RequestMastership`]): the agent's decisions (quorum lease,
+/// fence hook) depend on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "cause")]
+pub enum MastershipCause {
+    /// The Master we followed went silent for Master_Down_Interval: it may
+    /// still be alive behind a broken path (the case fencing is for).
+    MasterSilent {
+        /// The silent Master's primary address.
+        master: IpAddr,
+    },
+    /// Master_Down_Interval passed and no Master was ever heard (startup).
+    NoMasterHeard,
+    /// The Master resigned with a priority-0 advert.
+    MasterResigned,
+    /// We preempt a lower-priority Master (after `preempt_delay`, if any).
+    PreemptLowerPriority,
+    /// We are the address owner (priority 255) joining the election.
+    OwnerStartup,
+    /// A sync-group partner on this host became Master.
+    SyncGroup,
+    /// We resigned for a switchover or maintenance and nobody took over
+    /// within Master_Down_Interval: Master again, the VIPs never left.
+    NobodyTookOver,
+}
+
+impl MastershipCause {
+    /// Lower-case name, as used in logs, status and events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MastershipCause::MasterSilent { .. } => "master-silent",
+            MastershipCause::NoMasterHeard => "no-master-heard",
+            MastershipCause::MasterResigned => "master-resigned",
+            MastershipCause::PreemptLowerPriority => "preempt-lower-priority",
+            MastershipCause::OwnerStartup => "owner-startup",
+            MastershipCause::SyncGroup => "sync-group",
+            MastershipCause::NobodyTookOver => "nobody-took-over",
+        }
+    }
+}
+
+impl fmt::Display for MastershipCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Why a state transition happened, for logs, status and hooks.
@@ -155,6 +213,9 @@ pub enum TransitionReason {
     /// Nobody took over after a switchover or maintenance handover, so the
     /// router that resigned is Master again, its addresses never removed.
     Reclaimed,
+    /// A Master lost its quorum lease (or could not renew it in time) and
+    /// stopped serving.
+    QuorumLost,
 }
 
 impl TransitionReason {
@@ -174,6 +235,7 @@ impl TransitionReason {
             TransitionReason::Maintenance => "maintenance",
             TransitionReason::SyncGroup => "sync-group",
             TransitionReason::Reclaimed => "reclaimed",
+            TransitionReason::QuorumLost => "quorum-lost",
         }
     }
 }
@@ -200,6 +262,15 @@ pub enum Action {
     RemoveAddresses,
     /// Announce the virtual addresses: gratuitous ARP / unsolicited NA.
     Announce,
+    /// A router that needs permission would become Master now: it stays
+    /// Backup, waiting, until the caller answers with
+    /// [`Event::MastershipGranted`] or [`Event::MastershipDenied`]. A Master
+    /// heard at or above our priority, Shutdown, Fault or Maintenance cancel
+    /// the wait (see [`crate::vrrp::VirtualRouter::awaiting_mastership`]).
+    RequestMastership {
+        /// Why it would become Master.
+        cause: MastershipCause,
+    },
     /// The state changed; emitted after the actions that made it so.
     StateChanged {
         /// The state left.
@@ -250,6 +321,7 @@ mod tests {
             Maintenance,
             SyncGroup,
             Reclaimed,
+            QuorumLost,
         ];
         for r in &all {
             match r {
@@ -266,6 +338,7 @@ mod tests {
                 | Maintenance
                 | SyncGroup
                 | Reclaimed => {}
+                QuorumLost => {}
             }
         }
         all

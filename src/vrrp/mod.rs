@@ -10,7 +10,9 @@ mod router;
 mod stats;
 mod timers;
 
-pub use event::{Action, AdvertInfo, Event, HeartbeatInfo, State, TransitionReason};
+pub use event::{
+    Action, AdvertInfo, Event, HeartbeatInfo, MastershipCause, State, TransitionReason,
+};
 pub use router::{RouterSettings, SettingsError, VirtualRouter};
 pub use stats::Statistics;
 pub use timers::{

@@ -3,10 +3,11 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use super::event::{AdvertInfo, State};
+use super::event::{AdvertInfo, MastershipCause, State, TransitionReason};
 use super::stats::Statistics;
 use super::timers::{is_valid_adver_interval, master_down_interval, skew_time};
 
+mod gate;
 mod handlers;
 mod heartbeat;
 
@@ -96,6 +97,11 @@ pub struct VirtualRouter {
     current_master: Option<AdvertInfo>,
     last_transition: Option<Instant>,
     stats: Statistics,
+    /// Whether every path into Master first asks the caller (see `gate.rs`).
+    mastership_gate: bool,
+    /// A request for mastership the caller has not answered yet: why, and
+    /// the reason the transition will carry when granted.
+    awaiting: Option<(MastershipCause, TransitionReason)>,
 }
 
 impl VirtualRouter {
@@ -122,6 +128,8 @@ impl VirtualRouter {
             current_master: None,
             last_transition: None,
             stats: Statistics::default(),
+            mastership_gate: false,
+            awaiting: None,
         })
     }
 

@@ -789,3 +789,4 @@ fn reclaim_makes_a_resigned_router_master_again_but_only_from_backup() {
     assert!(faulty.handle(t0 + MS, Event::Reclaim).is_empty());
     assert_eq!(faulty.state(), State::Fault);
 }
+mod gate;

@@ -18,6 +18,7 @@ fn args(from: State, to: State) -> TransitionArgs {
         to,
         from,
         priority: 100,
+        peer: None,
     }
 }
 

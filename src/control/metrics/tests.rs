@@ -456,3 +456,58 @@ fn links_render_the_age_of_their_last_advert_and_heartbeat_links_their_state() {
     );
     assert_eq!(e.types[age], "gauge");
 }
+
+#[test]
+fn quorum_keys_render_their_state_counters_and_latency() {
+    use crate::control::status::QuorumStatus;
+    let mut doc = document();
+    doc.quorum = vec![QuorumStatus {
+        key: "/p/instance/web".into(),
+        state: "held-by-other".into(),
+        holder: Some("b".into()),
+        valid_for_ms: None,
+        last_renewal_latency_ms: Some(4),
+        denied: 3,
+        lost: 1,
+        unreachable: 2,
+    }];
+    doc.instances[0].counters.fence_failures = 5;
+    let metrics = Metrics::new();
+    metrics.update(doc);
+    let e = rendered(&metrics);
+    let key = [("key", "/p/instance/web")];
+    let state = |s| [("key", "/p/instance/web"), ("state", s)];
+    assert_eq!(
+        e.value("twinstar_quorum_state", &state("held-by-other")),
+        Some(1.0)
+    );
+    assert_eq!(e.value("twinstar_quorum_state", &state("held")), Some(0.0));
+    assert_eq!(e.value("twinstar_quorum_denied_total", &key), Some(3.0));
+    assert_eq!(e.value("twinstar_quorum_lost_total", &key), Some(1.0));
+    assert_eq!(
+        e.value("twinstar_quorum_unreachable_total", &key),
+        Some(2.0)
+    );
+    assert_eq!(
+        e.value("twinstar_quorum_renewal_latency_seconds", &key),
+        Some(0.004)
+    );
+    assert_eq!(
+        e.value("twinstar_fence_failures_total", &[("instance", "web")]),
+        Some(5.0)
+    );
+}
+
+#[test]
+fn without_quorum_or_fences_no_such_family_renders() {
+    let metrics = Metrics::new();
+    metrics.update(document());
+    let e = rendered(&metrics);
+    assert!(
+        !e.names()
+            .iter()
+            .any(|n| n.starts_with("twinstar_quorum") || n.starts_with("twinstar_fence")),
+        "{:?}",
+        e.names()
+    );
+}

@@ -220,3 +220,35 @@ fn a_switchover_nobody_took_over_says_the_host_stayed_master() {
         "{view}"
     );
 }
+
+#[test]
+fn quorum_keys_and_a_waiting_backup_are_shown() {
+    use crate::control::status::QuorumStatus;
+    let mut doc = sample();
+    doc.instances[1].waiting_for_mastership = Some("master-silent".into());
+    doc.instances[1].counters.fence_failures = 2;
+    doc.quorum = vec![QuorumStatus {
+        key: "/p/instance/web".into(),
+        state: "held-by-other".into(),
+        holder: Some("b".into()),
+        last_renewal_latency_ms: Some(3),
+        denied: 4,
+        ..QuorumStatus::default()
+    }];
+    let text = render(&doc);
+    assert!(
+        text.contains("api: waiting for mastership (master-silent)"),
+        "{text}"
+    );
+    assert!(text.contains("api: 2 failed fence runs"), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("/p/instance/web"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let cells: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(
+        cells,
+        ["/p/instance/web", "held-by-other", "b", "3ms", "4/0/0"]
+    );
+    assert!(!render(&sample()).contains("QUORUM KEY"));
+}

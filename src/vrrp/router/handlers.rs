@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use std::time::Instant;
 
 use super::{VirtualRouter, OWNER_PRIORITY};
-use crate::vrrp::event::{Action, AdvertInfo, Event, State, TransitionReason};
+use crate::vrrp::event::{Action, AdvertInfo, Event, MastershipCause, State, TransitionReason};
 
 impl VirtualRouter {
     /// Processes one event at time `now` and returns what the caller must do, in order.
@@ -24,7 +24,12 @@ impl VirtualRouter {
             Event::Resign => self.step_down(now, TransitionReason::Resigned, &mut out),
             Event::TakeOver => {
                 if self.state == State::Backup && !self.maintenance {
-                    self.become_master(now, TransitionReason::SyncGroup, &mut out);
+                    self.claim_master(
+                        now,
+                        TransitionReason::SyncGroup,
+                        MastershipCause::SyncGroup,
+                        &mut out,
+                    );
                 }
             }
             Event::Yield => {
@@ -35,9 +40,19 @@ impl VirtualRouter {
             Event::Maintenance(on) => self.on_maintenance(now, on, &mut out),
             Event::Reclaim => {
                 if self.state == State::Backup && !self.maintenance && !self.fault {
-                    self.become_master(now, TransitionReason::Reclaimed, &mut out);
+                    // Behind the gate too: under a quorum lease the key was
+                    // given back at the resignation and must be ours again.
+                    self.claim_master(
+                        now,
+                        TransitionReason::Reclaimed,
+                        MastershipCause::NobodyTookOver,
+                        &mut out,
+                    );
                 }
             }
+            Event::MastershipGranted => self.on_granted(now, &mut out),
+            Event::MastershipDenied => self.on_denied(now),
+            Event::QuorumLost => self.on_quorum_lost(now, &mut out),
         }
         out
     }
@@ -55,7 +70,12 @@ impl VirtualRouter {
         if self.fault {
             self.transition(now, State::Fault, TransitionReason::Fault, out);
         } else if self.priority == OWNER_PRIORITY && !self.maintenance {
-            self.become_master(now, reason, out);
+            if self.mastership_gate {
+                // Wait as Backup for permission, like any other router.
+                self.master_adver_interval = self.settings.advert_interval;
+                self.become_backup(now, reason, out);
+            }
+            self.claim_master(now, reason, MastershipCause::OwnerStartup, out);
         } else {
             self.master_adver_interval = self.settings.advert_interval;
             self.become_backup(now, reason, out);
@@ -160,6 +180,8 @@ impl VirtualRouter {
 
     /// Accepts `advert` as the Master's: learn its interval, restart the down timer.
     pub(super) fn follow_master(&mut self, now: Instant, advert: AdvertInfo) {
+        // A Master we follow speaks: a pending request for mastership is moot.
+        self.awaiting = None;
         self.current_master = Some(advert);
         self.master_resigned = false;
         self.master_adver_interval = advert.interval;
@@ -242,14 +264,26 @@ impl VirtualRouter {
             }
             State::Backup => {
                 if self.master_down_timer.is_some_and(|t| t <= now) {
-                    let reason = if self.lower_master_ignored {
-                        TransitionReason::PreemptedLowerPriority
+                    let (reason, cause) = if self.lower_master_ignored {
+                        (
+                            TransitionReason::PreemptedLowerPriority,
+                            MastershipCause::PreemptLowerPriority,
+                        )
                     } else if self.master_resigned {
-                        TransitionReason::MasterResigned
+                        (
+                            TransitionReason::MasterResigned,
+                            MastershipCause::MasterResigned,
+                        )
                     } else {
-                        TransitionReason::MasterDownTimerExpired
+                        let cause = match self.current_master {
+                            Some(master) => MastershipCause::MasterSilent {
+                                master: master.source,
+                            },
+                            None => MastershipCause::NoMasterHeard,
+                        };
+                        (TransitionReason::MasterDownTimerExpired, cause)
                     };
-                    self.become_master(now, reason, out);
+                    self.claim_master(now, reason, cause, out);
                 }
             }
             State::Initialize | State::Fault => {}
@@ -300,6 +334,7 @@ impl VirtualRouter {
         }
         self.maintenance = on;
         if on {
+            self.awaiting = None;
             self.step_down(now, TransitionReason::Maintenance, out);
             self.preempt_held = false;
         } else if self.state == State::Backup {
@@ -316,7 +351,12 @@ impl VirtualRouter {
     }
 
     /// RFC 9568 §6.4.2 "Active_Down_Timer fires" / §6.4.1 owner startup.
-    fn become_master(&mut self, now: Instant, reason: TransitionReason, out: &mut Vec<Action>) {
+    pub(super) fn become_master(
+        &mut self,
+        now: Instant,
+        reason: TransitionReason,
+        out: &mut Vec<Action>,
+    ) {
         self.preempt_held = false;
         self.master_down_timer = None;
         self.preempt_hold_since = None;
@@ -330,13 +370,18 @@ impl VirtualRouter {
         self.transition(now, State::Master, reason, out);
     }
 
-    fn become_backup(&mut self, now: Instant, reason: TransitionReason, out: &mut Vec<Action>) {
+    pub(super) fn become_backup(
+        &mut self,
+        now: Instant,
+        reason: TransitionReason,
+        out: &mut Vec<Action>,
+    ) {
         self.master_down_timer = Some(now + self.master_down_interval());
         self.transition(now, State::Backup, reason, out);
     }
 
     /// Leaves Master: priority-0 advert so Backups take over within Skew_Time.
-    fn resign(&mut self, out: &mut Vec<Action>) {
+    pub(super) fn resign(&mut self, out: &mut Vec<Action>) {
         self.adver_timer = None;
         out.push(Action::SendAdvert {
             priority: 0,
@@ -373,6 +418,7 @@ impl VirtualRouter {
         }
         if to != State::Backup {
             self.master_resigned = false;
+            self.awaiting = None;
         }
         if matches!(to, State::Initialize | State::Fault) {
             self.current_master = None;

@@ -28,8 +28,11 @@ use twinstar::wire::{VRRP_GROUP_V4, VRRP_GROUP_V6};
 
 use super::SplitMix64;
 
+mod etcd;
 mod heartbeat;
 mod kernel;
+
+pub use etcd::SimEtcd;
 
 /// Index of a host in the world.
 pub type HostId = usize;
@@ -117,6 +120,26 @@ pub struct HookSeen {
     pub to: State,
     /// True when it was skipped rather than run.
     pub skipped: bool,
+    /// For `fence`: the silent Master's address it was given.
+    pub peer: Option<IpAddr>,
+}
+
+/// Which of an instance's hook lanes a hook runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Lane {
+    Transition,
+    BeforeMaster,
+    Fence,
+}
+
+impl Lane {
+    fn of(kind: HookKind) -> Self {
+        match kind {
+            HookKind::BeforeMaster => Lane::BeforeMaster,
+            HookKind::Fence => Lane::Fence,
+            _ => Lane::Transition,
+        }
+    }
 }
 
 /// A check run after every step of the world.
@@ -155,6 +178,8 @@ enum Pending {
         incarnation: u32,
         interface: String,
     },
+    /// Between a quorum worker and the simulated etcd.
+    Etcd(etcd::EtcdPending),
     /// A hook run ends.
     HookDone {
         host: HostId,
@@ -199,8 +224,9 @@ pub struct Host {
     /// How each hook command behaves.
     pub hooks: HashMap<String, HookPlan>,
     /// The hook running now per (name, group, lane): transition hooks run
-    /// one at a time, and `before_master` in a lane of its own.
-    running_hooks: HashMap<(String, bool, bool), HookKind>,
+    /// one at a time, and `before_master` and `fence` each in a lane of
+    /// their own.
+    running_hooks: HashMap<(String, bool, Lane), HookKind>,
     /// The maintenance set its agent last saved (kept across restarts).
     saved_maintenance: BTreeSet<String>,
     /// Instances in maintenance, as the world asked.
@@ -249,6 +275,8 @@ pub struct World {
     pub adverts: Vec<AdvertSeen>,
     /// Called after every step with the world, to check invariants.
     observer: Option<Observer>,
+    /// The simulated etcd every host with `quorum` uses.
+    pub etcd: SimEtcd,
 }
 
 impl World {
@@ -272,6 +300,7 @@ impl World {
             master_changes: HashMap::new(),
             adverts: Vec::new(),
             observer: None,
+            etcd: SimEtcd::default(),
         }
     }
 
@@ -384,10 +413,11 @@ impl World {
     pub fn start(&mut self, id: HostId) {
         self.crash(id);
         let config = parse_str(&self.hosts[id].yaml, "sim.yaml").expect("valid sim config");
+        self.hosts[id].incarnation += 1;
+        self.etcd_start(id, &config);
         let setup = self.setup(id, config);
         let now = self.instant();
         let host = &mut self.hosts[id];
-        host.incarnation += 1;
         host.stopping = false;
         host.states.clear();
         host.entered.clear();
@@ -539,6 +569,7 @@ impl World {
     pub fn reload(&mut self, id: HostId, yaml: &str) {
         self.hosts[id].yaml = yaml.to_owned();
         let config = parse_str(yaml, "sim.yaml").expect("valid sim config");
+        self.etcd_reconfigure(id, &config);
         let setup = self.setup(id, config);
         let now = self.instant();
         let Some(agent) = self.hosts[id].agent.as_mut() else {
@@ -562,7 +593,7 @@ impl World {
                 | Pending::HookDone { host, .. }
                 | Pending::Lookup { host, .. }
                 | Pending::HeartbeatLookup { host, .. } => *host != id,
-                Pending::Deliver { .. } | Pending::Notice { .. } => true,
+                Pending::Deliver { .. } | Pending::Notice { .. } | Pending::Etcd(_) => true,
             })
     }
 
@@ -690,6 +721,7 @@ impl World {
                 interface,
                 ipv6,
             } => self.heartbeat_lookup_done(host, incarnation, interface, ipv6),
+            Pending::Etcd(pending) => self.etcd_deliver(pending),
             Pending::HookDone {
                 host,
                 incarnation,
@@ -702,7 +734,7 @@ impl World {
                 self.hosts[host].running_hooks.remove(&(
                     run.args.name.clone(),
                     run.args.group,
-                    run.kind == HookKind::BeforeMaster,
+                    Lane::of(run.kind),
                 ));
                 self.feed(
                     host,
@@ -905,11 +937,7 @@ impl World {
                 if !run.args.group {
                     self.assert_gate(id, incarnation, &run);
                 }
-                let owner = (
-                    run.args.name.clone(),
-                    run.args.group,
-                    run.kind == HookKind::BeforeMaster,
-                );
+                let owner = (run.args.name.clone(), run.args.group, Lane::of(run.kind));
                 if let Some(kind) = self.hosts[id].running_hooks.get(&owner) {
                     panic!(
                         "host {id}: {:?} started while {kind:?} of {} still runs",
@@ -927,6 +955,7 @@ impl World {
                     from: run.args.from,
                     to: run.args.to,
                     skipped: false,
+                    peer: run.args.peer,
                 });
                 let plan = self.hosts[id]
                     .hooks
@@ -991,6 +1020,7 @@ impl World {
                     from: h.old_state,
                     to: h.state,
                     skipped: true,
+                    peer: None,
                 });
             }
             Effect::Event(EventRecord::Group(g)) => {
@@ -1029,7 +1059,7 @@ impl World {
             Effect::SaveMaintenance(names) => {
                 self.hosts[id].saved_maintenance = names.into_iter().collect();
             }
-            Effect::Quorum(request) => panic!("host {id}: no quorum configured, yet {request:?}"),
+            Effect::Quorum(request) => self.etcd_request(id, request),
         }
     }
 

@@ -224,6 +224,9 @@ impl Lan {
                     self.nodes[id].holds_vip = false;
                 }
                 Action::Announce => {}
+                Action::RequestMastership { cause } => {
+                    panic!("node {id}: the LAN simulator runs ungated routers, yet {cause}")
+                }
                 Action::StateChanged { from, to, reason } => {
                     self.transitions.push(Transition {
                         at: self.now,
