@@ -22,6 +22,8 @@ pub const WITNESS: usize = 2;
 
 /// The nftables table the agent-link cut lives in, on the service bridge.
 const CUT_TABLE: &str = "quorumcut";
+/// The nftables table that isolates a host.
+const ISOLATE_TABLE: &str = "quorumisolate";
 
 /// How long a fresh cluster may take to elect its first leader on a loaded
 /// machine.
@@ -162,10 +164,14 @@ impl QuorumLab {
     }
 
     /// Cuts agent host `index` off completely (service and management
-    /// cables), as a host that lost its switch port or its power.
+    /// links), as a switch that stops forwarding its ports would: the bridges
+    /// drop every frame to and from the host, and its carrier stays up, so
+    /// nothing but the silence tells it. (Pulling its cables instead would
+    /// put it in Fault at once, which proves nothing about the lease.)
     pub fn isolate(&self, index: usize) -> Result<(), LabError> {
-        self.lab.set_cable(index, false)?;
-        self.set_mgmt_cable(index, false)
+        let service = self.lab.hosts[index].port().to_owned();
+        drop_port(self.lab.bridge(), &self.dir, "service", &service)?;
+        drop_port(&self.mgmt, &self.dir, "mgmt", &Self::mgmt_port(index))
     }
 
     /// Every member's log, for failure messages.
@@ -176,4 +182,15 @@ impl QuorumLab {
             .collect::<Vec<_>>()
             .join("\n")
     }
+}
+
+/// Makes the bridge in `bridge` drop every frame in or out of `port`.
+fn drop_port(bridge: &Namespace, dir: &Path, tag: &str, port: &str) -> Result<(), LabError> {
+    let rules = format!(
+        "table bridge {ISOLATE_TABLE} {{\n chain forward {{\n  type filter hook forward priority 0; policy accept;\n  iifname \"{port}\" drop\n  oifname \"{port}\" drop\n }}\n}}\n"
+    );
+    let path = dir.join(format!("isolate-{tag}.nft"));
+    std::fs::write(&path, rules)?;
+    let path = path.to_string_lossy().into_owned();
+    bridge.exec("nft", &["-f", &path]).map(|_| ())
 }
