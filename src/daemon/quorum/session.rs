@@ -80,6 +80,9 @@ pub struct Session {
     held: BTreeSet<String>,
     /// When the last keep-alive (or grant) that etcd answered was sent.
     last_renewal: Option<Instant>,
+    /// Which endpoint the client talks to (an index into the endpoints,
+    /// modulo their number); moved on after every failed call.
+    endpoint: usize,
 }
 
 impl Session {
@@ -92,6 +95,7 @@ impl Session {
             lease: None,
             held: BTreeSet::new(),
             last_renewal: None,
+            endpoint: 0,
         }
     }
 
@@ -127,9 +131,22 @@ impl Session {
         }
     }
 
-    /// The client, made on first use. The channel it makes connects lazily
-    /// and reconnects by itself, balancing over every endpoint, so a member
-    /// that is down costs a failed request, not a dead client.
+    /// Drops the client after a failed call and moves on to the next
+    /// member. etcd-client's balanced channel keeps sending requests to a
+    /// member that was killed (connection refused) or went silent, often
+    /// enough to let a lease lapse; one member at a time, moved on from at
+    /// the first failure, reaches the majority on the next try.
+    fn fail_over(&mut self) {
+        self.client = None;
+        self.endpoint = self.endpoint.wrapping_add(1);
+    }
+
+    /// Whether a failed call is worth trying at once on another member.
+    fn has_other_members(&self) -> bool {
+        self.settings.endpoints.len() > 1
+    }
+
+    /// The client of the current member, made on first use.
     async fn client(&mut self) -> Result<Client, QuorumError> {
         if let Some(client) = &self.client {
             return Ok(client.clone());
@@ -148,9 +165,13 @@ impl Session {
         if let Some(tls) = &self.settings.tls {
             options = options.with_tls(tls_options(tls)?);
         }
+        let endpoints = &self.settings.endpoints;
+        let Some(endpoint) = endpoints.get(self.endpoint % endpoints.len().max(1)) else {
+            return Err(QuorumError::Unexpected("no etcd endpoint configured"));
+        };
         let client = tokio::time::timeout(
             deadline,
-            Client::connect(&self.settings.endpoints, Some(options)),
+            Client::connect([endpoint.as_str()], Some(options)),
         )
         .await
         .map_err(|_| QuorumError::Deadline(deadline))??;
@@ -217,7 +238,14 @@ impl Session {
     /// [`QuorumReport::LeaseLost`]); `None` when there is nothing to renew.
     pub async fn renew(&mut self) -> Option<QuorumReport> {
         let id = self.lease?;
-        Some(match self.keep_alive(id).await {
+        let mut renewed = self.keep_alive(id).await;
+        if matches!(&renewed, Err(e) if !matches!(e, QuorumError::LeaseNotFound(_))) {
+            self.fail_over();
+            if self.has_other_members() {
+                renewed = self.keep_alive(id).await;
+            }
+        }
+        Some(match renewed {
             Ok(sent_at) => QuorumReport::Renewed {
                 sent_at,
                 latency: sent_at.elapsed(),
@@ -235,16 +263,22 @@ impl Session {
 
     /// Takes `key` for this node (see [`crate::quorum::QuorumRequest::Acquire`]).
     pub async fn acquire(&mut self, key: &str) -> QuorumReport {
-        // A lease that expired under us is forgotten and granted anew once.
-        for _ in 0..2 {
+        // A lease that expired under us is forgotten and granted anew once;
+        // a member that failed is left for the next one once.
+        let mut failed_over = false;
+        for _ in 0..3 {
             match self.try_acquire(key).await {
                 Err(QuorumError::LeaseNotFound(_)) => self.forget_lease(),
                 Ok(report) => return report,
                 Err(e) => {
-                    return QuorumReport::Unreachable {
-                        key: Some(key.to_owned()),
-                        error: e.to_string(),
+                    self.fail_over();
+                    if failed_over || !self.has_other_members() {
+                        return QuorumReport::Unreachable {
+                            key: Some(key.to_owned()),
+                            error: e.to_string(),
+                        };
                     }
+                    failed_over = true;
                 }
             }
         }
@@ -325,7 +359,14 @@ impl Session {
     /// Gives `key` up if its value is our node id (see
     /// [`crate::quorum::QuorumRequest::Release`]).
     pub async fn release(&mut self, key: &str) -> QuorumReport {
-        match self.try_release(key).await {
+        let mut released = self.try_release(key).await;
+        if released.is_err() {
+            self.fail_over();
+            if self.has_other_members() {
+                released = self.try_release(key).await;
+            }
+        }
+        match released {
             Ok(()) => {
                 self.held.remove(key);
                 QuorumReport::Released {
