@@ -302,11 +302,20 @@ fn quorum_rows(bench: &Bench, rows: &mut Vec<Row>) -> Result<(), LabError> {
             "8. host loss, {label} adverts, quorum guard (etcd, lease_ttl {}) (outage)",
             crate::config::format_duration(ttl)
         ),
-        theory: format!(
-            "lease expiry: {}..{} after the last renewal",
-            ms(ttl * 2 / 3),
-            ms(ttl)
-        ),
+        // The lost Master renewed up to a third of the ttl before the loss,
+        // so its lease expires 2/3..1 ttl after it; the Backup, denied
+        // meanwhile, asks again one Master_Down_Interval after its last
+        // try. When the lost host also led etcd, the new leader (after an
+        // election timeout) restarts every lease: one more ttl.
+        theory: {
+            let election = Duration::from_millis(u64::from(crate::lab::etcd::ELECTION_TIMEOUT_MS));
+            format!(
+                "lease expiry + next try: {}..{} ({} when the lost host led etcd)",
+                ms(ttl * 2 / 3),
+                ms(ttl + mdi),
+                ms(ttl + mdi + election + ttl)
+            )
+        },
         keepalived: None,
         twinstar: summarise(&sc::host_loss_quorum(bench, true)?),
         unit: "ms",
