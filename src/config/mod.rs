@@ -26,6 +26,7 @@ mod parse_quorum;
 mod peers;
 mod reader;
 pub mod reference;
+mod unique;
 mod vip;
 mod yaml;
 
