@@ -19,15 +19,16 @@ use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
 use twinstar::agent::{
-    Agent, Datagram, DropReason, Effect, HookRunId, Input, InstanceFacts, InstanceId,
-    KernelAddress, SocketKey,
+    Agent, Datagram, DropReason, Effect, HandoverOptions, HookRunId, Input, InstanceFacts,
+    InstanceId, KernelAddress, SocketKey,
 };
 use twinstar::config::VirtualIp;
 use twinstar::control::Status;
+use twinstar::quorum::{QuorumReport, QuorumRequest};
 use twinstar::track::monitor::CheckUpdate;
 use twinstar::track::process::{ScriptOutcome, ScriptResult};
 use twinstar::wire::vrrp::{Addresses, Advertisement, ChecksumForm};
-use twinstar_fuzz::{drain, setup, CONFIG_A, CONFIG_B, US_V4, US_V6};
+use twinstar_fuzz::{drain, setup, CONFIG_A, CONFIG_B, CONFIG_Q, US_V4, US_V6};
 
 const V4_SOCKET: SocketKey = SocketKey {
     ifindex: 2,
@@ -74,6 +75,8 @@ struct Pending {
     vips: HashMap<InstanceId, Vec<VirtualIp>>,
     /// Interfaces the agent asked to look up again (re-created).
     lookups: VecDeque<String>,
+    /// Keys the agent asked the quorum worker to take or give up.
+    quorum: VecDeque<String>,
 }
 
 impl Pending {
@@ -91,6 +94,9 @@ impl Pending {
                     self.jobs.push_back((instance, seq));
                 }
                 Effect::LookUpInterface { interface } => self.lookups.push_back(interface),
+                Effect::Quorum(QuorumRequest::Acquire { key } | QuorumRequest::Release { key }) => {
+                    self.quorum.push_back(key);
+                }
                 Effect::RunHook(run) => {
                     assert!(
                         self.hooks_seen.insert(run.id),
@@ -229,7 +235,7 @@ fuzz_target!(|input: &[u8]| {
         if bytes.0.is_empty() {
             break;
         }
-        match bytes.byte() % 20 {
+        match bytes.byte() % 22 {
             0 | 1 => {
                 now += Duration::from_millis(u64::from(bytes.byte()) * 5);
                 while let Some(due) = agent.poll_timeout().filter(|due| *due <= now) {
@@ -324,6 +330,11 @@ fuzz_target!(|input: &[u8]| {
                     now,
                     Input::SendFailed {
                         instance,
+                        // The interface's socket, or a heartbeat link's.
+                        socket: SocketKey {
+                            ifindex: if bytes.bit() { 3 } else { 2 },
+                            ipv6: bytes.bit(),
+                        },
                         error: "ENOBUFS".to_owned(),
                     },
                 );
@@ -339,10 +350,14 @@ fuzz_target!(|input: &[u8]| {
                 } else {
                     None
                 };
-                let _ = agent.set_maintenance(now, on, name);
+                let options = HandoverOptions {
+                    wait: bytes.bit(),
+                    force: bytes.bit(),
+                };
+                let _ = agent.set_maintenance(now, on, name, options);
             }
             13 if !stopped => {
-                let text = if bytes.bit() { CONFIG_B } else { CONFIG_A };
+                let text = [CONFIG_A, CONFIG_B, CONFIG_Q][usize::from(bytes.byte() % 3)];
                 let _ = agent.configure(now, setup(text));
             }
             14 => {
@@ -415,6 +430,31 @@ fuzz_target!(|input: &[u8]| {
                         .collect();
                     agent.handle(now, Input::InterfaceFacts { interface, facts });
                 }
+            }
+            20 | 21 => {
+                // The quorum worker's answer to a request, or news of the
+                // lease (sent by the worker unasked).
+                let key = pending.quorum.pop_front();
+                let sent_at =
+                    now - Duration::from_millis(u64::from(bytes.byte()) * 10).min(now - t0);
+                let report = match (key, bytes.byte() % 6) {
+                    (Some(key), 0 | 1) => QuorumReport::Acquired { key, sent_at },
+                    (Some(key), 2) => QuorumReport::HeldBy {
+                        key,
+                        holder: "other".to_owned(),
+                    },
+                    (Some(key), 3) => QuorumReport::Released { key },
+                    (key, 4) => QuorumReport::Unreachable {
+                        key,
+                        error: "deadline".to_owned(),
+                    },
+                    (_, 5) => QuorumReport::LeaseLost,
+                    _ => QuorumReport::Renewed {
+                        sent_at,
+                        latency: Duration::from_millis(3),
+                    },
+                };
+                agent.handle(now, Input::Quorum(report));
             }
             _ => {}
         }

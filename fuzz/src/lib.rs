@@ -96,7 +96,37 @@ instances:
       before_master: bm
 ";
 
-/// The setup of `CONFIG_A` or `CONFIG_B`, parsed once per process: parsing
+/// CONFIG_A under the split-brain guard, as a reload would bring it: a
+/// quorum lease (`keep`, so an unreachable store also grants), a fence hook
+/// and a heartbeat link on `web`, `db` gone.
+pub const CONFIG_Q: &str = "\
+quorum:
+  etcd:
+    endpoints: [http://198.51.100.13:2379]
+    prefix: /twinstar/fuzz
+    lease_ttl: 1s
+  on_loss: keep
+node_id: fuzz
+instances:
+  - name: web
+    interface: eth0
+    vrid: 1
+    priority: 150
+    advert_interval: 100ms
+    virtual_ips: [192.0.2.51/24, {address: 192.0.2.61/24, interface: eth1}]
+    heartbeat: [eth1]
+    hooks:
+      fence: {command: fence, timeout: 1s}
+      on_master: om
+  - name: v6
+    interface: eth1
+    vrid: 3
+    priority: 255
+    advert_interval: 100ms
+    virtual_ips: [2001:db8::53/64]
+";
+
+/// The setup of `CONFIG_A`, `CONFIG_B` or `CONFIG_Q`, parsed once per process: parsing
 /// dominates a short run, and the loader has a target of its own.
 pub fn setup(text: &'static str) -> Setup {
     static PARSED: OnceLock<Mutex<HashMap<&'static str, Setup>>> = OnceLock::new();
