@@ -79,6 +79,24 @@ fn acquire(key: &str) -> QuorumRequest {
     }
 }
 
+/// Asks `worker` for `key` and waits until it is ours; returns when the
+/// request that granted it was sent.
+async fn acquired(
+    worker: &QuorumWorker,
+    reports: &mut mpsc::UnboundedReceiver<QuorumReport>,
+    key: &str,
+    limit: Duration,
+) -> Instant {
+    worker.send(acquire(key));
+    match answer(reports, limit).await {
+        QuorumReport::Acquired { key: got, sent_at } => {
+            assert_eq!(got, key);
+            sent_at
+        }
+        other => panic!("{key} not acquired: {other:?}"),
+    }
+}
+
 fn release(key: &str) -> QuorumRequest {
     QuorumRequest::Release {
         key: key.to_owned(),
@@ -134,11 +152,7 @@ fn acquire_takes_a_free_key_and_another_node_finds_it_held() {
             }
         );
         // Asking again confirms, and leaves the key as it was.
-        a.send(acquire(&key));
-        assert!(matches!(
-            answer(&mut a_reports, DEADLINE * 2 + MARGIN).await,
-            QuorumReport::Acquired { .. }
-        ));
+        acquired(&a, &mut a_reports, &key, DEADLINE * 2 + MARGIN).await;
         assert_eq!(read(&mut client, &key).await, Some(("a".to_owned(), lease)));
     });
 }
@@ -155,11 +169,7 @@ fn release_gives_up_our_key_and_never_another_nodes() {
         let (a, mut a_reports) = worker(&store, "a");
         let (b, mut b_reports) = worker(&store, "b");
         let mut client = raw(&endpoint).await;
-        a.send(acquire(&key));
-        assert!(matches!(
-            answer(&mut a_reports, DEADLINE * 2 + MARGIN).await,
-            QuorumReport::Acquired { .. }
-        ));
+        acquired(&a, &mut a_reports, &key, DEADLINE * 2 + MARGIN).await;
         // b releasing a's key leaves it alone.
         b.send(release(&key));
         assert_eq!(
@@ -194,12 +204,7 @@ fn renewals_are_reported_every_third_of_the_ttl_while_a_key_is_held() {
     block_on(&store.ns, || async {
         let key = instance_key(PREFIX, "web");
         let (a, mut reports) = worker(&store, "a");
-        a.send(acquire(&key));
-        let QuorumReport::Acquired { sent_at: first, .. } =
-            answer(&mut reports, DEADLINE * 2 + MARGIN).await
-        else {
-            panic!("not acquired");
-        };
+        let first = acquired(&a, &mut reports, &key, DEADLINE * 2 + MARGIN).await;
         // Three renewals, each sent about a third of the ttl after the one before.
         let mut previous = first;
         for n in 0..3 {
@@ -243,11 +248,7 @@ fn a_lease_revoked_behind_the_workers_back_is_reported_lost() {
     block_on(&store.ns, || async {
         let key = instance_key(PREFIX, "web");
         let (a, mut reports) = worker(&store, "a");
-        a.send(acquire(&key));
-        assert!(matches!(
-            answer(&mut reports, DEADLINE * 2 + MARGIN).await,
-            QuorumReport::Acquired { .. }
-        ));
+        acquired(&a, &mut reports, &key, DEADLINE * 2 + MARGIN).await;
         let mut client = raw(&endpoint).await;
         let (_, lease) = read(&mut client, &key).await.expect("the key exists");
         client.lease_revoke(lease).await.expect("revoke");
@@ -257,11 +258,7 @@ fn a_lease_revoked_behind_the_workers_back_is_reported_lost() {
             QuorumReport::LeaseLost
         );
         // The worker starts over: a new lease, the key taken again.
-        a.send(acquire(&key));
-        assert!(matches!(
-            answer(&mut reports, DEADLINE * 2 + MARGIN).await,
-            QuorumReport::Acquired { .. }
-        ));
+        acquired(&a, &mut reports, &key, DEADLINE * 2 + MARGIN).await;
         let (value, new_lease) = read(&mut client, &key).await.expect("the key exists");
         assert_eq!(value, "a");
         assert_ne!(new_lease, lease);
@@ -277,12 +274,7 @@ fn a_frozen_etcd_is_reported_unreachable_within_the_deadline() {
     let outcome = block_on(&store.ns, || async {
         let key = instance_key(PREFIX, "web");
         let (a, mut reports) = worker(&store, "a");
-        a.send(acquire(&key));
-        let QuorumReport::Acquired { sent_at, .. } =
-            answer(&mut reports, DEADLINE * 2 + MARGIN).await
-        else {
-            panic!("not acquired");
-        };
+        let sent_at = acquired(&a, &mut reports, &key, DEADLINE * 2 + MARGIN).await;
         store.member.pause().expect("SIGSTOP etcd");
         // The keep-alive after `sent_at` times out after the deadline.
         let report = answer(&mut reports, RENEW_EVERY + DEADLINE + MARGIN).await;
@@ -345,11 +337,7 @@ fn a_stale_key_of_our_own_from_an_earlier_run_is_taken_over() {
             }
         );
         let (a, mut a_reports) = worker(&store, "a");
-        a.send(acquire(&key));
-        assert!(matches!(
-            answer(&mut a_reports, DEADLINE * 3 + MARGIN).await,
-            QuorumReport::Acquired { .. }
-        ));
+        acquired(&a, &mut a_reports, &key, DEADLINE * 3 + MARGIN).await;
         let (value, lease) = read(&mut client, &key).await.expect("the key exists");
         assert_eq!(value, "a");
         assert_ne!(lease, old, "the key now lives under the new run's lease");
@@ -366,11 +354,7 @@ fn stop_releases_the_keys_and_revokes_the_lease_at_once() {
     block_on(&store.ns, || async {
         let key = instance_key(PREFIX, "web");
         let (a, mut reports) = worker(&store, "a");
-        a.send(acquire(&key));
-        assert!(matches!(
-            answer(&mut reports, DEADLINE * 2 + MARGIN).await,
-            QuorumReport::Acquired { .. }
-        ));
+        acquired(&a, &mut reports, &key, DEADLINE * 2 + MARGIN).await;
         let mut client = raw(&endpoint).await;
         let (_, lease) = read(&mut client, &key).await.expect("the key exists");
         let stopping = Instant::now();
