@@ -222,6 +222,18 @@ impl World {
         self.schedule(at, Pending::Etcd(pending));
     }
 
+    /// Delivers `report` to the worker of `host` (run `incarnation`) at `at`.
+    fn etcd_report(&mut self, at: Duration, host: HostId, incarnation: u32, report: QuorumReport) {
+        self.schedule(
+            at,
+            Pending::Etcd(EtcdPending::Report {
+                host,
+                incarnation,
+                report,
+            }),
+        );
+    }
+
     /// Something between a worker and the store comes due.
     pub(super) fn etcd_deliver(&mut self, pending: EtcdPending) {
         let now = self.now;
@@ -235,14 +247,7 @@ impl World {
                 self.etcd.requests += 1;
                 let report = self.etcd_handle(host, incarnation, request, sent);
                 let at = now + self.etcd.rtt / 2;
-                self.schedule(
-                    at,
-                    Pending::Etcd(EtcdPending::Report {
-                        host,
-                        incarnation,
-                        report,
-                    }),
-                );
+                self.etcd_report(at, host, incarnation, report);
             }
             EtcdPending::KeepAlive { host, incarnation } => {
                 let Some(client) = self.current_client(host, incarnation) else {
@@ -263,14 +268,7 @@ impl World {
                         error: "simulated: keep-alive timed out".to_owned(),
                     };
                     let at = now + self.etcd.timeout;
-                    self.schedule(
-                        at,
-                        Pending::Etcd(EtcdPending::Report {
-                            host,
-                            incarnation,
-                            report,
-                        }),
-                    );
+                    self.etcd_report(at, host, incarnation, report);
                 } else {
                     let at = now + self.etcd.rtt / 2;
                     self.schedule(
@@ -305,14 +303,7 @@ impl World {
                     None => QuorumReport::LeaseLost,
                 };
                 let at = now + self.etcd.rtt / 2;
-                self.schedule(
-                    at,
-                    Pending::Etcd(EtcdPending::Report {
-                        host,
-                        incarnation,
-                        report,
-                    }),
-                );
+                self.etcd_report(at, host, incarnation, report);
             }
             EtcdPending::Report {
                 host,
