@@ -56,7 +56,8 @@ fn instances(list: &[String]) -> String {
     format!("{CHECK}instances:\n{}", list.concat())
 }
 
-fn drain(agent: &mut Agent) -> Vec<Effect> {
+/// Every effect the agent has queued (shared by the agent's test modules).
+pub(super) fn drain(agent: &mut Agent) -> Vec<Effect> {
     std::iter::from_fn(|| agent.poll_effect()).collect()
 }
 
@@ -92,7 +93,7 @@ fn advert_from_peer(vrid: u8, priority: u8) -> Input {
 }
 
 /// Wakes the agent at every deadline up to `until`; returns its effects.
-fn run_until(agent: &mut Agent, until: Instant) -> Vec<Effect> {
+pub(super) fn run_until(agent: &mut Agent, until: Instant) -> Vec<Effect> {
     let mut effects = Vec::new();
     while let Some(due) = agent.poll_timeout().filter(|d| *d <= until) {
         agent.handle(due, Input::Timeout);

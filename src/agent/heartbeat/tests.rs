@@ -7,6 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use super::super::*;
+use crate::agent::tests::{drain, run_until};
 use crate::config::parse_str;
 use crate::vrrp::State;
 use crate::wire::vrrp::{Addresses, Advertisement, ChecksumForm, Packet};
@@ -62,10 +63,6 @@ fn setup(text: &str) -> Setup {
     }
 }
 
-fn drain(agent: &mut Agent) -> Vec<Effect> {
-    std::iter::from_fn(|| agent.poll_effect()).collect()
-}
-
 fn eth1_facts(ifindex: u32) -> Input {
     Input::HeartbeatFacts {
         interface: "eth1".into(),
@@ -110,16 +107,6 @@ fn advert(socket: SocketKey, source: IpAddr, priority: u8) -> Input {
         hop_limit: Some(255),
         payload: Ok(bytes),
     })
-}
-
-/// Wakes the agent at every deadline up to `until`; returns its effects.
-fn run_until(agent: &mut Agent, until: Instant) -> Vec<Effect> {
-    let mut effects = Vec::new();
-    while let Some(due) = agent.poll_timeout().filter(|d| *d <= until) {
-        agent.handle(due, Input::Timeout);
-        effects.extend(drain(agent));
-    }
-    effects
 }
 
 fn state(agent: &Agent) -> State {

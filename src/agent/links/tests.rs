@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use super::LOOKUP_RETRY;
+use crate::agent::tests::drain;
 use crate::agent::{Agent, Datagram, Effect, Input, InstanceFacts, Setup, SocketKey};
 use crate::config::parse_str;
 use crate::vrrp::{State, TransitionReason};
@@ -56,10 +57,6 @@ fn running(priority: u8, t0: Instant) -> Agent {
     );
     drain(&mut agent);
     agent
-}
-
-fn drain(agent: &mut Agent) -> Vec<Effect> {
-    std::iter::from_fn(|| agent.poll_effect()).collect()
 }
 
 fn state(agent: &Agent) -> State {
