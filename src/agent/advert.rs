@@ -9,12 +9,22 @@ use std::time::Duration;
 use crate::config::{self, Ipv4Checksum};
 use crate::wire::vrrp::{Addresses, Advertisement, ChecksumForm};
 
-/// Builds this instance's adverts, keeping the last one: most adverts repeat it.
+/// Builds this instance's adverts, keeping the last one per destination:
+/// most adverts repeat it.
 #[derive(Debug)]
 pub struct AdvertTemplate {
     addresses: Addresses,
     checksum: ChecksumForm,
-    last: Option<(u8, Duration, Arc<[u8]>)>,
+    last: Vec<LastAdvert>,
+}
+
+/// The advert last built for one destination.
+#[derive(Debug)]
+struct LastAdvert {
+    destination: IpAddr,
+    priority: u8,
+    interval: Duration,
+    bytes: Arc<[u8]>,
 }
 
 impl AdvertTemplate {
@@ -26,31 +36,42 @@ impl AdvertTemplate {
                 Ipv4Checksum::PseudoHeader => ChecksumForm::PseudoHeader,
                 Ipv4Checksum::Rfc9568 => ChecksumForm::MessageOnly,
             },
-            last: None,
+            last: Vec::new(),
         }
     }
 
-    /// The advert with this priority and interval, sent from `source` to its
-    /// family's VRRP group.
+    /// The advert with this priority and interval, sent from `source` to
+    /// `destination` (the group, or a unicast peer: the checksum covers both).
     pub fn packet(
         &mut self,
         vrid: u8,
         priority: u8,
         interval: Duration,
         source: IpAddr,
+        destination: IpAddr,
     ) -> Result<Arc<[u8]>, String> {
-        if let Some((p, i, bytes)) = &self.last {
-            if *p == priority && *i == interval {
-                return Ok(bytes.clone());
+        let slot = self.last.iter().position(|l| l.destination == destination);
+        if let Some(last) = slot.map(|i| &self.last[i]) {
+            if last.priority == priority && last.interval == interval {
+                return Ok(last.bytes.clone());
             }
         }
         let advert = Advertisement::new(vrid, priority, interval, self.addresses.clone())
             .map_err(|e| e.to_string())?;
         let bytes: Arc<[u8]> = advert
-            .to_bytes(source, crate::wire::vrrp_group(source), self.checksum)
+            .to_bytes(source, destination, self.checksum)
             .map_err(|e| e.to_string())?
             .into();
-        self.last = Some((priority, interval, bytes.clone()));
+        let last = LastAdvert {
+            destination,
+            priority,
+            interval,
+            bytes: bytes.clone(),
+        };
+        match slot {
+            Some(i) => self.last[i] = last,
+            None => self.last.push(last),
+        }
         Ok(bytes)
     }
 }

@@ -173,6 +173,10 @@ pub enum Effect {
         instance: InstanceId,
         /// The socket.
         socket: SocketKey,
+        /// The IP source the message's checksum was computed with.
+        source: IpAddr,
+        /// The VRRP group, or a unicast peer.
+        destination: IpAddr,
         /// The VRRP message.
         packet: Arc<[u8]>,
     },

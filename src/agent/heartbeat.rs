@@ -109,16 +109,20 @@ impl HeartbeatLink {
             .collect()
     }
 
-    /// This link's advert with `priority` and `interval`, with its socket.
+    /// This link's advert with `priority` and `interval`, with its socket,
+    /// source and destination (the VRRP group).
     pub fn packet(
         &mut self,
         vrid: u8,
         priority: u8,
         interval: std::time::Duration,
-    ) -> Option<(SocketKey, Built)> {
+    ) -> Option<(SocketKey, IpAddr, IpAddr, Built)> {
         let facts = self.bound?;
-        let packet = self.advert.packet(vrid, priority, interval, facts.source);
-        Some((facts.socket(), packet))
+        let group = crate::wire::vrrp_group(facts.source);
+        let packet = self
+            .advert
+            .packet(vrid, priority, interval, facts.source, group);
+        Some((facts.socket(), facts.source, group, packet))
     }
 
     /// Counts an advert that could not be built or sent on this link. Not

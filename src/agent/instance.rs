@@ -375,26 +375,47 @@ impl InstanceCore {
     fn execute(&mut self, action: Action, before: State, now: Instant, out: &mut Out) {
         match action {
             Action::SendAdvert { priority, interval } => {
-                match self
-                    .advert
-                    .packet(self.config.vrid, priority, interval, self.facts.source)
-                {
-                    Ok(packet) => out.push(Effect::SendAdvert {
-                        instance: self.id,
-                        socket: self.facts.socket(),
-                        packet,
-                    }),
-                    Err(e) => self.send_failed(&e),
+                let source = self.config.unicast_source.unwrap_or(self.facts.source);
+                let group = crate::wire::vrrp_group(self.facts.source);
+                // Unicast peers each get their own copy; otherwise the group does.
+                let count = self.config.unicast_peers.len().max(1);
+                for index in 0..count {
+                    let destination = self
+                        .config
+                        .unicast_peers
+                        .get(index)
+                        .copied()
+                        .unwrap_or(group);
+                    match self.advert.packet(
+                        self.config.vrid,
+                        priority,
+                        interval,
+                        source,
+                        destination,
+                    ) {
+                        Ok(packet) => out.push(Effect::SendAdvert {
+                            instance: self.id,
+                            socket: self.facts.socket(),
+                            source,
+                            destination,
+                            packet,
+                        }),
+                        Err(e) => self.send_failed(&e),
+                    }
                 }
                 // The same advert on every heartbeat link, from our address there.
                 for link in &mut self.heartbeat {
                     match link.packet(self.config.vrid, priority, interval) {
-                        Some((socket, Ok(packet))) => out.push(Effect::SendAdvert {
-                            instance: self.id,
-                            socket,
-                            packet,
-                        }),
-                        Some((_, Err(e))) => link.send_failed(&self.config.name, &e),
+                        Some((socket, source, destination, Ok(packet))) => {
+                            out.push(Effect::SendAdvert {
+                                instance: self.id,
+                                socket,
+                                source,
+                                destination,
+                                packet,
+                            })
+                        }
+                        Some((.., Err(e))) => link.send_failed(&self.config.name, &e),
                         None => {}
                     }
                 }

@@ -17,6 +17,7 @@ mod error;
 mod health;
 mod heartbeat;
 mod ifname;
+mod interop;
 mod model;
 mod parse;
 mod parse_control;
@@ -37,7 +38,7 @@ pub use error::{ConfigError, ConfigErrors};
 pub use model::{
     defaults, AddressFamily, Check, CheckKind, Command, Config, Control, EtcdQuorum, EtcdTls,
     EventSinks, Garp, Hook, Hooks, HttpCheck, Instance, InterfaceName, Ipv4Checksum, Metrics,
-    OnQuorumLoss, Quorum, SyncGroup, Track, VipLifetime, VirtualIp,
+    OnQuorumLoss, Quorum, SyncGroup, Track, VipLifetime, VirtualIp, VrrpVersion,
 };
 pub use parse::parse_str;
 
@@ -64,6 +65,8 @@ mod tests_control;
 mod tests_health;
 #[cfg(test)]
 mod tests_heartbeat;
+#[cfg(test)]
+mod tests_interop;
 #[cfg(test)]
 mod tests_lifetime;
 #[cfg(test)]

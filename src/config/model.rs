@@ -9,6 +9,8 @@ use std::net::IpAddr;
 use std::num::NonZeroU8;
 use std::time::Duration;
 
+pub use super::interop::VrrpVersion;
+
 pub use super::health::{
     Check, CheckKind, Command, EventSinks, Hook, Hooks, HttpCheck, SyncGroup, Track,
 };
@@ -179,8 +181,11 @@ pub struct Instance {
     /// `preempt_delay` (0s..=1h, default `0s`): how long a Backup that could preempt
     /// waits first, to let a rebooted host's services settle before taking traffic.
     pub preempt_delay: Duration,
-    /// `accept` (default `false`): whether the Master accepts packets addressed to
-    /// virtual IPs it does not own (RFC 9568 §6.1 Accept_Mode).
+    /// `accept` (default `true`): whether the Master accepts packets addressed to
+    /// virtual IPs it does not own (RFC 9568 §6.1 Accept_Mode). `true` is what
+    /// keepalived does unless `vrrp_strict`, and what services bound to a VIP
+    /// need; `false` drops such packets (except ARP and Neighbor Discovery)
+    /// while this host is a Master that does not own them.
     pub accept: bool,
     /// `virtual_ips` (required, at least one): the addresses moved between hosts,
     /// each with its prefix length (`192.0.2.50/24`, `2001:db8::50/64`), all of one
@@ -220,6 +225,23 @@ pub struct Instance {
     /// ordinary VRRPv3 with this host's address on that link; the virtual IPs
     /// stay on `interface`, whose carrier alone decides Fault.
     pub heartbeat: Vec<String>,
+    /// `version` (default `3`): VRRPv3, VRRPv2 (keepalived's default), or
+    /// both at once while a VRRPv2 pair is migrated. See [`VrrpVersion`].
+    pub version: VrrpVersion,
+    /// `unicast_peers` (default none: multicast): the other routers'
+    /// addresses; adverts are sent to each of them instead of the VRRP group,
+    /// and accepted only from them (keepalived's `unicast_peer`), for networks
+    /// that drop multicast. Empty means multicast.
+    pub unicast_peers: Vec<IpAddr>,
+    /// `unicast_source` (default: the interface's primary address, or its
+    /// link-local for IPv6): the address unicast adverts are sent from
+    /// (keepalived's `unicast_src_ip`). Only with `unicast_peers`.
+    pub unicast_source: Option<IpAddr>,
+    /// `vmac` (default none): the name of the macvlan interface with the
+    /// virtual MAC 00-00-5E-00-01-{vrid} (IPv6: -02-) that the agent creates on
+    /// `interface` and puts the virtual IPs on (RFC 9568 §7.3, keepalived's
+    /// `use_vmac`). `vmac: true` names it `vrrp.{vrid}` (IPv6 `vrrp6.{vrid}`).
+    pub vmac: Option<String>,
 }
 
 impl Instance {

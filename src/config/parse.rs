@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::duration;
 use super::error::ConfigErrors;
 use super::heartbeat;
+use super::interop::{self, VrrpVersion};
 use super::model::{
     defaults, AddressFamily, Config, Control, EventSinks, Garp, Hooks, Instance, Ipv4Checksum,
     VipLifetime, VirtualIp,
@@ -56,6 +57,10 @@ const INSTANCE_KEYS: &[&str] = &[
     "vip_lifetime",
     "peers",
     "heartbeat",
+    "version",
+    "unicast_peers",
+    "unicast_source",
+    "vmac",
 ];
 const GARP_KEYS: &[&str] = &["count", "interval", "refresh"];
 
@@ -326,7 +331,26 @@ fn instance(
             defaults::PREEMPT_DELAY_MAX,
         )
     });
-    let accept = optional(map.get("accept"), Some(false), |n| boolean(ck, "accept", n));
+    let accept = optional(map.get("accept"), Some(true), |n| boolean(ck, "accept", n));
+    let version = optional(map.get("version"), Some(VrrpVersion::V3), |n| {
+        interop::version(ck, n, id.family, advert_interval)
+    });
+    let unicast_peers = optional(map.get("unicast_peers"), Some(Vec::new()), |n| {
+        interop::unicast_peers(ck, n, id.family)
+    });
+    let unicast_source = optional(map.get("unicast_source"), Some(None), |n| {
+        if map.get("unicast_peers").is_none() {
+            ck.error(
+                n.pos,
+                "unicast_source applies only with unicast_peers; add the peers or remove it",
+            );
+            return None;
+        }
+        interop::unicast_source(ck, n, id.family).map(Some)
+    });
+    let vmac = optional(map.get("vmac"), Some(None), |n| {
+        interop::vmac(ck, n, id.vrid.map(|(v, _)| v), id.family)
+    });
     let ipv4_checksum = optional(
         map.get("ipv4_checksum"),
         Some(Ipv4Checksum::default()),
@@ -358,6 +382,20 @@ fn instance(
         shared_peers,
     );
 
+    // With unicast, the peers adverts go to are the only ones they come from.
+    let peers = match (&unicast_peers, map.get("peers")) {
+        (Some(list), Some(node)) if !list.is_empty() => {
+            ck.error(
+                node.pos,
+                "unicast_peers already names the only routers adverts are accepted from; \
+                 remove peers here",
+            );
+            None
+        }
+        (Some(list), None) if !list.is_empty() => Some(Some(list.clone())),
+        _ => peers,
+    };
+
     let lifetime = optional(map.get("vip_lifetime"), Some(default_lifetime), |n| {
         vip_lifetime(ck, n)
     });
@@ -384,6 +422,10 @@ fn instance(
             vip_lifetime: lifetime?,
             peers: peers?,
             heartbeat: heartbeat?.into_iter().map(|(ifname, _)| ifname).collect(),
+            version: version?,
+            unicast_peers: unicast_peers?,
+            unicast_source: unicast_source?,
+            vmac: vmac?,
         })
     })();
     (instance, id)

@@ -88,6 +88,10 @@ fn good_config_reads_every_key() {
             vip_lifetime: VipLifetime::Derived,
             peers: None,
             heartbeat: Vec::new(),
+            version: crate::config::VrrpVersion::V3,
+            unicast_peers: Vec::new(),
+            unicast_source: None,
+            vmac: None,
         }
     );
     assert_eq!(web.address_family(), AddressFamily::Ipv4);
@@ -105,7 +109,9 @@ fn omitted_keys_take_their_defaults() {
     assert_eq!(web.advert_interval, Duration::from_secs(1));
     assert!(web.preempt);
     assert_eq!(web.preempt_delay, Duration::ZERO);
-    assert!(!web.accept);
+    assert!(web.accept);
+    assert_eq!(web.version, crate::config::VrrpVersion::V3);
+    assert!(web.unicast_peers.is_empty() && web.unicast_source.is_none() && web.vmac.is_none());
     assert_eq!(web.ipv4_checksum, Ipv4Checksum::PseudoHeader);
     assert_eq!(
         web.garp,
@@ -177,7 +183,7 @@ fn unknown_keys_are_reported_at_every_level_with_suggestions() {
             "8:13: unknown key `cont` in garp; did you mean `count`?",
             "9:5: unknown key `zzz` in an instance; expected one of: name, interface, vrid, \
              priority, advert_interval, preempt, preempt_delay, accept, virtual_ips, ipv4_checksum, garp, \
-             track, hooks, vip_lifetime, peers, heartbeat",
+             track, hooks, vip_lifetime, peers, heartbeat, version, unicast_peers, unicast_source, vmac",
         ]
     );
 }

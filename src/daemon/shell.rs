@@ -382,10 +382,14 @@ impl Shell {
                 Effect::SendAdvert {
                     instance,
                     socket,
+                    source,
+                    destination,
                     packet,
                 } => {
                     let sent = match self.sockets.get(&socket) {
-                        Some(open) => open.send(&packet).map_err(|e| e.to_string()),
+                        Some(open) => open
+                            .send_to(&packet, source, destination)
+                            .map_err(|e| e.to_string()),
                         None => Err("the socket is not open".to_owned()),
                     };
                     if let Err(error) = sent {

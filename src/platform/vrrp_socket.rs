@@ -164,15 +164,22 @@ impl VrrpSocket {
         crate::wire::vrrp_group(self.source)
     }
 
-    /// Sends one VRRP message to the group, from [`source`](Self::source).
+    /// Sends one VRRP message to the group, from the socket's source.
+    pub fn send(&self, message: &[u8]) -> io::Result<()> {
+        self.send_to(message, self.source, self.group())
+    }
+
+    /// Sends one VRRP message from `source` to `destination`: the group, or
+    /// a unicast peer. The source is pinned (IP_PKTINFO / IPV6_PKTINFO)
+    /// because the checksum covers it.
     ///
     /// Non-blocking: a full send buffer is an error the caller counts, never a wait
     /// that would delay other routers' timers.
-    pub fn send(&self, message: &[u8]) -> io::Result<()> {
+    pub fn send_to(&self, message: &[u8], source: IpAddr, destination: IpAddr) -> io::Result<()> {
         let fd = self.socket.get_ref().as_raw_fd();
         let iov = [IoSlice::new(message)];
-        match self.source {
-            IpAddr::V4(source) => {
+        match (source, destination) {
+            (IpAddr::V4(source), IpAddr::V4(destination)) => {
                 let info = libc::in_pktinfo {
                     ipi_ifindex: self.ifindex as i32,
                     ipi_spec_dst: libc::in_addr {
@@ -180,20 +187,27 @@ impl VrrpSocket {
                     },
                     ipi_addr: libc::in_addr { s_addr: 0 },
                 };
-                let to = socket::SockaddrIn::from(SocketAddrV4::new(GROUP_V4, 0));
+                let to = socket::SockaddrIn::from(SocketAddrV4::new(destination, 0));
                 let cmsg = [ControlMessage::Ipv4PacketInfo(&info)];
                 socket::sendmsg(fd, &iov, &cmsg, MsgFlags::MSG_DONTWAIT, Some(&to))?;
             }
-            IpAddr::V6(source) => {
+            (IpAddr::V6(source), IpAddr::V6(destination)) => {
                 let info = libc::in6_pktinfo {
                     ipi6_addr: libc::in6_addr {
                         s6_addr: source.octets(),
                     },
                     ipi6_ifindex: self.ifindex,
                 };
-                let to = SockaddrIn6::from(SocketAddrV6::new(GROUP_V6, 0, 0, self.ifindex));
+                // A link-local or group destination needs the interface as its scope.
+                let to = SockaddrIn6::from(SocketAddrV6::new(destination, 0, 0, self.ifindex));
                 let cmsg = [ControlMessage::Ipv6PacketInfo(&info)];
                 socket::sendmsg(fd, &iov, &cmsg, MsgFlags::MSG_DONTWAIT, Some(&to))?;
+            }
+            _ => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("cannot send from {source} to {destination}: mixed address families"),
+                ))
             }
         }
         Ok(())

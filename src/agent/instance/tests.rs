@@ -14,6 +14,7 @@ use crate::wire::vrrp::Addresses;
 use super::super::hooks::Step;
 
 const US: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10));
+const GROUP: IpAddr = IpAddr::V4(crate::wire::VRRP_GROUP_V4);
 const PEER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 11));
 const INTERVAL: Duration = Duration::from_millis(100);
 /// RFC 9568 §6.1 for priority 128 at 10 cs: 3 × 10 + (256 − 128) × 10 / 256 = 35 cs.
@@ -395,13 +396,19 @@ fn reconfigure_in_place_only_for_the_same_virtual_router() {
 fn adverts_carry_the_current_priority_and_interval() {
     let cfg = config(&yaml(128, ""));
     let mut template = AdvertTemplate::new(&cfg);
-    let first = template.packet(51, 128, INTERVAL, US).expect("builds");
-    let again = template.packet(51, 128, INTERVAL, US).expect("builds");
+    let first = template
+        .packet(51, 128, INTERVAL, US, GROUP)
+        .expect("builds");
+    let again = template
+        .packet(51, 128, INTERVAL, US, GROUP)
+        .expect("builds");
     assert_eq!(first, again);
-    let lower = template.packet(51, 90, INTERVAL, US).expect("builds");
+    let lower = template
+        .packet(51, 90, INTERVAL, US, GROUP)
+        .expect("builds");
     assert_eq!(lower[2], 90);
     let slower = template
-        .packet(51, 90, Duration::from_millis(200), US)
+        .packet(51, 90, Duration::from_millis(200), US, GROUP)
         .expect("builds");
     assert_ne!(lower, slower);
     let v6 = config(&yaml(128, "").replace("192.0.2.50/24", "2001:db8::50/64"));
