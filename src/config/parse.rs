@@ -400,6 +400,17 @@ fn instance(
         vip_lifetime(ck, n)
     });
     let heartbeat = optional(map.get("heartbeat"), Some(Vec::new()), |n| {
+        // Heartbeat links carry the advert to the group on other interfaces,
+        // and the peers list names the routers by each of their addresses;
+        // unicast_peers names one address a router, on this interface only.
+        if map.get("unicast_peers").is_some() {
+            ck.error(
+                n.pos,
+                "heartbeat links send to the multicast group, which unicast_peers \
+                 replaces; remove heartbeat, or remove unicast_peers to use multicast",
+            );
+            return None;
+        }
         heartbeat::links(ck, n, interface.as_deref())
     });
     id.heartbeat = heartbeat.clone().unwrap_or_default();

@@ -110,6 +110,16 @@ fn unicast_mistakes_are_each_reported() {
           remove peers here"
         ]
     );
+    assert_eq!(
+        errors(&instance(
+            "192.0.2.50/24",
+            "    unicast_peers: [192.0.2.12]\n    heartbeat: [eth1]\n"
+        )),
+        [
+            "7:16: heartbeat links send to the multicast group, which unicast_peers replaces; \
+          remove heartbeat, or remove unicast_peers to use multicast"
+        ]
+    );
 }
 
 #[test]
