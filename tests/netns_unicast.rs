@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use support::agents::{agent, can_run_lab, config, dir, lab, state_between, wait_until, SETTLE};
 use support::agents::{happens_between, holds_for};
-use support::rfc::master_down_interval;
+use support::rfc::{master_down_interval, skew_time};
 use twinstar::lab::keepalived::{self, Keepalived};
 use twinstar::lab::{Agent, Lab};
 
@@ -200,6 +200,57 @@ fn two_twinstar_agents_fail_over_by_ipv6_unicast_between_global_addresses() {
     assert!(lab.hosts[0].has_address(VIP6).unwrap());
     assert!(!lab.hosts[1].has_address(VIP6).unwrap());
     kill_and_take_over(&mut a, &b);
+}
+
+/// Host `index`'s IPv6 link-local address on eth0 (made from its MAC).
+fn link_local(lab: &Lab, index: usize) -> String {
+    let out = lab.hosts[index]
+        .ns
+        .ip(&["-6", "-o", "addr", "show", "dev", "eth0", "scope", "link"])
+        .expect("ip addr");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.split_whitespace()
+        .find_map(|word| word.strip_suffix("/64").filter(|a| a.starts_with("fe80:")))
+        .unwrap_or_else(|| panic!("no link-local address on eth0: {text}"))
+        .to_string()
+}
+
+#[test]
+fn link_local_ipv6_peers_need_no_source_and_hear_the_resignation() {
+    if !runnable(
+        "link_local_ipv6_peers_need_no_source_and_hear_the_resignation",
+        false,
+    ) {
+        return;
+    }
+    let lab = lab_without_multicast("ucll");
+    let (h1, h2) = (link_local(&lab, 0), link_local(&lab, 1));
+    let lines = format!("    unicast_peers: [{h1}, {h2}]\n");
+    let (mut a, b) = twinstar_pair(&lab, "ucll", "2001:db8::50/64", [&lines, &lines]);
+    assert_unicast_to(&a, &[&h2]);
+    let status = a.status().expect("status");
+    assert_eq!(
+        status.0["instances"][0]["source"],
+        h1.as_str(),
+        "{status:?}"
+    );
+    let heard = wait_until(SETTLE, || {
+        b.status()
+            .is_some_and(|s| s.counter("web", "adverts_received") >= 3)
+    });
+    assert!(heard, "the Backup heard no unicast advert\n{}", b.log());
+    // A graceful stop sends priority 0 to the peer (RFC 9568 §6.4.3): the
+    // Backup takes over within its Skew_Time instead of Master_Down_Interval.
+    let stopped = Instant::now();
+    a.terminate();
+    let skew = skew_time(100, INTERVAL);
+    state_between(&b, "web", "master", stopped, Duration::ZERO, skew);
+    let status = b.status().expect("status");
+    assert_eq!(
+        status.counter("web", "priority_zero_received"),
+        1,
+        "{status:?}"
+    );
 }
 
 #[test]
