@@ -155,3 +155,17 @@ fn unicast_source_is_the_advert_source_and_a_fault_while_off_the_interface() {
     let later = run_until(&mut agent, t2 + 10 * INTERVAL);
     assert!(adverts(&later).is_empty(), "{later:?}");
 }
+
+#[test]
+fn unicast_source_is_the_address_compared_in_a_tie_break() {
+    // RFC 9568 §6.4.3: a Master hearing an equal priority yields only to a
+    // greater primary address. Ours is 192.0.2.99 here, above the peer's
+    // 192.0.2.11, although the interface's own (192.0.2.10) is below it.
+    let t0 = Instant::now();
+    let lines = "    unicast_peers: [192.0.2.11]\n    unicast_source: 192.0.2.99\n";
+    let mut agent = running(&instances(&[instance("web", 1, 150, lines)]), t0);
+    source_on_eth0(&mut agent, t0, true);
+    become_master(&mut agent);
+    agent.handle(t0 + INTERVAL, advert(PEER, SOURCE, 150, 255));
+    assert_eq!(state(&agent, "web"), State::Master);
+}
