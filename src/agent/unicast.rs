@@ -39,7 +39,8 @@ pub fn destinations(config: &config::Instance, source: IpAddr) -> Vec<IpAddr> {
 /// advert sent to one of our addresses by a unicast instance's listed peer is
 /// accepted with any TTL, as keepalived does for `unicast_peer` (unless its
 /// `min_ttl` / `max_ttl` are given): such a peer may be a routed hop away, and
-/// the source list, not the TTL, is what admits it.
+/// the source list, not the TTL, is what admits it. keepalived 2.2 itself
+/// sends IPv6 unicast adverts with hop limit 64 (the kernel's default).
 pub fn hop_limit_acceptable(
     config: &config::Instance,
     destination: IpAddr,
