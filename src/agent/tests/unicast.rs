@@ -50,11 +50,12 @@ fn source_on_eth0(agent: &mut Agent, now: Instant, present: bool) {
     agent.handle(now, Input::AddressSnapshot(list));
 }
 
-/// Runs `agent` to its first Master term: the down timer expires.
-fn become_master(agent: &mut Agent) -> Vec<Effect> {
+/// Runs `agent` to its first Master term: the down timer expires. Returns
+/// when, and the effects.
+fn become_master(agent: &mut Agent) -> (Instant, Vec<Effect>) {
     let due = agent.poll_timeout().expect("down timer");
     agent.handle(due, Input::Timeout);
-    drain(agent)
+    (due, drain(agent))
 }
 
 #[test]
@@ -63,7 +64,7 @@ fn a_master_sends_one_advert_to_each_peer_but_itself_and_resigns_to_each() {
     // One list for every router, this host (192.0.2.10) included.
     let peers = "    unicast_peers: [192.0.2.10, 192.0.2.11, 192.0.2.13]\n";
     let mut agent = running(&instances(&[instance("web", 1, 150, peers)]), t0);
-    let effects = become_master(&mut agent);
+    let (t1, effects) = become_master(&mut agent);
     assert_eq!(state(&agent, "web"), State::Master);
     assert_eq!(
         adverts(&effects),
@@ -73,7 +74,7 @@ fn a_master_sends_one_advert_to_each_peer_but_itself_and_resigns_to_each() {
     let status = agent.status(t0);
     assert_eq!(status.instances[0].mode.as_str(), "unicast");
     assert_eq!(status.instances[0].advert_destinations, [PEER, THIRD_HOST]);
-    agent.shutdown(t0 + INTERVAL);
+    agent.shutdown(t1 + INTERVAL / 2);
     let resign = adverts(&drain(&mut agent));
     assert_eq!(resign, [(US, PEER, 0), (US, THIRD_HOST, 0)]);
 }
@@ -83,8 +84,8 @@ fn a_unicast_instance_hears_listed_peers_at_its_address_with_any_ttl() {
     let t0 = Instant::now();
     let peers = "    unicast_peers: [192.0.2.11]\n";
     let mut agent = running(&instances(&[instance("web", 1, 150, peers)]), t0);
-    become_master(&mut agent);
-    let t1 = t0 + INTERVAL;
+    let (master, _) = become_master(&mut agent);
+    let t1 = master + INTERVAL / 2;
     // Routed (TTL 61) but sent to us by a listed peer: heard.
     agent.handle(t1, advert(PEER, US, 200, 61));
     assert_eq!(state(&agent, "web"), State::Backup);
@@ -103,8 +104,8 @@ fn a_unicast_instance_hears_listed_peers_at_its_address_with_any_ttl() {
 fn a_multicast_instance_still_refuses_a_routed_advert_sent_to_its_address() {
     let t0 = Instant::now();
     let mut agent = running(&instances(&[instance("web", 1, 150, "")]), t0);
-    become_master(&mut agent);
-    agent.handle(t0 + INTERVAL, advert(PEER, US, 200, 61));
+    let (master, _) = become_master(&mut agent);
+    agent.handle(master + INTERVAL / 2, advert(PEER, US, 200, 61));
     assert_eq!(state(&agent, "web"), State::Master);
     assert_eq!(agent.status(t0).dropped["eth0"]["bad_ttl"], 1);
 }
@@ -131,15 +132,15 @@ fn unicast_source_is_the_advert_source_and_a_fault_while_off_the_interface() {
     let t1 = t0 + 10 * INTERVAL;
     source_on_eth0(&mut agent, t1, true);
     assert_eq!(state(&agent, "web"), State::Backup);
-    let effects = become_master(&mut agent);
+    let (master, effects) = become_master(&mut agent);
     assert_eq!(adverts(&effects), [(SOURCE, PEER, 150)]);
-    assert_eq!(agent.status(t1).instances[0].source, SOURCE);
+    assert_eq!(agent.status(master).instances[0].source, SOURCE);
     // Our own source coming back (a looped or forged copy) is not a peer's.
-    agent.handle(t1 + 4 * INTERVAL, advert(SOURCE, PEER, 255, 255));
-    assert_eq!(agent.status(t1).dropped["eth0"]["own_advert"], 1);
+    agent.handle(master + INTERVAL / 2, advert(SOURCE, PEER, 255, 255));
+    assert_eq!(agent.status(master).dropped["eth0"]["own_advert"], 1);
 
     // The address goes: the Master resigns and falls silent.
-    let t2 = t1 + 5 * INTERVAL;
+    let t2 = master + INTERVAL;
     agent.handle(
         t2,
         Input::AddressChanged {
@@ -165,7 +166,34 @@ fn unicast_source_is_the_address_compared_in_a_tie_break() {
     let lines = "    unicast_peers: [192.0.2.11]\n    unicast_source: 192.0.2.99\n";
     let mut agent = running(&instances(&[instance("web", 1, 150, lines)]), t0);
     source_on_eth0(&mut agent, t0, true);
-    become_master(&mut agent);
-    agent.handle(t0 + INTERVAL, advert(PEER, SOURCE, 150, 255));
+    let (master, _) = become_master(&mut agent);
+    agent.handle(master + INTERVAL / 2, advert(PEER, SOURCE, 150, 255));
     assert_eq!(state(&agent, "web"), State::Master);
+}
+
+#[test]
+fn a_reload_keeps_a_present_unicast_source_without_a_fault() {
+    // The host's addresses outlive the reload: a Master whose new source is
+    // already on the interface neither resigns nor faults.
+    let t0 = Instant::now();
+    let first = "    unicast_peers: [192.0.2.11]\n";
+    let mut agent = running(&instances(&[instance("web", 1, 150, first)]), t0);
+    source_on_eth0(&mut agent, t0, true);
+    let (master, _) = become_master(&mut agent);
+    let t1 = master + INTERVAL / 2;
+    let second = "    unicast_peers: [192.0.2.11]\n    unicast_source: 192.0.2.99\n";
+    agent.configure(t1, setup(&instances(&[instance("web", 1, 150, second)])));
+    let effects = drain(&mut agent);
+    assert_eq!(state(&agent, "web"), State::Master);
+    assert!(
+        adverts(&effects)
+            .iter()
+            .all(|&(_, _, priority)| priority > 0),
+        "no resignation: {effects:?}"
+    );
+    let status = agent.status(t1);
+    assert_eq!(status.instances[0].fault_reasons, Vec::<String>::new());
+    assert_eq!(status.instances[0].source, SOURCE);
+    let later = run_until(&mut agent, t1 + 2 * INTERVAL);
+    assert!(adverts(&later).contains(&(SOURCE, PEER, 150)), "{later:?}");
 }
