@@ -9,6 +9,7 @@ use std::time::Instant;
 use tracing::{info, warn};
 
 use super::advert::AdvertTemplate;
+use super::versions::MixedVersions;
 use super::health::Assessment;
 use super::heartbeat::HeartbeatLink;
 use super::hooks::{Gate, HookQueue, TransitionArgs};
@@ -84,6 +85,9 @@ pub struct InstanceCore {
     pub reconcile: Reconcile,
     /// The heartbeat links, in configured order.
     pub heartbeat: Vec<HeartbeatLink>,
+    /// The VRRPv3 adverts heard lately, whose VRRPv2 twins a `both`
+    /// instance ignores (RFC 9568 §8.4.2).
+    pub versions: MixedVersions,
     advert: AdvertTemplate,
     /// Counts the times this instance became Master; a `before_master`
     /// report for an older term is stale.
@@ -142,6 +146,7 @@ impl InstanceCore {
             hooks: HookQueue::new(config.hooks.clone()),
             reconcile: Reconcile::default(),
             heartbeat: HeartbeatLink::all_of(&config),
+            versions: MixedVersions::default(),
             config,
             facts,
             router,
@@ -377,16 +382,21 @@ impl InstanceCore {
             Action::SendAdvert { priority, interval } => {
                 let source = self.config.unicast_source.unwrap_or(self.facts.source);
                 let group = crate::wire::vrrp_group(self.facts.source);
-                // Unicast peers each get their own copy; otherwise the group does.
+                // Unicast peers each get their own copy; otherwise the group
+                // does. In `both` mode each gets the VRRPv3 advert, then its
+                // VRRPv2 twin (RFC 9568 §8.4.2: an Active Router configured
+                // for both MUST send both).
                 let count = self.config.unicast_peers.len().max(1);
-                for index in 0..count {
+                let versions = self.advert.versions();
+                for (index, &version) in (0..count).flat_map(|i| versions.iter().map(move |v| (i, v))) {
                     let destination = self
                         .config
                         .unicast_peers
                         .get(index)
                         .copied()
                         .unwrap_or(group);
-                    match self.advert.packet(
+                    match self.advert.packet_in(
+                        version,
                         self.config.vrid,
                         priority,
                         interval,

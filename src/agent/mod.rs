@@ -29,6 +29,7 @@ pub mod receive;
 mod reconcile;
 mod reload;
 mod status;
+mod versions;
 mod vip_links;
 
 use std::collections::{BTreeSet, HashMap};

@@ -16,7 +16,8 @@ use super::Agent;
 use crate::vrrp::Event;
 
 use crate::vrrp::{AdvertInfo, HeartbeatInfo};
-use crate::wire::vrrp::{Advertisement, Packet};
+use super::versions::Admission;
+use crate::wire::vrrp::{Advertisement, Packet, Version};
 use crate::wire::ParseError;
 
 /// Identifies a VRRP socket: interface index and address family. Every
@@ -64,6 +65,9 @@ pub enum DropReason {
     /// not in its `peers`: VRRPv3 has no authentication, so this list is what
     /// keeps another host on the segment from taking the virtual IPs.
     UnknownPeer,
+    /// A valid advert of a VRRP version the virtual router does not speak
+    /// (its `version`; heartbeat links speak VRRPv3 only).
+    VersionMismatch,
 }
 
 impl DropReason {
@@ -77,6 +81,7 @@ impl DropReason {
             DropReason::Malformed(e) => e.reason(),
             DropReason::UnknownVrid => "unknown_vrid",
             DropReason::UnknownPeer => "unknown_peer",
+            DropReason::VersionMismatch => "version_mismatch",
         }
     }
 }
@@ -92,6 +97,8 @@ impl fmt::Display for DropReason {
 pub struct Accepted {
     /// The virtual router it is for.
     pub vrid: u8,
+    /// VRRPv3 or VRRPv2: the instance's `version` decides whether it is heard.
+    pub version: Version,
     /// What the state machine needs.
     pub info: AdvertInfo,
 }
@@ -112,6 +119,7 @@ pub fn check(datagram: &Datagram, own_source: IpAddr) -> Result<Accepted, DropRe
         .map_err(DropReason::Malformed)?;
     Ok(Accepted {
         vrid: advert.vrid(),
+        version: advert.version(),
         info: AdvertInfo {
             priority: advert.priority(),
             interval: advert.max_adver_interval(),
@@ -184,10 +192,26 @@ impl Agent {
             // routers by each of their addresses.
             let peers = self.instances[index].config.peers.as_deref();
             admits(peers, datagram.source)?;
-            Ok((index, link, accepted))
+            let instance = &mut self.instances[index];
+            let admission = match link {
+                // Heartbeat links are twinstar's own and speak VRRPv3 only.
+                Some(_) if accepted.version != Version::V3 => {
+                    return Err(DropReason::VersionMismatch)
+                }
+                Some(_) => Admission::Process,
+                None => instance.versions.admit(
+                    instance.config.version,
+                    accepted.version,
+                    &accepted.info,
+                    now,
+                )?,
+            };
+            Ok((index, link, accepted, admission))
         });
         let (index, link, accepted) = match found {
-            Ok(found) => found,
+            // The VRRPv2 twin of a VRRPv3 advert the router already had.
+            Ok((.., Admission::Twin)) => return,
+            Ok((index, link, accepted, Admission::Process)) => (index, link, accepted),
             Err(reason) => {
                 // Counting only: the status shows it at the next refresh.
                 self.drops.count(&socket.interface, reason);

@@ -505,3 +505,4 @@ fn a_retired_instance_leaves_no_timer_behind() {
 
 mod handover;
 mod hostile;
+mod versions;
