@@ -189,8 +189,8 @@ fn keepalived_vrrpv2_with_a_password_is_dropped_by_its_own_reason() {
     VrrpPacket::new_unchecked(&mut bytes[..])
         .fill_checksum(cap.src, cap.dst, ChecksumForm::MessageOnly)
         .unwrap();
-    let err = Advertisement::parse(&VrrpPacket::new_unchecked(&bytes[..]), cap.src, cap.dst)
-        .unwrap_err();
+    let err =
+        Advertisement::parse(&VrrpPacket::new_unchecked(&bytes[..]), cap.src, cap.dst).unwrap_err();
     assert_eq!(err, ParseError::V2Authentication(1));
     assert_eq!(err.reason(), "v2_authentication");
 }

@@ -95,7 +95,10 @@ fn reload_to(agent: &Agent, priority: u8, version: &str) {
     std::fs::write(agent.config_path(), twinstar_config(priority, version)).expect("write config");
     agent.reload().expect("SIGHUP");
     assert!(
-        wait_until(SETTLE, || agent.log().matches("reconfigured in place").count()
+        wait_until(SETTLE, || agent
+            .log()
+            .matches("reconfigured in place")
+            .count()
             > applied_before),
         "the reload was not applied in place:\n{}",
         agent.log()
@@ -104,14 +107,18 @@ fn reload_to(agent: &Agent, priority: u8, version: &str) {
 
 #[test]
 fn rolling_migration_from_a_keepalived_pair_keeps_each_outage_within_one_failover() {
-    if !can_run_lab("rolling_migration_from_a_keepalived_pair_keeps_each_outage_within_one_failover")
-    {
+    if !can_run_lab(
+        "rolling_migration_from_a_keepalived_pair_keeps_each_outage_within_one_failover",
+    ) {
         return;
     }
     if !keepalived::available() {
         support::skip::skip(
             "rolling_migration_from_a_keepalived_pair_keeps_each_outage_within_one_failover",
-            &format!("keepalived is neither on PATH nor at {}", keepalived::KEEPALIVED),
+            &format!(
+                "keepalived is neither on PATH nor at {}",
+                keepalived::KEEPALIVED
+            ),
         );
         return;
     }
@@ -128,7 +135,12 @@ fn rolling_migration_from_a_keepalived_pair_keeps_each_outage_within_one_failove
         keepalived_a.log()
     );
     std::thread::sleep(rfc::master_down_interval_v2(100, 1));
-    assert_eq!(lab.holders(VIP).unwrap(), [true, false], "{}", keepalived_b.log());
+    assert_eq!(
+        lab.holders(VIP).unwrap(),
+        [true, false],
+        "{}",
+        keepalived_b.log()
+    );
     let pinger = Pinger::start(&lab.client.ns, VIP, PING_EVERY).expect("ping");
     assert!(pinger.wait_replies(50, SETTLE), "no replies from {VIP}");
 
@@ -139,14 +151,19 @@ fn rolling_migration_from_a_keepalived_pair_keeps_each_outage_within_one_failove
     let step1 = Instant::now();
     keepalived_b.stop();
     let twinstar_b = agent(&lab, "mig", B, &twinstar_config(100, "both"));
-    twinstar_b.wait_for_state(INSTANCE, "backup", STARTUP).unwrap();
+    twinstar_b
+        .wait_for_state(INSTANCE, "backup", STARTUP)
+        .unwrap();
     // Past B's Master_Down_Interval: B hears A's VRRPv2 adverts.
     std::thread::sleep(rfc::master_down_interval_v2(100, 1) + STEADY);
     assert_eq!(a_vip.first(step1, false), None, "A lost the VIP in step 1");
     assert_eq!(b_vip.first(step1, true), None, "B took the VIP in step 1");
     assert_eq!(transitions(&twinstar_b), 0, "{}", twinstar_b.log());
     let status = twinstar_b.status().expect("status");
-    assert!(status.counter(INSTANCE, "adverts_received") >= 3, "{status:?}");
+    assert!(
+        status.counter(INSTANCE, "adverts_received") >= 3,
+        "{status:?}"
+    );
     let step1 = outage(&pinger, "step 1 (B: keepalived -> twinstar both)", failover);
 
     // Step 2: A becomes twinstar in `both` mode. keepalived A resigns (SIGTERM),
@@ -155,8 +172,12 @@ fn rolling_migration_from_a_keepalived_pair_keeps_each_outage_within_one_failove
     keepalived_a.stop();
     let twinstar_a = agent(&lab, "mig", A, &twinstar_config(150, "both"));
     let a_master = rfc::master_down_interval(150, Duration::from_secs(1)) + STARTUP + MARGIN;
-    twinstar_a.wait_for_state(INSTANCE, "master", a_master).unwrap();
-    twinstar_b.wait_for_state(INSTANCE, "backup", MARGIN).unwrap();
+    twinstar_a
+        .wait_for_state(INSTANCE, "master", a_master)
+        .unwrap();
+    twinstar_b
+        .wait_for_state(INSTANCE, "backup", MARGIN)
+        .unwrap();
     std::thread::sleep(STEADY);
     assert_eq!(lab.holders(VIP).unwrap(), [true, false]);
     let step2 = outage(&pinger, "step 2 (A: keepalived -> twinstar both)", failover);

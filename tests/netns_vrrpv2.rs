@@ -48,8 +48,12 @@ fn twinstar_v2(lab: &Lab, tag: &str, index: usize, priority: u8) -> Agent {
 /// keepalived with its default configuration on lab host `index`.
 fn keepalived_default(lab: &Lab, tag: &str, index: usize, priority: u8, state: &str) -> Keepalived {
     let config = keepalived::default_config(VRID, priority, state, &format!("{VIP}/24"));
-    Keepalived::start(&lab.hosts[index].ns, &dir(&format!("{tag}ka"), index), &config)
-        .expect("start keepalived")
+    Keepalived::start(
+        &lab.hosts[index].ns,
+        &dir(&format!("{tag}ka"), index),
+        &config,
+    )
+    .expect("start keepalived")
 }
 
 /// Asserts for `span` that only host `holder` has the VIP.
@@ -77,7 +81,11 @@ fn takes_over(
         lab.hosts[index].has_address(VIP).unwrap_or(false)
     });
     let took = since.elapsed();
-    assert!(held, "host {index} did not take the VIP within {latest:?} + {MARGIN:?}:\n{}", context());
+    assert!(
+        held,
+        "host {index} did not take the VIP within {latest:?} + {MARGIN:?}:\n{}",
+        context()
+    );
     assert!(
         took + EARLY >= earliest,
         "host {index} took the VIP after {took:?}, before {earliest:?}:\n{}",
@@ -118,8 +126,12 @@ fn twinstar_v2_backs_up_a_default_keepalived_and_takes_over_when_it_is_killed() 
     theirs.kill();
     let killed = Instant::now();
     let mdi = rfc::master_down_interval_v2(100, 1);
-    let took = takes_over(&lab, 1, killed, mdi - Duration::from_secs(1), mdi, || ours.log());
-    eprintln!("twinstar v2 took over from keepalived after {took:?} (Master_Down_Interval {mdi:?})");
+    let took = takes_over(&lab, 1, killed, mdi - Duration::from_secs(1), mdi, || {
+        ours.log()
+    });
+    eprintln!(
+        "twinstar v2 took over from keepalived after {took:?} (Master_Down_Interval {mdi:?})"
+    );
     ours.wait_for_state("web", "master", MARGIN).unwrap();
 }
 
@@ -145,6 +157,10 @@ fn default_keepalived_backs_up_twinstar_v2_and_takes_over_when_it_is_killed() {
 
     ours.kill();
     let killed = Instant::now();
-    let took = takes_over(&lab, 1, killed, mdi - Duration::from_secs(1), mdi, || theirs.log());
-    eprintln!("keepalived took over from twinstar v2 after {took:?} (Master_Down_Interval {mdi:?})");
+    let took = takes_over(&lab, 1, killed, mdi - Duration::from_secs(1), mdi, || {
+        theirs.log()
+    });
+    eprintln!(
+        "keepalived took over from twinstar v2 after {took:?} (Master_Down_Interval {mdi:?})"
+    );
 }

@@ -65,7 +65,10 @@ fn until_held(world: &mut World, holders: &[usize], limit: Duration) -> Duration
         }
         world.run_for(Duration::from_millis(1));
     }
-    panic!("{:?} not {holders:?} within {limit:?}", world.holders(vip()));
+    panic!(
+        "{:?} not {holders:?} within {limit:?}",
+        world.holders(vip())
+    );
 }
 
 fn counter(world: &World, id: usize, reason: &str) -> u64 {
@@ -109,7 +112,10 @@ fn a_vrrpv2_backup_replaces_a_crashed_both_master_within_rfc_3768s_bound() {
     // before the crash.
     let bound = rfc::master_down_interval_v2(150, 1);
     assert!(took <= bound + SIM_STEP, "took {took:?}, bound {bound:?}");
-    assert!(took + SECOND >= bound, "took {took:?}: sooner than {bound:?}");
+    assert!(
+        took + SECOND >= bound,
+        "took {took:?}: sooner than {bound:?}"
+    );
 }
 
 #[test]

@@ -9,12 +9,12 @@ use std::time::Instant;
 use tracing::{info, warn};
 
 use super::advert::AdvertTemplate;
-use super::versions::MixedVersions;
 use super::health::Assessment;
 use super::heartbeat::HeartbeatLink;
 use super::hooks::{Gate, HookQueue, TransitionArgs};
 use super::receive::SocketKey;
 use super::reconcile::Reconcile;
+use super::versions::MixedVersions;
 use super::{AddressJob, AddressTarget, Effect, InstanceId, Out};
 use crate::config::{self, VirtualIp};
 use crate::vrrp::{
@@ -388,7 +388,9 @@ impl InstanceCore {
                 // for both MUST send both).
                 let count = self.config.unicast_peers.len().max(1);
                 let versions = self.advert.versions();
-                for (index, &version) in (0..count).flat_map(|i| versions.iter().map(move |v| (i, v))) {
+                for (index, &version) in
+                    (0..count).flat_map(|i| versions.iter().map(move |v| (i, v)))
+                {
                     let destination = self
                         .config
                         .unicast_peers

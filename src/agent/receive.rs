@@ -15,8 +15,8 @@ use super::lan_log::{LanLog, Notice};
 use super::Agent;
 use crate::vrrp::Event;
 
-use crate::vrrp::{AdvertInfo, HeartbeatInfo};
 use super::versions::Admission;
+use crate::vrrp::{AdvertInfo, HeartbeatInfo};
 use crate::wire::vrrp::{Advertisement, Packet, Version};
 use crate::wire::ParseError;
 

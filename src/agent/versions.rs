@@ -127,7 +127,10 @@ mod tests {
             assert_eq!(got, Err(DropReason::VersionMismatch));
         }
         assert_eq!(DropReason::VersionMismatch.as_str(), "version_mismatch");
-        for (spoken, version) in [(VrrpVersion::V3, Version::V3), (VrrpVersion::V2, Version::V2)] {
+        for (spoken, version) in [
+            (VrrpVersion::V3, Version::V3),
+            (VrrpVersion::V2, Version::V2),
+        ] {
             let got = mixed.admit(spoken, version, &info, now);
             assert_eq!(got, Ok(Admission::Process));
         }
@@ -164,7 +167,10 @@ mod tests {
         );
         // The twin that follows the next (missing) VRRPv3 advert is still shadowed…
         let next = start + interval;
-        assert_eq!(mixed.admit(both, Version::V2, &info, next), Ok(Admission::Twin));
+        assert_eq!(
+            mixed.admit(both, Version::V2, &info, next),
+            Ok(Admission::Twin)
+        );
         // …but two intervals on, well before Master_Down_Interval (3 intervals
         // and the skew, RFC 9568 §6.1), the VRRPv2 advert counts again.
         let later = start + interval * 2;

@@ -153,7 +153,10 @@ fn a_both_backup_reacts_once_to_each_pair_and_still_hears_a_vrrpv2_only_master()
     }
     let status = agent.status(t0);
     assert_eq!(state(&agent, "web"), State::Backup);
-    assert_eq!(status.instances[0].counters.adverts_received, 3, "one per pair");
+    assert_eq!(
+        status.instances[0].counters.adverts_received, 3,
+        "one per pair"
+    );
     assert_eq!(dropped(&agent, t0, "version_mismatch"), 0);
     // The Master stops speaking VRRPv3 (keepalived, say): after the shadow of
     // its last VRRPv3 advert passes, its VRRPv2 adverts keep us Backup.

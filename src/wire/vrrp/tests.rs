@@ -229,17 +229,37 @@ fn converts_between_versions() {
     let v2 = v3.with_version(Version::V2).unwrap();
     assert_eq!(v2.version(), Version::V2);
     assert_eq!(
-        (v2.vrid(), v2.priority(), v2.max_adver_interval(), v2.addresses()),
-        (v3.vrid(), v3.priority(), v3.max_adver_interval(), v3.addresses())
+        (
+            v2.vrid(),
+            v2.priority(),
+            v2.max_adver_interval(),
+            v2.addresses()
+        ),
+        (
+            v3.vrid(),
+            v3.priority(),
+            v3.max_adver_interval(),
+            v3.addresses()
+        )
     );
     assert_eq!(v2.with_version(Version::V3).unwrap(), v3);
     let fast = Advertisement::new(1, 100, Duration::from_millis(500), v3.addresses().clone());
     assert_eq!(
         fast.unwrap().with_version(Version::V2),
-        Err(BuildError::IntervalNotWholeSeconds(Duration::from_millis(500)))
+        Err(BuildError::IntervalNotWholeSeconds(Duration::from_millis(
+            500
+        )))
     );
-    let v6 = Advertisement::new(1, 100, Duration::from_secs(1), v6_advert().addresses().clone());
-    assert_eq!(v6.unwrap().with_version(Version::V2), Err(BuildError::V2Ipv6));
+    let v6 = Advertisement::new(
+        1,
+        100,
+        Duration::from_secs(1),
+        v6_advert().addresses().clone(),
+    );
+    assert_eq!(
+        v6.unwrap().with_version(Version::V2),
+        Err(BuildError::V2Ipv6)
+    );
 }
 
 #[test]

@@ -19,8 +19,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use super::{
-    Addresses, Advertisement, BuildError, ChecksumForm, EmitError, Packet, ParseError,
-    HEADER_LEN, IPV4_ADDR_LEN, TYPE_ADVERTISEMENT, VERSION_2,
+    Addresses, Advertisement, BuildError, ChecksumForm, EmitError, Packet, ParseError, HEADER_LEN,
+    IPV4_ADDR_LEN, TYPE_ADVERTISEMENT, VERSION_2,
 };
 
 /// Authentication Type 0, "No Authentication" (RFC 3768 §5.3.6): the only
