@@ -185,3 +185,6 @@ pub(super) fn emit(
 pub(super) fn buffer_len(count: usize) -> usize {
     HEADER_LEN + count * IPV4_ADDR_LEN + AUTH_DATA_LEN
 }
+
+#[cfg(test)]
+mod tests;
