@@ -81,6 +81,16 @@ fn counter(world: &World, id: usize, reason: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// The versions of the adverts host `id` sent from `since` on, in order.
+fn versions_sent(world: &World, id: usize, since: Duration) -> Vec<u8> {
+    world
+        .adverts
+        .iter()
+        .filter(|a| a.host == id && a.at >= since)
+        .map(|a| a.version)
+        .collect()
+}
+
 fn adverts_received(world: &World, id: usize) -> u64 {
     world.status(id).expect("running").instances[0]
         .counters
@@ -106,8 +116,14 @@ fn a_both_master_holds_a_vrrpv2_and_a_vrrpv3_backup() {
 #[test]
 fn a_vrrpv2_backup_replaces_a_crashed_both_master_within_rfc_3768s_bound() {
     let mut world = world(&[("both", 200), ("2", 150)]);
+    // The VRRPv2 Backup hears the VRRPv2 copy of each advert and drops the
+    // VRRPv3 one.
+    assert!(counter(&world, 1, "version_mismatch") >= 2);
     world.crash(0);
+    let crashed = world.now();
     let took = until_held(&mut world, &[1], SECOND * 5);
+    let sent = versions_sent(&world, 1, crashed);
+    assert!(!sent.is_empty() && sent.iter().all(|&v| v == 2), "{sent:?}");
     // RFC 3768 §6.1, counted from the last advert, at most one interval
     // before the crash.
     let bound = rfc::master_down_interval_v2(150, 1);
@@ -123,12 +139,21 @@ fn a_both_backup_replaces_a_crashed_vrrpv2_master_and_a_both_pair_counts_each_pa
     // keepalived A (VRRPv2) is Master, twinstar B in `both` mode its Backup:
     // step 1 of the rolling migration.
     let mut world = world(&[("2", 150), ("both", 100)]);
+    let since = world.now();
     held_throughout(&mut world, &[0], SECOND * 5);
+    let sent = versions_sent(&world, 0, since);
+    assert!(sent.len() >= 4 && sent.iter().all(|&v| v == 2), "{sent:?}");
     assert_eq!(counter(&world, 1, "version_mismatch"), 0);
     world.crash(0);
+    let crashed = world.now();
     let took = until_held(&mut world, &[1], SECOND * 5);
     let bound = rfc::master_down_interval_v2(100, 1);
     assert!(took <= bound + SIM_STEP, "took {took:?}, bound {bound:?}");
+    // The new Master sends each advert as VRRPv3, then VRRPv2.
+    world.run_for(SECOND * 3);
+    let sent = versions_sent(&world, 1, crashed);
+    assert!(sent.len() >= 6, "{sent:?}");
+    assert!(sent.chunks(2).all(|pair| pair == [3, 2]), "{sent:?}");
 
     // Both hosts in `both` mode: the Backup reacts once per VRRPv3/VRRPv2 pair.
     let mut world = world_of_two_both();
