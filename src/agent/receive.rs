@@ -222,6 +222,9 @@ impl Agent {
             }
         };
         self.log_interval_mismatch(now, index, accepted.info);
+        if link.is_none() && accepted.version == Version::V3 {
+            self.log_v3_only(now, index, accepted.info.source);
+        }
         let event = match link {
             None => Event::AdvertReceived(accepted.info),
             Some(link) => {
@@ -271,6 +274,28 @@ impl Agent {
                 "advert interval {:?} differs from ours, {:?} ({held} more since the last line)",
                 advert.interval,
                 config.advert_interval
+            );
+        }
+    }
+}
+
+impl Agent {
+    /// Logs, once a minute per source, a router that a `both` instance hears
+    /// in VRRPv3 only (RFC 9568 §8.4.2 "MAY report"): the VRRPv2 routers of
+    /// the segment cannot hear it, so it was moved to `version: 3` before
+    /// the migration was done.
+    fn log_v3_only(&mut self, now: Instant, index: usize, source: IpAddr) {
+        let instance = &self.instances[index];
+        if !instance.versions.sends_v3_only(source, now) {
+            return;
+        }
+        if let Some(held) = self.lan_log.allow(now, source, Notice::V3Only) {
+            warn!(
+                instance = %instance.config.name,
+                %source,
+                "this router sends VRRPv3 without VRRPv2 copies: VRRPv2 routers on the \
+                 segment cannot hear it; keep it at `version: both` until none is left \
+                 ({held} more since the last line)"
             );
         }
     }

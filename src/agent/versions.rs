@@ -41,6 +41,10 @@ struct V3Sighting {
     source: IpAddr,
     at: Instant,
     interval: Duration,
+    /// When this sender's run of VRRPv3 adverts began.
+    since: Instant,
+    /// When its last VRRPv2 twin came, if one did in this run.
+    last_v2: Option<Instant>,
 }
 
 impl V3Sighting {
@@ -89,11 +93,30 @@ impl MixedVersions {
                 source: advert.source,
                 at: now,
                 interval: advert.interval,
+                since: now,
+                last_v2: None,
             }),
-            (Version::V2, Some(_)) => return Ok(Admission::Twin),
+            (Version::V2, Some(sighting)) => {
+                sighting.last_v2 = Some(now);
+                return Ok(Admission::Twin);
+            }
             (Version::V2, None) => {}
         }
         Ok(Admission::Process)
+    }
+
+    /// Whether `source` has sent VRRPv3 for three of its intervals without
+    /// a VRRPv2 twin: RFC 9568 §8.4.2 lets a `both` router report such a
+    /// Master, since the VRRPv2 routers of the segment cannot hear it (a
+    /// configuration left at `version: 3` too early in a migration).
+    pub fn sends_v3_only(&self, source: IpAddr, now: Instant) -> bool {
+        self.v3_heard.iter().any(|s| {
+            let window = s.interval * 3;
+            s.source == source
+                && now.saturating_duration_since(s.since) >= window
+                && s.last_v2
+                    .is_none_or(|at| now.saturating_duration_since(at) > window)
+        })
     }
 }
 
@@ -152,6 +175,31 @@ mod tests {
         // Another router's VRRPv2 adverts are its own, not a twin.
         let other = mixed.admit(both, Version::V2, &advert(OTHER, interval), start);
         assert_eq!(other, Ok(Admission::Process));
+    }
+
+    #[test]
+    fn a_router_sending_vrrpv3_without_twins_is_reported_after_three_intervals() {
+        let start = Instant::now();
+        let interval = Duration::from_secs(1);
+        let both = VrrpVersion::Both;
+        let info = advert(MASTER, interval);
+        let mut twins = MixedVersions::default();
+        let mut alone = MixedVersions::default();
+        for round in 0..6 {
+            let now = start + interval * round;
+            for mixed in [&mut twins, &mut alone] {
+                mixed.admit(both, Version::V3, &info, now).unwrap();
+            }
+            twins.admit(both, Version::V2, &info, now).unwrap();
+            assert!(!twins.sends_v3_only(MASTER, now), "round {round}");
+            // Not before three intervals of VRRPv3 alone.
+            assert_eq!(
+                alone.sends_v3_only(MASTER, now),
+                round >= 3,
+                "round {round}"
+            );
+        }
+        assert!(!alone.sends_v3_only(OTHER, start + interval * 5));
     }
 
     #[test]
