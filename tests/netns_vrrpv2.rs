@@ -1,6 +1,8 @@
 //! twinstar `version: 2` beside keepalived running its default configuration
 //! (no `vrrp_version` line, so VRRPv2; `advert_int 1`; no authentication), in
-//! both roles, with failover both ways when the Master is SIGKILLed. Bounds:
+//! both roles, with failover both ways when the Master is SIGKILLed, and a
+//! keepalived that still has an `authentication` block dropped under its own
+//! counter. Bounds:
 //! RFC 3768 §6.1's Master_Down_Interval, worked out in `support::rfc`, plus
 //! the lab's stated [`MARGIN`].
 
@@ -163,4 +165,35 @@ fn default_keepalived_backs_up_twinstar_v2_and_takes_over_when_it_is_killed() {
     eprintln!(
         "keepalived took over from twinstar v2 after {took:?} (Master_Down_Interval {mdi:?})"
     );
+}
+
+#[test]
+fn keepalived_with_an_authentication_block_is_dropped_as_v2_authentication() {
+    let test = "keepalived_with_an_authentication_block_is_dropped_as_v2_authentication";
+    if !runnable(test) {
+        return;
+    }
+    let lab = lab("v2au", 2);
+    // RFC 3768 §5.3.6.1 removed the simple password that keepalived still
+    // sends with `auth_type PASS`; the README says to delete the block.
+    let config = keepalived::default_config(VRID, 150, "MASTER", &format!("{VIP}/24")).replace(
+        "    virtual_ipaddress",
+        "    authentication {\n        auth_type PASS\n        auth_pass secret\n    }\n    \
+         virtual_ipaddress",
+    );
+    let theirs =
+        Keepalived::start(&lab.hosts[0].ns, &dir("v2auka", 0), &config).expect("start keepalived");
+    assert!(
+        wait_until(SETTLE, || lab.hosts[0].has_address(VIP).unwrap_or(false)),
+        "keepalived never took the VIP:\n{}",
+        theirs.log()
+    );
+    let ours = twinstar_v2(&lab, "v2au", 1, 100);
+    let counted = wait_until(SETTLE, || {
+        ours.status()
+            .is_some_and(|s| s.dropped("eth0", "v2_authentication") >= 2)
+    });
+    let status = ours.status().expect("status");
+    assert!(counted, "{status:?}");
+    assert_eq!(status.counter("web", "adverts_received"), 0, "{status:?}");
 }
