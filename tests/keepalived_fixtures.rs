@@ -157,12 +157,40 @@ fn keepalived_ipv4_advert_in_rfc9568_form_is_also_accepted() {
 }
 
 #[test]
-fn keepalived_vrrpv2_advert_is_dropped_as_version_2() {
+fn keepalived_default_vrrpv2_advert_round_trips() {
+    // keepalived's default configuration: VRRPv2, no `authentication` block,
+    // so Auth Type 0 and eight zero bytes of authentication data.
+    check(
+        "keepalived_vrrpv2.bin",
+        53,
+        120,
+        Duration::from_secs(1),
+        &["192.0.2.53"],
+        ChecksumForm::MessageOnly,
+    );
     let cap = load("keepalived_vrrpv2.bin");
     let packet = VrrpPacket::new_checked(&cap.vrrp[..]).unwrap();
     assert_eq!(packet.version(), 2);
-    assert_eq!(packet.vrid(), 53);
-    let err = Advertisement::parse(&packet, cap.src, cap.dst).unwrap_err();
-    assert_eq!(err, ParseError::Version2);
-    assert_eq!(err.reason(), "vrrpv2");
+    assert_eq!(packet.auth_type(), wire::vrrp::AUTH_TYPE_NONE);
+    assert_eq!(packet.auth_data(), &[0u8; wire::vrrp::AUTH_DATA_LEN][..]);
+    let (advert, _) = Advertisement::parse(&packet, cap.src, cap.dst).unwrap();
+    assert_eq!(advert.version(), wire::vrrp::Version::V2);
+}
+
+#[test]
+fn keepalived_vrrpv2_with_a_password_is_dropped_by_its_own_reason() {
+    // What keepalived sends with `authentication { auth_type PASS }`: type 1
+    // and the password in the authentication data (RFC 3768 §5.3.6.1 removed it).
+    let cap = load("keepalived_vrrpv2.bin");
+    let mut bytes = cap.vrrp.clone();
+    bytes[4] = 1;
+    let auth_start = bytes.len() - wire::vrrp::AUTH_DATA_LEN;
+    bytes[auth_start..].copy_from_slice(b"secret\0\0");
+    VrrpPacket::new_unchecked(&mut bytes[..])
+        .fill_checksum(cap.src, cap.dst, ChecksumForm::MessageOnly)
+        .unwrap();
+    let err =
+        Advertisement::parse(&VrrpPacket::new_unchecked(&bytes[..]), cap.src, cap.dst).unwrap_err();
+    assert_eq!(err, ParseError::V2Authentication(1));
+    assert_eq!(err.reason(), "v2_authentication");
 }

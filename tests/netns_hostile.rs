@@ -1,6 +1,7 @@
 //! Hostile packets from a third host on the segment: adverts with a routed TTL
-//! or a bad checksum, truncated and garbage messages and VRRPv2 adverts must
-//! be dropped and counted without disturbing the election.
+//! or a bad checksum, truncated and garbage messages and VRRPv2 adverts (to
+//! VRRPv3 instances) must be dropped and counted without disturbing the
+//! election.
 
 mod support;
 
@@ -47,19 +48,27 @@ fn hostile_packets(attacker: Ipv4Addr) -> Vec<(&'static str, u32, Vec<u8>)> {
             seed as u8
         })
         .collect();
-    let v2 = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/keepalived_vrrpv2.bin"
-    ))
+    // A VRRPv2 advert (keepalived's default protocol) that would win the
+    // election if a VRRPv3 instance heard it.
+    let vrrpv2 = Advertisement::new_v2(
+        51,
+        254,
+        Duration::from_secs(1),
+        Addresses::V4(vec![VIP.parse().unwrap()]),
+    )
+    .unwrap()
+    .to_bytes(
+        IpAddr::V4(attacker),
+        IpAddr::V4(VRRP_GROUP),
+        ChecksumForm::MessageOnly,
+    )
     .unwrap();
-    let header_len = usize::from(v2[0] & 0x0f) * 4;
-    let vrrpv2 = v2[header_len..].to_vec();
     vec![
         ("ttl_64", 64, advert),
         ("bad_checksum", 255, bad_checksum),
         ("truncated", 255, truncated),
         ("garbage", 255, garbage),
-        ("vrrpv2", 255, vrrpv2),
+        ("version_mismatch", 255, vrrpv2),
     ]
 }
 
@@ -167,7 +176,7 @@ fn hostile_packets_are_dropped_and_counted() {
         "bad_checksum",
         "truncated",
         "bad_version",
-        "vrrpv2",
+        "version_mismatch",
     ];
     for (name, agent) in [("h1", &master), ("h2", &backup)] {
         let counts = || {

@@ -1,12 +1,15 @@
-//! Feeds arbitrary bytes to the VRRP advertisement parser with IP addresses
-//! taken from the input. Parsing must never panic, and whatever parses must
-//! emit and parse back to the same advertisement and checksum form.
+//! Feeds arbitrary bytes to the VRRP advertisement parser (VRRPv3 and VRRPv2)
+//! with IP addresses taken from the input. Parsing must never panic, and
+//! whatever parses must emit and parse back to the same advertisement and
+//! checksum form, and convert to the other version when that version can
+//! carry it.
 
 #![no_main]
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use libfuzzer_sys::fuzz_target;
+use twinstar::wire::vrrp::Version;
 use twinstar::wire::{split_ipv4, Advertisement, VrrpPacket};
 
 /// Splits `n` bytes off the front of `data`, zero-padded when short.
@@ -45,6 +48,9 @@ fuzz_target!(|input: &[u8]| {
         packet.version(),
         packet.max_adver_int(),
         packet.address_bytes(),
+        packet.auth_type(),
+        packet.adver_int_v2(),
+        packet.auth_data(),
     );
     let Ok((advert, form)) = Advertisement::parse(&packet, src, dst) else {
         return;
@@ -53,8 +59,27 @@ fuzz_target!(|input: &[u8]| {
         .to_bytes(src, dst, form)
         .expect("a parsed advertisement always emits for its own addresses");
     assert_eq!(bytes.len(), advert.buffer_len());
-    if packet.reserved() == 0 {
+    // Bits the receiver ignores (VRRPv3's reserved bits, VRRPv2's type-0
+    // authentication data) are sent as zero, so only inputs with them zero
+    // re-encode exactly.
+    let ignored_bits_zero = match advert.version() {
+        Version::V3 => packet.reserved() == 0,
+        Version::V2 => packet.auth_data().iter().all(|&b| b == 0),
+    };
+    if ignored_bits_zero {
         assert_eq!(bytes, data, "re-encoding must reproduce the input");
+    }
+    let other = match advert.version() {
+        Version::V3 => Version::V2,
+        Version::V2 => Version::V3,
+    };
+    if let Ok(converted) = advert.with_version(other) {
+        let bytes = converted
+            .to_bytes(src, dst, form)
+            .expect("a converted advertisement emits for the same addresses");
+        let (back, _) = Advertisement::parse(&VrrpPacket::new_unchecked(&bytes[..]), src, dst)
+            .expect("a converted advertisement parses");
+        assert_eq!(back, converted);
     }
     let again = Advertisement::parse(&VrrpPacket::new_unchecked(&bytes[..]), src, dst)
         .expect("emitted advertisement parses");

@@ -1,27 +1,29 @@
 //! The adverts of one instance: its VIPs in configured order, the checksum
-//! form it was configured with, and the last message built, which most
-//! adverts repeat byte for byte.
+//! form and the VRRP versions it was configured with, and the last message
+//! built, which most adverts repeat byte for byte.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{self, Ipv4Checksum};
-use crate::wire::vrrp::{Addresses, Advertisement, ChecksumForm};
+use crate::config::{self, Ipv4Checksum, VrrpVersion};
+use crate::wire::vrrp::{Addresses, Advertisement, ChecksumForm, Version};
 
-/// Builds this instance's adverts, keeping the last one per destination:
-/// most adverts repeat it.
+/// Builds this instance's adverts, keeping the last one per destination and
+/// version: most adverts repeat it.
 #[derive(Debug)]
 pub struct AdvertTemplate {
     addresses: Addresses,
     checksum: ChecksumForm,
+    versions: &'static [Version],
     last: Vec<LastAdvert>,
 }
 
-/// The advert last built for one destination.
+/// The advert last built for one destination in one version.
 #[derive(Debug)]
 struct LastAdvert {
     destination: IpAddr,
+    version: Version,
     priority: u8,
     interval: Duration,
     bytes: Arc<[u8]>,
@@ -36,12 +38,23 @@ impl AdvertTemplate {
                 Ipv4Checksum::PseudoHeader => ChecksumForm::PseudoHeader,
                 Ipv4Checksum::Rfc9568 => ChecksumForm::MessageOnly,
             },
+            versions: match config.version {
+                VrrpVersion::V3 => &[Version::V3],
+                VrrpVersion::V2 => &[Version::V2],
+                // VRRPv3 first: a `both` receiver then ignores the VRRPv2 twin.
+                VrrpVersion::Both => &[Version::V3, Version::V2],
+            },
             last: Vec::new(),
         }
     }
 
-    /// The advert with this priority and interval, sent from `source` to
-    /// `destination` (the group, or a unicast peer: the checksum covers both).
+    /// The versions each advert goes out in, in sending order.
+    pub fn versions(&self) -> &'static [Version] {
+        self.versions
+    }
+
+    /// The VRRPv3 advert with this priority and interval, sent from `source`
+    /// to `destination` (the group, or a unicast peer: the checksum covers both).
     pub fn packet(
         &mut self,
         vrid: u8,
@@ -50,20 +63,41 @@ impl AdvertTemplate {
         source: IpAddr,
         destination: IpAddr,
     ) -> Result<Arc<[u8]>, String> {
-        let slot = self.last.iter().position(|l| l.destination == destination);
+        self.packet_in(Version::V3, vrid, priority, interval, source, destination)
+    }
+
+    /// [`packet`](Self::packet) in the given VRRP version.
+    pub fn packet_in(
+        &mut self,
+        version: Version,
+        vrid: u8,
+        priority: u8,
+        interval: Duration,
+        source: IpAddr,
+        destination: IpAddr,
+    ) -> Result<Arc<[u8]>, String> {
+        let slot = self
+            .last
+            .iter()
+            .position(|l| l.destination == destination && l.version == version);
         if let Some(last) = slot.map(|i| &self.last[i]) {
             if last.priority == priority && last.interval == interval {
                 return Ok(last.bytes.clone());
             }
         }
-        let advert = Advertisement::new(vrid, priority, interval, self.addresses.clone())
-            .map_err(|e| e.to_string())?;
+        let addresses = self.addresses.clone();
+        let advert = match version {
+            Version::V3 => Advertisement::new(vrid, priority, interval, addresses),
+            Version::V2 => Advertisement::new_v2(vrid, priority, interval, addresses),
+        }
+        .map_err(|e| e.to_string())?;
         let bytes: Arc<[u8]> = advert
             .to_bytes(source, destination, self.checksum)
             .map_err(|e| e.to_string())?
             .into();
         let last = LastAdvert {
             destination,
+            version,
             priority,
             interval,
             bytes: bytes.clone(),

@@ -15,6 +15,7 @@ use super::hooks::{Gate, HookQueue, TransitionArgs};
 use super::receive::SocketKey;
 use super::reconcile::Reconcile;
 use super::unicast::{advert_source, destinations};
+use super::versions::MixedVersions;
 use super::{AddressJob, AddressTarget, Effect, InstanceId, Out};
 use crate::config::{self, VirtualIp};
 use crate::vrrp::{
@@ -85,6 +86,9 @@ pub struct InstanceCore {
     pub reconcile: Reconcile,
     /// The heartbeat links, in configured order.
     pub heartbeat: Vec<HeartbeatLink>,
+    /// The VRRPv3 adverts heard lately, whose VRRPv2 twins a `both`
+    /// instance ignores (RFC 9568 §8.4.2).
+    pub versions: MixedVersions,
     advert: AdvertTemplate,
     /// Counts the times this instance became Master; a `before_master`
     /// report for an older term is stale.
@@ -143,6 +147,7 @@ impl InstanceCore {
             hooks: HookQueue::new(config.hooks.clone()),
             reconcile: Reconcile::default(),
             heartbeat: HeartbeatLink::all_of(&config),
+            versions: MixedVersions::default(),
             config,
             facts,
             router,
@@ -383,23 +388,30 @@ impl InstanceCore {
         match action {
             Action::SendAdvert { priority, interval } => {
                 let source = self.advert_source();
-                // Unicast peers each get their own copy; otherwise the group does.
+                // Unicast peers each get their own copy; otherwise the group
+                // does. In `both` mode each gets the VRRPv3 advert, then its
+                // VRRPv2 twin (RFC 9568 §8.4.2: an Active Router configured
+                // for both MUST send both).
+                let versions = self.advert.versions();
                 for destination in destinations(&self.config, source) {
-                    match self.advert.packet(
-                        self.config.vrid,
-                        priority,
-                        interval,
-                        source,
-                        destination,
-                    ) {
-                        Ok(packet) => out.push(Effect::SendAdvert {
-                            instance: self.id,
-                            socket: self.facts.socket(),
+                    for &version in versions {
+                        match self.advert.packet_in(
+                            version,
+                            self.config.vrid,
+                            priority,
+                            interval,
                             source,
                             destination,
-                            packet,
-                        }),
-                        Err(e) => self.send_failed(&e),
+                        ) {
+                            Ok(packet) => out.push(Effect::SendAdvert {
+                                instance: self.id,
+                                socket: self.facts.socket(),
+                                source,
+                                destination,
+                                packet,
+                            }),
+                            Err(e) => self.send_failed(&e),
+                        }
                     }
                 }
                 // The same advert on every heartbeat link, from our address there.

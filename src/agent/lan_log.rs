@@ -21,6 +21,8 @@ pub enum Notice {
     UnknownPeer,
     /// An advert whose interval differs from ours.
     IntervalMismatch,
+    /// VRRPv3 adverts without their VRRPv2 twins, heard by a `both` instance.
+    V3Only,
 }
 
 /// When each (source, notice) was last logged and how many lines were held

@@ -30,6 +30,7 @@ mod reconcile;
 mod reload;
 mod status;
 mod unicast;
+mod versions;
 mod vip_links;
 
 use std::collections::{BTreeSet, HashMap};

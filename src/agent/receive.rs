@@ -16,8 +16,9 @@ use super::unicast;
 use super::Agent;
 use crate::vrrp::Event;
 
+use super::versions::Admission;
 use crate::vrrp::{AdvertInfo, HeartbeatInfo};
-use crate::wire::vrrp::{Advertisement, Packet};
+use crate::wire::vrrp::{Advertisement, Packet, Version};
 use crate::wire::ParseError;
 
 /// Identifies a VRRP socket: interface index and address family. Every
@@ -67,6 +68,9 @@ pub enum DropReason {
     /// not in its `peers`: VRRPv3 has no authentication, so this list is what
     /// keeps another host on the segment from taking the virtual IPs.
     UnknownPeer,
+    /// A valid advert of a VRRP version the virtual router does not speak
+    /// (its `version`; heartbeat links speak VRRPv3 only).
+    VersionMismatch,
 }
 
 impl DropReason {
@@ -80,6 +84,7 @@ impl DropReason {
             DropReason::Malformed(e) => e.reason(),
             DropReason::UnknownVrid => "unknown_vrid",
             DropReason::UnknownPeer => "unknown_peer",
+            DropReason::VersionMismatch => "version_mismatch",
         }
     }
 }
@@ -95,6 +100,8 @@ impl fmt::Display for DropReason {
 pub struct Accepted {
     /// The virtual router it is for.
     pub vrid: u8,
+    /// VRRPv3 or VRRPv2: the instance's `version` decides whether it is heard.
+    pub version: Version,
     /// What the state machine needs.
     pub info: AdvertInfo,
 }
@@ -118,6 +125,7 @@ pub fn check(datagram: &Datagram, own_source: IpAddr) -> Result<Accepted, DropRe
         .map_err(DropReason::Malformed)?;
     Ok(Accepted {
         vrid: advert.vrid(),
+        version: advert.version(),
         info: AdvertInfo {
             priority: advert.priority(),
             interval: advert.max_adver_interval(),
@@ -197,10 +205,26 @@ impl Agent {
             // One list for every link of the instance: it names the other
             // routers by each of their addresses.
             admits(instance.config.peers.as_deref(), datagram.source)?;
-            Ok((index, link, accepted))
+            let instance = &mut self.instances[index];
+            let admission = match link {
+                // Heartbeat links are twinstar's own and speak VRRPv3 only.
+                Some(_) if accepted.version != Version::V3 => {
+                    return Err(DropReason::VersionMismatch)
+                }
+                Some(_) => Admission::Process,
+                None => instance.versions.admit(
+                    instance.config.version,
+                    accepted.version,
+                    &accepted.info,
+                    now,
+                )?,
+            };
+            Ok((index, link, accepted, admission))
         });
         let (index, link, accepted) = match found {
-            Ok(found) => found,
+            // The VRRPv2 twin of a VRRPv3 advert the router already had.
+            Ok((.., Admission::Twin)) => return,
+            Ok((index, link, accepted, Admission::Process)) => (index, link, accepted),
             Err(reason) => {
                 // Counting only: the status shows it at the next refresh.
                 self.drops.count(&socket.interface, reason);
@@ -211,6 +235,9 @@ impl Agent {
             }
         };
         self.log_interval_mismatch(now, index, accepted.info);
+        if link.is_none() && accepted.version == Version::V3 {
+            self.log_v3_only(now, index, accepted.info.source);
+        }
         let event = match link {
             None => Event::AdvertReceived(accepted.info),
             Some(link) => {
@@ -260,6 +287,28 @@ impl Agent {
                 "advert interval {:?} differs from ours, {:?} ({held} more since the last line)",
                 advert.interval,
                 config.advert_interval
+            );
+        }
+    }
+}
+
+impl Agent {
+    /// Logs, once a minute per source, a router that a `both` instance hears
+    /// in VRRPv3 only (RFC 9568 §8.4.2 "MAY report"): the VRRPv2 routers of
+    /// the segment cannot hear it, so it was moved to `version: 3` before
+    /// the migration was done.
+    fn log_v3_only(&mut self, now: Instant, index: usize, source: IpAddr) {
+        let instance = &self.instances[index];
+        if !instance.versions.sends_v3_only(source, now) {
+            return;
+        }
+        if let Some(held) = self.lan_log.allow(now, source, Notice::V3Only) {
+            warn!(
+                instance = %instance.config.name,
+                %source,
+                "this router sends VRRPv3 without VRRPv2 copies: VRRPv2 routers on the \
+                 segment cannot hear it; keep it at `version: both` until none is left \
+                 ({held} more since the last line)"
             );
         }
     }

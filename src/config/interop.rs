@@ -47,8 +47,12 @@ impl VrrpVersion {
     }
 }
 
-/// The longest interval VRRPv2 can carry: one octet of seconds (RFC 3768 §5.3.7).
-const V2_MAX_INTERVAL: Duration = Duration::from_secs(255);
+/// The longest whole-second interval a VRRPv2 instance may have. VRRPv2's
+/// octet of seconds (RFC 3768 §5.3.7) would carry 255 s, but the state
+/// machine runs RFC 9568's timers, whose Max Adver Int holds 40.95 s at most
+/// (and `advert_interval` is checked against that first); a `both` instance
+/// also sends the interval in that field.
+const V2_MAX_INTERVAL: Duration = Duration::from_secs(40);
 
 /// Reads `version` for an instance of `family` advertising every `interval`
 /// (when both are known): VRRPv2 is IPv4 only and counts whole seconds.
@@ -101,12 +105,7 @@ pub fn version(
     }
     if let Some(interval) = interval {
         let whole = interval.subsec_nanos() == 0;
-        let max = if version == VrrpVersion::Both {
-            // The VRRPv3 advert of the pair carries the same interval in centiseconds.
-            Duration::from_secs(40)
-        } else {
-            V2_MAX_INTERVAL
-        };
+        let max = V2_MAX_INTERVAL;
         if !whole || interval > max {
             ck.error(
                 node.pos,

@@ -47,6 +47,19 @@ pub fn config(vrid: u8, priority: u8, advert_int: &str, vip: &str) -> String {
     )
 }
 
+/// keepalived's default protocol, as most deployments run it: no
+/// `vrrp_version` line (so VRRPv2, RFC 3768), `advert_int 1`, no
+/// `authentication` block (so Auth Type 0). One instance `VI_1` on eth0 in
+/// `state` (`MASTER` or `BACKUP`), preemption on.
+pub fn default_config(vrid: u8, priority: u8, state: &str, vip: &str) -> String {
+    format!(
+        "global_defs {{\n    router_id twinstar_lab\n}}\n\
+         vrrp_instance VI_1 {{\n    state {state}\n    interface eth0\n    \
+         virtual_router_id {vrid}\n    priority {priority}\n    advert_int 1\n    \
+         virtual_ipaddress {{\n        {vip}\n    }}\n}}\n"
+    )
+}
+
 /// A keepalived process running in a namespace.
 #[derive(Debug)]
 pub struct Keepalived {

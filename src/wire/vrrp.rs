@@ -17,6 +17,12 @@
 //! interval is carried in centiseconds on the wire and as a [`Duration`]
 //! everywhere else.
 //!
+//! VRRPv2 (RFC 3768 §5.1) shares the first four bytes; it carries an
+//! Authentication Type and a whole-second Advertisement Interval where VRRPv3
+//! has Max Adver Int, checksums the message alone, and ends with 8 bytes of
+//! authentication data. [`Version`] says which of the two a message is; the
+//! VRRPv2 fields are in `vrrp/v2.rs`.
+//!
 //! This file holds the wire constants, the errors and the [`Packet`] view; the
 //! owned form is in `vrrp/advertisement.rs` and the tests in `vrrp/tests.rs`.
 
@@ -28,15 +34,41 @@ use thiserror::Error;
 use super::checksum;
 
 mod advertisement;
+mod v2;
 
 pub use advertisement::{Addresses, Advertisement};
+pub use v2::{AUTH_DATA_LEN, AUTH_TYPE_NONE, V2_MAX_ADVER_INTERVAL};
 
 /// IP protocol number of VRRP, for the IPv4 protocol / IPv6 next-header field
 /// and the checksum pseudo-header (RFC 9568 §5.2.4).
 pub const IP_PROTOCOL: u8 = 112;
 
-/// The protocol version this codec speaks (RFC 9568 §5.2.1).
+/// The Version field of a VRRPv3 message (RFC 9568 §5.2.1).
 pub const VERSION: u8 = 3;
+
+/// The Version field of a VRRPv2 message (RFC 3768 §5.3.1).
+pub const VERSION_2: u8 = 2;
+
+/// Which protocol version an advertisement is: VRRPv3 (RFC 9568) or VRRPv2
+/// (RFC 3768), the version keepalived sends unless told otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Version {
+    /// VRRPv3: interval in centiseconds, IPv4 or IPv6.
+    V3,
+    /// VRRPv2: interval in whole seconds, IPv4 only, 8 bytes of
+    /// authentication data after the addresses.
+    V2,
+}
+
+impl Version {
+    /// The value of the Version field.
+    pub fn number(self) -> u8 {
+        match self {
+            Version::V3 => VERSION,
+            Version::V2 => VERSION_2,
+        }
+    }
+}
 
 /// The only message type, ADVERTISEMENT (RFC 9568 §5.2.2).
 pub const TYPE_ADVERTISEMENT: u8 = 1;
@@ -93,12 +125,21 @@ pub enum ParseError {
     /// Shorter than the 8-byte fixed header.
     #[error("message shorter than the {HEADER_LEN}-byte VRRP header")]
     Truncated,
-    /// A VRRPv2 (RFC 3768) advertisement: a known peer speaking the old version.
-    #[error("VRRPv2 advertisement; only version 3 is accepted")]
-    Version2,
     /// A version other than 2 or 3 (RFC 9568 §7.1: MUST be discarded).
-    #[error("VRRP version {0}; only version 3 is accepted")]
+    #[error("VRRP version {0}; only versions 3 and 2 exist")]
     BadVersion(u8),
+    /// A VRRPv2 advert with an Authentication Type other than 0 (none).
+    /// RFC 3768 §5.3.6.1 removed the simple-password type (1) and type 2 was
+    /// removed before it, so only type 0 is accepted; a keepalived peer with an
+    /// `authentication` block must drop it.
+    #[error(
+        "VRRPv2 authentication type {0}; only type 0 (none) is accepted: remove the \
+         `authentication` block from the peer's configuration"
+    )]
+    V2Authentication(u8),
+    /// A VRRPv2 advert over IPv6, which RFC 3768 does not define.
+    #[error("VRRPv2 advertisement over IPv6; VRRPv2 is IPv4 only")]
+    V2OverIpv6,
     /// A type other than ADVERTISEMENT (RFC 9568 §5.2.2).
     #[error("VRRP type {0}; only type 1 (advertisement) exists")]
     BadType(u8),
@@ -132,8 +173,9 @@ impl ParseError {
     pub fn reason(&self) -> &'static str {
         match self {
             ParseError::Truncated => "truncated",
-            ParseError::Version2 => "vrrpv2",
             ParseError::BadVersion(_) => "bad_version",
+            ParseError::V2Authentication(_) => "v2_authentication",
+            ParseError::V2OverIpv6 => "v2_over_ipv6",
             ParseError::BadType(_) => "bad_type",
             ParseError::NoAddresses => "no_addresses",
             ParseError::LengthMismatch { .. } => "length_mismatch",
@@ -163,6 +205,12 @@ pub enum BuildError {
     /// More addresses than the 8-bit count field holds.
     #[error("{0} addresses; an advertisement holds at most 255")]
     TooManyAddresses(usize),
+    /// A VRRPv2 interval that is not 1 to 255 whole seconds (RFC 3768 §5.3.7).
+    #[error("VRRPv2 carries the interval in whole seconds, 1s to 255s; {0:?} is not")]
+    IntervalNotWholeSeconds(Duration),
+    /// VRRPv2 asked for IPv6 addresses (RFC 3768 is IPv4 only).
+    #[error("VRRPv2 is IPv4 only")]
+    V2Ipv6,
 }
 
 /// Why an [`Advertisement`] could not be written out.
@@ -281,7 +329,9 @@ impl<T: AsRef<[u8]>> Packet<T> {
         self.byte(field::MAX_ADVER_INT.start) >> 4
     }
 
-    /// The Max Adver Int field (RFC 9568 §5.2.7), converted from centiseconds.
+    /// The Max Adver Int field of VRRPv3 (RFC 9568 §5.2.7), converted from
+    /// centiseconds; a VRRPv2 message keeps its interval in
+    /// [`Packet::adver_int_v2`] instead.
     pub fn max_adver_int(&self) -> Duration {
         duration_from_centis(self.word(field::MAX_ADVER_INT.start) & MAX_CENTIS)
     }

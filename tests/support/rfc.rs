@@ -61,6 +61,22 @@ pub fn master_down_interval(priority: u8, interval: Duration) -> Duration {
     from_256ths(master_down_interval_256ths(priority, centis(interval)))
 }
 
+/// VRRPv2's Master_Down_Interval, from RFC 3768 §6.1, for an Advertisement
+/// Interval of `adver_int_secs` whole seconds:
+///
+/// > Skew_Time: Time to skew Master_Down_Interval in seconds. Calculated as:
+/// > ( (256 - Priority) / 256 )
+/// >
+/// > Master_Down_Interval: Time interval for Backup to declare Master down
+/// > (seconds). Calculated as: (3 * Advertisement_Interval) + Skew_time
+///
+/// Unlike VRRPv3's, the skew does not scale with the interval; at 1 s both
+/// give the same value. Exact: 1/256 s is 3,906,250 ns.
+pub fn master_down_interval_v2(priority: u8, adver_int_secs: u64) -> Duration {
+    let skew = Duration::from_nanos((256 - u64::from(priority)) * 1_000_000_000 / 256);
+    Duration::from_secs(3 * adver_int_secs) + skew
+}
+
 /// Reference values worked out by hand from the formulas above:
 /// (priority, Master_Adver_Interval in cs, Skew_Time, Master_Down_Interval).
 pub const REFERENCE: &[(u8, u64, Duration, Duration)] = &[

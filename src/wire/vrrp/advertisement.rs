@@ -6,8 +6,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use super::{
-    centis_from_duration, duration_from_centis, field, BuildError, ChecksumForm, EmitError, Packet,
-    ParseError, HEADER_LEN, IPV4_ADDR_LEN, IPV6_ADDR_LEN, MAX_CENTIS, TYPE_ADVERTISEMENT, VERSION,
+    centis_from_duration, duration_from_centis, field, v2, BuildError, ChecksumForm, EmitError,
+    Packet, ParseError, Version, HEADER_LEN, IPV4_ADDR_LEN, IPV6_ADDR_LEN, MAX_CENTIS,
+    TYPE_ADVERTISEMENT, VERSION, VERSION_2,
 };
 
 /// The virtual addresses of one advertisement: all of one family, because the
@@ -59,13 +60,14 @@ impl Addresses {
     }
 }
 
-/// An owned VRRPv3 advertisement (RFC 9568 §5.1).
+/// An owned advertisement: VRRPv3 (RFC 9568 §5.1) or VRRPv2 (RFC 3768 §5.1).
 ///
 /// Its fields are private so that every value is one the wire can carry: built
-/// through [`Advertisement::new`] or [`Advertisement::parse`], it always emits
-/// and parses back to itself.
+/// through [`Advertisement::new`], [`Advertisement::new_v2`] or
+/// [`Advertisement::parse`], it always emits and parses back to itself.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Advertisement {
+    version: Version,
     vrid: u8,
     priority: u8,
     max_adver_int_centis: u16,
@@ -89,11 +91,54 @@ impl Advertisement {
             _ => {}
         }
         Ok(Advertisement {
+            version: Version::V3,
             vrid,
             priority,
             max_adver_int_centis,
             addresses,
         })
+    }
+
+    /// Builds a VRRPv2 advertisement (RFC 3768): IPv4 addresses only, and an
+    /// interval of 1 to 255 whole seconds, which is all its one-octet field
+    /// carries.
+    pub fn new_v2(
+        vrid: u8,
+        priority: u8,
+        adver_interval: Duration,
+        addresses: Addresses,
+    ) -> Result<Advertisement, BuildError> {
+        let seconds = v2::seconds_from_duration(adver_interval)?;
+        if addresses.is_ipv6() {
+            return Err(BuildError::V2Ipv6);
+        }
+        match addresses.len() {
+            0 => return Err(BuildError::NoAddresses),
+            n if n > usize::from(u8::MAX) => return Err(BuildError::TooManyAddresses(n)),
+            _ => {}
+        }
+        Ok(Advertisement {
+            version: Version::V2,
+            vrid,
+            priority,
+            max_adver_int_centis: u16::from(seconds) * 100,
+            addresses,
+        })
+    }
+
+    /// The same advertisement in the other `version`, as a router speaking
+    /// both sends it (RFC 9568 §8.4); fails when VRRPv2 cannot carry it.
+    pub fn with_version(&self, version: Version) -> Result<Advertisement, BuildError> {
+        let (vrid, priority, interval) = (self.vrid, self.priority, self.max_adver_interval());
+        match version {
+            Version::V3 => Advertisement::new(vrid, priority, interval, self.addresses.clone()),
+            Version::V2 => Advertisement::new_v2(vrid, priority, interval, self.addresses.clone()),
+        }
+    }
+
+    /// Which protocol version this advertisement is.
+    pub fn version(&self) -> Version {
+        self.version
     }
 
     /// The virtual router this advertisement speaks for (RFC 9568 §5.2.3).
@@ -107,7 +152,8 @@ impl Advertisement {
     }
 
     /// The sender's advertisement interval, from which a Backup derives its
-    /// Master_Down_Interval (RFC 9568 §6.1).
+    /// Master_Down_Interval (RFC 9568 §6.1; for VRRPv2 the seconds of RFC
+    /// 3768 §5.3.7, translated as RFC 9568 §8.4.2 asks).
     pub fn max_adver_interval(&self) -> Duration {
         duration_from_centis(self.max_adver_int_centis)
     }
@@ -121,7 +167,9 @@ impl Advertisement {
     /// IP header's addresses), reporting which checksum form it carried.
     ///
     /// The checks follow RFC 9568 §7.1 in order: length, version, type,
-    /// address count, interval, checksum. Reserved bits are ignored.
+    /// address count, interval, checksum. Reserved bits are ignored. A
+    /// VRRPv2 message is checked as RFC 3768 §7.1 says (see `v2.rs`); its
+    /// checksum form is always [`ChecksumForm::MessageOnly`].
     pub fn parse<T: AsRef<[u8]>>(
         packet: &Packet<T>,
         src: IpAddr,
@@ -135,7 +183,7 @@ impl Advertisement {
         packet.check_len()?;
         match packet.version() {
             VERSION => {}
-            2 => return Err(ParseError::Version2),
+            VERSION_2 => return v2::parse(packet, src, dst),
             other => return Err(ParseError::BadVersion(other)),
         }
         if packet.msg_type() != TYPE_ADVERTISEMENT {
@@ -177,6 +225,7 @@ impl Advertisement {
             )
         };
         let advert = Advertisement {
+            version: Version::V3,
             vrid: packet.vrid(),
             priority: packet.priority(),
             max_adver_int_centis,
@@ -187,14 +236,18 @@ impl Advertisement {
 
     /// Number of bytes [`Advertisement::emit`] writes.
     pub fn buffer_len(&self) -> usize {
-        HEADER_LEN + self.addresses.wire_len()
+        match self.version {
+            Version::V3 => HEADER_LEN + self.addresses.wire_len(),
+            Version::V2 => v2::buffer_len(self.addresses.len()),
+        }
     }
 
     /// Writes the message into the start of `buf` with its checksum for
     /// `src` → `dst` in the given form, and returns the bytes written.
     ///
-    /// `form` matters for IPv4 only; IPv6 always uses the pseudo-header. Use
-    /// [`ChecksumForm::PseudoHeader`] to be understood by keepalived and FRR.
+    /// `form` matters for VRRPv3 over IPv4 only; IPv6 always uses the
+    /// pseudo-header and VRRPv2 never does. Use [`ChecksumForm::PseudoHeader`]
+    /// to be understood by keepalived and FRR.
     pub fn emit(
         &self,
         buf: &mut [u8],
@@ -212,6 +265,10 @@ impl Advertisement {
         let buf = buf
             .get_mut(..needed)
             .ok_or(EmitError::BufferTooSmall { needed, got })?;
+        if self.version == Version::V2 {
+            v2::emit(self, buf, src, dst)?;
+            return Ok(needed);
+        }
         let mut packet = Packet::new_unchecked(buf);
         packet.set_version(VERSION);
         packet.set_msg_type(TYPE_ADVERTISEMENT);

@@ -31,13 +31,6 @@ static V6: [u8; 24] = [
     0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x50,
 ];
 
-// keepalived 2.2.7 VRRPv2 (RFC 3768): VRID 53, priority 120, 1 s,
-// 192.0.2.53, no authentication (8 zero bytes of auth data).
-static V2: [u8; 20] = [
-    0x21, 0x35, 0x78, 0x01, 0x00, 0x01, 0xa4, 0x92, 0xc0, 0x00, 0x02, 0x35, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00,
-];
-
 fn v4_advert() -> Advertisement {
     Advertisement::new(
         51,
@@ -195,11 +188,6 @@ fn rejects_truncated() {
 }
 
 #[test]
-fn recognises_vrrpv2() {
-    assert_eq!(parse_v4(&V2), Err(ParseError::Version2));
-}
-
-#[test]
 fn rejects_other_versions_and_types() {
     let mut bytes = V4_PSEUDO;
     bytes[0] = 0x41;
@@ -275,7 +263,8 @@ fn rejects_mixed_families() {
 fn reasons_are_distinct_labels() {
     let errors = [
         ParseError::Truncated,
-        ParseError::Version2,
+        ParseError::V2Authentication(1),
+        ParseError::V2OverIpv6,
         ParseError::BadVersion(4),
         ParseError::BadType(2),
         ParseError::NoAddresses,
@@ -286,8 +275,8 @@ fn reasons_are_distinct_labels() {
     ];
     let mut reasons: Vec<_> = errors.iter().map(ParseError::reason).collect();
     assert_eq!(reasons[0], "truncated");
-    assert_eq!(reasons[1], "vrrpv2");
-    assert_eq!(reasons[7], "bad_checksum");
+    assert_eq!(reasons[1], "v2_authentication");
+    assert_eq!(reasons[8], "bad_checksum");
     reasons.sort_unstable();
     reasons.dedup();
     assert_eq!(reasons.len(), errors.len());
@@ -510,7 +499,8 @@ proptest! {
         let mut packet = Packet::new_unchecked(&mut bytes[..]);
         packet.fill_checksum(src, dst, ChecksumForm::PseudoHeader).unwrap();
         match Advertisement::parse(&packet, src, dst) {
-            Ok(_) | Err(ParseError::Version2) | Err(ParseError::BadVersion(_))
+            Ok(_) | Err(ParseError::BadVersion(_)) | Err(ParseError::V2OverIpv6)
+            | Err(ParseError::V2Authentication(_))
             | Err(ParseError::BadType(_)) | Err(ParseError::NoAddresses)
             | Err(ParseError::LengthMismatch { .. }) | Err(ParseError::ZeroInterval) => {}
             Err(other) => prop_assert!(false, "unexpected {:?}", other),

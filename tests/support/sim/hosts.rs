@@ -98,6 +98,8 @@ pub struct AdvertSeen {
     pub priority: u8,
     /// The group, or a unicast peer.
     pub destination: IpAddr,
+    /// Its VRRP version: 3, or 2 from an instance with `version: 2` or `both`.
+    pub version: u8,
 }
 
 /// One hook the agent started (or skipped), in the order it did.
@@ -1125,14 +1127,16 @@ impl World {
         packet: &[u8],
     ) {
         self.adverts_sent += 1;
-        // RFC 9568 §5.1: the VRID is the second byte, the priority the third.
-        if let [_, vrid, priority, ..] = *packet {
+        // RFC 9568 §5.1 (and RFC 3768 §5.1): the version is the high nibble
+        // of the first byte, the VRID the second byte, the priority the third.
+        if let [version_type, vrid, priority, ..] = *packet {
             self.adverts.push(AdvertSeen {
                 at: self.now,
                 host: from,
                 vrid,
                 priority,
                 destination,
+                version: version_type >> 4,
             });
         }
         if socket.ifindex == HEARTBEAT_IFINDEX {
