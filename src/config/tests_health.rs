@@ -381,7 +381,9 @@ fn commands_and_timing_are_checked() {
 
 #[test]
 fn a_timeout_longer_than_the_interval_is_accepted_as_keepalived_accepts_it() {
-    let text = checks("  - name: slow\n    script: /usr/local/bin/check_db\n    interval: 2s\n    timeout: 10s\n");
+    let text = checks(
+        "  - name: slow\n    script: /usr/local/bin/check_db\n    interval: 2s\n    timeout: 10s\n",
+    );
     let config = parse_str(&text, "config.yaml").unwrap();
     assert_eq!(
         config.checks,
