@@ -91,6 +91,12 @@ pub fn read(path: &Path) -> Result<(Vec<Statement>, Vec<Finding>), ReadError> {
     Ok((build(lines)?, findings))
 }
 
+/// Builds the statements of `text` as if read from `file`, without following
+/// includes (they stay statements): for callers that hold the text already.
+pub fn from_text(text: &str, file: &Path) -> Result<Vec<Statement>, ReadError> {
+    build(lex(text, &Arc::new(file.to_owned()))?)
+}
+
 /// The include keywords of keepalived.conf(5); the variants differ only in
 /// which failures keepalived reports.
 const INCLUDES: &[&str] = &[

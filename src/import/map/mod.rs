@@ -8,6 +8,8 @@
 
 mod hooks;
 mod instance;
+#[cfg(test)]
+mod tests;
 mod track;
 mod values;
 mod vip;
@@ -104,6 +106,9 @@ pub fn map(statements: &[Statement], findings: &mut Vec<Finding>) -> Output {
         }
     }
     out.checks = declared.into_checks();
+    // Reported by file and line, however the passes found them.
+    findings
+        .sort_by(|a, b| (a.at.file.as_path(), a.at.line).cmp(&(b.at.file.as_path(), b.at.line)));
     out
 }
 
