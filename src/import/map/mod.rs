@@ -80,7 +80,7 @@ pub fn map(statements: &[Statement], findings: &mut Vec<Finding>) -> Output {
         }
     }
     out.sync_groups
-        .sort_by(|a, b| a.from.line.cmp(&b.from.line));
+        .sort_by_key(|g| (g.from.file.to_path_buf(), g.from.line));
     for s in statements {
         let known = matches!(
             s.keyword.as_str(),

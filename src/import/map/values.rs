@@ -6,7 +6,7 @@ use std::time::Duration;
 /// keepalived's `<TIMER>`: seconds, fractions allowed (`2`, `0.5`).
 pub fn seconds(text: &str) -> Option<Duration> {
     let value: f64 = text.parse().ok()?;
-    if !value.is_finite() || value < 0.0 || value > 1e9 {
+    if !value.is_finite() || !(0.0..=1e9).contains(&value) {
         return None;
     }
     // Microseconds are keepalived's resolution.
