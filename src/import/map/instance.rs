@@ -116,7 +116,7 @@ pub fn instance(
                 Some(d) => advert = Some((d, item)),
                 None => bad(findings, "a number of seconds"),
             },
-            "nopreempt" => out.preempt = Some(false),
+            "nopreempt" | "no_preempt" => out.preempt = Some(false),
             "preempt" => {}
             "preempt_delay" => match arg.and_then(seconds) {
                 Some(d) if d <= Duration::from_secs(3600) => out.preempt_delay = Some(round_to(d, Duration::from_millis(1))),
@@ -180,7 +180,11 @@ pub fn instance(
             _ => match declared.track(item, findings) {
                 Some(items) => out.track.extend(items),
                 None => {
-                    let why = NO_EQUIVALENT.iter().find(|(k, _)| *k == key).map_or("no twinstar equivalent", |(_, why)| why);
+                    let why = if key.starts_with(['@', '$', '~']) {
+                        "conditional configuration and parameters are not read; line left out"
+                    } else {
+                        NO_EQUIVALENT.iter().find(|(k, _)| *k == key).map_or("no twinstar equivalent", |(_, why)| why)
+                    };
                     findings.push(Finding::unmapped(&item.at, key, why));
                 }
             },
@@ -354,11 +358,18 @@ pub fn garp_setting(garp: &mut GarpOut, item: &Statement, findings: &mut Vec<Fin
     match (key, secs, count) {
         ("garp_master_delay", Some(d), _) if d.is_zero() => {}
         ("garp_master_delay", ..) => findings.push(Finding::unmapped(&item.at, &item.keyword, "twinstar sends one burst of announcements on becoming Master, not a second one after a delay; use `garp.refresh` for periodic ones")),
-        ("garp_master_repeat", _, Some(n)) => garp.count = Some(n.clamp(1, 100)),
-        ("garp_master_refresh", Some(d), _) => garp.refresh = Some(if d.is_zero() { d } else { round_to(d, Duration::from_secs(1)).clamp(Duration::from_secs(1), Duration::from_secs(3600)) }),
+        ("garp_master_repeat", _, Some(n)) => garp.count = Some(within(n, 1, 100, item, findings)),
+        ("garp_master_refresh", Some(d), _) if d.is_zero() => garp.refresh = Some(d),
+        ("garp_master_refresh", Some(d), _) => {
+            let secs = u32::try_from(d.as_secs()).unwrap_or(u32::MAX);
+            garp.refresh = Some(Duration::from_secs(within(secs, 1, 3600, item, findings).into()));
+        }
         ("garp_master_refresh_repeat", _, Some(1)) => {}
         ("garp_master_refresh_repeat", ..) => findings.push(Finding::unmapped(&item.at, &item.keyword, "twinstar sends one announcement per address per refresh")),
-        ("garp_interval" | "gna_interval", Some(d), _) => garp.interval = Some(round_to(d, Duration::from_millis(1)).min(Duration::from_secs(10))),
+        ("garp_interval" | "gna_interval", Some(d), _) => {
+            let millis = u32::try_from(round_to(d, Duration::from_millis(1)).as_millis()).unwrap_or(u32::MAX);
+            garp.interval = Some(Duration::from_millis(within(millis, 0, 10_000, item, findings).into()));
+        }
         _ => findings.push(Finding::unmapped(&item.at, &item.keyword, format!("`{value}` is not a valid value; left out"))),
     }
 }
@@ -381,6 +392,19 @@ pub fn set_hook(
     } else {
         hooks.push((key, command));
     }
+}
+
+/// `value` brought into twinstar's range `lo..=hi`, reporting a change.
+fn within(value: u32, lo: u32, hi: u32, item: &Statement, findings: &mut Vec<Finding>) -> u32 {
+    let kept = value.clamp(lo, hi);
+    if kept != value {
+        findings.push(Finding::unmapped(
+            &item.at,
+            &item.keyword,
+            format!("{value} is outside twinstar's range {lo}..={hi}; {kept} is used"),
+        ));
+    }
+    kept
 }
 
 /// The instance's own settings over the global ones.

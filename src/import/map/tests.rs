@@ -164,3 +164,41 @@ fn unknown_and_unsupported_constructs_are_reported_with_their_line() {
         ]
     );
 }
+
+#[test]
+fn conditional_lines_are_reported_not_applied() {
+    let text = PAIR.replace("  priority 150\n", "  priority 150\n  @lb02 priority 100\n");
+    let (out, findings) = mapped(&text);
+    assert_eq!(out.instances[0].priority, Some(150));
+    assert_eq!(
+        unmapped(&findings),
+        ["k.conf:6: @lb02: conditional configuration and parameters are not read; line left out"]
+    );
+}
+
+#[test]
+fn values_outside_twinstar_ranges_are_brought_in_and_reported() {
+    let text = format!(
+        "track_file big {{\n file /run/weight\n weight 1000\n}}\n{}",
+        PAIR.replace(
+            "  nopreempt\n",
+            "  garp_master_repeat 0\n  track_file {\n    big\n  }\n"
+        )
+    );
+    let (out, findings) = mapped(&text);
+    assert_eq!(out.instances[0].garp.count, Some(1));
+    assert_eq!(
+        out.instances[0].track,
+        [TrackOut::Check {
+            name: "big".into(),
+            weight: 254
+        }]
+    );
+    assert_eq!(
+        unmapped(&findings),
+        [
+            "k.conf:11: garp_master_repeat: 0 is outside twinstar's range 1..=100; 1 is used",
+            "k.conf:13: track_file: weight 1000 of `big` is outside -254..=254; 254 is used",
+        ]
+    );
+}

@@ -249,9 +249,21 @@ impl Declared {
             match self.objects.get_mut(&(kind, name.to_owned())) {
                 Some(tracked) => {
                     tracked.used = true;
+                    let weight = weight.unwrap_or(tracked.weight);
+                    // twinstar's weights are -254..=254; a track_file's may be larger in keepalived.
+                    let kept = weight.clamp(-254, 254);
+                    if kept != weight {
+                        findings.push(Finding::unmapped(
+                            &item.at,
+                            &s.keyword,
+                            format!(
+                                "weight {weight} of `{name}` is outside -254..=254; {kept} is used"
+                            ),
+                        ));
+                    }
                     items.push(TrackOut::Check {
                         name: tracked.check.name.clone(),
-                        weight: weight.unwrap_or(tracked.weight),
+                        weight: kept,
                     });
                 }
                 None => findings.push(Finding::unmapped(
