@@ -240,7 +240,11 @@ mod tests {
 
     #[test]
     fn blocks_nest_and_keep_their_lines() {
-        let t = tree("vrrp_instance VI_1 {\n  state MASTER\n  virtual_ipaddress {\n    192.0.2.10/24 dev eth0\n  }\n}\n").unwrap();
+        let t = tree(
+            "vrrp_instance VI_1 {\n  state MASTER\n  virtual_ipaddress {\n    \
+            192.0.2.10/24 dev eth0\n  }\n}\n",
+        )
+        .unwrap();
         assert_eq!(t.len(), 1);
         assert_eq!(t[0].keyword, "vrrp_instance");
         assert_eq!(t[0].arg_texts(), ["VI_1"]);

@@ -116,6 +116,26 @@ pub fn check_user(
     }
 }
 
+/// Sets a hook; keepalived keeps the last of a repeated notify keyword, and so
+/// does the import.
+pub fn set_hook(
+    hooks: &mut Vec<(&'static str, CommandOut)>,
+    (key, command): (&'static str, CommandOut),
+    item: &Statement,
+    findings: &mut Vec<Finding>,
+) {
+    if let Some(slot) = hooks.iter_mut().find(|(k, _)| *k == key) {
+        findings.push(Finding::note(
+            &item.at,
+            &item.keyword,
+            "given twice; the last one is kept, as keepalived does",
+        ));
+        slot.1 = command;
+    } else {
+        hooks.push((key, command));
+    }
+}
+
 /// `text` single-quoted for /bin/sh.
 fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "'\\''"))

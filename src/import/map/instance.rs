@@ -6,10 +6,11 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use super::super::out::{CommandOut, GarpOut, InstanceOut, TrackOut, VipOut};
+use super::super::out::{GarpOut, InstanceOut, TrackOut, VipOut};
 use super::super::report::Finding;
 use super::super::tree::Statement;
-use super::hooks::{hook, hook_key, Owner};
+use super::garp::{garp_setting, merge_garp};
+use super::hooks::{hook, hook_key, set_hook, Owner};
 use super::track::Declared;
 use super::values::{round_to, seconds, twinstar_name};
 use super::vip::vips;
@@ -31,12 +32,30 @@ pub struct Globals {
 
 /// Keywords with no twinstar equivalent, and why.
 const NO_EQUIVALENT: &[(&str, &str)] = &[
-    ("authentication", "twinstar sends no authentication (RFC 9568 removed it); remove it from the keepalived pair first, or keepalived drops twinstar's adverts"),
-    ("garp_lower_prio_delay", "twinstar sends no announcements on hearing a lower priority"),
-    ("garp_lower_prio_repeat", "twinstar sends no announcements on hearing a lower priority"),
+    (
+        "authentication",
+        "twinstar sends no authentication (RFC 9568 removed it); remove \
+        it from the keepalived pair first, or keepalived drops \
+        twinstar's adverts",
+    ),
+    (
+        "garp_lower_prio_delay",
+        "twinstar sends no announcements on hearing a lower priority",
+    ),
+    (
+        "garp_lower_prio_repeat",
+        "twinstar sends no announcements on hearing a lower priority",
+    ),
     ("smtp_alert", "twinstar sends no mail; use a hook"),
-    ("vmac_xmit_base", "twinstar sends adverts from the virtual MAC's interface"),
-    ("dont_track_primary", "twinstar always puts an instance in Fault when its interface goes down"),
+    (
+        "vmac_xmit_base",
+        "twinstar sends adverts from the virtual MAC's interface",
+    ),
+    (
+        "dont_track_primary",
+        "twinstar always puts an instance in Fault when its interface \
+        goes down",
+    ),
     ("virtual_routes", "twinstar adds no routes; use hooks"),
     ("virtual_rules", "twinstar adds no rules; use hooks"),
     ("track_bfd", "twinstar has no BFD"),
@@ -102,12 +121,20 @@ pub fn instance(
             ))
         };
         match key {
-            "state" => findings.push(Finding::note(&item.at, key, "keepalived's initial state only; twinstar starts as Backup and elects by priority, as keepalived does from the first advert, so the same host ends up Master")),
+            "state" => findings.push(Finding::note(
+                &item.at,
+                key,
+                "keepalived's initial state only; twinstar starts as Backup and \
+                elects by priority, as keepalived does from the first advert, so \
+                the same host ends up Master",
+            )),
             "interface" => out.interface = interface.clone(),
-            "virtual_router_id" => match arg.and_then(|v| v.parse::<u8>().ok()).filter(|v| *v > 0) {
-                Some(vrid) => out.vrid = vrid,
-                None => bad(findings, "a VRID in 1..=255"),
-            },
+            "virtual_router_id" => {
+                match arg.and_then(|v| v.parse::<u8>().ok()).filter(|v| *v > 0) {
+                    Some(vrid) => out.vrid = vrid,
+                    None => bad(findings, "a VRID in 1..=255"),
+                }
+            }
             "priority" => match arg.and_then(|v| v.parse::<u8>().ok()).filter(|v| *v > 0) {
                 Some(p) => out.priority = Some(p),
                 None => bad(findings, "a priority in 1..=255"),
@@ -119,15 +146,26 @@ pub fn instance(
             "nopreempt" | "no_preempt" => out.preempt = Some(false),
             "preempt" => {}
             "preempt_delay" => match arg.and_then(seconds) {
-                Some(d) if d <= Duration::from_secs(3600) => out.preempt_delay = Some(round_to(d, Duration::from_millis(1))),
+                Some(d) if d <= Duration::from_secs(3600) => {
+                    out.preempt_delay = Some(round_to(d, Duration::from_millis(1)))
+                }
                 _ => bad(findings, "a delay in 0..=3600 seconds"),
             },
             "virtual_ipaddress" | "virtual_ipaddress_excluded" => {
                 if key == "virtual_ipaddress_excluded" && !item.children().is_empty() {
-                    findings.push(Finding::note(&item.at, key, "twinstar advertises these addresses too (it has no excluded addresses); keepalived peers only log the difference"));
+                    findings.push(Finding::note(
+                        &item.at,
+                        key,
+                        "twinstar advertises these addresses too (it has no excluded \
+                        addresses); keepalived peers only log the difference",
+                    ));
                 }
                 for line in item.children() {
-                    vip_lines.extend(vips(line, &interface, findings).into_iter().map(|v| (v, line)));
+                    vip_lines.extend(
+                        vips(line, &interface, findings)
+                            .into_iter()
+                            .map(|v| (v, line)),
+                    );
                 }
             }
             "unicast_src_ip" => match arg.and_then(|a| a.parse::<IpAddr>().ok()) {
@@ -142,10 +180,21 @@ pub fn instance(
                 for peer in item.children() {
                     match peer.keyword.parse::<IpAddr>() {
                         Ok(ip) => out.unicast_peers.push(ip),
-                        Err(_) => findings.push(Finding::unmapped(&peer.at, key, format!("`{}` is not an IP address; left out", peer.keyword))),
+                        Err(_) => findings.push(Finding::unmapped(
+                            &peer.at,
+                            key,
+                            format!("`{}` is not an IP address; left out", peer.keyword),
+                        )),
                     }
                     if !peer.args.is_empty() {
-                        findings.push(Finding::unmapped(&peer.at, key, format!("`{}`: twinstar accepts a unicast peer's adverts with any TTL", peer.arg_texts().join(" "))));
+                        findings.push(Finding::unmapped(
+                            &peer.at,
+                            key,
+                            format!(
+                                "`{}`: twinstar accepts a unicast peer's adverts with any TTL",
+                                peer.arg_texts().join(" ")
+                            ),
+                        ));
                     }
                 }
             }
@@ -154,7 +203,12 @@ pub fn instance(
                 [name] => out.vmac = Some((*name).to_owned()),
                 [name, ..] => {
                     out.vmac = Some((*name).to_owned());
-                    findings.push(Finding::unmapped(&item.at, key, "twinstar uses the RFC's virtual MAC 00-00-5E-00-01-{VRID}; the MAC given is ignored"));
+                    findings.push(Finding::unmapped(
+                        &item.at,
+                        key,
+                        "twinstar uses the RFC's virtual MAC 00-00-5E-00-01-{VRID}; the \
+                        MAC given is ignored",
+                    ));
                 }
             },
             "native_ipv6" => v6 = true,
@@ -165,9 +219,11 @@ pub fn instance(
             },
             "accept" => out.accept = Some(true),
             "no_accept" => out.accept = Some(false),
-            "garp_master_delay" | "garp_master_repeat" | "garp_master_refresh" | "garp_master_refresh_repeat" | "garp_interval" => {
-                garp_setting(&mut garp, item, findings)
-            }
+            "garp_master_delay"
+            | "garp_master_repeat"
+            | "garp_master_refresh"
+            | "garp_master_refresh_repeat"
+            | "garp_interval" => garp_setting(&mut garp, item, findings),
             "gna_interval" => match arg.and_then(seconds) {
                 Some(d) => gna_interval = Some(d),
                 None => bad(findings, "a number of seconds"),
@@ -183,7 +239,10 @@ pub fn instance(
                     let why = if key.starts_with(['@', '$', '~']) {
                         "conditional configuration and parameters are not read; line left out"
                     } else {
-                        NO_EQUIVALENT.iter().find(|(k, _)| *k == key).map_or("no twinstar equivalent", |(_, why)| why)
+                        NO_EQUIVALENT
+                            .iter()
+                            .find(|(k, _)| *k == key)
+                            .map_or("no twinstar equivalent", |(_, why)| why)
                     };
                     findings.push(Finding::unmapped(&item.at, key, why));
                 }
@@ -290,13 +349,26 @@ fn sibling(
             .take(32 - suffix.len())
             .collect::<String>()
     ));
-    findings.push(Finding::note(&s.at, &s.keyword, format!(
-        "holds addresses of both families; twinstar runs one instance per family, so the {} ones are in instance `{name}` (same VRID, advertised too), joined to `{}` in a sync group",
-        if v6 { "IPv6" } else { "IPv4" },
-        first.name
-    )));
+    findings.push(Finding::note(
+        &s.at,
+        &s.keyword,
+        format!(
+            "holds addresses of both families; twinstar runs one instance per \
+            family, so the {} ones are in instance `{name}` (same VRID, \
+            advertised too), joined to `{}` in a sync group",
+            if v6 { "IPv6" } else { "IPv4" },
+            first.name
+        ),
+    ));
     if !first.unicast_peers.is_empty() {
-        findings.push(Finding::unmapped(&s.at, "unicast_peer", format!("instance `{name}` advertises by multicast: keepalived's peers are of the other family")));
+        findings.push(Finding::unmapped(
+            &s.at,
+            "unicast_peer",
+            format!(
+                "instance `{name}` advertises by multicast: keepalived's peers \
+            are of the other family"
+            ),
+        ));
     }
     InstanceOut {
         what: format!(
@@ -347,73 +419,6 @@ fn advert_interval(
         ));
     }
     rounded
-}
-
-/// Applies one `garp_*` setting to `garp`.
-pub fn garp_setting(garp: &mut GarpOut, item: &Statement, findings: &mut Vec<Finding>) {
-    let key = item.keyword.trim_start_matches("vrrp_");
-    let value = item.first_arg().unwrap_or_default();
-    let secs = seconds(value);
-    let count = value.parse::<u32>().ok();
-    match (key, secs, count) {
-        ("garp_master_delay", Some(d), _) if d.is_zero() => {}
-        ("garp_master_delay", ..) => findings.push(Finding::unmapped(&item.at, &item.keyword, "twinstar sends one burst of announcements on becoming Master, not a second one after a delay; use `garp.refresh` for periodic ones")),
-        ("garp_master_repeat", _, Some(n)) => garp.count = Some(within(n, 1, 100, item, findings)),
-        ("garp_master_refresh", Some(d), _) if d.is_zero() => garp.refresh = Some(d),
-        ("garp_master_refresh", Some(d), _) => {
-            let secs = u32::try_from(d.as_secs()).unwrap_or(u32::MAX);
-            garp.refresh = Some(Duration::from_secs(within(secs, 1, 3600, item, findings).into()));
-        }
-        ("garp_master_refresh_repeat", _, Some(1)) => {}
-        ("garp_master_refresh_repeat", ..) => findings.push(Finding::unmapped(&item.at, &item.keyword, "twinstar sends one announcement per address per refresh")),
-        ("garp_interval" | "gna_interval", Some(d), _) => {
-            let millis = u32::try_from(round_to(d, Duration::from_millis(1)).as_millis()).unwrap_or(u32::MAX);
-            garp.interval = Some(Duration::from_millis(within(millis, 0, 10_000, item, findings).into()));
-        }
-        _ => findings.push(Finding::unmapped(&item.at, &item.keyword, format!("`{value}` is not a valid value; left out"))),
-    }
-}
-
-/// Sets a hook; keepalived keeps the last of a repeated notify keyword, and so
-/// does the import.
-pub fn set_hook(
-    hooks: &mut Vec<(&'static str, CommandOut)>,
-    (key, command): (&'static str, CommandOut),
-    item: &Statement,
-    findings: &mut Vec<Finding>,
-) {
-    if let Some(slot) = hooks.iter_mut().find(|(k, _)| *k == key) {
-        findings.push(Finding::note(
-            &item.at,
-            &item.keyword,
-            "given twice; the last one is kept, as keepalived does",
-        ));
-        slot.1 = command;
-    } else {
-        hooks.push((key, command));
-    }
-}
-
-/// `value` brought into twinstar's range `lo..=hi`, reporting a change.
-fn within(value: u32, lo: u32, hi: u32, item: &Statement, findings: &mut Vec<Finding>) -> u32 {
-    let kept = value.clamp(lo, hi);
-    if kept != value {
-        findings.push(Finding::unmapped(
-            &item.at,
-            &item.keyword,
-            format!("{value} is outside twinstar's range {lo}..={hi}; {kept} is used"),
-        ));
-    }
-    kept
-}
-
-/// The instance's own settings over the global ones.
-fn merge_garp(own: &GarpOut, global: &GarpOut) -> GarpOut {
-    GarpOut {
-        count: own.count.or(global.count),
-        interval: own.interval.or(global.interval),
-        refresh: own.refresh.or(global.refresh),
-    }
 }
 
 /// twinstar tracks an object once per instance: a repeated interface keeps

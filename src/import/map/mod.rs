@@ -6,6 +6,7 @@
 //! (which refer to tracked objects), then the sync groups (which refer to
 //! instances, possibly split in two by address family).
 
+mod garp;
 mod hooks;
 mod instance;
 #[cfg(test)]
@@ -19,8 +20,9 @@ use std::collections::HashMap;
 use super::out::{GroupOut, Output};
 use super::report::Finding;
 use super::tree::Statement;
+use garp::garp_setting;
 use hooks::{hook, hook_key, Owner};
-use instance::{garp_setting, Globals};
+use instance::Globals;
 use track::Declared;
 use values::twinstar_name;
 
@@ -144,7 +146,12 @@ fn global_defs(statements: &[Statement], out: &mut Output, findings: &mut Vec<Fi
             "script_user" => {
                 user = arg.map(str::to_owned);
                 if item.args.len() > 1 {
-                    findings.push(Finding::unmapped(&item.at, key, "twinstar runs scripts with the user's own groups; the group given is ignored"));
+                    findings.push(Finding::unmapped(
+                        &item.at,
+                        key,
+                        "twinstar runs scripts with the user's own groups; the group \
+                        given is ignored",
+                    ));
                 }
             }
             "enable_script_security" => security = Some(item),
@@ -155,7 +162,12 @@ fn global_defs(statements: &[Statement], out: &mut Output, findings: &mut Vec<Fi
             },
             "vrrp_strict" => {
                 globals.strict = true;
-                findings.push(Finding::note(&item.at, key, "instances get `accept: false` (no_accept); twinstar's other strict checks are always on"));
+                findings.push(Finding::note(
+                    &item.at,
+                    key,
+                    "instances get `accept: false` (no_accept); twinstar's other \
+                    strict checks are always on",
+                ));
             }
             "vrrp_garp_master_delay"
             | "vrrp_garp_master_repeat"
@@ -176,7 +188,9 @@ fn global_defs(statements: &[Statement], out: &mut Output, findings: &mut Vec<Fi
         Some(user) => (user, "from script_user".to_owned()),
         None => (
             "root".to_owned(),
-            "keepalived runs scripts as root when no script_user is set (and no keepalived_script user exists); a dedicated user is safer".to_owned(),
+            "keepalived runs scripts as root when no script_user is set (and \
+                no keepalived_script user exists); a dedicated user is safer"
+                .to_owned(),
         ),
     };
     if user == "root" {
@@ -184,7 +198,12 @@ fn global_defs(statements: &[Statement], out: &mut Output, findings: &mut Vec<Fi
             .map(|s| s.at.clone())
             .or_else(|| statements.first().map(|s| s.at.clone()));
         if let Some(at) = at {
-            findings.push(Finding::note(&at, "script_user", "scripts run as root: twinstar refuses a root script that another user can modify, as keepalived does with enable_script_security"));
+            findings.push(Finding::note(
+                &at,
+                "script_user",
+                "scripts run as root: twinstar refuses a root script that another \
+                user can modify, as keepalived does with enable_script_security",
+            ));
         }
     }
     globals.script_user = user.clone();
@@ -225,7 +244,7 @@ fn sync_group(
             }
         } else if hook_key(key).is_some() {
             if let Some(h) = hook(item, Owner::Group, &globals.script_user, findings) {
-                instance::set_hook(&mut group.hooks, h, item, findings);
+                hooks::set_hook(&mut group.hooks, h, item, findings);
             }
         } else if let Some(items) = declared.track(item, findings) {
             tracks.extend(items);
