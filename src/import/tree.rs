@@ -180,11 +180,8 @@ fn build(lines: Vec<Line>) -> Result<Vec<Statement>, ReadError> {
                 block: None,
             };
             let mut opens = false;
-            while let Some(next) = words.peek() {
-                if next.is_close() {
-                    break;
-                }
-                let next = words.next().unwrap_or_else(|| unreachable!("peeked"));
+            // The words up to a `}` (left for the outer loop) or a `{`.
+            while let Some(next) = words.next_if(|w| !w.is_close()) {
                 if next.is_open() {
                     opens = true;
                     break;
@@ -198,10 +195,11 @@ fn build(lines: Vec<Line>) -> Result<Vec<Statement>, ReadError> {
             }
         }
     }
+    // Only the file level may be left: anything above it is a block never closed.
     match stack.pop() {
-        Some((None, statements)) if stack.is_empty() => Ok(statements),
         Some((Some(open), _)) => Err(ReadError::Unclosed(open.at)),
-        _ => unreachable!("the file level is always at the bottom"),
+        Some((None, statements)) => Ok(statements),
+        None => Ok(Vec::new()),
     }
 }
 
