@@ -13,7 +13,7 @@ use super::garp::{garp_setting, merge_garp};
 use super::hooks::{hook, hook_key, set_hook, Owner};
 use super::track::Declared;
 use super::values::{round_to, seconds, twinstar_name};
-use super::vip::vips;
+use super::vip::vip;
 
 /// What `global_defs` sets for every instance.
 #[derive(Debug, Default)]
@@ -107,7 +107,7 @@ pub fn instance(
         .and_then(Statement::first_arg)
         .unwrap_or_default()
         .to_owned();
-    let mut vip_lines = Vec::new();
+    let mut vips: Vec<VipOut> = Vec::new();
     let (mut version, mut advert, mut v6) = (None, None, false);
     let (mut garp, mut gna_interval, mut mcast_source) = (GarpOut::default(), None, None);
     for item in s.children() {
@@ -161,11 +161,7 @@ pub fn instance(
                     ));
                 }
                 for line in item.children() {
-                    vip_lines.extend(
-                        vips(line, &interface, findings)
-                            .into_iter()
-                            .map(|v| (v, line)),
-                    );
+                    vips.extend(vip(line, &interface, findings));
                 }
             }
             "unicast_src_ip" => match arg.and_then(|a| a.parse::<IpAddr>().ok()) {
@@ -249,7 +245,7 @@ pub fn instance(
             },
         }
     }
-    if out.interface.is_empty() || out.vrid == 0 || vip_lines.is_empty() {
+    if out.interface.is_empty() || out.vrid == 0 || vips.is_empty() {
         findings.push(Finding::unmapped(
             &s.at,
             &s.keyword,
@@ -258,12 +254,10 @@ pub fn instance(
         return Vec::new();
     }
     if !v6 {
-        v6 = vip_lines.first().is_some_and(|(v, _)| v.address.is_ipv6());
+        v6 = vips.first().is_some_and(|v| v.address.is_ipv6());
     }
-    let (own, other): (Vec<VipOut>, Vec<VipOut>) = vip_lines
-        .into_iter()
-        .map(|(v, _)| v)
-        .partition(|v| v.address.is_ipv6() == v6);
+    let (own, other): (Vec<VipOut>, Vec<VipOut>) =
+        vips.into_iter().partition(|v| v.address.is_ipv6() == v6);
     out.virtual_ips = own;
     let unicast = !out.unicast_peers.is_empty();
     out.unicast_peers.retain(|p| {

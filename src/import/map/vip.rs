@@ -1,8 +1,9 @@
 //! One line of keepalived's `virtual_ipaddress` block:
-//! `ADDRESS[/LEN] [dev IF] [brd ADDR] [label L] [scope S] [flags...]`, with
-//! `A.B.C.D-E` standing for a range of IPv4 addresses.
+//! `ADDRESS[/LEN] [dev IF] [brd ADDR] [label L] [scope S] [flags...]`.
+//! (keepalived's `A.B.C.D-E` ranges belong to `virtual_server_group`; in
+//! `virtual_ipaddress` keepalived skips them as invalid, and so does the import.)
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 use super::super::out::VipOut;
 use super::super::report::Finding;
@@ -26,20 +27,20 @@ const VALUED: &[(&str, &str)] = &[
     ("track_group", "no twinstar equivalent"),
 ];
 
-/// The virtual IPs of one block line; `instance_interface` is where they go
-/// unless the line names another `dev`.
-pub fn vips(
+/// The virtual IP of one block line, if it is one; `instance_interface` is
+/// where it goes unless the line names another `dev`.
+pub fn vip(
     item: &Statement,
     instance_interface: &str,
     findings: &mut Vec<Finding>,
-) -> Vec<VipOut> {
-    let Some(addresses) = addresses(&item.keyword) else {
+) -> Option<VipOut> {
+    let Some((address, prefix)) = address(&item.keyword) else {
         findings.push(Finding::unmapped(
             &item.at,
             &item.keyword,
             "not an address with an optional /LEN; left out",
         ));
-        return Vec::new();
+        return None;
     };
     let mut interface = None;
     let mut args = item.args.iter().map(|w| w.text.as_str());
@@ -76,39 +77,24 @@ pub fn vips(
             },
         }
     }
-    addresses
-        .into_iter()
-        .map(|(address, prefix)| VipOut {
-            address,
-            prefix,
-            interface: interface.clone(),
-        })
-        .collect()
+    Some(VipOut {
+        address,
+        prefix,
+        interface,
+    })
 }
 
-/// The addresses of `text` with their prefix length (keepalived's default:
-/// /32 for IPv4, /128 for IPv6), a range expanded.
-fn addresses(text: &str) -> Option<Vec<(IpAddr, u8)>> {
+/// The address of `text` with its prefix length (keepalived's default: /32
+/// for IPv4, /128 for IPv6).
+fn address(text: &str) -> Option<(IpAddr, u8)> {
     let (address, prefix) = match text.split_once('/') {
         Some((a, p)) => (a, Some(p.parse::<u8>().ok()?)),
         None => (text, None),
     };
-    if let Ok(ip) = address.parse::<IpAddr>() {
-        let max = if ip.is_ipv4() { 32 } else { 128 };
-        let prefix = prefix.unwrap_or(max);
-        return (prefix <= max).then(|| vec![(ip, prefix)]);
-    }
-    // keepalived.conf(5): `192.168.200.1-10` is .1 to .10 inclusive.
-    let (first, last) = address.split_once('-')?;
-    let first: Ipv4Addr = first.parse().ok()?;
-    let last: u8 = last.parse().ok()?;
-    let [a, b, c, start] = first.octets();
-    let prefix = prefix.unwrap_or(32);
-    (start <= last && prefix <= 32).then(|| {
-        (start..=last)
-            .map(|d| (IpAddr::V4(Ipv4Addr::new(a, b, c, d)), prefix))
-            .collect()
-    })
+    let ip = address.parse::<IpAddr>().ok()?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let prefix = prefix.unwrap_or(max);
+    (prefix <= max).then_some((ip, prefix))
 }
 
 #[cfg(test)]
@@ -116,26 +102,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn addresses_default_to_host_prefixes_and_ranges_expand() {
+    fn addresses_default_to_host_prefixes_and_ranges_are_not_addresses() {
         let v4 = |s: &str| IpAddr::V4(s.parse().unwrap());
+        assert_eq!(address("192.0.2.10/24"), Some((v4("192.0.2.10"), 24)));
+        assert_eq!(address("192.0.2.10"), Some((v4("192.0.2.10"), 32)));
         assert_eq!(
-            addresses("192.0.2.10/24"),
-            Some(vec![(v4("192.0.2.10"), 24)])
+            address("2001:db8::10"),
+            Some(("2001:db8::10".parse().unwrap(), 128))
         );
-        assert_eq!(addresses("192.0.2.10"), Some(vec![(v4("192.0.2.10"), 32)]));
-        assert_eq!(
-            addresses("2001:db8::10"),
-            Some(vec![("2001:db8::10".parse().unwrap(), 128)])
-        );
-        assert_eq!(
-            addresses("192.0.2.10-12/24"),
-            Some(vec![
-                (v4("192.0.2.10"), 24),
-                (v4("192.0.2.11"), 24),
-                (v4("192.0.2.12"), 24)
-            ])
-        );
-        assert_eq!(addresses("192.0.2.10/33"), None);
-        assert_eq!(addresses("www"), None);
+        assert_eq!(address("192.0.2.10-12/24"), None);
+        assert_eq!(address("192.0.2.10/33"), None);
+        assert_eq!(address("www"), None);
     }
 }
