@@ -245,6 +245,24 @@ pub fn instance(
             },
         }
     }
+    // keepalived.conf(5): with unicast peers `interface` may be omitted when
+    // the VIPs name theirs; twinstar needs one to advertise on: the first VIP's.
+    if out.interface.is_empty() && !out.unicast_peers.is_empty() {
+        if let Some(dev) = vips.iter().find_map(|v| v.interface.clone()) {
+            findings.push(Finding::note(
+                &s.at,
+                &s.keyword,
+                format!("has no `interface`; adverts go out on `{dev}`, its first VIP's"),
+            ));
+            for vip in vips
+                .iter_mut()
+                .filter(|v| v.interface.as_ref() == Some(&dev))
+            {
+                vip.interface = None;
+            }
+            out.interface = dev;
+        }
+    }
     if out.interface.is_empty() || out.vrid == 0 || vips.is_empty() {
         findings.push(Finding::unmapped(
             &s.at,

@@ -202,3 +202,14 @@ fn values_outside_twinstar_ranges_are_brought_in_and_reported() {
         ]
     );
 }
+
+#[test]
+fn a_unicast_instance_without_interface_advertises_on_its_vips_interface() {
+    let text = "vrrp_instance U {\n virtual_router_id 7\n unicast_peer {\n  192.0.2.2\n }\n virtual_ipaddress {\n  192.0.2.7/24 dev ens4\n  198.51.100.7/24 dev ens5\n }\n}\n";
+    let (out, findings) = mapped(text);
+    let i = &out.instances[0];
+    assert_eq!(i.interface, "ens4");
+    assert_eq!(i.virtual_ips[0].interface, None);
+    assert_eq!(i.virtual_ips[1].interface.as_deref(), Some("ens5"));
+    assert!(unmapped(&findings).is_empty(), "{findings:?}");
+}
