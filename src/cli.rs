@@ -12,6 +12,7 @@ use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use twinstar::config;
 
 mod commands;
+mod import_keepalived;
 
 /// What `--runtime-dir` defaults to, for the agent and the verbs that talk to it.
 const DEFAULT_RUNTIME_DIR: &str = "/run/twinstar";
@@ -153,6 +154,21 @@ pub enum Command {
     /// Exit status: 0 when the demo ran (with --chaos: and nothing was
     /// violated), 1 otherwise.
     Lab(LabArgs),
+    /// Convert a keepalived configuration to twinstar's, reporting what does not carry over.
+    ///
+    /// Reads FILE (keepalived.conf, following its `include`s) and writes the
+    /// equivalent twinstar configuration to --out, or to stdout. Each instance,
+    /// check and sync group is commented with the keepalived line it comes from.
+    /// Every construct that could not be mapped is reported on stderr as
+    /// FILE:LINE: keyword: why, and mapped ones worth knowing about as
+    /// FILE:LINE: keyword: note: ... The result is then validated as `twinstar
+    /// check` would; its errors, if any, are reported too.
+    ///
+    /// Exit status: 0 when everything was mapped and the result is valid, 2 when
+    /// the configuration was written but something was not mapped or it does
+    /// not pass `twinstar check`, 1 when FILE cannot be read or parsed or --out
+    /// cannot be written.
+    ImportKeepalived(ImportKeepalivedArgs),
     /// Write the manual pages, shell completions and configuration reference.
     #[command(hide = true)]
     Generate(GenerateArgs),
@@ -163,6 +179,16 @@ pub struct CheckArgs {
     /// The configuration file to validate.
     #[arg(short, long, value_name = "FILE")]
     pub config: PathBuf,
+}
+/// Arguments of `twinstar import-keepalived`.
+#[derive(Debug, Args)]
+pub struct ImportKeepalivedArgs {
+    /// The keepalived configuration, usually /etc/keepalived/keepalived.conf.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Where to write the twinstar configuration (default: stdout).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 /// Arguments of `twinstar remove-vips`.
 #[derive(Debug, Args)]

@@ -12,12 +12,14 @@
 //!   carries out its effects;
 //! - [`notify`]: the event stream and hook runs;
 //! - [`control`]: the control socket, the typed status document, metrics;
+//! - [`import`]: `twinstar import-keepalived`, keepalived.conf to twinstar YAML;
 //! - [`track`]: health checks (tracked objects) and the scripts behind checks and hooks.
 
 pub mod agent;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod import;
 pub mod lab;
 pub mod notify;
 pub mod platform;

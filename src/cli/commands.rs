@@ -25,6 +25,7 @@ impl Cli {
             Command::Reload(args) => args.run(),
             Command::RemoveVips(args) => args.run(),
             Command::Lab(args) => args.run(),
+            Command::ImportKeepalived(args) => args.run(),
             Command::Generate(args) => args.run(),
         }
     }

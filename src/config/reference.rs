@@ -220,7 +220,7 @@ pub const KEYS: &[KeyDoc] = &[
     k(CHECKS, "checks[].body_contains", "none", "`http` checks only: a non-empty substring the first 64 KiB of the body must hold."),
     k(CHECKS, "checks[].ping", "none", "Kind: an IP address, up when an ICMP or ICMPv6 echo is answered within the timeout."),
     k(CHECKS, "checks[].interval", "1s", "Time between the starts of two runs, 10ms..=1h. Ignored for `interface`."),
-    k(CHECKS, "checks[].timeout", "interval", "A run not finished by then fails, 10ms..=1h, at most `interval` (except for `interface`)."),
+    k(CHECKS, "checks[].timeout", "interval", "A run not finished by then fails, 10ms..=1h. It may exceed `interval` (keepalived configurations often do): runs never overlap, so a run still going when the next is due delays it, and the starts it missed are skipped."),
     k(CHECKS, "checks[].rise", "1", "Consecutive successes before a failing object counts as up again, 1..=1000."),
     k(CHECKS, "checks[].fall", "1", "Consecutive failures before an up object counts as down, 1..=1000."),
     // Hooks.

@@ -372,12 +372,29 @@ fn commands_and_timing_are_checked() {
             "9:21: each item of script must be text; quote the number: \"5\"",
             "11:13: script must be a command: a string run by /bin/sh -c, or a list of the program \
              and its arguments; found a mapping",
-            "15:14: timeout 2s is longer than interval 1s; a run must end before the next starts \
-             (every kind but `interface`), so lower timeout or raise interval",
             "18:14: timeout 5ms is out of range 10ms..=60m",
             "19:11: rise 0 is out of range 1..=1000",
             "20:11: fall 1001 is out of range 1..=1000",
         ]
+    );
+}
+
+#[test]
+fn a_timeout_longer_than_the_interval_is_accepted_as_keepalived_accepts_it() {
+    let text = checks(
+        "  - name: slow\n    script: /usr/local/bin/check_db\n    interval: 2s\n    timeout: 10s\n",
+    );
+    let config = parse_str(&text, "config.yaml").unwrap();
+    assert_eq!(
+        config.checks,
+        [Check {
+            interval: Duration::from_secs(2),
+            timeout: Duration::from_secs(10),
+            ..check(
+                "slow",
+                CheckKind::Script(Command::Shell("/usr/local/bin/check_db".into()))
+            )
+        }]
     );
 }
 

@@ -5,7 +5,6 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-use crate::config::duration;
 use crate::config::model::{defaults, CheckKind, HttpCheck};
 use crate::config::reader::{
     absolute_path, command, concat_keys, duration_in, int_in, interface_value, optional, string,
@@ -107,19 +106,6 @@ pub fn check_body(ck: &mut Checker, map: &MapReader) -> Option<CheckBody> {
     let timeout = optional(map.get("timeout"), Some(None), |n| {
         duration_in(ck, "timeout", n, lo, hi).map(Some)
     });
-    let watched = kinds.len() == 1 && kinds.iter().all(|k| k.text == "interface");
-    if let (Some(i), Some(Some(t)), Some(node)) = (interval, timeout, map.get("timeout")) {
-        if t > i && !watched {
-            let (t, i) = (duration::format(t), duration::format(i));
-            ck.error(
-                node.pos,
-                format!(
-                    "timeout {t} is longer than interval {i}; a run must end before the next \
-                     starts (every kind but `interface`), so lower timeout or raise interval"
-                ),
-            );
-        }
-    }
     let max = defaults::RISE_FALL_MAX.into();
     let rise = optional(map.get("rise"), Some(defaults::RISE_FALL), |n| {
         int_in(ck, "rise", n, 1, max).and_then(|v| u32::try_from(v).ok())
@@ -128,10 +114,11 @@ pub fn check_body(ck: &mut Checker, map: &MapReader) -> Option<CheckBody> {
         int_in(ck, "fall", n, 1, max).and_then(|v| u32::try_from(v).ok())
     });
     let interval = interval?;
+    // A timeout longer than the interval is allowed, as keepalived allows it:
+    // runs never overlap (the monitor starts the next run only after the
+    // previous one ended, skipping the starts it missed), so a slow script
+    // just runs less often than `interval`.
     let timeout = timeout?.unwrap_or(interval);
-    if !watched && timeout > interval {
-        return None;
-    }
     Some(CheckBody {
         kind: kind?,
         interval,
