@@ -10,6 +10,7 @@
 //! agent at [`Agent::poll_timeout`]. Nothing in here opens a socket, reads a
 //! clock or spawns a task, so whole agents run on a simulated LAN in tests.
 
+mod accept_mode;
 mod advert;
 mod checks;
 mod effects;
@@ -37,6 +38,7 @@ use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 
+pub use self::accept_mode::refuses_traffic;
 pub use self::effects::{AddressJob, AddressTarget, Effect, Input, KernelAddress, Out};
 pub use self::handover::{HandoverKind, HandoverOutcome, HandoverRecord, Ticket};
 pub use self::heartbeat::LinkFacts;
@@ -116,6 +118,8 @@ pub struct Agent {
     last_handover: HashMap<String, HandoverRecord>,
     /// The quorum keys of this node's units (see `quorum.rs`).
     quorum: quorum::QuorumBook,
+    /// The VIPs last handed out in [`Effect::AcceptFilter`] (`accept_mode.rs`).
+    accept_filter: BTreeSet<IpAddr>,
 }
 
 impl Agent {
@@ -149,6 +153,7 @@ impl Agent {
             next_ticket: 0,
             last_handover: HashMap::new(),
             quorum: quorum::QuorumBook::default(),
+            accept_filter: BTreeSet::new(),
         }
     }
 
@@ -414,6 +419,7 @@ impl Agent {
             !quiet
         });
         self.retiring_groups.retain(|g| !g.hooks.is_idle());
+        self.settle_accept_filter();
     }
 
     /// Recomputes every instance's health from links, checks, before_master

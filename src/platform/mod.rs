@@ -5,8 +5,10 @@
 //!   after lost notifications;
 //! - [`address_watch`]: the kernel's address notifications, for reconciling VIPs;
 //! - [`multicast`]: rtnetlink notifications that say when some were lost;
-//! - [`announce`]: gratuitous ARP and unsolicited Neighbor Advertisements on AF_PACKET.
+//! - [`announce`]: gratuitous ARP and unsolicited Neighbor Advertisements on AF_PACKET;
+//! - [`accept_filter`]: the nftables table that enforces Accept_Mode False.
 
+pub mod accept_filter;
 pub mod address_watch;
 pub mod announce;
 mod error;
