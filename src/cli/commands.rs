@@ -7,6 +7,7 @@ use twinstar::config::{self, Config};
 use twinstar::control::verbs::{self, Outcome};
 use twinstar::daemon::{self, RunOptions};
 use twinstar::lab;
+use twinstar::platform::accept_filter;
 
 use super::{
     CheckArgs, Cli, Command, GenerateArgs, LabArgs, LogFormat, MaintenanceArgs, ReloadArgs,
@@ -67,6 +68,22 @@ impl RemoveVipsArgs {
             }
         };
         let mut failed = false;
+        // The Accept_Mode table of an agent that is gone refuses traffic to
+        // VIPs it no longer holds; without `nft` there can be none, unless
+        // this configuration needs it.
+        if let Err(e) = runtime.block_on(accept_filter::remove()) {
+            if config
+                .instances
+                .iter()
+                .any(twinstar::agent::refuses_traffic)
+            {
+                failed = true;
+                eprintln!(
+                    "twinstar remove-vips: removing the {} table: {e}",
+                    accept_filter::TABLE
+                );
+            }
+        }
         for line in lines {
             if matches!(line.outcome, daemon::VipRemoval::Failed(_)) {
                 failed = true;
