@@ -17,6 +17,7 @@ const COMMANDS: &[&str] = &[
     "maintenance",
     "reload",
     "remove-vips",
+    "watch",
     "lab",
 ];
 

@@ -11,7 +11,7 @@ use twinstar::platform::accept_filter;
 
 use super::{
     CheckArgs, Cli, Command, GenerateArgs, LabArgs, LogFormat, MaintenanceArgs, ReloadArgs,
-    RemoveVipsArgs, RunArgs, StatusArgs, Switch, SwitchoverArgs,
+    RemoveVipsArgs, RunArgs, StatusArgs, Switch, SwitchoverArgs, WatchArgs,
 };
 
 impl Cli {
@@ -25,6 +25,7 @@ impl Cli {
             Command::Maintenance(args) => args.run(),
             Command::Reload(args) => args.run(),
             Command::RemoveVips(args) => args.run(),
+            Command::Watch(args) => args.run(),
             Command::Lab(args) => args.run(),
             Command::Generate(args) => args.run(),
         }
@@ -96,6 +97,24 @@ impl RemoveVipsArgs {
             ExitCode::FAILURE
         } else {
             ExitCode::SUCCESS
+        }
+    }
+}
+
+impl WatchArgs {
+    /// Watches until interrupted; errors on stderr.
+    pub fn run(&self) -> ExitCode {
+        let options = twinstar::watch::WatchOptions {
+            interface: self.interface.clone(),
+            json: self.json,
+            peers: (!self.peers.is_empty()).then(|| self.peers.iter().copied().collect()),
+        };
+        match twinstar::watch::run(&options) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("twinstar watch: {e}");
+                ExitCode::FAILURE
+            }
         }
     }
 }
