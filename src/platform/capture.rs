@@ -1,18 +1,44 @@
 //! A receive-only AF_PACKET socket for `twinstar watch`: every frame of one
 //! interface (or of all), outgoing ones included, with the interface it was
 //! seen on, so the watcher sees each advert's Ethernet source and TTL as they
-//! were on the wire. Opening it needs CAP_NET_RAW. Nothing is ever sent.
+//! were on the wire; a socket filter keeps other traffic in the kernel.
+//! Opening it needs CAP_NET_RAW. Nothing is ever sent.
 
 use std::io;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use nix::sys::socket::{recvfrom, LinkAddr};
-use socket2::{Domain, Protocol, SockAddr, SockAddrStorage, Socket, Type};
+use socket2::{Domain, Protocol, SockAddr, SockAddrStorage, SockFilter, Socket, Type};
 
 /// ETH_P_ALL in network byte order, as packet(7) wants the protocol.
 fn all_protocols() -> u16 {
     (libc::ETH_P_ALL as u16).to_be()
+}
+
+/// A classic BPF program that lets through only what may be VRRP: IPv4 with
+/// protocol 112, IPv6 with next header 112, and 802.1Q-tagged frames (left to
+/// the decoder), so a busy link costs the watcher no copy of every frame.
+/// Offsets are into the Ethernet frame: EtherType at 12, then the IPv4
+/// protocol at 14 + 9, the IPv6 next header at 14 + 6.
+fn vrrp_only() -> [SockFilter; 10] {
+    const LDH_ABS: u16 = (libc::BPF_LD | libc::BPF_H | libc::BPF_ABS) as u16;
+    const LDB_ABS: u16 = (libc::BPF_LD | libc::BPF_B | libc::BPF_ABS) as u16;
+    const JEQ: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+    const RET: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+    let vrrp = u32::from(crate::wire::vrrp::IP_PROTOCOL);
+    [
+        SockFilter::new(LDH_ABS, 0, 0, 12),
+        SockFilter::new(JEQ, 6, 0, 0x8100), // tagged: accept (8)
+        SockFilter::new(JEQ, 0, 2, 0x0800), // IPv4: 3, else 5
+        SockFilter::new(LDB_ABS, 0, 0, 14 + 9),
+        SockFilter::new(JEQ, 3, 4, vrrp), // accept (8) or reject (9)
+        SockFilter::new(JEQ, 0, 3, 0x86dd), // IPv6: 6, else reject (9)
+        SockFilter::new(LDB_ABS, 0, 0, 14 + 6),
+        SockFilter::new(JEQ, 0, 1, vrrp), // accept (8) or reject (9)
+        SockFilter::new(RET, 0, 0, 0x0004_0000),
+        SockFilter::new(RET, 0, 0, 0),
+    ]
 }
 
 /// The capture socket.
@@ -37,6 +63,7 @@ impl PacketCapture {
     pub fn open(ifindex: Option<u32>, wait: Duration) -> io::Result<Self> {
         let protocol = Protocol::from(i32::from(all_protocols()));
         let socket = Socket::new(Domain::PACKET, Type::RAW.cloexec(), Some(protocol))?;
+        socket.attach_filter(&vrrp_only())?;
         if let Some(ifindex) = ifindex {
             socket.bind(&bind_address(ifindex)?)?;
         }
