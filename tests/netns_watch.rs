@@ -47,8 +47,8 @@ impl Watcher {
         let sink = lines.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let value = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+                // A line that is not JSON is kept as a string, for the test to reject.
+                let value = serde_json::from_str(&line).unwrap_or(Value::String(line));
                 sink.lock().expect("lines").push(value);
             }
         });
@@ -233,4 +233,10 @@ fn watch_shows_keepalived_and_twinstar_routers_and_flags_a_second_master() {
         watcher.dump()
     );
     second.wait_for_state("web", "backup", SETTLE).unwrap();
+    let lines = watcher.lines.lock().expect("lines");
+    let not_objects: Vec<&Value> = lines.iter().filter(|v| !v.is_object()).collect();
+    assert!(
+        not_objects.is_empty(),
+        "lines that are not JSON objects: {not_objects:?}"
+    );
 }

@@ -87,3 +87,27 @@ fn a_backup_refuses_nothing_and_a_master_that_yields_stops_refusing() {
     assert_eq!(state(&agent, "web"), State::Backup);
     assert_eq!(filters(&effects), vec![BTreeSet::new()]);
 }
+
+#[test]
+fn a_reload_that_changes_accept_or_the_vips_of_a_master_changes_the_refused_set() {
+    let t0 = Instant::now();
+    let mut agent = running(&instances(&[instance("web", 1, 150, REFUSE)]), t0);
+    let t1 = past_master_down(t0);
+    run_until(&mut agent, t1);
+    assert_eq!(state(&agent, "web"), State::Master);
+    // accept: true now: nothing refused, the Master keeps its VIPs.
+    agent.configure(t1, setup(&instances(&[instance("web", 1, 150, "")])));
+    assert_eq!(filters(&drain(&mut agent)), vec![BTreeSet::new()]);
+    assert_eq!(state(&agent, "web"), State::Master);
+    // Back to false, with a second VIP.
+    let two = instance("web", 1, 150, REFUSE).replace(
+        "virtual_ips: [192.0.2.51/24]",
+        "virtual_ips: [192.0.2.51/24, 192.0.2.99/24]",
+    );
+    agent.configure(t1, setup(&instances(&[two])));
+    let other = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 99));
+    assert_eq!(
+        filters(&drain(&mut agent)),
+        vec![BTreeSet::from([vip(1), other])]
+    );
+}
