@@ -231,3 +231,37 @@ fn remove_vips_after_a_killed_agent_removes_its_table_too() {
     assert_eq!(table(&lab.hosts[0]), None);
     assert!(!lab.hosts[0].has_address(VIP).unwrap());
 }
+
+#[test]
+fn an_agent_that_must_refuse_traffic_does_not_start_without_nft() {
+    if !runnable("an_agent_that_must_refuse_traffic_does_not_start_without_nft") {
+        return;
+    }
+    let lab = lab("acnn", 1);
+    // A PATH with `ip` (to enter the namespace) and no `nft`.
+    let bin = support::agents::dir("acnn", 9);
+    std::fs::create_dir_all(&bin).unwrap();
+    let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("ip is installed");
+    std::os::unix::fs::symlink(ip, bin.join("ip")).unwrap();
+    let path = bin.to_string_lossy().into_owned();
+    let text = config(56, 150, "100ms", "192.0.2.50/24", "    accept: false\n");
+    let mut refused = twinstar::lab::Agent::start_with_env(
+        &lab.hosts[0],
+        std::path::Path::new(env!("CARGO_BIN_EXE_twinstar")),
+        &support::agents::dir("acnn", 0),
+        &text,
+        &[("PATH", &path)],
+    )
+    .expect("start the agent");
+    assert!(
+        wait_until(SETTLE, || refused.log().contains("nftables package")),
+        "{}",
+        refused.log()
+    );
+    let status = refused.terminate().expect("exit status");
+    assert!(!status.success(), "{status:?}\n{}", refused.log());
+    assert!(!lab.hosts[0].has_address(VIP).unwrap());
+}
