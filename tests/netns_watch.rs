@@ -1,6 +1,6 @@
 //! `twinstar watch` on a real LAN: a client namespace that runs no agent
 //! listens while keepalived (VRRPv3, and VRRPv2 as it speaks by default) and
-//! two twinstar routers advertise; each router must show with its version,
+//! two twinstar routers (one also on IPv6) advertise; each router must show with its version,
 //! priority, interval, checksum form and MAC, and a second Master (the path
 //! between the two twinstar routers cut at the bridge) must be flagged.
 
@@ -136,8 +136,12 @@ fn watch_shows_keepalived_and_twinstar_routers_and_flags_a_second_master() {
     let watcher = Watcher::start(&lab.client.ns);
     // twinstar: VRID 60, 192.0.2.11 (150) Master over 192.0.2.12 (100).
     let vip = "192.0.2.60/24";
-    let first = agent(&lab, "wtch", 0, &config(60, 150, "100ms", vip, ""));
+    // The first one also runs an IPv6 instance, VRID 61.
+    let ipv6 = "  - name: web6\n    interface: eth0\n    vrid: 61\n    priority: 150\n    \
+                advert_interval: 100ms\n    virtual_ips: [2001:db8::61/64]\n";
+    let first = agent(&lab, "wtch", 0, &(config(60, 150, "100ms", vip, "") + ipv6));
     first.wait_for_state("web", "master", SETTLE).unwrap();
+    first.wait_for_state("web6", "master", SETTLE).unwrap();
     let second = agent(&lab, "wtch", 1, &config(60, 100, "100ms", vip, ""));
     second.wait_for_state("web", "backup", SETTLE).unwrap();
     // keepalived: VRRPv3 on VRID 51 from .13, its default VRRPv2 on VRID 52 from .14.
@@ -180,6 +184,19 @@ fn watch_shows_keepalived_and_twinstar_routers_and_flags_a_second_master() {
             watcher.dump()
         );
     }
+    let line = watcher
+        .wait_for(SETTLE, |v| v["event"] == "router" && v["vrid"] == 61)
+        .unwrap_or_else(|| panic!("no router on VRID 61:\n{}", watcher.dump()));
+    assert_eq!(line["family"], "ipv6", "{line}");
+    assert!(
+        line["source"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("fe80:")),
+        "{line}"
+    );
+    assert_eq!(line["vips"], serde_json::json!(["2001:db8::61"]), "{line}");
+    assert_eq!(line["ttl"], 255, "{line}");
+    assert_eq!(line["mac"], lab.hosts[0].mac().unwrap(), "{line}");
     assert!(
         watcher
             .wait_for(Duration::ZERO, anomaly(60, "two_masters", true))
