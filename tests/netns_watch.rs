@@ -1,8 +1,9 @@
 //! `twinstar watch` on a real LAN: a client namespace that runs no agent
 //! listens while keepalived (VRRPv3, and VRRPv2 as it speaks by default) and
-//! two twinstar routers (one also on IPv6) advertise; each router must show with its version,
-//! priority, interval, checksum form and MAC, and a second Master (the path
-//! between the two twinstar routers cut at the bridge) must be flagged.
+//! two twinstar routers (one also on IPv6) advertise; each router must show
+//! with its version, priority, interval, checksum form and MAC, and a second
+//! Master (the path between the two twinstar routers cut at the bridge) must
+//! be flagged.
 
 mod support;
 
