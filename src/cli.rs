@@ -21,7 +21,8 @@ const DEFAULT_RUNTIME_DIR: &str = "/run/twinstar";
 /// `twinstar run` is the agent: it elects a Master among routers sharing a
 /// virtual router ID and moves the virtual IP addresses to it. `status`,
 /// `switchover`, `maintenance` and `reload` operate a running agent through its
-/// control socket; `check` validates a configuration file.
+/// control socket; `check` validates a configuration file; `watch` shows the
+/// VRRP routers on a link, with no configuration and no agent.
 ///
 /// The configuration file, usually /etc/twinstar/twinstar.yaml, is described in
 /// twinstar.yaml(5).
