@@ -14,6 +14,7 @@ use super::heartbeat::HeartbeatLink;
 use super::hooks::{Gate, HookQueue, TransitionArgs};
 use super::receive::SocketKey;
 use super::reconcile::Reconcile;
+use super::unicast::{advert_source, destinations};
 use super::{AddressJob, AddressTarget, Effect, InstanceId, Out};
 use crate::config::{self, VirtualIp};
 use crate::vrrp::{
@@ -129,7 +130,7 @@ impl InstanceCore {
         config: config::Instance,
         facts: InstanceFacts,
     ) -> Result<Self, crate::vrrp::SettingsError> {
-        let settings = router_settings(&config, facts.source);
+        let settings = router_settings(&config, advert_source(&config, facts.source));
         let router = VirtualRouter::new(settings)?;
         let health = Assessment {
             priority: config.priority.get(),
@@ -167,6 +168,12 @@ impl InstanceCore {
         })
     }
 
+    /// The IP source of this instance's adverts (`unicast_source`, else the
+    /// interface's address): what peers see and compare in a tie-break.
+    pub fn advert_source(&self) -> IpAddr {
+        advert_source(&self.config, self.facts.source)
+    }
+
     /// What the daemon's address worker for this instance needs.
     pub fn address_target(&self) -> AddressTarget {
         AddressTarget {
@@ -196,7 +203,7 @@ impl InstanceCore {
         {
             return false;
         }
-        let settings = router_settings(&config, self.router.settings().primary_address);
+        let settings = router_settings(&config, advert_source(&config, self.facts.source));
         if self.router.update_settings(settings).is_err() {
             return false;
         }
@@ -375,17 +382,9 @@ impl InstanceCore {
     fn execute(&mut self, action: Action, before: State, now: Instant, out: &mut Out) {
         match action {
             Action::SendAdvert { priority, interval } => {
-                let source = self.config.unicast_source.unwrap_or(self.facts.source);
-                let group = crate::wire::vrrp_group(self.facts.source);
+                let source = self.advert_source();
                 // Unicast peers each get their own copy; otherwise the group does.
-                let count = self.config.unicast_peers.len().max(1);
-                for index in 0..count {
-                    let destination = self
-                        .config
-                        .unicast_peers
-                        .get(index)
-                        .copied()
-                        .unwrap_or(group);
+                for destination in destinations(&self.config, source) {
                     match self.advert.packet(
                         self.config.vrid,
                         priority,

@@ -256,7 +256,7 @@ impl Agent {
     fn rebind(&mut self, index: usize, facts: InstanceFacts) {
         let instance = &mut self.instances[index];
         let mut settings = instance.router.settings().clone();
-        settings.primary_address = facts.source;
+        settings.primary_address = super::unicast::advert_source(&instance.config, facts.source);
         if let Err(e) = instance.router.update_settings(settings) {
             warn!(instance = %instance.config.name, "keeping the old advert source: {e}");
         }

@@ -30,6 +30,7 @@ pub mod receive;
 mod reconcile;
 mod reload;
 mod status;
+mod unicast;
 mod vip_links;
 
 use std::collections::{BTreeSet, HashMap};
@@ -118,6 +119,8 @@ pub struct Agent {
     last_handover: HashMap<String, HandoverRecord>,
     /// The quorum keys of this node's units (see `quorum.rs`).
     quorum: quorum::QuorumBook,
+    /// The host's addresses, which say whether each `unicast_source` is there.
+    host_addresses: unicast::HostAddresses,
     /// The VIPs last handed out in [`Effect::AcceptFilter`] (`accept_mode.rs`).
     accept_filter: BTreeSet<IpAddr>,
 }
@@ -153,6 +156,7 @@ impl Agent {
             next_ticket: 0,
             last_handover: HashMap::new(),
             quorum: quorum::QuorumBook::default(),
+            host_addresses: unicast::HostAddresses::default(),
             accept_filter: BTreeSet::new(),
         }
     }
@@ -243,9 +247,19 @@ impl Agent {
                 present,
             } => self.on_addresses_done(now, instance, seq, present),
             Input::AddressChanged { address, present } => {
+                let watched = self.unicast_sources();
+                if self.host_addresses.on_change(address, present, &watched) {
+                    self.reassess(now);
+                }
                 self.on_address_changed(address, present);
             }
-            Input::AddressSnapshot(addresses) => self.on_address_snapshot(&addresses),
+            Input::AddressSnapshot(addresses) => {
+                let watched = self.unicast_sources();
+                if self.host_addresses.on_snapshot(&addresses, &watched) {
+                    self.reassess(now);
+                }
+                self.on_address_snapshot(&addresses);
+            }
             Input::SendFailed {
                 instance,
                 socket,
@@ -422,6 +436,12 @@ impl Agent {
         self.settle_accept_filter();
     }
 
+    /// Every instance's `unicast_source`: the addresses whose coming and
+    /// going moves a Fault.
+    fn unicast_sources(&self) -> std::collections::HashSet<IpAddr> {
+        unicast::watched_sources(self.instances.iter().map(|i| &i.config))
+    }
+
     /// Recomputes every instance's health from links, checks, before_master
     /// holds and sync groups, and feeds what changed to the state machines.
     fn reassess(&mut self, now: Instant) {
@@ -432,6 +452,8 @@ impl Agent {
                 let mut a = health::assess(&i.config, &self.config, &self.checks.states, link_up);
                 a.fault_reasons.extend(self.link_fault(index));
                 a.fault_reasons.extend(self.vip_link_faults(index));
+                a.fault_reasons
+                    .extend(self.host_addresses.source_fault(&i.config, i.facts.ifindex));
                 if let Some(until) = i.before_master_failed_until {
                     let left = until.saturating_duration_since(now).as_secs();
                     a.fault_reasons

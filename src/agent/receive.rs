@@ -12,6 +12,7 @@ use std::time::Instant;
 use tracing::warn;
 
 use super::lan_log::{LanLog, Notice};
+use super::unicast;
 use super::Agent;
 use crate::vrrp::Event;
 
@@ -52,9 +53,11 @@ pub enum DropReason {
     BadIpHeader(&'static str),
     /// The kernel gave no hop limit for an IPv6 packet, so §7.1 cannot be checked.
     NoHopLimit,
-    /// Our own advert, looped back by the multicast group.
+    /// Our own advert, looped back by the multicast group (or an advert that
+    /// claims an instance's own `unicast_source`).
     OwnAdvert,
     /// TTL / hop limit other than 255: the packet was routed (RFC 9568 §7.1).
+    /// Adverts addressed to us by a unicast peer are exempt (see `unicast`).
     BadTtl,
     /// The VRRP message itself failed a check of the codec.
     Malformed(ParseError),
@@ -96,15 +99,18 @@ pub struct Accepted {
     pub info: AdvertInfo,
 }
 
-/// RFC 9568 §7.1, up to the VRID lookup: own adverts, TTL / hop limit 255,
-/// then the codec's checks (version, type, length, checksum, family).
+/// RFC 9568 §7.1, up to the VRID lookup: own adverts, TTL / hop limit 255
+/// for adverts sent to the group, then the codec's checks (version, type,
+/// length, checksum, family). An advert addressed to one of our addresses has
+/// its TTL checked after the lookup, by its instance's rule
+/// ([`unicast::hop_limit_acceptable`](super::unicast::hop_limit_acceptable)).
 pub fn check(datagram: &Datagram, own_source: IpAddr) -> Result<Accepted, DropReason> {
     let payload = datagram.payload.as_ref().map_err(|reason| *reason)?;
     if datagram.source == own_source {
         return Err(DropReason::OwnAdvert);
     }
     // Anything less than 255 was routed from elsewhere.
-    if datagram.hop_limit != Some(255) {
+    if datagram.destination.is_multicast() && datagram.hop_limit != Some(255) {
         return Err(DropReason::BadTtl);
     }
     let packet = Packet::new_checked(payload.as_slice()).map_err(DropReason::Malformed)?;
@@ -180,10 +186,17 @@ impl Agent {
                     None => return Err(DropReason::UnknownVrid),
                 },
             };
+            let instance = &self.instances[index];
+            if datagram.source == instance.advert_source() {
+                return Err(DropReason::OwnAdvert);
+            }
+            let (destination, hop_limit) = (datagram.destination, datagram.hop_limit);
+            if !unicast::hop_limit_acceptable(&instance.config, destination, hop_limit) {
+                return Err(DropReason::BadTtl);
+            }
             // One list for every link of the instance: it names the other
             // routers by each of their addresses.
-            let peers = self.instances[index].config.peers.as_deref();
-            admits(peers, datagram.source)?;
+            admits(instance.config.peers.as_deref(), datagram.source)?;
             Ok((index, link, accepted))
         });
         let (index, link, accepted) = match found {

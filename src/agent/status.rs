@@ -6,8 +6,8 @@ use std::time::Instant;
 use super::quorum::LeaseState;
 use super::Agent;
 use crate::control::status::{
-    GroupStatus, HeartbeatStatus, InstanceCounters, InstanceStatus, MasterStatus, PeerStatus,
-    QuorumStatus, Status, TrackStatus, VipStatus,
+    AdvertMode, GroupStatus, HeartbeatStatus, InstanceCounters, InstanceStatus, MasterStatus,
+    PeerStatus, QuorumStatus, Status, TrackStatus, VipStatus,
 };
 
 impl Agent {
@@ -39,7 +39,13 @@ impl Agent {
                             weight: t.weight,
                         })
                         .collect(),
-                    source: i.facts.source,
+                    source: i.advert_source(),
+                    mode: if i.config.unicast_peers.is_empty() {
+                        AdvertMode::Multicast
+                    } else {
+                        AdvertMode::Unicast
+                    },
+                    advert_destinations: super::unicast::destinations(&i.config, i.advert_source()),
                     master: router.current_master().map(|m| MasterStatus {
                         address: m.source,
                         priority: m.priority,

@@ -348,6 +348,22 @@ fn instance(
         }
         interop::unicast_source(ck, n, id.family).map(Some)
     });
+    // Without unicast_source an IPv6 advert leaves from the link-local,
+    // which a peer that is listed by its global address cannot know.
+    if let (Some(peers), Some(None), Some(node)) =
+        (&unicast_peers, &unicast_source, map.get("unicast_peers"))
+    {
+        if let Some(global) = peers.iter().find(|p| is_global_v6(**p)) {
+            ck.error(
+                node.pos,
+                format!(
+                    "unicast peer {global} is a global IPv6 address, so the peers must know \
+                     this host by a global one too: set unicast_source to this host's address \
+                     on the interface (adverts would leave from its link-local otherwise)"
+                ),
+            );
+        }
+    }
     let vmac = optional(map.get("vmac"), Some(None), |n| {
         interop::vmac(ck, n, id.vrid.map(|(v, _)| v), id.family)
     });
@@ -400,6 +416,17 @@ fn instance(
         vip_lifetime(ck, n)
     });
     let heartbeat = optional(map.get("heartbeat"), Some(Vec::new()), |n| {
+        // Heartbeat links carry the advert to the group on other interfaces,
+        // and the peers list names the routers by each of their addresses;
+        // unicast_peers names one address a router, on this interface only.
+        if map.get("unicast_peers").is_some() {
+            ck.error(
+                n.pos,
+                "heartbeat links send to the multicast group, which unicast_peers \
+                 replaces; remove heartbeat, or remove unicast_peers to use multicast",
+            );
+            return None;
+        }
         heartbeat::links(ck, n, interface.as_deref())
     });
     id.heartbeat = heartbeat.clone().unwrap_or_default();
@@ -585,4 +612,10 @@ pub(super) fn accepted_keys() -> Vec<String> {
         under("quorum.etcd.tls.", TLS_KEYS),
     ]
     .concat()
+}
+
+/// An IPv6 address outside fe80::/10: one a unicast peer is listed by when
+/// it is not on-link only.
+fn is_global_v6(address: IpAddr) -> bool {
+    matches!(address, IpAddr::V6(a) if a.segments()[0] & 0xffc0 != 0xfe80)
 }

@@ -69,10 +69,10 @@ fn unicast_peers_become_the_accepted_sources() {
     assert_eq!(web.unicast_peers, peers);
     assert_eq!(web.peers, Some(peers));
     assert_eq!(web.unicast_source, Some("192.0.2.11".parse().unwrap()));
-    // IPv6 unicast peers may be global.
+    // IPv6 unicast peers may be global (from a global source).
     let web6 = parsed(&instance(
         "2001:db8::50/64",
-        "    unicast_peers: [2001:db8::12]\n",
+        "    unicast_peers: [2001:db8::12]\n    unicast_source: 2001:db8::11\n",
     ));
     assert_eq!(
         web6.unicast_peers,
@@ -110,6 +110,39 @@ fn unicast_mistakes_are_each_reported() {
           remove peers here"
         ]
     );
+    assert_eq!(
+        errors(&instance(
+            "192.0.2.50/24",
+            "    unicast_peers: [192.0.2.12]\n    heartbeat: [eth1]\n"
+        )),
+        [
+            "7:16: heartbeat links send to the multicast group, which unicast_peers replaces; \
+          remove heartbeat, or remove unicast_peers to use multicast"
+        ]
+    );
+}
+
+#[test]
+fn global_ipv6_peers_need_a_unicast_source_and_link_local_ones_do_not() {
+    let vip = "2001:db8::50/64";
+    assert_eq!(
+        errors(&instance(
+            vip,
+            "    unicast_peers: [fe80::12, 2001:db8::12]\n"
+        )),
+        [
+            "6:20: unicast peer 2001:db8::12 is a global IPv6 address, so the peers must know \
+          this host by a global one too: set unicast_source to this host's address on the \
+          interface (adverts would leave from its link-local otherwise)"
+        ]
+    );
+    let global = parsed(&instance(
+        vip,
+        "    unicast_peers: [2001:db8::12]\n    unicast_source: 2001:db8::11\n",
+    ));
+    assert_eq!(global.unicast_source, Some("2001:db8::11".parse().unwrap()));
+    let on_link = parsed(&instance(vip, "    unicast_peers: [fe80::12]\n"));
+    assert_eq!(on_link.unicast_source, None);
 }
 
 #[test]

@@ -98,8 +98,15 @@ pub struct InstanceStatus {
     pub fault_reasons: Vec<String>,
     /// The checks the instance tracks, as configured.
     pub track: Vec<TrackStatus>,
-    /// The address its advertisements are sent from.
+    /// The address its advertisements are sent from (`unicast_source`
+    /// when set).
     pub source: IpAddr,
+    /// How its adverts travel: to the VRRP group, or to unicast peers.
+    #[serde(default)]
+    pub mode: AdvertMode,
+    /// Where its adverts go: the group, or each unicast peer.
+    #[serde(default)]
+    pub advert_destinations: Vec<IpAddr>,
     /// The Master as last heard (this host itself while Master), if any.
     pub master: Option<MasterStatus>,
     /// The configured advertisement interval.
@@ -130,6 +137,28 @@ pub struct InstanceStatus {
     /// fence hook): why it asked, such as `master-silent`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting_for_mastership: Option<String>,
+}
+
+/// How an instance's adverts travel: `multicast` (to 224.0.0.18 / ff02::12,
+/// RFC 9568 §5.1) or `unicast` (to each of `unicast_peers`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AdvertMode {
+    /// To the VRRP group.
+    #[default]
+    Multicast,
+    /// To each unicast peer.
+    Unicast,
+}
+
+impl AdvertMode {
+    /// The word status shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdvertMode::Multicast => "multicast",
+            AdvertMode::Unicast => "unicast",
+        }
+    }
 }
 
 /// One heartbeat link of an instance: whether it is usable and when an
@@ -279,6 +308,8 @@ pub(crate) mod samples {
             fault_reasons: Vec::new(),
             track: Vec::new(),
             source: IpAddr::from([192, 0, 2, 1]),
+            mode: AdvertMode::Multicast,
+            advert_destinations: vec![IpAddr::from([224, 0, 0, 18])],
             master: None,
             advert_interval_ms: 1000,
             master_adver_interval_ms: 1000,
@@ -316,6 +347,8 @@ pub(crate) mod samples {
                         weight: -60,
                     }],
                     source: IpAddr::from([192, 0, 2, 1]),
+                    mode: AdvertMode::Multicast,
+                    advert_destinations: vec![IpAddr::from([224, 0, 0, 18])],
                     master: Some(MasterStatus {
                         address: IpAddr::from([192, 0, 2, 1]),
                         priority: 90,
@@ -368,6 +401,8 @@ pub(crate) mod samples {
                     fault_reasons: Vec::new(),
                     track: Vec::new(),
                     source: "fe80::2".parse().unwrap(),
+                    mode: AdvertMode::Unicast,
+                    advert_destinations: vec!["fe80::1".parse().unwrap()],
                     master: Some(MasterStatus {
                         address: "fe80::1".parse().unwrap(),
                         priority: 200,
@@ -453,6 +488,7 @@ mod tests {
                     "priority_reasons": ["web/script down (-60)"], "fault_reasons": [],
                     "track": [{"check": "web/script", "weight": -60}],
                     "source": "192.0.2.1",
+                    "mode": "multicast", "advert_destinations": ["224.0.0.18"],
                     "master": {"address": "192.0.2.1", "priority": 90},
                     "advert_interval_ms": 100, "master_adver_interval_ms": 100,
                     "since_transition_ms": 12_345,
@@ -475,6 +511,7 @@ mod tests {
                     "priority": 100, "base_priority": 100,
                     "priority_reasons": [], "fault_reasons": [], "track": [],
                     "source": "fe80::2",
+                    "mode": "unicast", "advert_destinations": ["fe80::1"],
                     "master": {"address": "fe80::1", "priority": 200},
                     "advert_interval_ms": 100, "master_adver_interval_ms": 1000,
                     "since_transition_ms": 245_000,

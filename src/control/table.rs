@@ -4,7 +4,7 @@
 //! when it is read. An empty text field and an absent value (no Master heard,
 //! no transition yet, no result yet) show as `-`.
 
-use super::status::{CheckStatus, InstanceStatus, Status};
+use super::status::{AdvertMode, CheckStatus, InstanceStatus, Status};
 use crate::agent::{HandoverKind, HandoverOutcome, HandoverRecord};
 use crate::vrrp::State;
 
@@ -230,6 +230,18 @@ fn reason_lines(instances: &[InstanceStatus]) -> String {
         }
         if !i.fault_reasons.is_empty() {
             out.push_str(&format!("{name}: fault: {}\n", i.fault_reasons.join(", ")));
+        }
+        if i.mode == AdvertMode::Unicast {
+            let peers: Vec<String> = i
+                .advert_destinations
+                .iter()
+                .map(|a| a.to_string())
+                .collect();
+            out.push_str(&format!(
+                "{name}: unicast from {} to {}\n",
+                i.source,
+                peers.join(", ")
+            ));
         }
         if let Some(cause) = &i.waiting_for_mastership {
             out.push_str(&format!("{name}: waiting for mastership ({cause})\n"));

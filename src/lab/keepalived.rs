@@ -133,10 +133,17 @@ impl Keepalived {
         pids
     }
 
-    /// SIGKILL to both processes: keepalived dies without resigning.
+    /// SIGKILL to both processes: keepalived dies without resigning. The
+    /// parent is stopped first and the VRRP child killed before it: a child
+    /// that outlived its parent by a moment would see it go and resign with
+    /// a priority-0 advert, and a running parent would restart the child.
     pub fn kill(&mut self) {
-        for pid in self.pids() {
-            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        let pids = self.pids();
+        if let Some(parent) = pids.first() {
+            let _ = kill(Pid::from_raw(*parent as i32), Signal::SIGSTOP);
+        }
+        for pid in pids.iter().rev() {
+            let _ = kill(Pid::from_raw(*pid as i32), Signal::SIGKILL);
         }
         if let Some(mut child) = self.child.take() {
             let _ = child.wait();

@@ -43,8 +43,9 @@ impl InstanceCore {
     /// Notes the first other router that advertises as Master (priority
     /// above 0) since the resignation.
     pub(super) fn note_successor(&mut self, now: Instant, advert: AdvertInfo) {
+        let own = self.advert_source();
         if let Some(watch) = &mut self.successor {
-            if advert.priority > 0 && advert.source != self.facts.source {
+            if advert.priority > 0 && advert.source != own {
                 watch.heard.get_or_insert((advert.source, now));
             }
         }

@@ -24,7 +24,6 @@ use twinstar::notify::record::{EventRecord, HookKind};
 use twinstar::track::monitor::CheckUpdate;
 use twinstar::track::process::{ScriptOutcome, ScriptResult};
 use twinstar::vrrp::{State, TransitionReason};
-use twinstar::wire::{VRRP_GROUP_V4, VRRP_GROUP_V6};
 
 use super::SplitMix64;
 
@@ -97,6 +96,8 @@ pub struct AdvertSeen {
     pub vrid: u8,
     /// Its priority (0: the sender resigns).
     pub priority: u8,
+    /// The group, or a unicast peer.
+    pub destination: IpAddr,
 }
 
 /// One hook the agent started (or skipped), in the order it did.
@@ -273,6 +274,9 @@ pub struct World {
     pub master_changes: HashMap<HostId, u64>,
     /// Every advert sent, in order.
     pub adverts: Vec<AdvertSeen>,
+    /// Whether the LAN drops every multicast advert, as some clouds do:
+    /// only unicast peers can hear each other then.
+    pub multicast_dropped: bool,
     /// Called after every step with the world, to check invariants.
     observer: Option<Observer>,
     /// The simulated etcd every host with `quorum` uses.
@@ -299,6 +303,7 @@ impl World {
             adverts_sent: 0,
             master_changes: HashMap::new(),
             adverts: Vec::new(),
+            multicast_dropped: false,
             observer: None,
             etcd: SimEtcd::default(),
         }
@@ -902,7 +907,13 @@ impl World {
     fn effect(&mut self, id: HostId, effect: Effect) {
         let incarnation = self.hosts[id].incarnation;
         match effect {
-            Effect::SendAdvert { socket, packet, .. } => self.broadcast(id, socket, &packet),
+            Effect::SendAdvert {
+                socket,
+                source,
+                destination,
+                packet,
+                ..
+            } => self.broadcast(id, socket, source, destination, &packet),
             Effect::StartInstance(target) => {
                 let worker = Worker {
                     target: target.clone(),
@@ -1106,7 +1117,16 @@ impl World {
 
     /// Multicasts an advert from host `from` to every host that can hear it
     /// (its own copy comes back, as the kernel loops multicast back).
-    fn broadcast(&mut self, from: HostId, socket: SocketKey, packet: &[u8]) {
+    /// Carries one advert: to every host for the group (unless the LAN
+    /// drops multicast), to the host that has the address for unicast.
+    fn broadcast(
+        &mut self,
+        from: HostId,
+        socket: SocketKey,
+        source: IpAddr,
+        destination: IpAddr,
+        packet: &[u8],
+    ) {
         self.adverts_sent += 1;
         // RFC 9568 §5.1: the VRID is the second byte, the priority the third.
         if let [_, vrid, priority, ..] = *packet {
@@ -1115,6 +1135,7 @@ impl World {
                 host: from,
                 vrid,
                 priority,
+                destination,
             });
         }
         if socket.ifindex == HEARTBEAT_IFINDEX {
@@ -1124,15 +1145,17 @@ impl World {
         if !self.wired(from) || socket.ifindex != self.hosts[from].ifindex {
             return;
         }
-        let (source, destination) = if socket.ipv6 {
-            (
-                IpAddr::V6(Self::link_local(from)),
-                IpAddr::V6(VRRP_GROUP_V6),
-            )
-        } else {
-            (Self::address(from), IpAddr::V4(VRRP_GROUP_V4))
-        };
+        let multicast = destination.is_multicast();
+        if multicast && self.multicast_dropped {
+            return;
+        }
         for to in 0..self.hosts.len() {
+            let addressed = multicast
+                || destination == Self::address(to)
+                || destination == IpAddr::V6(Self::link_local(to));
+            if !addressed {
+                continue;
+            }
             let heard = to == from
                 || (self.wired(to)
                     && !self.cut.contains(&(from.min(to), from.max(to)))
