@@ -22,7 +22,8 @@ const DEFAULT_RUNTIME_DIR: &str = "/run/twinstar";
 /// `twinstar run` is the agent: it elects a Master among routers sharing a
 /// virtual router ID and moves the virtual IP addresses to it. `status`,
 /// `switchover`, `maintenance` and `reload` operate a running agent through its
-/// control socket; `check` validates a configuration file.
+/// control socket; `check` validates a configuration file; `watch` shows the
+/// VRRP routers on a link, with no configuration and no agent.
 ///
 /// The configuration file, usually /etc/twinstar/twinstar.yaml, is described in
 /// twinstar.yaml(5).
@@ -132,6 +133,29 @@ pub enum Command {
     /// Exit status: 0 when none of the virtual IPs is left on this host, 1 when the
     /// configuration is invalid or a virtual IP could not be removed.
     RemoveVips(RemoveVipsArgs),
+    /// Show VRRP on the wire, live: every virtual router heard, its routers and
+    /// Master, and what is wrong; needs no configuration and no agent.
+    ///
+    /// Listens (never sends) on IFACE, or on every interface, with a packet
+    /// socket, so it needs root or CAP_NET_RAW. Per interface and VRID it lists
+    /// each router heard: source address and MAC, VRRP version (a router sending
+    /// both shows once per version), priority, advertisement interval, checksum
+    /// form (pseudo-header, message-only or invalid), TTL, virtual IPs, how long
+    /// ago it was last heard, and its role: master (the highest priority heard
+    /// within Master_Down_Interval), advertising, resigning (priority 0) or
+    /// silent. Below, the anomalies: two Masters (two routers advertising at
+    /// once), interval or virtual-IP mismatch, TTL other than 255, invalid
+    /// checksum, VRRPv2-only and VRRPv3-only routers side by side, and routers
+    /// outside --peers.
+    ///
+    /// On a terminal the table is redrawn in place every second and on every
+    /// change. With --json it prints one JSON object per line per change
+    /// instead: `router` (heard first, or its settings changed), `silent`,
+    /// `master`, `anomaly` (raised true or false) and `malformed`.
+    ///
+    /// Exit status: runs until interrupted; 1 when the interface does not exist or
+    /// the socket cannot be opened.
+    Watch(WatchArgs),
     /// Demo lab (root): two agents and a client in network namespaces; shows the
     /// election, host-loss failovers and a graceful handover, then cleans up.
     ///
@@ -196,6 +220,20 @@ pub struct RemoveVipsArgs {
     /// The configuration file whose virtual IPs to remove.
     #[arg(short, long, value_name = "FILE")]
     pub config: PathBuf,
+}
+/// Arguments of `twinstar watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The interface to listen on; every interface when left out.
+    #[arg(value_name = "IFACE")]
+    pub interface: Option<String>,
+    /// One JSON object per line per change instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// The routers expected on the segment (comma-separated addresses); any
+    /// other router heard is flagged as an unknown peer.
+    #[arg(long, value_name = "ADDRESS,...", value_delimiter = ',')]
+    pub peers: Vec<std::net::IpAddr>,
 }
 /// Arguments of `twinstar run`.
 #[derive(Debug, Args)]

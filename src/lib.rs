@@ -13,7 +13,8 @@
 //! - [`notify`]: the event stream and hook runs;
 //! - [`control`]: the control socket, the typed status document, metrics;
 //! - [`import`]: `twinstar import-keepalived`, keepalived.conf to twinstar YAML;
-//! - [`track`]: health checks (tracked objects) and the scripts behind checks and hooks.
+//! - [`track`]: health checks (tracked objects) and the scripts behind checks and hooks;
+//! - [`watch`]: `twinstar watch`, VRRP on the wire as a listener sees it.
 
 pub mod agent;
 pub mod config;
@@ -26,4 +27,5 @@ pub mod platform;
 pub mod quorum;
 pub mod track;
 pub mod vrrp;
+pub mod watch;
 pub mod wire;

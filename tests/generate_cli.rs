@@ -18,6 +18,7 @@ const COMMANDS: &[&str] = &[
     "reload",
     "remove-vips",
     "import-keepalived",
+    "watch",
     "lab",
 ];
 

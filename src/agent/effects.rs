@@ -2,7 +2,7 @@
 //! whole contract between the sans-IO agent and the daemon (or a simulator)
 //! that carries out its I/O.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -235,6 +235,11 @@ pub enum Effect {
     /// Ask the quorum worker to take or give up a key; it answers with
     /// [`Input::Quorum`].
     Quorum(crate::quorum::QuorumRequest),
+    /// The virtual IPs this host must refuse traffic to now, except ARP and
+    /// Neighbor Discovery (RFC 9568 Accept_Mode False on a Master that is not
+    /// the address owner): the whole set, replacing the last one, so the
+    /// daemon can apply it atomically and idempotently. Empty: refuse nothing.
+    AcceptFilter(BTreeSet<IpAddr>),
     /// Something a reader waits for changed (a state, priority, Master, VIP
     /// or check): rewrite status.json and the metrics soon. Counters alone
     /// never ask for it; see [`Agent::status_version`].

@@ -10,6 +10,7 @@
 //! agent at [`Agent::poll_timeout`]. Nothing in here opens a socket, reads a
 //! clock or spawns a task, so whole agents run on a simulated LAN in tests.
 
+mod accept_mode;
 mod advert;
 mod checks;
 mod effects;
@@ -39,6 +40,7 @@ use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 
+pub use self::accept_mode::refuses_traffic;
 pub use self::effects::{AddressJob, AddressTarget, Effect, Input, KernelAddress, Out};
 pub use self::handover::{HandoverKind, HandoverOutcome, HandoverRecord, Ticket};
 pub use self::heartbeat::LinkFacts;
@@ -120,6 +122,8 @@ pub struct Agent {
     quorum: quorum::QuorumBook,
     /// The host's addresses, which say whether each `unicast_source` is there.
     host_addresses: unicast::HostAddresses,
+    /// The VIPs last handed out in [`Effect::AcceptFilter`] (`accept_mode.rs`).
+    accept_filter: BTreeSet<IpAddr>,
 }
 
 impl Agent {
@@ -154,6 +158,7 @@ impl Agent {
             last_handover: HashMap::new(),
             quorum: quorum::QuorumBook::default(),
             host_addresses: unicast::HostAddresses::default(),
+            accept_filter: BTreeSet::new(),
         }
     }
 
@@ -429,6 +434,7 @@ impl Agent {
             !quiet
         });
         self.retiring_groups.retain(|g| !g.hooks.is_idle());
+        self.settle_accept_filter();
     }
 
     /// Every instance's `unicast_source`: the addresses whose coming and

@@ -67,6 +67,12 @@ impl Reconcile {
         self.next_refresh
     }
 
+    /// Whether the VIPs should be on the interface, as of the last job
+    /// queued: from `Add` until `Remove`.
+    pub fn holding(&self) -> bool {
+        self.holding
+    }
+
     /// Whether the refresh is due by `horizon`.
     pub fn refresh_due(&self, horizon: Instant) -> bool {
         self.next_refresh.is_some_and(|t| t <= horizon)

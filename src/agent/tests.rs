@@ -503,6 +503,7 @@ fn a_retired_instance_leaves_no_timer_behind() {
     );
 }
 
+mod accept_mode;
 mod handover;
 mod hostile;
 mod unicast;

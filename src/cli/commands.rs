@@ -7,10 +7,11 @@ use twinstar::config::{self, Config};
 use twinstar::control::verbs::{self, Outcome};
 use twinstar::daemon::{self, RunOptions};
 use twinstar::lab;
+use twinstar::platform::accept_filter;
 
 use super::{
     CheckArgs, Cli, Command, GenerateArgs, LabArgs, LogFormat, MaintenanceArgs, ReloadArgs,
-    RemoveVipsArgs, RunArgs, StatusArgs, Switch, SwitchoverArgs,
+    RemoveVipsArgs, RunArgs, StatusArgs, Switch, SwitchoverArgs, WatchArgs,
 };
 
 impl Cli {
@@ -24,6 +25,7 @@ impl Cli {
             Command::Maintenance(args) => args.run(),
             Command::Reload(args) => args.run(),
             Command::RemoveVips(args) => args.run(),
+            Command::Watch(args) => args.run(),
             Command::Lab(args) => args.run(),
             Command::ImportKeepalived(args) => args.run(),
             Command::Generate(args) => args.run(),
@@ -68,6 +70,22 @@ impl RemoveVipsArgs {
             }
         };
         let mut failed = false;
+        // The Accept_Mode table of an agent that is gone refuses traffic to
+        // VIPs it no longer holds; without `nft` there can be none, unless
+        // this configuration needs it.
+        if let Err(e) = runtime.block_on(accept_filter::remove()) {
+            if config
+                .instances
+                .iter()
+                .any(twinstar::agent::refuses_traffic)
+            {
+                failed = true;
+                eprintln!(
+                    "twinstar remove-vips: removing the {} table: {e}",
+                    accept_filter::TABLE
+                );
+            }
+        }
         for line in lines {
             if matches!(line.outcome, daemon::VipRemoval::Failed(_)) {
                 failed = true;
@@ -80,6 +98,24 @@ impl RemoveVipsArgs {
             ExitCode::FAILURE
         } else {
             ExitCode::SUCCESS
+        }
+    }
+}
+
+impl WatchArgs {
+    /// Watches until interrupted; errors on stderr.
+    pub fn run(&self) -> ExitCode {
+        let options = twinstar::watch::WatchOptions {
+            interface: self.interface.clone(),
+            json: self.json,
+            peers: (!self.peers.is_empty()).then(|| self.peers.iter().copied().collect()),
+        };
+        match twinstar::watch::run(&options) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("twinstar watch: {e}");
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -7,6 +7,7 @@
 //! agent and carries out the effects the agent asks for ([`shell::Shell`]).
 //! It makes no protocol decision of its own.
 
+mod accept_filter;
 mod address_watch;
 mod addresses;
 mod control;
@@ -103,6 +104,9 @@ pub enum DaemonError {
     /// Signal handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
+    /// The Accept_Mode table cannot be managed though an instance needs it.
+    #[error("accept: false: {0}")]
+    AcceptFilter(#[from] crate::platform::accept_filter::AcceptFilterError),
     /// The `script_user` cannot be used.
     #[error("script_user: {0}")]
     ScriptUser(TrackError),
@@ -170,12 +174,21 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
             Err(e) => warn!("real-time scheduling unavailable, running as a normal process: {e}"),
         }
     }
+    let refuses_traffic = config.instances.iter().any(crate::agent::refuses_traffic);
+    let accept_filter = accept_filter::AcceptFilter::start(refuses_traffic).await?;
     let run_as = Arc::new(RunAs::resolve(&config.script_user).map_err(DaemonError::ScriptUser)?);
     let events = EventStream::open(&config.events)?;
     let (inputs_tx, mut inputs) = mpsc::unbounded_channel();
     let (datagrams_tx, mut datagrams) = mpsc::channel(4096);
     let _address_watcher = address_watch::spawn(inputs_tx.clone())?;
-    let mut shell = Shell::new(options, run_as, events, inputs_tx, datagrams_tx)?;
+    let mut shell = Shell::new(
+        options,
+        run_as,
+        events,
+        accept_filter,
+        inputs_tx,
+        datagrams_tx,
+    )?;
     let mut agent = Agent::new(maintenance::load(&shell.options.runtime_dir));
     let mut links = crate::platform::link_watch::watch_links()?;
     let mut sigterm = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;

@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
+use super::accept_filter::AcceptFilter;
 use super::addresses::{self, Jobs};
 use super::maintenance;
 use super::progress::{Supervisor, Watch};
@@ -87,6 +88,8 @@ pub struct Shell {
     waiting: HashMap<Ticket, oneshot::Sender<Response>>,
     /// The etcd worker, started on the agent's first quorum request.
     quorum: Option<QuorumWorker>,
+    /// Keeps the Accept_Mode table in line with the agent.
+    accept_filter: AcceptFilter,
 }
 
 /// How long a stop may spend giving up the quorum keys and the lease; past
@@ -99,6 +102,7 @@ impl Shell {
         options: RunOptions,
         run_as: Arc<RunAs>,
         events: EventStream,
+        accept_filter: AcceptFilter,
         inputs: mpsc::UnboundedSender<Input>,
         datagrams: mpsc::Sender<Datagram>,
     ) -> Result<Self, DaemonError> {
@@ -133,6 +137,7 @@ impl Shell {
             lookups: Vec::new(),
             waiting: HashMap::new(),
             quorum: None,
+            accept_filter,
         })
     }
 
@@ -474,6 +479,7 @@ impl Shell {
                 Effect::CloseSocket(key) => self.sockets.close_one(&key),
                 Effect::PublishStatus => self.status_dirty = true,
                 Effect::Quorum(request) => self.ask_quorum(request),
+                Effect::AcceptFilter(refused) => self.accept_filter.set(refused),
             }
         }
         if std::mem::take(&mut self.status_dirty) {
@@ -550,6 +556,7 @@ impl Shell {
         if let Some(worker) = self.quorum {
             worker.stop(QUORUM_STOP_LIMIT).await;
         }
+        self.accept_filter.close().await;
         self.events.close(Duration::from_secs(1)).await;
         self.sockets.close();
         self.status_writer.close().await;

@@ -5,10 +5,14 @@
 //!   after lost notifications;
 //! - [`address_watch`]: the kernel's address notifications, for reconciling VIPs;
 //! - [`multicast`]: rtnetlink notifications that say when some were lost;
-//! - [`announce`]: gratuitous ARP and unsolicited Neighbor Advertisements on AF_PACKET.
+//! - [`announce`]: gratuitous ARP and unsolicited Neighbor Advertisements on AF_PACKET;
+//! - [`capture`]: the receive-only AF_PACKET socket of `twinstar watch`;
+//! - [`accept_filter`]: the nftables table that enforces Accept_Mode False.
 
+pub mod accept_filter;
 pub mod address_watch;
 pub mod announce;
+pub mod capture;
 mod error;
 pub mod link_watch;
 pub mod multicast;

@@ -1067,7 +1067,10 @@ impl World {
             Effect::MasterChanged { .. } => {
                 *self.master_changes.entry(id).or_default() += 1;
             }
-            Effect::Event(_) | Effect::PublishStatus | Effect::CloseSocket(_) => {}
+            Effect::Event(_)
+            | Effect::PublishStatus
+            | Effect::CloseSocket(_)
+            | Effect::AcceptFilter(_) => {}
             Effect::Answer { response, .. } => self.answers.push((id, response)),
             Effect::SaveMaintenance(names) => {
                 self.hosts[id].saved_maintenance = names.into_iter().collect();
