@@ -8,9 +8,8 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
-use crate::wire::checksum;
 use crate::wire::split_ipv4;
-use crate::wire::vrrp::{ChecksumForm, Packet, HEADER_LEN, IP_PROTOCOL};
+use crate::wire::vrrp::{ChecksumForm, Packet, IP_PROTOCOL};
 
 const ETHERTYPE_IPV4: u16 = 0x0800;
 const ETHERTYPE_IPV6: u16 = 0x86dd;
@@ -109,7 +108,7 @@ pub fn decode(frame: &[u8]) -> Decoded {
     };
     let fields = match payload.first().map(|b| b >> 4) {
         Some(3) => read_v3(payload, source, destination),
-        Some(2) => read_v2(payload, source),
+        Some(2) => read_v2(payload, source, destination),
         Some(_) => Err("bad_version"),
         None => Err("truncated"),
     };
@@ -159,30 +158,32 @@ fn read_v3(payload: &[u8], source: IpAddr, destination: IpAddr) -> Result<Fields
     })
 }
 
-/// A VRRPv2 message (RFC 3768 §5.3), read from the raw bytes: IPv4 only,
-/// the interval in whole seconds in byte 5, the addresses after the 8-byte
-/// header, then 8 bytes of (unused) authentication data; the checksum
-/// covers the whole message and nothing else.
-fn read_v2(payload: &[u8], source: IpAddr) -> Result<Fields, &'static str> {
+/// A VRRPv2 message (RFC 3768 §5.3), through the wire codec's checked view:
+/// IPv4 only, the interval in whole seconds, the addresses followed by 8
+/// bytes of authentication data, the checksum over the message alone.
+fn read_v2(payload: &[u8], source: IpAddr, destination: IpAddr) -> Result<Fields, &'static str> {
     if source.is_ipv6() {
         return Err("vrrpv2_over_ipv6");
     }
-    let header = payload.get(..HEADER_LEN).ok_or("truncated")?;
-    let count = usize::from(header[3]);
-    let listed = payload
-        .get(HEADER_LEN..HEADER_LEN + 4 * count)
+    let packet = Packet::new_checked(payload).map_err(|e| e.reason())?;
+    let count = usize::from(packet.addr_count());
+    let listed = packet
+        .address_bytes()
+        .get(..4 * count)
         .ok_or("length_mismatch")?;
     let addresses = addresses(listed, false).ok_or("length_mismatch")?;
-    let checksum = if checksum::data(payload) == 0xffff {
-        Checksum::Valid(ChecksumForm::MessageOnly)
+    let form = ChecksumForm::MessageOnly;
+    let checksum = if packet.compute_checksum(source, destination, form) == Some(packet.checksum())
+    {
+        Checksum::Valid(form)
     } else {
         Checksum::Invalid
     };
     Ok(Fields {
         version: 2,
-        vrid: header[1],
-        priority: header[2],
-        interval: Duration::from_secs(u64::from(header[5])),
+        vrid: packet.vrid(),
+        priority: packet.priority(),
+        interval: packet.adver_int_v2(),
         checksum,
         addresses,
     })
