@@ -124,7 +124,7 @@ fn status_document(web_state: &str) -> Value {
                 "priority": 150, "base_priority": 150,
                 "priority_reasons": [], "fault_reasons": ["interface eth0 is down"],
                 "source": "192.0.2.1", "last_peer": null,
-                "mode": "multicast", "advert_destinations": ["224.0.0.18"],
+                "mode": "multicast", "advert_destinations": ["224.0.0.18"], "vrrp_version": "3",
                 "maintenance": false, "switchover_hold": false, "master": null,
                 "advert_interval_ms": 100, "master_adver_interval_ms": 100,
                 "since_transition_ms": 1500,
@@ -136,7 +136,7 @@ fn status_document(web_state: &str) -> Value {
                 "priority": 100, "base_priority": 100,
                 "priority_reasons": [], "fault_reasons": [],
                 "source": "192.0.2.1",
-                "mode": "unicast", "advert_destinations": ["192.0.2.2"],
+                "mode": "unicast", "advert_destinations": ["192.0.2.2"], "vrrp_version": "2",
                 "last_peer": {"address": "192.0.2.2", "seen_ms_ago": 40},
                 "maintenance": false, "switchover_hold": false,
                 "master": {"address": "192.0.2.2", "priority": 200},
@@ -197,6 +197,7 @@ api       backup  100/100  192.0.2.2 (200)  100ms     192.0.2.60/24 off  1m30s  
 
 web: fault: interface eth0 is down
 api: unicast from 192.0.2.1 to 192.0.2.2
+api: speaks VRRPv2
 ";
     assert_eq!(stdout(&out), expected);
     assert!(out.stderr.is_empty(), "{}", stderr(&out));

@@ -46,6 +46,7 @@ impl Agent {
                         AdvertMode::Unicast
                     },
                     advert_destinations: super::unicast::destinations(&i.config, i.advert_source()),
+                    vrrp_version: i.config.version.as_str().to_owned(),
                     master: router.current_master().map(|m| MasterStatus {
                         address: m.source,
                         priority: m.priority,

@@ -28,7 +28,7 @@
 //! `interface`, `vrid`, `state`, `priority` (effective), `base_priority`,
 //! `priority_reasons`, `fault_reasons`, `track` (`check`, `weight`), `source`,
 //! `mode` (`multicast` or `unicast`), `advert_destinations` (the group, or
-//! each unicast peer), `master` (`address`, `priority`, or null), `advert_interval_ms`,
+//! each unicast peer), `vrrp_version` (`3`, `2` or `both`), `master` (`address`, `priority`, or null), `advert_interval_ms`,
 //! `master_adver_interval_ms`, `since_transition_ms`, `maintenance`,
 //! `switchover_hold`, `last_handover` (`kind`, `outcome`, `new_master`,
 //! `elapsed_ms`, or null), `last_peer` (`address`, `seen_ms_ago`, or null),

@@ -107,6 +107,9 @@ pub struct InstanceStatus {
     /// Where its adverts go: the group, or each unicast peer.
     #[serde(default)]
     pub advert_destinations: Vec<IpAddr>,
+    /// The VRRP versions it speaks, as configured: `3`, `2` or `both`.
+    #[serde(default = "default_vrrp_version")]
+    pub vrrp_version: String,
     /// The Master as last heard (this host itself while Master), if any.
     pub master: Option<MasterStatus>,
     /// The configured advertisement interval.
@@ -137,6 +140,11 @@ pub struct InstanceStatus {
     /// fence hook): why it asked, such as `master-silent`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting_for_mastership: Option<String>,
+}
+
+/// What a status document from an agent without versions spoke: VRRPv3.
+fn default_vrrp_version() -> String {
+    "3".to_owned()
 }
 
 /// How an instance's adverts travel: `multicast` (to 224.0.0.18 / ff02::12,
@@ -310,6 +318,7 @@ pub(crate) mod samples {
             source: IpAddr::from([192, 0, 2, 1]),
             mode: AdvertMode::Multicast,
             advert_destinations: vec![IpAddr::from([224, 0, 0, 18])],
+            vrrp_version: "3".to_owned(),
             master: None,
             advert_interval_ms: 1000,
             master_adver_interval_ms: 1000,
@@ -349,6 +358,7 @@ pub(crate) mod samples {
                     source: IpAddr::from([192, 0, 2, 1]),
                     mode: AdvertMode::Multicast,
                     advert_destinations: vec![IpAddr::from([224, 0, 0, 18])],
+                    vrrp_version: "3".to_owned(),
                     master: Some(MasterStatus {
                         address: IpAddr::from([192, 0, 2, 1]),
                         priority: 90,
@@ -403,6 +413,7 @@ pub(crate) mod samples {
                     source: "fe80::2".parse().unwrap(),
                     mode: AdvertMode::Unicast,
                     advert_destinations: vec!["fe80::1".parse().unwrap()],
+                    vrrp_version: "both".to_owned(),
                     master: Some(MasterStatus {
                         address: "fe80::1".parse().unwrap(),
                         priority: 200,
@@ -488,7 +499,7 @@ mod tests {
                     "priority_reasons": ["web/script down (-60)"], "fault_reasons": [],
                     "track": [{"check": "web/script", "weight": -60}],
                     "source": "192.0.2.1",
-                    "mode": "multicast", "advert_destinations": ["224.0.0.18"],
+                    "mode": "multicast", "advert_destinations": ["224.0.0.18"], "vrrp_version": "3",
                     "master": {"address": "192.0.2.1", "priority": 90},
                     "advert_interval_ms": 100, "master_adver_interval_ms": 100,
                     "since_transition_ms": 12_345,
@@ -511,7 +522,7 @@ mod tests {
                     "priority": 100, "base_priority": 100,
                     "priority_reasons": [], "fault_reasons": [], "track": [],
                     "source": "fe80::2",
-                    "mode": "unicast", "advert_destinations": ["fe80::1"],
+                    "mode": "unicast", "advert_destinations": ["fe80::1"], "vrrp_version": "both",
                     "master": {"address": "fe80::1", "priority": 200},
                     "advert_interval_ms": 100, "master_adver_interval_ms": 1000,
                     "since_transition_ms": 245_000,

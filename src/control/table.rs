@@ -243,6 +243,11 @@ fn reason_lines(instances: &[InstanceStatus]) -> String {
                 peers.join(", ")
             ));
         }
+        match i.vrrp_version.as_str() {
+            "2" => out.push_str(&format!("{name}: speaks VRRPv2\n")),
+            "both" => out.push_str(&format!("{name}: speaks VRRPv3 and VRRPv2 (migration)\n")),
+            _ => {}
+        }
         if let Some(cause) = &i.waiting_for_mastership {
             out.push_str(&format!("{name}: waiting for mastership ({cause})\n"));
         }

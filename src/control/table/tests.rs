@@ -24,6 +24,7 @@ api       backup (maint)  100/100  fe80::1 (200)  100ms/1s  2001:db8::50/64 off 
 web: priority 90: web/script down (-60)
 web: 2 adverts with an interval other than ours (100ms)
 api: unicast from fe80::2 to fe80::1
+api: speaks VRRPv3 and VRRPv2 (migration)
 api: last maintenance handover: new Master fe80::1 took over after 0.2s
 
 CHECK       KIND       TARGET                    STATE    DETAIL         SINCE  OUTPUT
