@@ -34,14 +34,45 @@ pub struct InstanceFacts {
     pub source: IpAddr,
     /// Whether the interface is up with carrier now.
     pub carrier: bool,
+    /// The instance's virtual MAC interface (`vmac`), made or adopted by the
+    /// daemon on `interface` before these facts were reported.
+    pub vmac: Option<VirtualMacFacts>,
+}
+
+/// The macvlan that carries an instance's virtual MAC (RFC 9568 §7.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualMacFacts {
+    /// Its name.
+    pub interface: String,
+    /// Its index.
+    pub ifindex: u32,
+    /// The virtual router MAC: 00-00-5E-00-01-{vrid} (IPv6 -02-).
+    pub mac: [u8; 6],
 }
 
 impl InstanceFacts {
-    /// The socket this instance speaks on.
+    /// The socket this instance receives on (and sends on without a
+    /// virtual MAC).
     pub fn socket(&self) -> SocketKey {
         SocketKey {
             ifindex: self.ifindex,
             ipv6: self.source.is_ipv6(),
+        }
+    }
+
+    /// The socket this instance sends its adverts on: with an IPv4 virtual
+    /// MAC, the send-only socket on the macvlan, so that the adverts leave
+    /// from the virtual router MAC (RFC 9568 §7.3). IPv6 adverts keep the
+    /// interface's socket: their source must be a link-local address of the
+    /// sending interface, and the macvlan deliberately has none (each router's
+    /// would be the same EUI-64 address, derived from the shared MAC).
+    pub fn send_socket(&self) -> SocketKey {
+        match &self.vmac {
+            Some(vmac) if self.source.is_ipv4() => SocketKey {
+                ifindex: vmac.ifindex,
+                ipv6: false,
+            },
+            _ => self.socket(),
         }
     }
 }
@@ -167,15 +198,30 @@ impl InstanceCore {
         })
     }
 
-    /// What the daemon's address worker for this instance needs.
+    /// What the daemon's address worker for this instance needs. With a
+    /// virtual MAC, the VIPs live on the macvlan and are announced with its
+    /// MAC: clients then keep one neighbour entry whoever is Master.
     pub fn address_target(&self) -> AddressTarget {
+        let (interface, ifindex, mac) = match &self.facts.vmac {
+            Some(vmac) => (vmac.interface.clone(), vmac.ifindex, vmac.mac),
+            None => (
+                self.config.interface.clone(),
+                self.facts.ifindex,
+                self.facts.mac,
+            ),
+        };
         AddressTarget {
             instance: self.id,
             name: self.config.name.clone(),
-            interface: self.config.interface.clone(),
-            ifindex: self.facts.ifindex,
-            mac: self.facts.mac,
+            interface,
+            ifindex,
+            mac,
             link_local: self.facts.link_local,
+            vmac_below: self
+                .facts
+                .vmac
+                .as_ref()
+                .map(|_| self.config.interface.clone()),
             vips: self.config.virtual_ips.clone(),
             garp: self.config.garp,
             lifetime: self.config.address_lifetime(),
@@ -395,7 +441,7 @@ impl InstanceCore {
                     ) {
                         Ok(packet) => out.push(Effect::SendAdvert {
                             instance: self.id,
-                            socket: self.facts.socket(),
+                            socket: self.facts.send_socket(),
                             source,
                             destination,
                             packet,
@@ -561,7 +607,7 @@ impl InstanceCore {
             .iter_mut()
             .find(|l| l.bound.is_some_and(|f| f.socket() == socket));
         match link {
-            Some(link) if socket != self.facts.socket() => {
+            Some(link) if socket != self.facts.socket() && socket != self.facts.send_socket() => {
                 link.send_failed(&self.config.name, error)
             }
             _ => self.send_failed(error),

@@ -20,6 +20,7 @@ use super::setup::{self, Sockets};
 use super::status;
 use super::systemd::Notifier;
 use super::tracking::Monitors;
+use super::vmac::VirtualMacs;
 use super::{DaemonError, RunOptions, Wake};
 use crate::agent::{
     Agent, Answer, Datagram, Effect, HandoverOptions, Input, InstanceId, ReloadSummary, Setup,
@@ -87,6 +88,8 @@ pub struct Shell {
     waiting: HashMap<Ticket, oneshot::Sender<Response>>,
     /// The etcd worker, started on the agent's first quorum request.
     quorum: Option<QuorumWorker>,
+    /// The virtual MAC interfaces made for instances.
+    vmacs: VirtualMacs,
 }
 
 /// How long a stop may spend giving up the quorum keys and the lease; past
@@ -133,6 +136,7 @@ impl Shell {
             lookups: Vec::new(),
             waiting: HashMap::new(),
             quorum: None,
+            vmacs: VirtualMacs::default(),
         })
     }
 
@@ -172,7 +176,7 @@ impl Shell {
             }
         }
         self.running = config.clone();
-        setup::prepare(config, &self.netlink, &mut self.sockets).await
+        setup::prepare(config, &self.netlink, &mut self.sockets, &self.vmacs).await
     }
 
     /// Looks up the next interface the agent asked for (see
@@ -188,6 +192,7 @@ impl Shell {
                     &interface,
                     &self.netlink,
                     &mut self.sockets,
+                    &self.vmacs,
                 )
                 .await;
                 Some(Input::InterfaceFacts { interface, facts })
@@ -335,11 +340,21 @@ impl Shell {
     /// asks for (the status file shows what the address workers applied).
     async fn verified_status(&self, agent: &Agent, now: Instant) -> Status {
         let mut status = self.status(agent, now);
-        let interfaces: BTreeSet<&str> = status
+        // The VIPs of an instance with a virtual MAC live on its macvlan.
+        let vip_interface = |name: &str, interface: &str| -> String {
+            self.running
+                .instances
+                .iter()
+                .find(|i| i.name == name)
+                .and_then(|i| i.vmac.clone())
+                .unwrap_or_else(|| interface.to_owned())
+        };
+        let places: Vec<String> = status
             .instances
             .iter()
-            .map(|i| i.interface.as_str())
+            .map(|i| vip_interface(&i.name, &i.interface))
             .collect();
+        let interfaces: BTreeSet<&str> = places.iter().map(String::as_str).collect();
         let mut on_link: HashMap<String, Vec<IpAddr>> = HashMap::new();
         for interface in interfaces {
             let listed = match self.netlink.link_by_name(interface).await {
@@ -356,8 +371,8 @@ impl Shell {
                 Err(e) => warn!("status: listing addresses failed: {e}"),
             }
         }
-        for instance in &mut status.instances {
-            let Some(list) = on_link.get(&instance.interface) else {
+        for (instance, place) in status.instances.iter_mut().zip(&places) {
+            let Some(list) = on_link.get(place) else {
                 continue;
             };
             for vip in &mut instance.virtual_ips {
@@ -405,6 +420,7 @@ impl Shell {
                 }
                 Effect::StartInstance(target) => {
                     let id = target.instance;
+                    self.vmacs.started(&target);
                     let (pulse, watch) = self
                         .supervisor
                         .watch(format!("address worker of {}", target.name));
@@ -427,6 +443,7 @@ impl Shell {
                 Effect::StopInstance(instance) => {
                     self.workers.remove(&instance);
                     self.worker_watches.remove(&instance);
+                    self.vmacs.stopped(instance, self.netlink.clone());
                 }
                 Effect::RunHook(run) => {
                     let run_as = self.run_as();
@@ -551,6 +568,7 @@ impl Shell {
             worker.stop(QUORUM_STOP_LIMIT).await;
         }
         self.events.close(Duration::from_secs(1)).await;
+        self.vmacs.close(self.netlink.clone()).await;
         self.sockets.close();
         self.status_writer.close().await;
     }

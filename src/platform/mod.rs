@@ -11,9 +11,11 @@ pub mod address_watch;
 pub mod announce;
 mod error;
 pub mod link_watch;
+pub mod macvlan;
 pub mod multicast;
 pub mod netlink;
 pub mod sched;
+pub mod sysctl;
 pub mod vrrp_socket;
 
 pub use error::PlatformError;

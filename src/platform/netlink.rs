@@ -61,7 +61,7 @@ pub(super) struct RawAddress {
 }
 
 /// The errno carried by a netlink error reply, if that is what `error` is.
-fn errno(error: &rtnetlink::Error) -> Option<i32> {
+pub(super) fn errno(error: &rtnetlink::Error) -> Option<i32> {
     match error {
         rtnetlink::Error::NetlinkError(message) => Some(message.raw_code().abs()),
         _ => None,
@@ -87,6 +87,11 @@ impl Netlink {
             rtnetlink::new_connection().map_err(PlatformError::Connect)?;
         let task = spawn_connection(connection)?;
         Ok(Netlink { handle, task })
+    }
+
+    /// The rtnetlink handle, for the requests kept in sibling modules.
+    pub(super) fn handle(&self) -> &rtnetlink::Handle {
+        &self.handle
     }
 
     /// Looks an interface up by name: index, MAC, and whether it is up and has carrier.
