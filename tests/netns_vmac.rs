@@ -370,9 +370,12 @@ fn twinstar_takes_over_from_a_keepalived_vmac_master() {
         || ours.status().and_then(|s| s.state("web")).as_deref() == Some("backup"),
         || format!("{}\n{}", ours.log(), theirs.log()),
     );
+    // (The client's neighbour entry is not checked while keepalived is
+    // Master: its host answers the client from the VIP through eth0 without
+    // `arp_announce`, and the ARP question that needs carries the VIP with
+    // eth0's MAC; see src/daemon/vmac.rs.)
     let pinger = Pinger::start(&lab.client.ns, VIP, Duration::from_millis(20)).unwrap();
     assert!(pinger.wait_replies(5, SETTLE), "{}", theirs.log());
-    assert_eq!(lab.client.neighbour_mac(VIP).unwrap(), VIRTUAL_MAC);
 
     lab.set_cable(0, false).unwrap();
     assert!(
@@ -382,7 +385,12 @@ fn twinstar_takes_over_from_a_keepalived_vmac_master() {
     );
     pinger.reset();
     assert!(pinger.wait_replies(5, SETTLE), "{}", ours.log());
-    assert_eq!(lab.client.neighbour_mac(VIP).unwrap(), VIRTUAL_MAC);
+    assert!(
+        wait_until(SETTLE, || lab.client.neighbour_mac(VIP).unwrap_or_default()
+            == VIRTUAL_MAC),
+        "the client does not use the virtual MAC: {:?}",
+        lab.client.neighbour_mac(VIP)
+    );
 }
 
 #[test]
@@ -421,5 +429,5 @@ fn keepalived_vmac_takes_over_from_twinstar() {
     );
     pinger.reset();
     assert!(pinger.wait_replies(5, SETTLE), "{}", theirs.log());
-    assert_eq!(lab.client.neighbour_mac(VIP).unwrap(), VIRTUAL_MAC);
+    assert_eq!(link_mac(&lab.hosts[1], VMAC).as_deref(), Some(VIRTUAL_MAC));
 }
