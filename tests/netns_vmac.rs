@@ -62,9 +62,11 @@ fn arp_settings(host: &Host) -> [String; 3] {
     ["arp_ignore", "arp_filter", "arp_announce"].map(|key| setting(host, "eth0", key))
 }
 
-/// Drops every ARP frame host `index` sends about the VIP, at the bridge:
-/// its gratuitous ARPs (and answers for the VIP) never reach the client,
-/// while its own questions (for the client's MAC) still go through.
+/// Drops every ARP frame host `index` sends about the VIP where its cable
+/// enters the bridge, before the bridge learns anything from it: its
+/// gratuitous ARPs (and answers for the VIP) never reach the client nor
+/// teach the bridge where the virtual MAC is, while its own questions (for
+/// the client's MAC) still go through.
 fn drop_arp_from(lab: &Lab, index: usize) {
     let port = lab.hosts[index].port().to_owned();
     let nft = |command: String| {
@@ -72,12 +74,12 @@ fn drop_arp_from(lab: &Lab, index: usize) {
             .exec("nft", &[&command])
             .unwrap_or_else(|e| panic!("nft {command}: {e}"));
     };
-    nft(format!("add table bridge {TABLE}"));
+    nft(format!("add table netdev {TABLE}"));
     nft(format!(
-        "add chain bridge {TABLE} forward {{ type filter hook forward priority 0 ; }}"
+        "add chain netdev {TABLE} ingress {{ type filter hook ingress device \"{port}\" priority 0 ; }}"
     ));
     nft(format!(
-        "add rule bridge {TABLE} forward iifname \"{port}\" arp saddr ip {VIP} counter drop"
+        "add rule netdev {TABLE} ingress arp saddr ip {VIP} counter drop"
     ));
 }
 
@@ -100,7 +102,7 @@ fn fdb_port(lab: &Lab, mac: &str) -> Option<String> {
 fn arp_dropped(lab: &Lab) -> u64 {
     let out = lab
         .bridge()
-        .exec("nft", &["list", "table", "bridge", TABLE])
+        .exec("nft", &["list", "table", "netdev", TABLE])
         .expect("list the table");
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let mut words = text.split_whitespace();
@@ -112,7 +114,7 @@ fn arp_dropped(lab: &Lab) -> u64 {
 }
 
 fn allow_arp(lab: &Lab) {
-    let delete = format!("delete table bridge {TABLE}");
+    let delete = format!("delete table netdev {TABLE}");
     lab.bridge()
         .exec("nft", &[&delete])
         .unwrap_or_else(|e| panic!("nft {delete}: {e}"));
