@@ -322,3 +322,5 @@ impl Agent {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vmac_tests;
