@@ -300,6 +300,49 @@ fn a_re_created_interface_gets_its_virtual_mac_back() {
     assert_eq!(lab.client.neighbour_mac(VIP).unwrap(), VIRTUAL_MAC);
 }
 
+#[test]
+fn a_reload_moves_the_vips_onto_the_virtual_mac_and_back() {
+    let test = "a_reload_moves_the_vips_onto_the_virtual_mac_and_back";
+    if !can_run_lab(test) {
+        return;
+    }
+    let tag = "vmrl";
+    let lab = lab(tag, 1);
+    let host = &lab.hosts[0];
+    let before = arp_settings(host);
+    let plain = config(VRID, 200, "100ms", "192.0.2.50/24", "");
+    let a = agent(&lab, tag, 0, &plain);
+    a.wait_for_state("web", "master", SETTLE).unwrap();
+    assert!(wait_until(SETTLE, || holds_on(host, "eth0", VIP)));
+    assert_eq!(link_mac(host, VMAC), None);
+
+    let with_vmac = config(VRID, 200, "100ms", "192.0.2.50/24", VMAC_EXTRA);
+    std::fs::write(a.config_path(), &with_vmac).unwrap();
+    a.reload().unwrap();
+    assert!(
+        wait_until(SETTLE, || holds_on(host, VMAC, VIP)
+            && !holds_on(host, "eth0", VIP)),
+        "the VIP did not move onto the macvlan:\n{}",
+        a.log()
+    );
+    assert_eq!(link_mac(host, VMAC).as_deref(), Some(VIRTUAL_MAC));
+    a.wait_for_state("web", "master", SETTLE).unwrap();
+
+    std::fs::write(a.config_path(), &plain).unwrap();
+    a.reload().unwrap();
+    assert!(
+        wait_until(SETTLE, || holds_on(host, "eth0", VIP)
+            && link_mac(host, VMAC).is_none()),
+        "the macvlan stayed or the VIP did not come back to eth0:\n{}",
+        a.log()
+    );
+    assert!(
+        wait_until(SETTLE, || arp_settings(host) == before),
+        "{}",
+        a.log()
+    );
+}
+
 /// Root for the lab and a keepalived binary (tests/run.sh installs it).
 fn keepalived_runnable(test: &str) -> bool {
     if !can_run_lab(test) {

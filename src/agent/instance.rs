@@ -229,8 +229,9 @@ impl InstanceCore {
     }
 
     /// Applies a changed configuration of the same virtual router (same
-    /// interface, VRID and family; owner or not as before) without leaving the
-    /// current state: VIP lists change by their difference only. Returns false
+    /// interface, VRID, family and virtual MAC; owner or not as before)
+    /// without leaving the current state: VIP lists change by their
+    /// difference only. Returns false
     /// when the change needs a restart of the instance instead.
     pub fn reconfigure(&mut self, config: config::Instance, out: &mut Out) -> bool {
         let old = &self.config;
@@ -239,6 +240,8 @@ impl InstanceCore {
             || config.vrid != old.vrid
             || config.address_family() != old.address_family()
             || owner(&config) != owner(old)
+            // The VIPs move to or from a macvlan: a new address worker.
+            || config.vmac != old.vmac
         {
             return false;
         }

@@ -72,9 +72,9 @@ impl Sockets {
         interface: &str,
         source: IpAddr,
     ) -> Result<(), DaemonError> {
-        if !self.senders.contains_key(&key) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.senders.entry(key) {
             let socket = VrrpSocket::open_sender(interface, key.ifindex, source)?;
-            self.senders.insert(key, Arc::new(socket));
+            slot.insert(Arc::new(socket));
         }
         Ok(())
     }
