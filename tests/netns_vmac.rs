@@ -263,6 +263,81 @@ fn the_client_keeps_the_virtual_mac_across_a_failover_without_any_arp() {
 }
 
 #[test]
+fn ipv6_clients_keep_the_virtual_mac_across_a_failover() {
+    let test = "ipv6_clients_keep_the_virtual_mac_across_a_failover";
+    if !can_run_lab(test) {
+        return;
+    }
+    const VIP6: &str = "2001:db8::50";
+    const VMAC6: &str = "vrrp6.51";
+    const VIRTUAL_MAC6: &str = "00:00:5e:00:02:33";
+    let tag = "vm6";
+    let lab = lab(tag, 2);
+    let mut a = agent(
+        &lab,
+        tag,
+        0,
+        &config(VRID, 200, "100ms", "2001:db8::50/64", VMAC_EXTRA),
+    );
+    let b = agent(
+        &lab,
+        tag,
+        1,
+        &config(VRID, 100, "100ms", "2001:db8::50/64", VMAC_EXTRA),
+    );
+    a.wait_for_state("web", "master", SETTLE).unwrap();
+    b.wait_for_state("web", "backup", SETTLE).unwrap();
+    for host in &lab.hosts {
+        assert_eq!(
+            link_mac(host, VMAC6).as_deref(),
+            Some(VIRTUAL_MAC6),
+            "{}",
+            a.log()
+        );
+    }
+    assert!(
+        wait_until(SETTLE, || holds_on(&lab.hosts[0], VMAC6, VIP6)),
+        "{}",
+        a.log()
+    );
+    // The Master's adverts, sent from the macvlan, reach the Backup.
+    holds_for(
+        "the Backup left Backup behind an IPv6 virtual MAC Master",
+        Duration::from_secs(1),
+        || b.status().and_then(|s| s.state("web")).as_deref() == Some("backup"),
+        || b.log(),
+    );
+    let pinger = Pinger::start(&lab.client.ns, VIP6, Duration::from_millis(20)).unwrap();
+    assert!(pinger.wait_replies(5, SETTLE), "{}", a.log());
+    assert_eq!(lab.client.neighbour_mac(VIP6).unwrap(), VIRTUAL_MAC6);
+
+    a.kill();
+    let takeover = rfc::master_down_interval(100, INTERVAL);
+    assert!(
+        wait_until(takeover + MARGIN, || holds_on(&lab.hosts[1], VMAC6, VIP6)),
+        "the Backup did not take the VIP within {takeover:?} + {MARGIN:?}:\n{}",
+        b.log()
+    );
+    // The new Master's adverts leave from the virtual MAC.
+    let port = lab.hosts[1].port().to_owned();
+    assert!(
+        wait_until(MARGIN, || fdb_port(&lab, VIRTUAL_MAC6).as_deref()
+            == Some(port.as_str())),
+        "the bridge does not see the virtual MAC on {port}: {:?}",
+        fdb_port(&lab, VIRTUAL_MAC6)
+    );
+    let lifetime = Duration::from_secs(2) + Duration::from_secs(1);
+    assert!(wait_until(lifetime + MARGIN, || !holds_on(
+        &lab.hosts[0],
+        VMAC6,
+        VIP6
+    )));
+    pinger.reset();
+    assert!(pinger.wait_replies(10, SETTLE), "{}", b.log());
+    assert_eq!(lab.client.neighbour_mac(VIP6).unwrap(), VIRTUAL_MAC6);
+}
+
+#[test]
 fn a_re_created_interface_gets_its_virtual_mac_back() {
     let test = "a_re_created_interface_gets_its_virtual_mac_back";
     if !can_run_lab(test) {

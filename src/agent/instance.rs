@@ -60,19 +60,17 @@ impl InstanceFacts {
         }
     }
 
-    /// The socket this instance sends its adverts on: with an IPv4 virtual
-    /// MAC, the send-only socket on the macvlan, so that the adverts leave
-    /// from the virtual router MAC (RFC 9568 §7.3). IPv6 adverts keep the
-    /// interface's socket: their source must be a link-local address of the
-    /// sending interface, and the macvlan deliberately has none (each router's
-    /// would be the same EUI-64 address, derived from the shared MAC).
+    /// The socket this instance sends its adverts on: with a virtual MAC,
+    /// the send-only socket on the macvlan, so that the adverts leave from
+    /// the virtual router MAC (RFC 9568 §7.3) and teach the switches where
+    /// it is; else the interface's.
     pub fn send_socket(&self) -> SocketKey {
         match &self.vmac {
-            Some(vmac) if self.source.is_ipv4() => SocketKey {
+            Some(vmac) => SocketKey {
                 ifindex: vmac.ifindex,
-                ipv6: false,
+                ipv6: self.source.is_ipv6(),
             },
-            _ => self.socket(),
+            None => self.socket(),
         }
     }
 }

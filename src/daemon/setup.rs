@@ -194,7 +194,7 @@ async fn instance_facts(
         ipv6: source.is_ipv6(),
     };
     let socket = sockets.open(key, &config.interface, source)?;
-    let vmac = vmacs.ensure(netlink, config, &link).await?;
+    let vmac = vmacs.ensure(netlink, config, &link, link_local).await?;
     let facts = InstanceFacts {
         ifindex: link.index,
         mac: link.mac,

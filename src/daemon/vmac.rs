@@ -15,7 +15,9 @@
 //!   own adverts, sent from an address of the interface below, come back on
 //!   it), `promote_secondaries=1` (removing one VIP keeps the others), and
 //!   IPv6 `addr_gen_mode=1` (no EUI-64 link-local: every router's would be
-//!   the same address, derived from the shared MAC);
+//!   the same address, derived from the shared MAC; an IPv6 instance's
+//!   macvlan gets the interface's own link-local instead, as the source of
+//!   its adverts);
 //! - on the interface below: `arp_ignore=1` and `arp_filter=1`, so that it
 //!   does not answer ARP for the VIPs with its own MAC, and, beyond what
 //!   keepalived sets, `arp_announce=2`: a reply sent from a VIP (the answer
@@ -29,6 +31,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -97,13 +100,19 @@ impl VirtualMacs {
 
     /// Makes `config`'s macvlan on `below` (or adopts the one a crash or an
     /// earlier run left, when it is the same), sets its settings and those
-    /// of `below`, and brings it up. `None` without `vmac`.
+    /// of `below`, and brings it up; for IPv6 it also gets `link_local`, the
+    /// adverts' source. `None` without `vmac`.
     pub async fn ensure(
         &self,
         netlink: &Netlink,
         config: &config::Instance,
         below: &LinkInfo,
+        link_local: Option<Ipv6Addr>,
     ) -> Result<Option<VirtualMacFacts>, DaemonError> {
+        let link_local = match config.address_family() {
+            AddressFamily::Ipv6 => link_local,
+            AddressFamily::Ipv4 => None,
+        };
         let Some(name) = config.vmac.as_deref() else {
             return Ok(None);
         };
@@ -147,6 +156,14 @@ impl VirtualMacs {
             (Ok(()), _) => {}
         }
         netlink.set_link_up(ifindex, name).await?;
+        if let Some(link_local) = link_local {
+            // IPv6 adverts leave from the macvlan too, and their source must
+            // be an address of the sending interface: the interface's own
+            // link-local (what peers know this router by) goes on it.
+            netlink
+                .add_address(ifindex, IpAddr::V6(link_local), 64, None)
+                .await?;
+        }
         Ok(Some(VirtualMacFacts {
             interface: name.to_owned(),
             ifindex,
