@@ -373,6 +373,18 @@ fn a_re_created_interface_gets_its_virtual_mac_back() {
     let pinger = Pinger::start(&lab.client.ns, VIP, Duration::from_millis(20)).unwrap();
     assert!(pinger.wait_replies(5, SETTLE), "{}", a.log());
     assert_eq!(lab.client.neighbour_mac(VIP).unwrap(), VIRTUAL_MAC);
+    // A VIP taken off the macvlan by hand is put back on the kernel's
+    // notification, as on any interface: within the margin, well before the
+    // full re-read of every address (every 10 s) would notice.
+    lab.hosts[0]
+        .ns
+        .ip(&["addr", "del", "192.0.2.50/24", "dev", VMAC])
+        .unwrap();
+    assert!(
+        wait_until(MARGIN, || holds_on(&lab.hosts[0], VMAC, VIP)),
+        "the VIP removed from the macvlan was not put back:\n{}",
+        a.log()
+    );
 }
 
 #[test]
