@@ -414,6 +414,18 @@ fn a_reload_moves_the_vips_onto_the_virtual_mac_and_back() {
     );
     assert_eq!(link_mac(host, VMAC).as_deref(), Some(VIRTUAL_MAC));
     a.wait_for_state("web", "master", SETTLE).unwrap();
+    // `twinstar status` reads the VIP where it lives: on the macvlan.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_twinstar"))
+        .args(["status", "--json", "--runtime-dir"])
+        .arg(a.runtime_dir())
+        .output()
+        .expect("run twinstar status");
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status JSON");
+    assert_eq!(
+        status["instances"][0]["virtual_ips"][0]["present"],
+        serde_json::Value::Bool(true),
+        "{status}"
+    );
 
     std::fs::write(a.config_path(), &plain).unwrap();
     a.reload().unwrap();
