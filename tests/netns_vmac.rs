@@ -175,6 +175,17 @@ fn the_client_keeps_the_virtual_mac_across_a_failover_without_any_arp() {
     );
     assert!(!holds_on(&lab.hosts[0], "eth0", VIP));
     assert!(!holds_on(&lab.hosts[1], VMAC, VIP));
+    // The subnet keeps its one route, through eth0: the host's own traffic
+    // never leaves from the virtual MAC.
+    let routes = lab.hosts[0]
+        .ns
+        .ip(&["-4", "route", "show", "dev", VMAC])
+        .unwrap();
+    assert!(
+        routes.stdout.is_empty(),
+        "routes through the macvlan: {}",
+        String::from_utf8_lossy(&routes.stdout)
+    );
 
     let pinger = Pinger::start(&lab.client.ns, VIP, Duration::from_millis(20)).unwrap();
     assert!(

@@ -426,6 +426,15 @@ impl InstanceCore {
                 let group = crate::wire::vrrp_group(self.facts.source);
                 // Unicast peers each get their own copy; otherwise the group does.
                 let count = self.config.unicast_peers.len().max(1);
+                // Unicast adverts leave through the interface even with a
+                // virtual MAC: sent through the macvlan, the ARP question for
+                // a peer would carry our own address with the shared virtual
+                // MAC, and the peer would send what is ours to the Master.
+                let socket = if self.config.unicast_peers.is_empty() {
+                    self.facts.send_socket()
+                } else {
+                    self.facts.socket()
+                };
                 for index in 0..count {
                     let destination = self
                         .config
@@ -442,7 +451,7 @@ impl InstanceCore {
                     ) {
                         Ok(packet) => out.push(Effect::SendAdvert {
                             instance: self.id,
-                            socket: self.facts.send_socket(),
+                            socket,
                             source,
                             destination,
                             packet,

@@ -161,7 +161,7 @@ impl VirtualMacs {
             // be an address of the sending interface: the interface's own
             // link-local (what peers know this router by) goes on it.
             netlink
-                .add_address(ifindex, IpAddr::V6(link_local), 64, None)
+                .add_address_without_prefix_route(ifindex, IpAddr::V6(link_local), 64, None)
                 .await?;
         }
         Ok(Some(VirtualMacFacts {

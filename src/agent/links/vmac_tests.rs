@@ -43,10 +43,16 @@ fn key(ifindex: u32) -> SocketKey {
 /// An agent running `web` (priority 255: Master at once) with its macvlan
 /// at `vmac_index`, and the effects of starting it.
 fn running(t0: Instant, vmac_index: u32) -> (Agent, Vec<Effect>) {
-    let yaml =
+    running_with(t0, vmac_index, "")
+}
+
+/// [`running`] with `extra` lines in the instance.
+fn running_with(t0: Instant, vmac_index: u32, extra: &str) -> (Agent, Vec<Effect>) {
+    let yaml = format!(
         "instances:\n  - name: web\n    interface: eth0\n    vrid: 1\n    priority: 255\n    \
-                advert_interval: 100ms\n    vmac: true\n    virtual_ips: [192.0.2.50/24]\n";
-    let config = parse_str(yaml, "t.yaml").expect("valid config");
+         advert_interval: 100ms\n    vmac: true\n    virtual_ips: [192.0.2.50/24]\n{extra}"
+    );
+    let config = parse_str(&yaml, "t.yaml").expect("valid config");
     let mut agent = Agent::new(BTreeSet::new());
     agent.configure(
         t0,
@@ -143,4 +149,17 @@ fn a_deleted_macvlan_is_made_again_and_the_instance_rebound_to_it() {
         !sent.is_empty() && sent.iter().all(|s| *s == key(21)),
         "{sent:?}"
     );
+}
+
+#[test]
+fn unicast_adverts_leave_through_the_interface_not_the_macvlan() {
+    let t0 = Instant::now();
+    let (_, effects) = running_with(t0, 20, "    unicast_peers: [192.0.2.11]\n");
+    let sent = advert_sockets(&effects);
+    assert!(
+        !sent.is_empty() && sent.iter().all(|s| *s == key(ETH0)),
+        "{sent:?}"
+    );
+    // The announcements still come from the virtual MAC.
+    assert_eq!(targets(&effects)[0].mac, VIRTUAL_MAC);
 }
