@@ -453,6 +453,39 @@ fn a_reload_moves_the_vips_onto_the_virtual_mac_and_back() {
     );
 }
 
+#[test]
+fn a_name_taken_by_another_interface_is_refused_and_left_alone() {
+    let test = "a_name_taken_by_another_interface_is_refused_and_left_alone";
+    if !can_run_lab(test) {
+        return;
+    }
+    let tag = "vmnt";
+    let lab = lab(tag, 1);
+    let host = &lab.hosts[0];
+    host.ns
+        .ip(&[
+            "link", "add", "svc0", "type", "veth", "peer", "name", "svc1",
+        ])
+        .unwrap();
+    let before = link_mac(host, "svc0");
+    let extra = "    vmac: svc0\n";
+    let a = agent(
+        &lab,
+        tag,
+        0,
+        &config(VRID, 200, "100ms", "192.0.2.50/24", extra),
+    );
+    assert!(
+        wait_until(SETTLE, || a
+            .log()
+            .contains("svc0 exists and is not a virtual MAC interface")),
+        "no error names the taken interface:\n{}",
+        a.log()
+    );
+    assert_eq!(link_mac(host, "svc0"), before, "svc0 was changed");
+    assert!(!holds_on(host, "svc0", VIP) && !holds_on(host, "eth0", VIP));
+}
+
 /// Root for the lab and a keepalived binary (tests/run.sh installs it).
 fn keepalived_runnable(test: &str) -> bool {
     if !can_run_lab(test) {

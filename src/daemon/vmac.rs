@@ -117,12 +117,12 @@ impl VirtualMacs {
             return Ok(None);
         };
         let mac = config.virtual_mac();
-        let ifindex = match netlink.macvlan_by_name(name).await? {
-            Some(link) if link.matches(below.index, mac) => link.index,
+        let (ifindex, made) = match netlink.macvlan_by_name(name).await? {
+            Some(link) if link.matches(below.index, mac) => (link.index, false),
             Some(link) if is_ours(&link) => {
                 // Ours, for another VRID, family or interface: make it anew.
                 netlink.delete_link(link.index, name).await?;
-                netlink.add_macvlan(name, below.index, mac).await?
+                (netlink.add_macvlan(name, below.index, mac).await?, true)
             }
             Some(_) => {
                 return Err(DaemonError::VirtualMacNameTaken {
@@ -132,9 +132,40 @@ impl VirtualMacs {
             }
             None => {
                 info!(instance = %config.name, interface = %name, parent = %below.name, "making the virtual MAC interface");
-                netlink.add_macvlan(name, below.index, mac).await?
+                (netlink.add_macvlan(name, below.index, mac).await?, true)
             }
         };
+        let set_up = self
+            .set_up(netlink, config, name, ifindex, below, link_local)
+            .await;
+        if let Err(e) = set_up {
+            // Nothing half made is left behind: the next lookup tries anew.
+            // One adopted (maybe in use, with its VIPs) stays.
+            if made {
+                if let Err(deleting) = netlink.delete_link(ifindex, name).await {
+                    warn!("{deleting}");
+                }
+            }
+            return Err(e);
+        }
+        Ok(Some(VirtualMacFacts {
+            interface: name.to_owned(),
+            ifindex,
+            mac,
+        }))
+    }
+
+    /// Sets the settings of macvlan `name` (index `ifindex`) and of `below`,
+    /// brings it up and, for IPv6, gives it `link_local`.
+    async fn set_up(
+        &self,
+        netlink: &Netlink,
+        config: &config::Instance,
+        name: &str,
+        ifindex: u32,
+        below: &LinkInfo,
+        link_local: Option<Ipv6Addr>,
+    ) -> Result<(), DaemonError> {
         match config.address_family() {
             AddressFamily::Ipv4 => {
                 for (key, value) in VMAC_SETTINGS {
@@ -164,11 +195,7 @@ impl VirtualMacs {
                 .add_address_without_prefix_route(ifindex, IpAddr::V6(link_local), 64, None)
                 .await?;
         }
-        Ok(Some(VirtualMacFacts {
-            interface: name.to_owned(),
-            ifindex,
-            mac,
-        }))
+        Ok(())
     }
 
     /// Sets the ARP settings of the interface below a macvlan, saving what
