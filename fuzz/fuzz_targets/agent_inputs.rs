@@ -419,6 +419,7 @@ fuzz_target!(|input: &[u8]| {
                                 link_local: Some(US_V6),
                                 source: if v6 { IpAddr::V6(US_V6) } else { US_V4 },
                                 carrier: bytes.bit(),
+                                vmac: None,
                             };
                             let answer = if found {
                                 Ok(facts)

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::{Mutex, OnceLock};
 
-use twinstar::agent::{Agent, Effect, InstanceFacts, Setup};
+use twinstar::agent::{Agent, Effect, InstanceFacts, Setup, VirtualMacFacts};
 use twinstar::config::parse_str;
 
 /// This host's IPv4 address on eth0 (ifindex 2).
@@ -152,6 +152,12 @@ fn parse(text: &str) -> Setup {
                 link_local: Some(US_V6),
                 source: if v6 { IpAddr::V6(US_V6) } else { US_V4 },
                 carrier: true,
+                // A virtual MAC, when configured, at an index of its own.
+                vmac: instance.vmac.as_ref().map(|name| VirtualMacFacts {
+                    interface: name.clone(),
+                    ifindex: 100 + u32::from(instance.vrid),
+                    mac: instance.virtual_mac(),
+                }),
             };
             (instance.name.clone(), Ok(facts))
         })

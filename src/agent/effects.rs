@@ -156,6 +156,10 @@ pub struct AddressTarget {
     pub mac: [u8; 6],
     /// IPv6 link-local address, the source of Neighbor Advertisements.
     pub link_local: Option<Ipv6Addr>,
+    /// With a virtual MAC, the interface the macvlan sits on (`interface`
+    /// is then the macvlan): the daemon deletes the macvlan and restores
+    /// that interface's ARP settings once no worker uses them.
+    pub vmac_below: Option<String>,
     /// The virtual IPs.
     pub vips: Vec<VirtualIp>,
     /// Announcement settings.

@@ -3,7 +3,7 @@
 //! gate, health as last applied, the hook queue, and the numbered address jobs
 //! that the daemon's worker carries out in order.
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::time::Instant;
 
 use tracing::{info, warn};
@@ -21,32 +21,6 @@ use crate::config::{self, VirtualIp};
 use crate::vrrp::{
     Action, Event, MastershipCause, RouterSettings, State, TransitionReason, VirtualRouter,
 };
-
-/// What only the host knows about an instance's interface, looked up by the
-/// daemon before the instance starts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InstanceFacts {
-    /// Interface index.
-    pub ifindex: u32,
-    /// Interface MAC: the link-layer address the announcements claim.
-    pub mac: [u8; 6],
-    /// IPv6 link-local address, the source of Neighbor Advertisements.
-    pub link_local: Option<Ipv6Addr>,
-    /// The advert source and tie-breaker: IPv4 primary or IPv6 link-local.
-    pub source: IpAddr,
-    /// Whether the interface is up with carrier now.
-    pub carrier: bool,
-}
-
-impl InstanceFacts {
-    /// The socket this instance speaks on.
-    pub fn socket(&self) -> SocketKey {
-        SocketKey {
-            ifindex: self.ifindex,
-            ipv6: self.source.is_ipv6(),
-        }
-    }
-}
 
 /// A state transition as the agent reports it (events, sync groups).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,15 +153,30 @@ impl InstanceCore {
         advert_source(&self.config, self.facts.source)
     }
 
-    /// What the daemon's address worker for this instance needs.
+    /// What the daemon's address worker for this instance needs. With a
+    /// virtual MAC, the VIPs live on the macvlan and are announced with its
+    /// MAC: clients then keep one neighbour entry whoever is Master.
     pub fn address_target(&self) -> AddressTarget {
+        let (interface, ifindex, mac) = match &self.facts.vmac {
+            Some(vmac) => (vmac.interface.clone(), vmac.ifindex, vmac.mac),
+            None => (
+                self.config.interface.clone(),
+                self.facts.ifindex,
+                self.facts.mac,
+            ),
+        };
         AddressTarget {
             instance: self.id,
             name: self.config.name.clone(),
-            interface: self.config.interface.clone(),
-            ifindex: self.facts.ifindex,
-            mac: self.facts.mac,
+            interface,
+            ifindex,
+            mac,
             link_local: self.facts.link_local,
+            vmac_below: self
+                .facts
+                .vmac
+                .as_ref()
+                .map(|_| self.config.interface.clone()),
             vips: self.config.virtual_ips.clone(),
             garp: self.config.garp,
             lifetime: self.config.address_lifetime(),
@@ -195,9 +184,10 @@ impl InstanceCore {
     }
 
     /// Applies a changed configuration of the same virtual router (same
-    /// interface, VRID and family; owner or not as before) without leaving the
-    /// current state: VIP lists change by their difference only. Returns false
-    /// when the change needs a restart of the instance instead.
+    /// interface, VRID, family and virtual MAC; owner or not as before)
+    /// without leaving the current state: VIP lists change by their
+    /// difference only. Returns false when the change needs a restart of the
+    /// instance instead.
     pub fn reconfigure(&mut self, config: config::Instance, out: &mut Out) -> bool {
         let old = &self.config;
         let owner = |c: &config::Instance| c.priority.get() == 255;
@@ -205,6 +195,8 @@ impl InstanceCore {
             || config.vrid != old.vrid
             || config.address_family() != old.address_family()
             || owner(&config) != owner(old)
+            // The VIPs move to or from a macvlan: a new address worker.
+            || config.vmac != old.vmac
         {
             return false;
         }
@@ -388,6 +380,15 @@ impl InstanceCore {
         match action {
             Action::SendAdvert { priority, interval } => {
                 let source = self.advert_source();
+                // Unicast adverts leave through the interface even with a
+                // virtual MAC: sent through the macvlan, the ARP question for
+                // a peer would carry our own address with the shared virtual
+                // MAC, and the peer would send what is ours to the Master.
+                let socket = if self.config.unicast_peers.is_empty() {
+                    self.facts.send_socket()
+                } else {
+                    self.facts.socket()
+                };
                 // Unicast peers each get their own copy; otherwise the group
                 // does. In `both` mode each gets the VRRPv3 advert, then its
                 // VRRPv2 twin (RFC 9568 §8.4.2: an Active Router configured
@@ -405,7 +406,7 @@ impl InstanceCore {
                         ) {
                             Ok(packet) => out.push(Effect::SendAdvert {
                                 instance: self.id,
-                                socket: self.facts.socket(),
+                                socket,
                                 source,
                                 destination,
                                 packet,
@@ -572,7 +573,7 @@ impl InstanceCore {
             .iter_mut()
             .find(|l| l.bound.is_some_and(|f| f.socket() == socket));
         match link {
-            Some(link) if socket != self.facts.socket() => {
+            Some(link) if socket != self.facts.socket() && socket != self.facts.send_socket() => {
                 link.send_failed(&self.config.name, error)
             }
             _ => self.send_failed(error),
@@ -599,8 +600,10 @@ fn router_settings(config: &config::Instance, primary_address: IpAddr) -> Router
     }
 }
 
+mod facts;
 mod successor;
 #[cfg(test)]
 mod tests;
 
+pub use self::facts::{InstanceFacts, VirtualMacFacts};
 pub use self::successor::SuccessorWatch;

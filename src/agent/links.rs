@@ -147,6 +147,22 @@ impl Agent {
             }
         }
         self.heartbeat_link_removed(ifindex);
+        // A virtual MAC interface deleted under a running instance is made
+        // again by looking its interface up (the daemon makes what is missing).
+        let lost_vmac: Vec<String> = self
+            .instances
+            .iter()
+            .filter(|i| i.facts.vmac.as_ref().is_some_and(|v| v.ifindex == ifindex))
+            .map(|i| i.config.interface.clone())
+            .collect();
+        for interface in lost_vmac {
+            // Unless the interface below went too: then it is looked up
+            // when it comes back.
+            if self.links.index_of.get(&interface) != Some(&None) {
+                warn!(%interface, "the virtual MAC interface on it was deleted: making it again");
+                self.out.push(Effect::LookUpInterface { interface });
+            }
+        }
         for instance in &self.instances {
             if instance.facts.ifindex == ifindex && self.links.unbound.insert(instance.id) {
                 warn!(instance = %instance.config.name, "interface {} was deleted", instance.config.interface);
@@ -174,7 +190,8 @@ impl Agent {
             match facts.get(&instance.config.name) {
                 Some(Ok(found)) if Some(found.ifindex) == current => {
                     let stale = self.links.unbound.contains(&instance.id)
-                        || found.ifindex != instance.facts.ifindex;
+                        || found.ifindex != instance.facts.ifindex
+                        || found.vmac != instance.facts.vmac;
                     if stale {
                         self.rebind(index, found.clone());
                     }
@@ -188,7 +205,8 @@ impl Agent {
         // Sockets opened for facts that were not used are closed again.
         let mut unused: Vec<SocketKey> = facts
             .values()
-            .filter_map(|f| f.as_ref().ok().map(InstanceFacts::socket))
+            .filter_map(|f| f.as_ref().ok())
+            .flat_map(|f| [f.socket(), f.send_socket()])
             .filter(|key| !self.sockets.contains_key(key))
             .collect();
         unused.sort_unstable();
@@ -304,3 +322,5 @@ impl Agent {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vmac_tests;

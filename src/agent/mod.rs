@@ -45,7 +45,7 @@ pub use self::effects::{AddressJob, AddressTarget, Effect, Input, KernelAddress,
 pub use self::handover::{HandoverKind, HandoverOutcome, HandoverRecord, Ticket};
 pub use self::heartbeat::LinkFacts;
 pub use self::hooks::{HookRun, HookRunId, TransitionArgs};
-pub use self::instance::{InstanceFacts, Transition};
+pub use self::instance::{InstanceFacts, Transition, VirtualMacFacts};
 pub use self::operate::{Answer, HandoverOptions};
 pub use self::receive::{Datagram, DropReason, SocketKey};
 pub use self::reload::{ReloadSummary, Setup};

@@ -212,6 +212,16 @@ impl Agent {
             interface: instance.config.interface.clone(),
             source: instance.facts.source,
         });
+        // The virtual MAC's send-only socket: kept open while used.
+        if let Some(vmac) = &instance.facts.vmac {
+            let send = instance.facts.send_socket();
+            if send != key {
+                self.sockets.entry(send).or_insert_with(|| SocketInfo {
+                    interface: vmac.interface.clone(),
+                    source: instance.facts.source,
+                });
+            }
+        }
         // A heartbeat link's socket may be another instance's interface's
         // (same index and family): configuration gives each vrid one user.
         for (link_index, link) in instance.heartbeat.iter().enumerate() {

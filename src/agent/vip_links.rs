@@ -119,11 +119,18 @@ impl Agent {
     }
 
     /// The index of the interface `vip` of instance `index` lives on, when
-    /// known: the instance's own for a VIP on the advert interface.
+    /// known: the instance's virtual MAC interface or its own for a VIP on
+    /// the advert interface.
     pub(super) fn vip_ifindex(&self, index: usize, vip: &crate::config::VirtualIp) -> Option<u32> {
         let instance = &self.instances[index];
         match &vip.interface {
-            None => Some(instance.facts.ifindex),
+            None => Some(
+                instance
+                    .facts
+                    .vmac
+                    .as_ref()
+                    .map_or(instance.facts.ifindex, |vmac| vmac.ifindex),
+            ),
             Some(name) => self.vip_links.ifindex(name.as_str()),
         }
     }

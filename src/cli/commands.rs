@@ -94,6 +94,23 @@ impl RemoveVipsArgs {
                 println!("{line}");
             }
         }
+        // The virtual MAC interfaces an agent left go too (their VIPs with them).
+        match runtime.block_on(daemon::remove_virtual_macs(&config)) {
+            Ok(lines) => {
+                for line in lines {
+                    if line.outcome.is_err() {
+                        failed = true;
+                        eprintln!("{line}");
+                    } else {
+                        println!("{line}");
+                    }
+                }
+            }
+            Err(e) => {
+                failed = true;
+                eprintln!("twinstar remove-vips: {e}");
+            }
+        }
         if failed {
             ExitCode::FAILURE
         } else {

@@ -261,11 +261,23 @@ impl Instance {
         self.vip_lifetime.resolve(self.advert_interval)
     }
 
-    /// The interface `vip` lives on: its own `interface`, else the instance's.
+    /// The interface `vip` lives on: its own `interface`, else the virtual
+    /// MAC interface (`vmac`), else the instance's.
     pub fn vip_interface<'a>(&'a self, vip: &'a VirtualIp) -> &'a str {
-        vip.interface
-            .as_ref()
-            .map_or(self.interface.as_str(), InterfaceName::as_str)
+        vip.interface.as_ref().map_or_else(
+            || self.vmac.as_deref().unwrap_or(self.interface.as_str()),
+            InterfaceName::as_str,
+        )
+    }
+
+    /// The virtual router MAC of this instance (RFC 9568 §7.3):
+    /// 00-00-5E-00-01-{vrid} for IPv4, 00-00-5E-00-02-{vrid} for IPv6.
+    pub fn virtual_mac(&self) -> [u8; 6] {
+        let family = match self.address_family() {
+            AddressFamily::Ipv4 => 0x01,
+            AddressFamily::Ipv6 => 0x02,
+        };
+        [0x00, 0x00, 0x5e, 0x00, family, self.vrid]
     }
 
     /// The interfaces that carry VIPs of this instance other than the advert

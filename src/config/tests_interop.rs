@@ -177,3 +177,15 @@ fn vmac_takes_a_default_name_per_family_or_the_given_one() {
         ]
     );
 }
+
+#[test]
+fn the_virtual_mac_is_per_family_and_vrid_and_carries_the_vips() {
+    let v4 = parsed(&instance("192.0.2.50/24", "    vmac: true\n"));
+    assert_eq!(v4.virtual_mac(), [0x00, 0x00, 0x5e, 0x00, 0x01, 51]);
+    assert_eq!(v4.vip_interface(&v4.virtual_ips[0]), "vrrp.51");
+    let v6 = parsed(&instance("2001:db8::50/64", "    vmac: true\n"));
+    assert_eq!(v6.virtual_mac(), [0x00, 0x00, 0x5e, 0x00, 0x02, 51]);
+    assert_eq!(v6.vip_interface(&v6.virtual_ips[0]), "vrrp6.51");
+    let plain = parsed(&instance("192.0.2.50/24", ""));
+    assert_eq!(plain.vip_interface(&plain.virtual_ips[0]), "eth0");
+}

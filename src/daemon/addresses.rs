@@ -316,10 +316,24 @@ async fn verify(target: &AddressTarget, netlink: &Netlink) -> Option<Vec<Virtual
 /// Adds one VIP with the target's lifetime, or renews it; true when it is
 /// on the interface now.
 async fn add(target: &AddressTarget, netlink: &Netlink, place: &Place, vip: &VirtualIp) -> bool {
-    match netlink
-        .add_address(place.ifindex, vip.addr, vip.prefix_len, target.lifetime)
-        .await
-    {
+    // On a virtual MAC interface the subnet keeps its one route, through
+    // the interface below (see `Netlink::add_address_without_prefix_route`).
+    let on_vmac = target.vmac_below.is_some() && place.ifindex == target.ifindex;
+    let added = if on_vmac {
+        netlink
+            .add_address_without_prefix_route(
+                place.ifindex,
+                vip.addr,
+                vip.prefix_len,
+                target.lifetime,
+            )
+            .await
+    } else {
+        netlink
+            .add_address(place.ifindex, vip.addr, vip.prefix_len, target.lifetime)
+            .await
+    };
+    match added {
         Ok(()) => true,
         Err(e) => {
             warn!(instance = %target.name, "adding {vip} to {} failed: {e}", place.interface);

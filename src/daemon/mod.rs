@@ -23,6 +23,7 @@ mod shell;
 mod status;
 mod systemd;
 mod tracking;
+mod vmac;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,6 +35,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
 pub use self::remove_vips::{remove_vips, VipRemoval, VipRemovalLine};
+pub use self::vmac::{remove_virtual_macs, VirtualMacRemovalLine};
 
 use self::control::{ControlSocket, ControlSocketError};
 use self::shell::Shell;
@@ -89,6 +91,18 @@ pub enum DaemonError {
         interface: String,
         /// What is missing.
         family: &'static str,
+    },
+    /// The name configured for an instance's virtual MAC interface belongs
+    /// to an interface that is not one (a physical one, or another kind).
+    #[error(
+        "instance {instance}: interface {interface} exists and is not a virtual MAC \
+         interface; name another one with `vmac: NAME`"
+    )]
+    VirtualMacNameTaken {
+        /// Instance name.
+        instance: String,
+        /// The name configured.
+        interface: String,
     },
     /// A heartbeat link has no address of the instance's family to send from.
     #[error("heartbeat link {interface} has no {family} address to send adverts from")]

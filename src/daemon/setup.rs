@@ -2,7 +2,8 @@
 //! each instance's interface (index, MAC, addresses, carrier), its VRRP socket
 //! (opened on first use, with its reader task), and the links that
 //! `interface` checks watch. The same lookup serves an interface that was
-//! re-created while running ([`interface_facts`]).
+//! re-created while running ([`interface_facts`]). An instance with a
+//! virtual MAC gets its macvlan made here too, before its facts are reported.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -13,6 +14,7 @@ use tokio::task::JoinHandle;
 
 use super::progress::{Supervisor, Watch};
 use super::receive;
+use super::vmac::VirtualMacs;
 use super::DaemonError;
 use crate::agent::{Datagram, InstanceFacts, LinkFacts, Setup, SocketKey};
 use crate::config::{self, AddressFamily, CheckKind, Config};
@@ -25,6 +27,8 @@ pub struct Sockets {
     /// releases its watch too, or the watchdog would count the stopped
     /// reader as one that died.
     open: HashMap<SocketKey, (Arc<VrrpSocket>, JoinHandle<()>, Watch)>,
+    /// Send-only sockets (on virtual MAC interfaces): no reader.
+    senders: HashMap<SocketKey, Arc<VrrpSocket>>,
     datagrams: mpsc::Sender<Datagram>,
     /// Watches the readers for the watchdog.
     supervisor: Supervisor,
@@ -35,6 +39,7 @@ impl Sockets {
     pub fn new(datagrams: mpsc::Sender<Datagram>, supervisor: Supervisor) -> Self {
         Sockets {
             open: HashMap::new(),
+            senders: HashMap::new(),
             datagrams,
             supervisor,
         }
@@ -59,14 +64,33 @@ impl Sockets {
         Ok(socket)
     }
 
+    /// The send-only socket for `key` on a virtual MAC interface, opened
+    /// on first use.
+    pub fn open_sender(
+        &mut self,
+        key: SocketKey,
+        interface: &str,
+        source: IpAddr,
+    ) -> Result<(), DaemonError> {
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.senders.entry(key) {
+            let socket = VrrpSocket::open_sender(interface, key.ifindex, source)?;
+            slot.insert(Arc::new(socket));
+        }
+        Ok(())
+    }
+
     /// The socket for `key`, if open.
     pub fn get(&self, key: &SocketKey) -> Option<&Arc<VrrpSocket>> {
-        self.open.get(key).map(|(socket, _, _)| socket)
+        self.open
+            .get(key)
+            .map(|(socket, _, _)| socket)
+            .or_else(|| self.senders.get(key))
     }
 
     /// Closes the socket for `key` and stops its reader (its interface is
     /// gone); nothing happens when it is not open.
     pub fn close_one(&mut self, key: &SocketKey) {
+        self.senders.remove(key);
         if let Some((_, reader, _watch)) = self.open.remove(key) {
             reader.abort();
         }
@@ -83,8 +107,13 @@ impl Sockets {
 /// Looks up every instance's interface and socket, and every watched link:
 /// those of `interface` checks and those that carry virtual IPs but not
 /// adverts (their carrier is part of their instance's health).
-pub async fn prepare(config: Config, netlink: &Netlink, sockets: &mut Sockets) -> Setup {
-    let facts = facts_of(config.instances.iter(), netlink, sockets).await;
+pub async fn prepare(
+    config: Config,
+    netlink: &Netlink,
+    sockets: &mut Sockets,
+    vmacs: &VirtualMacs,
+) -> Setup {
+    let facts = facts_of(config.instances.iter(), netlink, sockets, vmacs).await;
     let checked = config.checks.iter().filter_map(|check| match &check.kind {
         CheckKind::Interface(ifname) => Some(ifname.as_str()),
         _ => None,
@@ -118,19 +147,21 @@ pub async fn interface_facts(
     interface: &str,
     netlink: &Netlink,
     sockets: &mut Sockets,
+    vmacs: &VirtualMacs,
 ) -> HashMap<String, Result<InstanceFacts, String>> {
     let on_interface = config.instances.iter().filter(|i| i.interface == interface);
-    facts_of(on_interface, netlink, sockets).await
+    facts_of(on_interface, netlink, sockets, vmacs).await
 }
 
 async fn facts_of(
     instances: impl Iterator<Item = &config::Instance>,
     netlink: &Netlink,
     sockets: &mut Sockets,
+    vmacs: &VirtualMacs,
 ) -> HashMap<String, Result<InstanceFacts, String>> {
     let mut facts = HashMap::new();
     for instance in instances {
-        let found = instance_facts(instance, netlink, sockets)
+        let found = instance_facts(instance, netlink, sockets, vmacs)
             .await
             .map_err(|e| e.to_string());
         facts.insert(instance.name.clone(), found);
@@ -142,6 +173,7 @@ async fn instance_facts(
     config: &config::Instance,
     netlink: &Netlink,
     sockets: &mut Sockets,
+    vmacs: &VirtualMacs,
 ) -> Result<InstanceFacts, DaemonError> {
     let link = netlink.link_by_name(&config.interface).await?;
     let link_local = netlink.link_local_ipv6(link.index).await?;
@@ -162,13 +194,22 @@ async fn instance_facts(
         ipv6: source.is_ipv6(),
     };
     let socket = sockets.open(key, &config.interface, source)?;
-    Ok(InstanceFacts {
+    let vmac = vmacs.ensure(netlink, config, &link, link_local).await?;
+    let facts = InstanceFacts {
         ifindex: link.index,
         mac: link.mac,
         link_local,
         source: socket.source(),
         carrier: link.carrier,
-    })
+        vmac,
+    };
+    if let Some(vmac) = &facts.vmac {
+        let send = facts.send_socket();
+        if send != key {
+            sockets.open_sender(send, &vmac.interface, facts.source)?;
+        }
+    }
+    Ok(facts)
 }
 
 /// Looks up a heartbeat link (its index, carrier, and our address of the

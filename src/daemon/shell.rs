@@ -21,6 +21,7 @@ use super::setup::{self, Sockets};
 use super::status;
 use super::systemd::Notifier;
 use super::tracking::Monitors;
+use super::vmac::VirtualMacs;
 use super::{DaemonError, RunOptions, Wake};
 use crate::agent::{
     Agent, Answer, Datagram, Effect, HandoverOptions, Input, InstanceId, ReloadSummary, Setup,
@@ -90,6 +91,8 @@ pub struct Shell {
     quorum: Option<QuorumWorker>,
     /// Keeps the Accept_Mode table in line with the agent.
     accept_filter: AcceptFilter,
+    /// The virtual MAC interfaces made for instances.
+    vmacs: VirtualMacs,
 }
 
 /// How long a stop may spend giving up the quorum keys and the lease; past
@@ -138,6 +141,7 @@ impl Shell {
             waiting: HashMap::new(),
             quorum: None,
             accept_filter,
+            vmacs: VirtualMacs::default(),
         })
     }
 
@@ -177,7 +181,7 @@ impl Shell {
             }
         }
         self.running = config.clone();
-        setup::prepare(config, &self.netlink, &mut self.sockets).await
+        setup::prepare(config, &self.netlink, &mut self.sockets, &self.vmacs).await
     }
 
     /// Looks up the next interface the agent asked for (see
@@ -193,6 +197,7 @@ impl Shell {
                     &interface,
                     &self.netlink,
                     &mut self.sockets,
+                    &self.vmacs,
                 )
                 .await;
                 Some(Input::InterfaceFacts { interface, facts })
@@ -340,11 +345,21 @@ impl Shell {
     /// asks for (the status file shows what the address workers applied).
     async fn verified_status(&self, agent: &Agent, now: Instant) -> Status {
         let mut status = self.status(agent, now);
-        let interfaces: BTreeSet<&str> = status
+        // The VIPs of an instance with a virtual MAC live on its macvlan.
+        let vip_interface = |name: &str, interface: &str| -> String {
+            self.running
+                .instances
+                .iter()
+                .find(|i| i.name == name)
+                .and_then(|i| i.vmac.clone())
+                .unwrap_or_else(|| interface.to_owned())
+        };
+        let places: Vec<String> = status
             .instances
             .iter()
-            .map(|i| i.interface.as_str())
+            .map(|i| vip_interface(&i.name, &i.interface))
             .collect();
+        let interfaces: BTreeSet<&str> = places.iter().map(String::as_str).collect();
         let mut on_link: HashMap<String, Vec<IpAddr>> = HashMap::new();
         for interface in interfaces {
             let listed = match self.netlink.link_by_name(interface).await {
@@ -361,8 +376,8 @@ impl Shell {
                 Err(e) => warn!("status: listing addresses failed: {e}"),
             }
         }
-        for instance in &mut status.instances {
-            let Some(list) = on_link.get(&instance.interface) else {
+        for (instance, place) in status.instances.iter_mut().zip(&places) {
+            let Some(list) = on_link.get(place) else {
                 continue;
             };
             for vip in &mut instance.virtual_ips {
@@ -410,6 +425,7 @@ impl Shell {
                 }
                 Effect::StartInstance(target) => {
                     let id = target.instance;
+                    self.vmacs.started(&target);
                     let (pulse, watch) = self
                         .supervisor
                         .watch(format!("address worker of {}", target.name));
@@ -432,6 +448,7 @@ impl Shell {
                 Effect::StopInstance(instance) => {
                     self.workers.remove(&instance);
                     self.worker_watches.remove(&instance);
+                    self.vmacs.stopped(instance, self.netlink.clone());
                 }
                 Effect::RunHook(run) => {
                     let run_as = self.run_as();
@@ -558,6 +575,7 @@ impl Shell {
         }
         self.accept_filter.close().await;
         self.events.close(Duration::from_secs(1)).await;
+        self.vmacs.close(self.netlink.clone()).await;
         self.sockets.close();
         self.status_writer.close().await;
     }

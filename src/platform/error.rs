@@ -95,4 +95,26 @@ pub enum PlatformError {
         #[source]
         source: io::Error,
     },
+    /// Making, setting up or deleting a virtual MAC interface failed.
+    #[error("cannot {step} the virtual MAC interface {name:?}: {source}")]
+    Macvlan {
+        /// The macvlan's name.
+        name: String,
+        /// "create", "set up" or "delete".
+        step: &'static str,
+        /// What netlink reported.
+        #[source]
+        source: rtnetlink::Error,
+    },
+    /// Reading or writing a kernel setting under /proc/sys failed.
+    #[error("cannot {step} {path}: {source}")]
+    Sysctl {
+        /// The file.
+        path: String,
+        /// "read" or "write".
+        step: &'static str,
+        /// What the kernel said.
+        #[source]
+        source: io::Error,
+    },
 }

@@ -15,9 +15,11 @@ pub mod announce;
 pub mod capture;
 mod error;
 pub mod link_watch;
+pub mod macvlan;
 pub mod multicast;
 pub mod netlink;
 pub mod sched;
+pub mod sysctl;
 pub mod vrrp_socket;
 
 pub use error::PlatformError;

@@ -61,7 +61,7 @@ pub(super) struct RawAddress {
 }
 
 /// The errno carried by a netlink error reply, if that is what `error` is.
-fn errno(error: &rtnetlink::Error) -> Option<i32> {
+pub(super) fn errno(error: &rtnetlink::Error) -> Option<i32> {
     match error {
         rtnetlink::Error::NetlinkError(message) => Some(message.raw_code().abs()),
         _ => None,
@@ -87,6 +87,11 @@ impl Netlink {
             rtnetlink::new_connection().map_err(PlatformError::Connect)?;
         let task = spawn_connection(connection)?;
         Ok(Netlink { handle, task })
+    }
+
+    /// The rtnetlink handle, for the requests kept in sibling modules.
+    pub(super) fn handle(&self) -> &rtnetlink::Handle {
+        &self.handle
     }
 
     /// Looks an interface up by name: index, MAC, and whether it is up and has carrier.
@@ -223,6 +228,35 @@ impl Netlink {
         prefix_len: u8,
         lifetime: Option<Duration>,
     ) -> Result<(), PlatformError> {
+        self.add_address_with(index, address, prefix_len, lifetime, true)
+            .await
+    }
+
+    /// [`add_address`](Self::add_address) without the route to the
+    /// address's subnet (IFA_F_NOPREFIXROUTE): for a VIP on a virtual MAC
+    /// interface, whose subnet is already reached through the interface
+    /// below. A second route there would let the host's own traffic leave
+    /// through the macvlan, from the virtual MAC, whichever route the kernel
+    /// happens to list first.
+    pub async fn add_address_without_prefix_route(
+        &self,
+        index: u32,
+        address: IpAddr,
+        prefix_len: u8,
+        lifetime: Option<Duration>,
+    ) -> Result<(), PlatformError> {
+        self.add_address_with(index, address, prefix_len, lifetime, false)
+            .await
+    }
+
+    async fn add_address_with(
+        &self,
+        index: u32,
+        address: IpAddr,
+        prefix_len: u8,
+        lifetime: Option<Duration>,
+        prefix_route: bool,
+    ) -> Result<(), PlatformError> {
         let mut request = self
             .handle
             .address()
@@ -232,11 +266,16 @@ impl Netlink {
         message
             .attributes
             .push(AddressAttribute::CacheInfo(cache_info(lifetime)));
+        let mut flags = AddressFlags::empty();
         if address.is_ipv6() {
             message.header.flags |= AddressHeaderFlags::Nodad;
-            message
-                .attributes
-                .push(AddressAttribute::Flags(AddressFlags::Nodad));
+            flags |= AddressFlags::Nodad;
+        }
+        if !prefix_route {
+            flags |= AddressFlags::Noprefixroute;
+        }
+        if !flags.is_empty() {
+            message.attributes.push(AddressAttribute::Flags(flags));
         }
         match request.execute().await {
             Ok(()) => Ok(()),

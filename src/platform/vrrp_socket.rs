@@ -149,6 +149,75 @@ impl VrrpSocket {
         })
     }
 
+    /// Opens a socket that only sends, on the virtual MAC interface
+    /// `interface` (index `ifindex`): RFC 9568 §7.3 has the Master send its
+    /// adverts from the virtual router MAC, which the kernel uses as the
+    /// Ethernet source of whatever leaves that macvlan. The IP source stays
+    /// `source`, our address on the interface below (what peers know us by).
+    /// Adverts are still received on the interface below, by its own socket:
+    /// this one drops everything it is given (a filter that accepts nothing),
+    /// so nothing is counted twice.
+    pub fn open_sender(interface: &str, ifindex: u32, source: IpAddr) -> Result<Self, SocketError> {
+        let step = |step: &'static str| {
+            let interface = interface.to_string();
+            move |source: io::Error| SocketError {
+                interface,
+                step,
+                source,
+            }
+        };
+        let domain = if source.is_ipv4() {
+            Domain::IPV4
+        } else {
+            Domain::IPV6
+        };
+        let socket = Socket::new(domain, Type::RAW, Some(Protocol::from(IPPROTO_VRRP)))
+            .map_err(step("socket"))?;
+        // BPF "ret #0": accept no byte of any packet.
+        let drop_all = [socket2::SockFilter::new(0x06, 0, 0, 0)];
+        socket
+            .attach_filter(&drop_all)
+            .map_err(step("SO_ATTACH_FILTER"))?;
+        socket
+            .bind_device(Some(interface.as_bytes()))
+            .map_err(step("SO_BINDTODEVICE"))?;
+        match source {
+            IpAddr::V4(_) => {
+                socket
+                    .set_multicast_ttl_v4(255)
+                    .map_err(step("IP_MULTICAST_TTL"))?;
+                socket.set_ttl_v4(255).map_err(step("IP_TTL"))?;
+                socket
+                    .set_multicast_loop_v4(false)
+                    .map_err(step("IP_MULTICAST_LOOP"))?;
+            }
+            IpAddr::V6(_) => {
+                socket
+                    .set_multicast_if_v6(ifindex)
+                    .map_err(step("IPV6_MULTICAST_IF"))?;
+                socket
+                    .set_multicast_hops_v6(255)
+                    .map_err(step("IPV6_MULTICAST_HOPS"))?;
+                socket
+                    .set_unicast_hops_v6(255)
+                    .map_err(step("IPV6_UNICAST_HOPS"))?;
+                socket
+                    .set_multicast_loop_v6(false)
+                    .map_err(step("IPV6_MULTICAST_LOOP"))?;
+            }
+        }
+        socket.set_nonblocking(true).map_err(step("O_NONBLOCK"))?;
+        // SAFETY: as in `open`: the AsyncFd owns the socket for its whole life.
+        let socket = unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE) }
+            .map_err(|e| step("register with tokio")(io::Error::from(e)))?;
+        Ok(VrrpSocket {
+            socket,
+            interface: interface.to_string(),
+            ifindex,
+            source,
+        })
+    }
+
     /// The address our adverts carry as IP source.
     pub fn source(&self) -> IpAddr {
         self.source

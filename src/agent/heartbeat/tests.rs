@@ -52,6 +52,7 @@ fn setup(text: &str) -> Setup {
                 link_local: None,
                 source: US,
                 carrier: true,
+                vmac: None,
             };
             (i.name.clone(), Ok(facts))
         })

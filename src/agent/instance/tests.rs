@@ -45,6 +45,7 @@ fn core(text: &str) -> InstanceCore {
         link_local: None,
         source: US,
         carrier: true,
+        vmac: None,
     };
     InstanceCore::new(InstanceId(1), config(text), facts).expect("valid settings")
 }

@@ -33,6 +33,7 @@ fn facts(ifindex: u32) -> InstanceFacts {
         link_local: None,
         source: US,
         carrier: true,
+        vmac: None,
     }
 }
 

@@ -34,6 +34,7 @@ fn master(t0: Instant, extra: &str) -> (Agent, Instant) {
         link_local: None,
         source: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10)),
         carrier: true,
+        vmac: None,
     };
     let setup = Setup {
         config,

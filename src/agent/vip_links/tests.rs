@@ -30,6 +30,7 @@ fn setup(vip: &str, eth0_up: bool) -> Setup {
         link_local: None,
         source: IpAddr::V4(Ipv4Addr::new(198, 51, 100, 10)),
         carrier: true,
+        vmac: None,
     };
     Setup {
         config: parse_str(&yaml(vip), "t.yaml").expect("valid config"),

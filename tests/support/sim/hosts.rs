@@ -409,6 +409,7 @@ impl World {
                     link_local: Some(Self::link_local(id)),
                     source,
                     carrier: host.link_up,
+                    vmac: None,
                 };
                 (i.name.clone(), Ok(facts))
             })
