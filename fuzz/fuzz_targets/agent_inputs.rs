@@ -28,7 +28,7 @@ use twinstar::quorum::{QuorumReport, QuorumRequest};
 use twinstar::track::monitor::CheckUpdate;
 use twinstar::track::process::{ScriptOutcome, ScriptResult};
 use twinstar::wire::vrrp::{Addresses, Advertisement, ChecksumForm};
-use twinstar_fuzz::{drain, setup, CONFIG_A, CONFIG_B, CONFIG_Q, US_V4, US_V6};
+use twinstar_fuzz::{drain, setup, CONFIG_A, CONFIG_B, CONFIG_I, CONFIG_Q, US_V4, US_V6};
 
 const V4_SOCKET: SocketKey = SocketKey {
     ifindex: 2,
@@ -357,7 +357,7 @@ fuzz_target!(|input: &[u8]| {
                 let _ = agent.set_maintenance(now, on, name, options);
             }
             13 if !stopped => {
-                let text = [CONFIG_A, CONFIG_B, CONFIG_Q][usize::from(bytes.byte() % 3)];
+                let text = [CONFIG_A, CONFIG_B, CONFIG_Q, CONFIG_I][usize::from(bytes.byte() % 4)];
                 let _ = agent.configure(now, setup(text));
             }
             14 => {

@@ -126,7 +126,37 @@ instances:
     virtual_ips: [2001:db8::53/64]
 ";
 
-/// The setup of `CONFIG_A`, `CONFIG_B` or `CONFIG_Q`, parsed once per process: parsing
+/// A configuration with what keepalived users bring: VRRPv2, both versions
+/// at once, unicast peers, a virtual MAC and Accept_Mode off.
+pub const CONFIG_I: &str = "\
+instances:
+  - name: web
+    interface: eth0
+    vrid: 1
+    priority: 150
+    advert_interval: 1s
+    version: both
+    accept: false
+    vmac: true
+    virtual_ips: [192.0.2.51/24]
+  - name: old
+    interface: eth0
+    vrid: 2
+    priority: 100
+    advert_interval: 1s
+    version: 2
+    unicast_peers: [192.0.2.10, 192.0.2.12]
+    virtual_ips: [192.0.2.52/24]
+  - name: v6
+    interface: eth1
+    vrid: 3
+    priority: 90
+    advert_interval: 100ms
+    unicast_peers: [fe80::12]
+    virtual_ips: [2001:db8::53/64]
+";
+
+/// The setup of `CONFIG_A`, `CONFIG_B`, `CONFIG_Q` or `CONFIG_I`, parsed once per process: parsing
 /// dominates a short run, and the loader has a target of its own.
 pub fn setup(text: &'static str) -> Setup {
     static PARSED: OnceLock<Mutex<HashMap<&'static str, Setup>>> = OnceLock::new();
