@@ -264,4 +264,38 @@ fn an_agent_that_must_refuse_traffic_does_not_start_without_nft() {
     let status = refused.terminate().expect("exit status");
     assert!(!status.success(), "{status:?}\n{}", refused.log());
     assert!(!lab.hosts[0].has_address(VIP).unwrap());
+
+    // The same holds for a reload: an agent that accepts traffic runs
+    // without nft, and a reload to `accept: false` is rejected, keeping
+    // the running configuration and the VIP, rather than serving the VIP
+    // it was told to refuse traffic to.
+    let accepting = config(56, 150, "100ms", "192.0.2.50/24", "");
+    let mut running = twinstar::lab::Agent::start_with_env(
+        &lab.hosts[0],
+        std::path::Path::new(env!("CARGO_BIN_EXE_twinstar")),
+        &support::agents::dir("acnn", 1),
+        &accepting,
+        &[("PATH", &path)],
+    )
+    .expect("start the agent");
+    assert!(
+        wait_until(SETTLE, || lab.hosts[0].has_address(VIP).unwrap_or(false)),
+        "{}",
+        running.log()
+    );
+    std::fs::write(running.config_path(), &text).expect("rewrite the config");
+    running.reload().expect("SIGHUP");
+    assert!(
+        wait_until(SETTLE, || running.log().contains("reload rejected")),
+        "{}",
+        running.log()
+    );
+    assert!(
+        running.log().contains("accept: false needs nftables"),
+        "{}",
+        running.log()
+    );
+    assert!(lab.hosts[0].has_address(VIP).unwrap(), "{}", running.log());
+    let status = running.terminate().expect("exit status");
+    assert!(status.success(), "{status:?}\n{}", running.log());
 }

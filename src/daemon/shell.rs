@@ -227,6 +227,16 @@ impl Shell {
                 return Wake::ReloadRejected(errors, reply);
             }
         };
+        // A reload that turns `accept: false` on must be able to enforce it,
+        // as a start must: while nothing refuses traffic yet, clearing the
+        // (absent) table is a harmless probe that nftables works.
+        let refuses = |c: &Config| c.instances.iter().any(crate::agent::refuses_traffic);
+        if refuses(&new) && !refuses(&self.running) {
+            if let Err(e) = crate::platform::accept_filter::remove().await {
+                let error = format!("accept: false needs nftables (nft), which failed: {e}");
+                return Wake::ReloadRejected(vec![error], reply);
+            }
+        }
         let run_as = if new.script_user == self.running.script_user {
             self.run_as()
         } else {
