@@ -597,6 +597,8 @@ fn router_settings(config: &config::Instance, primary_address: IpAddr) -> Router
         preempt: config.preempt,
         preempt_delay: config.preempt_delay,
         primary_address,
+        // `both` keeps VRRPv3's timers: its VRRPv3 peers compute them so.
+        vrrpv2_timers: config.version == config::VrrpVersion::V2,
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::event::{AdvertInfo, MastershipCause, State, TransitionReason};
 use super::stats::Statistics;
-use super::timers::{is_valid_adver_interval, master_down_interval, skew_time};
+use super::timers::{is_valid_adver_interval, skew_time};
 
 mod gate;
 mod handlers;
@@ -31,6 +31,11 @@ pub struct RouterSettings {
     pub preempt_delay: Duration,
     /// Our primary address on the interface: the IPv4 primary or the IPv6 link-local.
     pub primary_address: IpAddr,
+    /// VRRPv2 timers (RFC 3768 §6.1): Skew_Time is (256 − Priority) / 256
+    /// seconds whatever the interval, where VRRPv3 scales it with the
+    /// interval. The same at one second; a VRRPv2 peer with longer
+    /// intervals takes over when RFC 3768 says, and so must we.
+    pub vrrpv2_timers: bool,
 }
 
 /// Why [`RouterSettings`] cannot drive a virtual router.
@@ -153,14 +158,27 @@ impl VirtualRouter {
         self.master_adver_interval
     }
 
-    /// Skew_Time for our effective priority and the current Master_Adver_Interval.
+    /// Skew_Time for our effective priority and the current Master_Adver_Interval
+    /// (RFC 9568 §6.1), or RFC 3768's, which ignores the interval.
     pub fn skew_time(&self) -> Duration {
-        skew_time(self.priority, self.master_adver_interval)
+        skew_time(self.priority, self.skew_base())
     }
 
-    /// Master_Down_Interval for our effective priority and Master_Adver_Interval.
+    /// The interval Skew_Time scales: Master_Adver_Interval, or one second
+    /// under VRRPv2 timers.
+    fn skew_base(&self) -> Duration {
+        if self.settings.vrrpv2_timers {
+            Duration::from_secs(1)
+        } else {
+            self.master_adver_interval
+        }
+    }
+
+    /// Master_Down_Interval for our effective priority and Master_Adver_Interval:
+    /// three intervals and Skew_Time (RFC 9568 §6.1, RFC 3768 §6.1).
     pub fn master_down_interval(&self) -> Duration {
-        master_down_interval(self.priority, self.master_adver_interval)
+        let three = self.master_adver_interval.saturating_mul(3);
+        three.saturating_add(self.skew_time())
     }
 
     /// The Master as last heard on the wire (ourselves while Master), if any.

@@ -18,6 +18,7 @@ fn settings(priority: u8) -> RouterSettings {
         preempt: true,
         preempt_delay: Duration::ZERO,
         primary_address: addr(10),
+        vrrpv2_timers: false,
     }
 }
 
@@ -83,6 +84,55 @@ fn non_owner_starts_as_backup_and_waits_master_down_interval() {
     assert_eq!(router.state(), State::Backup);
     let expected = master_down_interval(100, 100 * MS);
     assert_eq!(router.next_deadline(), Some(t0 + expected));
+}
+
+#[test]
+fn vrrpv2_timers_keep_skew_time_under_a_second_at_any_interval() {
+    // RFC 3768 §6.1 at priority 100 and 3 s adverts: Skew_Time =
+    // (256 - 100) / 256 s = 0.609375 s, Master_Down_Interval = 9.609375 s.
+    // RFC 9568's Skew_Time scales with the interval: 3 × 0.609375 s.
+    let t0 = Instant::now();
+    let v2 = RouterSettings {
+        advert_interval: Duration::from_secs(3),
+        vrrpv2_timers: true,
+        ..settings(100)
+    };
+    let router = started(v2.clone(), t0);
+    assert_eq!(
+        router.next_deadline(),
+        Some(t0 + Duration::from_nanos(9_609_375_000))
+    );
+    let v3 = RouterSettings {
+        vrrpv2_timers: false,
+        ..v2
+    };
+    let router = started(v3, t0);
+    assert_eq!(
+        router.next_deadline(),
+        Some(t0 + Duration::from_nanos(10_828_125_000))
+    );
+    let mut router = started(
+        RouterSettings {
+            vrrpv2_timers: true,
+            ..v2_one_second()
+        },
+        t0,
+    );
+    // A priority-0 advert arms Skew_Time alone: 0.609375 s.
+    let t1 = t0 + MS;
+    router.handle(t1, advert(0, 20));
+    assert_eq!(
+        router.next_deadline(),
+        Some(t1 + Duration::from_nanos(609_375_000))
+    );
+}
+
+/// Priority 100 with VRRPv2's smallest interval, one second.
+fn v2_one_second() -> RouterSettings {
+    RouterSettings {
+        advert_interval: Duration::from_secs(1),
+        ..settings(100)
+    }
 }
 
 #[test]

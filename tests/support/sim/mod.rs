@@ -86,6 +86,7 @@ impl Lan {
             preempt: true,
             preempt_delay: Duration::ZERO,
             primary_address: Self::address(n),
+            vrrpv2_timers: false,
         }
     }
 
