@@ -5,7 +5,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::agents::{agent, can_run_lab, config, dir, lab, wait_until, SETTLE};
+use support::agents::{agent, can_run_keepalived_lab, config, dir, lab, wait_until, SETTLE};
 use twinstar::lab::keepalived::{self, Keepalived};
 use twinstar::lab::{Agent, Lab};
 
@@ -13,25 +13,6 @@ const VIP: &str = "192.0.2.50";
 
 /// How long the survivor may take to hold the VIP after the Master's cable is pulled.
 const TAKEOVER: Duration = Duration::from_secs(3);
-
-/// Root for the lab and a keepalived binary (tests/run.sh installs it); a skip
-/// otherwise, through the one skip helper.
-fn runnable(test: &str) -> bool {
-    if !can_run_lab(test) {
-        return false;
-    }
-    if !keepalived::available() {
-        support::skip::skip(
-            test,
-            &format!(
-                "keepalived is neither on PATH nor at {}",
-                keepalived::KEEPALIVED
-            ),
-        );
-        return false;
-    }
-    true
-}
 
 fn start_keepalived(lab: &Lab, tag: &str, index: usize, priority: u8) -> Keepalived {
     Keepalived::start(
@@ -67,7 +48,7 @@ fn keepalived_over_twinstar(lab: &Lab, tag: &str) -> (Keepalived, Agent) {
 
 #[test]
 fn twinstar_with_higher_priority_is_master_over_keepalived() {
-    if !runnable("twinstar_with_higher_priority_is_master_over_keepalived") {
+    if !can_run_keepalived_lab("twinstar_with_higher_priority_is_master_over_keepalived") {
         return;
     }
     let lab = lab("kahi", 2);
@@ -95,7 +76,7 @@ fn twinstar_with_higher_priority_is_master_over_keepalived() {
 
 #[test]
 fn keepalived_with_higher_priority_is_master_over_twinstar() {
-    if !runnable("keepalived_with_higher_priority_is_master_over_twinstar") {
+    if !can_run_keepalived_lab("keepalived_with_higher_priority_is_master_over_twinstar") {
         return;
     }
     let lab = lab("kalo", 2);
@@ -111,7 +92,7 @@ fn keepalived_with_higher_priority_is_master_over_twinstar() {
 
 #[test]
 fn twinstar_takes_over_when_the_keepalived_master_is_lost() {
-    if !runnable("twinstar_takes_over_when_the_keepalived_master_is_lost") {
+    if !can_run_keepalived_lab("twinstar_takes_over_when_the_keepalived_master_is_lost") {
         return;
     }
     let lab = lab("kaup", 2);
@@ -125,7 +106,7 @@ fn twinstar_takes_over_when_the_keepalived_master_is_lost() {
 
 #[test]
 fn keepalived_takes_over_when_the_twinstar_master_is_lost() {
-    if !runnable("keepalived_takes_over_when_the_twinstar_master_is_lost") {
+    if !can_run_keepalived_lab("keepalived_takes_over_when_the_twinstar_master_is_lost") {
         return;
     }
     let lab = lab("kadn", 2);

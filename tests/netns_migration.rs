@@ -19,7 +19,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::agents::{agent, can_run_lab, dir, lab, wait_until, MARGIN, SETTLE, STARTUP};
+use support::agents::{
+    agent, can_run_keepalived_lab, dir, lab, wait_until, MARGIN, SETTLE, STARTUP,
+};
 use support::rfc;
 use support::vip_sampler::VipSampler;
 use twinstar::lab::keepalived::{self, Keepalived};
@@ -107,19 +109,9 @@ fn reload_to(agent: &Agent, priority: u8, version: &str) {
 
 #[test]
 fn rolling_migration_from_a_keepalived_pair_keeps_each_outage_within_one_failover() {
-    if !can_run_lab(
+    if !can_run_keepalived_lab(
         "rolling_migration_from_a_keepalived_pair_keeps_each_outage_within_one_failover",
     ) {
-        return;
-    }
-    if !keepalived::available() {
-        support::skip::skip(
-            "rolling_migration_from_a_keepalived_pair_keeps_each_outage_within_one_failover",
-            &format!(
-                "keepalived is neither on PATH nor at {}",
-                keepalived::KEEPALIVED
-            ),
-        );
         return;
     }
     // One failover: B (priority 100) declaring A lost, RFC 3768 §6.1.

@@ -8,10 +8,12 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::agents::{agent, can_run_lab, config, dir, lab, state_between, wait_until, SETTLE};
+use support::agents::{
+    agent, can_run_keepalived_lab, can_run_lab, config, dir, lab, state_between, wait_until, SETTLE,
+};
 use support::agents::{happens_between, holds_for};
 use support::rfc::{master_down_interval, skew_time};
-use twinstar::lab::keepalived::{self, Keepalived};
+use twinstar::lab::keepalived::Keepalived;
 use twinstar::lab::{Agent, Lab};
 
 const VIP: &str = "192.0.2.50";
@@ -24,20 +26,11 @@ const NO_MULTICAST: &str = "twinstar_lab_no_multicast";
 /// Root for the lab, and keepalived when the test needs it (tests/run.sh
 /// installs it); a skip otherwise, through the one skip helper.
 fn runnable(test: &str, with_keepalived: bool) -> bool {
-    if !can_run_lab(test) {
-        return false;
+    if with_keepalived {
+        can_run_keepalived_lab(test)
+    } else {
+        can_run_lab(test)
     }
-    if with_keepalived && !keepalived::available() {
-        support::skip::skip(
-            test,
-            &format!(
-                "keepalived is neither on PATH nor at {}",
-                keepalived::KEEPALIVED
-            ),
-        );
-        return false;
-    }
-    true
 }
 
 /// A lab of two hosts (192.0.2.11 / 2001:db8::b and 192.0.2.12 / 2001:db8::c) whose

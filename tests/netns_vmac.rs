@@ -10,10 +10,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use support::agents::{
-    agent, can_run_lab, config, dir, holds_for, lab, wait_until, MARGIN, SETTLE,
+    agent, can_run_keepalived_lab, can_run_lab, config, dir, holds_for, lab, wait_until, MARGIN,
+    SETTLE,
 };
 use support::rfc;
-use twinstar::lab::keepalived::{self, Keepalived};
+use twinstar::lab::keepalived::Keepalived;
 use twinstar::lab::Pinger;
 use twinstar::lab::{Host, Lab};
 
@@ -486,24 +487,6 @@ fn a_name_taken_by_another_interface_is_refused_and_left_alone() {
     assert!(!holds_on(host, "svc0", VIP) && !holds_on(host, "eth0", VIP));
 }
 
-/// Root for the lab and a keepalived binary (tests/run.sh installs it).
-fn keepalived_runnable(test: &str) -> bool {
-    if !can_run_lab(test) {
-        return false;
-    }
-    if !keepalived::available() {
-        support::skip::skip(
-            test,
-            &format!(
-                "keepalived is neither on PATH nor at {}",
-                keepalived::KEEPALIVED
-            ),
-        );
-        return false;
-    }
-    true
-}
-
 /// keepalived's default protocol with `use_vmac` (its macvlan is `vrrp.51`).
 fn keepalived_vmac(priority: u8) -> String {
     format!(
@@ -532,7 +515,7 @@ fn takeover_bound() -> Duration {
 #[test]
 fn twinstar_takes_over_from_a_keepalived_vmac_master() {
     let test = "twinstar_takes_over_from_a_keepalived_vmac_master";
-    if !keepalived_runnable(test) {
+    if !can_run_keepalived_lab(test) {
         return;
     }
     let tag = "vmka";
@@ -584,7 +567,7 @@ fn twinstar_takes_over_from_a_keepalived_vmac_master() {
 #[test]
 fn keepalived_vmac_takes_over_from_twinstar() {
     let test = "keepalived_vmac_takes_over_from_twinstar";
-    if !keepalived_runnable(test) {
+    if !can_run_keepalived_lab(test) {
         return;
     }
     let tag = "vmtk";

@@ -10,32 +10,13 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::agents::{agent, can_run_lab, dir, lab, wait_until, EARLY, MARGIN, SETTLE};
+use support::agents::{agent, can_run_keepalived_lab, dir, lab, wait_until, EARLY, MARGIN, SETTLE};
 use support::rfc;
 use twinstar::lab::keepalived::{self, Keepalived};
 use twinstar::lab::{Agent, Lab};
 
 const VIP: &str = "192.0.2.50";
 const VRID: u8 = 51;
-
-/// Root for the lab and a keepalived binary (tests/run.sh installs it); a skip
-/// otherwise, through the one skip helper (which fails under CI).
-fn runnable(test: &str) -> bool {
-    if !can_run_lab(test) {
-        return false;
-    }
-    if !keepalived::available() {
-        support::skip::skip(
-            test,
-            &format!(
-                "keepalived is neither on PATH nor at {}",
-                keepalived::KEEPALIVED
-            ),
-        );
-        return false;
-    }
-    true
-}
 
 /// twinstar speaking VRRPv2 at `priority`, 1 s adverts.
 fn twinstar_v2(lab: &Lab, tag: &str, index: usize, priority: u8) -> Agent {
@@ -99,7 +80,7 @@ fn takes_over(
 #[test]
 fn twinstar_v2_backs_up_a_default_keepalived_and_takes_over_when_it_is_killed() {
     let test = "twinstar_v2_backs_up_a_default_keepalived_and_takes_over_when_it_is_killed";
-    if !runnable(test) {
+    if !can_run_keepalived_lab(test) {
         return;
     }
     let lab = lab("v2ka", 2);
@@ -140,7 +121,7 @@ fn twinstar_v2_backs_up_a_default_keepalived_and_takes_over_when_it_is_killed() 
 #[test]
 fn default_keepalived_backs_up_twinstar_v2_and_takes_over_when_it_is_killed() {
     let test = "default_keepalived_backs_up_twinstar_v2_and_takes_over_when_it_is_killed";
-    if !runnable(test) {
+    if !can_run_keepalived_lab(test) {
         return;
     }
     let lab = lab("v2tw", 2);
@@ -170,7 +151,7 @@ fn default_keepalived_backs_up_twinstar_v2_and_takes_over_when_it_is_killed() {
 #[test]
 fn keepalived_with_an_authentication_block_is_dropped_as_v2_authentication() {
     let test = "keepalived_with_an_authentication_block_is_dropped_as_v2_authentication";
-    if !runnable(test) {
+    if !can_run_keepalived_lab(test) {
         return;
     }
     let lab = lab("v2au", 2);

@@ -76,21 +76,8 @@ impl VrrpSocket {
     /// Opens the socket on `interface` (index `ifindex`), joins the VRRP group there,
     /// and sends from `source`: the primary IPv4 address or the IPv6 link-local.
     pub fn open(interface: &str, ifindex: u32, source: IpAddr) -> Result<Self, SocketError> {
-        let step = |step: &'static str| {
-            let interface = interface.to_string();
-            move |source: io::Error| SocketError {
-                interface,
-                step,
-                source,
-            }
-        };
-        let domain = if source.is_ipv4() {
-            Domain::IPV4
-        } else {
-            Domain::IPV6
-        };
-        let socket = Socket::new(domain, Type::RAW, Some(Protocol::from(IPPROTO_VRRP)))
-            .map_err(step("socket"))?;
+        let step = |step| failed(interface, step);
+        let socket = raw_socket(interface, source)?;
         socket
             .bind_device(Some(interface.as_bytes()))
             .map_err(step("SO_BINDTODEVICE"))?;
@@ -106,47 +93,19 @@ impl VrrpSocket {
                 socket
                     .set_multicast_if_v4(&addr)
                     .map_err(step("IP_MULTICAST_IF"))?;
-                socket
-                    .set_multicast_ttl_v4(255)
-                    .map_err(step("IP_MULTICAST_TTL"))?;
-                socket.set_ttl_v4(255).map_err(step("IP_TTL"))?;
-                socket
-                    .set_multicast_loop_v4(false)
-                    .map_err(step("IP_MULTICAST_LOOP"))?;
             }
             IpAddr::V6(_) => {
                 socket
                     .join_multicast_v6(&GROUP_V6, ifindex)
                     .map_err(step("join ff02::12"))?;
-                socket
-                    .set_multicast_if_v6(ifindex)
-                    .map_err(step("IPV6_MULTICAST_IF"))?;
-                socket
-                    .set_multicast_hops_v6(255)
-                    .map_err(step("IPV6_MULTICAST_HOPS"))?;
-                socket
-                    .set_unicast_hops_v6(255)
-                    .map_err(step("IPV6_UNICAST_HOPS"))?;
-                socket
-                    .set_multicast_loop_v6(false)
-                    .map_err(step("IPV6_MULTICAST_LOOP"))?;
                 socket::setsockopt(&socket, sockopt::Ipv6RecvHopLimit, &true)
                     .map_err(|e| step("IPV6_RECVHOPLIMIT")(io::Error::from(e)))?;
                 socket::setsockopt(&socket, sockopt::Ipv6RecvPacketInfo, &true)
                     .map_err(|e| step("IPV6_RECVPKTINFO")(io::Error::from(e)))?;
             }
         }
-        socket.set_nonblocking(true).map_err(step("O_NONBLOCK"))?;
-        // SAFETY: `socket` owns its descriptor and moves into the AsyncFd, so the fd
-        // stays open and unchanged for the AsyncFd's whole life.
-        let socket = unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE) }
-            .map_err(|e| step("register with tokio")(io::Error::from(e)))?;
-        Ok(VrrpSocket {
-            socket,
-            interface: interface.to_string(),
-            ifindex,
-            source,
-        })
+        set_send_options(&socket, interface, ifindex, source)?;
+        Self::register(socket, interface, ifindex, source)
     }
 
     /// Opens a socket that only sends, on the virtual MAC interface
@@ -158,21 +117,8 @@ impl VrrpSocket {
     /// this one drops everything it is given (a filter that accepts nothing),
     /// so nothing is counted twice.
     pub fn open_sender(interface: &str, ifindex: u32, source: IpAddr) -> Result<Self, SocketError> {
-        let step = |step: &'static str| {
-            let interface = interface.to_string();
-            move |source: io::Error| SocketError {
-                interface,
-                step,
-                source,
-            }
-        };
-        let domain = if source.is_ipv4() {
-            Domain::IPV4
-        } else {
-            Domain::IPV6
-        };
-        let socket = Socket::new(domain, Type::RAW, Some(Protocol::from(IPPROTO_VRRP)))
-            .map_err(step("socket"))?;
+        let step = |step| failed(interface, step);
+        let socket = raw_socket(interface, source)?;
         // BPF "ret #0": accept no byte of any packet.
         let drop_all = [socket2::SockFilter::new(0x06, 0, 0, 0)];
         socket
@@ -181,33 +127,21 @@ impl VrrpSocket {
         socket
             .bind_device(Some(interface.as_bytes()))
             .map_err(step("SO_BINDTODEVICE"))?;
-        match source {
-            IpAddr::V4(_) => {
-                socket
-                    .set_multicast_ttl_v4(255)
-                    .map_err(step("IP_MULTICAST_TTL"))?;
-                socket.set_ttl_v4(255).map_err(step("IP_TTL"))?;
-                socket
-                    .set_multicast_loop_v4(false)
-                    .map_err(step("IP_MULTICAST_LOOP"))?;
-            }
-            IpAddr::V6(_) => {
-                socket
-                    .set_multicast_if_v6(ifindex)
-                    .map_err(step("IPV6_MULTICAST_IF"))?;
-                socket
-                    .set_multicast_hops_v6(255)
-                    .map_err(step("IPV6_MULTICAST_HOPS"))?;
-                socket
-                    .set_unicast_hops_v6(255)
-                    .map_err(step("IPV6_UNICAST_HOPS"))?;
-                socket
-                    .set_multicast_loop_v6(false)
-                    .map_err(step("IPV6_MULTICAST_LOOP"))?;
-            }
-        }
+        set_send_options(&socket, interface, ifindex, source)?;
+        Self::register(socket, interface, ifindex, source)
+    }
+
+    /// Makes `socket` non-blocking and hands it to tokio.
+    fn register(
+        socket: Socket,
+        interface: &str,
+        ifindex: u32,
+        source: IpAddr,
+    ) -> Result<Self, SocketError> {
+        let step = |step| failed(interface, step);
         socket.set_nonblocking(true).map_err(step("O_NONBLOCK"))?;
-        // SAFETY: as in `open`: the AsyncFd owns the socket for its whole life.
+        // SAFETY: `socket` owns its descriptor and moves into the AsyncFd, so the fd
+        // stays open and unchanged for the AsyncFd's whole life.
         let socket = unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE) }
             .map_err(|e| step("register with tokio")(io::Error::from(e)))?;
         Ok(VrrpSocket {
@@ -344,6 +278,65 @@ impl Meta {
             }
         }
     }
+}
+
+/// The error of setup step `step` on `interface`.
+fn failed(interface: &str, step: &'static str) -> impl FnOnce(io::Error) -> SocketError {
+    let interface = interface.to_string();
+    move |source| SocketError {
+        interface,
+        step,
+        source,
+    }
+}
+
+/// A raw IP socket for protocol 112 of `source`'s family.
+fn raw_socket(interface: &str, source: IpAddr) -> Result<Socket, SocketError> {
+    let domain = if source.is_ipv4() {
+        Domain::IPV4
+    } else {
+        Domain::IPV6
+    };
+    Socket::new(domain, Type::RAW, Some(Protocol::from(IPPROTO_VRRP)))
+        .map_err(failed(interface, "socket"))
+}
+
+/// What every VRRP sender needs (RFC 9568 §5.1): TTL / hop limit 255 for the
+/// group and for unicast peers, our own multicast not looped back, and for
+/// IPv6 the interface the group is reached on.
+fn set_send_options(
+    socket: &Socket,
+    interface: &str,
+    ifindex: u32,
+    source: IpAddr,
+) -> Result<(), SocketError> {
+    let step = |step| failed(interface, step);
+    match source {
+        IpAddr::V4(_) => {
+            socket
+                .set_multicast_ttl_v4(255)
+                .map_err(step("IP_MULTICAST_TTL"))?;
+            socket.set_ttl_v4(255).map_err(step("IP_TTL"))?;
+            socket
+                .set_multicast_loop_v4(false)
+                .map_err(step("IP_MULTICAST_LOOP"))?;
+        }
+        IpAddr::V6(_) => {
+            socket
+                .set_multicast_if_v6(ifindex)
+                .map_err(step("IPV6_MULTICAST_IF"))?;
+            socket
+                .set_multicast_hops_v6(255)
+                .map_err(step("IPV6_MULTICAST_HOPS"))?;
+            socket
+                .set_unicast_hops_v6(255)
+                .map_err(step("IPV6_UNICAST_HOPS"))?;
+            socket
+                .set_multicast_loop_v6(false)
+                .map_err(step("IPV6_MULTICAST_LOOP"))?;
+        }
+    }
+    Ok(())
 }
 
 /// IPv4 raw sockets hand us the whole datagram, header included: TTL comes from it.

@@ -16,6 +16,25 @@ pub fn can_run_lab(test: &str) -> bool {
     }
 }
 
+/// True when the tests can build namespaces and run keepalived (Debian's
+/// package, which tests/run.sh installs) as a peer; otherwise records a skip
+/// through [`super::skip::skip`] (which fails the test under CI).
+pub fn can_run_keepalived_lab(test: &str) -> bool {
+    use twinstar::lab::keepalived;
+    if !can_run_lab(test) {
+        return false;
+    }
+    if !keepalived::available() {
+        let why = format!(
+            "keepalived is neither on PATH nor at {}",
+            keepalived::KEEPALIVED
+        );
+        super::skip::skip(test, &why);
+        return false;
+    }
+    true
+}
+
 /// A lab whose names are unique to this test and process.
 pub fn lab(tag: &str, agents: usize) -> Lab {
     let prefix = format!("ts{tag}{}", std::process::id());
