@@ -80,8 +80,13 @@ fn finish_jobs(agent: &mut Agent, now: Instant, effects: &[Effect]) {
 
 fn advert_from_peer(vrid: u8, priority: u8) -> Input {
     let vip = Ipv4Addr::new(192, 0, 2, 50 + vrid);
-    let bytes = Advertisement::new(vrid, priority, INTERVAL, Addresses::V4(vec![vip]))
-        .expect("valid advert")
+    let advert = Advertisement::new(vrid, priority, INTERVAL, Addresses::V4(vec![vip]));
+    datagram_from_peer(advert.expect("valid advert"))
+}
+
+/// `advert` as PEER sends it to the IPv4 group, with TTL 255.
+fn datagram_from_peer(advert: Advertisement) -> Input {
+    let bytes = advert
         .to_bytes(PEER, IpAddr::V4(VRRP_GROUP_V4), ChecksumForm::PseudoHeader)
         .expect("emits");
     Input::Datagram(Datagram {

@@ -22,17 +22,7 @@ fn advert(version: Version, priority: u8, interval: Duration) -> Input {
         Version::V3 => Advertisement::new(1, priority, interval, addresses),
         Version::V2 => Advertisement::new_v2(1, priority, interval, addresses),
     };
-    let bytes = advert
-        .expect("valid advert")
-        .to_bytes(PEER, IpAddr::V4(VRRP_GROUP_V4), ChecksumForm::PseudoHeader)
-        .expect("emits");
-    Input::Datagram(Datagram {
-        socket: KEY,
-        source: PEER,
-        destination: IpAddr::V4(VRRP_GROUP_V4),
-        hop_limit: Some(255),
-        payload: Ok(bytes),
-    })
+    datagram_from_peer(advert.expect("valid advert"))
 }
 
 /// The (version, priority) of every advert among `effects`, in order.
@@ -132,8 +122,9 @@ fn a_version_2_backup_follows_a_vrrpv2_master_and_learns_its_interval_in_seconds
     assert_eq!(state(&agent, "web"), State::Backup);
     let status = agent.status(t0);
     assert_eq!(status.instances[0].master_adver_interval_ms, 3000);
-    // Master_Down_Interval = 3 × 3 s + Skew_Time ((256 − 100) × 3 s / 256).
-    let skew = SECOND * 3 * (256 - 100) / 256;
+    // RFC 3768 §6.1: Master_Down_Interval = 3 × 3 s + Skew_Time, and
+    // Skew_Time = (256 − 100) / 256 s, whatever the interval.
+    let skew = SECOND * (256 - 100) / 256;
     let down = t0 + SECOND * 9 + skew;
     run_until(&mut agent, down - Duration::from_millis(10));
     assert_eq!(state(&agent, "web"), State::Backup);

@@ -31,7 +31,8 @@ static V6: [u8; 24] = [
     0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x50,
 ];
 
-fn v4_advert() -> Advertisement {
+/// A VRRPv3 advert for 192.0.2.50 and .51, VRID 51, priority 150, 1 s.
+pub(super) fn v4_advert() -> Advertisement {
     Advertisement::new(
         51,
         150,

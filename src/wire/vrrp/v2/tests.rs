@@ -30,19 +30,7 @@ fn parse_v4(bytes: &[u8]) -> Result<(Advertisement, ChecksumForm), ParseError> {
     Advertisement::parse(&Packet::new_unchecked(bytes), V4_SRC, V4_DST)
 }
 
-/// A VRRPv3 advert for 192.0.2.50 and .51, VRID 51, priority 150, 1 s.
-fn v4_advert() -> Advertisement {
-    Advertisement::new(
-        51,
-        150,
-        Duration::from_secs(1),
-        Addresses::V4(vec![
-            Ipv4Addr::new(192, 0, 2, 50),
-            Ipv4Addr::new(192, 0, 2, 51),
-        ]),
-    )
-    .unwrap()
-}
+use super::super::tests::v4_advert;
 
 fn v6_addresses() -> Addresses {
     Addresses::V6(vec!["2001:db8::50".parse().unwrap()])
