@@ -296,7 +296,12 @@ impl ArpProber {
             let slot_end = slot_start + SAMPLE_PERIOD;
             loop {
                 let left = slot_end.saturating_duration_since(Instant::now());
-                if left.is_zero() || self.socket.set_read_timeout(Some(left)).is_err() {
+                // SO_RCVTIMEO counts whole microseconds, and zero means no
+                // timeout at all: a remainder under a microsecond would wait
+                // for the next ARP frame, which no probe asks for any more.
+                if left < Duration::from_micros(1)
+                    || self.socket.set_read_timeout(Some(left)).is_err()
+                {
                     break;
                 }
                 let Ok(length) = self.socket.recv(&mut buffer) else {
