@@ -71,6 +71,20 @@ pub fn spawn(inputs: mpsc::UnboundedSender<Input>) -> Result<AddressWatcher, Pla
     })))
 }
 
+/// Every address of the host, read once before the first configuration is
+/// applied: an instance whose `unicast_source` is already on its interface
+/// then starts as Backup, instead of passing through Fault (and running its
+/// fault hooks) until the watcher's first re-read arrives.
+pub async fn first_snapshot() -> Option<Input> {
+    match Netlink::connect() {
+        Ok(netlink) => snapshot(&netlink).await,
+        Err(e) => {
+            warn!("{e}");
+            None
+        }
+    }
+}
+
 /// Every address of the host as an input, or `None` (logged) when the read failed.
 async fn snapshot(netlink: &Netlink) -> Option<Input> {
     match netlink.all_addresses().await {

@@ -204,6 +204,9 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
         datagrams_tx,
     )?;
     let mut agent = Agent::new(maintenance::load(&shell.options.runtime_dir));
+    if let Some(addresses) = address_watch::first_snapshot().await {
+        agent.handle(Instant::now(), addresses);
+    }
     let mut links = crate::platform::link_watch::watch_links()?;
     let mut sigterm = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
