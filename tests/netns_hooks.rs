@@ -92,7 +92,7 @@ fn hooks_fire_in_transition_order_superseded_ones_are_reported_and_events_match(
         "events:\n  fifo: {fifo}\n  socket: {socket}\n\
          instances:\n  - name: web\n    interface: eth0\n    vrid: 81\n    advert_interval: 10ms\n\
          \x20   virtual_ips: [192.0.2.50/24]\n    garp: {{count: 1}}\n\
-         \x20   track:\n      - file: {level}\n        interval: 10ms\n        weight: 0\n\
+         \x20   track:\n      - file: {level}\n        interval: 10ms\n        timeout: 1s\n        weight: 0\n\
          \x20   hooks:\n\
          \x20     on_master: \"echo master $1 $2 $3 $4 {count} >> {l}\"\n\
          \x20     on_backup: \"echo backup $1 $2 $3 $4 >> {l}\"\n\
@@ -108,6 +108,9 @@ fn hooks_fire_in_transition_order_superseded_ones_are_reported_and_events_match(
     a.wait_for_state("web", "master", SETTLE).unwrap();
     let mut client = std::os::unix::net::UnixStream::connect(&socket).expect("event socket");
 
+    // The check's timeout is long so that only the test's writes move the
+    // instance: on a loaded machine a 10 ms read can take longer than 10 ms,
+    // and that extra Fault would change the VIP under a running on_master.
     // Twelve fail/recover cycles as fast as the agent follows: each is
     // Master → Fault → Backup → Master. Each step also waits for the hook that
     // looks at the VIP, so it sees the state it was run for, not a later one.

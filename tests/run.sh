@@ -51,8 +51,9 @@ summary() {
 
 # cargo's status, not tee's: a failing test must fail the run, after the summary.
 # The chaos suite does 5 runs here; its 50 come in the optimised step below.
+# --no-fail-fast: one run shows every failing test, not only the first file's.
 cargo_status=0
-TWINSTAR_CHAOS_RUNS=5 cargo test --all-targets 2>&1 | tee "$log" || cargo_status=$?
+TWINSTAR_CHAOS_RUNS=5 cargo test --all-targets --no-fail-fast 2>&1 | tee "$log" || cargo_status=$?
 if [ "$cargo_status" -ne 0 ]; then
     echo "==> cargo test failed (exit $cargo_status)"
     summary "$cargo_status"
