@@ -2,6 +2,7 @@
 //! namespace lab, the same scenarios, priorities and intervals, measured by a
 //! client pinging the VIP every 2 ms and by /proc; printed as a Markdown table.
 
+pub mod floor;
 mod measure;
 mod node;
 mod scenarios;
@@ -26,7 +27,7 @@ pub struct BenchOptions {
     pub runs: usize,
     /// Runs of the convergence scenario.
     pub runs_convergence: usize,
-    /// Scenario numbers to run (1..=8); empty: all.
+    /// Scenario numbers to run (1..=10); empty: all.
     pub only: Vec<u8>,
     /// Measurement window of the CPU scenarios.
     pub window: Duration,
@@ -53,9 +54,12 @@ impl Bench {
 }
 
 /// One line of the table.
+#[derive(Debug, Clone)]
 struct Row {
     scenario: String,
     theory: String,
+    /// The floor's figure, on CPU rows: the same packets with no agent logic.
+    floor: Option<Summary>,
     keepalived: Option<Summary>,
     twinstar: Option<Summary>,
     unit: &'static str,
@@ -114,6 +118,7 @@ fn scenarios(
                     "Master_Down_Interval {}",
                     ms(master_down_interval(100, interval))
                 ),
+                floor: None,
                 keepalived: k,
                 twinstar: t,
                 unit: "ms",
@@ -125,6 +130,7 @@ fn scenarios(
         rows.push(progress(Row {
             scenario: "2. graceful stop, 10ms adverts (outage)".into(),
             theory: format!("Skew_Time {}", ms(skew_time(100, ms10))),
+            floor: None,
             keepalived: k,
             twinstar: t,
             unit: "ms",
@@ -134,6 +140,7 @@ fn scenarios(
         rows.push(progress(Row {
             scenario: "3a. switchover, 10ms adverts (outage)".into(),
             theory: format!("Skew_Time {}", ms(skew_time(100, ms10))),
+            floor: None,
             keepalived: None,
             twinstar: summarise(&sc::switchover(bench, ms10)?),
             unit: "ms",
@@ -141,6 +148,7 @@ fn scenarios(
         rows.push(progress(Row {
             scenario: "3b. track script fails (weight 0, 100ms interval; outage)".into(),
             theory: format!("≤ 100 ms + Skew_Time {}", ms(skew_time(100, ms10))),
+            floor: None,
             keepalived: None,
             twinstar: summarise(&sc::failing_script(bench, ms10)?),
             unit: "ms",
@@ -148,12 +156,13 @@ fn scenarios(
     }
     for (n, label, specs, interval, vlans) in [
         (
-            4u8,
-            "100 × 10ms",
-            sc::hundred as fn(u8, Duration) -> Vec<node::Spec>,
+            9u8,
+            "1 × 10ms",
+            sc::one as fn(u8, Duration) -> Vec<node::Spec>,
             ms10,
             false,
         ),
+        (4u8, "100 × 10ms", sc::hundred, ms10, false),
         (
             5u8,
             "1000 × 100ms (4 links × 250)",
@@ -162,63 +171,20 @@ fn scenarios(
             true,
         ),
     ] {
-        if !wanted(options, n) {
-            continue;
+        if wanted(options, n) {
+            let measure = |kind| sc::scale(bench, kind, specs, interval, vlans, options.window);
+            let floor = measure(Kind::Floor)?;
+            let k = if keepalived {
+                Some(measure(Kind::Keepalived)?)
+            } else {
+                None
+            };
+            let t = measure(Kind::Twinstar)?;
+            rows.extend(scale_rows(&format!("{n}. {label}"), &floor, k.as_ref(), &t));
         }
-        let k = if keepalived {
-            Some(sc::scale(
-                bench,
-                Kind::Keepalived,
-                specs,
-                interval,
-                vlans,
-                options.window,
-            )?)
-        } else {
-            None
-        };
-        let t = sc::scale(
-            bench,
-            Kind::Twinstar,
-            specs,
-            interval,
-            vlans,
-            options.window,
-        )?;
-        let one = |v: f64| summarise(&[v]);
-        let pick = |r: &sc::ScaleResult, f: fn(&sc::ScaleResult) -> f64| one(f(r));
-        type Pick = fn(&sc::ScaleResult) -> f64;
-        let measures: [(&str, Pick, &'static str); 5] = [
-            ("CPU, Master", |r| r.master.cpu_percent, "% core"),
-            ("CPU, Backup", |r| r.backup.cpu_percent, "% core"),
-            ("RSS, Master", |r| r.master.rss_mib, "MiB"),
-            ("RSS, Backup", |r| r.backup.rss_mib, "MiB"),
-            (
-                "transitions in the window",
-                |r| r.transitions as f64,
-                "count",
-            ),
-        ];
-        for (what, f, unit) in measures {
-            rows.push(progress(Row {
-                scenario: format!("{n}. {label}: {what}"),
-                theory: if unit == "count" {
-                    "0".into()
-                } else {
-                    "-".into()
-                },
-                keepalived: k.as_ref().and_then(|r| pick(r, f)),
-                twinstar: pick(&t, f),
-                unit,
-            }));
+        if n == 5 && wanted(options, 10) {
+            rows.extend(flood_rows(bench, options.window, keepalived)?);
         }
-        rows.push(progress(Row {
-            scenario: format!("{n}. {label}: adverts missed by the Backup"),
-            theory: "0".into(),
-            keepalived: None,
-            twinstar: t.missed_adverts.and_then(|m| one(m as f64)),
-            unit: "count",
-        }));
     }
     if wanted(options, 6) {
         let k = if keepalived {
@@ -233,6 +199,7 @@ fn scenarios(
                 options.hog.as_secs()
             ),
             theory: "0".into(),
+            floor: None,
             keepalived: k,
             twinstar: t,
             unit: "count",
@@ -257,6 +224,7 @@ fn scenarios(
                 "Master_Down_Interval {}",
                 ms(master_down_interval(150, interval))
             ),
+            floor: None,
             keepalived: k.as_ref().and_then(times),
             twinstar: times(&t),
             unit: "ms",
@@ -267,6 +235,7 @@ fn scenarios(
                 observe.as_secs()
             ),
             theory: "0".into(),
+            floor: None,
             keepalived: k.as_ref().and_then(flaps),
             twinstar: flaps(&t),
             unit: "count",
@@ -282,6 +251,110 @@ fn scenarios(
     Ok(rows)
 }
 
+/// The rows of one load scenario (4, 5 or 9): CPU with the floor's figure
+/// (the floor sender for the Master, the floor receiver for the Backup),
+/// memory as VmRSS and as PSS, transitions and missed adverts.
+fn scale_rows(
+    label: &str,
+    floor: &sc::ScaleResult,
+    keepalived: Option<&sc::ScaleResult>,
+    twinstar: &sc::ScaleResult,
+) -> Vec<Row> {
+    let one = |v: f64| summarise(&[v]);
+    type Pick = fn(&sc::ScaleResult) -> f64;
+    let measures: [(&str, Pick, &'static str, bool); 7] = [
+        ("CPU, Master", |r| r.master.cpu_percent, "% core", true),
+        ("CPU, Backup", |r| r.backup.cpu_percent, "% core", true),
+        ("VmRSS, Master", |r| r.master.rss_mib, "MiB", false),
+        ("VmRSS, Backup", |r| r.backup.rss_mib, "MiB", false),
+        ("PSS, Master", |r| r.master.pss_mib, "MiB", false),
+        ("PSS, Backup", |r| r.backup.pss_mib, "MiB", false),
+        (
+            "transitions in the window",
+            |r| r.transitions as f64,
+            "count",
+            false,
+        ),
+    ];
+    let mut rows: Vec<Row> = measures
+        .into_iter()
+        .map(|(what, pick, unit, has_floor)| {
+            progress(Row {
+                scenario: format!("{label}: {what}"),
+                theory: if unit == "count" { "0" } else { "-" }.into(),
+                floor: if has_floor { one(pick(floor)) } else { None },
+                keepalived: keepalived.and_then(|r| one(pick(r))),
+                twinstar: one(pick(twinstar)),
+                unit,
+            })
+        })
+        .collect();
+    let missed = |r: &sc::ScaleResult| r.missed_adverts.and_then(|m| one(m as f64));
+    rows.push(progress(Row {
+        scenario: format!("{label}: adverts missed by the Backup"),
+        theory: "0".into(),
+        floor: missed(floor),
+        keepalived: keepalived.and_then(missed),
+        twinstar: missed(twinstar),
+        unit: "count",
+    }));
+    rows
+}
+
+/// Scenario 10: the two floods, each kind's CPU on the host that takes it,
+/// the floor's being a bare receiver there; the rate the flood reached is in
+/// the row's name (the twinstar run's; each kind's run is printed as it goes).
+fn flood_rows(bench: &Bench, window: Duration, keepalived: bool) -> Result<Vec<Row>, LabError> {
+    let run = |kind: Kind| -> Result<(sc::FloodCost, sc::FloodCost), LabError> {
+        let costs = sc::flood(bench, kind, window)?;
+        println!(
+            "10. {} under flood: {:.0} and {:.0} adverts/s sent",
+            kind.name(),
+            costs.0.rate,
+            costs.1.rate
+        );
+        Ok(costs)
+    };
+    let floor = run(Kind::Floor)?;
+    let k = if keepalived {
+        Some(run(Kind::Keepalived)?)
+    } else {
+        None
+    };
+    let t = run(Kind::Twinstar)?;
+    let one = |c: &sc::FloodCost| summarise(&[c.cpu_percent]);
+    type Pick = fn(&(sc::FloodCost, sc::FloodCost)) -> &sc::FloodCost;
+    let floods: [(&str, Pick); 2] = [
+        (
+            "lower-priority adverts for the Master's VRID: CPU, Master",
+            |c| &c.0,
+        ),
+        ("adverts for VRIDs nobody runs: CPU, Backup", |c| &c.1),
+    ];
+    Ok(floods
+        .into_iter()
+        .map(|(what, pick)| {
+            progress(Row {
+                scenario: format!(
+                    "10. 1 × 100ms, flood of {} {what}",
+                    flood_rate(pick(&t).rate)
+                ),
+                theory: "-".into(),
+                floor: one(pick(&floor)),
+                keepalived: k.as_ref().and_then(|k| one(pick(k))),
+                twinstar: one(pick(&t)),
+                unit: "% core",
+            })
+        })
+        .collect())
+}
+
+/// A flood rate as the table shows it: `24,600/s`.
+fn flood_rate(per_second: f64) -> String {
+    let rounded = (per_second / 100.0).round() as u64 * 100;
+    format!("{},{:03}/s", rounded / 1000, rounded % 1000)
+}
+
 /// Scenario 8: the same host loss (both of the Master's cables cut) without
 /// the quorum guard and with it, side by side; twinstar only.
 fn quorum_rows(bench: &Bench, rows: &mut Vec<Row>) -> Result<(), LabError> {
@@ -292,6 +365,7 @@ fn quorum_rows(bench: &Bench, rows: &mut Vec<Row>) -> Result<(), LabError> {
     rows.push(progress(Row {
         scenario: format!("8. host loss, {label} adverts, no quorum guard (outage)"),
         theory: format!("Master_Down_Interval {}", ms(mdi)),
+        floor: None,
         keepalived: None,
         twinstar: summarise(&sc::host_loss_quorum(bench, false)?),
         unit: "ms",
@@ -316,6 +390,7 @@ fn quorum_rows(bench: &Bench, rows: &mut Vec<Row>) -> Result<(), LabError> {
                 ms(ttl + mdi + election + ttl)
             )
         },
+        floor: None,
         keepalived: None,
         twinstar: summarise(&sc::host_loss_quorum(bench, true)?),
         unit: "ms",
@@ -330,8 +405,9 @@ fn one_count(n: u64) -> Option<Summary> {
 /// Prints a row as soon as it is measured (the table comes at the end).
 fn progress(row: Row) -> Row {
     println!(
-        "{}: keepalived {} | twinstar {}",
+        "{}: floor {} | keepalived {} | twinstar {}",
         row.scenario,
+        cell(row.floor, row.unit),
         cell(row.keepalived, row.unit),
         cell(row.twinstar, row.unit)
     );
@@ -359,24 +435,97 @@ fn cell(s: Option<Summary>, unit: &str) -> String {
     }
 }
 
+/// `measured ÷ reference` of the medians, as the table prints it; `-` when
+/// either is missing or the reference is zero.
+fn ratio(measured: Option<Summary>, reference: Option<Summary>) -> String {
+    match (measured, reference) {
+        (Some(m), Some(r)) if r.median > 0.0 => format!("{:.2}", m.median / r.median),
+        _ => "-".into(),
+    }
+}
+
+/// The Markdown table: each kind's figure, each kind's CPU over the floor's
+/// (`× floor`), and twinstar over keepalived.
 fn table(rows: &[Row]) -> String {
     let mut out = String::from(
-        "| scenario | theory | keepalived median (min–max) | twinstar median (min–max) | ratio |\n|---|---|---|---|---|\n",
+        "| scenario | theory | floor | keepalived median (min–max) | keepalived × floor \
+         | twinstar median (min–max) | twinstar × floor | twinstar ÷ keepalived |\n\
+         |---|---|---|---|---|---|---|---|\n",
     );
     for row in rows {
-        let ratio = match (row.keepalived, row.twinstar) {
-            (Some(k), Some(t)) if k.median > 0.0 => format!("{:.2}", t.median / k.median),
-            _ => "-".into(),
-        };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
             row.scenario,
             row.theory,
+            cell(row.floor, row.unit),
             cell(row.keepalived, row.unit),
+            ratio(row.keepalived, row.floor),
             cell(row.twinstar, row.unit),
-            ratio
+            ratio(row.twinstar, row.floor),
+            ratio(row.twinstar, row.keepalived),
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(v: f64) -> Option<Summary> {
+        summarise(&[v])
+    }
+
+    #[test]
+    fn ratios_divide_medians_and_skip_missing_or_zero_references() {
+        assert_eq!(ratio(at(11.9), at(10.0)), "1.19");
+        assert_eq!(ratio(at(5.8), at(3.3)), "1.76");
+        assert_eq!(ratio(at(1.0), None), "-");
+        assert_eq!(ratio(None, at(1.0)), "-");
+        assert_eq!(ratio(at(1.0), at(0.0)), "-");
+    }
+
+    #[test]
+    fn table_has_floor_columns_and_each_ratio_in_its_place() {
+        let rows = [
+            Row {
+                scenario: "4. 100 × 10ms: CPU, Master".into(),
+                theory: "-".into(),
+                floor: at(10.0),
+                keepalived: at(28.0),
+                twinstar: at(11.9),
+                unit: "% core",
+            },
+            Row {
+                scenario: "4. 100 × 10ms: VmRSS, Master".into(),
+                theory: "-".into(),
+                floor: None,
+                keepalived: at(13.4),
+                twinstar: at(6.7),
+                unit: "MiB",
+            },
+        ];
+        let text = table(&rows);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4);
+        let columns = |line: &str| line.matches('|').count() - 1;
+        assert!(lines.iter().all(|l| columns(l) == 8), "{text}");
+        assert!(lines[0].contains("| floor |") && lines[0].contains("twinstar × floor"));
+        assert_eq!(
+            lines[2],
+            "| 4. 100 × 10ms: CPU, Master | - | 10 % core | 28 % core | 2.80 | 11.9 % core | 1.19 | 0.42 |"
+        );
+        assert_eq!(
+            lines[3],
+            "| 4. 100 × 10ms: VmRSS, Master | - | - | 13.4 MiB | - | 6.7 MiB | - | 0.50 |"
+        );
+    }
+
+    #[test]
+    fn flood_rate_is_rounded_to_hundreds() {
+        assert_eq!(flood_rate(24_649.0), "24,600/s");
+        assert_eq!(flood_rate(25_000.0), "25,000/s");
+        assert_eq!(flood_rate(950.0), "1,000/s");
+    }
 }
