@@ -167,7 +167,9 @@ pub enum Command {
     ///
     /// With --bench, runs the benchmark instead: twinstar and keepalived (if
     /// installed) side by side on the same lab and scenarios, printed as a
-    /// Markdown table with medians, ranges and ratios.
+    /// Markdown table with medians, ranges and ratios; the CPU rows also give
+    /// the floor (the same packets sent or received on the same sockets with
+    /// no agent logic) and each agent's CPU as a multiple of it.
     ///
     /// With --chaos, runs random fault schedules instead (agents killed,
     /// stopped, cut off, partitioned, flooded, reloaded...), each drawn from a
