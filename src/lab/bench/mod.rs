@@ -172,7 +172,19 @@ fn scenarios(
         ),
     ] {
         if wanted(options, n) {
-            let measure = |kind| sc::scale(bench, kind, specs, interval, vlans, options.window);
+            // Each kind's figures as soon as it is measured: a later kind's
+            // failure must not lose them.
+            let measure = |kind: Kind| -> Result<sc::ScaleResult, LabError> {
+                let result = sc::scale(bench, kind, specs, interval, vlans, options.window)?;
+                println!(
+                    "{n}. {label}: {}: CPU Master {:.2} %, Backup {:.2} %; missed {:?}",
+                    kind.name(),
+                    result.master.cpu_percent,
+                    result.backup.cpu_percent,
+                    result.missed_adverts
+                );
+                Ok(result)
+            };
             let floor = measure(Kind::Floor)?;
             let k = if keepalived {
                 Some(measure(Kind::Keepalived)?)

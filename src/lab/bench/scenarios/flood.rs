@@ -79,7 +79,7 @@ fn flood_one(
     let started = Instant::now();
     std::thread::sleep(window);
     let elapsed = started.elapsed().as_secs_f64();
-    let used = cpu_time(&pids) - before;
+    let used = cpu_time(&pids).saturating_sub(before);
     let sent = stop_floor(&mut sender)?;
     Ok(FloodCost {
         cpu_percent: used.as_secs_f64() / elapsed * 100.0,

@@ -70,7 +70,8 @@ pub fn scale(
     }
     let a = start(bench, &lab, kind, &tag, (0, 0), &master_specs, "")?;
     let b = start(bench, &lab, kind, &tag, (1, 0), &backup_specs, "")?;
-    wait("every VIP on the Master", Duration::from_secs(120), || {
+    let what = format!("every VIP on the {} Master", kind.name());
+    wait(&what, Duration::from_secs(120), || {
         vips_on(&lab, 0, &master_specs) == count && vips_on(&lab, 1, &master_specs) == 0
     })?;
     std::thread::sleep(Duration::from_secs(2));
@@ -81,7 +82,10 @@ pub fn scale(
     let started = Instant::now();
     std::thread::sleep(window);
     let elapsed = started.elapsed().as_secs_f64();
-    let (da, db) = (cpu_time(&pa) - ca, cpu_time(&pb) - cb);
+    let (da, db) = (
+        cpu_time(&pa).saturating_sub(ca),
+        cpu_time(&pb).saturating_sub(cb),
+    );
     let (sent, received) = (a.adverts_sent(), b.adverts_received());
     // Adverts the Master sent in the window that the Backup did not count
     // (the two readings are a few milliseconds apart: a little slack).
@@ -120,7 +124,10 @@ fn floor_scale(
     let started = Instant::now();
     std::thread::sleep(window);
     let elapsed = started.elapsed().as_secs_f64();
-    let (da, db) = (cpu_time(&pa) - ca, cpu_time(&pb) - cb);
+    let (da, db) = (
+        cpu_time(&pa).saturating_sub(ca),
+        cpu_time(&pb).saturating_sub(cb),
+    );
     let (master, backup) = (Cost::of(&pa, da, elapsed), Cost::of(&pb, db, elapsed));
     let sent = stop_floor(&mut a)?;
     // The last adverts are still on their way for a moment.
