@@ -8,9 +8,9 @@
 //! The sender builds each advert once, then every interval sends it with one
 //! `sendto`; the routers' phases are spread over the interval in 1 ms ticks
 //! ([`PhaseSchedule`]), so a tick carries `routers / (interval / 1 ms)` adverts.
-//! The receiver blocks in one `recv` per datagram into one buffer, one thread
-//! per interface (blocking calls need no `epoll`, which an agent with one event
-//! loop must pay for). Both run until SIGTERM or SIGINT, then print what they
+//! The receiver takes one `recv` per datagram into one buffer, in one thread:
+//! blocking on a single socket (no `poll` or `epoll` at all), with `poll` and
+//! a drain of each readable socket when there are several. Both run until SIGTERM or SIGINT, then print what they
 //! counted ([`Report`]) so the benchmark can check that nothing was lost.
 
 use std::io;
@@ -321,33 +321,86 @@ pub fn send(routers: &[FloorRouter], interval: Duration) -> Result<Report, Floor
 }
 
 /// Receives on the agent's socket of each of `interfaces` until SIGTERM, one
-/// blocking `recv` per datagram; returns how many arrived.
+/// `recv` per datagram, in one thread as the agent does; returns how many
+/// arrived.
 pub fn receive(interfaces: &[String]) -> Result<Report, FloorError> {
     let signals = block_stop_signals()?;
-    let shared = Arc::new(Shared::default());
+    let mut sockets = Vec::new();
     for interface in interfaces {
-        let (socket, _) = socket_on(interface)?;
-        let worker = shared.clone();
-        std::thread::spawn(move || {
-            // Large enough for any IPv4 datagram the interface can carry.
-            let mut buffer = vec![0u8; 65_536];
-            let fd = socket.as_raw_fd();
-            loop {
-                match nix_socket::recv(fd, &mut buffer, MsgFlags::empty()) {
-                    Ok(_) => {
-                        worker.datagrams.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(nix::errno::Errno::EINTR) => continue,
-                    Err(e) => {
-                        worker.fail(io::Error::from(e));
-                        return;
-                    }
-                }
-            }
-        });
+        sockets.push(socket_on(interface)?.0);
     }
+    let shared = Arc::new(Shared::default());
+    let worker = shared.clone();
+    std::thread::spawn(move || {
+        let outcome = match sockets.as_slice() {
+            [socket] => receive_blocking(socket, &worker.datagrams),
+            _ => receive_polling(&sockets, &worker.datagrams),
+        };
+        if let Err(error) = outcome {
+            worker.fail(error);
+        }
+    });
     wait_for_stop(&signals)?;
     shared.finish()
+}
+
+/// Large enough for any IPv4 datagram an interface can carry.
+const BUFFER: usize = 65_536;
+
+/// One socket: a blocking `recv` per datagram, the fewest system calls there are.
+fn receive_blocking(socket: &Socket, count: &AtomicU64) -> io::Result<()> {
+    let mut buffer = vec![0u8; BUFFER];
+    loop {
+        match nix_socket::recv(socket.as_raw_fd(), &mut buffer, MsgFlags::empty()) {
+            Ok(_) => {
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Several sockets in one thread: wait until any is readable, then drain each
+/// readable one (a `recv` per datagram until it would block). One thread per
+/// socket would cost a context switch between threads for datagrams that
+/// arrive together on different links, which one event loop does not pay.
+fn receive_polling(sockets: &[Socket], count: &AtomicU64) -> io::Result<()> {
+    let mut buffer = vec![0u8; BUFFER];
+    for socket in sockets {
+        socket.set_nonblocking(true)?;
+    }
+    let mut ready: Vec<libc::pollfd> = sockets
+        .iter()
+        .map(|s| libc::pollfd {
+            fd: s.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let len = libc::nfds_t::try_from(ready.len()).unwrap_or(libc::nfds_t::MAX);
+    loop {
+        // SAFETY: `ready` holds `len` initialised pollfds and outlives the call.
+        if unsafe { libc::poll(ready.as_mut_ptr(), len, -1) } < 0 {
+            let error = io::Error::last_os_error();
+            if error.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(error);
+        }
+        for entry in ready.iter().filter(|e| e.revents != 0) {
+            loop {
+                match nix_socket::recv(entry.fd, &mut buffer, MsgFlags::MSG_DONTWAIT) {
+                    Ok(_) => {
+                        count.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(nix::errno::Errno::EAGAIN) => break,
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
