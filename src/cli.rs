@@ -167,7 +167,9 @@ pub enum Command {
     ///
     /// With --bench, runs the benchmark instead: twinstar and keepalived (if
     /// installed) side by side on the same lab and scenarios, printed as a
-    /// Markdown table with medians, ranges and ratios.
+    /// Markdown table with medians, ranges and ratios; the CPU rows also give
+    /// the floor (the same packets sent or received on the same sockets with
+    /// no agent logic) and each agent's CPU as a multiple of it.
     ///
     /// With --chaos, runs random fault schedules instead (agents killed,
     /// stopped, cut off, partitioned, flooded, reloaded...), each drawn from a
@@ -196,6 +198,11 @@ pub enum Command {
     /// Write the manual pages, shell completions and configuration reference.
     #[command(hide = true)]
     Generate(GenerateArgs),
+    /// The benchmark's floor (`twinstar lab --bench` runs it in a lab host):
+    /// sends or receives the agents' adverts on the agent's sockets with no
+    /// agent logic, until SIGTERM, then prints what it counted.
+    #[command(hide = true)]
+    BenchFloor(BenchFloorArgs),
 }
 /// Arguments of `twinstar check`.
 #[derive(Debug, Args)]
@@ -337,6 +344,32 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
 }
+/// Arguments of `twinstar bench-floor`.
+#[derive(Debug, Args)]
+pub struct BenchFloorArgs {
+    /// Send or receive.
+    #[command(subcommand)]
+    pub role: FloorRole,
+}
+/// What the floor program does.
+#[derive(Debug, Subcommand)]
+pub enum FloorRole {
+    /// Send each router's advert every interval, phases spread in 1 ms ticks.
+    Send {
+        /// Advertisement interval of every router.
+        #[arg(long, value_parser = parse_interval)]
+        interval: std::time::Duration,
+        /// A router: INTERFACE,VRID,PRIORITY,VIP (repeat for each).
+        #[arg(long = "router", value_name = "ROUTER", required = true)]
+        routers: Vec<twinstar::lab::bench::floor::FloorRouter>,
+    },
+    /// Receive every datagram on these interfaces' VRRP sockets.
+    Receive {
+        /// An interface (repeat for each).
+        #[arg(long = "interface", value_name = "IFACE", required = true)]
+        interfaces: Vec<String>,
+    },
+}
 /// Arguments of `twinstar lab`.
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("mode").args(["bench", "chaos"]).multiple(false)))]
@@ -373,7 +406,7 @@ pub struct LabArgs {
     /// Benchmark: runs of the convergence scenario.
     #[arg(long, default_value_t = 10, requires = "bench")]
     pub convergence_runs: usize,
-    /// Benchmark: only these scenarios (1..8), comma separated.
+    /// Benchmark: only these scenarios (1..10), comma separated.
     #[arg(long, value_delimiter = ',', requires = "bench")]
     pub only: Vec<u8>,
     /// Benchmark: CPU measurement window.

@@ -10,8 +10,9 @@ use twinstar::lab;
 use twinstar::platform::accept_filter;
 
 use super::{
-    CheckArgs, Cli, Command, GenerateArgs, LabArgs, LogFormat, MaintenanceArgs, ReloadArgs,
-    RemoveVipsArgs, RunArgs, StatusArgs, Switch, SwitchoverArgs, WatchArgs,
+    BenchFloorArgs, CheckArgs, Cli, Command, FloorRole, GenerateArgs, LabArgs, LogFormat,
+    MaintenanceArgs, ReloadArgs, RemoveVipsArgs, RunArgs, StatusArgs, Switch, SwitchoverArgs,
+    WatchArgs,
 };
 
 impl Cli {
@@ -29,6 +30,7 @@ impl Cli {
             Command::Lab(args) => args.run(),
             Command::ImportKeepalived(args) => args.run(),
             Command::Generate(args) => args.run(),
+            Command::BenchFloor(args) => args.run(),
         }
     }
 }
@@ -223,6 +225,27 @@ impl GenerateArgs {
             }
             Err(e) => {
                 eprintln!("twinstar generate: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+impl BenchFloorArgs {
+    /// Runs the floor until SIGTERM, then prints its count on stdout.
+    pub fn run(&self) -> ExitCode {
+        use twinstar::lab::bench::floor;
+        let report = match &self.role {
+            FloorRole::Send { interval, routers } => floor::send(routers, *interval),
+            FloorRole::Receive { interfaces } => floor::receive(interfaces),
+        };
+        match report {
+            Ok(report) => {
+                println!("{}", report.line());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("twinstar bench-floor: {e}");
                 ExitCode::FAILURE
             }
         }

@@ -76,35 +76,7 @@ impl VrrpSocket {
     /// Opens the socket on `interface` (index `ifindex`), joins the VRRP group there,
     /// and sends from `source`: the primary IPv4 address or the IPv6 link-local.
     pub fn open(interface: &str, ifindex: u32, source: IpAddr) -> Result<Self, SocketError> {
-        let step = |step| failed(interface, step);
-        let socket = raw_socket(interface, source)?;
-        socket
-            .bind_device(Some(interface.as_bytes()))
-            .map_err(step("SO_BINDTODEVICE"))?;
-        // A Backup of many virtual routers takes thousands of adverts a second on
-        // one socket; the default buffer (~200 KiB) overflows during any pause of
-        // the event loop. As root, force a larger one; otherwise keep the default.
-        let _ = socket::setsockopt(&socket, sockopt::RcvBufForce, &RECEIVE_BUFFER);
-        match source {
-            IpAddr::V4(addr) => {
-                socket
-                    .join_multicast_v4_n(&GROUP_V4, &InterfaceIndexOrAddress::Index(ifindex))
-                    .map_err(step("join 224.0.0.18"))?;
-                socket
-                    .set_multicast_if_v4(&addr)
-                    .map_err(step("IP_MULTICAST_IF"))?;
-            }
-            IpAddr::V6(_) => {
-                socket
-                    .join_multicast_v6(&GROUP_V6, ifindex)
-                    .map_err(step("join ff02::12"))?;
-                socket::setsockopt(&socket, sockopt::Ipv6RecvHopLimit, &true)
-                    .map_err(|e| step("IPV6_RECVHOPLIMIT")(io::Error::from(e)))?;
-                socket::setsockopt(&socket, sockopt::Ipv6RecvPacketInfo, &true)
-                    .map_err(|e| step("IPV6_RECVPKTINFO")(io::Error::from(e)))?;
-            }
-        }
-        set_send_options(&socket, interface, ifindex, source)?;
+        let socket = open_blocking(interface, ifindex, source)?;
         Self::register(socket, interface, ifindex, source)
     }
 
@@ -278,6 +250,43 @@ impl Meta {
             }
         }
     }
+}
+
+/// The receive-and-send socket of [`VrrpSocket::open`] before tokio takes it:
+/// blocking, bound to `interface`, joined to the group, with every send option.
+/// The benchmark's floor program uses it as it is, so that the floor pays for
+/// exactly the sockets the agent uses.
+pub fn open_blocking(interface: &str, ifindex: u32, source: IpAddr) -> Result<Socket, SocketError> {
+    let step = |step| failed(interface, step);
+    let socket = raw_socket(interface, source)?;
+    socket
+        .bind_device(Some(interface.as_bytes()))
+        .map_err(step("SO_BINDTODEVICE"))?;
+    // A Backup of many virtual routers takes thousands of adverts a second on
+    // one socket; the default buffer (~200 KiB) overflows during any pause of
+    // the event loop. As root, force a larger one; otherwise keep the default.
+    let _ = socket::setsockopt(&socket, sockopt::RcvBufForce, &RECEIVE_BUFFER);
+    match source {
+        IpAddr::V4(addr) => {
+            socket
+                .join_multicast_v4_n(&GROUP_V4, &InterfaceIndexOrAddress::Index(ifindex))
+                .map_err(step("join 224.0.0.18"))?;
+            socket
+                .set_multicast_if_v4(&addr)
+                .map_err(step("IP_MULTICAST_IF"))?;
+        }
+        IpAddr::V6(_) => {
+            socket
+                .join_multicast_v6(&GROUP_V6, ifindex)
+                .map_err(step("join ff02::12"))?;
+            socket::setsockopt(&socket, sockopt::Ipv6RecvHopLimit, &true)
+                .map_err(|e| step("IPV6_RECVHOPLIMIT")(io::Error::from(e)))?;
+            socket::setsockopt(&socket, sockopt::Ipv6RecvPacketInfo, &true)
+                .map_err(|e| step("IPV6_RECVPKTINFO")(io::Error::from(e)))?;
+        }
+    }
+    set_send_options(&socket, interface, ifindex, source)?;
+    Ok(socket)
 }
 
 /// The error of setup step `step` on `interface`.

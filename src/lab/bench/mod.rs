@@ -2,18 +2,20 @@
 //! namespace lab, the same scenarios, priorities and intervals, measured by a
 //! client pinging the VIP every 2 ms and by /proc; printed as a Markdown table.
 
+pub mod floor;
 mod measure;
 mod node;
 mod scenarios;
+mod table;
 
 use std::cell::Cell;
-use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use self::measure::{summarise, Summary};
 use self::node::Kind;
 use self::scenarios as sc;
+use self::table::{progress, table, Row};
 use crate::lab::{Lab, LabError};
 use crate::vrrp::{master_down_interval, skew_time};
 
@@ -26,7 +28,7 @@ pub struct BenchOptions {
     pub runs: usize,
     /// Runs of the convergence scenario.
     pub runs_convergence: usize,
-    /// Scenario numbers to run (1..=8); empty: all.
+    /// Scenario numbers to run (1..=10); empty: all.
     pub only: Vec<u8>,
     /// Measurement window of the CPU scenarios.
     pub window: Duration,
@@ -50,15 +52,6 @@ impl Bench {
         self.labs.set(n);
         Lab::build(&format!("tsb{}x{n}", std::process::id()), hosts)
     }
-}
-
-/// One line of the table.
-struct Row {
-    scenario: String,
-    theory: String,
-    keepalived: Option<Summary>,
-    twinstar: Option<Summary>,
-    unit: &'static str,
 }
 
 /// Runs the chosen scenarios and prints the table; removes every namespace.
@@ -114,6 +107,7 @@ fn scenarios(
                     "Master_Down_Interval {}",
                     ms(master_down_interval(100, interval))
                 ),
+                floor: None,
                 keepalived: k,
                 twinstar: t,
                 unit: "ms",
@@ -125,6 +119,7 @@ fn scenarios(
         rows.push(progress(Row {
             scenario: "2. graceful stop, 10ms adverts (outage)".into(),
             theory: format!("Skew_Time {}", ms(skew_time(100, ms10))),
+            floor: None,
             keepalived: k,
             twinstar: t,
             unit: "ms",
@@ -134,6 +129,7 @@ fn scenarios(
         rows.push(progress(Row {
             scenario: "3a. switchover, 10ms adverts (outage)".into(),
             theory: format!("Skew_Time {}", ms(skew_time(100, ms10))),
+            floor: None,
             keepalived: None,
             twinstar: summarise(&sc::switchover(bench, ms10)?),
             unit: "ms",
@@ -141,6 +137,7 @@ fn scenarios(
         rows.push(progress(Row {
             scenario: "3b. track script fails (weight 0, 100ms interval; outage)".into(),
             theory: format!("≤ 100 ms + Skew_Time {}", ms(skew_time(100, ms10))),
+            floor: None,
             keepalived: None,
             twinstar: summarise(&sc::failing_script(bench, ms10)?),
             unit: "ms",
@@ -148,12 +145,13 @@ fn scenarios(
     }
     for (n, label, specs, interval, vlans) in [
         (
-            4u8,
-            "100 × 10ms",
-            sc::hundred as fn(u8, Duration) -> Vec<node::Spec>,
+            9u8,
+            "1 × 10ms",
+            sc::one as fn(u8, Duration) -> Vec<node::Spec>,
             ms10,
             false,
         ),
+        (4u8, "100 × 10ms", sc::hundred, ms10, false),
         (
             5u8,
             "1000 × 100ms (4 links × 250)",
@@ -162,63 +160,32 @@ fn scenarios(
             true,
         ),
     ] {
-        if !wanted(options, n) {
-            continue;
+        if wanted(options, n) {
+            // Each kind's figures as soon as it is measured: a later kind's
+            // failure must not lose them.
+            let measure = |kind: Kind| -> Result<sc::ScaleResult, LabError> {
+                let result = sc::scale(bench, kind, specs, interval, vlans, options.window)?;
+                println!(
+                    "{n}. {label}: {}: CPU Master {:.2} %, Backup {:.2} %; missed {:?}",
+                    kind.name(),
+                    result.master.cpu_percent,
+                    result.backup.cpu_percent,
+                    result.missed_adverts
+                );
+                Ok(result)
+            };
+            let floor = measure(Kind::Floor)?;
+            let k = if keepalived {
+                Some(measure(Kind::Keepalived)?)
+            } else {
+                None
+            };
+            let t = measure(Kind::Twinstar)?;
+            rows.extend(scale_rows(&format!("{n}. {label}"), &floor, k.as_ref(), &t));
         }
-        let k = if keepalived {
-            Some(sc::scale(
-                bench,
-                Kind::Keepalived,
-                specs,
-                interval,
-                vlans,
-                options.window,
-            )?)
-        } else {
-            None
-        };
-        let t = sc::scale(
-            bench,
-            Kind::Twinstar,
-            specs,
-            interval,
-            vlans,
-            options.window,
-        )?;
-        let one = |v: f64| summarise(&[v]);
-        let pick = |r: &sc::ScaleResult, f: fn(&sc::ScaleResult) -> f64| one(f(r));
-        type Pick = fn(&sc::ScaleResult) -> f64;
-        let measures: [(&str, Pick, &'static str); 5] = [
-            ("CPU, Master", |r| r.master.cpu_percent, "% core"),
-            ("CPU, Backup", |r| r.backup.cpu_percent, "% core"),
-            ("RSS, Master", |r| r.master.rss_mib, "MiB"),
-            ("RSS, Backup", |r| r.backup.rss_mib, "MiB"),
-            (
-                "transitions in the window",
-                |r| r.transitions as f64,
-                "count",
-            ),
-        ];
-        for (what, f, unit) in measures {
-            rows.push(progress(Row {
-                scenario: format!("{n}. {label}: {what}"),
-                theory: if unit == "count" {
-                    "0".into()
-                } else {
-                    "-".into()
-                },
-                keepalived: k.as_ref().and_then(|r| pick(r, f)),
-                twinstar: pick(&t, f),
-                unit,
-            }));
+        if n == 5 && wanted(options, 10) {
+            rows.extend(flood_rows(bench, options.window, keepalived)?);
         }
-        rows.push(progress(Row {
-            scenario: format!("{n}. {label}: adverts missed by the Backup"),
-            theory: "0".into(),
-            keepalived: None,
-            twinstar: t.missed_adverts.and_then(|m| one(m as f64)),
-            unit: "count",
-        }));
     }
     if wanted(options, 6) {
         let k = if keepalived {
@@ -233,6 +200,7 @@ fn scenarios(
                 options.hog.as_secs()
             ),
             theory: "0".into(),
+            floor: None,
             keepalived: k,
             twinstar: t,
             unit: "count",
@@ -257,6 +225,7 @@ fn scenarios(
                 "Master_Down_Interval {}",
                 ms(master_down_interval(150, interval))
             ),
+            floor: None,
             keepalived: k.as_ref().and_then(times),
             twinstar: times(&t),
             unit: "ms",
@@ -267,6 +236,7 @@ fn scenarios(
                 observe.as_secs()
             ),
             theory: "0".into(),
+            floor: None,
             keepalived: k.as_ref().and_then(flaps),
             twinstar: flaps(&t),
             unit: "count",
@@ -282,6 +252,110 @@ fn scenarios(
     Ok(rows)
 }
 
+/// The rows of one load scenario (4, 5 or 9): CPU with the floor's figure
+/// (the floor sender for the Master, the floor receiver for the Backup),
+/// memory as VmRSS and as PSS, transitions and missed adverts.
+fn scale_rows(
+    label: &str,
+    floor: &sc::ScaleResult,
+    keepalived: Option<&sc::ScaleResult>,
+    twinstar: &sc::ScaleResult,
+) -> Vec<Row> {
+    let one = |v: f64| summarise(&[v]);
+    type Pick = fn(&sc::ScaleResult) -> f64;
+    let measures: [(&str, Pick, &'static str, bool); 7] = [
+        ("CPU, Master", |r| r.master.cpu_percent, "% core", true),
+        ("CPU, Backup", |r| r.backup.cpu_percent, "% core", true),
+        ("VmRSS, Master", |r| r.master.rss_mib, "MiB", false),
+        ("VmRSS, Backup", |r| r.backup.rss_mib, "MiB", false),
+        ("PSS, Master", |r| r.master.pss_mib, "MiB", false),
+        ("PSS, Backup", |r| r.backup.pss_mib, "MiB", false),
+        (
+            "transitions in the window",
+            |r| r.transitions as f64,
+            "count",
+            false,
+        ),
+    ];
+    let mut rows: Vec<Row> = measures
+        .into_iter()
+        .map(|(what, pick, unit, has_floor)| {
+            progress(Row {
+                scenario: format!("{label}: {what}"),
+                theory: if unit == "count" { "0" } else { "-" }.into(),
+                floor: if has_floor { one(pick(floor)) } else { None },
+                keepalived: keepalived.and_then(|r| one(pick(r))),
+                twinstar: one(pick(twinstar)),
+                unit,
+            })
+        })
+        .collect();
+    let missed = |r: &sc::ScaleResult| r.missed_adverts.and_then(|m| one(m as f64));
+    rows.push(progress(Row {
+        scenario: format!("{label}: adverts missed by the Backup"),
+        theory: "0".into(),
+        floor: missed(floor),
+        keepalived: keepalived.and_then(missed),
+        twinstar: missed(twinstar),
+        unit: "count",
+    }));
+    rows
+}
+
+/// Scenario 10: the two floods, each kind's CPU on the host that takes it,
+/// the floor's being a bare receiver there; the rate the flood reached is in
+/// the row's name (the twinstar run's; each kind's run is printed as it goes).
+fn flood_rows(bench: &Bench, window: Duration, keepalived: bool) -> Result<Vec<Row>, LabError> {
+    let run = |kind: Kind| -> Result<(sc::FloodCost, sc::FloodCost), LabError> {
+        let costs = sc::flood(bench, kind, window)?;
+        println!(
+            "10. {} under flood: {:.0} and {:.0} adverts/s sent",
+            kind.name(),
+            costs.0.rate,
+            costs.1.rate
+        );
+        Ok(costs)
+    };
+    let floor = run(Kind::Floor)?;
+    let k = if keepalived {
+        Some(run(Kind::Keepalived)?)
+    } else {
+        None
+    };
+    let t = run(Kind::Twinstar)?;
+    let one = |c: &sc::FloodCost| summarise(&[c.cpu_percent]);
+    type Pick = fn(&(sc::FloodCost, sc::FloodCost)) -> &sc::FloodCost;
+    let floods: [(&str, Pick); 2] = [
+        (
+            "lower-priority adverts for the Master's VRID: CPU, Master",
+            |c| &c.0,
+        ),
+        ("adverts for VRIDs nobody runs: CPU, Backup", |c| &c.1),
+    ];
+    Ok(floods
+        .into_iter()
+        .map(|(what, pick)| {
+            progress(Row {
+                scenario: format!(
+                    "10. 1 × 100ms, flood of {} {what}",
+                    flood_rate(pick(&t).rate)
+                ),
+                theory: "-".into(),
+                floor: one(pick(&floor)),
+                keepalived: k.as_ref().and_then(|k| one(pick(k))),
+                twinstar: one(pick(&t)),
+                unit: "% core",
+            })
+        })
+        .collect())
+}
+
+/// A flood rate as the table shows it: `24,600/s`.
+fn flood_rate(per_second: f64) -> String {
+    let rounded = (per_second / 100.0).round() as u64 * 100;
+    format!("{},{:03}/s", rounded / 1000, rounded % 1000)
+}
+
 /// Scenario 8: the same host loss (both of the Master's cables cut) without
 /// the quorum guard and with it, side by side; twinstar only.
 fn quorum_rows(bench: &Bench, rows: &mut Vec<Row>) -> Result<(), LabError> {
@@ -292,6 +366,7 @@ fn quorum_rows(bench: &Bench, rows: &mut Vec<Row>) -> Result<(), LabError> {
     rows.push(progress(Row {
         scenario: format!("8. host loss, {label} adverts, no quorum guard (outage)"),
         theory: format!("Master_Down_Interval {}", ms(mdi)),
+        floor: None,
         keepalived: None,
         twinstar: summarise(&sc::host_loss_quorum(bench, false)?),
         unit: "ms",
@@ -316,6 +391,7 @@ fn quorum_rows(bench: &Bench, rows: &mut Vec<Row>) -> Result<(), LabError> {
                 ms(ttl + mdi + election + ttl)
             )
         },
+        floor: None,
         keepalived: None,
         twinstar: summarise(&sc::host_loss_quorum(bench, true)?),
         unit: "ms",
@@ -327,56 +403,14 @@ fn one_count(n: u64) -> Option<Summary> {
     summarise(&[n as f64])
 }
 
-/// Prints a row as soon as it is measured (the table comes at the end).
-fn progress(row: Row) -> Row {
-    println!(
-        "{}: keepalived {} | twinstar {}",
-        row.scenario,
-        cell(row.keepalived, row.unit),
-        cell(row.twinstar, row.unit)
-    );
-    row
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn number(v: f64) -> String {
-    if v.abs() >= 100.0 || v.fract() == 0.0 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.1}")
+    #[test]
+    fn flood_rate_is_rounded_to_hundreds() {
+        assert_eq!(flood_rate(24_649.0), "24,600/s");
+        assert_eq!(flood_rate(25_000.0), "25,000/s");
+        assert_eq!(flood_rate(950.0), "1,000/s");
     }
-}
-
-fn cell(s: Option<Summary>, unit: &str) -> String {
-    match s {
-        None => "-".into(),
-        Some(s) if s.min == s.max => format!("{} {unit}", number(s.median)),
-        Some(s) => format!(
-            "{} {unit} ({}–{})",
-            number(s.median),
-            number(s.min),
-            number(s.max)
-        ),
-    }
-}
-
-fn table(rows: &[Row]) -> String {
-    let mut out = String::from(
-        "| scenario | theory | keepalived median (min–max) | twinstar median (min–max) | ratio |\n|---|---|---|---|---|\n",
-    );
-    for row in rows {
-        let ratio = match (row.keepalived, row.twinstar) {
-            (Some(k), Some(t)) if k.median > 0.0 => format!("{:.2}", t.median / k.median),
-            _ => "-".into(),
-        };
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} |",
-            row.scenario,
-            row.theory,
-            cell(row.keepalived, row.unit),
-            cell(row.twinstar, row.unit),
-            ratio
-        );
-    }
-    out
 }

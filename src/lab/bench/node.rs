@@ -3,8 +3,13 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use super::floor::{FloorRouter, Report};
 use crate::config::format_duration;
 use crate::control::status::{InstanceCounters, Status};
 use crate::lab::keepalived::Keepalived;
@@ -17,6 +22,9 @@ pub enum Kind {
     Keepalived,
     /// twinstar.
     Twinstar,
+    /// The floor: the same packets on the same sockets, no agent logic
+    /// ([`super::floor`]); a sender in a Master's place, a receiver in a Backup's.
+    Floor,
 }
 
 impl Kind {
@@ -25,6 +33,7 @@ impl Kind {
         match self {
             Kind::Keepalived => "keepalived",
             Kind::Twinstar => "twinstar",
+            Kind::Floor => "floor",
         }
     }
 }
@@ -50,6 +59,8 @@ pub enum Node {
     Twinstar(Agent),
     /// keepalived.
     Keepalived(Keepalived),
+    /// A floor sender or receiver.
+    Floor(FloorProcess),
 }
 
 impl Node {
@@ -75,7 +86,38 @@ impl Node {
                 dir,
                 &keepalived_config(specs),
             )?)),
+            Kind::Floor => Err(LabError::Step(
+                "the floor has no configuration: start it with Node::floor_sender or \
+                 Node::floor_receiver"
+                    .into(),
+            )),
         }
+    }
+
+    /// A floor sender on `host` sending `specs`' adverts, as their Master would.
+    pub fn floor_sender(host: &Host, program: &Path, specs: &[Spec]) -> Result<Node, LabError> {
+        let interval = specs.first().map_or(Duration::from_secs(1), |s| s.interval);
+        let mut args = vec!["send".to_owned(), "--interval".to_owned()];
+        args.push(format_duration(interval));
+        for spec in specs {
+            args.push("--router".into());
+            args.push(floor_router(spec)?.to_arg());
+        }
+        FloorProcess::start(host, program, &args).map(Node::Floor)
+    }
+
+    /// A floor receiver on `host`, on each interface of `specs`, as their
+    /// Backup's sockets would receive.
+    pub fn floor_receiver(host: &Host, program: &Path, specs: &[Spec]) -> Result<Node, LabError> {
+        let mut interfaces: Vec<&str> = specs.iter().map(|s| s.interface.as_str()).collect();
+        interfaces.sort_unstable();
+        interfaces.dedup();
+        let mut args = vec!["receive".to_owned()];
+        for interface in interfaces {
+            args.push("--interface".into());
+            args.push(interface.into());
+        }
+        FloorProcess::start(host, program, &args).map(Node::Floor)
     }
 
     /// Stops gracefully: a Master resigns with priority 0.
@@ -85,6 +127,9 @@ impl Node {
                 agent.terminate();
             }
             Node::Keepalived(k) => k.stop(),
+            Node::Floor(floor) => {
+                let _ = floor.stop();
+            }
         }
     }
 
@@ -93,6 +138,7 @@ impl Node {
         match self {
             Node::Twinstar(agent) => agent.pid().into_iter().collect(),
             Node::Keepalived(k) => k.pids(),
+            Node::Floor(floor) => floor.pid().into_iter().collect(),
         }
     }
 
@@ -101,6 +147,7 @@ impl Node {
         match self {
             Node::Twinstar(_) => self.counter(|c| c.master_transitions).unwrap_or(0),
             Node::Keepalived(k) => k.log().matches("Entering MASTER STATE").count() as u64,
+            Node::Floor(_) => 0,
         }
     }
 
@@ -120,7 +167,7 @@ impl Node {
             Node::Twinstar(agent) => {
                 live_status(agent).map(|s| s.instances.iter().map(|i| read(&i.counters)).sum())
             }
-            Node::Keepalived(_) => None,
+            Node::Keepalived(_) | Node::Floor(_) => None,
         }
     }
 
@@ -128,7 +175,71 @@ impl Node {
     pub fn agent(&self) -> Option<&Agent> {
         match self {
             Node::Twinstar(agent) => Some(agent),
-            Node::Keepalived(_) => None,
+            Node::Keepalived(_) | Node::Floor(_) => None,
+        }
+    }
+}
+
+/// The floor's form of a scenario's router: its VIP without the prefix.
+fn floor_router(spec: &Spec) -> Result<FloorRouter, LabError> {
+    let vip = spec.vip.split('/').next().unwrap_or_default();
+    format!("{},{},{},{vip}", spec.interface, spec.vrid, spec.priority)
+        .parse()
+        .map_err(|e: super::floor::FloorError| LabError::Step(e.to_string()))
+}
+
+/// A `twinstar bench-floor` process in a lab host; killed when dropped.
+pub struct FloorProcess {
+    child: Option<Child>,
+}
+
+impl FloorProcess {
+    /// Starts `program bench-floor ARGS` in `host`'s namespace (`ip netns
+    /// exec` execs it, so the pid is the floor's own).
+    fn start(host: &Host, program: &Path, args: &[String]) -> Result<Self, LabError> {
+        let child = std::process::Command::new("ip")
+            .args(["netns", "exec", host.ns.name()])
+            .arg(program)
+            .arg("bench-floor")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        Ok(FloorProcess { child: Some(child) })
+    }
+
+    /// The process id, while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Stops it (SIGTERM) and returns what it counted; an error when it had
+    /// failed or printed no count.
+    pub fn stop(&mut self) -> Result<Report, LabError> {
+        let Some(child) = self.child.take() else {
+            return Err(LabError::Step("the floor was already stopped".into()));
+        };
+        let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+        let _ = kill(pid, Signal::SIGTERM);
+        let output = child.wait_with_output()?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        match Report::parse(&stdout) {
+            Some(report) if output.status.success() => Ok(report),
+            _ => Err(LabError::Step(format!(
+                "twinstar bench-floor ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            ))),
+        }
+    }
+}
+
+impl Drop for FloorProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 }

@@ -3,9 +3,9 @@
 //!
 //! This file holds what every scenario shares (instance lists, starting and
 //! settling agents, waiting for VIPs) and the failover scenarios 1 to 3; the
-//! load scenarios 4 to 7 (CPU, memory, stability, convergence) are in
+//! load scenarios 4 to 7 and 9 (CPU, memory, stability, convergence) are in
 //! `scenarios/load.rs`, the host loss with and without the quorum guard (8)
-//! in `scenarios/quorum.rs`.
+//! in `scenarios/quorum.rs`, the hostile floods (10) in `scenarios/flood.rs`.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -14,9 +14,11 @@ use super::node::{node_dir, Kind, Node, Spec};
 use super::Bench;
 use crate::lab::{Lab, LabError, Pinger};
 
+mod flood;
 mod load;
 mod quorum;
 
+pub use flood::{flood, FloodCost};
 pub use load::{convergence, scale, stability, ScaleResult};
 pub use quorum::{etcd_installed, host_loss_quorum, INTERVAL as QUORUM_INTERVAL, LEASE_TTL};
 
@@ -45,6 +47,11 @@ pub fn many_on_eth0(count: u8, priority: u8, interval: Duration) -> Vec<Spec> {
             vip: format!("192.0.2.{}/32", 150 + u16::from(i)),
         })
         .collect()
+}
+
+/// One instance on eth0 (VRID 1), for the per-agent baseline.
+pub fn one(priority: u8, interval: Duration) -> Vec<Spec> {
+    many_on_eth0(1, priority, interval)
 }
 
 /// 100 instances on eth0.

@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use super::{many_on_eth0, single_pair, start, vips_on, wait};
-use crate::lab::bench::measure::{cpu_time, rss_kib};
-use crate::lab::bench::node::{Kind, Spec};
+use crate::lab::bench::measure::{cpu_time, pss_kib, rss_kib};
+use crate::lab::bench::node::{Kind, Node, Spec};
 use crate::lab::bench::Bench;
 use crate::lab::hogs::Hogs;
 use crate::lab::{Lab, LabError};
@@ -16,8 +16,21 @@ use crate::lab::{Lab, LabError};
 pub struct Cost {
     /// CPU over the window, % of one core.
     pub cpu_percent: f64,
-    /// Resident memory at the end, MiB.
+    /// Resident memory at the end (VmRSS), MiB.
     pub rss_mib: f64,
+    /// Proportional resident memory at the end (PSS), MiB.
+    pub pss_mib: f64,
+}
+
+impl Cost {
+    /// What `pids` used over `elapsed` seconds, from CPU time `used`.
+    fn of(pids: &[u32], used: Duration, elapsed: f64) -> Cost {
+        Cost {
+            cpu_percent: used.as_secs_f64() / elapsed * 100.0,
+            rss_mib: rss_kib(pids) as f64 / 1024.0,
+            pss_mib: pss_kib(pids) as f64 / 1024.0,
+        }
+    }
 }
 
 /// Scenario 4/5 result for one kind.
@@ -29,11 +42,14 @@ pub struct ScaleResult {
     pub backup: Cost,
     /// Transitions during the window (should be 0).
     pub transitions: u64,
-    /// Adverts the Backup missed in the window (twinstar only).
+    /// Adverts the Backup missed in the window (twinstar), or over the
+    /// receiver's whole life (floor; keepalived has no counters).
     pub missed_adverts: Option<i64>,
 }
 
-/// Scenarios 4 and 5: many instances; CPU and memory over `window`.
+/// Scenarios 4, 5 and 9: many instances, or one; CPU and memory over
+/// `window`. The floor runs a sender in the Master's place and a receiver in
+/// the Backup's, on the same lab, with the same routers.
 pub fn scale(
     bench: &Bench,
     kind: Kind,
@@ -49,9 +65,13 @@ pub fn scale(
     let (master_specs, backup_specs) = (specs_for(150, interval), specs_for(100, interval));
     let count = master_specs.len();
     let tag = format!("scale{count}");
+    if kind == Kind::Floor {
+        return floor_scale(bench, &lab, &master_specs, window);
+    }
     let a = start(bench, &lab, kind, &tag, (0, 0), &master_specs, "")?;
     let b = start(bench, &lab, kind, &tag, (1, 0), &backup_specs, "")?;
-    wait("every VIP on the Master", Duration::from_secs(120), || {
+    let what = format!("every VIP on the {} Master", kind.name());
+    wait(&what, Duration::from_secs(120), || {
         vips_on(&lab, 0, &master_specs) == count && vips_on(&lab, 1, &master_specs) == 0
     })?;
     std::thread::sleep(Duration::from_secs(2));
@@ -62,7 +82,10 @@ pub fn scale(
     let started = Instant::now();
     std::thread::sleep(window);
     let elapsed = started.elapsed().as_secs_f64();
-    let (da, db) = (cpu_time(&pa) - ca, cpu_time(&pb) - cb);
+    let (da, db) = (
+        cpu_time(&pa).saturating_sub(ca),
+        cpu_time(&pb).saturating_sub(cb),
+    );
     let (sent, received) = (a.adverts_sent(), b.adverts_received());
     // Adverts the Master sent in the window that the Backup did not count
     // (the two readings are a few milliseconds apart: a little slack).
@@ -74,18 +97,56 @@ pub fn scale(
         _ => None,
     };
     Ok(ScaleResult {
-        master: Cost {
-            cpu_percent: da.as_secs_f64() / elapsed * 100.0,
-            rss_mib: rss_kib(&pa) as f64 / 1024.0,
-        },
-        backup: Cost {
-            cpu_percent: db.as_secs_f64() / elapsed * 100.0,
-            rss_mib: rss_kib(&pb) as f64 / 1024.0,
-        },
+        master: Cost::of(&pa, da, elapsed),
+        backup: Cost::of(&pb, db, elapsed),
         transitions: (a.master_transitions() + b.master_transitions())
             .saturating_sub(transitions_before),
         missed_adverts: missed,
     })
+}
+
+/// The floor of scenarios 4, 5 and 9: a receiver on the Backup's host (started
+/// first, so that it counts every advert), a sender of the Master's adverts on
+/// the Master's host; missed adverts are what the sender counted and the
+/// receiver did not, over their whole lives.
+fn floor_scale(
+    bench: &Bench,
+    lab: &Lab,
+    master_specs: &[Spec],
+    window: Duration,
+) -> Result<ScaleResult, LabError> {
+    let mut b = Node::floor_receiver(&lab.hosts[1], &bench.program, master_specs)?;
+    std::thread::sleep(Duration::from_millis(300));
+    let mut a = Node::floor_sender(&lab.hosts[0], &bench.program, master_specs)?;
+    std::thread::sleep(Duration::from_secs(2));
+    let (pa, pb) = (a.pids(), b.pids());
+    let (ca, cb) = (cpu_time(&pa), cpu_time(&pb));
+    let started = Instant::now();
+    std::thread::sleep(window);
+    let elapsed = started.elapsed().as_secs_f64();
+    let (da, db) = (
+        cpu_time(&pa).saturating_sub(ca),
+        cpu_time(&pb).saturating_sub(cb),
+    );
+    let (master, backup) = (Cost::of(&pa, da, elapsed), Cost::of(&pb, db, elapsed));
+    let sent = stop_floor(&mut a)?;
+    // The last adverts are still on their way for a moment.
+    std::thread::sleep(Duration::from_millis(100));
+    let received = stop_floor(&mut b)?;
+    Ok(ScaleResult {
+        master,
+        backup,
+        transitions: 0,
+        missed_adverts: Some((sent.datagrams as i64 - received.datagrams as i64).max(0)),
+    })
+}
+
+/// Stops a floor node and returns its count.
+pub(super) fn stop_floor(node: &mut Node) -> Result<crate::lab::bench::floor::Report, LabError> {
+    match node {
+        Node::Floor(floor) => floor.stop(),
+        _ => Err(LabError::Step("not a floor node".into())),
+    }
 }
 
 /// Four more segments: bridges `s0`..`s3` in the bridge namespace, and on each
