@@ -31,7 +31,7 @@ impl Agent {
             if requests.is_empty() {
                 break;
             }
-            self.deadline_cache = None;
+            self.invalidate_deadlines();
             for (index, cause) in requests {
                 self.on_mastership_request(now, index, cause);
             }
@@ -118,7 +118,7 @@ impl Agent {
         let transitions = self.instances[index].handle(now, Event::MastershipDenied, &mut self.out);
         self.after_transitions(index, transitions, now);
         self.out.status_dirty = true;
-        self.deadline_cache = None;
+        self.invalidate_deadlines();
     }
 
     /// The quorum worker reported.
@@ -136,7 +136,7 @@ impl Agent {
         let verdicts = self.quorum.on_report(now, report);
         self.apply_verdicts(now, verdicts);
         self.out.status_dirty = true;
-        self.deadline_cache = None;
+        self.invalidate_deadlines();
     }
 
     /// A lease may have lapsed, or an unreachable key be due for a retry.
@@ -145,6 +145,7 @@ impl Agent {
             let verdicts = self.quorum.on_timer(now);
             self.apply_verdicts(now, verdicts);
             self.out.status_dirty = true;
+            self.invalidate_deadlines();
         }
     }
 
@@ -226,7 +227,7 @@ impl Agent {
             if let Some(request) = request {
                 self.out.push(Effect::Quorum(request));
                 self.out.status_dirty = true;
-                self.deadline_cache = None;
+                self.invalidate_deadlines();
             }
         }
     }

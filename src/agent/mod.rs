@@ -13,6 +13,7 @@
 mod accept_mode;
 mod advert;
 mod checks;
+mod deadlines;
 mod effects;
 mod fence;
 mod groups;
@@ -111,6 +112,8 @@ pub struct Agent {
     next_hook_run: u64,
     /// The earliest deadline of all instances, when known (`None`: rescan).
     deadline_cache: Option<Option<Instant>>,
+    /// Each instance's next deadline, in time order (see `deadlines`).
+    deadlines: deadlines::Deadlines,
     stopping: bool,
     /// Switchovers and maintenance handovers waiting for their new Master.
     handovers: Vec<handover::Handover>,
@@ -152,6 +155,7 @@ impl Agent {
             next_instance: 0,
             next_hook_run: 0,
             deadline_cache: None,
+            deadlines: deadlines::Deadlines::default(),
             stopping: false,
             handovers: Vec::new(),
             next_ticket: 0,
@@ -194,10 +198,15 @@ impl Agent {
         }
         // Retired instances are timed no more: their handover ended when
         // they were removed, and a hold of theirs would never be cleared.
+        self.deadlines.refresh(&self.instances);
+        debug_assert!(
+            self.deadlines.agrees_with(&self.instances),
+            "an instance's deadline moved without telling the index"
+        );
         let earliest = self
-            .instances
-            .iter()
-            .filter_map(InstanceCore::next_deadline)
+            .deadlines
+            .earliest()
+            .into_iter()
             .chain(self.links.next_deadline())
             .chain(self.heartbeat_lookups.next_deadline())
             .chain(self.handover_deadline())
@@ -211,6 +220,7 @@ impl Agent {
     pub fn handle(&mut self, now: Instant, input: Input) {
         // Every input may move a counter (adverts, drops, send errors).
         self.status_version += 1;
+        let is_timeout = matches!(input, Input::Timeout);
         match input {
             Input::Datagram(datagram) => {
                 self.on_datagram(now, datagram);
@@ -272,9 +282,20 @@ impl Agent {
             }
             Input::Quorum(report) => self.on_quorum_report(now, report),
         }
+        if !is_timeout || !self.handovers.is_empty() {
+            // A timeout moved only the instances `on_timers` recorded.
+            self.invalidate_deadlines();
+        }
         self.settle_handovers(now, now);
         self.deadline_cache = None;
         self.settle(now);
+    }
+
+    /// Any instance's deadline may have moved: recompute the next wake-up
+    /// and rebuild the deadline index before it is read again.
+    pub(super) fn invalidate_deadlines(&mut self) {
+        self.deadline_cache = None;
+        self.deadlines.invalidate();
     }
 
     /// Stops every instance: Masters resign with priority 0 and keep their
@@ -292,7 +313,7 @@ impl Agent {
         self.refresh_groups();
         self.settle_handovers(now, now);
         self.out.status_dirty = true;
-        self.deadline_cache = None;
+        self.invalidate_deadlines();
         self.settle(now);
     }
 
@@ -319,7 +340,32 @@ impl Agent {
         // rather than letting the handover remove them first.
         self.settle_handovers(now, horizon);
         let mut holds_expired = false;
-        for index in 0..self.instances.len() {
+        // Only the instances with something due are visited: every part of
+        // an instance's wake-up is at most TIMER_SLACK after the part it
+        // stands for (`reconcile::refresh_wake`), so whatever is due by
+        // `horizon` belongs to an instance woken by `horizon + TIMER_SLACK`.
+        self.deadlines.refresh(&self.instances);
+        debug_assert!(
+            self.deadlines.agrees_with(&self.instances),
+            "an instance's deadline moved without telling the index"
+        );
+        let due = self.deadlines.due(horizon + TIMER_SLACK);
+        let mut candidates = due.iter().copied();
+        // After a transition other instances may have moved (groups, sync):
+        // from there on, every later instance is visited, as a full scan would.
+        let mut every_from: Option<usize> = None;
+        loop {
+            let index = match every_from {
+                Some(next) if next < self.instances.len() => {
+                    every_from = Some(next + 1);
+                    next
+                }
+                Some(_) => break,
+                None => match candidates.next() {
+                    Some(index) => index,
+                    None => break,
+                },
+            };
             let instance = &mut self.instances[index];
             if let Some(due) = instance.router.next_deadline().filter(|t| *t <= horizon) {
                 // Stamped at the deadline when only slightly late, so adverts
@@ -327,6 +373,9 @@ impl Agent {
                 let late = now.saturating_duration_since(due);
                 let at = if late <= TIMER_SLACK * 4 { due } else { now };
                 let transitions = instance.handle(at, Event::TimerExpired, &mut self.out);
+                if !transitions.is_empty() && every_from.is_none() {
+                    every_from = Some(index + 1);
+                }
                 self.after_transitions(index, transitions, at);
             }
             let instance = &mut self.instances[index];
@@ -345,8 +394,11 @@ impl Agent {
                 instance.before_master_failed_until = None;
                 holds_expired = true;
             }
+            let deadline = self.instances[index].next_deadline();
+            self.deadlines.set(index, deadline);
         }
         if holds_expired {
+            self.invalidate_deadlines();
             self.reassess(now);
         }
         self.on_quorum_timer(horizon);
@@ -494,7 +546,7 @@ impl Agent {
             return;
         }
         self.out.status_dirty = true;
-        self.deadline_cache = None;
+        self.invalidate_deadlines();
         self.note_master(index);
         for transition in transitions {
             self.publish_transition(index, &transition);

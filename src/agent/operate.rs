@@ -88,7 +88,7 @@ impl Agent {
         let masters = self.masters();
         let transitions = self.instances[first].handle(now, Event::Switchover, &mut self.out);
         self.after_transitions(first, transitions, now);
-        self.deadline_cache = None;
+        self.invalidate_deadlines();
         self.settle(now);
         info!(target = name, "switchover: resigned as Master");
         let options = HandoverOptions { wait, force: false };
@@ -138,7 +138,7 @@ impl Agent {
             names.push(instance_name);
         }
         self.out.status_dirty = true;
-        self.deadline_cache = None;
+        self.invalidate_deadlines();
         self.settle(now);
         self.save_maintenance();
         let word = if on { "on" } else { "off" };
@@ -239,7 +239,7 @@ impl Agent {
             started: now,
             deadline,
         });
-        self.deadline_cache = None;
+        self.invalidate_deadlines();
         // A member may already be decided (it left Backup at once).
         self.settle_handovers(now, now);
         match ticket {
@@ -352,7 +352,7 @@ impl Agent {
             self.out.push(Effect::Answer { ticket, response });
         }
         self.out.status_dirty = true;
-        self.deadline_cache = None;
+        self.invalidate_deadlines();
         self.settle(now);
     }
 

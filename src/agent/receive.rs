@@ -253,6 +253,7 @@ impl Agent {
         let old = self.instances[index].next_deadline();
         let transitions = self.instances[index].handle(now, event, &mut self.out);
         let new = self.instances[index].next_deadline();
+        self.deadlines.set(index, new);
         self.deadline_cache = match self.deadline_cache {
             // Only this instance's deadline moved: the earliest stays valid
             // unless it was this one's.

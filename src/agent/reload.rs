@@ -155,7 +155,7 @@ impl Agent {
         // A handover whose instance was stopped or restarted ends here.
         self.settle_handovers(now, now);
         self.out.status_dirty = true;
-        self.deadline_cache = None;
+        self.invalidate_deadlines();
         self.settle(now);
         summary
     }

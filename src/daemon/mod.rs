@@ -146,6 +146,10 @@ const STATUS_REFRESH: Duration = Duration::from_secs(1);
 /// Datagrams handled per wake-up beyond the first, before other events get a turn.
 const DATAGRAM_BATCH: usize = 256;
 
+/// Datagrams read but not yet handled, at most, before the readers wait
+/// (and the sockets' own buffers take the rest).
+const DATAGRAM_QUEUE: usize = 4096;
+
 /// How long a stop may take: handovers, VIP removal and stop hooks.
 const STOP_LIMIT: Duration = Duration::from_secs(30);
 
@@ -193,7 +197,8 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
     let run_as = Arc::new(RunAs::resolve(&config.script_user).map_err(DaemonError::ScriptUser)?);
     let events = EventStream::open(&config.events)?;
     let (inputs_tx, mut inputs) = mpsc::unbounded_channel();
-    let (datagrams_tx, mut datagrams) = mpsc::channel(4096);
+    // Bounded in datagrams as before batching: 4096 of them at most.
+    let (datagrams_tx, mut datagrams) = mpsc::channel(DATAGRAM_QUEUE / receive::READ_BATCH);
     let _address_watcher = address_watch::spawn(inputs_tx.clone())?;
     let mut shell = Shell::new(
         options,
@@ -267,12 +272,11 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
                         }
                         continue;
                     }
-                    Some(first) = datagrams.recv() => {
+                    Some(mut batch) = datagrams.recv() => {
                         // Whatever else has arrived meanwhile, in one go.
-                        let mut batch = vec![first];
                         while batch.len() <= DATAGRAM_BATCH {
                             match datagrams.try_recv() {
-                                Ok(datagram) => batch.push(datagram),
+                                Ok(more) => batch.extend(more),
                                 Err(_) => break,
                             }
                         }

@@ -29,14 +29,14 @@ pub struct Sockets {
     open: HashMap<SocketKey, (Arc<VrrpSocket>, JoinHandle<()>, Watch)>,
     /// Send-only sockets (on virtual MAC interfaces): no reader.
     senders: HashMap<SocketKey, Arc<VrrpSocket>>,
-    datagrams: mpsc::Sender<Datagram>,
+    datagrams: mpsc::Sender<Vec<Datagram>>,
     /// Watches the readers for the watchdog.
     supervisor: Supervisor,
 }
 
 impl Sockets {
     /// No socket yet; readers will forward to `datagrams`, watched by `supervisor`.
-    pub fn new(datagrams: mpsc::Sender<Datagram>, supervisor: Supervisor) -> Self {
+    pub fn new(datagrams: mpsc::Sender<Vec<Datagram>>, supervisor: Supervisor) -> Self {
         Sockets {
             open: HashMap::new(),
             senders: HashMap::new(),

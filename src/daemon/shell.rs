@@ -107,7 +107,7 @@ impl Shell {
         events: EventStream,
         accept_filter: AcceptFilter,
         inputs: mpsc::UnboundedSender<Input>,
-        datagrams: mpsc::Sender<Datagram>,
+        datagrams: mpsc::Sender<Vec<Datagram>>,
     ) -> Result<Self, DaemonError> {
         let metrics = Arc::new(Metrics::new());
         let durations = {
