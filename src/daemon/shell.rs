@@ -453,7 +453,7 @@ impl Shell {
                 Effect::Address { instance, seq, job } => {
                     // A worker only stops when we drop its sender.
                     if let Some(jobs) = self.workers.get(&instance) {
-                        let _ = jobs.send((seq, job));
+                        let _ = jobs.send((seq, Box::new(job)));
                     }
                 }
                 Effect::StopInstance(instance) => {
