@@ -71,7 +71,7 @@ use crate::vrrp::Event;
 pub struct InstanceId(pub u64);
 
 /// How many queued effects the agent keeps room for once the queue is empty.
-const EFFECTS_KEPT: usize = 256;
+pub(crate) const EFFECTS_KEPT: usize = 256;
 
 /// Timers due this soon are handled now, at their deadline: one wake-up serves
 /// every timer in the same half millisecond, and an advert or takeover is
