@@ -71,6 +71,9 @@ use crate::vrrp::Event;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct InstanceId(pub u64);
 
+/// How many queued effects the agent keeps room for once the queue is empty.
+pub(crate) const EFFECTS_KEPT: usize = 256;
+
 /// Timers due this soon are handled now, at their deadline: one wake-up serves
 /// every timer in the same half millisecond, and an advert or takeover is
 /// never late for it.
@@ -179,6 +182,12 @@ impl Agent {
         if std::mem::take(&mut self.out.status_dirty) {
             self.status_version += 1;
             return Some(Effect::PublishStatus);
+        }
+        // Starting a thousand instances queues thousands of effects at
+        // once; the room they took (some 200 bytes each) is given back once
+        // they are carried out, rather than held for the life of the agent.
+        if self.out.effects.capacity() > EFFECTS_KEPT {
+            self.out.effects.shrink_to(EFFECTS_KEPT);
         }
         None
     }

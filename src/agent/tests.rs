@@ -512,5 +512,6 @@ fn a_retired_instance_leaves_no_timer_behind() {
 mod accept_mode;
 mod handover;
 mod hostile;
+mod memory;
 mod unicast;
 mod versions;

@@ -13,6 +13,8 @@
 //! so that a newer CLI still reads an older agent's document (an upgrade
 //! replaces the binary before the agent restarts).
 
+mod pretty;
+
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -72,7 +74,7 @@ impl Status {
     /// have (the document used to be a `serde_json::Value`, whose maps sort
     /// their keys), so the text does not depend on the order of the fields.
     pub fn to_json_pretty(&self) -> serde_json::Result<String> {
-        serde_json::to_string_pretty(&serde_json::to_value(self)?)
+        pretty::to_json_pretty(self)
     }
 }
 

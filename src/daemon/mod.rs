@@ -167,6 +167,8 @@ enum Wake {
     Control(Request, oneshot::Sender<Response>),
     /// Time to refresh the status file.
     StatusTick,
+    /// The status writer is free for a rewrite that waited for it.
+    StatusReady,
     /// SIGTERM or SIGINT.
     Stop,
     /// The stop took too long.
@@ -241,6 +243,7 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
     let stop_limit = tokio::time::sleep(STOP_LIMIT);
     tokio::pin!(stop_limit);
     let mut stopping = false;
+    let status_ready = shell.status_ready();
     let mut next = Some(Wake::Configure(Box::new(setup), None));
     loop {
         let wake = match next.take() {
@@ -300,6 +303,7 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
                         Wake::Input(Input::Timeout)
                     }
                     _ = status_tick.tick() => Wake::StatusTick,
+                    () = status_ready.notified(), if shell.status_pending() => Wake::StatusReady,
                     _ = sighup.recv(), if !stopping => shell.reload(None).await,
                     _ = sigterm.recv(), if !stopping => Wake::Stop,
                     _ = sigint.recv(), if !stopping => Wake::Stop,
@@ -325,6 +329,8 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
             Wake::Input(input) => agent.handle(now, input),
             Wake::Control(request, reply) => shell.answer(&mut agent, now, request, reply).await,
             Wake::StatusTick => shell.refresh(&agent, now),
+            // The rewrite itself is done by `carry_out` below.
+            Wake::StatusReady => {}
             Wake::Stop => {
                 info!("shutting down: resigning and removing virtual IPs");
                 shell.notifier.stopping();
@@ -352,6 +358,7 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
             break;
         }
     }
+    shell.flush_status(&agent).await;
     shell.close().await;
     Ok(())
 }

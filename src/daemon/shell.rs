@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
@@ -59,8 +59,9 @@ pub struct Shell {
     pub notifier: Notifier,
     /// The check monitors.
     pub monitors: Monitors,
-    /// Whether the status file (and metrics) must be rewritten this turn.
-    pub status_dirty: bool,
+    /// Whether the status file (and metrics) must be rewritten: at the end
+    /// of this turn, or as soon as the writer is free.
+    status_dirty: bool,
     /// Writes the status file and metrics off the event loop.
     status_writer: status::StatusWriter,
     /// The agent's status version last handed to the writer.
@@ -452,7 +453,7 @@ impl Shell {
                 Effect::Address { instance, seq, job } => {
                     // A worker only stops when we drop its sender.
                     if let Some(jobs) = self.workers.get(&instance) {
-                        let _ = jobs.send((seq, job));
+                        let _ = jobs.send((seq, Box::new(job)));
                     }
                 }
                 Effect::StopInstance(instance) => {
@@ -509,9 +510,19 @@ impl Shell {
                 Effect::AcceptFilter(refused) => self.accept_filter.set(refused),
             }
         }
-        if std::mem::take(&mut self.status_dirty) {
+        if self.status_dirty {
             self.write_status(agent, now);
         }
+    }
+
+    /// Whether a status rewrite waits for the writer to be free.
+    pub fn status_pending(&self) -> bool {
+        self.status_dirty
+    }
+
+    /// What tells the loop that the writer is free again.
+    pub fn status_ready(&self) -> Arc<Notify> {
+        self.status_writer.ready()
     }
 
     /// Hands `request` to the quorum worker of the running configuration,
@@ -553,8 +564,14 @@ impl Shell {
     }
 
     /// Hands a snapshot of the status to the writer, which writes the file
-    /// and renders the metrics off the event loop.
+    /// and renders the metrics off the event loop. While the writer is busy
+    /// nothing is built: the rewrite stays pending and the loop comes back
+    /// when the writer is free, so the newest status is the one written.
     fn write_status(&mut self, agent: &Agent, now: Instant) {
+        if self.status_writer.is_busy() {
+            self.status_dirty = true;
+            return;
+        }
         self.status_dirty = false;
         self.written_version = Some(agent.status_version());
         let status = self.status(agent, now);
@@ -568,13 +585,22 @@ impl Shell {
     /// a flood of packets costs at most one rewrite a second), then give freed
     /// pages back so resident memory tracks what is in use.
     pub fn refresh(&mut self, agent: &Agent, now: Instant) {
-        if self.written_version != Some(agent.status_version()) {
+        if self.written_version != Some(agent.status_version()) || self.status_dirty {
             self.write_status(agent, now);
         }
         #[cfg(target_env = "gnu")]
         // SAFETY: malloc_trim only releases free heap memory.
         unsafe {
             libc::malloc_trim(0);
+        }
+    }
+
+    /// Writes a status rewrite still pending, once the writer is free: the
+    /// file shows the last state before the daemon exits.
+    pub async fn flush_status(&mut self, agent: &Agent) {
+        if self.status_dirty {
+            self.status_writer.idle().await;
+            self.write_status(agent, Instant::now());
         }
     }
 

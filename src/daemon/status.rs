@@ -5,13 +5,22 @@
 //! The event loop may run at real-time priority and must never wait for a
 //! disk: it hands each snapshot to a [`StatusWriter`], which serialises and
 //! writes it (and renders the metrics) on a blocking thread of normal
-//! priority, skipping snapshots that a newer one has already replaced.
+//! priority.
+//!
+//! A snapshot is built only when the writer can take it: while one is being
+//! written, changes only mark the status pending, and the loop builds the
+//! newest snapshot once the writer says it is free ([`StatusWriter::ready`]).
+//! With a thousand instances a snapshot is some 90 KiB, and an instance
+//! start-up changes state hundreds of times a second: snapshots queued
+//! behind a slow disk once held over 100 MiB at the peak.
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tracing::warn;
 
@@ -44,6 +53,10 @@ struct Snapshot {
 pub struct StatusWriter {
     snapshots: Option<mpsc::Sender<Snapshot>>,
     thread: Option<JoinHandle<()>>,
+    /// True from a [`publish`](Self::publish) until its snapshot is written.
+    busy: Arc<AtomicBool>,
+    /// Told each time the thread has finished a snapshot.
+    ready: Arc<Notify>,
 }
 
 impl StatusWriter {
@@ -52,32 +65,62 @@ impl StatusWriter {
     /// SCHED_RESET_ON_FORK).
     pub fn start(runtime_dir: PathBuf) -> Self {
         let (snapshots, received) = mpsc::channel::<Snapshot>();
-        let thread = tokio::task::spawn_blocking(move || {
-            while let Ok(mut snapshot) = received.recv() {
-                // Only the newest matters: skip any the loop sent meanwhile.
-                while let Ok(newer) = received.try_recv() {
-                    snapshot = newer;
+        let busy = Arc::new(AtomicBool::new(false));
+        let ready = Arc::new(Notify::new());
+        let thread = {
+            let (busy, ready) = (busy.clone(), ready.clone());
+            tokio::task::spawn_blocking(move || {
+                while let Ok(snapshot) = received.recv() {
+                    if let Some(metrics) = &snapshot.metrics {
+                        metrics.update(snapshot.status.clone());
+                    }
+                    if let Err(e) = write(&runtime_dir, &snapshot.status) {
+                        warn!("writing {} failed: {e}", path(&runtime_dir).display());
+                    }
+                    // Freed before the loop is told, so that at most one
+                    // snapshot is alive while the next is built.
+                    drop(snapshot);
+                    busy.store(false, Ordering::Release);
+                    ready.notify_one();
                 }
-                if let Some(metrics) = &snapshot.metrics {
-                    metrics.update(snapshot.status.clone());
-                }
-                if let Err(e) = write(&runtime_dir, &snapshot.status) {
-                    warn!("writing {} failed: {e}", path(&runtime_dir).display());
-                }
-            }
-        });
+            })
+        };
         StatusWriter {
             snapshots: Some(snapshots),
             thread: Some(thread),
+            busy,
+            ready,
         }
     }
 
-    /// Queues `status` to be written (and given to `metrics`, if served).
+    /// Whether a snapshot handed over is still being written (the next one
+    /// waits for [`ready`](Self::ready)).
+    pub fn is_busy(&self) -> bool {
+        self.busy.load(Ordering::Acquire)
+    }
+
+    /// What the thread tells when it has finished a snapshot; the loop
+    /// waits on it while a newer status is pending.
+    pub fn ready(&self) -> Arc<Notify> {
+        self.ready.clone()
+    }
+
+    /// Hands `status` to the thread to be written (and given to `metrics`,
+    /// if served). The caller builds it only when [`is_busy`](Self::is_busy)
+    /// is false.
     pub fn publish(&self, status: Status, metrics: Option<Arc<Metrics>>) {
         if let Some(snapshots) = &self.snapshots {
+            self.busy.store(true, Ordering::Release);
             // The thread ends only once the sender is gone; a send cannot fail
             // before, and a lost snapshot after that is harmless.
             let _ = snapshots.send(Snapshot { status, metrics });
+        }
+    }
+
+    /// Waits until the snapshot handed over last is written.
+    pub async fn idle(&self) {
+        while self.is_busy() {
+            self.ready.notified().await;
         }
     }
 
