@@ -154,9 +154,9 @@ impl Drop for Sampler {
     }
 }
 
-/// Raises the calling thread to SCHED_FIFO priority 5 (below the agents'
-/// default 10) if allowed; sampling at normal priority also works, only less
-/// evenly under a CPU hog.
+/// Raises the calling thread to SCHED_FIFO priority 5 (agents run as normal
+/// processes by default) if allowed, so that a CPU hog cannot make samples
+/// uneven; sampling at normal priority also works, only less evenly.
 fn raise_priority() {
     let param = libc::sched_param { sched_priority: 5 };
     // SAFETY: pid 0 is the calling thread; `param` is a valid sched_param.
