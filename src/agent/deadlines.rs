@@ -49,6 +49,18 @@ impl Deadlines {
         if !self.stale {
             return;
         }
+        self.stale = false;
+        if self.of.len() == instances.len() {
+            // The same instances: move only the entries whose deadline
+            // changed. Most inputs that mark the index stale (an address
+            // job done, a notification) move none or one, and a rebuild
+            // of a thousand entries for each of them was most of a large
+            // Master's time.
+            for (index, instance) in instances.iter().enumerate() {
+                self.set(index, instance.next_deadline());
+            }
+            return;
+        }
         self.of.clear();
         self.order.clear();
         for (index, instance) in instances.iter().enumerate() {
@@ -58,7 +70,6 @@ impl Deadlines {
                 self.order.insert((at, index));
             }
         }
-        self.stale = false;
     }
 
     /// Instance `index` now has `deadline` (nothing else moved). A stale
