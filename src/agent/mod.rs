@@ -265,13 +265,31 @@ impl Agent {
                 instance,
                 seq,
                 present,
-            } => self.on_addresses_done(now, instance, seq, present),
+            } => {
+                self.on_addresses_done(now, instance, seq, present);
+                // A Master of many instances hears one of these per VIP
+                // refresh: only the instance it names may have moved.
+                if self.handovers.is_empty() {
+                    if let Some(index) = self.instances.iter().position(|i| i.id == instance) {
+                        let deadline = self.instances[index].next_deadline();
+                        self.deadlines.set(index, deadline);
+                        self.deadline_cache = None;
+                        return self.settle(now);
+                    }
+                }
+            }
             Input::AddressChanged { address, present } => {
                 let watched = self.unicast_sources();
-                if self.host_addresses.on_change(address, present, &watched) {
+                let source_moved = self.host_addresses.on_change(address, present, &watched);
+                if source_moved {
                     self.reassess(now);
                 }
-                self.on_address_changed(address, present);
+                let contradicted = self.on_address_changed(address, present);
+                // The kernel's echo of a refresh or a change of ours agrees
+                // with what every instance expects: nothing moved.
+                if !source_moved && !contradicted && self.handovers.is_empty() {
+                    return self.settle(now);
+                }
             }
             Input::AddressSnapshot(addresses) => {
                 let watched = self.unicast_sources();
@@ -457,7 +475,10 @@ impl Agent {
         let next = &mut self.next_hook_run;
         let mut steps = Vec::new();
         for instance in self.instances.iter_mut().chain(self.retiring.iter_mut()) {
-            steps.extend(instance.hooks.pump(instance.done_seq, next));
+            let pumped = instance.hooks.pump(instance.done_seq, next);
+            if !pumped.is_empty() {
+                steps.extend(pumped);
+            }
         }
         for group in self
             .groups

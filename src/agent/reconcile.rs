@@ -238,7 +238,9 @@ impl Agent {
     /// it contradicts.
     /// A VIP's interface index not known yet (no link report named it)
     /// matches any: a needless `Verify` is cheap, a missed repair is not.
-    pub(super) fn on_address_changed(&mut self, address: KernelAddress, present: bool) {
+    /// Returns whether it contradicted any.
+    pub(super) fn on_address_changed(&mut self, address: KernelAddress, present: bool) -> bool {
+        let mut contradicted = false;
         for index in 0..self.instances.len() {
             let i = &self.instances[index];
             let contradicts = present != i.reconcile.holding
@@ -250,8 +252,10 @@ impl Agent {
                 });
             if contradicts {
                 self.instances[index].want_verify(&mut self.out);
+                contradicted = true;
             }
         }
+        contradicted
     }
 
     /// Every address on the host: verify every instance it contradicts.
