@@ -175,7 +175,7 @@ fn scenarios(
                 Ok(result)
             };
             let floor = measure(Kind::Floor)?;
-            // keepalived with a thousand instances sometimes never settles
+            // keepalived with a thousand instances sometimes does not settle
             // with every VIP on its Master: its columns stay empty and the
             // run goes on, rather than losing the whole table.
             let k = if keepalived {

@@ -71,7 +71,7 @@ pub fn scale(
     let a = start(bench, &lab, kind, &tag, (0, 0), &master_specs, "")?;
     let b = start(bench, &lab, kind, &tag, (1, 0), &backup_specs, "")?;
     let what = format!("every VIP on the {} Master", kind.name());
-    wait(&what, Duration::from_secs(120), || {
+    wait(&what, Duration::from_secs(300), || {
         vips_on(&lab, 0, &master_specs) == count && vips_on(&lab, 1, &master_specs) == 0
     })?;
     std::thread::sleep(Duration::from_secs(2));
