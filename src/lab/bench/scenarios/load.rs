@@ -77,15 +77,7 @@ pub fn scale(
     std::thread::sleep(Duration::from_secs(2));
     let transitions_before = a.master_transitions() + b.master_transitions();
     let (sent_before, received_before) = (a.adverts_sent(), b.adverts_received());
-    let (pa, pb) = (a.pids(), b.pids());
-    let (ca, cb) = (cpu_time(&pa), cpu_time(&pb));
-    let started = Instant::now();
-    std::thread::sleep(window);
-    let elapsed = started.elapsed().as_secs_f64();
-    let (da, db) = (
-        cpu_time(&pa).saturating_sub(ca),
-        cpu_time(&pb).saturating_sub(cb),
-    );
+    let (master, backup) = costs_over(&a.pids(), &b.pids(), window);
     let (sent, received) = (a.adverts_sent(), b.adverts_received());
     // Adverts the Master sent in the window that the Backup did not count
     // (the two readings are a few milliseconds apart: a little slack).
@@ -97,12 +89,26 @@ pub fn scale(
         _ => None,
     };
     Ok(ScaleResult {
-        master: Cost::of(&pa, da, elapsed),
-        backup: Cost::of(&pb, db, elapsed),
+        master,
+        backup,
         transitions: (a.master_transitions() + b.master_transitions())
             .saturating_sub(transitions_before),
         missed_adverts: missed,
     })
+}
+
+/// What the Master's processes `pa` and the Backup's `pb` cost over `window`
+/// (memory read at its end).
+fn costs_over(pa: &[u32], pb: &[u32], window: Duration) -> (Cost, Cost) {
+    let (ca, cb) = (cpu_time(pa), cpu_time(pb));
+    let started = Instant::now();
+    std::thread::sleep(window);
+    let elapsed = started.elapsed().as_secs_f64();
+    let (da, db) = (
+        cpu_time(pa).saturating_sub(ca),
+        cpu_time(pb).saturating_sub(cb),
+    );
+    (Cost::of(pa, da, elapsed), Cost::of(pb, db, elapsed))
 }
 
 /// The floor of scenarios 4, 5 and 9: a receiver on the Backup's host (started
@@ -119,16 +125,7 @@ fn floor_scale(
     std::thread::sleep(Duration::from_millis(300));
     let mut a = Node::floor_sender(&lab.hosts[0], &bench.program, master_specs)?;
     std::thread::sleep(Duration::from_secs(2));
-    let (pa, pb) = (a.pids(), b.pids());
-    let (ca, cb) = (cpu_time(&pa), cpu_time(&pb));
-    let started = Instant::now();
-    std::thread::sleep(window);
-    let elapsed = started.elapsed().as_secs_f64();
-    let (da, db) = (
-        cpu_time(&pa).saturating_sub(ca),
-        cpu_time(&pb).saturating_sub(cb),
-    );
-    let (master, backup) = (Cost::of(&pa, da, elapsed), Cost::of(&pb, db, elapsed));
+    let (master, backup) = costs_over(&a.pids(), &b.pids(), window);
     let sent = stop_floor(&mut a)?;
     // The last adverts are still on their way for a moment.
     std::thread::sleep(Duration::from_millis(100));
