@@ -169,7 +169,7 @@ fn advert(bytes: &mut Bytes) -> Option<Datagram> {
         source,
         destination,
         hop_limit,
-        payload: Ok(packet),
+        payload: Ok(packet.into()),
     })
 }
 
@@ -179,7 +179,7 @@ fn raw_datagram(bytes: &mut Bytes) -> Datagram {
     let payload = if bytes.byte() < 16 {
         Err(DropReason::BadIpHeader("truncated"))
     } else {
-        Ok(bytes.slice(len).to_vec())
+        Ok(bytes.slice(len).to_vec().into())
     };
     Datagram {
         socket: if v6 { V6_SOCKET } else { V4_SOCKET },

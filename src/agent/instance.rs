@@ -394,6 +394,8 @@ impl InstanceCore {
                 // VRRPv2 twin (RFC 9568 §8.4.2: an Active Router configured
                 // for both MUST send both).
                 let versions = self.advert.versions();
+                // Failures are counted after the loop, which borrows the config.
+                let mut failures = Vec::new();
                 for destination in destinations(&self.config, source) {
                     for &version in versions {
                         match self.advert.packet_in(
@@ -411,9 +413,12 @@ impl InstanceCore {
                                 destination,
                                 packet,
                             }),
-                            Err(e) => self.send_failed(&e),
+                            Err(e) => failures.push(e),
                         }
                     }
+                }
+                for e in failures {
+                    self.send_failed(&e);
                 }
                 // The same advert on every heartbeat link, from our address there.
                 for link in &mut self.heartbeat {

@@ -47,23 +47,28 @@ impl Agent {
     /// router that waits while its gate is turned off (quorum removed by a
     /// reload) is granted at once, as it would have become Master ungated.
     pub(super) fn sync_gates(&mut self, now: Instant) {
-        let quorum = self.quorum.enabled();
         for index in 0..self.instances.len() {
-            let instance = &mut self.instances[index];
-            if instance.router.awaiting_mastership().is_none() {
-                // A request called off (its Master spoke again) forgets its
-                // fence: should that Master fall silent again, it is fenced again.
-                instance.fenced = None;
-            }
-            let wanted = quorum || instance.config.hooks.fence.is_some();
-            if instance.router.mastership_gate() == wanted {
-                continue;
-            }
-            instance.router.set_mastership_gate(wanted);
-            if !wanted && instance.router.awaiting_mastership().is_some() {
-                instance.mastership_requested = None;
-                self.grant(now, index);
-            }
+            self.sync_gate(now, index);
+        }
+    }
+
+    /// [`sync_gates`](Self::sync_gates) for instance `index` alone.
+    pub(super) fn sync_gate(&mut self, now: Instant, index: usize) {
+        let quorum = self.quorum.enabled();
+        let instance = &mut self.instances[index];
+        if instance.router.awaiting_mastership().is_none() {
+            // A request called off (its Master spoke again) forgets its
+            // fence: should that Master fall silent again, it is fenced again.
+            instance.fenced = None;
+        }
+        let wanted = quorum || instance.config.hooks.fence.is_some();
+        if instance.router.mastership_gate() == wanted {
+            return;
+        }
+        instance.router.set_mastership_gate(wanted);
+        if !wanted && instance.router.awaiting_mastership().is_some() {
+            instance.mastership_requested = None;
+            self.grant(now, index);
         }
     }
 

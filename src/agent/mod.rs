@@ -30,6 +30,7 @@ pub mod quorum;
 pub mod receive;
 mod reconcile;
 mod reload;
+mod settle;
 mod status;
 mod unicast;
 mod versions;
@@ -39,7 +40,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use tracing::{info, warn};
+use tracing::info;
 
 pub use self::accept_mode::refuses_traffic;
 pub use self::effects::{AddressJob, AddressTarget, Effect, Input, KernelAddress, Out};
@@ -54,7 +55,6 @@ pub use self::reload::{ReloadSummary, Setup};
 use self::checks::CheckStates;
 use self::groups::GroupCore;
 use self::health::Assessment;
-use self::hooks::Step;
 use self::instance::InstanceCore;
 use self::lan_log::LanLog;
 use self::receive::DropCounters;
@@ -130,6 +130,8 @@ pub struct Agent {
     host_addresses: unicast::HostAddresses,
     /// The VIPs last handed out in [`Effect::AcceptFilter`] (`accept_mode.rs`).
     accept_filter: BTreeSet<IpAddr>,
+    /// Which instances carry each VIP (`reconcile.rs`).
+    vip_owners: reconcile::VipOwners,
 }
 
 impl Agent {
@@ -166,6 +168,7 @@ impl Agent {
             quorum: quorum::QuorumBook::default(),
             host_addresses: unicast::HostAddresses::default(),
             accept_filter: BTreeSet::new(),
+            vip_owners: reconcile::VipOwners::default(),
         }
     }
 
@@ -236,7 +239,14 @@ impl Agent {
                 // The new Master's first advert decides a waiting handover.
                 return self.settle_handovers(now, now);
             }
-            Input::Timeout => self.on_timers(now),
+            Input::Timeout => {
+                let visited = self.on_timers(now);
+                if let Some(visited) = visited.filter(|_| self.handovers.is_empty()) {
+                    // `on_timers` recorded the deadlines of what it visited.
+                    self.deadline_cache = None;
+                    return self.settle_instances(now, &visited);
+                }
+            }
             Input::Link {
                 ifindex,
                 name,
@@ -266,21 +276,21 @@ impl Agent {
                 seq,
                 present,
             } => {
-                self.on_addresses_done(now, instance, seq, present);
+                let index = self.index_of(instance);
+                let old = index.map(|index| self.instances[index].next_deadline());
+                self.on_addresses_done(now, index, instance, seq, present);
                 // A Master of many instances hears one of these per VIP
                 // refresh: only the instance it names may have moved.
-                if self.handovers.is_empty() {
-                    if let Some(index) = self.instances.iter().position(|i| i.id == instance) {
-                        let deadline = self.instances[index].next_deadline();
-                        self.deadlines.set(index, deadline);
-                        self.deadline_cache = None;
-                        return self.settle(now);
+                if let (Some(index), Some(old)) = (index, old) {
+                    if self.handovers.is_empty() {
+                        self.record_deadline(index, old);
+                        return self.settle_instances(now, &[index]);
                     }
                 }
             }
             Input::AddressChanged { address, present } => {
-                let watched = self.unicast_sources();
-                let source_moved = self.host_addresses.on_change(address, present, &watched);
+                let source_moved = self.host_addresses.on_change(address, present)
+                    && self.unicast_sources().contains(&address.address);
                 if source_moved {
                     self.reassess(now);
                 }
@@ -288,7 +298,7 @@ impl Agent {
                 // The kernel's echo of a refresh or a change of ours agrees
                 // with what every instance expects: nothing moved.
                 if !source_moved && !contradicted && self.handovers.is_empty() {
-                    return self.settle(now);
+                    return;
                 }
             }
             Input::AddressSnapshot(addresses) => {
@@ -316,6 +326,33 @@ impl Agent {
         self.settle_handovers(now, now);
         self.deadline_cache = None;
         self.settle(now);
+    }
+
+    /// Instance `index`'s deadline may have moved from `old`, and nothing
+    /// else's: the index moves one entry, and the cached next wake-up stays
+    /// valid unless it was this instance's.
+    pub(super) fn record_deadline(&mut self, index: usize, old: Option<Instant>) {
+        let new = self.instances[index].next_deadline();
+        self.deadlines.set(index, new);
+        self.deadline_cache = match self.deadline_cache {
+            Some(Some(earliest)) if old != Some(earliest) => {
+                Some(Some(new.map_or(earliest, |n| n.min(earliest))))
+            }
+            Some(None) if old.is_none() => Some(new),
+            _ => None,
+        };
+    }
+
+    /// The index of the running instance `id`. Instances are started with
+    /// ever larger ids and a reload keeps their order, so they are sorted
+    /// by id: a Master of a thousand instances hears one report per VIP
+    /// renewal, each naming an instance by id.
+    fn index_of(&self, id: InstanceId) -> Option<usize> {
+        debug_assert!(
+            self.instances.windows(2).all(|w| w[0].id < w[1].id),
+            "instances out of id order"
+        );
+        self.instances.binary_search_by_key(&id, |i| i.id).ok()
     }
 
     /// Any instance's deadline may have moved: recompute the next wake-up
@@ -354,13 +391,16 @@ impl Agent {
     }
 
     fn instance_by_id(&mut self, id: InstanceId) -> Option<&mut InstanceCore> {
-        self.instances
-            .iter_mut()
-            .chain(self.retiring.iter_mut())
-            .find(|i| i.id == id)
+        match self.index_of(id) {
+            Some(index) => Some(&mut self.instances[index]),
+            None => self.retiring.iter_mut().find(|i| i.id == id),
+        }
     }
 
-    fn on_timers(&mut self, now: Instant) {
+    /// Handles every timer due at `now`. Returns the instances visited when
+    /// only they may have moved (no transition, expired hold or handover),
+    /// for [`settle_instances`](Self::settle_instances); `None` otherwise.
+    fn on_timers(&mut self, now: Instant) -> Option<Vec<usize>> {
         let horizon = now + TIMER_SLACK;
         // Before the routers and handovers of the members: a handover that
         // nobody took up makes its members Master again with the VIPs kept,
@@ -381,6 +421,7 @@ impl Agent {
         // After a transition other instances may have moved (groups, sync):
         // from there on, every later instance is visited, as a full scan would.
         let mut every_from: Option<usize> = None;
+        let mut reached_further = false;
         loop {
             let index = match every_from {
                 Some(next) if next < self.instances.len() => {
@@ -400,8 +441,11 @@ impl Agent {
                 let late = now.saturating_duration_since(due);
                 let at = if late <= TIMER_SLACK * 4 { due } else { now };
                 let transitions = instance.handle(at, Event::TimerExpired, &mut self.out);
-                if !transitions.is_empty() && every_from.is_none() {
-                    every_from = Some(index + 1);
+                if !transitions.is_empty() {
+                    reached_further = true;
+                    if every_from.is_none() {
+                        every_from = Some(index + 1);
+                    }
                 }
                 self.after_transitions(index, transitions, at);
             }
@@ -412,6 +456,7 @@ impl Agent {
             if instance.handover_deadline().is_some_and(|t| t <= horizon) {
                 // Nobody took over in time: the VIPs go anyway.
                 instance.finish_handover(&mut self.out);
+                reached_further = true;
             }
             if instance
                 .before_master_failed_until
@@ -431,6 +476,7 @@ impl Agent {
         self.on_quorum_timer(horizon);
         self.retry_lookups(now);
         self.retry_heartbeat_lookups(now);
+        (!reached_further && !holds_expired).then_some(due)
     }
 
     fn on_hook(&mut self, now: Instant, run: HookRunId, outcome: ScriptOutcome) {
@@ -466,57 +512,6 @@ impl Agent {
         if current && !success {
             self.reassess(now);
         }
-    }
-
-    /// Answers requests for mastership, starts whatever hooks may start
-    /// now, and lets go of retired instances and groups once they are quiet.
-    fn settle(&mut self, now: Instant) {
-        self.settle_mastership(now);
-        let next = &mut self.next_hook_run;
-        let mut steps = Vec::new();
-        for instance in self.instances.iter_mut().chain(self.retiring.iter_mut()) {
-            let pumped = instance.hooks.pump(instance.done_seq, next);
-            if !pumped.is_empty() {
-                steps.extend(pumped);
-            }
-        }
-        for group in self
-            .groups
-            .iter_mut()
-            .chain(self.retiring_groups.iter_mut())
-        {
-            steps.extend(group.hooks.pump(u64::MAX, next));
-        }
-        for step in steps {
-            match step {
-                Step::Run(run) => self.out.push(Effect::RunHook(run)),
-                Step::Skipped { args, kind } => {
-                    info!(name = %args.name, hook = kind.as_str(), "skipped: the virtual IPs never came on");
-                    self.out.push(Effect::Event(hook_event(&args, kind, None)));
-                }
-                Step::Superseded { args, kind, total } => {
-                    warn!(
-                        name = %args.name,
-                        hook = kind.as_str(),
-                        from = %args.from,
-                        to = %args.to,
-                        superseded = total,
-                        "dropped before it started: a later transition superseded it"
-                    );
-                    self.out.push(Effect::Event(hook_event(&args, kind, None)));
-                }
-            }
-        }
-        let out = &mut self.out;
-        self.retiring.retain(|i| {
-            let quiet = i.is_quiet();
-            if quiet {
-                out.push(Effect::StopInstance(i.id));
-            }
-            !quiet
-        });
-        self.retiring_groups.retain(|g| !g.hooks.is_idle());
-        self.settle_accept_filter();
     }
 
     /// Every instance's `unicast_source`: the addresses whose coming and

@@ -9,6 +9,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Instant;
 
+use bytes::Bytes;
 use tracing::warn;
 
 use super::lan_log::{LanLog, Notice};
@@ -42,8 +43,10 @@ pub struct Datagram {
     pub destination: IpAddr,
     /// TTL / hop limit, when the kernel reported it.
     pub hop_limit: Option<u8>,
-    /// The VRRP message, or why the IP layer already refused it.
-    pub payload: Result<Vec<u8>, DropReason>,
+    /// The VRRP message, or why the IP layer already refused it. Shared
+    /// bytes: a reader copies each datagram into one arena it reuses, so a
+    /// packet costs no allocation of its own (see `daemon::receive`).
+    pub payload: Result<Bytes, DropReason>,
 }
 
 /// Why a received datagram did not reach a virtual router. Its `as_str` is the
@@ -120,7 +123,7 @@ pub fn check(datagram: &Datagram, own_source: IpAddr) -> Result<Accepted, DropRe
     if datagram.destination.is_multicast() && datagram.hop_limit != Some(255) {
         return Err(DropReason::BadTtl);
     }
-    let packet = Packet::new_checked(payload.as_slice()).map_err(DropReason::Malformed)?;
+    let packet = Packet::new_checked(&payload[..]).map_err(DropReason::Malformed)?;
     let (advert, _form) = Advertisement::parse(&packet, datagram.source, datagram.destination)
         .map_err(DropReason::Malformed)?;
     Ok(Accepted {
@@ -252,17 +255,8 @@ impl Agent {
         };
         let old = self.instances[index].next_deadline();
         let transitions = self.instances[index].handle(now, event, &mut self.out);
-        let new = self.instances[index].next_deadline();
-        self.deadlines.set(index, new);
-        self.deadline_cache = match self.deadline_cache {
-            // Only this instance's deadline moved: the earliest stays valid
-            // unless it was this one's.
-            Some(Some(earliest)) if transitions.is_empty() && old != Some(earliest) => {
-                Some(Some(new.map_or(earliest, |n| n.min(earliest))))
-            }
-            Some(None) if transitions.is_empty() && old.is_none() => Some(new),
-            _ => None,
-        };
+        // A transition reaches further, and `after_transitions` says so.
+        self.record_deadline(index, old);
         if !transitions.is_empty() {
             self.after_transitions(index, transitions, now);
             self.settle(now);
@@ -361,7 +355,7 @@ mod tests {
             source,
             destination: IpAddr::V4(VRRP_GROUP_V4),
             hop_limit,
-            payload: Ok(payload),
+            payload: Ok(payload.into()),
         }
     }
 

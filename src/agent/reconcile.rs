@@ -15,7 +15,7 @@
 //! kernel lifetime that is renewed every third of it, so that they leave a
 //! host whose agent was killed, stopped or hung.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,46 @@ use crate::config::VirtualIp;
 use crate::notify::record::{AddressEvent, AddressRepair, EventRecord};
 
 /// An instance's wanted address state, lifetime refresh and repair count.
+/// Which instances (indices into the agent's running instances) carry
+/// each VIP. A notification names an address, and a Master of a thousand
+/// instances hears one for every renewal of a VIP's lifetime: looking
+/// through every instance for each of them was a pass over all of them
+/// several thousand times a second.
+#[derive(Debug, Default)]
+pub(super) struct VipOwners(HashMap<IpAddr, Vec<usize>>);
+
+impl VipOwners {
+    /// Indexes `instances` afresh (after a reload or a rebind).
+    pub fn rebuild(&mut self, instances: &[InstanceCore]) {
+        self.0.clear();
+        for (index, instance) in instances.iter().enumerate() {
+            self.add(index, instance);
+        }
+    }
+
+    /// Indexes `instance`, now at `index`.
+    pub fn add(&mut self, index: usize, instance: &InstanceCore) {
+        for vip in &instance.config.virtual_ips {
+            let owners = self.0.entry(vip.addr).or_default();
+            if !owners.contains(&index) {
+                owners.push(index);
+            }
+        }
+    }
+
+    /// The instances that carry `address`.
+    pub fn of(&self, address: IpAddr) -> &[usize] {
+        self.0.get(&address).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether the index says what a fresh one would (for debug assertions).
+    pub fn agrees_with(&self, instances: &[InstanceCore]) -> bool {
+        let mut fresh = VipOwners::default();
+        fresh.rebuild(instances);
+        fresh.0 == self.0
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Reconcile {
     /// Whether the VIPs should be on the interface, as of the last job queued:
@@ -191,21 +231,22 @@ impl InstanceCore {
 impl Agent {
     /// An address job of `instance` is done: note it, act on a `Verify`'s
     /// answer, keep the lifetime refresh timed, and verify what was hinted
-    /// while the job ran.
+    /// while the job ran. `index` is where it runs; `None` looks among the
+    /// retired instances.
     pub(super) fn on_addresses_done(
         &mut self,
         now: Instant,
+        index: Option<usize>,
         instance: InstanceId,
         seq: u64,
         present: Vec<VirtualIp>,
     ) {
         let out = &mut self.out;
-        let Some(i) = self
-            .instances
-            .iter_mut()
-            .chain(self.retiring.iter_mut())
-            .find(|i| i.id == instance)
-        else {
+        let found = match index {
+            Some(index) => self.instances.get_mut(index),
+            None => self.retiring.iter_mut().find(|i| i.id == instance),
+        };
+        let Some(i) = found else {
             return;
         };
         i.done_seq = i.done_seq.max(seq);
@@ -240,8 +281,12 @@ impl Agent {
     /// matches any: a needless `Verify` is cheap, a missed repair is not.
     /// Returns whether it contradicted any.
     pub(super) fn on_address_changed(&mut self, address: KernelAddress, present: bool) -> bool {
+        debug_assert!(
+            self.vip_owners.agrees_with(&self.instances),
+            "an instance's VIPs changed without telling the owner index"
+        );
         let mut contradicted = false;
-        for index in 0..self.instances.len() {
+        for &index in self.vip_owners.of(address.address) {
             let i = &self.instances[index];
             let contradicts = present != i.reconcile.holding
                 && i.config.virtual_ips.iter().any(|vip| {

@@ -186,12 +186,15 @@ impl Agent {
             instance.handle(now, Event::Maintenance(true), &mut self.out);
         }
         self.instances.push(instance);
-        self.reindex_one(self.instances.len() - 1);
+        let index = self.instances.len() - 1;
+        self.vip_owners.add(index, &self.instances[index]);
+        self.reindex_one(index);
         Ok(())
     }
 
     /// Rebuilds the (socket, vrid) index and the socket table.
     pub(super) fn reindex(&mut self) {
+        self.vip_owners.rebuild(&self.instances);
         self.by_vrid.clear();
         self.heartbeat_by_vrid.clear();
         self.sockets.clear();

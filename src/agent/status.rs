@@ -45,7 +45,8 @@ impl Agent {
                     } else {
                         AdvertMode::Unicast
                     },
-                    advert_destinations: super::unicast::destinations(&i.config, i.advert_source()),
+                    advert_destinations: super::unicast::destinations(&i.config, i.advert_source())
+                        .collect(),
                     vrrp_version: i.config.version.as_str().to_owned(),
                     master: router.current_master().map(|m| MasterStatus {
                         address: m.source,

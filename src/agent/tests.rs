@@ -94,7 +94,7 @@ fn datagram_from_peer(advert: Advertisement) -> Input {
         source: PEER,
         destination: IpAddr::V4(VRRP_GROUP_V4),
         hop_limit: Some(255),
-        payload: Ok(bytes),
+        payload: Ok(bytes.into()),
     })
 }
 

@@ -20,16 +20,23 @@ pub fn advert_source(config: &config::Instance, interface_source: IpAddr) -> IpA
 /// Where each advert goes: the VRRP group, or every unicast peer but this
 /// host itself, so that one peer list can be shared by every router of the
 /// virtual router (an advert to our own address would only loop back).
-pub fn destinations(config: &config::Instance, source: IpAddr) -> Vec<IpAddr> {
-    if config.unicast_peers.is_empty() {
-        return vec![crate::wire::vrrp_group(source)];
-    }
-    config
+///
+/// An iterator, not a list: a Master sends thousands of adverts a second.
+pub fn destinations(
+    config: &config::Instance,
+    source: IpAddr,
+) -> impl Iterator<Item = IpAddr> + '_ {
+    let group = config
         .unicast_peers
-        .iter()
-        .copied()
-        .filter(|&peer| peer != source)
-        .collect()
+        .is_empty()
+        .then(|| crate::wire::vrrp_group(source));
+    group.into_iter().chain(
+        config
+            .unicast_peers
+            .iter()
+            .copied()
+            .filter(move |&peer| peer != source),
+    )
 }
 
 /// Whether a received advert's TTL / hop limit is acceptable for `config`.
@@ -78,20 +85,16 @@ impl HostAddresses {
     }
 
     /// Takes one address notification. Returns whether it changed the
-    /// presence of one of the `watched` addresses.
-    pub fn on_change(
-        &mut self,
-        address: KernelAddress,
-        present: bool,
-        watched: &HashSet<IpAddr>,
-    ) -> bool {
+    /// presence of that address: the kernel also echoes every renewal of a
+    /// VIP's lifetime, which changes nothing, so the caller looks up whether
+    /// the address is a watched one only when it moved.
+    pub fn on_change(&mut self, address: KernelAddress, present: bool) -> bool {
         let key = (address.ifindex, address.address);
-        let changed = if present {
+        if present {
             self.present.insert(key)
         } else {
             self.present.remove(&key)
-        };
-        changed && watched.contains(&address.address)
+        }
     }
 
     /// The Fault reason of an instance whose `unicast_source` is not on its

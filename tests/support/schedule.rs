@@ -451,7 +451,7 @@ pub fn inject_hostile(world: &mut World, h: HostId, n: usize) {
         source: stranger,
         destination: group,
         hop_limit: Some(hop_limit),
-        payload: Ok(payload),
+        payload: Ok(payload.into()),
     };
     for _ in 0..n {
         world.feed(h, Input::Datagram(datagram(64, bytes.clone())));

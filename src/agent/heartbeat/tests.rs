@@ -106,7 +106,7 @@ fn advert(socket: SocketKey, source: IpAddr, priority: u8) -> Input {
         source,
         destination: IpAddr::V4(VRRP_GROUP_V4),
         hop_limit: Some(255),
-        payload: Ok(bytes),
+        payload: Ok(bytes.into()),
     })
 }
 

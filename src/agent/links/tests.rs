@@ -104,7 +104,7 @@ fn advert_on(ifindex: u32) -> Input {
         source: PEER,
         destination: IpAddr::V4(VRRP_GROUP_V4),
         hop_limit: Some(255),
-        payload: Ok(bytes),
+        payload: Ok(bytes.into()),
     })
 }
 

@@ -19,7 +19,7 @@ fn advert_from(source: IpAddr, vrid: u8, priority: u8, interval: Duration) -> In
         source,
         destination: IpAddr::V4(VRRP_GROUP_V4),
         hop_limit: Some(255),
-        payload: Ok(bytes),
+        payload: Ok(bytes.into()),
     })
 }
 

@@ -20,7 +20,7 @@ fn advert(source: IpAddr, destination: IpAddr, priority: u8, ttl: u8) -> Input {
         source,
         destination,
         hop_limit: Some(ttl),
-        payload: Ok(bytes),
+        payload: Ok(bytes.into()),
     })
 }
 

@@ -1182,7 +1182,7 @@ impl World {
                 source,
                 destination,
                 hop_limit: Some(255),
-                payload: Ok(packet.to_vec()),
+                payload: Ok(packet.to_vec().into()),
             };
             self.schedule(at, Pending::Deliver { to, datagram });
         }

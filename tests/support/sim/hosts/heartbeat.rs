@@ -88,7 +88,7 @@ impl World {
                 source: Self::heartbeat_address(from, ipv6),
                 destination,
                 hop_limit: Some(255),
-                payload: Ok(packet.to_vec()),
+                payload: Ok(packet.to_vec().into()),
             };
             self.schedule(self.now, Pending::Deliver { to, datagram });
         }
