@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, oneshot};
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 pub use self::remove_vips::{remove_vips, VipRemoval, VipRemovalLine};
 pub use self::vmac::{remove_virtual_macs, VirtualMacRemovalLine};
@@ -176,6 +176,19 @@ enum Wake {
 }
 
 /// Runs the agent until SIGTERM or SIGINT; then resigns as Master and removes VIPs.
+/// How long after a (re)configuration the pages of code and data it
+/// touched are given back (`platform::startup_pages`): by then the
+/// instances have started, and what runs afterwards faults back in.
+const STARTUP_PAGES_KEPT: Duration = Duration::from_secs(10);
+
+/// Gives back the clean file pages that start-up or a reload touched.
+fn give_back_startup_pages() {
+    match crate::platform::startup_pages::release() {
+        Ok(bytes) => info!(kib = bytes / 1024, "gave back the pages start-up touched"),
+        Err(e) => debug!("could not give back start-up pages: {e}"),
+    }
+}
+
 pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
     let config = config::load(&options.config_path).map_err(DaemonError::Config)?;
     std::fs::create_dir_all(&options.runtime_dir).map_err(|source| DaemonError::RuntimeDir {
@@ -243,6 +256,7 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
     let stop_limit = tokio::time::sleep(STOP_LIMIT);
     tokio::pin!(stop_limit);
     let mut stopping = false;
+    let mut give_back_pages_at: Option<Instant> = None;
     let status_ready = shell.status_ready();
     let mut next = Some(Wake::Configure(Box::new(setup), None));
     loop {
@@ -319,6 +333,7 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
                 let summary = agent.configure(now, *setup);
                 shell.carry_out(&mut agent, now);
                 shell.reloaded(&agent, reply, Ok(summary));
+                give_back_pages_at = Some(now + STARTUP_PAGES_KEPT);
             }
             Wake::ReloadRejected(errors, reply) => shell.reloaded(&agent, reply, Err(errors)),
             Wake::Datagrams(batch) => {
@@ -328,7 +343,13 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
             }
             Wake::Input(input) => agent.handle(now, input),
             Wake::Control(request, reply) => shell.answer(&mut agent, now, request, reply).await,
-            Wake::StatusTick => shell.refresh(&agent, now),
+            Wake::StatusTick => {
+                shell.refresh(&agent, now);
+                if give_back_pages_at.is_some_and(|at| at <= now) {
+                    give_back_pages_at = None;
+                    give_back_startup_pages();
+                }
+            }
             // The rewrite itself is done by `carry_out` below.
             Wake::StatusReady => {}
             Wake::Stop => {

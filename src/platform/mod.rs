@@ -19,6 +19,7 @@ pub mod macvlan;
 pub mod multicast;
 pub mod netlink;
 pub mod sched;
+pub mod startup_pages;
 pub mod sysctl;
 pub mod vrrp_socket;
 

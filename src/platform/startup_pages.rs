@@ -1,0 +1,207 @@
+//! Gives back the pages of code and read-only data that start-up touched.
+//!
+//! A one-instance agent's resident set was 9.7 MB, of which 0.9 MB its own
+//! memory and 8.8 MB pages of files: 5.6 MB of the binary's code, 1.1 MB of
+//! its read-only data, 1.5 MB of libc's. Reading the configuration, the
+//! command line, the first netlink dumps and the sockets' set-up runs once,
+//! and the kernel maps code 64 KiB around every page that faults
+//! (`fault_around_bytes`), so most of the 8 MB of code ends up mapped though
+//! the steady loop runs a small part of it.
+//!
+//! Those pages are clean copies of files in the page cache: dropping this
+//! process's mappings of them ([`libc::MADV_DONTNEED`]) changes nothing but
+//! the resident count, and the loop faults back in only what it runs. Only
+//! mappings that can hold no page of our own are touched: not writable, of
+//! a file, and with no anonymous (copied-on-write) page, which rules out the
+//! relocated read-only data (RELRO) a dynamic loader wrote before sealing it.
+
+use std::io;
+
+/// One mapping of `/proc/self/smaps` that may be given back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CleanMapping {
+    /// First byte.
+    pub start: usize,
+    /// One past the last byte.
+    pub end: usize,
+    /// Resident bytes before.
+    pub resident: usize,
+}
+
+/// Drops this process's mappings of clean file pages; returns the resident
+/// bytes given back. Safe at any time: a page dropped while in use faults
+/// back in from the page cache.
+pub fn release() -> io::Result<usize> {
+    let smaps = std::fs::read_to_string("/proc/self/smaps")?;
+    let mut released = 0;
+    for mapping in clean_mappings(&smaps) {
+        // SAFETY: the range is a whole mapping of this process that is not
+        // writable, backed by a file and holds no page of its own, so every
+        // page in it reads back the same from the file after this.
+        let done = unsafe {
+            libc::madvise(
+                mapping.start as *mut libc::c_void,
+                mapping.end - mapping.start,
+                libc::MADV_DONTNEED,
+            )
+        };
+        if done == 0 {
+            released += mapping.resident;
+        }
+    }
+    Ok(released)
+}
+
+/// The mappings of `smaps` (the text of `/proc/<pid>/smaps`) that [`release`]
+/// may drop: read-only, file-backed, resident, no anonymous page, not locked.
+pub fn clean_mappings(smaps: &str) -> Vec<CleanMapping> {
+    let mut found = Vec::new();
+    let mut current: Option<(CleanMapping, bool)> = None;
+    let mut finish = |current: Option<(CleanMapping, bool)>| {
+        if let Some((mapping, true)) = current {
+            if mapping.resident > 0 {
+                found.push(mapping);
+            }
+        }
+    };
+    for line in smaps.lines() {
+        if let Some(header) = mapping_header(line) {
+            finish(current.take());
+            current = Some(header);
+            continue;
+        }
+        let Some((mapping, eligible)) = current.as_mut() else {
+            continue;
+        };
+        let Some((key, kb)) = field_kb(line) else {
+            continue;
+        };
+        match key {
+            "Rss" => mapping.resident = kb * 1024,
+            "Anonymous" | "Locked" if kb > 0 => *eligible = false,
+            _ => {}
+        }
+    }
+    finish(current);
+    found
+}
+
+/// A mapping's header line (`start-end perms offset dev inode [path]`), and
+/// whether it may be given back as far as the header tells.
+fn mapping_header(line: &str) -> Option<(CleanMapping, bool)> {
+    let mut fields = line.split_ascii_whitespace();
+    let (start, end) = fields.next()?.split_once('-')?;
+    let start = usize::from_str_radix(start, 16).ok()?;
+    let end = usize::from_str_radix(end, 16).ok()?;
+    let perms = fields.next()?;
+    let _offset = fields.next()?;
+    let _device = fields.next()?;
+    let inode: u64 = fields.next()?.parse().ok()?;
+    let path = fields.next().unwrap_or("");
+    let eligible = perms.len() == 4
+        && perms.as_bytes()[1] == b'-'
+        && inode != 0
+        && path.starts_with('/')
+        && end > start;
+    Some((
+        CleanMapping {
+            start,
+            end,
+            resident: 0,
+        },
+        eligible,
+    ))
+}
+
+/// A `Key:   N kB` line.
+fn field_kb(line: &str) -> Option<(&str, usize)> {
+    let (key, rest) = line.split_once(':')?;
+    let value = rest.trim().strip_suffix("kB")?.trim();
+    Some((key, value.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMAPS: &str = "\
+55d0a0000000-55d0a0100000 r--p 00000000 08:01 1234 /usr/sbin/twinstar
+Size:               1024 kB
+Rss:                 300 kB
+Anonymous:             0 kB
+Locked:                0 kB
+55d0a0100000-55d0a0900000 r-xp 00100000 08:01 1234 /usr/sbin/twinstar
+Size:               8192 kB
+Rss:                5600 kB
+Anonymous:             0 kB
+Locked:                0 kB
+55d0a0900000-55d0a0940000 r--p 00900000 08:01 1234 /usr/sbin/twinstar
+Size:                256 kB
+Rss:                 256 kB
+Anonymous:           200 kB
+Locked:                0 kB
+55d0a0940000-55d0a0944000 rw-p 00940000 08:01 1234 /usr/sbin/twinstar
+Rss:                  16 kB
+Anonymous:            16 kB
+7f0000000000-7f0000100000 rw-p 00000000 00:00 0
+Rss:                 260 kB
+Anonymous:           260 kB
+7f1000000000-7f1000200000 r-xp 00028000 08:01 99 /usr/lib/x86_64-linux-gnu/libc.so.6
+Rss:                1176 kB
+Anonymous:             0 kB
+Locked:              100 kB
+7f2000000000-7f2000010000 r--p 00000000 08:01 98 /usr/lib/locale/C.utf8/LC_CTYPE
+Rss:                   0 kB
+Anonymous:             0 kB
+7ffd00000000-7ffd00002000 r-xp 00000000 00:00 0 [vdso]
+Rss:                   8 kB
+Anonymous:             0 kB
+";
+
+    #[test]
+    fn only_clean_resident_read_only_file_mappings_are_given_back() {
+        let found = clean_mappings(SMAPS);
+        assert_eq!(
+            found,
+            [
+                CleanMapping {
+                    start: 0x55d0a0000000,
+                    end: 0x55d0a0100000,
+                    resident: 300 * 1024,
+                },
+                CleanMapping {
+                    start: 0x55d0a0100000,
+                    end: 0x55d0a0900000,
+                    resident: 5600 * 1024,
+                },
+            ],
+            "RELRO (anonymous pages), writable, locked, empty and [vdso] mappings stay"
+        );
+    }
+
+    #[test]
+    fn garbage_is_ignored() {
+        assert!(clean_mappings("not smaps\n\u{0}\nRss: x kB\n-\n").is_empty());
+    }
+
+    #[test]
+    fn this_process_keeps_running_after_giving_its_pages_back() {
+        let before = resident_file_kb();
+        let released = release().expect("smaps is readable");
+        assert!(released > 0, "a test binary has clean code pages");
+        // Code and data fault back in: the process goes on, and its
+        // read-only data reads the same.
+        assert_eq!(format!("{}", 6 * 7), "42");
+        assert!(resident_file_kb() < before, "nothing was given back");
+    }
+
+    fn resident_file_kb() -> usize {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("RssFile:"))
+            .and_then(|v| v.trim().strip_suffix("kB"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
