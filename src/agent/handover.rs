@@ -178,16 +178,19 @@ impl Handover {
 
 /// The last handover outcome of an instance, for the status document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Fields in alphabetical order: the status file's keys are sorted, and
+/// it is written straight from the struct (`control::status::pretty`).
 pub struct HandoverRecord {
-    /// `switchover` or `maintenance`.
-    pub kind: HandoverKind,
-    /// `confirmed`, `stayed_master`, `released`, `partial` or `interrupted`.
-    pub outcome: HandoverOutcome,
-    /// The new Master, when one was heard.
-    pub new_master: Option<IpAddr>,
     /// From the resignation to the new Master's first advert, or to the
     /// decision when none was heard.
     pub elapsed_ms: u64,
+    /// `switchover` or `maintenance`.
+    pub kind: HandoverKind,
+    /// The new Master, when one was heard.
+    pub new_master: Option<IpAddr>,
+    /// `confirmed`, `stayed_master`, `released`, `partial` or `interrupted`.
+    pub outcome: HandoverOutcome,
 }
 
 /// What became of one member in a handover.

@@ -81,63 +81,66 @@ impl Status {
 /// One virtual router as this agent sees it: state, priorities and why,
 /// the Master heard on the wire, timers, virtual IPs and counters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Fields in alphabetical order: the status file's keys are sorted, and
+/// it is written straight from the struct (`control::status::pretty`).
 pub struct InstanceStatus {
-    /// The instance's configured name.
-    pub name: String,
-    /// The interface it runs on.
-    pub interface: String,
-    /// Its virtual router ID.
-    pub vrid: u8,
-    /// Its VRRP state.
-    pub state: State,
-    /// The effective priority, after tracking and sync groups.
-    pub priority: u8,
-    /// The configured priority.
-    pub base_priority: u8,
-    /// Why `priority` differs from `base_priority`, one entry per cause.
-    pub priority_reasons: Vec<String>,
-    /// Why the instance is in Fault, one entry per cause; empty otherwise.
-    pub fault_reasons: Vec<String>,
-    /// The checks the instance tracks, as configured.
-    pub track: Vec<TrackStatus>,
-    /// The address its advertisements are sent from (`unicast_source`
-    /// when set).
-    pub source: IpAddr,
-    /// How its adverts travel: to the VRRP group, or to unicast peers.
-    #[serde(default)]
-    pub mode: AdvertMode,
     /// Where its adverts go: the group, or each unicast peer.
     #[serde(default)]
     pub advert_destinations: Vec<IpAddr>,
-    /// The VRRP versions it speaks, as configured: `3`, `2` or `both`.
-    #[serde(default = "default_vrrp_version")]
-    pub vrrp_version: String,
-    /// The Master as last heard (this host itself while Master), if any.
-    pub master: Option<MasterStatus>,
     /// The configured advertisement interval.
     pub advert_interval_ms: u64,
-    /// The interval learned from the Master's advertisements.
-    pub master_adver_interval_ms: u64,
-    /// Time since the last state transition; `None` before the first.
-    pub since_transition_ms: Option<u64>,
-    /// Whether maintenance mode keeps the instance Backup.
-    pub maintenance: bool,
-    /// Whether a switchover keeps this host from preempting for now.
-    pub switchover_hold: bool,
-    /// The other router last heard on this VRID, if any.
-    pub last_peer: Option<PeerStatus>,
-    /// The virtual IPs and whether each is on the interface.
-    pub virtual_ips: Vec<VipStatus>,
+    /// The configured priority.
+    pub base_priority: u8,
     /// Protocol counters since the agent started.
     pub counters: InstanceCounters,
+    /// Why the instance is in Fault, one entry per cause; empty otherwise.
+    pub fault_reasons: Vec<String>,
     /// The heartbeat links, in configured order (absent without any).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub heartbeat: Vec<HeartbeatStatus>,
+    /// The interface it runs on.
+    pub interface: String,
     /// The outcome of the last `switchover` or `maintenance on` that made
     /// this instance resign (`kind`, `outcome`, `new_master`, `elapsed_ms`);
     /// null when there was none since the agent started.
     #[serde(default)]
     pub last_handover: Option<crate::agent::HandoverRecord>,
+    /// The other router last heard on this VRID, if any.
+    pub last_peer: Option<PeerStatus>,
+    /// Whether maintenance mode keeps the instance Backup.
+    pub maintenance: bool,
+    /// The Master as last heard (this host itself while Master), if any.
+    pub master: Option<MasterStatus>,
+    /// The interval learned from the Master's advertisements.
+    pub master_adver_interval_ms: u64,
+    /// How its adverts travel: to the VRRP group, or to unicast peers.
+    #[serde(default)]
+    pub mode: AdvertMode,
+    /// The instance's configured name.
+    pub name: String,
+    /// The effective priority, after tracking and sync groups.
+    pub priority: u8,
+    /// Why `priority` differs from `base_priority`, one entry per cause.
+    pub priority_reasons: Vec<String>,
+    /// Time since the last state transition; `None` before the first.
+    pub since_transition_ms: Option<u64>,
+    /// The address its advertisements are sent from (`unicast_source`
+    /// when set).
+    pub source: IpAddr,
+    /// Its VRRP state.
+    pub state: State,
+    /// Whether a switchover keeps this host from preempting for now.
+    pub switchover_hold: bool,
+    /// The checks the instance tracks, as configured.
+    pub track: Vec<TrackStatus>,
+    /// The virtual IPs and whether each is on the interface.
+    pub virtual_ips: Vec<VipStatus>,
+    /// Its virtual router ID.
+    pub vrid: u8,
+    /// The VRRP versions it speaks, as configured: `3`, `2` or `both`.
+    #[serde(default = "default_vrrp_version")]
+    pub vrrp_version: String,
     /// While a Backup waits for permission to become Master (quorum key,
     /// fence hook): why it asked, such as `master-silent`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -174,24 +177,30 @@ impl AdvertMode {
 /// One heartbeat link of an instance: whether it is usable and when an
 /// advert was last heard on it, so a dead link shows before it matters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Fields in alphabetical order: the status file's keys are sorted, and
+/// it is written straight from the struct (`control::status::pretty`).
 pub struct HeartbeatStatus {
+    /// Adverts accepted on it.
+    pub adverts_received: u64,
+    /// Whether it is up with carrier.
+    pub carrier: bool,
     /// The interface.
     pub interface: String,
+    /// How long ago another router's advert was last accepted on it.
+    pub last_advert_ms_ago: Option<u64>,
+    /// Adverts that could not be sent on it.
+    pub send_errors: u64,
     /// Our address on it, the source of our adverts there; absent while the
     /// link is missing or has no address of the instance's family.
     pub source: Option<IpAddr>,
-    /// Whether it is up with carrier.
-    pub carrier: bool,
-    /// How long ago another router's advert was last accepted on it.
-    pub last_advert_ms_ago: Option<u64>,
-    /// Adverts accepted on it.
-    pub adverts_received: u64,
-    /// Adverts that could not be sent on it.
-    pub send_errors: u64,
 }
 
 /// One tracked check of an instance and what it does to the priority.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Fields in alphabetical order: the status file's keys are sorted, and
+/// it is written straight from the struct (`control::status::pretty`).
 pub struct TrackStatus {
     /// The check's name.
     pub check: String,
@@ -202,6 +211,9 @@ pub struct TrackStatus {
 
 /// The Master of a virtual router, as heard in its advertisements.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Fields in alphabetical order: the status file's keys are sorted, and
+/// it is written straight from the struct (`control::status::pretty`).
 pub struct MasterStatus {
     /// Its primary address (the advertisements' source).
     pub address: IpAddr,
@@ -212,6 +224,9 @@ pub struct MasterStatus {
 /// The other router last heard on a VRID, so an operator can see that a
 /// switchover has somewhere to go.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Fields in alphabetical order: the status file's keys are sorted, and
+/// it is written straight from the struct (`control::status::pretty`).
 pub struct PeerStatus {
     /// Its address.
     pub address: IpAddr,
@@ -221,38 +236,34 @@ pub struct PeerStatus {
 
 /// One virtual IP of an instance and whether it is on the interface.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Fields in alphabetical order: the status file's keys are sorted, and
+/// it is written straight from the struct (`control::status::pretty`).
 pub struct VipStatus {
     /// The address with its prefix length, as configured, e.g. `192.0.2.50/24`.
     pub address: String,
-    /// Whether the address is on its interface on this host.
-    pub present: bool,
     /// The interface it lives on, when not the instance's advert interface
     /// (a dedicated heartbeat network); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interface: Option<String>,
+    /// Whether the address is on its interface on this host.
+    pub present: bool,
 }
 
 /// An instance's protocol counters, named after the VRRPv3 MIB (RFC 6527).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Fields in alphabetical order: the status file's keys are sorted, and
+/// it is written straight from the struct (`control::status::pretty`).
 pub struct InstanceCounters {
-    /// Advertisements received and accepted.
-    pub adverts_received: u64,
-    /// Advertisements sent, priority 0 ones included.
-    pub adverts_sent: u64,
-    /// Priority-0 advertisements (a Master resigning) received.
-    pub priority_zero_received: u64,
-    /// Priority-0 advertisements (this host resigning) sent.
-    pub priority_zero_sent: u64,
-    /// Advertisements accepted whose interval differs from the configured one.
-    pub interval_mismatches: u64,
-    /// Times the instance became Master.
-    pub master_transitions: u64,
-    /// Advertisements the instance failed to send.
-    pub send_errors: u64,
     /// Virtual IPs put back after they vanished while Master, or taken off
     /// after they appeared while not Master, behind the agent's back.
     #[serde(default)]
     pub address_repairs: u64,
+    /// Advertisements received and accepted.
+    pub adverts_received: u64,
+    /// Advertisements sent, priority 0 ones included.
+    pub adverts_sent: u64,
     /// Answers a Master withheld because it had answered another router's
     /// advert less than one advert interval before: a sign of a flood.
     #[serde(default)]
@@ -260,6 +271,16 @@ pub struct InstanceCounters {
     /// Fence hook runs that failed or timed out (the Backup stayed Backup).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub fence_failures: u64,
+    /// Advertisements accepted whose interval differs from the configured one.
+    pub interval_mismatches: u64,
+    /// Times the instance became Master.
+    pub master_transitions: u64,
+    /// Priority-0 advertisements (a Master resigning) received.
+    pub priority_zero_received: u64,
+    /// Priority-0 advertisements (this host resigning) sent.
+    pub priority_zero_sent: u64,
+    /// Advertisements the instance failed to send.
+    pub send_errors: u64,
 }
 
 fn is_zero(n: &u64) -> bool {

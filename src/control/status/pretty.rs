@@ -41,22 +41,84 @@ pub fn to_json_pretty(status: &Status) -> serde_json::Result<String> {
     String::from_utf8(text).map_err(serde_json::Error::custom)
 }
 
-/// The instances, each through its own `Value` so its keys come out sorted.
+/// The instances, written straight from their structs: `InstanceStatus`
+/// and every struct in it declare their fields in alphabetical order, so
+/// the keys come out sorted with no `Value` tree (whose maps, built for a
+/// thousand instances once a second, were a tenth of a large Backup's
+/// time). [`tests`] holds them to it.
 struct EachSorted<'a>(&'a [InstanceStatus]);
 
 impl Serialize for EachSorted<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(Sorted))
+        serializer.collect_seq(self.0)
     }
 }
 
-/// One instance through a `Value`.
-struct Sorted<'a>(&'a InstanceStatus);
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
 
-impl Serialize for Sorted<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serde_json::to_value(self.0)
-            .map_err(S::Error::custom)?
-            .serialize(serializer)
+    use super::*;
+    use crate::agent::{HandoverKind, HandoverOutcome, HandoverRecord};
+    use crate::control::status::{
+        samples, HeartbeatStatus, MasterStatus, PeerStatus, TrackStatus, VipStatus,
+    };
+    use crate::vrrp::State;
+
+    /// Every optional part present, every counter set.
+    fn everything() -> InstanceStatus {
+        let mut i = samples::instance("web", State::Master);
+        let address = IpAddr::from([192, 0, 2, 2]);
+        i.priority_reasons = vec!["check x".into()];
+        i.fault_reasons = vec!["link".into()];
+        i.track = vec![TrackStatus {
+            check: "x".into(),
+            weight: -10,
+        }];
+        i.master = Some(MasterStatus {
+            address,
+            priority: 200,
+        });
+        i.since_transition_ms = Some(5);
+        i.last_peer = Some(PeerStatus {
+            address,
+            seen_ms_ago: 7,
+        });
+        i.virtual_ips = vec![VipStatus {
+            address: "192.0.2.50/24".into(),
+            interface: Some("eth1".into()),
+            present: true,
+        }];
+        i.counters.fence_failures = 3;
+        i.counters.address_repairs = 1;
+        i.heartbeat = vec![HeartbeatStatus {
+            adverts_received: 4,
+            carrier: true,
+            interface: "eth2".into(),
+            last_advert_ms_ago: Some(9),
+            send_errors: 0,
+            source: Some(address),
+        }];
+        i.last_handover = Some(HandoverRecord {
+            elapsed_ms: 12,
+            kind: HandoverKind::Switchover,
+            new_master: Some(address),
+            outcome: HandoverOutcome::Confirmed,
+        });
+        i.waiting_for_mastership = Some("quorum".into());
+        i
+    }
+
+    #[test]
+    fn an_instance_written_straight_has_its_keys_sorted_at_every_level() {
+        for instance in [everything(), samples::instance("db", State::Backup)] {
+            let straight = serde_json::to_string_pretty(&instance).unwrap();
+            let sorted = serde_json::to_string_pretty(&serde_json::to_value(&instance).unwrap());
+            assert_eq!(
+                straight,
+                sorted.unwrap(),
+                "a field out of alphabetical order"
+            );
+        }
     }
 }
