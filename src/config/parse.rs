@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 use std::num::NonZeroU8;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::duration;
@@ -202,7 +203,7 @@ fn config(ck: &mut Checker, root: &Node) -> Option<Config> {
     Some(Config {
         realtime_priority: realtime_priority?,
         vip_lifetime: vip_lifetime?,
-        instances: instances?,
+        instances: instances?.into_iter().map(Arc::new).collect(),
         checks: checks.into_checks(),
         sync_groups: sync_groups?,
         events: events?,

@@ -207,7 +207,10 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
             Err(e) => warn!("real-time scheduling unavailable, running as a normal process: {e}"),
         }
     }
-    let refuses_traffic = config.instances.iter().any(crate::agent::refuses_traffic);
+    let refuses_traffic = config
+        .instances
+        .iter()
+        .any(|i| crate::agent::refuses_traffic(i));
     let accept_filter = accept_filter::AcceptFilter::start(refuses_traffic).await?;
     let run_as = Arc::new(RunAs::resolve(&config.script_user).map_err(DaemonError::ScriptUser)?);
     let events = EventStream::open(&config.events)?;

@@ -232,7 +232,7 @@ impl Shell {
         // A reload that turns `accept: false` on must be able to enforce it,
         // as a start must: while nothing refuses traffic yet, clearing the
         // (absent) table is a harmless probe that nftables works.
-        let refuses = |c: &Config| c.instances.iter().any(crate::agent::refuses_traffic);
+        let refuses = |c: &Config| c.instances.iter().any(|i| crate::agent::refuses_traffic(i));
         if refuses(&new) && !refuses(&self.running) {
             if let Err(e) = crate::platform::accept_filter::remove().await {
                 let error = format!("accept: false needs nftables (nft), which failed: {e}");
