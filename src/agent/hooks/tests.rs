@@ -281,7 +281,6 @@ fn each_state_entered_queues_its_own_hook() {
         on_stop: hook("s"),
         ..all_hooks()
     };
-    let hooks = hooks;
     let mut queue = HookQueue::default();
     let mut next = 0;
     let mut order = Vec::new();
