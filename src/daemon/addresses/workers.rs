@@ -10,6 +10,13 @@
 //! queued takes the state out and starts a task, which runs every job in
 //! order and parks the state again once the queue is empty. One task at
 //! most per worker keeps the jobs of an instance strictly in order.
+//!
+//! At most [`JOBS_AT_ONCE`] workers run at a time; the others wait their
+//! turn in order. A thousand instances that became Master together renew
+//! their VIPs' lifetimes together, and a task with a netlink request in
+//! flight for each of them (some 2 KiB apiece) raised the heap's high-water
+//! mark by megabytes at every renewal, while netlink answers one request
+//! at a time anyway.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -23,12 +30,54 @@ use crate::platform::netlink::Netlink;
 use super::super::progress::Pulse;
 use super::State;
 
+/// Workers that may run at once. A job is a few netlink round trips of
+/// well under a millisecond, so the last of a thousand simultaneous
+/// renewals waits some tens of milliseconds, far inside a lifetime's third.
+pub const JOBS_AT_ONCE: usize = 32;
+
 /// What every worker's task needs, shared.
 struct Context {
     netlink: Arc<Netlink>,
     announcer: Arc<Announcer>,
     /// Where each job's [`Input::AddressesDone`] goes.
     reports: mpsc::UnboundedSender<Input>,
+    /// Who runs now, and who waits for a turn.
+    turns: Mutex<Turns>,
+}
+
+/// The workers holding jobs: how many run, and those waiting, in order.
+#[derive(Default)]
+struct Turns {
+    running: usize,
+    waiting: VecDeque<(SharedQueue, Box<State>)>,
+}
+
+impl Context {
+    fn turns(&self) -> MutexGuard<'_, Turns> {
+        self.turns.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs the jobs of `queue` with `state` now, or once a turn is free.
+    fn begin(self: &Arc<Self>, queue: SharedQueue, state: Box<State>) {
+        let mut turns = self.turns();
+        if turns.running < JOBS_AT_ONCE {
+            turns.running += 1;
+            tokio::spawn(drain(queue, state, self.clone()));
+        } else {
+            turns.waiting.push_back((queue, state));
+        }
+    }
+
+    /// A worker is done for now: its turn goes to the next waiting one.
+    fn end(self: &Arc<Self>) {
+        let mut turns = self.turns();
+        match turns.waiting.pop_front() {
+            Some((queue, state)) => {
+                tokio::spawn(drain(queue, state, self.clone()));
+            }
+            None => turns.running = turns.running.saturating_sub(1),
+        }
+    }
 }
 
 /// One instance's worker: its jobs, and its state while no task runs it.
@@ -68,6 +117,7 @@ impl Workers {
                 netlink,
                 announcer,
                 reports,
+                turns: Mutex::default(),
             }),
             queues: HashMap::new(),
         }
@@ -100,7 +150,7 @@ impl Workers {
             waiting.parked.take()
         };
         if let Some(state) = parked {
-            tokio::spawn(drain(queue.clone(), state, self.context.clone()));
+            self.context.begin(queue.clone(), state);
         }
     }
 
@@ -135,11 +185,28 @@ fn stop(queue: &SharedQueue) {
 }
 
 /// Runs the jobs of `queue` in order until it is empty, then parks `state`
-/// in it (or, once stopped, ends the announcements with the worker).
-async fn drain(queue: SharedQueue, mut state: Box<State>, context: Arc<Context>) {
+/// in it (or, once stopped, ends the announcements with the worker), and
+/// hands its turn on.
+async fn drain(queue: SharedQueue, state: Box<State>, context: Arc<Context>) {
+    // Handed on even if the task dies, so that the others keep running.
+    let turn = Turn(context);
+    run_jobs(&queue, state, &turn.0).await;
+}
+
+/// A running worker's turn, handed on when dropped.
+struct Turn(Arc<Context>);
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        self.0.end();
+    }
+}
+
+/// The jobs of [`drain`].
+async fn run_jobs(queue: &SharedQueue, mut state: Box<State>, context: &Context) {
     loop {
         let next = {
-            let mut waiting = lock(&queue);
+            let mut waiting = lock(queue);
             match waiting.jobs.pop_front() {
                 Some(next) => next,
                 None => {
@@ -197,6 +264,13 @@ mod tests {
         }
     }
 
+    fn open(reports: mpsc::UnboundedSender<Input>) -> Workers {
+        let (Ok(netlink), Ok(announcer)) = (Netlink::connect(), Announcer::open()) else {
+            panic!("netlink and packet sockets need root (tests run as root)");
+        };
+        Workers::new(Arc::new(netlink), Arc::new(announcer), reports)
+    }
+
     fn parked(workers: &Workers, instance: InstanceId) -> bool {
         let queue = lock(&workers.queues[&instance]);
         queue.parked.is_some() && queue.jobs.is_empty() && queue.jobs.capacity() == 0
@@ -209,10 +283,7 @@ mod tests {
     #[tokio::test]
     async fn runs_jobs_in_order_and_parks_between_them() {
         let (reports, mut done) = mpsc::unbounded_channel();
-        let (Ok(netlink), Ok(announcer)) = (Netlink::connect(), Announcer::open()) else {
-            panic!("netlink and packet sockets need root (tests run as root)");
-        };
-        let mut workers = Workers::new(Arc::new(netlink), Arc::new(announcer), reports);
+        let mut workers = open(reports);
         let supervisor = Supervisor::new();
         let id = InstanceId(7);
         let (pulse, watch) = supervisor.watch("address worker of web");
@@ -254,5 +325,48 @@ mod tests {
             "a stopped worker takes no job"
         );
         assert!(supervisor.hung(std::time::Instant::now()).is_empty());
+    }
+
+    /// Many workers with jobs at once: only [`JOBS_AT_ONCE`] run, the rest
+    /// wait their turn, every job is done, each worker's in order, and
+    /// then none runs.
+    #[tokio::test]
+    async fn runs_a_bounded_number_of_workers_at_once() {
+        let (reports, mut done) = mpsc::unbounded_channel();
+        let mut workers = open(reports);
+        let supervisor = Supervisor::new();
+        let count = JOBS_AT_ONCE as u64 * 3 + 5;
+        let mut watches = Vec::new();
+        for id in 0..count {
+            let (pulse, watch) = supervisor.watch(format!("address worker of {id}"));
+            workers.start(target(InstanceId(id)), pulse);
+            watches.push(watch);
+        }
+        for seq in 0..3 {
+            for id in 0..count {
+                workers.send(InstanceId(id), id * 10 + seq, AddressJob::Refresh);
+            }
+        }
+        {
+            let turns = workers.context.turns();
+            assert_eq!(turns.running, JOBS_AT_ONCE);
+            assert_eq!(turns.waiting.len() as u64, count - JOBS_AT_ONCE as u64);
+        }
+        let mut last: HashMap<InstanceId, u64> = HashMap::new();
+        for _ in 0..count * 3 {
+            match tokio::time::timeout(Duration::from_secs(5), done.recv()).await {
+                Ok(Some(Input::AddressesDone { instance, seq, .. })) => {
+                    let expected = last.get(&instance).map_or(instance.0 * 10, |s| s + 1);
+                    assert_eq!(seq, expected, "{instance:?} in order");
+                    last.insert(instance, seq);
+                }
+                other => panic!("expected a report, got {other:?}"),
+            }
+        }
+        tokio::task::yield_now().await;
+        let turns = workers.context.turns();
+        assert_eq!((turns.running, turns.waiting.len()), (0, 0));
+        drop(turns);
+        assert!((0..count).all(|id| parked(&workers, InstanceId(id))));
     }
 }
