@@ -1,6 +1,11 @@
 //! The receive side: one reader task per VRRP socket, forwarding what it reads
 //! to the event loop as [`Datagram`]s. Every check of RFC 9568 §7.1 happens in
 //! the agent (`agent::receive`).
+//!
+//! A quiet socket wakes its reader at each arrival (epoll readiness). A busy
+//! one (see `pace`) is taken out of epoll and read every [`pace::PACE`]
+//! instead, until a read finds nothing: a flood then costs one wake-up of
+//! the thread per pace rather than one per datagram or two.
 
 use std::io;
 use std::net::IpAddr;
@@ -9,12 +14,17 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tracing::warn;
 
 use crate::agent::{Datagram, DropReason, SocketKey};
-use crate::platform::vrrp_socket::{Received, RecvDrop, VrrpReader};
+use crate::platform::vrrp_socket::{Batch, Received, RecvDrop, VrrpReader};
 
 use super::progress::Pulse;
+
+mod pace;
+
+use pace::{Pacer, PACE};
 
 /// Datagrams read from one socket per read, at most, and so per message
 /// to the event loop.
@@ -42,6 +52,7 @@ pub fn spawn_reader(
             pulse,
             buf: vec![0u8; 65_536],
             arena: BytesMut::with_capacity(ARENA),
+            pacer: Pacer::default(),
         };
         loop {
             match task.turn().await {
@@ -78,10 +89,12 @@ struct ReaderTask {
     pulse: Pulse,
     buf: Vec<u8>,
     arena: BytesMut,
+    pacer: Pacer,
 }
 
 impl ReaderTask {
-    /// Waits for datagrams and forwards one read of them.
+    /// Waits for datagrams and forwards the first read of them; when the
+    /// socket is busy, goes on reading at the pace until a read finds none.
     async fn turn(&mut self) -> Result<(), Halt> {
         let mut batch = Vec::new();
         let (key, local, arena) = (self.key, self.local, &mut self.arena);
@@ -92,7 +105,44 @@ impl ReaderTask {
             })
             .await;
         self.forward(batch).await?;
-        read.map(|_| ()).map_err(Halt::Failed)
+        let found = read.map_err(Halt::Failed)?;
+        if self.pacer.busy(Instant::now(), found) {
+            self.reader.pause();
+            loop {
+                tokio::time::sleep(PACE).await;
+                if self.drain().await? == 0 {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Forwards everything queued, a batch at a time; how many it read.
+    async fn drain(&mut self) -> Result<usize, Halt> {
+        let mut total = 0;
+        loop {
+            let found = self.read_queued().await?;
+            total += found.count;
+            if found.emptied {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Forwards one batch of what is queued now, without waiting.
+    async fn read_queued(&mut self) -> Result<Batch, Halt> {
+        let mut batch = Vec::new();
+        let (key, local, arena) = (self.key, self.local, &mut self.arena);
+        let read = self
+            .reader
+            .recv_queued(&mut self.buf, READ_BATCH, |received| {
+                batch.push(datagram(key, local, received, arena));
+            });
+        self.forward(batch).await?;
+        let found = read.map_err(Halt::Failed)?;
+        self.pacer.busy(Instant::now(), found);
+        Ok(found)
     }
 
     /// Hands `batch` to the event loop, if it holds anything.
