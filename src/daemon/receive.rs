@@ -141,7 +141,7 @@ impl ReaderTask {
             });
         self.forward(batch).await?;
         let found = read.map_err(Halt::Failed)?;
-        self.pacer.busy(Instant::now(), found);
+        self.pacer.note(Instant::now(), found);
         Ok(found)
     }
 

@@ -12,14 +12,15 @@ use crate::platform::vrrp_socket::Batch;
 ///
 /// Why: a wake-up of the thread (a context switch in and out) costs more
 /// than reading a datagram, and a reader woken by readiness is woken about
-/// once per arrival: a flood of 25,000 adverts/s woke it 15,000–20,000
+/// once per arrival: a flood of 25,000 adverts/s woke it 11,000–15,000
 /// times a second. Paced, a busy socket costs one wake-up per pace whatever
-/// its rate. What it adds: a datagram waits for the rest of the pace before
-/// the agent sees it. tokio's timer rounds a sleep up to the end of its
-/// 1 ms tick, so half a tick wakes the reader once per tick: an advert is
-/// seen at most about 1 ms late, against the two advert intervals plus
-/// Skew_Time by which Master_Down_Interval exceeds the advert interval
-/// (RFC 9568 §6.1; at least 20 ms).
+/// its rate (about 600 a second under that flood). What it adds: a datagram
+/// waits for the rest of the pace before the agent sees it. tokio's timer
+/// rounds a sleep up to the end of its 1 ms tick and epoll's timeout adds
+/// its slack, so half a tick makes a real pace of 1–2 ms: an advert is seen
+/// at most about 2 ms late, 1 ms on average, against the two advert
+/// intervals plus Skew_Time by which Master_Down_Interval exceeds the
+/// advert interval (RFC 9568 §6.1; at least 20 ms).
 pub const PACE: Duration = Duration::from_micros(500);
 
 /// Two wake-ups that found datagrams closer together than this make the
@@ -41,14 +42,19 @@ impl Pacer {
     /// stopped at its limit (more are queued) or came within [`BUSY_GAP`]
     /// of the last read that found some.
     pub fn busy(&mut self, now: Instant, batch: Batch) -> bool {
-        if batch.count == 0 {
-            return false;
-        }
         let close = self
             .last_found
             .is_some_and(|last| now.saturating_duration_since(last) < BUSY_GAP);
-        self.last_found = Some(now);
-        close || !batch.emptied
+        self.note(now, batch);
+        batch.count > 0 && (close || !batch.emptied)
+    }
+
+    /// Notes a read at `now` that did `batch`, made while already paced: a
+    /// datagram soon after the pace ends is then a reason to pace again.
+    pub fn note(&mut self, now: Instant, batch: Batch) {
+        if batch.count > 0 {
+            self.last_found = Some(now);
+        }
     }
 }
 
