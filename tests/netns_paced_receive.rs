@@ -37,9 +37,10 @@ const BURST_GAP: Duration = Duration::from_millis(3);
 /// batch per pace, takes far longer.
 const ANSWER: Duration = Duration::from_millis(30);
 
-/// Adverts a millisecond in the flood: 20,000 a second, as a hostile host
-/// on the segment might send.
-const FLOOD_PER_MS: usize = 20;
+/// Time between two adverts of the flood: spread out, a few every
+/// millisecond (the sleep's slack makes it 5,000–10,000 a second), so that a
+/// reader woken by readiness would wake for nearly every one.
+const FLOOD_SPACING: Duration = Duration::from_micros(50);
 
 /// Time between two priority-0 adverts: a Master answers at most one per
 /// advert interval (`may_answer` in the router), and its own next advert
@@ -89,18 +90,17 @@ impl Client {
         }
     }
 
-    /// Sends strays at `per_ms` each millisecond for `span`, catching up
-    /// after a late tick; returns how many it sent.
-    fn flood(&self, per_ms: usize, span: Duration) -> u64 {
+    /// Sends strays one at a time, [`FLOOD_SPACING`] apart (or as much
+    /// more as the sleep takes), for `span`; returns how many it sent.
+    fn flood(&self, span: Duration) -> u64 {
         let start = Instant::now();
         let mut sent = 0;
         while start.elapsed() < span {
-            let due = (start.elapsed().as_millis() as usize + 1) * per_ms;
-            self.send(&self.stray, due - sent);
-            sent = due;
-            std::thread::sleep(Duration::from_millis(1));
+            self.send(&self.stray, 1);
+            sent += 1;
+            std::thread::sleep(FLOOD_SPACING);
         }
-        sent as u64
+        sent
     }
 
     /// Sends a priority-0 advert and returns how long the Master took to
@@ -242,10 +242,10 @@ fn a_paced_reader_counts_every_advert_of_a_burst_and_answers_at_once() {
         );
     }
 
-    // A flood, 20 adverts every millisecond: the reader wakes about once
-    // per pace, not once per advert or two as readiness would have it.
+    // A flood of adverts a few at a time: the reader wakes about once per
+    // pace, not once per advert as readiness would have it.
     let (start, at) = (wake_ups(pid), Instant::now());
-    let flooded = client.flood(FLOOD_PER_MS, Duration::from_secs(1));
+    let flooded = client.flood(Duration::from_secs(1));
     let woken = wake_ups(pid) - start;
     let per_second = woken as f64 / at.elapsed().as_secs_f64();
     println!(
