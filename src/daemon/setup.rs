@@ -59,7 +59,7 @@ impl Sockets {
         let (pulse, watch) = self
             .supervisor
             .watch(format!("socket reader on {interface}"));
-        let reader = receive::spawn_reader(key, socket.clone(), self.datagrams.clone(), pulse);
+        let reader = receive::spawn_reader(key, socket.reader()?, self.datagrams.clone(), pulse);
         self.open.insert(key, (socket.clone(), reader, watch));
         Ok(socket)
     }
