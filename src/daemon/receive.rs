@@ -157,9 +157,15 @@ impl ReaderTask {
     }
 }
 
-/// Room for the payloads of this many full batches of typical adverts
-/// (an IPv6 advert with a few addresses) before the arena is reclaimed.
-const ARENA: usize = 16 * READ_BATCH * 128;
+/// Room for the payloads of two full batches of typical adverts (an IPv6
+/// advert with a few addresses) before the arena is reclaimed. The agent
+/// has usually dropped a batch's payloads before the next is read, so two
+/// are enough for the buffer to be reused (when it lags, the arena moves
+/// to a new buffer and the old one goes with its last payload); and every
+/// page of it becomes
+/// resident as reads cycle through it, once per socket (it was 128 KiB:
+/// half a megabyte of a four-link agent).
+const ARENA: usize = 2 * READ_BATCH * 128;
 
 /// `payload` as shared bytes, copied into `arena`. Once the agent has
 /// dropped every payload handed out from it, reserving more reuses the
