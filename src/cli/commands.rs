@@ -79,7 +79,7 @@ impl RemoveVipsArgs {
             if config
                 .instances
                 .iter()
-                .any(|i| twinstar::agent::refuses_traffic(i))
+                .any(twinstar::agent::refuses_traffic)
             {
                 failed = true;
                 eprintln!(
