@@ -22,7 +22,7 @@ impl GroupCore {
     /// A group not yet in any state.
     pub fn new(config: SyncGroup) -> Self {
         GroupCore {
-            hooks: HookQueue::new(config.hooks.clone()),
+            hooks: HookQueue::default(),
             config,
             state: State::Initialize,
         }
@@ -91,7 +91,7 @@ impl GroupCore {
             priority,
             peer: None,
         };
-        self.hooks.transition(args, Gate::Open);
+        self.hooks.transition(&self.config.hooks, args, Gate::Open);
         Some((from, state))
     }
 }

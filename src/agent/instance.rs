@@ -4,6 +4,7 @@
 //! that the daemon's worker carries out in order.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use tracing::{info, warn};
@@ -39,7 +40,7 @@ pub struct InstanceCore {
     /// Names this run of the instance in effects and reports.
     pub id: InstanceId,
     /// The validated configuration.
-    pub config: config::Instance,
+    pub config: Arc<config::Instance>,
     /// Interface facts it started with.
     pub facts: InstanceFacts,
     /// The protocol state machine.
@@ -105,7 +106,7 @@ impl InstanceCore {
     /// A new instance in Initialize; `startup` starts it.
     pub fn new(
         id: InstanceId,
-        config: config::Instance,
+        config: Arc<config::Instance>,
         facts: InstanceFacts,
     ) -> Result<Self, crate::vrrp::SettingsError> {
         let settings = router_settings(&config, advert_source(&config, facts.source));
@@ -118,7 +119,7 @@ impl InstanceCore {
         Ok(InstanceCore {
             id,
             advert: AdvertTemplate::new(&config),
-            hooks: HookQueue::new(config.hooks.clone()),
+            hooks: HookQueue::default(),
             reconcile: Reconcile::default(),
             heartbeat: HeartbeatLink::all_of(&config),
             versions: MixedVersions::default(),
@@ -188,7 +189,7 @@ impl InstanceCore {
     /// without leaving the current state: VIP lists change by their
     /// difference only. Returns false when the change needs a restart of the
     /// instance instead.
-    pub fn reconfigure(&mut self, config: config::Instance, out: &mut Out) -> bool {
+    pub fn reconfigure(&mut self, config: Arc<config::Instance>, out: &mut Out) -> bool {
         let old = &self.config;
         let owner = |c: &config::Instance| c.priority.get() == 255;
         if config.interface != old.interface
@@ -223,7 +224,6 @@ impl InstanceCore {
         }
         self.advert = AdvertTemplate::new(&config);
         self.heartbeat = HeartbeatLink::reconfigured(std::mem::take(&mut self.heartbeat), &config);
-        self.hooks.set_hooks(config.hooks.clone());
         info!(instance = %config.name, "reload: reconfigured in place");
         self.config = config;
         true
@@ -459,7 +459,10 @@ impl InstanceCore {
                 self.add_pending = true;
                 self.gate = Some(Gate::AwaitAdd);
                 let args = self.args(State::Master, before);
-                if self.hooks.before_master(args, self.term) {
+                if self
+                    .hooks
+                    .before_master(&self.config.hooks, args, self.term)
+                {
                     self.awaiting_before_master = Some(false);
                 } else {
                     self.add_vips(false, out);
@@ -539,8 +542,9 @@ impl InstanceCore {
                 } else {
                     None
                 };
+                let args = self.args(to, from);
                 self.hooks
-                    .transition(self.args(to, from), gate.unwrap_or(Gate::Open));
+                    .transition(&self.config.hooks, args, gate.unwrap_or(Gate::Open));
             }
         }
     }

@@ -517,7 +517,7 @@ impl Agent {
     /// Every instance's `unicast_source`: the addresses whose coming and
     /// going moves a Fault.
     fn unicast_sources(&self) -> std::collections::HashSet<IpAddr> {
-        unicast::watched_sources(self.instances.iter().map(|i| &i.config))
+        unicast::watched_sources(self.instances.iter().map(|i| &*i.config))
     }
 
     /// Recomputes every instance's health from links, checks, before_master

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::mem;
+use std::sync::Arc;
 use std::time::Instant;
 
 use tracing::{error, info};
@@ -79,7 +80,12 @@ impl Agent {
                 .iter()
                 .find(|c| c.name == instance.config.name);
             match wanted {
-                Some(c) if *c == instance.config => kept.push(instance),
+                Some(c) if *c == instance.config => {
+                    // The same settings: share the new copy, so that the
+                    // old one is freed with the old configuration.
+                    instance.config = c.clone();
+                    kept.push(instance);
+                }
                 Some(c) if instance.reconfigure(c.clone(), &mut self.out) => {
                     summary.reconfigured += 1;
                     kept.push(instance);
@@ -106,7 +112,7 @@ impl Agent {
                 .map(GroupCore::new)
                 .collect();
         }
-        let starting: Vec<config::Instance> = new
+        let starting: Vec<Arc<config::Instance>> = new
             .instances
             .iter()
             .filter(|c| !self.instances.iter().any(|i| i.config.name == c.name))
@@ -165,7 +171,7 @@ impl Agent {
     fn add_instance(
         &mut self,
         now: Instant,
-        config: config::Instance,
+        config: Arc<config::Instance>,
         facts: InstanceFacts,
     ) -> Result<(), String> {
         self.next_instance += 1;

@@ -79,7 +79,7 @@ impl RemoveVipsArgs {
             if config
                 .instances
                 .iter()
-                .any(twinstar::agent::refuses_traffic)
+                .any(|i| twinstar::agent::refuses_traffic(i))
             {
                 failed = true;
                 eprintln!(

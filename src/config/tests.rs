@@ -55,7 +55,7 @@ fn good_config_reads_every_key() {
     let config = parse_str(GOOD, "config.yaml").unwrap();
     let web = &config.instances[0];
     assert_eq!(
-        *web,
+        **web,
         Instance {
             name: "web".into(),
             interface: "eth0".into(),

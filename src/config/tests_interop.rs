@@ -14,7 +14,7 @@ fn instance(vip: &str, extra: &str) -> String {
 
 fn parsed(text: &str) -> Instance {
     match parse_str(text, "config.yaml") {
-        Ok(config) => config.instances[0].clone(),
+        Ok(config) => (*config.instances[0]).clone(),
         Err(e) => panic!("{e}"),
     }
 }

@@ -76,6 +76,12 @@ impl Status {
     pub fn to_json_pretty(&self) -> serde_json::Result<String> {
         pretty::to_json_pretty(self)
     }
+
+    /// The text of [`to_json_pretty`](Self::to_json_pretty), written to
+    /// `out` as it is made.
+    pub fn write_json_pretty(&self, out: impl std::io::Write) -> serde_json::Result<()> {
+        pretty::write_json_pretty(self, out)
+    }
 }
 
 /// One virtual router as this agent sees it: state, priorities and why,

@@ -1,8 +1,10 @@
 //! The per-instance address worker: adds and removes virtual IPs through netlink and
 //! sends announcements, strictly in the order the state machine asked.
 //!
-//! It runs as its own task so that a slow netlink round trip or a train of
-//! gratuitous ARPs never delays the protocol timers of any virtual router.
+//! It runs as its own task while it has jobs, so that a slow netlink round
+//! trip or a train of gratuitous ARPs never delays the protocol timers of
+//! any virtual router; between jobs it is only its queue and its state
+//! ([`Workers`]).
 //!
 //! The VIPs of one instance may live on several interfaces: on the advert
 //! interface (the target's, looked up by the agent), or on their own (a
@@ -11,113 +13,129 @@
 //! an interface deleted and made again is followed without restarting the
 //! worker, and every job of the instance still runs in one queue, in order.
 
+mod workers;
+
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
-use crate::agent::{AddressJob, AddressTarget, Input};
+use crate::agent::{AddressJob, AddressTarget};
 use crate::config::{InterfaceName, VirtualIp};
 use crate::platform::announce::Announcer;
 use crate::platform::netlink::{InterfaceAddress, Netlink};
 
 use super::progress::Pulse;
 
-/// The sending end of a worker's queue: (job number, job).
-///
-/// The job is boxed: the queue's storage comes in blocks of 32 slots, one
-/// block per worker and one worker per instance, and a job inline (a
-/// reload's takes 80 bytes) made each block near 3 KiB; boxed, it is a
-/// fifth of that. Jobs are rare (state changes, lifetime renewals), so the
-/// allocation per job costs nothing measurable.
-pub type Jobs = mpsc::UnboundedSender<(u64, Box<AddressJob>)>;
+pub use workers::Workers;
 
-/// Starts the worker; it ends when the sender is dropped and its queue is
-/// drained. After each job it reports [`Input::AddressesDone`] with the VIPs
-/// it now has on the interface. `pulse` tells the watchdog while a job is
-/// in hand (see `progress`).
-///
-/// The netlink calls inside are boxed while they run: a worker idles most of
-/// its life, and an inline netlink future would make every idle worker (one
-/// per instance) several kilobytes larger.
-pub fn spawn(
-    target: AddressTarget,
-    netlink: Arc<Netlink>,
-    announcer: Arc<Announcer>,
-    reports: mpsc::UnboundedSender<Input>,
+/// What one instance's worker keeps from one job to the next.
+struct State {
+    target: Arc<AddressTarget>,
+    /// Whether we are meant to hold the VIPs (between Add and Remove).
+    holding: bool,
+    /// The VIPs we added and have not removed since.
+    present: Vec<VirtualIp>,
+    /// The announcement train, while one may be running.
+    announcing: Option<JoinHandle<()>>,
+    /// Tells the watchdog while a job is in hand (see `progress`).
     pulse: Pulse,
-) -> Jobs {
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(run(target, netlink, announcer, rx, reports, pulse));
-    tx
 }
 
-async fn run(
-    target: AddressTarget,
-    netlink: Arc<Netlink>,
-    announcer: Arc<Announcer>,
-    mut jobs: mpsc::UnboundedReceiver<(u64, Box<AddressJob>)>,
-    reports: mpsc::UnboundedSender<Input>,
-    pulse: Pulse,
-) {
-    let mut target = Arc::new(target);
-    let mut announcing: Option<JoinHandle<()>> = None;
-    // Whether we are meant to hold the VIPs (between Add and Remove).
-    let mut holding = false;
-    // The VIPs we added and have not removed since.
-    let mut present: Vec<VirtualIp> = Vec::new();
-    while let Some((seq, job)) = jobs.recv().await {
-        pulse.busy();
-        match *job {
-            AddressJob::RemoveStale => Box::pin(remove_stale(&target, &netlink)).await,
+impl State {
+    fn new(target: AddressTarget, pulse: Pulse) -> Self {
+        State {
+            target: Arc::new(target),
+            holding: false,
+            present: Vec::new(),
+            announcing: None,
+            pulse,
+        }
+    }
+
+    /// Stops the announcement train, if one is running.
+    fn stop_announcing(&mut self) {
+        if let Some(task) = self.announcing.take() {
+            task.abort();
+        }
+    }
+
+    /// Lets go of a train that has ended: its handle alone keeps the
+    /// finished task's memory.
+    fn forget_finished_announcing(&mut self) {
+        if self
+            .announcing
+            .as_ref()
+            .is_some_and(JoinHandle::is_finished)
+        {
+            self.announcing = None;
+        }
+    }
+
+    /// Starts a new announcement train for the current target.
+    fn start_announcing(&mut self, netlink: &Arc<Netlink>, announcer: &Arc<Announcer>) {
+        self.stop_announcing();
+        self.announcing = Some(tokio::spawn(announce(
+            self.target.clone(),
+            netlink.clone(),
+            announcer.clone(),
+        )));
+    }
+
+    /// Carries out one job.
+    ///
+    /// The netlink calls inside are boxed while they run, so that this
+    /// future (and the task that awaits it) stays small.
+    async fn run(&mut self, job: AddressJob, netlink: &Arc<Netlink>, announcer: &Arc<Announcer>) {
+        let target = self.target.clone();
+        match job {
+            AddressJob::RemoveStale => Box::pin(remove_stale(&target, netlink)).await,
             AddressJob::Add => {
-                holding = true;
-                Box::pin(add_all(&target, &netlink, &target.vips, &mut present)).await;
+                self.holding = true;
+                Box::pin(add_all(&target, netlink, &target.vips, &mut self.present)).await;
             }
-            AddressJob::Refresh if holding => {
-                Box::pin(add_all(&target, &netlink, &target.vips, &mut present)).await;
+            AddressJob::Refresh if self.holding => {
+                Box::pin(add_all(&target, netlink, &target.vips, &mut self.present)).await;
             }
             AddressJob::Refresh => {}
             AddressJob::Restore(vips) => {
-                Box::pin(add_all(&target, &netlink, &vips, &mut present)).await;
+                Box::pin(add_all(&target, netlink, &vips, &mut self.present)).await;
             }
             AddressJob::Remove => {
-                holding = false;
-                stop_announcing(&mut announcing);
-                Box::pin(remove_all(&target, &netlink, &target.vips, &mut present)).await;
+                self.holding = false;
+                self.stop_announcing();
+                Box::pin(remove_all(
+                    &target,
+                    netlink,
+                    &target.vips,
+                    &mut self.present,
+                ))
+                .await;
             }
             AddressJob::Evict(vips) => {
-                Box::pin(remove_all(&target, &netlink, &vips, &mut present)).await;
+                Box::pin(remove_all(&target, netlink, &vips, &mut self.present)).await;
             }
             AddressJob::Verify => {
-                if let Some(found) = Box::pin(verify(&target, &netlink)).await {
-                    present = found;
+                if let Some(found) = Box::pin(verify(&target, netlink)).await {
+                    self.present = found;
                 }
             }
-            AddressJob::Announce => {
-                stop_announcing(&mut announcing);
-                announcing = Some(tokio::spawn(announce(
-                    target.clone(),
-                    netlink.clone(),
-                    announcer.clone(),
-                )));
-            }
+            AddressJob::Announce => self.start_announcing(netlink, announcer),
             AddressJob::Reconfigure {
                 vips,
                 garp,
                 lifetime,
             } => {
-                let old = (*target).clone();
-                let mut next = old.clone();
+                let mut next = (*target).clone();
                 next.vips = vips;
                 next.garp = garp;
                 next.lifetime = lifetime;
-                target = Arc::new(next);
-                if holding {
+                self.target = Arc::new(next);
+                let (old, target) = (target, self.target.clone());
+                if self.holding {
                     // Only the difference: the VIPs kept are never removed
                     // (a new lifetime is given to them in place). A VIP
                     // moved to another interface is a different VIP: it
@@ -128,7 +146,7 @@ async fn run(
                         .filter(|v| !target.vips.contains(v))
                         .copied()
                         .collect();
-                    Box::pin(remove_all(&target, &netlink, &gone, &mut present)).await;
+                    Box::pin(remove_all(&target, netlink, &gone, &mut self.present)).await;
                     let added: Vec<VirtualIp> = if lifetime == old.lifetime {
                         target
                             .vips
@@ -139,31 +157,16 @@ async fn run(
                     } else {
                         target.vips.clone()
                     };
-                    Box::pin(add_all(&target, &netlink, &added, &mut present)).await;
-                    if announcing.is_some() {
-                        stop_announcing(&mut announcing);
-                        announcing = Some(tokio::spawn(announce(
-                            target.clone(),
-                            netlink.clone(),
-                            announcer.clone(),
-                        )));
+                    Box::pin(add_all(&target, netlink, &added, &mut self.present)).await;
+                    if self.announcing.is_some() {
+                        self.start_announcing(netlink, announcer);
                     }
                 } else {
-                    present.retain(|v| target.vips.contains(v));
+                    self.present.retain(|v| target.vips.contains(v));
                 }
             }
         }
-        let done = Input::AddressesDone {
-            instance: target.instance,
-            seq,
-            present: present.clone(),
-        };
-        if reports.send(done).is_err() {
-            break; // The daemon is gone.
-        }
-        pulse.idle();
     }
-    stop_announcing(&mut announcing);
 }
 
 /// Where one VIP is put: the interface it lives on, as found now.
@@ -354,13 +357,6 @@ async fn remove(target: &AddressTarget, netlink: &Netlink, place: &Place, vip: &
         .await
     {
         warn!(instance = %target.name, "removing {vip} from {} failed: {e}", place.interface);
-    }
-}
-
-/// Stops the announcement train, if one is running.
-fn stop_announcing(announcing: &mut Option<JoinHandle<()>>) {
-    if let Some(task) = announcing.take() {
-        task.abort();
     }
 }
 

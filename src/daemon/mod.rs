@@ -161,6 +161,8 @@ enum Wake {
     ReloadRejected(Vec<String>, Option<oneshot::Sender<Response>>),
     /// Datagrams from the sockets, in arrival order.
     Datagrams(Vec<Datagram>),
+    /// The agent's next deadline has come.
+    Timeout,
     /// Any other input for the agent.
     Input(Input),
     /// A control request (reload arrives as `Configure` / `ReloadRejected`).
@@ -175,7 +177,12 @@ enum Wake {
     StopLimit,
 }
 
-/// Runs the agent until SIGTERM or SIGINT; then resigns as Master and removes VIPs.
+/// How late the agent's timer may fire before the loop counts as having
+/// been stalled: tokio's timer has a resolution of one millisecond, so an
+/// on-time wake-up is less than that late, and only a stalled one pays
+/// for letting the readers run first.
+const STALLED_AFTER: Duration = Duration::from_millis(2);
+
 /// How long after a (re)configuration the pages of code and data it
 /// touched are given back (`platform::startup_pages`): by then the
 /// instances have started, and what runs afterwards faults back in.
@@ -189,6 +196,7 @@ fn give_back_startup_pages() {
     }
 }
 
+/// Runs the agent until SIGTERM or SIGINT; then resigns as Master and removes VIPs.
 pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
     let config = config::load(&options.config_path).map_err(DaemonError::Config)?;
     std::fs::create_dir_all(&options.runtime_dir).map_err(|source| DaemonError::RuntimeDir {
@@ -207,7 +215,10 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
             Err(e) => warn!("real-time scheduling unavailable, running as a normal process: {e}"),
         }
     }
-    let refuses_traffic = config.instances.iter().any(crate::agent::refuses_traffic);
+    let refuses_traffic = config
+        .instances
+        .iter()
+        .any(|i| crate::agent::refuses_traffic(i));
     let accept_filter = accept_filter::AcceptFilter::start(refuses_traffic).await?;
     let run_as = Arc::new(RunAs::resolve(&config.script_user).map_err(DaemonError::ScriptUser)?);
     let events = EventStream::open(&config.events)?;
@@ -313,8 +324,24 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
                     }),
                     Some(input) = inputs.recv() => Wake::Input(input),
                     () = &mut timer, if armed.is_some() => {
-                        armed = None;
-                        Wake::Input(Input::Timeout)
+                        let due = armed.take();
+                        let late = due.is_some_and(|due| {
+                            Instant::now().saturating_duration_since(due) > STALLED_AFTER
+                        });
+                        // A wake-up this late means the loop was not run
+                        // (a stopped or starved process): readers with
+                        // adverts waiting read first (see
+                        // `Wake::Timeout` below). Two turns of the runtime:
+                        // in the first it polls its driver, which sees the
+                        // sockets' readiness (after a stop, `epoll_wait`
+                        // returned EINTR with none) and wakes the readers;
+                        // in the second they run, since this loop, the
+                        // runtime's `block_on` future, is polled ahead of
+                        // its tasks.
+                        for _ in 0..if late { 2 } else { 0 } {
+                            tokio::task::yield_now().await;
+                        }
+                        Wake::Timeout
                     }
                     _ = status_tick.tick() => Wake::StatusTick,
                     () = status_ready.notified(), if shell.status_pending() => Wake::StatusReady,
@@ -340,6 +367,20 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
                 for datagram in batch {
                     agent.handle(now, Input::Datagram(datagram));
                 }
+            }
+            Wake::Timeout => {
+                // Adverts that came before the deadline and were not yet
+                // handled (the loop was not scheduled for a while, or a busy
+                // reader was between its paced reads) go first: any of them
+                // may be the one that stops the timer. Otherwise the branch
+                // the select happened to take decided whether a Backup
+                // deprived of CPU took over from a live Master.
+                while let Ok(batch) = datagrams.try_recv() {
+                    for datagram in batch {
+                        agent.handle(now, Input::Datagram(datagram));
+                    }
+                }
+                agent.handle(now, Input::Timeout);
             }
             Wake::Input(input) => agent.handle(now, input),
             Wake::Control(request, reply) => shell.answer(&mut agent, now, request, reply).await,

@@ -1,61 +1,171 @@
 //! The receive side: one reader task per VRRP socket, forwarding what it reads
 //! to the event loop as [`Datagram`]s. Every check of RFC 9568 §7.1 happens in
 //! the agent (`agent::receive`).
+//!
+//! A quiet socket wakes its reader at each arrival (epoll readiness). A busy
+//! one (see `pace`) is taken out of epoll and read every [`pace::PACE`]
+//! instead, until a read finds nothing: a flood then costs one wake-up of
+//! the thread per pace rather than one per datagram or two.
 
-use std::sync::Arc;
+use std::io;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tracing::warn;
 
 use crate::agent::{Datagram, DropReason, SocketKey};
-use crate::platform::vrrp_socket::{Received, RecvDrop, VrrpSocket};
+use crate::platform::vrrp_socket::{Batch, Received, RecvDrop, VrrpReader};
 
 use super::progress::Pulse;
 
-/// Datagrams read from one socket per wake-up, at most, and so per message
+mod pace;
+
+use pace::{Pacer, PACE};
+
+/// Datagrams read from one socket per read, at most, and so per message
 /// to the event loop.
 pub const READ_BATCH: usize = 64;
 
-/// Starts a task that reads `socket` forever and forwards datagrams, each
-/// wake-up's in one message; `pulse` shows the watchdog when it is stuck
-/// forwarding (see `progress`).
+/// How long a reader waits after a receive error before reading again, so a
+/// lasting error is logged a few times a second rather than in a loop.
+const ERROR_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Starts a task that reads with `reader` (the socket of `key`) forever and
+/// forwards datagrams, each read's in one message; `pulse` shows the
+/// watchdog when it is stuck forwarding (see `progress`).
 pub fn spawn_reader(
     key: SocketKey,
-    socket: Arc<VrrpSocket>,
+    reader: VrrpReader,
     out: mpsc::Sender<Vec<Datagram>>,
     pulse: Pulse,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut buf = vec![0u8; 65_536];
-        let mut arena = BytesMut::with_capacity(ARENA);
+        let mut task = ReaderTask {
+            key,
+            local: (reader.source(), reader.group()),
+            reader,
+            out,
+            pulse,
+            buf: vec![0u8; 65_536],
+            arena: BytesMut::with_capacity(ARENA),
+            pacer: Pacer::default(),
+        };
         loop {
-            let mut batch = Vec::new();
-            let read = socket
-                .recv_batch(&mut buf, READ_BATCH, |received| {
-                    batch.push(datagram(key, &socket, received, &mut arena));
-                })
-                .await;
-            if !batch.is_empty() {
-                pulse.busy();
-                if out.send(batch).await.is_err() {
-                    return; // The daemon is shutting down.
+            match task.turn().await {
+                Ok(()) => {}
+                Err(Halt::Closed) => return, // The daemon is shutting down.
+                Err(Halt::Failed(e)) => {
+                    warn!(
+                        interface = task.reader.interface(),
+                        "receiving VRRP failed: {e}"
+                    );
+                    tokio::time::sleep(ERROR_BACKOFF).await;
                 }
-                pulse.idle();
-            }
-            if let Err(e) = read {
-                warn!(interface = socket.interface(), "receiving VRRP failed: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
     })
 }
 
-/// Room for the payloads of this many full batches of typical adverts
-/// (an IPv6 advert with a few addresses) before the arena is reclaimed.
-const ARENA: usize = 16 * READ_BATCH * 128;
+/// Why a reader's turn ended early.
+enum Halt {
+    /// The event loop is gone: the reader stops.
+    Closed,
+    /// A receive failed; what came before it was forwarded.
+    Failed(io::Error),
+}
+
+/// One socket's reader and what it reads with.
+struct ReaderTask {
+    key: SocketKey,
+    reader: VrrpReader,
+    /// (our address, the group): where a datagram dropped before its
+    /// addresses were read is said to come from and go to.
+    local: (IpAddr, IpAddr),
+    out: mpsc::Sender<Vec<Datagram>>,
+    pulse: Pulse,
+    buf: Vec<u8>,
+    arena: BytesMut,
+    pacer: Pacer,
+}
+
+impl ReaderTask {
+    /// Waits for datagrams and forwards the first read of them; when the
+    /// socket is busy, goes on reading at the pace until a read finds none.
+    async fn turn(&mut self) -> Result<(), Halt> {
+        let mut batch = Vec::new();
+        let (key, local, arena) = (self.key, self.local, &mut self.arena);
+        let read = self
+            .reader
+            .recv_ready(&mut self.buf, READ_BATCH, |received| {
+                batch.push(datagram(key, local, received, arena));
+            })
+            .await;
+        self.forward(batch).await?;
+        let found = read.map_err(Halt::Failed)?;
+        if self.pacer.busy(Instant::now(), found) {
+            self.reader.pause();
+            loop {
+                tokio::time::sleep(PACE).await;
+                if self.drain().await? == 0 {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Forwards everything queued, a batch at a time; how many it read.
+    async fn drain(&mut self) -> Result<usize, Halt> {
+        let mut total = 0;
+        loop {
+            let found = self.read_queued().await?;
+            total += found.count;
+            if found.emptied {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Forwards one batch of what is queued now, without waiting.
+    async fn read_queued(&mut self) -> Result<Batch, Halt> {
+        let mut batch = Vec::new();
+        let (key, local, arena) = (self.key, self.local, &mut self.arena);
+        let read = self
+            .reader
+            .recv_queued(&mut self.buf, READ_BATCH, |received| {
+                batch.push(datagram(key, local, received, arena));
+            });
+        self.forward(batch).await?;
+        let found = read.map_err(Halt::Failed)?;
+        self.pacer.note(Instant::now(), found);
+        Ok(found)
+    }
+
+    /// Hands `batch` to the event loop, if it holds anything.
+    async fn forward(&mut self, batch: Vec<Datagram>) -> Result<(), Halt> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.pulse.busy();
+        self.out.send(batch).await.map_err(|_| Halt::Closed)?;
+        self.pulse.idle();
+        Ok(())
+    }
+}
+
+/// Room for the payloads of two full batches of typical adverts (an IPv6
+/// advert with a few addresses) before the arena is reclaimed. The agent
+/// has usually dropped a batch's payloads before the next is read, so two
+/// are enough for the buffer to be reused (when it lags, the arena moves
+/// to a new buffer and the old one goes with its last payload); and every
+/// page of it becomes
+/// resident as reads cycle through it, once per socket (it was 128 KiB:
+/// half a megabyte of a four-link agent).
+const ARENA: usize = 2 * READ_BATCH * 128;
 
 /// `payload` as shared bytes, copied into `arena`. Once the agent has
 /// dropped every payload handed out from it, reserving more reuses the
@@ -68,10 +178,11 @@ fn shared(arena: &mut BytesMut, payload: &[u8]) -> Bytes {
     arena.split().freeze()
 }
 
-/// What the agent is told of one datagram read from `socket` (`key`).
+/// What the agent is told of one datagram read from the socket of `key`,
+/// whose (source, group) is `local`.
 fn datagram(
     key: SocketKey,
-    socket: &VrrpSocket,
+    local: (IpAddr, IpAddr),
     received: Result<Received<'_>, RecvDrop>,
     arena: &mut BytesMut,
 ) -> Datagram {
@@ -85,8 +196,8 @@ fn datagram(
         },
         Err(drop) => Datagram {
             socket: key,
-            source: socket.source(),
-            destination: socket.group(),
+            source: local.0,
+            destination: local.1,
             hop_limit: None,
             payload: Err(match drop {
                 RecvDrop::BadIpHeader(reason) => DropReason::BadIpHeader(reason),

@@ -59,7 +59,7 @@ impl Sockets {
         let (pulse, watch) = self
             .supervisor
             .watch(format!("socket reader on {interface}"));
-        let reader = receive::spawn_reader(key, socket.clone(), self.datagrams.clone(), pulse);
+        let reader = receive::spawn_reader(key, socket.reader()?, self.datagrams.clone(), pulse);
         self.open.insert(key, (socket.clone(), reader, watch));
         Ok(socket)
     }
@@ -113,7 +113,13 @@ pub async fn prepare(
     sockets: &mut Sockets,
     vmacs: &VirtualMacs,
 ) -> Setup {
-    let facts = facts_of(config.instances.iter(), netlink, sockets, vmacs).await;
+    let facts = facts_of(
+        config.instances.iter().map(|i| &**i),
+        netlink,
+        sockets,
+        vmacs,
+    )
+    .await;
     let checked = config.checks.iter().filter_map(|check| match &check.kind {
         CheckKind::Interface(ifname) => Some(ifname.as_str()),
         _ => None,
@@ -121,7 +127,7 @@ pub async fn prepare(
     let vip_only = config
         .instances
         .iter()
-        .flat_map(config::Instance::vip_only_interfaces);
+        .flat_map(|i| i.vip_only_interfaces());
     let mut links = HashMap::new();
     for ifname in checked.chain(vip_only) {
         if links.contains_key(ifname) {
@@ -149,7 +155,11 @@ pub async fn interface_facts(
     sockets: &mut Sockets,
     vmacs: &VirtualMacs,
 ) -> HashMap<String, Result<InstanceFacts, String>> {
-    let on_interface = config.instances.iter().filter(|i| i.interface == interface);
+    let on_interface = config
+        .instances
+        .iter()
+        .map(|i| &**i)
+        .filter(|i| i.interface == interface);
     facts_of(on_interface, netlink, sockets, vmacs).await
 }
 

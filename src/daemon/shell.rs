@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
 use super::accept_filter::AcceptFilter;
-use super::addresses::{self, Jobs};
+use super::addresses::Workers;
 use super::maintenance;
 use super::progress::{Supervisor, Watch};
 use super::quorum::QuorumWorker;
@@ -71,9 +71,9 @@ pub struct Shell {
     /// The watch on each address worker, dropped when it is stopped.
     worker_watches: HashMap<InstanceId, Watch>,
     netlink: Arc<Netlink>,
-    announcer: Arc<Announcer>,
     sockets: Sockets,
-    workers: HashMap<InstanceId, Jobs>,
+    /// The address workers, one per instance.
+    workers: Workers,
     events: EventStream,
     metrics: Arc<Metrics>,
     metrics_served: Option<JoinHandle<()>>,
@@ -118,6 +118,8 @@ impl Shell {
             })
         };
         let supervisor = Supervisor::new();
+        let netlink = Arc::new(Netlink::connect()?);
+        let announcer = Arc::new(Announcer::open()?);
         Ok(Shell {
             status_writer: status::StatusWriter::start(options.runtime_dir.clone()),
             written_version: None,
@@ -127,10 +129,9 @@ impl Shell {
             status_dirty: true,
             supervisor: supervisor.clone(),
             worker_watches: HashMap::new(),
-            netlink: Arc::new(Netlink::connect()?),
-            announcer: Arc::new(Announcer::open()?),
+            netlink: netlink.clone(),
             sockets: Sockets::new(datagrams, supervisor),
-            workers: HashMap::new(),
+            workers: Workers::new(netlink, announcer, inputs.clone()),
             events,
             metrics,
             metrics_served: None,
@@ -231,7 +232,7 @@ impl Shell {
         // A reload that turns `accept: false` on must be able to enforce it,
         // as a start must: while nothing refuses traffic yet, clearing the
         // (absent) table is a harmless probe that nftables works.
-        let refuses = |c: &Config| c.instances.iter().any(crate::agent::refuses_traffic);
+        let refuses = |c: &Config| c.instances.iter().any(|i| crate::agent::refuses_traffic(i));
         if refuses(&new) && !refuses(&self.running) {
             if let Err(e) = crate::platform::accept_filter::remove().await {
                 let error = format!("accept: false needs nftables (nft), which failed: {e}");
@@ -440,24 +441,14 @@ impl Shell {
                     let (pulse, watch) = self
                         .supervisor
                         .watch(format!("address worker of {}", target.name));
-                    let jobs = addresses::spawn(
-                        target,
-                        self.netlink.clone(),
-                        self.announcer.clone(),
-                        self.inputs.clone(),
-                        pulse,
-                    );
-                    self.workers.insert(id, jobs);
+                    self.workers.start(target, pulse);
                     self.worker_watches.insert(id, watch);
                 }
                 Effect::Address { instance, seq, job } => {
-                    // A worker only stops when we drop its sender.
-                    if let Some(jobs) = self.workers.get(&instance) {
-                        let _ = jobs.send((seq, Box::new(job)));
-                    }
+                    self.workers.send(instance, seq, job);
                 }
                 Effect::StopInstance(instance) => {
-                    self.workers.remove(&instance);
+                    self.workers.stop(instance);
                     self.worker_watches.remove(&instance);
                     self.vmacs.stopped(instance, self.netlink.clone());
                 }

@@ -24,6 +24,11 @@ use super::PlatformError;
 pub struct Netlink {
     handle: rtnetlink::Handle,
     task: JoinHandle<()>,
+    /// Held while an address dump is read: the kernel runs one dump per
+    /// netlink socket at a time and refuses another meanwhile (EBUSY), so
+    /// the address workers of many instances take turns (in order: the
+    /// lock is fair) instead of failing.
+    dumping: tokio::sync::Mutex<()>,
 }
 
 /// What the daemon needs to know about an interface: its index for sockets and
@@ -86,7 +91,11 @@ impl Netlink {
         let (connection, handle, _unsolicited) =
             rtnetlink::new_connection().map_err(PlatformError::Connect)?;
         let task = spawn_connection(connection)?;
-        Ok(Netlink { handle, task })
+        Ok(Netlink {
+            handle,
+            task,
+            dumping: tokio::sync::Mutex::new(()),
+        })
     }
 
     /// The rtnetlink handle, for the requests kept in sibling modules.
@@ -144,6 +153,7 @@ impl Netlink {
 
     /// Lists every address of the host: (interface index, address).
     pub async fn all_addresses(&self) -> Result<Vec<(u32, InterfaceAddress)>, PlatformError> {
+        let _dumping = self.dumping.lock().await;
         let mut stream = self.handle.address().get().execute();
         let mut found = Vec::new();
         while let Some(message) = stream
@@ -163,6 +173,7 @@ impl Netlink {
             interface_index: index,
             source,
         };
+        let _dumping = self.dumping.lock().await;
         let mut stream = self
             .handle
             .address()

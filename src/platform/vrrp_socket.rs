@@ -6,16 +6,15 @@
 //! The source address is pinned per packet (IP_PKTINFO / IPV6_PKTINFO) because the
 //! checksum covers it: a kernel choice that differed from ours would corrupt it.
 
-use std::io::{self, IoSlice, IoSliceMut};
+use std::io::{self, IoSlice};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::AsRawFd;
 
-use nix::sys::socket::{self, sockopt, ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn6};
+use nix::sys::socket::{self, sockopt, ControlMessage, MsgFlags, SockaddrIn6};
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
-use tokio::io::unix::AsyncFd;
-use tokio::io::Interest;
+mod reader;
 
-use crate::wire::ipv4::split_ipv4;
+pub use reader::{Batch, VrrpReader};
 
 /// IP protocol number of VRRP (RFC 9568 §5.1.1.4).
 pub const IPPROTO_VRRP: i32 = 112;
@@ -64,9 +63,13 @@ pub enum RecvDrop {
 /// Receive buffer asked for on every VRRP socket (bytes; the kernel doubles it).
 const RECEIVE_BUFFER: usize = 4 * 1024 * 1024;
 
-/// The VRRP socket of one interface and family.
+/// The VRRP socket of one interface and family, shared by everything that
+/// sends on it. It is not registered with tokio: sends never wait (see
+/// [`VrrpSocket::send_to`]), and receiving is the job of a [`VrrpReader`] on
+/// a descriptor of its own ([`VrrpSocket::reader`]), so that the reader alone
+/// decides when the thread is woken by arrivals.
 pub struct VrrpSocket {
-    socket: AsyncFd<Socket>,
+    socket: Socket,
     interface: String,
     ifindex: u32,
     source: IpAddr,
@@ -103,25 +106,35 @@ impl VrrpSocket {
         Self::register(socket, interface, ifindex, source)
     }
 
-    /// Makes `socket` non-blocking and hands it to tokio.
+    /// Makes `socket` non-blocking: sends must never wait, and the reader's
+    /// duplicate shares the flag.
     fn register(
         socket: Socket,
         interface: &str,
         ifindex: u32,
         source: IpAddr,
     ) -> Result<Self, SocketError> {
-        let step = |step| failed(interface, step);
-        socket.set_nonblocking(true).map_err(step("O_NONBLOCK"))?;
-        // SAFETY: `socket` owns its descriptor and moves into the AsyncFd, so the fd
-        // stays open and unchanged for the AsyncFd's whole life.
-        let socket = unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE) }
-            .map_err(|e| step("register with tokio")(io::Error::from(e)))?;
+        socket
+            .set_nonblocking(true)
+            .map_err(failed(interface, "O_NONBLOCK"))?;
         Ok(VrrpSocket {
             socket,
             interface: interface.to_string(),
             ifindex,
             source,
         })
+    }
+
+    /// A reader of this socket on a duplicate of its descriptor (`dup`),
+    /// which the reader may take in and out of tokio's readiness on its own
+    /// while senders keep this one. Only one reader per socket: datagrams
+    /// are not copied between them.
+    pub fn reader(&self) -> Result<VrrpReader, SocketError> {
+        let socket = self
+            .socket
+            .try_clone()
+            .map_err(failed(&self.interface, "dup"))?;
+        Ok(VrrpReader::new(socket, self.interface.clone(), self.source))
     }
 
     /// The address our adverts carry as IP source.
@@ -151,7 +164,7 @@ impl VrrpSocket {
     /// Non-blocking: a full send buffer is an error the caller counts, never a wait
     /// that would delay other routers' timers.
     pub fn send_to(&self, message: &[u8], source: IpAddr, destination: IpAddr) -> io::Result<()> {
-        let fd = self.socket.get_ref().as_raw_fd();
+        let fd = self.socket.as_raw_fd();
         let iov = [IoSlice::new(message)];
         match (source, destination) {
             (IpAddr::V4(source), IpAddr::V4(destination)) => {
@@ -187,104 +200,10 @@ impl VrrpSocket {
         }
         Ok(())
     }
-
-    /// Waits until the socket is readable, then hands `each` every datagram
-    /// already queued, up to `max`, in arrival order; `Err(..)` given to
-    /// `each` is a datagram dropped by the IP checks. Returns how many were
-    /// handed over, at least one.
-    ///
-    /// One wake-up for every datagram waiting, rather than one each: a
-    /// Backup of many virtual routers hears thousands a second, and a
-    /// flood from the LAN many more. A receive error ends the batch: what
-    /// came before it has been handed over, then the error is returned.
-    pub async fn recv_batch(
-        &self,
-        buf: &mut [u8],
-        max: usize,
-        mut each: impl FnMut(Result<Received<'_>, RecvDrop>),
-    ) -> io::Result<usize> {
-        loop {
-            let mut guard = self.socket.ready(Interest::READABLE).await?;
-            let fd = self.socket.get_ref().as_raw_fd();
-            let mut count = 0;
-            while count < max {
-                match self.recv_now(fd, buf) {
-                    Ok(meta) => {
-                        each(meta.into_received(buf));
-                        count += 1;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        // Drained: tokio waits for the next readiness.
-                        guard.clear_ready();
-                        break;
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            if count > 0 {
-                return Ok(count);
-            }
-        }
-    }
-
-    /// One non-blocking receive on the socket's descriptor `fd`.
-    fn recv_now(&self, fd: i32, buf: &mut [u8]) -> io::Result<Meta> {
-        match self.source {
-            IpAddr::V4(_) => recv_v4(fd, buf),
-            IpAddr::V6(_) => recv_v6(fd, buf),
-        }
-    }
 }
 
-/// What a receive call learned, before borrowing the payload out of the buffer.
-enum Meta {
-    V4 {
-        len: usize,
-    },
-    V6 {
-        len: usize,
-        source: Ipv6Addr,
-        destination: Option<Ipv6Addr>,
-        hop_limit: Option<u8>,
-    },
-}
-
-impl Meta {
-    fn into_received(self, buf: &[u8]) -> Result<Received<'_>, RecvDrop> {
-        match self {
-            Meta::V4 { len } => {
-                let datagram = buf.get(..len).unwrap_or_default();
-                let ip = split_ipv4(datagram).map_err(|e| RecvDrop::BadIpHeader(e.reason()))?;
-                Ok(Received {
-                    source: IpAddr::V4(ip.src),
-                    destination: IpAddr::V4(ip.dst),
-                    hop_limit: Some(ip.ttl),
-                    payload: ip.payload,
-                })
-            }
-            Meta::V6 {
-                len,
-                source,
-                destination,
-                hop_limit,
-            } => {
-                if hop_limit.is_none() {
-                    return Err(RecvDrop::NoHopLimit);
-                }
-                Ok(Received {
-                    source: IpAddr::V6(source),
-                    destination: IpAddr::V6(destination.unwrap_or(GROUP_V6)),
-                    hop_limit,
-                    payload: buf.get(..len).unwrap_or_default(),
-                })
-            }
-        }
-    }
-}
-
-/// The receive-and-send socket of [`VrrpSocket::open`] before tokio takes it:
-/// blocking, bound to `interface`, joined to the group, with every send option.
+/// The receive-and-send socket of [`VrrpSocket::open`] before it is made
+/// non-blocking: bound to `interface`, joined to the group, with every send option.
 /// The benchmark's floor program uses it as it is, so that the floor pays for
 /// exactly the sockets the agent uses.
 pub fn open_blocking(interface: &str, ifindex: u32, source: IpAddr) -> Result<Socket, SocketError> {
@@ -377,45 +296,4 @@ fn set_send_options(
         }
     }
     Ok(())
-}
-
-/// IPv4 raw sockets hand us the whole datagram, header included: TTL comes from it.
-fn recv_v4(fd: i32, buf: &mut [u8]) -> io::Result<Meta> {
-    let len = socket::recv(fd, buf, MsgFlags::MSG_DONTWAIT)?;
-    Ok(Meta::V4 { len })
-}
-
-/// IPv6 raw sockets hand us only the payload: hop limit and destination come as
-/// control messages (IPV6_HOPLIMIT, IPV6_PKTINFO).
-fn recv_v6(fd: i32, buf: &mut [u8]) -> io::Result<Meta> {
-    let mut cmsg_space = nix::cmsg_space!(libc::c_int, libc::in6_pktinfo);
-    let mut iov = [IoSliceMut::new(buf)];
-    let msg = socket::recvmsg::<SockaddrIn6>(
-        fd,
-        &mut iov,
-        Some(&mut cmsg_space),
-        MsgFlags::MSG_DONTWAIT,
-    )?;
-    let len = msg.bytes;
-    let source = msg
-        .address
-        .map(|a| a.ip())
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no source address"))?;
-    let mut hop_limit = None;
-    let mut destination = None;
-    for cmsg in msg.cmsgs()? {
-        match cmsg {
-            ControlMessageOwned::Ipv6HopLimit(limit) => hop_limit = u8::try_from(limit).ok(),
-            ControlMessageOwned::Ipv6PacketInfo(info) => {
-                destination = Some(Ipv6Addr::from(info.ipi6_addr.s6_addr));
-            }
-            _ => {}
-        }
-    }
-    Ok(Meta::V6 {
-        len,
-        source,
-        destination,
-        hop_limit,
-    })
 }

@@ -69,9 +69,10 @@ fn run_all(queue: &mut HookQueue, done: u64, next: &mut u64) -> Vec<HookKind> {
 
 #[test]
 fn hooks_run_one_at_a_time_in_transition_order() {
-    let mut queue = HookQueue::new(all_hooks());
+    let hooks = all_hooks();
+    let mut queue = HookQueue::default();
     let mut next = 0;
-    queue.transition(args(State::Backup, State::Master), Gate::Open);
+    queue.transition(&hooks, args(State::Backup, State::Master), Gate::Open);
     let first = queue.pump(0, &mut next);
     assert_eq!(kinds(&first), vec![HookKind::OnMaster]);
     assert!(queue.pump(0, &mut next).is_empty(), "one runs at a time");
@@ -80,7 +81,7 @@ fn hooks_run_one_at_a_time_in_transition_order() {
     };
     assert!(queue.finished(run.id).is_some());
     assert_eq!(run_all(&mut queue, 0, &mut next), vec![HookKind::OnChange]);
-    queue.transition(args(State::Master, State::Backup), Gate::Open);
+    queue.transition(&hooks, args(State::Master, State::Backup), Gate::Open);
     assert_eq!(
         run_all(&mut queue, 0, &mut next),
         vec![
@@ -94,9 +95,14 @@ fn hooks_run_one_at_a_time_in_transition_order() {
 
 #[test]
 fn gated_hooks_wait_for_the_address_job() {
-    let mut queue = HookQueue::new(all_hooks());
+    let hooks = all_hooks();
+    let mut queue = HookQueue::default();
     let mut next = 0;
-    queue.transition(args(State::Backup, State::Master), Gate::Addresses(3));
+    queue.transition(
+        &hooks,
+        args(State::Backup, State::Master),
+        Gate::Addresses(3),
+    );
     assert!(queue.pump(2, &mut next).is_empty());
     assert_eq!(
         run_all(&mut queue, 3, &mut next),
@@ -106,9 +112,10 @@ fn gated_hooks_wait_for_the_address_job() {
 
 #[test]
 fn abandoned_master_hooks_are_skipped_and_a_pending_removal_waits() {
-    let mut queue = HookQueue::new(all_hooks());
+    let hooks = all_hooks();
+    let mut queue = HookQueue::default();
     let mut next = 0;
-    queue.transition(args(State::Backup, State::Master), Gate::AwaitAdd);
+    queue.transition(&hooks, args(State::Backup, State::Master), Gate::AwaitAdd);
     assert!(queue.pump(0, &mut next).is_empty());
     queue.resolve(Gate::AwaitAdd, Gate::Skip);
     let skipped = queue.pump(0, &mut next);
@@ -117,7 +124,11 @@ fn abandoned_master_hooks_are_skipped_and_a_pending_removal_waits() {
         vec![HookKind::OnMaster, HookKind::OnChange]
     );
     assert!(skipped.iter().all(|s| matches!(s, Step::Skipped { .. })));
-    queue.transition(args(State::Master, State::Backup), Gate::AwaitRemoval);
+    queue.transition(
+        &hooks,
+        args(State::Master, State::Backup),
+        Gate::AwaitRemoval,
+    );
     assert!(queue.pump(0, &mut next).is_empty());
     queue.resolve(Gate::AwaitRemoval, Gate::Addresses(5));
     assert!(queue.pump(4, &mut next).is_empty());
@@ -126,9 +137,14 @@ fn abandoned_master_hooks_are_skipped_and_a_pending_removal_waits() {
 
 #[test]
 fn a_cancelled_handover_skips_only_after_backup() {
-    let mut queue = HookQueue::new(all_hooks());
+    let hooks = all_hooks();
+    let mut queue = HookQueue::default();
     let mut next = 0;
-    queue.transition(args(State::Master, State::Backup), Gate::AwaitRemoval);
+    queue.transition(
+        &hooks,
+        args(State::Master, State::Backup),
+        Gate::AwaitRemoval,
+    );
     queue.resolve(Gate::AwaitRemoval, Gate::Kept);
     let mut steps = Vec::new();
     loop {
@@ -160,9 +176,10 @@ fn a_cancelled_handover_skips_only_after_backup() {
 
 #[test]
 fn before_master_reports_its_term_once() {
-    let mut queue = HookQueue::new(all_hooks());
+    let hooks = all_hooks();
+    let mut queue = HookQueue::default();
     let mut next = 0;
-    queue.before_master(args(State::Backup, State::Master), 7);
+    queue.before_master(&hooks, args(State::Backup, State::Master), 7);
     let Some(Step::Run(run)) = queue.pump(0, &mut next).pop() else {
         panic!("before_master starts")
     };
@@ -175,9 +192,10 @@ fn before_master_reports_its_term_once() {
 
 #[test]
 fn before_master_never_waits_behind_a_slow_on_change() {
-    let mut queue = HookQueue::new(all_hooks());
+    let hooks = all_hooks();
+    let mut queue = HookQueue::default();
     let mut next = 0;
-    queue.transition(args(State::Master, State::Backup), Gate::Open);
+    queue.transition(&hooks, args(State::Master, State::Backup), Gate::Open);
     let mut order = Vec::new();
     // after_backup and on_backup run and finish; on_change starts and hangs.
     let on_change = loop {
@@ -199,7 +217,7 @@ fn before_master_never_waits_behind_a_slow_on_change() {
             HookKind::OnChange
         ]
     );
-    assert!(queue.before_master(args(State::Backup, State::Master), 1));
+    assert!(queue.before_master(&hooks, args(State::Backup, State::Master), 1));
     let steps = queue.pump(0, &mut next);
     let gate = started(&steps, HookKind::BeforeMaster)
         .unwrap_or_else(|| panic!("before_master starts while on_change runs: {steps:?}"));
@@ -213,12 +231,13 @@ fn before_master_never_waits_behind_a_slow_on_change() {
 
 #[test]
 fn a_newer_master_term_drops_a_before_master_not_yet_started() {
-    let mut queue = HookQueue::new(all_hooks());
+    let hooks = all_hooks();
+    let mut queue = HookQueue::default();
     let mut next = 0;
-    queue.before_master(args(State::Backup, State::Master), 1);
+    queue.before_master(&hooks, args(State::Backup, State::Master), 1);
     let first = started(&queue.pump(0, &mut next), HookKind::BeforeMaster).expect("term 1 runs");
-    queue.before_master(args(State::Backup, State::Master), 2);
-    queue.before_master(args(State::Backup, State::Master), 3);
+    queue.before_master(&hooks, args(State::Backup, State::Master), 2);
+    queue.before_master(&hooks, args(State::Backup, State::Master), 3);
     assert_eq!(queue.queued(), 1, "only the newest term waits");
     let steps = queue.pump(0, &mut next);
     assert!(
@@ -262,7 +281,7 @@ fn each_state_entered_queues_its_own_hook() {
         on_stop: hook("s"),
         ..all_hooks()
     };
-    let mut queue = HookQueue::new(hooks);
+    let mut queue = HookQueue::default();
     let mut next = 0;
     let mut order = Vec::new();
     for (from, to) in [
@@ -270,7 +289,7 @@ fn each_state_entered_queues_its_own_hook() {
         (State::Fault, State::Master),
         (State::Master, State::Initialize),
     ] {
-        queue.transition(args(from, to), Gate::Open);
+        queue.transition(&hooks, args(from, to), Gate::Open);
         order.extend(run_all(&mut queue, 0, &mut next));
     }
     assert_eq!(
@@ -289,22 +308,23 @@ fn each_state_entered_queues_its_own_hook() {
 
 #[test]
 fn a_transition_without_hooks_queues_nothing() {
-    let mut queue = HookQueue::new(Hooks::default());
-    queue.transition(args(State::Backup, State::Master), Gate::AwaitAdd);
+    let hooks = Hooks::default();
+    let mut queue = HookQueue::default();
+    queue.transition(&hooks, args(State::Backup, State::Master), Gate::AwaitAdd);
     assert!(queue.is_idle());
-    assert!(!queue.before_master(args(State::Backup, State::Master), 1));
+    assert!(!queue.before_master(&hooks, args(State::Backup, State::Master), 1));
     assert!(queue.is_idle());
-    queue.set_hooks(all_hooks());
-    assert_eq!(queue.hooks().on_master, hook("m"));
-    queue.transition(args(State::Backup, State::Master), Gate::AwaitAdd);
+    let hooks = all_hooks();
+    queue.transition(&hooks, args(State::Backup, State::Master), Gate::AwaitAdd);
     assert!(!queue.is_idle(), "a gated job waits");
 }
 
 #[test]
 fn runs_are_numbered_from_one_counter_and_only_the_running_one_finishes() {
-    let mut queue = HookQueue::new(all_hooks());
+    let hooks = all_hooks();
+    let mut queue = HookQueue::default();
     let mut next = 0;
-    queue.transition(args(State::Backup, State::Master), Gate::Open);
+    queue.transition(&hooks, args(State::Backup, State::Master), Gate::Open);
     let Some(Step::Run(first)) = queue.pump(0, &mut next).pop() else {
         panic!("on_master starts")
     };
@@ -327,9 +347,10 @@ fn runs_are_numbered_from_one_counter_and_only_the_running_one_finishes() {
 
 #[test]
 fn resolve_changes_only_the_gates_named() {
-    let mut queue = HookQueue::new(all_hooks());
+    let hooks = all_hooks();
+    let mut queue = HookQueue::default();
     let mut next = 0;
-    queue.transition(args(State::Backup, State::Master), Gate::AwaitAdd);
+    queue.transition(&hooks, args(State::Backup, State::Master), Gate::AwaitAdd);
     queue.resolve(Gate::AwaitRemoval, Gate::Open);
     assert!(
         queue.pump(0, &mut next).is_empty(),
@@ -342,9 +363,10 @@ fn resolve_changes_only_the_gates_named() {
 
 #[test]
 fn a_flapping_state_keeps_only_the_latest_transitions_hooks() {
-    let mut queue = HookQueue::new(all_hooks());
+    let hooks = all_hooks();
+    let mut queue = HookQueue::default();
     let mut next = 0;
-    queue.transition(args(State::Backup, State::Master), Gate::Open);
+    queue.transition(&hooks, args(State::Backup, State::Master), Gate::Open);
     let slow = started(&queue.pump(0, &mut next), HookKind::OnMaster).expect("on_master runs");
     let mut dropped = Vec::new();
     let mut up = false;
@@ -355,7 +377,7 @@ fn a_flapping_state_keeps_only_the_latest_transitions_hooks() {
             (State::Master, State::Backup)
         };
         up = !up;
-        queue.transition(args(from, to), Gate::Open);
+        queue.transition(&hooks, args(from, to), Gate::Open);
         assert!(
             queue.queued() <= QUEUED_HOOKS_BOUND,
             "{} hooks queued",
@@ -389,11 +411,12 @@ fn a_flapping_state_keeps_only_the_latest_transitions_hooks() {
 
 #[test]
 fn the_rest_of_a_running_transition_is_superseded_but_its_running_hook_finishes() {
-    let mut queue = HookQueue::new(all_hooks());
+    let hooks = all_hooks();
+    let mut queue = HookQueue::default();
     let mut next = 0;
-    queue.transition(args(State::Backup, State::Master), Gate::Open);
+    queue.transition(&hooks, args(State::Backup, State::Master), Gate::Open);
     let running = started(&queue.pump(0, &mut next), HookKind::OnMaster).expect("on_master");
-    queue.transition(args(State::Master, State::Backup), Gate::Open);
+    queue.transition(&hooks, args(State::Master, State::Backup), Gate::Open);
     let steps = queue.pump(0, &mut next);
     assert!(
         matches!(

@@ -6,6 +6,7 @@ use crate::config::parse_str;
 use crate::notify::record::HookKind;
 use crate::vrrp::AdvertInfo;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::super::advert::advert_addresses;
@@ -34,7 +35,7 @@ const BEFORE: &str = "    hooks:\n      on_master: {command: m, timeout: 1s}\n  
                       before_master: {command: bm, timeout: 1s}\n      \
                       before_master_retry: 2s\n";
 
-fn config(text: &str) -> config::Instance {
+fn config(text: &str) -> Arc<config::Instance> {
     parse_str(text, "t.yaml").expect("valid").instances[0].clone()
 }
 

@@ -262,10 +262,10 @@ fn a_reload_to_a_shorter_lifetime_times_the_renewal_afresh() {
         agent.instances[0].reconcile.next_refresh(),
         Some(became + Duration::from_secs(20))
     );
-    let mut config = agent.instances[0].config.clone();
+    let mut config = (*agent.instances[0].config).clone();
     config.vip_lifetime = crate::config::VipLifetime::Fixed(Duration::from_secs(3));
     let later = became + Duration::from_secs(5);
-    assert!(agent.instances[0].reconfigure(config, &mut agent.out));
+    assert!(agent.instances[0].reconfigure(config.into(), &mut agent.out));
     let jobs = done_all(&mut agent, later);
     assert!(
         matches!(&jobs[..], [AddressJob::Reconfigure { lifetime: Some(l), .. }] if *l == Duration::from_secs(3)),

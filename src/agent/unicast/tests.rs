@@ -13,7 +13,7 @@ fn instance(extra: &str) -> config::Instance {
         "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    virtual_ips: [192.0.2.50/24]\n{extra}"
     );
     match parse_str(&text, "config.yaml") {
-        Ok(config) => config.instances[0].clone(),
+        Ok(config) => (*config.instances[0]).clone(),
         Err(e) => panic!("{e}"),
     }
 }

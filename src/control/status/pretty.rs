@@ -13,6 +13,15 @@ use super::{InstanceStatus, Status};
 
 /// The text of `status`, exactly as `to_string_pretty(&to_value(status))`.
 pub fn to_json_pretty(status: &Status) -> serde_json::Result<String> {
+    let mut text = Vec::new();
+    write_json_pretty(status, &mut text)?;
+    String::from_utf8(text).map_err(serde_json::Error::custom)
+}
+
+/// Writes the text of [`to_json_pretty`] to `out` as it is made, so that a
+/// writer need not hold the whole document (some 1 MiB at a thousand
+/// instances) in memory.
+pub fn write_json_pretty(status: &Status, out: impl std::io::Write) -> serde_json::Result<()> {
     // Everything but the instances, as a sorted map; the instances are
     // written in their place one by one. A field added to `Status` must be
     // named here (the literal lists them all), so none can go missing.
@@ -27,8 +36,7 @@ pub fn to_json_pretty(status: &Status) -> serde_json::Result<String> {
     let Value::Object(rest) = serde_json::to_value(&rest)? else {
         return Err(serde_json::Error::custom("the status is not a JSON object"));
     };
-    let mut text = Vec::new();
-    let mut serializer = serde_json::Serializer::pretty(&mut text);
+    let mut serializer = serde_json::Serializer::pretty(out);
     let mut map = serializer.serialize_map(Some(rest.len()))?;
     for (key, value) in &rest {
         if key == "instances" {
@@ -37,8 +45,7 @@ pub fn to_json_pretty(status: &Status) -> serde_json::Result<String> {
             map.serialize_entry(key, value)?;
         }
     }
-    map.end()?;
-    String::from_utf8(text).map_err(serde_json::Error::custom)
+    map.end()
 }
 
 /// The instances, written straight from their structs: `InstanceStatus`

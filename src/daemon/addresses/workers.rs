@@ -1,0 +1,372 @@
+//! The address workers of all instances: one queue each, run by a task only
+//! while it holds jobs.
+//!
+//! A worker is idle nearly all its life: its jobs are state changes and VIP
+//! lifetime renewals. A task and a channel resident per instance cost some
+//! 2.8 KiB each (the task's cell, the channel and its first block of
+//! slots, the finished announcement's handle), most of a 1000-instance
+//! agent's heap beside the instances themselves. So between jobs a worker
+//! is its queue and its [`State`] alone, parked in the queue; the first job
+//! queued takes the state out and starts a task, which runs every job in
+//! order and parks the state again once the queue is empty. One task at
+//! most per worker keeps the jobs of an instance strictly in order.
+//!
+//! At most [`JOBS_AT_ONCE`] workers run at a time; the others wait their
+//! turn in order. A thousand instances that became Master together renew
+//! their VIPs' lifetimes together, and a task with a netlink request in
+//! flight for each of them (some 2 KiB apiece) raised the heap's high-water
+//! mark by megabytes at every renewal, while netlink answers one request
+//! at a time anyway.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::mpsc;
+
+use crate::agent::{AddressJob, AddressTarget, Input, InstanceId};
+use crate::platform::announce::Announcer;
+use crate::platform::netlink::Netlink;
+
+use super::super::progress::Pulse;
+use super::State;
+
+/// Workers that may run at once. A job is a few netlink round trips of
+/// well under a millisecond, so the last of a thousand simultaneous
+/// renewals waits some tens of milliseconds, far inside a lifetime's third.
+pub const JOBS_AT_ONCE: usize = 32;
+
+/// What every worker's task needs, shared.
+struct Context {
+    netlink: Arc<Netlink>,
+    announcer: Arc<Announcer>,
+    /// Where each job's [`Input::AddressesDone`] goes.
+    reports: mpsc::UnboundedSender<Input>,
+    /// Who runs now, and who waits for a turn.
+    turns: Mutex<Turns>,
+}
+
+/// The workers holding jobs: how many run, and those waiting, in order.
+#[derive(Default)]
+struct Turns {
+    running: usize,
+    waiting: VecDeque<(SharedQueue, Box<State>)>,
+}
+
+impl Context {
+    fn turns(&self) -> MutexGuard<'_, Turns> {
+        self.turns.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs the jobs of `queue` with `state` now, or once a turn is free.
+    fn begin(self: &Arc<Self>, queue: SharedQueue, state: Box<State>) {
+        let mut turns = self.turns();
+        if turns.running < JOBS_AT_ONCE {
+            turns.running += 1;
+            tokio::spawn(drain(queue, state, self.clone()));
+        } else {
+            turns.waiting.push_back((queue, state));
+        }
+    }
+
+    /// A worker is done for now: its turn goes to the next waiting one.
+    fn end(self: &Arc<Self>) {
+        let mut turns = self.turns();
+        match turns.waiting.pop_front() {
+            Some((queue, state)) => {
+                tokio::spawn(drain(queue, state, self.clone()));
+            }
+            None => turns.running = turns.running.saturating_sub(1),
+        }
+    }
+}
+
+/// One instance's worker: its jobs, and its state while no task runs it.
+#[derive(Default)]
+struct Queue {
+    /// Jobs not yet started, with their sequence numbers, oldest first.
+    jobs: VecDeque<(u64, AddressJob)>,
+    /// The state between jobs; `None` while a task is running them.
+    parked: Option<Box<State>>,
+    /// Stopped by the owner: the running task ends once the queue is
+    /// empty, and the announcement train with it.
+    stopped: bool,
+}
+
+type SharedQueue = Arc<Mutex<Queue>>;
+
+fn lock(queue: &SharedQueue) -> MutexGuard<'_, Queue> {
+    // A task that panicked while holding the lock left a whole queue.
+    queue.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The address workers, by instance.
+pub struct Workers {
+    context: Arc<Context>,
+    queues: HashMap<InstanceId, SharedQueue>,
+}
+
+impl Workers {
+    /// No worker yet; each reports its jobs' results to `reports`.
+    pub fn new(
+        netlink: Arc<Netlink>,
+        announcer: Arc<Announcer>,
+        reports: mpsc::UnboundedSender<Input>,
+    ) -> Self {
+        Workers {
+            context: Arc::new(Context {
+                netlink,
+                announcer,
+                reports,
+                turns: Mutex::default(),
+            }),
+            queues: HashMap::new(),
+        }
+    }
+
+    /// Starts the worker of `target`'s instance. `pulse` tells the watchdog
+    /// while a job is in hand (see `progress`); it is dropped, and so seen
+    /// as ended, if a task dies with the state.
+    pub fn start(&mut self, target: AddressTarget, pulse: Pulse) {
+        let id = target.instance;
+        let queue = Queue {
+            parked: Some(Box::new(State::new(target, pulse))),
+            ..Queue::default()
+        };
+        if let Some(old) = self.queues.insert(id, Arc::new(Mutex::new(queue))) {
+            stop(&old);
+        }
+    }
+
+    /// Queues `job` (numbered `seq`) for `instance`'s worker, starting a
+    /// task for it unless one is running. After each job the worker reports
+    /// [`Input::AddressesDone`] with the VIPs it now has on the interface.
+    pub fn send(&self, instance: InstanceId, seq: u64, job: AddressJob) {
+        let Some(queue) = self.queues.get(&instance) else {
+            return;
+        };
+        let parked = {
+            let mut waiting = lock(queue);
+            waiting.jobs.push_back((seq, job));
+            waiting.parked.take()
+        };
+        if let Some(state) = parked {
+            self.context.begin(queue.clone(), state);
+        }
+    }
+
+    /// Stops `instance`'s worker: the jobs already queued still run (a
+    /// Remove among them), then its announcements stop.
+    pub fn stop(&mut self, instance: InstanceId) {
+        if let Some(queue) = self.queues.remove(&instance) {
+            stop(&queue);
+        }
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for queue in self.queues.values() {
+            stop(queue);
+        }
+    }
+}
+
+/// Marks `queue` stopped; a parked state has no task to end it, so its
+/// announcements stop here.
+fn stop(queue: &SharedQueue) {
+    let parked = {
+        let mut waiting = lock(queue);
+        waiting.stopped = true;
+        waiting.parked.take()
+    };
+    if let Some(mut state) = parked {
+        state.stop_announcing();
+    }
+}
+
+/// Runs the jobs of `queue` in order until it is empty, then parks `state`
+/// in it (or, once stopped, ends the announcements with the worker), and
+/// hands its turn on.
+async fn drain(queue: SharedQueue, state: Box<State>, context: Arc<Context>) {
+    // Handed on even if the task dies, so that the others keep running.
+    let turn = Turn(context);
+    run_jobs(&queue, state, &turn.0).await;
+}
+
+/// A running worker's turn, handed on when dropped.
+struct Turn(Arc<Context>);
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        self.0.end();
+    }
+}
+
+/// The jobs of [`drain`].
+async fn run_jobs(queue: &SharedQueue, mut state: Box<State>, context: &Context) {
+    loop {
+        let next = {
+            let mut waiting = lock(queue);
+            match waiting.jobs.pop_front() {
+                Some(next) => next,
+                None => {
+                    state.forget_finished_announcing();
+                    if waiting.stopped {
+                        drop(waiting);
+                        state.stop_announcing();
+                    } else {
+                        // Gives back the queue's room: most workers wait
+                        // far longer than they work.
+                        waiting.jobs = VecDeque::new();
+                        waiting.parked = Some(state);
+                    }
+                    return;
+                }
+            }
+        };
+        let (seq, job) = next;
+        state.pulse.busy();
+        state.run(job, &context.netlink, &context.announcer).await;
+        let done = Input::AddressesDone {
+            instance: state.target.instance,
+            seq,
+            present: state.present.clone(),
+        };
+        state.pulse.idle();
+        if context.reports.send(done).is_err() {
+            // The daemon is gone.
+            state.stop_announcing();
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::Garp;
+    use crate::daemon::progress::Supervisor;
+
+    fn target(instance: InstanceId) -> AddressTarget {
+        AddressTarget {
+            instance,
+            name: "web".into(),
+            interface: "lo".into(),
+            ifindex: 1,
+            mac: [0; 6],
+            link_local: None,
+            vmac_below: None,
+            vips: Vec::new(),
+            garp: Garp::default(),
+            lifetime: None,
+        }
+    }
+
+    fn open(reports: mpsc::UnboundedSender<Input>) -> Workers {
+        let (Ok(netlink), Ok(announcer)) = (Netlink::connect(), Announcer::open()) else {
+            panic!("netlink and packet sockets need root (tests run as root)");
+        };
+        Workers::new(Arc::new(netlink), Arc::new(announcer), reports)
+    }
+
+    fn parked(workers: &Workers, instance: InstanceId) -> bool {
+        let queue = lock(&workers.queues[&instance]);
+        queue.parked.is_some() && queue.jobs.is_empty() && queue.jobs.capacity() == 0
+    }
+
+    /// The jobs of one worker run in the order they were queued, each
+    /// reported, and between bursts the worker holds no task and no room.
+    /// A Refresh while not holding touches no interface, so this runs
+    /// without a namespace (the sockets are opened, never used).
+    #[tokio::test]
+    async fn runs_jobs_in_order_and_parks_between_them() {
+        let (reports, mut done) = mpsc::unbounded_channel();
+        let mut workers = open(reports);
+        let supervisor = Supervisor::new();
+        let id = InstanceId(7);
+        let (pulse, watch) = supervisor.watch("address worker of web");
+        workers.start(target(id), pulse);
+        assert!(parked(&workers, id));
+        for round in 0..3u64 {
+            for seq in round * 50..(round + 1) * 50 {
+                workers.send(id, seq, AddressJob::Refresh);
+            }
+            for seq in round * 50..(round + 1) * 50 {
+                let report = tokio::time::timeout(Duration::from_secs(5), done.recv()).await;
+                match report {
+                    Ok(Some(Input::AddressesDone {
+                        instance, seq: got, ..
+                    })) => assert_eq!((instance, got), (id, seq)),
+                    other => panic!("expected the report of job {seq}, got {other:?}"),
+                }
+            }
+            tokio::task::yield_now().await;
+            assert!(parked(&workers, id), "parked after burst {round}");
+        }
+        // Stopping still runs what was queued, then the worker is gone.
+        workers.send(id, 150, AddressJob::Refresh);
+        workers.send(id, 151, AddressJob::Refresh);
+        drop(watch);
+        workers.stop(id);
+        let mut seen = Vec::new();
+        while let Ok(Some(Input::AddressesDone { seq, .. })) =
+            tokio::time::timeout(Duration::from_millis(500), done.recv()).await
+        {
+            seen.push(seq);
+        }
+        assert_eq!(seen, vec![150, 151]);
+        workers.send(id, 152, AddressJob::Refresh);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), done.recv())
+                .await
+                .is_err(),
+            "a stopped worker takes no job"
+        );
+        assert!(supervisor.hung(std::time::Instant::now()).is_empty());
+    }
+
+    /// Many workers with jobs at once: only [`JOBS_AT_ONCE`] run, the rest
+    /// wait their turn, every job is done, each worker's in order, and
+    /// then none runs.
+    #[tokio::test]
+    async fn runs_a_bounded_number_of_workers_at_once() {
+        let (reports, mut done) = mpsc::unbounded_channel();
+        let mut workers = open(reports);
+        let supervisor = Supervisor::new();
+        let count = JOBS_AT_ONCE as u64 * 3 + 5;
+        let mut watches = Vec::new();
+        for id in 0..count {
+            let (pulse, watch) = supervisor.watch(format!("address worker of {id}"));
+            workers.start(target(InstanceId(id)), pulse);
+            watches.push(watch);
+        }
+        for seq in 0..3 {
+            for id in 0..count {
+                workers.send(InstanceId(id), id * 10 + seq, AddressJob::Refresh);
+            }
+        }
+        {
+            let turns = workers.context.turns();
+            assert_eq!(turns.running, JOBS_AT_ONCE);
+            assert_eq!(turns.waiting.len() as u64, count - JOBS_AT_ONCE as u64);
+        }
+        let mut last: HashMap<InstanceId, u64> = HashMap::new();
+        for _ in 0..count * 3 {
+            match tokio::time::timeout(Duration::from_secs(5), done.recv()).await {
+                Ok(Some(Input::AddressesDone { instance, seq, .. })) => {
+                    let expected = last.get(&instance).map_or(instance.0 * 10, |s| s + 1);
+                    assert_eq!(seq, expected, "{instance:?} in order");
+                    last.insert(instance, seq);
+                }
+                other => panic!("expected a report, got {other:?}"),
+            }
+        }
+        tokio::task::yield_now().await;
+        let turns = workers.context.turns();
+        assert_eq!((turns.running, turns.waiting.len()), (0, 0));
+        drop(turns);
+        assert!((0..count).all(|id| parked(&workers, InstanceId(id))));
+    }
+}

@@ -1,0 +1,289 @@
+//! The receive side of a VRRP socket, on a descriptor of its own.
+//!
+//! Why its own descriptor: to be woken by arrivals, a descriptor must be
+//! registered with tokio (epoll), and every arrival then wakes the thread.
+//! A busy reader does better to stop listening and read at its own pace
+//! (`daemon::receive`), which means taking the descriptor out of epoll's
+//! read interest while senders go on using the socket. Both descriptors
+//! name the same socket (`dup`), and only this one is ever registered, so
+//! taking it out silences arrivals completely.
+
+use std::io::{self, IoSliceMut};
+use std::net::{IpAddr, Ipv6Addr};
+use std::os::fd::{AsRawFd, RawFd};
+
+use nix::sys::socket::{self, ControlMessageOwned, MsgFlags, SockaddrIn6};
+use socket2::Socket;
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+
+use super::{Received, RecvDrop, GROUP_V6};
+use crate::wire::ipv4::split_ipv4;
+
+/// Reads one VRRP socket: waits for readiness like any tokio reader, or,
+/// once [`VrrpReader::pause`]d, reads only when asked. Owned by the one task
+/// that reads the socket.
+pub struct VrrpReader {
+    /// The reader's descriptor; `None` only while [`VrrpReader::arm`] or
+    /// [`VrrpReader::pause`] moves it between the two forms.
+    fd: Option<Registration>,
+    interface: String,
+    source: IpAddr,
+}
+
+/// Whether arrivals wake the thread.
+enum Registration {
+    /// Registered with tokio for read readiness (edge-triggered epoll):
+    /// the first arrival after the queue was drained wakes the thread.
+    Armed(AsyncFd<Socket>),
+    /// Not registered: arrivals wake nobody, the queue is read when asked.
+    Paused(Socket),
+}
+
+/// What one read of the socket's queue did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batch {
+    /// Datagrams handed over.
+    pub count: usize,
+    /// The read stopped because the queue was empty, not at the limit.
+    pub emptied: bool,
+}
+
+impl VrrpReader {
+    /// A reader of `socket` (non-blocking, a duplicate of a
+    /// [`super::VrrpSocket`]'s descriptor), paused until first awaited.
+    pub(super) fn new(socket: Socket, interface: String, source: IpAddr) -> Self {
+        VrrpReader {
+            fd: Some(Registration::Paused(socket)),
+            interface,
+            source,
+        }
+    }
+
+    /// The interface name.
+    pub fn interface(&self) -> &str {
+        &self.interface
+    }
+
+    /// Our address on the interface (what a datagram dropped before its
+    /// source was known is reported from).
+    pub fn source(&self) -> IpAddr {
+        self.source
+    }
+
+    /// The group the socket joined.
+    pub fn group(&self) -> IpAddr {
+        crate::wire::vrrp_group(self.source)
+    }
+
+    /// Waits until the socket is readable (registering it with tokio again
+    /// if it was paused), then hands `each` every datagram already queued,
+    /// up to `max`, in arrival order; `Err(..)` given to `each` is a
+    /// datagram dropped by the IP checks. Returns once at least one was
+    /// handed over. A receive error ends the batch: what came before it has
+    /// been handed over, then the error is returned.
+    pub async fn recv_ready(
+        &mut self,
+        buf: &mut [u8],
+        max: usize,
+        mut each: impl FnMut(Result<Received<'_>, RecvDrop>),
+    ) -> io::Result<Batch> {
+        self.arm()?;
+        let source = self.source;
+        let Some(Registration::Armed(fd)) = &self.fd else {
+            return Err(lost());
+        };
+        loop {
+            let mut guard = fd.ready(Interest::READABLE).await?;
+            let batch = read_queued(fd.get_ref().as_raw_fd(), source, buf, max, &mut each)?;
+            if batch.emptied {
+                // Edge-triggered: only an empty queue re-arms the wake-up.
+                guard.clear_ready();
+            }
+            if batch.count > 0 {
+                return Ok(batch);
+            }
+        }
+    }
+
+    /// Hands `each` the datagrams queued now, up to `max`, without waiting;
+    /// as [`VrrpReader::recv_ready`] otherwise.
+    pub fn recv_queued(
+        &mut self,
+        buf: &mut [u8],
+        max: usize,
+        mut each: impl FnMut(Result<Received<'_>, RecvDrop>),
+    ) -> io::Result<Batch> {
+        let fd = match &self.fd {
+            Some(Registration::Armed(fd)) => fd.get_ref().as_raw_fd(),
+            Some(Registration::Paused(socket)) => socket.as_raw_fd(),
+            None => return Err(lost()),
+        };
+        read_queued(fd, self.source, buf, max, &mut each)
+    }
+
+    /// Stops arrivals from waking the thread: takes the descriptor out of
+    /// epoll (one `epoll_ctl`) until the next [`VrrpReader::recv_ready`].
+    /// Datagrams keep queueing in the socket's buffer meanwhile.
+    pub fn pause(&mut self) {
+        self.fd = match self.fd.take() {
+            Some(Registration::Armed(fd)) => Some(Registration::Paused(fd.into_inner())),
+            other => other,
+        };
+    }
+
+    /// Registers the descriptor for read readiness if it is paused (one
+    /// `epoll_ctl`). epoll reports a socket that is already readable at
+    /// once, so datagrams that came while paused are not left waiting.
+    fn arm(&mut self) -> io::Result<()> {
+        self.fd = match self.fd.take() {
+            Some(Registration::Paused(socket)) => {
+                // SAFETY: the socket owns its descriptor and moves into the
+                // AsyncFd, which keeps it open and unchanged until it is
+                // dropped or given back by `into_inner` (in `pause`).
+                match unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE) } {
+                    Ok(fd) => Some(Registration::Armed(fd)),
+                    Err(e) => {
+                        let (socket, cause) = e.into_parts();
+                        self.fd = Some(Registration::Paused(socket));
+                        return Err(cause);
+                    }
+                }
+            }
+            other => other,
+        };
+        Ok(())
+    }
+}
+
+/// The error of a reader whose descriptor was lost: only a panic between
+/// `take` and the assignment in `arm` or `pause` could cause it.
+fn lost() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "the VRRP reader has no descriptor",
+    )
+}
+
+/// Non-blocking reads on `fd` until the queue is empty or `max` were handed
+/// to `each`.
+fn read_queued(
+    fd: RawFd,
+    source: IpAddr,
+    buf: &mut [u8],
+    max: usize,
+    each: &mut impl FnMut(Result<Received<'_>, RecvDrop>),
+) -> io::Result<Batch> {
+    let mut count = 0;
+    while count < max {
+        let read = match source {
+            IpAddr::V4(_) => recv_v4(fd, buf),
+            IpAddr::V6(_) => recv_v6(fd, buf),
+        };
+        match read {
+            Ok(meta) => {
+                each(meta.into_received(buf));
+                count += 1;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                return Ok(Batch {
+                    count,
+                    emptied: true,
+                })
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Batch {
+        count,
+        emptied: false,
+    })
+}
+
+/// What a receive call learned, before borrowing the payload out of the buffer.
+enum Meta {
+    V4 {
+        len: usize,
+    },
+    V6 {
+        len: usize,
+        source: Ipv6Addr,
+        destination: Option<Ipv6Addr>,
+        hop_limit: Option<u8>,
+    },
+}
+
+impl Meta {
+    fn into_received(self, buf: &[u8]) -> Result<Received<'_>, RecvDrop> {
+        match self {
+            Meta::V4 { len } => {
+                let datagram = buf.get(..len).unwrap_or_default();
+                let ip = split_ipv4(datagram).map_err(|e| RecvDrop::BadIpHeader(e.reason()))?;
+                Ok(Received {
+                    source: IpAddr::V4(ip.src),
+                    destination: IpAddr::V4(ip.dst),
+                    hop_limit: Some(ip.ttl),
+                    payload: ip.payload,
+                })
+            }
+            Meta::V6 {
+                len,
+                source,
+                destination,
+                hop_limit,
+            } => {
+                if hop_limit.is_none() {
+                    return Err(RecvDrop::NoHopLimit);
+                }
+                Ok(Received {
+                    source: IpAddr::V6(source),
+                    destination: IpAddr::V6(destination.unwrap_or(GROUP_V6)),
+                    hop_limit,
+                    payload: buf.get(..len).unwrap_or_default(),
+                })
+            }
+        }
+    }
+}
+
+/// IPv4 raw sockets hand us the whole datagram, header included: TTL comes from it.
+fn recv_v4(fd: RawFd, buf: &mut [u8]) -> io::Result<Meta> {
+    let len = socket::recv(fd, buf, MsgFlags::MSG_DONTWAIT)?;
+    Ok(Meta::V4 { len })
+}
+
+/// IPv6 raw sockets hand us only the payload: hop limit and destination come as
+/// control messages (IPV6_HOPLIMIT, IPV6_PKTINFO).
+fn recv_v6(fd: RawFd, buf: &mut [u8]) -> io::Result<Meta> {
+    let mut cmsg_space = nix::cmsg_space!(libc::c_int, libc::in6_pktinfo);
+    let mut iov = [IoSliceMut::new(buf)];
+    let msg = socket::recvmsg::<SockaddrIn6>(
+        fd,
+        &mut iov,
+        Some(&mut cmsg_space),
+        MsgFlags::MSG_DONTWAIT,
+    )?;
+    let len = msg.bytes;
+    let source = msg
+        .address
+        .map(|a| a.ip())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no source address"))?;
+    let mut hop_limit = None;
+    let mut destination = None;
+    for cmsg in msg.cmsgs()? {
+        match cmsg {
+            ControlMessageOwned::Ipv6HopLimit(limit) => hop_limit = u8::try_from(limit).ok(),
+            ControlMessageOwned::Ipv6PacketInfo(info) => {
+                destination = Some(Ipv6Addr::from(info.ipi6_addr.s6_addr));
+            }
+            _ => {}
+        }
+    }
+    Ok(Meta::V6 {
+        len,
+        source,
+        destination,
+        hop_limit,
+    })
+}
