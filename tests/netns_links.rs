@@ -29,6 +29,53 @@ fn logs(a: &Agent, b: &Agent) -> String {
     format!("A:\n{}\nB:\n{}", a.log(), b.log())
 }
 
+/// On a failing test, prints what the logs do not show: each link's
+/// counters in the lab (a packet dropped on a veth or the bridge), each
+/// agent's status (its own counters) and where its threads wait.
+struct Diagnose<'a> {
+    lab: &'a Lab,
+    agents: [&'a Agent; 2],
+}
+
+impl Drop for Diagnose<'_> {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let namespaces = self
+            .lab
+            .hosts
+            .iter()
+            .map(|h| &h.ns)
+            .chain([self.lab.bridge()]);
+        for ns in namespaces {
+            if let Ok(out) = ns.ip(&["-s", "-d", "link"]) {
+                eprintln!("{}:\n{}", ns.name(), String::from_utf8_lossy(&out.stdout));
+            }
+        }
+        for agent in self.agents {
+            let status = std::fs::read_to_string(agent.runtime_dir().join("status.json"));
+            eprintln!("status: {}", status.unwrap_or_default());
+            let Some(pid) = agent.pid() else { continue };
+            let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+                .into_iter()
+                .flatten();
+            for task in tasks.flatten() {
+                let path = task.path();
+                let read =
+                    |name: &str| std::fs::read_to_string(path.join(name)).unwrap_or_default();
+                eprintln!(
+                    "{pid}/{:?}: {} wchan={} {}",
+                    task.file_name(),
+                    read("comm").trim(),
+                    read("wchan"),
+                    read("stat")
+                );
+            }
+        }
+    }
+}
+
 /// A (150) and B (100) with `yaml` for each; A is Master, B Backup, and only
 /// A holds `vip`, checked with `holds`.
 fn elect(lab: &Lab, tag: &str, yaml: [String; 2], holds: impl Fn(usize) -> bool) -> (Agent, Agent) {
@@ -84,6 +131,10 @@ fn master_whose_interface_is_recreated_faults_comes_back_and_fails_over_again() 
     let holds = |host: usize| lab.hosts[host].has_address(vip).unwrap_or(false);
     let yaml = |priority| config(91, priority, "100ms", "192.0.2.50/24", "");
     let (a, b) = elect(&lab, "lm", [yaml(150), yaml(100)], holds);
+    let _diagnose = Diagnose {
+        lab: &lab,
+        agents: [&a, &b],
+    };
 
     let deleted = Instant::now();
     lab.delete_interface(0).unwrap();
