@@ -12,6 +12,7 @@ use support::agents::can_run_lab;
 use support::netns::{block_on, create, ifindex, ip, run, veth_pair, Capture, Namespace};
 use twinstar::platform::announce::Announcer;
 use twinstar::platform::netlink::{self, InterfaceAddress, LinkWatch, Netlink};
+use twinstar::platform::vrrp_socket::{RecvDrop, VrrpSocket};
 use twinstar::platform::PlatformError;
 use twinstar::wire::arp::gratuitous_arp;
 use twinstar::wire::ndisc::unsolicited_na;
@@ -446,4 +447,72 @@ fn the_address_watch_reports_additions_and_deletions() {
             }
         );
     });
+}
+
+/// A burst queued on a VRRP socket is read in order, at most `max` per
+/// read, the read that found the queue empty saying so; a datagram longer
+/// than any advert (here 3,000 bytes of VRRP, fragmented on the way and
+/// reassembled) is handed over as a drop, in its place, not as a payload
+/// cut short.
+#[test]
+fn a_vrrp_reader_reads_a_burst_in_order_and_drops_an_oversized_datagram() {
+    if !can_run_lab("a_vrrp_reader_reads_a_burst_in_order_and_drops_an_oversized_datagram") {
+        return;
+    }
+    let lab = Lab::new("burst");
+    ip(&lab.local, &["addr", "add", "192.0.2.1/24", "dev", LOCAL]);
+    ip(&lab.peer, &["addr", "add", "192.0.2.2/24", "dev", PEER]);
+    let (local_index, peer_index) = (ifindex(&lab.local, LOCAL), ifindex(&lab.peer, PEER));
+    let local_address = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+    let peer_address = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
+    let receiving = run(&lab.local, || {
+        VrrpSocket::open(LOCAL, local_index, local_address).unwrap()
+    });
+    let mut reader = receiving.reader().unwrap();
+    let sending = run(&lab.peer, || {
+        VrrpSocket::open(PEER, peer_index, peer_address).unwrap()
+    });
+    // 70 small datagrams numbered by their first byte, the oversized one,
+    // then two more.
+    let small = |n: u8| vec![n; 20];
+    let mut sent: Vec<Vec<u8>> = (0..70).map(small).collect();
+    sent.push(vec![0xee; 3000]);
+    sent.extend([small(70), small(71)]);
+    for message in &sent {
+        sending.send(message).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+
+    let mut buf = vec![0u8; 65_536];
+    let mut read = |max| {
+        let mut seen = Vec::new();
+        let batch = reader
+            .recv_queued(&mut buf, max, |received| {
+                seen.push(received.map(|r| (r.source, r.hop_limit, r.payload.to_vec())));
+            })
+            .unwrap();
+        (batch, seen)
+    };
+    let (first, mut seen) = read(64);
+    assert_eq!((first.count, first.emptied), (64, false), "{first:?}");
+    let (second, rest) = read(64);
+    assert_eq!((second.count, second.emptied), (9, true), "{second:?}");
+    seen.extend(rest);
+    for (n, (got, message)) in seen.iter().zip(&sent).enumerate() {
+        if message.len() == 3000 {
+            assert_eq!(
+                got,
+                &Err(RecvDrop::BadIpHeader("truncated")),
+                "datagram {n}"
+            );
+        } else {
+            assert_eq!(
+                got,
+                &Ok((peer_address, Some(255), message.clone())),
+                "datagram {n}"
+            );
+        }
+    }
+    let (empty, none) = read(64);
+    assert_eq!((empty.count, empty.emptied, none.len()), (0, true, 0));
 }

@@ -54,7 +54,8 @@ pub struct Received<'a> {
 /// Why a datagram was dropped before the VRRP parser saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecvDrop {
-    /// The IPv4 header was malformed.
+    /// The IP datagram was malformed, cut short of its length, or (IPv6)
+    /// came without a source address; the reason is the counter's key.
     BadIpHeader(&'static str),
     /// The kernel gave no hop limit for an IPv6 packet.
     NoHopLimit,

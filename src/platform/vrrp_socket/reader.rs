@@ -12,7 +12,9 @@ use std::io::{self, IoSliceMut};
 use std::net::{IpAddr, Ipv6Addr};
 use std::os::fd::{AsRawFd, RawFd};
 
-use nix::sys::socket::{self, ControlMessageOwned, MsgFlags, SockaddrIn6};
+use nix::sys::socket::{
+    self, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrIn, SockaddrIn6,
+};
 use socket2::Socket;
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
@@ -165,8 +167,21 @@ fn lost() -> io::Error {
     )
 }
 
+/// Room for one datagram in a batched read, more than any advert needs:
+/// an IPv4 datagram comes whole (at most 60 bytes of header, then 8 + 255 ×
+/// 4 of VRRP), an IPv6 one as its payload alone (8 + 255 × 16). Anything
+/// longer is cut to its slot and dropped as `truncated`.
+const SLOT_V4: usize = 2048;
+const SLOT_V6: usize = 4096;
+
+/// Datagrams one `recvmmsg` reads at most.
+const SLOTS: usize = 32;
+
 /// Non-blocking reads on `fd` until the queue is empty or `max` were handed
-/// to `each`.
+/// to `each`. Each read is one `recvmmsg` of up to [`SLOTS`] datagrams into
+/// slots of `buf`; one that returns fewer than it had room for found the
+/// queue empty, so a reader woken for one advert makes one call, not a
+/// second to learn that nothing follows.
 fn read_queued(
     fd: RawFd,
     source: IpAddr,
@@ -174,16 +189,39 @@ fn read_queued(
     max: usize,
     each: &mut impl FnMut(Result<Received<'_>, RecvDrop>),
 ) -> io::Result<Batch> {
+    let slot = match source {
+        IpAddr::V4(_) => SLOT_V4,
+        IpAddr::V6(_) => SLOT_V6,
+    };
+    let room = (buf.len() / slot).min(SLOTS);
+    if room == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the receive buffer cannot hold one datagram",
+        ));
+    }
     let mut count = 0;
     while count < max {
+        let want = (max - count).min(room);
+        let mut metas = [None; SLOTS];
         let read = match source {
-            IpAddr::V4(_) => recv_v4(fd, buf),
-            IpAddr::V6(_) => recv_v6(fd, buf),
+            IpAddr::V4(_) => recv_many_v4(fd, buf, want, &mut metas),
+            IpAddr::V6(_) => recv_many_v6(fd, buf, want, &mut metas),
         };
         match read {
-            Ok(meta) => {
-                each(meta.into_received(buf));
-                count += 1;
+            Ok(read) => {
+                for (meta, datagram) in metas.iter().take(read).zip(buf.chunks(slot)) {
+                    if let Some(meta) = meta {
+                        each(meta.into_received(datagram));
+                    }
+                }
+                count += read;
+                if read < want {
+                    return Ok(Batch {
+                        count,
+                        emptied: true,
+                    });
+                }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -202,6 +240,7 @@ fn read_queued(
 }
 
 /// What a receive call learned, before borrowing the payload out of the buffer.
+#[derive(Debug, Clone, Copy)]
 enum Meta {
     V4 {
         len: usize,
@@ -212,6 +251,10 @@ enum Meta {
         destination: Option<Ipv6Addr>,
         hop_limit: Option<u8>,
     },
+    /// Longer than its slot: no advert is.
+    Truncated,
+    /// An IPv6 datagram the kernel gave no source address for.
+    Unaddressed,
 }
 
 impl Meta {
@@ -243,47 +286,97 @@ impl Meta {
                     payload: buf.get(..len).unwrap_or_default(),
                 })
             }
+            Meta::Truncated => Err(RecvDrop::BadIpHeader("truncated")),
+            Meta::Unaddressed => Err(RecvDrop::BadIpHeader("no_source_address")),
         }
     }
 }
 
-/// IPv4 raw sockets hand us the whole datagram, header included: TTL comes from it.
-fn recv_v4(fd: RawFd, buf: &mut [u8]) -> io::Result<Meta> {
-    let len = socket::recv(fd, buf, MsgFlags::MSG_DONTWAIT)?;
-    Ok(Meta::V4 { len })
+/// `buf` cut into `slot`-sized receive buffers, one per datagram of a
+/// batch (the last ones empty should `buf` hold fewer than [`SLOTS`]).
+fn slots(buf: &mut [u8], slot: usize) -> [[IoSliceMut<'_>; 1]; SLOTS] {
+    let mut chunks = buf.chunks_mut(slot);
+    std::array::from_fn(|_| [IoSliceMut::new(chunks.next().unwrap_or_default())])
 }
 
-/// IPv6 raw sockets hand us only the payload: hop limit and destination come as
-/// control messages (IPV6_HOPLIMIT, IPV6_PKTINFO).
-fn recv_v6(fd: RawFd, buf: &mut [u8]) -> io::Result<Meta> {
-    let mut cmsg_space = nix::cmsg_space!(libc::c_int, libc::in6_pktinfo);
-    let mut iov = [IoSliceMut::new(buf)];
-    let msg = socket::recvmsg::<SockaddrIn6>(
+/// Up to `want` datagrams from an IPv4 raw socket, which hands each over
+/// whole, header included: TTL and addresses come from it.
+fn recv_many_v4(
+    fd: RawFd,
+    buf: &mut [u8],
+    want: usize,
+    metas: &mut [Option<Meta>; SLOTS],
+) -> io::Result<usize> {
+    let mut iovs = slots(buf, SLOT_V4);
+    let mut headers = MultiHeaders::<SockaddrIn>::preallocate(want, None);
+    let results = socket::recvmmsg(
         fd,
-        &mut iov,
-        Some(&mut cmsg_space),
+        &mut headers,
+        iovs.iter_mut().take(want),
         MsgFlags::MSG_DONTWAIT,
+        None,
     )?;
-    let len = msg.bytes;
-    let source = msg
-        .address
-        .map(|a| a.ip())
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no source address"))?;
-    let mut hop_limit = None;
-    let mut destination = None;
-    for cmsg in msg.cmsgs()? {
-        match cmsg {
-            ControlMessageOwned::Ipv6HopLimit(limit) => hop_limit = u8::try_from(limit).ok(),
-            ControlMessageOwned::Ipv6PacketInfo(info) => {
-                destination = Some(Ipv6Addr::from(info.ipi6_addr.s6_addr));
-            }
-            _ => {}
-        }
+    let mut read = 0;
+    for (msg, meta) in results.zip(metas.iter_mut()) {
+        *meta = Some(if msg.flags.contains(MsgFlags::MSG_TRUNC) {
+            Meta::Truncated
+        } else {
+            Meta::V4 { len: msg.bytes }
+        });
+        read += 1;
     }
-    Ok(Meta::V6 {
-        len,
-        source,
-        destination,
-        hop_limit,
-    })
+    Ok(read)
+}
+
+/// Up to `want` datagrams from an IPv6 raw socket, which hands over only
+/// the payload: hop limit and destination come as control messages
+/// (IPV6_HOPLIMIT, IPV6_PKTINFO).
+fn recv_many_v6(
+    fd: RawFd,
+    buf: &mut [u8],
+    want: usize,
+    metas: &mut [Option<Meta>; SLOTS],
+) -> io::Result<usize> {
+    let mut iovs = slots(buf, SLOT_V6);
+    let control = nix::cmsg_space!(libc::c_int, libc::in6_pktinfo);
+    let mut headers = MultiHeaders::<SockaddrIn6>::preallocate(want, Some(control));
+    let results = socket::recvmmsg(
+        fd,
+        &mut headers,
+        iovs.iter_mut().take(want),
+        MsgFlags::MSG_DONTWAIT,
+        None,
+    )?;
+    let mut read = 0;
+    for (msg, meta) in results.zip(metas.iter_mut()) {
+        read += 1;
+        if msg.flags.contains(MsgFlags::MSG_TRUNC) {
+            *meta = Some(Meta::Truncated);
+            continue;
+        }
+        let Some(source) = msg.address.map(|a| a.ip()) else {
+            // A raw socket always names the sender; without one, the
+            // datagram cannot be checked, as without a hop limit.
+            *meta = Some(Meta::Unaddressed);
+            continue;
+        };
+        let mut hop_limit = None;
+        let mut destination = None;
+        for cmsg in msg.cmsgs()? {
+            match cmsg {
+                ControlMessageOwned::Ipv6HopLimit(limit) => hop_limit = u8::try_from(limit).ok(),
+                ControlMessageOwned::Ipv6PacketInfo(info) => {
+                    destination = Some(Ipv6Addr::from(info.ipi6_addr.s6_addr));
+                }
+                _ => {}
+            }
+        }
+        *meta = Some(Meta::V6 {
+            len: msg.bytes,
+            source,
+            destination,
+            hop_limit,
+        });
+    }
+    Ok(read)
 }
