@@ -100,6 +100,9 @@ pub struct VirtualRouter {
     /// advert (see `handlers.rs`, `may_answer`): one per Advertisement_Interval.
     answer_held_until: Option<Instant>,
     current_master: Option<AdvertInfo>,
+    /// When `current_master` last spoke: its own Master_Down_Interval runs
+    /// from here, whatever lower router is heard meanwhile.
+    master_heard_at: Option<Instant>,
     last_transition: Option<Instant>,
     stats: Statistics,
     /// Whether every path into Master first asks the caller (see `gate.rs`).
@@ -131,6 +134,7 @@ impl VirtualRouter {
             last_peer: None,
             answer_held_until: None,
             current_master: None,
+            master_heard_at: None,
             last_transition: None,
             stats: Statistics::default(),
             mastership_gate: false,
@@ -177,8 +181,20 @@ impl VirtualRouter {
     /// Master_Down_Interval for our effective priority and Master_Adver_Interval:
     /// three intervals and Skew_Time (RFC 9568 §6.1, RFC 3768 §6.1).
     pub fn master_down_interval(&self) -> Duration {
-        let three = self.master_adver_interval.saturating_mul(3);
-        three.saturating_add(self.skew_time())
+        self.down_interval_for(self.master_adver_interval)
+    }
+
+    /// Master_Down_Interval for our effective priority had the Master
+    /// `interval` as its Advertisement_Interval.
+    fn down_interval_for(&self, interval: Duration) -> Duration {
+        let skew_base = if self.settings.vrrpv2_timers {
+            Duration::from_secs(1)
+        } else {
+            interval
+        };
+        interval
+            .saturating_mul(3)
+            .saturating_add(skew_time(self.priority, skew_base))
     }
 
     /// The Master as last heard on the wire (ourselves while Master), if any.

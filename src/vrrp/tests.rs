@@ -840,3 +840,50 @@ fn reclaim_makes_a_resigned_router_master_again_but_only_from_backup() {
     assert_eq!(faulty.state(), State::Fault);
 }
 mod gate;
+
+/// A Backup following a slow Master hears the last advert of a faster,
+/// lower router that the Master has just preempted: it keeps waiting for
+/// its Master's own Master_Down_Interval rather than the faster router's,
+/// which would run out before the Master's next advert (a flap that passed
+/// from Backup to Backup). Once its Master's interval is over, the other
+/// router is followed as RFC 9568 §6.4.2 says.
+#[test]
+fn a_lower_routers_stray_advert_does_not_cut_the_wait_for_the_master_we_follow() {
+    // RFC 9568 §6.1 for priority 100: 3 × interval + (256 − 100) × interval / 256.
+    let down_at_50ms = Duration::from_nanos(150_000_000 + 156 * 50_000_000 / 256);
+    let down_at_10ms = Duration::from_nanos(30_000_000 + 156 * 10_000_000 / 256);
+    let slow_master = AdvertInfo {
+        priority: 255,
+        interval: 50 * MS,
+        source: addr(20),
+    };
+    let fast_lower = AdvertInfo {
+        priority: 100,
+        interval: 10 * MS,
+        source: addr(30),
+    };
+    let t0 = Instant::now();
+    let mut router = started(settings(100), t0);
+    let t1 = t0 + MS;
+    router.handle(t1, Event::AdvertReceived(slow_master));
+    assert_eq!(router.next_deadline(), Some(t1 + down_at_50ms));
+
+    router.handle(t1 + 3 * MS, Event::AdvertReceived(fast_lower));
+    assert_eq!(router.next_deadline(), Some(t1 + down_at_50ms));
+    assert_eq!(router.current_master(), Some(slow_master));
+    assert_eq!(router.master_adver_interval(), 50 * MS);
+
+    // Still alive near the end of the Master's interval: the lower router
+    // keeps us from taking over while it speaks.
+    let late = t1 + down_at_50ms - MS;
+    router.handle(late, Event::AdvertReceived(fast_lower));
+    assert_eq!(router.next_deadline(), Some(late + down_at_10ms));
+    assert_eq!(router.current_master(), Some(slow_master));
+
+    // The Master's interval is over: the lower router is the one followed.
+    let after = t1 + down_at_50ms + MS;
+    router.handle(after, Event::AdvertReceived(fast_lower));
+    assert_eq!(router.current_master(), Some(fast_lower));
+    assert_eq!(router.master_adver_interval(), 10 * MS);
+    assert_eq!(router.next_deadline(), Some(after + down_at_10ms));
+}

@@ -182,10 +182,40 @@ impl VirtualRouter {
     pub(super) fn follow_master(&mut self, now: Instant, advert: AdvertInfo) {
         // A Master we follow speaks: a pending request for mastership is moot.
         self.awaiting = None;
+        if let Some(followed_until) = self.outranked_by_followed(now, advert) {
+            // A lower router's advert while the Master we follow, which
+            // outranks it, is still within its Master_Down_Interval: most
+            // often the last advert of a Master that this one just preempted.
+            // Learning its interval from it would cut our wait for the
+            // Master we follow short. With a slow Master and faster Backups
+            // (Preempt_Mode False, which accepts any advert), each Backup's
+            // down timer then ran out between two of the Master's adverts,
+            // it took over, was preempted, and its own last advert did the
+            // same to the next Backup: a flap without end. The lower router
+            // still counts as alive (should it be the next Master, the timer
+            // runs on its adverts), and once our Master's interval has run
+            // out its adverts are followed as RFC 9568 §6.4.2 says.
+            let lower_down = now + self.down_interval_for(advert.interval);
+            self.master_down_timer = Some(followed_until.max(lower_down));
+            return;
+        }
         self.current_master = Some(advert);
+        self.master_heard_at = Some(now);
         self.master_resigned = false;
         self.master_adver_interval = advert.interval;
         self.master_down_timer = Some(now + self.master_down_interval());
+    }
+
+    /// Until when the Master we follow stays ours, if `advert` is another,
+    /// lower router's and that is not yet over.
+    fn outranked_by_followed(&self, now: Instant, advert: AdvertInfo) -> Option<Instant> {
+        let master = self.current_master?;
+        let heard = self.master_heard_at?;
+        if master.source == advert.source || master.priority <= advert.priority {
+            return None;
+        }
+        let until = heard + self.master_down_interval();
+        (now < until).then_some(until)
     }
 
     /// RFC 9568 §6.4.3, Master receiving an advertisement.
