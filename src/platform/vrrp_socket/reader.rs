@@ -13,7 +13,8 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::os::fd::{AsRawFd, RawFd};
 
 use nix::sys::socket::{
-    self, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrIn, SockaddrIn6,
+    self, ControlMessageOwned, MsgFlags, MultiHeaders, RecvMsg, SockaddrIn, SockaddrIn6,
+    SockaddrLike,
 };
 use socket2::Socket;
 use tokio::io::unix::AsyncFd;
@@ -307,25 +308,9 @@ fn recv_many_v4(
     want: usize,
     metas: &mut [Option<Meta>; SLOTS],
 ) -> io::Result<usize> {
-    let mut iovs = slots(buf, SLOT_V4);
-    let mut headers = MultiHeaders::<SockaddrIn>::preallocate(want, None);
-    let results = socket::recvmmsg(
-        fd,
-        &mut headers,
-        iovs.iter_mut().take(want),
-        MsgFlags::MSG_DONTWAIT,
-        None,
-    )?;
-    let mut read = 0;
-    for (msg, meta) in results.zip(metas.iter_mut()) {
-        *meta = Some(if msg.flags.contains(MsgFlags::MSG_TRUNC) {
-            Meta::Truncated
-        } else {
-            Meta::V4 { len: msg.bytes }
-        });
-        read += 1;
-    }
-    Ok(read)
+    recv_many::<SockaddrIn>(fd, buf, SLOT_V4, want, None, metas, |msg| {
+        Ok(Meta::V4 { len: msg.bytes })
+    })
 }
 
 /// Up to `want` datagrams from an IPv6 raw socket, which hands over only
@@ -337,28 +322,12 @@ fn recv_many_v6(
     want: usize,
     metas: &mut [Option<Meta>; SLOTS],
 ) -> io::Result<usize> {
-    let mut iovs = slots(buf, SLOT_V6);
     let control = nix::cmsg_space!(libc::c_int, libc::in6_pktinfo);
-    let mut headers = MultiHeaders::<SockaddrIn6>::preallocate(want, Some(control));
-    let results = socket::recvmmsg(
-        fd,
-        &mut headers,
-        iovs.iter_mut().take(want),
-        MsgFlags::MSG_DONTWAIT,
-        None,
-    )?;
-    let mut read = 0;
-    for (msg, meta) in results.zip(metas.iter_mut()) {
-        read += 1;
-        if msg.flags.contains(MsgFlags::MSG_TRUNC) {
-            *meta = Some(Meta::Truncated);
-            continue;
-        }
+    recv_many::<SockaddrIn6>(fd, buf, SLOT_V6, want, Some(control), metas, |msg| {
         let Some(source) = msg.address.map(|a| a.ip()) else {
             // A raw socket always names the sender; without one, the
             // datagram cannot be checked, as without a hop limit.
-            *meta = Some(Meta::Unaddressed);
-            continue;
+            return Ok(Meta::Unaddressed);
         };
         let mut hop_limit = None;
         let mut destination = None;
@@ -371,12 +340,45 @@ fn recv_many_v6(
                 _ => {}
             }
         }
-        *meta = Some(Meta::V6 {
+        Ok(Meta::V6 {
             len: msg.bytes,
             source,
             destination,
             hop_limit,
+        })
+    })
+}
+
+/// One `recvmmsg` of up to `want` datagrams into `slot`-sized parts of
+/// `buf`, with room for `control` per datagram; `describe` tells what each
+/// one that was not cut short is. Returns how many were read, their
+/// [`Meta`] in `metas`.
+fn recv_many<S: SockaddrLike + Copy + 'static>(
+    fd: RawFd,
+    buf: &mut [u8],
+    slot: usize,
+    want: usize,
+    control: Option<Vec<u8>>,
+    metas: &mut [Option<Meta>; SLOTS],
+    mut describe: impl FnMut(&RecvMsg<'_, '_, S>) -> io::Result<Meta>,
+) -> io::Result<usize> {
+    let mut iovs = slots(buf, slot);
+    let mut headers = MultiHeaders::<S>::preallocate(want, control);
+    let results = socket::recvmmsg(
+        fd,
+        &mut headers,
+        iovs.iter_mut().take(want),
+        MsgFlags::MSG_DONTWAIT,
+        None,
+    )?;
+    let mut read = 0;
+    for (msg, meta) in results.zip(metas.iter_mut()) {
+        *meta = Some(if msg.flags.contains(MsgFlags::MSG_TRUNC) {
+            Meta::Truncated
+        } else {
+            describe(&msg)?
         });
+        read += 1;
     }
     Ok(read)
 }
