@@ -165,16 +165,16 @@ impl VirtualRouter {
     /// Skew_Time for our effective priority and the current Master_Adver_Interval
     /// (RFC 9568 §6.1), or RFC 3768's, which ignores the interval.
     pub fn skew_time(&self) -> Duration {
-        skew_time(self.priority, self.skew_base())
+        skew_time(self.priority, self.skew_base(self.master_adver_interval))
     }
 
     /// The interval Skew_Time scales: Master_Adver_Interval, or one second
     /// under VRRPv2 timers.
-    fn skew_base(&self) -> Duration {
+    fn skew_base(&self, master_adver_interval: Duration) -> Duration {
         if self.settings.vrrpv2_timers {
             Duration::from_secs(1)
         } else {
-            self.master_adver_interval
+            master_adver_interval
         }
     }
 
@@ -187,14 +187,9 @@ impl VirtualRouter {
     /// Master_Down_Interval for our effective priority had the Master
     /// `interval` as its Advertisement_Interval.
     fn down_interval_for(&self, interval: Duration) -> Duration {
-        let skew_base = if self.settings.vrrpv2_timers {
-            Duration::from_secs(1)
-        } else {
-            interval
-        };
         interval
             .saturating_mul(3)
-            .saturating_add(skew_time(self.priority, skew_base))
+            .saturating_add(skew_time(self.priority, self.skew_base(interval)))
     }
 
     /// The Master as last heard on the wire (ourselves while Master), if any.
