@@ -11,11 +11,17 @@
 //! one `timerfd_settime` costs neither: its expiry is a readiness event like
 //! a socket's, in the same `epoll_wait`.
 //!
+//! The kernel's expiry is the deadline rounded up to a millisecond grid
+//! ([`GRAIN`]), as tokio's wheel rounded it: deadlines of many instances
+//! that fall in the same millisecond then share one wake-up (a thousand
+//! Masters at 100 ms have ten adverts due per millisecond), where a timer
+//! exact to the nanosecond would wake the loop for nearly each of them.
+//!
 //! The timer never fires early: it is armed with the time left until the
-//! deadline, measured before the call, so the kernel's expiry (its own clock
-//! read later) is no earlier than the deadline; and [`LoopTimer::expired`]
-//! checks the clock besides, so a readiness event left over from an earlier
-//! arming is not taken for the current deadline.
+//! rounded deadline, measured before the call, so the kernel's expiry (its
+//! own clock read later) is no earlier than the deadline; and
+//! [`LoopTimer::expired`] checks the clock besides, so a readiness event left
+//! over from an earlier arming is not taken for the current deadline.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
@@ -25,6 +31,9 @@ use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
+
+/// The grid the kernel's expiries are rounded up to.
+pub const GRAIN: Duration = Duration::from_millis(1);
 
 /// A `timerfd` on the monotonic clock, the clock [`Instant`] reads.
 struct MonotonicTimer(TimerFd);
@@ -38,6 +47,10 @@ impl AsRawFd for MonotonicTimer {
 /// The loop's timer (see the module documentation).
 pub struct LoopTimer {
     fd: AsyncFd<MonotonicTimer>,
+    /// The origin of the [`GRAIN`] grid.
+    origin: Instant,
+    /// The grid point the kernel timer was last armed for.
+    kernel_at: Option<Instant>,
     /// The deadline it is armed for; `None` while nothing is due (the
     /// kernel timer may still be armed for an old deadline: its expiry is
     /// then ignored, which is cheaper than a system call to disarm it).
@@ -56,7 +69,12 @@ impl LoopTimer {
         let fd =
             unsafe { AsyncFd::register_with_interest(MonotonicTimer(timer), Interest::READABLE) }
                 .map_err(|e| e.into_parts().1)?;
-        Ok(Self { fd, armed: None })
+        Ok(Self {
+            fd,
+            origin: Instant::now(),
+            kernel_at: None,
+            armed: None,
+        })
     }
 
     /// The deadline the timer is armed for, if any.
@@ -65,18 +83,21 @@ impl LoopTimer {
     }
 
     /// Points the timer at `deadline` (or at nothing); a system call only
-    /// when an armed deadline moves.
+    /// when the armed deadline moves to another millisecond of the grid.
     pub fn set(&mut self, deadline: Option<Instant>) -> io::Result<()> {
-        if deadline == self.armed {
-            return Ok(());
-        }
+        let was_armed = self.armed.is_some();
         self.armed = deadline;
         let Some(deadline) = deadline else {
             return Ok(());
         };
+        let at = self.grid_point(deadline);
+        if was_armed && self.kernel_at == Some(at) {
+            return Ok(());
+        }
+        self.kernel_at = Some(at);
         // A zero `it_value` would disarm the timer: a deadline already past
         // fires after a nanosecond instead.
-        let left = deadline
+        let left = at
             .saturating_duration_since(Instant::now())
             .max(Duration::from_nanos(1));
         self.fd
@@ -87,6 +108,21 @@ impl LoopTimer {
                 TimerSetTimeFlags::empty(),
             )
             .map_err(io::Error::from)
+    }
+
+    /// `deadline` rounded up to the grid (a deadline before its origin,
+    /// which is already past, as it is).
+    fn grid_point(&self, deadline: Instant) -> Instant {
+        let Some(since) = deadline.checked_duration_since(self.origin) else {
+            return deadline;
+        };
+        let grain = GRAIN.as_nanos();
+        let steps = since.as_nanos().div_ceil(grain);
+        let rounded = steps.saturating_mul(grain);
+        match u64::try_from(rounded) {
+            Ok(nanos) => self.origin + Duration::from_nanos(nanos),
+            Err(_) => deadline,
+        }
     }
 
     /// Waits until the armed deadline has passed, then disarms and returns
@@ -131,6 +167,26 @@ mod tests {
             assert_eq!(due, deadline);
             assert!(Instant::now() >= deadline, "fired before its deadline");
             assert_eq!(timer.armed(), None);
+        });
+    }
+
+    #[test]
+    fn deadlines_round_up_to_the_next_millisecond_of_the_grid() {
+        runtime().block_on(async {
+            let timer = LoopTimer::new().expect("timerfd");
+            let origin = timer.origin;
+            let ms = Duration::from_millis(1);
+            assert_eq!(timer.grid_point(origin + ms * 7), origin + ms * 7);
+            assert_eq!(
+                timer.grid_point(origin + ms * 7 + Duration::from_nanos(1)),
+                origin + ms * 8
+            );
+            assert_eq!(
+                timer.grid_point(origin + ms * 7 + Duration::from_micros(999)),
+                origin + ms * 8
+            );
+            let before = origin - ms;
+            assert_eq!(timer.grid_point(before), before);
         });
     }
 
