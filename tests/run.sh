@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 
 source "$(dirname "$0")/need.sh"
 install_missing protobuf-compiler:protoc etcd-server:etcd openssl:openssl keepalived:keepalived iproute2:ip nftables:nft tcpdump:tcpdump iputils-ping:ping \
-    man-db:man util-linux:unshare procps:sysctl
+    man-db:man util-linux:unshare procps:sysctl binutils:nm
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
