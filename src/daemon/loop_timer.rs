@@ -94,7 +94,6 @@ impl LoopTimer {
         if was_armed && self.kernel_at == Some(at) {
             return Ok(());
         }
-        self.kernel_at = Some(at);
         // A zero `it_value` would disarm the timer: a deadline already past
         // fires after a nanosecond instead.
         let left = at
@@ -107,7 +106,10 @@ impl LoopTimer {
                 Expiration::OneShot(TimeSpec::from_duration(left)),
                 TimerSetTimeFlags::empty(),
             )
-            .map_err(io::Error::from)
+            .map_err(io::Error::from)?;
+        // Only once armed: after a failure the next call tries again.
+        self.kernel_at = Some(at);
+        Ok(())
     }
 
     /// `deadline` rounded up to the grid (a deadline before its origin,
