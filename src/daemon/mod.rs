@@ -185,9 +185,9 @@ enum Wake {
 }
 
 /// How late the agent's timer may fire before the loop counts as having
-/// been stalled: an on-time wake-up of the loop's `timerfd` is some tens of
-/// microseconds late, so only a stalled one pays for letting the readers
-/// run first.
+/// been stalled: the loop's timer fires on a one-millisecond grid
+/// (`loop_timer::GRAIN`), so an on-time wake-up is less than that late,
+/// and only a stalled one pays for letting the readers run first.
 const STALLED_AFTER: Duration = Duration::from_millis(2);
 
 /// How long after a (re)configuration the pages of code and data it
