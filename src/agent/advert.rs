@@ -104,7 +104,12 @@ impl AdvertTemplate {
         };
         match slot {
             Some(i) => self.last[i] = last,
-            None => self.last.push(last),
+            None => {
+                // One slot per destination and version, usually one in all:
+                // a growing push would reserve four (224 bytes an instance).
+                self.last.reserve_exact(1);
+                self.last.push(last);
+            }
         }
         Ok(bytes)
     }

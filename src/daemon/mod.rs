@@ -249,6 +249,7 @@ async fn run_loop(options: RunOptions) -> Result<(), DaemonError> {
     let _address_watcher = address_watch::spawn(inputs_tx.clone())?;
     let mut shell = Shell::new(
         options,
+        config.metrics.is_some(),
         run_as,
         events,
         accept_filter,

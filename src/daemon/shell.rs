@@ -37,6 +37,7 @@ use crate::notify::record::EventRecord;
 use crate::platform::announce::Announcer;
 use crate::platform::netlink::Netlink;
 use crate::quorum::{QuorumReport, QuorumRequest};
+use crate::track::monitor::DurationObserver;
 use crate::track::run_as::RunAs;
 
 /// This node's id in the quorum store: `node_id`, or the host name when
@@ -75,7 +76,11 @@ pub struct Shell {
     /// The address workers, one per instance.
     workers: Workers,
     events: EventStream,
-    metrics: Arc<Metrics>,
+    /// The metrics families, kept only when `metrics` is configured: the
+    /// endpoint is started with the agent and never later, so counting
+    /// transitions and script runs nobody can scrape would only cost memory
+    /// (some 0.9 MB of labels at 1000 instances).
+    metrics: Option<Arc<Metrics>>,
     metrics_served: Option<JoinHandle<()>>,
     inputs: mpsc::UnboundedSender<Input>,
     /// Why the last maintenance save failed, for the control answer.
@@ -101,22 +106,23 @@ pub struct Shell {
 const QUORUM_STOP_LIMIT: Duration = Duration::from_secs(1);
 
 impl Shell {
-    /// Connects netlink and the announcer; nothing runs yet.
+    /// Connects netlink and the announcer; nothing runs yet. `metrics` is
+    /// whether the configuration asks for the metrics endpoint.
     pub fn new(
         options: RunOptions,
+        metrics: bool,
         run_as: Arc<RunAs>,
         events: EventStream,
         accept_filter: AcceptFilter,
         inputs: mpsc::UnboundedSender<Input>,
         datagrams: mpsc::Sender<Vec<Datagram>>,
     ) -> Result<Self, DaemonError> {
-        let metrics = Arc::new(Metrics::new());
-        let durations = {
-            let metrics = metrics.clone();
+        let metrics = metrics.then(|| Arc::new(Metrics::new()));
+        let durations = metrics.clone().map(|metrics| -> DurationObserver {
             Arc::new(move |check: &str, took: Duration| {
                 metrics.script_duration("check", check, took.as_secs_f64());
             })
-        };
+        });
         let supervisor = Supervisor::new();
         let netlink = Arc::new(Netlink::connect()?);
         let announcer = Arc::new(Announcer::open()?);
@@ -154,9 +160,10 @@ impl Shell {
 
     /// Starts the metrics listener, if configured.
     pub async fn serve_metrics(&mut self, config: &Config) -> Result<(), DaemonError> {
-        let Some(metrics) = &config.metrics else {
+        let (Some(metrics), Some(served)) = (&config.metrics, &self.metrics) else {
             return Ok(());
         };
+        let served = served.clone();
         let listener = tokio::net::TcpListener::bind(metrics.listen)
             .await
             .map_err(|source| DaemonError::Metrics {
@@ -164,7 +171,6 @@ impl Shell {
                 source,
             })?;
         info!(listen = %metrics.listen, "serving metrics at /metrics");
-        let served = self.metrics.clone();
         self.metrics_served = Some(tokio::spawn(async move {
             if let Err(e) = crate::control::metrics::serve(listener, served).await {
                 error!("metrics listener failed: {e}");
@@ -459,7 +465,9 @@ impl Shell {
                     tokio::spawn(async move {
                         let outcome = run_hook(&run, &run_as).await;
                         let name = format!("{}.{}", run.args.name, run.kind.as_str());
-                        metrics.script_duration("hook", &name, outcome.duration.as_secs_f64());
+                        if let Some(metrics) = metrics {
+                            metrics.script_duration("hook", &name, outcome.duration.as_secs_f64());
+                        }
                         let _ = inputs.send(Input::HookFinished {
                             run: run.id,
                             outcome,
@@ -467,12 +475,16 @@ impl Shell {
                     });
                 }
                 Effect::Event(record) => {
-                    if let EventRecord::Transition(t) = &record {
-                        self.metrics.transition(&t.instance, t.from, t.to);
+                    if let (EventRecord::Transition(t), Some(metrics)) = (&record, &self.metrics) {
+                        metrics.transition(&t.instance, t.from, t.to);
                     }
                     self.events.emit(&record);
                 }
-                Effect::MasterChanged { instance } => self.metrics.master_changed(&instance),
+                Effect::MasterChanged { instance } => {
+                    if let Some(metrics) = &self.metrics {
+                        metrics.master_changed(&instance);
+                    }
+                }
                 Effect::Answer { ticket, response } => {
                     if let Some(reply) = self.waiting.remove(&ticket) {
                         let _ = reply.send(response);
@@ -566,7 +578,7 @@ impl Shell {
         self.status_dirty = false;
         self.written_version = Some(agent.status_version());
         let status = self.status(agent, now);
-        let metrics = self.metrics_served.as_ref().map(|_| self.metrics.clone());
+        let metrics = self.metrics_served.as_ref().and(self.metrics.clone());
         self.status_writer.publish(status, metrics);
         self.notifier.status(&agent.summary_line());
     }

@@ -17,16 +17,16 @@ pub struct Monitors {
     running: HashMap<String, (Check, Monitor)>,
     updates: mpsc::UnboundedSender<CheckUpdate>,
     run_as: Arc<RunAs>,
-    durations: DurationObserver,
+    durations: Option<DurationObserver>,
 }
 
 impl Monitors {
     /// No monitors yet; results go to `inputs`, scripts run as `run_as`, and
-    /// `durations` hears how long every check script ran.
+    /// `durations`, if given, hears how long every check script ran.
     pub fn new(
         inputs: mpsc::UnboundedSender<Input>,
         run_as: Arc<RunAs>,
-        durations: DurationObserver,
+        durations: Option<DurationObserver>,
     ) -> Self {
         let (updates, mut rx) = mpsc::unbounded_channel::<CheckUpdate>();
         tokio::spawn(async move {
@@ -69,7 +69,7 @@ impl Monitors {
                 check.clone(),
                 self.run_as.clone(),
                 self.updates.clone(),
-                Some(self.durations.clone()),
+                self.durations.clone(),
             ) {
                 self.running
                     .insert(name.to_owned(), (check.clone(), monitor));
