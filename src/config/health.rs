@@ -185,6 +185,20 @@ pub struct Hooks {
     pub before_master_retry: Duration,
 }
 
+impl Hooks {
+    /// `hooks` behind an `Arc`: the one empty set every instance without
+    /// hooks shares when there are none, a set of its own otherwise.
+    pub fn shared(hooks: Hooks) -> std::sync::Arc<Hooks> {
+        static NONE: std::sync::LazyLock<std::sync::Arc<Hooks>> =
+            std::sync::LazyLock::new(|| std::sync::Arc::new(Hooks::default()));
+        if hooks == **NONE {
+            NONE.clone()
+        } else {
+            std::sync::Arc::new(hooks)
+        }
+    }
+}
+
 impl Default for Hooks {
     fn default() -> Self {
         Hooks {

@@ -211,7 +211,10 @@ pub struct Instance {
     /// with its `weight`. See [`Track`] and [`Check`].
     pub track: Vec<Track>,
     /// `hooks`: commands run on this instance's transitions. See [`Hooks`].
-    pub hooks: Hooks,
+    /// Shared: instances without hooks hold one empty set between them
+    /// ([`Hooks::shared`]), where a set of their own made each 400 bytes
+    /// larger.
+    pub hooks: std::sync::Arc<Hooks>,
     /// `vip_lifetime` (default: the top-level `vip_lifetime`): the kernel
     /// lifetime of this instance's virtual IPs. See [`VipLifetime`].
     pub vip_lifetime: VipLifetime,

@@ -459,7 +459,7 @@ fn instance(
             ipv4_checksum: ipv4_checksum?,
             garp: garp?,
             track: track?,
-            hooks: hooks?,
+            hooks: Hooks::shared(hooks?),
             vip_lifetime: lifetime?,
             peers: peers?,
             heartbeat: heartbeat?.into_iter().map(|(ifname, _)| ifname).collect(),

@@ -84,7 +84,7 @@ fn good_config_reads_every_key() {
                 refresh: Some(Duration::from_secs(60)),
             },
             track: Vec::new(),
-            hooks: Hooks::default(),
+            hooks: Hooks::shared(Hooks::default()),
             vip_lifetime: VipLifetime::Derived,
             peers: None,
             heartbeat: Vec::new(),

@@ -209,7 +209,7 @@ fn good_config_reads_every_health_key() {
         ]
     );
     assert_eq!(
-        web.hooks,
+        *web.hooks,
         Hooks {
             on_master: hook(shell("logger master"), 10),
             on_backup: hook(argv(&["/usr/bin/logger", "backup"]), 10),
@@ -224,7 +224,7 @@ fn good_config_reads_every_health_key() {
     );
     let api = &c.instances[1];
     assert_eq!(api.track, [track("haproxy", 0), track("api/tcp", 0)]);
-    assert_eq!(api.hooks, Hooks::default());
+    assert_eq!(*api.hooks, Hooks::default());
     assert_eq!(
         c.sync_groups,
         [SyncGroup {
@@ -252,7 +252,7 @@ fn omitted_health_keys_take_their_defaults() {
     assert_eq!(c.script_user, defaults::SCRIPT_USER);
     assert!(c.instances[0].track.is_empty());
     assert_eq!(
-        c.instances[0].hooks,
+        *c.instances[0].hooks,
         Hooks {
             on_master: None,
             on_backup: None,
@@ -284,8 +284,27 @@ fn omitted_health_keys_take_their_defaults() {
     assert_eq!((h.status, h.path.as_str()), (200, "/"));
     assert_eq!(h.addr, addr("192.0.2.7:8080"));
     let c = parse_str(&with("    hooks: {}\n", "events: {}\n"), "c").unwrap();
-    assert_eq!(c.instances[0].hooks, Hooks::default());
+    assert_eq!(*c.instances[0].hooks, Hooks::default());
     assert_eq!(c.events, EventSinks::default());
+}
+
+#[test]
+fn instances_without_hooks_share_one_empty_set_and_others_keep_their_own() {
+    let mut text = String::from("instances:\n");
+    for n in 1..=3 {
+        text += &format!(
+            "  - name: vr{n}\n    interface: eth0\n    vrid: {n}\n    priority: 100\n    virtual_ips: [192.0.2.{n}/32]\n"
+        );
+    }
+    text += "    hooks: {on_master: logger master}\n";
+    let c = parse_str(&text, "c").unwrap();
+    let [a, b, hooked] = &c.instances[..] else {
+        panic!("{:?}", c.instances)
+    };
+    assert!(std::sync::Arc::ptr_eq(&a.hooks, &b.hooks));
+    assert_eq!(*a.hooks, Hooks::default());
+    assert!(!std::sync::Arc::ptr_eq(&a.hooks, &hooked.hooks));
+    assert_eq!(hooked.hooks.on_master, hook(shell("logger master"), 10));
 }
 
 #[test]

@@ -49,7 +49,9 @@ pub enum EventSinkError {
 
 /// The publishing side of the event stream, owned by the event loop.
 pub struct EventStream {
-    lines: broadcast::Sender<Arc<str>>,
+    /// The lines, with a sink configured only: the channel's ring of
+    /// [`BACKLOG`] slots is 160 KiB, written through when it is made.
+    lines: Option<broadcast::Sender<Arc<str>>>,
     fifo_writer: Option<JoinHandle<()>>,
     acceptor: Option<JoinHandle<()>>,
     /// One clone per connected client task: close waits for them to drain.
@@ -60,26 +62,26 @@ pub struct EventStream {
 impl EventStream {
     /// Opens the configured sinks; with none configured, events cost one check.
     pub fn open(config: &EventSinks) -> Result<Self, EventSinkError> {
-        let (lines, _) = broadcast::channel(BACKLOG);
+        let wanted = config.fifo.is_some() || config.socket.is_some();
         let mut stream = EventStream {
-            lines,
+            lines: wanted.then(|| broadcast::channel(BACKLOG).0),
             fifo_writer: None,
             acceptor: None,
             clients: Arc::new(()),
             socket_path: None,
         };
-        if let Some(path) = &config.fifo {
+        if let (Some(path), Some(lines)) = (&config.fifo, &stream.lines) {
             create_fifo(path)?;
-            let rx = stream.lines.subscribe();
+            let rx = lines.subscribe();
             stream.fifo_writer = Some(tokio::spawn(write_fifo(path.clone(), rx)));
         }
-        if let Some(path) = &config.socket {
+        if let (Some(path), Some(lines)) = (&config.socket, &stream.lines) {
             let listener = bind(path).map_err(|source| EventSinkError::Socket {
                 path: path.clone(),
                 source,
             })?;
             // Weak, so that dropping the stream closes every client's feed.
-            let lines = stream.lines.downgrade();
+            let lines = lines.downgrade();
             let clients = stream.clients.clone();
             stream.acceptor = Some(tokio::spawn(accept(listener, lines, clients)));
             stream.socket_path = Some(path.clone());
@@ -89,9 +91,9 @@ impl EventStream {
 
     /// Publishes one event as a line stamped with the current `time`.
     pub fn emit(&self, event: &EventRecord) {
-        if self.fifo_writer.is_none() && self.acceptor.is_none() {
+        let Some(lines) = &self.lines else {
             return;
-        }
+        };
         let line = match event.to_line(&rfc3339_now()) {
             Ok(line) => line + "\n",
             Err(e) => {
@@ -100,7 +102,7 @@ impl EventStream {
             }
         };
         // An error means no subscriber right now (no FIFO reader, no client).
-        let _ = self.lines.send(Arc::from(line));
+        let _ = lines.send(Arc::from(line));
     }
 
     /// Stops accepting clients and lets the FIFO writer drain what was published
@@ -294,7 +296,7 @@ mod tests {
         let stream = EventStream::open(&sinks).unwrap();
         let client = tokio::net::UnixStream::connect(&path).await.unwrap();
         // Let the accept loop subscribe the client before publishing.
-        while stream.lines.receiver_count() == 0 {
+        while stream.lines.as_ref().unwrap().receiver_count() == 0 {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         for n in 0..100 {
