@@ -195,12 +195,14 @@ const STALLED_AFTER: Duration = Duration::from_millis(2);
 /// instances have started, and what runs afterwards faults back in.
 const STARTUP_PAGES_KEPT: Duration = Duration::from_secs(10);
 
-/// Gives back the clean file pages that start-up or a reload touched.
+/// Gives back the clean file pages that start-up or a reload touched, and
+/// the heap's free pages (`platform::heap`).
 fn give_back_startup_pages() {
     match crate::platform::startup_pages::release() {
         Ok(bytes) => info!(kib = bytes / 1024, "gave back the pages start-up touched"),
         Err(e) => debug!("could not give back start-up pages: {e}"),
     }
+    crate::platform::heap::give_back_free_pages();
 }
 
 /// Runs the agent until SIGTERM or SIGINT; then resigns as Master and removes VIPs.
@@ -212,6 +214,9 @@ fn give_back_startup_pages() {
 /// its driver) before it is polled. At one advert per wake-up that poll was
 /// a third of the agent's system calls.
 pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
+    if !crate::platform::heap::hold_thresholds() {
+        debug!("the allocator's thresholds are its own");
+    }
     match tokio::spawn(run_loop(options)).await {
         Ok(result) => result,
         Err(join) => Err(DaemonError::LoopEnded(join.to_string())),

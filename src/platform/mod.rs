@@ -7,13 +7,15 @@
 //! - [`multicast`]: rtnetlink notifications that say when some were lost;
 //! - [`announce`]: gratuitous ARP and unsolicited Neighbor Advertisements on AF_PACKET;
 //! - [`capture`]: the receive-only AF_PACKET socket of `twinstar watch`;
-//! - [`accept_filter`]: the nftables table that enforces Accept_Mode False.
+//! - [`accept_filter`]: the nftables table that enforces Accept_Mode False;
+//! - [`heap`] and [`startup_pages`]: memory given back to the kernel.
 
 pub mod accept_filter;
 pub mod address_watch;
 pub mod announce;
 pub mod capture;
 mod error;
+pub mod heap;
 pub mod link_watch;
 pub mod macvlan;
 pub mod multicast;
