@@ -56,10 +56,10 @@ impl Agent {
             peer: Some(master),
         };
         info!(instance = %args.name, master = %master, "fencing the silent Master before taking over");
-        self.instances[index].fencing = Some(Fencing {
+        self.instances[index].fencing = Some(Box::new(Fencing {
             run: id,
             args: args.clone(),
-        });
+        }));
         self.out.push(Effect::RunHook(HookRun {
             id,
             kind: HookKind::Fence,

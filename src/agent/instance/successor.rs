@@ -37,14 +37,14 @@ impl InstanceCore {
     /// What this instance has heard of its successor since it last resigned
     /// voluntarily; `None` when it is not waiting for one.
     pub fn successor(&self) -> Option<SuccessorWatch> {
-        self.successor
+        self.successor.as_deref().copied()
     }
 
     /// Notes the first other router that advertises as Master (priority
     /// above 0) since the resignation.
     pub(super) fn note_successor(&mut self, now: Instant, advert: AdvertInfo) {
         let own = self.advert_source();
-        if let Some(watch) = &mut self.successor {
+        if let Some(watch) = self.successor.as_deref_mut() {
             if advert.priority > 0 && advert.source != own {
                 watch.heard.get_or_insert((advert.source, now));
             }
