@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 source tests/need.sh
-install_missing protobuf-compiler:protoc etcd-server:etcd keepalived:keepalived iproute2:ip iputils-ping:ping
+install_missing protobuf-compiler:protoc etcd-server:etcd keepalived:keepalived iproute2:ip iputils-ping:ping nftables:nft
 
 echo "==> cargo build --release"
 cargo build --release --quiet
