@@ -483,11 +483,10 @@ fn a_vrrp_reader_reads_a_burst_in_order_and_drops_an_oversized_datagram() {
     }
     std::thread::sleep(Duration::from_millis(300));
 
-    let mut buf = vec![0u8; 65_536];
     let mut read = |max| {
         let mut seen = Vec::new();
         let batch = reader
-            .recv_queued(&mut buf, max, |received| {
+            .recv_queued(max, |received| {
                 seen.push(received.map(|r| (r.source, r.hop_limit, r.payload.to_vec())));
             })
             .unwrap();

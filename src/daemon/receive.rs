@@ -50,7 +50,6 @@ pub fn spawn_reader(
             reader,
             out,
             pulse,
-            buf: vec![0u8; 65_536],
             arena: BytesMut::with_capacity(ARENA),
             pacer: Pacer::default(),
         };
@@ -87,7 +86,6 @@ struct ReaderTask {
     local: (IpAddr, IpAddr),
     out: mpsc::Sender<Vec<Datagram>>,
     pulse: Pulse,
-    buf: Vec<u8>,
     arena: BytesMut,
     pacer: Pacer,
 }
@@ -100,7 +98,7 @@ impl ReaderTask {
         let (key, local, arena) = (self.key, self.local, &mut self.arena);
         let read = self
             .reader
-            .recv_ready(&mut self.buf, READ_BATCH, |received| {
+            .recv_ready(READ_BATCH, |received| {
                 batch.push(datagram(key, local, received, arena));
             })
             .await;
@@ -134,11 +132,9 @@ impl ReaderTask {
     async fn read_queued(&mut self) -> Result<Batch, Halt> {
         let mut batch = Vec::new();
         let (key, local, arena) = (self.key, self.local, &mut self.arena);
-        let read = self
-            .reader
-            .recv_queued(&mut self.buf, READ_BATCH, |received| {
-                batch.push(datagram(key, local, received, arena));
-            });
+        let read = self.reader.recv_queued(READ_BATCH, |received| {
+            batch.push(datagram(key, local, received, arena));
+        });
         self.forward(batch).await?;
         let found = read.map_err(Halt::Failed)?;
         self.pacer.note(Instant::now(), found);

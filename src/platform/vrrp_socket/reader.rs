@@ -8,6 +8,7 @@
 //! name the same socket (`dup`), and only this one is ever registered, so
 //! taking it out silences arrivals completely.
 
+use std::cell::RefCell;
 use std::io::{self, IoSliceMut};
 use std::net::{IpAddr, Ipv6Addr};
 use std::os::fd::{AsRawFd, RawFd};
@@ -87,7 +88,6 @@ impl VrrpReader {
     /// been handed over, then the error is returned.
     pub async fn recv_ready(
         &mut self,
-        buf: &mut [u8],
         max: usize,
         mut each: impl FnMut(Result<Received<'_>, RecvDrop>),
     ) -> io::Result<Batch> {
@@ -98,7 +98,7 @@ impl VrrpReader {
         };
         loop {
             let mut guard = fd.ready(Interest::READABLE).await?;
-            let batch = read_queued(fd.get_ref().as_raw_fd(), source, buf, max, &mut each)?;
+            let batch = read_queued(fd.get_ref().as_raw_fd(), source, max, &mut each)?;
             if batch.emptied {
                 // Edge-triggered: only an empty queue re-arms the wake-up.
                 guard.clear_ready();
@@ -113,7 +113,6 @@ impl VrrpReader {
     /// as [`VrrpReader::recv_ready`] otherwise.
     pub fn recv_queued(
         &mut self,
-        buf: &mut [u8],
         max: usize,
         mut each: impl FnMut(Result<Received<'_>, RecvDrop>),
     ) -> io::Result<Batch> {
@@ -122,7 +121,7 @@ impl VrrpReader {
             Some(Registration::Paused(socket)) => socket.as_raw_fd(),
             None => return Err(lost()),
         };
-        read_queued(fd, self.source, buf, max, &mut each)
+        read_queued(fd, self.source, max, &mut each)
     }
 
     /// Stops arrivals from waking the thread: takes the descriptor out of
@@ -178,12 +177,37 @@ const SLOT_V6: usize = 4096;
 /// Datagrams one `recvmmsg` reads at most.
 const SLOTS: usize = 32;
 
+/// The bytes of one full batch of IPv4 slots (half one of IPv6 ones).
+const RECEIVE_BUFFER: usize = SLOTS * SLOT_V4;
+
+thread_local! {
+    /// The receive buffer of every reader on this thread. A read fills it
+    /// and hands each datagram on (the readers copy payloads out) before it
+    /// returns, and nothing awaits in between, so readers can share one:
+    /// a buffer per socket was 64 KiB of resident heap each.
+    static BUFFER: RefCell<Box<[u8]>> = RefCell::new(vec![0u8; RECEIVE_BUFFER].into_boxed_slice());
+}
+
 /// Non-blocking reads on `fd` until the queue is empty or `max` were handed
 /// to `each`. Each read is one `recvmmsg` of up to [`SLOTS`] datagrams into
-/// slots of `buf`; one that returns fewer than it had room for found the
-/// queue empty, so a reader woken for one advert makes one call, not a
-/// second to learn that nothing follows.
+/// slots of the thread's receive buffer; one that returns fewer than it had
+/// room for found the queue empty, so a reader woken for one advert makes
+/// one call, not a second to learn that nothing follows.
 fn read_queued(
+    fd: RawFd,
+    source: IpAddr,
+    max: usize,
+    each: &mut impl FnMut(Result<Received<'_>, RecvDrop>),
+) -> io::Result<Batch> {
+    BUFFER.with(|buffer| match buffer.try_borrow_mut() {
+        Ok(mut buffer) => read_into(fd, source, &mut buffer, max, each),
+        // Only a reader's `each` reading again could get here.
+        Err(_) => Err(io::Error::other("the receive buffer is in use")),
+    })
+}
+
+/// [`read_queued`] into `buf`.
+fn read_into(
     fd: RawFd,
     source: IpAddr,
     buf: &mut [u8],
