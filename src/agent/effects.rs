@@ -184,8 +184,10 @@ pub enum Effect {
         /// The VRRP message.
         packet: Arc<[u8]>,
     },
-    /// Start the address worker of a new instance.
-    StartInstance(AddressTarget),
+    /// Start the address worker of a new instance. (Boxed, as are the
+    /// other large rare variants: a Master queues a thousand adverts in a
+    /// tick, and every queued effect is as large as the largest variant.)
+    StartInstance(Box<AddressTarget>),
     /// Queue a job on an instance's address worker; report it done with
     /// [`Input::AddressesDone`].
     Address {
@@ -218,7 +220,7 @@ pub enum Effect {
     /// it and stop its reader.
     CloseSocket(SocketKey),
     /// Run a hook; report with [`Input::HookFinished`].
-    RunHook(HookRun),
+    RunHook(Box<HookRun>),
     /// Publish on the event stream.
     Event(EventRecord),
     /// The Master heard on the wire (or this host becoming it) changed.
@@ -232,7 +234,7 @@ pub enum Effect {
         /// The request's ticket, from [`super::Answer::Later`].
         ticket: super::Ticket,
         /// The answer.
-        response: crate::control::Response,
+        response: Box<crate::control::Response>,
     },
     /// Persist the maintenance set so that it survives a restart.
     SaveMaintenance(Vec<String>),

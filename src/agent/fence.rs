@@ -60,12 +60,12 @@ impl Agent {
             run: id,
             args: args.clone(),
         }));
-        self.out.push(Effect::RunHook(HookRun {
+        self.out.push(Effect::RunHook(Box::new(HookRun {
             id,
             kind: HookKind::Fence,
             hook,
             args,
-        }));
+        })));
         self.out.status_dirty = true;
     }
 

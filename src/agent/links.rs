@@ -290,7 +290,7 @@ impl Agent {
         // The old worker finishes what it was given and stops; the new one
         // manages the VIPs on the new interface.
         self.out
-            .push(Effect::StartInstance(instance.address_target()));
+            .push(Effect::StartInstance(Box::new(instance.address_target())));
         // What the new interface holds was never compared with what the
         // instance wants (a notification may have named its index before
         // the instance knew it): the new worker looks.

@@ -253,7 +253,7 @@ impl Agent {
                         |e| matches!(e, Effect::Answer { ticket: t, .. } if *t == ticket),
                     );
                 match answer.and_then(|at| self.out.effects.remove(at)) {
-                    Some(Effect::Answer { response, .. }) => Answer::Now(response),
+                    Some(Effect::Answer { response, .. }) => Answer::Now(*response),
                     _ => Answer::Now(Response::done(message)),
                 }
             }
@@ -349,7 +349,10 @@ impl Agent {
             Some(error) => warn!("{error}"),
         }
         if let Some(ticket) = handover.ticket {
-            self.out.push(Effect::Answer { ticket, response });
+            self.out.push(Effect::Answer {
+                ticket,
+                response: Box::new(response),
+            });
         }
         self.out.status_dirty = true;
         self.invalidate_deadlines();

@@ -182,7 +182,7 @@ impl Agent {
         let id = InstanceId(self.next_instance);
         let mut instance = InstanceCore::new(id, config, facts).map_err(|e| e.to_string())?;
         self.out
-            .push(Effect::StartInstance(instance.address_target()));
+            .push(Effect::StartInstance(Box::new(instance.address_target())));
         instance.queue(AddressJob::RemoveStale, &mut self.out);
         self.carrier
             .insert(instance.facts.ifindex, instance.facts.carrier);

@@ -107,7 +107,7 @@ impl Agent {
     fn carry_out(&mut self, steps: Vec<Step>) {
         for step in steps {
             match step {
-                Step::Run(run) => self.out.push(Effect::RunHook(run)),
+                Step::Run(run) => self.out.push(Effect::RunHook(Box::new(run))),
                 Step::Skipped { args, kind } => {
                     info!(name = %args.name, hook = kind.as_str(), "skipped: the virtual IPs never came on");
                     self.out.push(Effect::Event(hook_event(&args, kind, None)));

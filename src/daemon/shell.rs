@@ -447,7 +447,7 @@ impl Shell {
                     let (pulse, watch) = self
                         .supervisor
                         .watch(format!("address worker of {}", target.name));
-                    self.workers.start(target, pulse);
+                    self.workers.start(*target, pulse);
                     self.worker_watches.insert(id, watch);
                 }
                 Effect::Address { instance, seq, job } => {
@@ -487,7 +487,7 @@ impl Shell {
                 }
                 Effect::Answer { ticket, response } => {
                     if let Some(reply) = self.waiting.remove(&ticket) {
-                        let _ = reply.send(response);
+                        let _ = reply.send(*response);
                     }
                 }
                 Effect::SaveMaintenance(names) => {

@@ -72,7 +72,7 @@ fn targets(effects: &[Effect]) -> Vec<&AddressTarget> {
     effects
         .iter()
         .filter_map(|e| match e {
-            Effect::StartInstance(target) => Some(target),
+            Effect::StartInstance(target) => Some(&**target),
             _ => None,
         })
         .collect()

@@ -52,7 +52,7 @@ fn answers(effects: &[Effect]) -> Vec<(Ticket, Response)> {
     effects
         .iter()
         .filter_map(|e| match e {
-            Effect::Answer { ticket, response } => Some((*ticket, response.clone())),
+            Effect::Answer { ticket, response } => Some((*ticket, (**response).clone())),
             _ => None,
         })
         .collect()

@@ -919,7 +919,7 @@ impl World {
             } => self.broadcast(id, socket, source, destination, &packet),
             Effect::StartInstance(target) => {
                 let worker = Worker {
-                    target: target.clone(),
+                    target: (*target).clone(),
                     busy_until: self.now,
                     holding: false,
                     present: Vec::new(),
@@ -993,7 +993,7 @@ impl World {
                     Pending::HookDone {
                         host: id,
                         incarnation,
-                        run,
+                        run: *run,
                         outcome,
                     },
                 );
@@ -1072,7 +1072,7 @@ impl World {
             | Effect::PublishStatus
             | Effect::CloseSocket(_)
             | Effect::AcceptFilter(_) => {}
-            Effect::Answer { response, .. } => self.answers.push((id, response)),
+            Effect::Answer { response, .. } => self.answers.push((id, *response)),
             Effect::SaveMaintenance(names) => {
                 self.hosts[id].saved_maintenance = names.into_iter().collect();
             }
