@@ -93,7 +93,7 @@ fn answered_later(agent: &mut Agent, start: Instant, ticket: Ticket) -> Response
             }
         }
         if let Some(response) = answer {
-            return response;
+            return *response;
         }
         now = match agent.poll_timeout() {
             Some(due) => due.max(now) + Duration::from_millis(1),
