@@ -180,6 +180,10 @@ const SLOTS: usize = 32;
 /// The bytes of one full batch of IPv4 slots (half one of IPv6 ones).
 const RECEIVE_BUFFER: usize = SLOTS * SLOT_V4;
 
+// The buffer is fixed, so that it holds a datagram of either family is
+// checked when building rather than at every read.
+const _: () = assert!(RECEIVE_BUFFER >= SLOT_V4 && RECEIVE_BUFFER >= SLOT_V6);
+
 thread_local! {
     /// The receive buffer of every reader on this thread. A read fills it
     /// and hands each datagram on (the readers copy payloads out) before it
@@ -219,12 +223,6 @@ fn read_into(
         IpAddr::V6(_) => SLOT_V6,
     };
     let room = (buf.len() / slot).min(SLOTS);
-    if room == 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "the receive buffer cannot hold one datagram",
-        ));
-    }
     let mut count = 0;
     while count < max {
         let want = (max - count).min(room);
