@@ -26,8 +26,10 @@ mod systemd;
 mod tracking;
 mod vmac;
 
+use std::future::poll_fn;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -150,13 +152,6 @@ pub enum DaemonError {
 /// How often the status file is rewritten when nothing changed (counters).
 const STATUS_REFRESH: Duration = Duration::from_secs(1);
 
-/// Datagrams handled per wake-up beyond the first, before other events get a turn.
-const DATAGRAM_BATCH: usize = 256;
-
-/// Datagrams read but not yet handled, at most, before the readers wait
-/// (and the sockets' own buffers take the rest).
-const DATAGRAM_QUEUE: usize = 4096;
-
 /// How long a stop may take: handovers, VIP removal and stop hooks.
 const STOP_LIMIT: Duration = Duration::from_secs(30);
 
@@ -168,8 +163,9 @@ enum Wake {
     ReloadRejected(Vec<String>, Option<oneshot::Sender<Response>>),
     /// Datagrams from the sockets, in arrival order.
     Datagrams(Vec<Datagram>),
-    /// The agent's next deadline has come.
-    Timeout,
+    /// The agent's next deadline has come; `late` when the timer fired
+    /// more than [`STALLED_AFTER`] after it.
+    Timeout { late: bool },
     /// Any other input for the agent.
     Input(Input),
     /// A control request (reload arrives as `Configure` / `ReloadRejected`).
@@ -187,7 +183,7 @@ enum Wake {
 /// How late the agent's timer may fire before the loop counts as having
 /// been stalled: the loop's timer fires on a one-millisecond grid
 /// (`loop_timer::GRAIN`), so an on-time wake-up is less than that late,
-/// and only a stalled one pays for letting the readers run first.
+/// and only a stalled one pays for reading every socket first.
 const STALLED_AFTER: Duration = Duration::from_millis(2);
 
 /// How long after a (re)configuration the pages of code and data it
@@ -249,8 +245,6 @@ async fn run_loop(options: RunOptions) -> Result<(), DaemonError> {
     let run_as = Arc::new(RunAs::resolve(&config.script_user).map_err(DaemonError::ScriptUser)?);
     let events = EventStream::open(&config.events)?;
     let (inputs_tx, mut inputs) = mpsc::unbounded_channel();
-    // Bounded in datagrams as before batching: 4096 of them at most.
-    let (datagrams_tx, mut datagrams) = mpsc::channel(DATAGRAM_QUEUE / receive::READ_BATCH);
     let _address_watcher = address_watch::spawn(inputs_tx.clone())?;
     let mut shell = Shell::new(
         options,
@@ -259,7 +253,6 @@ async fn run_loop(options: RunOptions) -> Result<(), DaemonError> {
         events,
         accept_filter,
         inputs_tx,
-        datagrams_tx,
     )?;
     let mut agent = Agent::new(maintenance::load(&shell.options.runtime_dir));
     if let Some(addresses) = address_watch::first_snapshot().await {
@@ -320,14 +313,7 @@ async fn run_loop(options: RunOptions) -> Result<(), DaemonError> {
                         }
                         continue;
                     }
-                    Some(mut batch) = datagrams.recv() => {
-                        // Whatever else has arrived meanwhile, in one go.
-                        while batch.len() <= DATAGRAM_BATCH {
-                            match datagrams.try_recv() {
-                                Ok(more) => batch.extend(more),
-                                Err(_) => break,
-                            }
-                        }
+                    batch = poll_fn(|cx| shell.readers().poll_datagrams(cx)) => {
                         Wake::Datagrams(batch)
                     }
                     Some(event) = links.next() => Wake::Input(if event.removed {
@@ -350,19 +336,7 @@ async fn run_loop(options: RunOptions) -> Result<(), DaemonError> {
                         let late = due.is_ok_and(|due| {
                             Instant::now().saturating_duration_since(due) > STALLED_AFTER
                         });
-                        // A wake-up this late means the loop was not run
-                        // (a stopped or starved process): readers with
-                        // adverts waiting read first (see
-                        // `Wake::Timeout` below). A yielding task makes the
-                        // runtime poll its driver, which wakes the readers
-                        // whose sockets are readable, and goes back on the
-                        // run queue after them; twice, since after a stop
-                        // the first `epoll_wait` may return EINTR with no
-                        // events.
-                        for _ in 0..if late { 2 } else { 0 } {
-                            tokio::task::yield_now().await;
-                        }
-                        Wake::Timeout
+                        Wake::Timeout { late }
                     }
                     _ = status_tick.tick() => Wake::StatusTick,
                     () = status_ready.notified(), if shell.status_pending() => Wake::StatusReady,
@@ -389,17 +363,24 @@ async fn run_loop(options: RunOptions) -> Result<(), DaemonError> {
                     agent.handle(now, Input::Datagram(datagram));
                 }
             }
-            Wake::Timeout => {
+            Wake::Timeout { late } => {
                 // Adverts that came before the deadline and were not yet
-                // handled (the loop was not scheduled for a while, or a busy
-                // reader was between its paced reads) go first: any of them
-                // may be the one that stops the timer. Otherwise the branch
-                // the select happened to take decided whether a Backup
-                // deprived of CPU took over from a live Master.
-                while let Ok(batch) = datagrams.try_recv() {
-                    for datagram in batch {
-                        agent.handle(now, Input::Datagram(datagram));
-                    }
+                // handled go first: any of them may be the one that stops
+                // the timer. Otherwise the branch the select happened to
+                // take decided whether a Backup deprived of CPU took over
+                // from a live Master. On time, that is what epoll reported
+                // with the timer (no system call for a quiet socket). Late
+                // (a stopped or starved process, or a busy socket between
+                // its paced reads), every socket is read: after a stop the
+                // first `epoll_wait` may return EINTR with no events, so
+                // readiness cannot be trusted to be known yet.
+                let waiting = if late {
+                    shell.readers().read_all_queued()
+                } else {
+                    poll_fn(|cx| Poll::Ready(shell.readers().ready_now(cx))).await
+                };
+                for datagram in waiting {
+                    agent.handle(now, Input::Datagram(datagram));
                 }
                 agent.handle(now, Input::Timeout);
             }

@@ -1,16 +1,16 @@
 //! Whether the agent's workers make progress, for the systemd watchdog.
 //!
 //! A watchdog fed by a timer in the event loop only proves that the loop
-//! turns. The loop can turn while a socket reader has ended (a deaf Backup
-//! that will take the virtual IPs from a live Master) or while an address
-//! worker is stuck in a netlink call (a Master without its addresses).
+//! turns. The loop can turn while an address worker is stuck in a netlink
+//! call (a Master without its addresses). (The VRRP sockets are read by the
+//! loop itself, so a loop that turns reads them.)
 //! So every worker carries a [`Pulse`]: it says when it starts and ends a
 //! unit of work, and its end is seen when the task ends. The loop asks
 //! [`Supervisor::hung`] before each keep-alive and withholds `WATCHDOG=1`
 //! (logging why) while any worker has ended unasked or has been busy with
 //! one unit of work longer than [`HUNG_AFTER`]; systemd then restarts the
-//! agent. Waiting for work (a reader in `recv`, a worker with an empty
-//! queue) is not busy: an idle worker is a healthy one.
+//! agent. Waiting for work (a worker with an empty queue) is not busy: an
+//! idle worker is a healthy one.
 //!
 //! The event loop itself needs no pulse: it is the one that sends the
 //! keep-alive, so a loop that stops turning stops sending it.
@@ -20,9 +20,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// How long one unit of work may take before its worker counts as hung: an
-/// address job is a few netlink round trips (milliseconds each) and a
-/// reader forwards one datagram into a queue of thousands, so ten seconds
-/// is far beyond any healthy case, and still well inside systemd's
+/// address job is a few netlink round trips (milliseconds each), so ten
+/// seconds is far beyond any healthy case, and still well inside systemd's
 /// `WatchdogSec=30s` of the packaged unit.
 pub const HUNG_AFTER: Duration = Duration::from_secs(10);
 
@@ -186,12 +185,12 @@ mod tests {
     #[test]
     fn a_worker_that_ends_unasked_is_reported_until_its_owner_lets_it_go() {
         let supervisor = Supervisor::new();
-        let (pulse, watch) = supervisor.watch("socket reader on eth0");
-        let (_other_pulse, _other_watch) = supervisor.watch("socket reader on eth1");
+        let (pulse, watch) = supervisor.watch("address worker of vr0");
+        let (_other_pulse, _other_watch) = supervisor.watch("address worker of vr1");
         drop(pulse);
         assert_eq!(
             supervisor.hung(Instant::now()),
-            vec!["socket reader on eth0 has ended".to_owned()]
+            vec!["address worker of vr0 has ended".to_owned()]
         );
         drop(watch);
         assert!(supervisor.hung(Instant::now()).is_empty());
@@ -210,7 +209,7 @@ mod tests {
     #[tokio::test]
     async fn a_task_that_returns_while_watched_is_reported() {
         let supervisor = Supervisor::new();
-        let (pulse, _watch) = supervisor.watch("socket reader on eth0");
+        let (pulse, _watch) = supervisor.watch("address worker of vr0");
         let task = tokio::spawn(async move {
             let _pulse = pulse;
         });

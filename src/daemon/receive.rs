@@ -1,157 +1,274 @@
-//! The receive side: one reader task per VRRP socket, forwarding what it reads
-//! to the event loop as [`Datagram`]s. Every check of RFC 9568 §7.1 happens in
-//! the agent (`agent::receive`).
+//! The receive side: the event loop reads every VRRP socket itself and
+//! hands what it read to the agent as [`Datagram`]s. Every check of RFC 9568
+//! §7.1 happens in the agent (`agent::receive`).
 //!
-//! A quiet socket wakes its reader at each arrival (epoll readiness). A busy
+//! Why in the loop rather than a task per socket: a reader task woken by its
+//! socket handed the datagrams to the loop task through a channel, so one
+//! advert woke two tasks and crossed a channel; a one-instance Backup spent
+//! about a tenth of its CPU per advert on that (`benches/profile-one.sh`).
+//!
+//! A quiet socket wakes the loop at each arrival (epoll readiness). A busy
 //! one (see `pace`) is taken out of epoll and read every [`pace::PACE`]
 //! instead, until a read finds nothing: a flood then costs one wake-up of
-//! the thread per pace rather than one per datagram or two.
+//! the thread per pace rather than one per datagram.
 
+use std::future::Future;
 use std::io;
 use std::net::IpAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 use tracing::warn;
 
 use crate::agent::{Datagram, DropReason, SocketKey};
 use crate::platform::vrrp_socket::{Batch, Received, RecvDrop, VrrpReader};
 
-use super::progress::Pulse;
-
 mod pace;
 
 use pace::{Pacer, PACE};
 
-/// Datagrams read from one socket per read, at most, and so per message
-/// to the event loop.
+/// Datagrams read from one socket per read, at most.
 pub const READ_BATCH: usize = 64;
+
+/// Datagrams handed to the agent per wake-up of the loop, at most, before
+/// its other sources get a turn; the sockets' own buffers hold the rest.
+pub const WAKE_BATCH: usize = 256;
 
 /// How long a reader waits after a receive error before reading again, so a
 /// lasting error is logged a few times a second rather than in a loop.
 const ERROR_BACKOFF: Duration = Duration::from_millis(100);
 
-/// Starts a task that reads with `reader` (the socket of `key`) forever and
-/// forwards datagrams, each read's in one message; `pulse` shows the
-/// watchdog when it is stuck forwarding (see `progress`).
-pub fn spawn_reader(
-    key: SocketKey,
-    reader: VrrpReader,
-    out: mpsc::Sender<Vec<Datagram>>,
-    pulse: Pulse,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut task = ReaderTask {
+/// The readers of every open VRRP socket, polled by the event loop.
+#[derive(Default)]
+pub struct Readers {
+    readers: Vec<Reader>,
+    /// Which reader a wake-up polls first, turn by turn, so that a socket
+    /// that fills every batch does not keep the others waiting.
+    first: usize,
+}
+
+impl Readers {
+    /// Reads the socket of `key` with `reader` from now on.
+    pub fn add(&mut self, key: SocketKey, reader: VrrpReader) {
+        let local = (reader.source(), reader.group());
+        self.remove(&key);
+        self.readers.push(Reader {
             key,
-            local: (reader.source(), reader.group()),
+            local,
             reader,
-            out,
-            pulse,
             arena: BytesMut::with_capacity(ARENA),
             pacer: Pacer::default(),
-        };
-        loop {
-            match task.turn().await {
-                Ok(()) => {}
-                Err(Halt::Closed) => return, // The daemon is shutting down.
-                Err(Halt::Failed(e)) => {
-                    warn!(
-                        interface = task.reader.interface(),
-                        "receiving VRRP failed: {e}"
-                    );
-                    tokio::time::sleep(ERROR_BACKOFF).await;
+            waiting: Waiting::Readiness,
+            timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
+        });
+    }
+
+    /// Stops reading the socket of `key`.
+    pub fn remove(&mut self, key: &SocketKey) {
+        self.readers.retain(|reader| reader.key != *key);
+    }
+
+    /// Stops reading every socket.
+    pub fn clear(&mut self) {
+        self.readers.clear();
+    }
+
+    /// Ready with what the sockets have brought once any has brought
+    /// something; until then pending, the task woken by an arrival on a
+    /// quiet socket or by a busy socket's pace.
+    pub fn poll_datagrams(&mut self, cx: &mut Context<'_>) -> Poll<Vec<Datagram>> {
+        let batch = self.ready_now(cx);
+        if batch.is_empty() {
+            Poll::Pending
+        } else {
+            Poll::Ready(batch)
+        }
+    }
+
+    /// What the sockets known to be readable (and the busy sockets whose
+    /// pace has come) hold now, without waiting: possibly nothing. Costs no
+    /// system call for a socket that epoll has not reported readable.
+    pub fn ready_now(&mut self, cx: &mut Context<'_>) -> Vec<Datagram> {
+        let mut batch = Vec::new();
+        let count = self.readers.len();
+        let start = self.first;
+        self.first = self.first.wrapping_add(1);
+        for turn in 0..count {
+            if batch.len() >= WAKE_BATCH {
+                break;
+            }
+            if let Some(reader) = self.readers.get_mut((start + turn) % count) {
+                reader.poll_into(cx, &mut batch);
+            }
+        }
+        batch
+    }
+
+    /// Everything queued on every socket now, read whether or not epoll has
+    /// reported it (one `recvmmsg` per socket at least): after the loop was
+    /// stalled, the readiness of its sockets may not have been polled yet.
+    pub fn read_all_queued(&mut self) -> Vec<Datagram> {
+        let mut batch = Vec::new();
+        for reader in &mut self.readers {
+            loop {
+                let room = WAKE_BATCH.saturating_sub(batch.len()).min(READ_BATCH);
+                if room == 0 {
+                    return batch;
+                }
+                match reader.read_queued(&mut batch, room) {
+                    Ok(found) if !found.emptied => {}
+                    Ok(_) => break,
+                    Err(e) => {
+                        reader.failed(e);
+                        break;
+                    }
                 }
             }
         }
-    })
+        batch
+    }
 }
 
-/// Why a reader's turn ended early.
-enum Halt {
-    /// The event loop is gone: the reader stops.
-    Closed,
-    /// A receive failed; what came before it was forwarded.
-    Failed(io::Error),
+/// What a reader waits for before it reads again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Waiting {
+    /// An arrival: the socket is in epoll.
+    Readiness,
+    /// Its pace (the timer): the socket is busy and out of epoll.
+    Pace,
+    /// The end of a pause after a receive error (the timer).
+    Backoff,
 }
 
 /// One socket's reader and what it reads with.
-struct ReaderTask {
+struct Reader {
     key: SocketKey,
-    reader: VrrpReader,
     /// (our address, the group): where a datagram dropped before its
     /// addresses were read is said to come from and go to.
     local: (IpAddr, IpAddr),
-    out: mpsc::Sender<Vec<Datagram>>,
-    pulse: Pulse,
+    reader: VrrpReader,
     arena: BytesMut,
     pacer: Pacer,
+    waiting: Waiting,
+    /// The pace or the backoff, reset in place rather than made anew.
+    timer: Pin<Box<Sleep>>,
 }
 
-impl ReaderTask {
-    /// Waits for datagrams and forwards the first read of them; when the
-    /// socket is busy, goes on reading at the pace until a read finds none.
-    async fn turn(&mut self) -> Result<(), Halt> {
-        let mut batch = Vec::new();
-        let (key, local, arena) = (self.key, self.local, &mut self.arena);
-        let read = self
-            .reader
-            .recv_ready(READ_BATCH, |received| {
-                batch.push(datagram(key, local, received, arena));
-            })
-            .await;
-        self.forward(batch).await?;
-        let found = read.map_err(Halt::Failed)?;
-        if self.pacer.busy(Instant::now(), found) {
-            self.reader.pause();
-            loop {
-                tokio::time::sleep(PACE).await;
-                if self.drain().await? == 0 {
-                    break;
+impl Reader {
+    /// Adds to `batch` what the socket brought since the last poll, as far
+    /// as its state allows (room permitting), and makes sure the task is
+    /// woken when there is more.
+    fn poll_into(&mut self, cx: &mut Context<'_>, batch: &mut Vec<Datagram>) {
+        loop {
+            let room = WAKE_BATCH.saturating_sub(batch.len()).min(READ_BATCH);
+            if room == 0 {
+                return;
+            }
+            match self.waiting {
+                Waiting::Backoff => {
+                    if self.timer.as_mut().poll(cx).is_pending() {
+                        return;
+                    }
+                    self.waiting = Waiting::Readiness;
+                }
+                Waiting::Pace => {
+                    if self.timer.as_mut().poll(cx).is_pending() {
+                        return;
+                    }
+                    let before = batch.len();
+                    match self.drain_into(batch) {
+                        // Filled the batch: the pace has come and stays
+                        // come, so the next poll goes on where this stopped.
+                        Err(Full) => return,
+                        Ok(Ok(())) if batch.len() == before => {
+                            // Quiet again: back to being woken by arrivals.
+                            self.waiting = Waiting::Readiness;
+                        }
+                        Ok(Ok(())) => {
+                            self.wait(cx, Waiting::Pace, PACE);
+                            return;
+                        }
+                        Ok(Err(e)) => {
+                            self.failed(e);
+                            self.wait(cx, Waiting::Backoff, ERROR_BACKOFF);
+                            return;
+                        }
+                    }
+                }
+                Waiting::Readiness => {
+                    let (key, local, arena) = (self.key, self.local, &mut self.arena);
+                    let read = self.reader.poll_recv_ready(cx, room, |received| {
+                        batch.push(datagram(key, local, received, arena));
+                    });
+                    match read {
+                        Poll::Pending => return,
+                        Poll::Ready(Ok(found)) => {
+                            if self.pacer.busy(Instant::now(), found) {
+                                self.reader.pause();
+                                self.wait(cx, Waiting::Pace, PACE);
+                            }
+                            return;
+                        }
+                        Poll::Ready(Err(e)) => {
+                            self.failed(e);
+                            self.wait(cx, Waiting::Backoff, ERROR_BACKOFF);
+                            return;
+                        }
+                    }
                 }
             }
         }
-        Ok(())
     }
 
-    /// Forwards everything queued, a batch at a time; how many it read.
-    async fn drain(&mut self) -> Result<usize, Halt> {
-        let mut total = 0;
+    /// Reads what is queued into `batch` until the queue is empty, or
+    /// `Err(Full)` once the batch has no more room.
+    fn drain_into(&mut self, batch: &mut Vec<Datagram>) -> Result<io::Result<()>, Full> {
         loop {
-            let found = self.read_queued().await?;
-            total += found.count;
-            if found.emptied {
-                return Ok(total);
+            let room = WAKE_BATCH.saturating_sub(batch.len()).min(READ_BATCH);
+            if room == 0 {
+                return Err(Full);
+            }
+            match self.read_queued(batch, room) {
+                Ok(found) if found.emptied => return Ok(Ok(())),
+                Ok(_) => {}
+                Err(e) => return Ok(Err(e)),
             }
         }
     }
 
-    /// Forwards one batch of what is queued now, without waiting.
-    async fn read_queued(&mut self) -> Result<Batch, Halt> {
-        let mut batch = Vec::new();
+    /// Reads what is queued now, up to `max`, into `batch`, without waiting.
+    fn read_queued(&mut self, batch: &mut Vec<Datagram>, max: usize) -> io::Result<Batch> {
         let (key, local, arena) = (self.key, self.local, &mut self.arena);
-        let read = self.reader.recv_queued(READ_BATCH, |received| {
+        let found = self.reader.recv_queued(max, |received| {
             batch.push(datagram(key, local, received, arena));
-        });
-        self.forward(batch).await?;
-        let found = read.map_err(Halt::Failed)?;
+        })?;
         self.pacer.note(Instant::now(), found);
         Ok(found)
     }
 
-    /// Hands `batch` to the event loop, if it holds anything.
-    async fn forward(&mut self, batch: Vec<Datagram>) -> Result<(), Halt> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        self.pulse.busy();
-        self.out.send(batch).await.map_err(|_| Halt::Closed)?;
-        self.pulse.idle();
-        Ok(())
+    /// Waits `for_` (`what`) before reading again: the timer is reset and
+    /// polled once, so that it wakes the task.
+    fn wait(&mut self, cx: &mut Context<'_>, what: Waiting, for_: Duration) {
+        self.waiting = what;
+        self.timer.as_mut().reset(Instant::now() + for_);
+        // Pending: the deadline is in the future; polling registers the waker.
+        let _ = self.timer.as_mut().poll(cx);
+    }
+
+    /// Logs a receive error.
+    fn failed(&self, e: io::Error) {
+        warn!(
+            interface = self.reader.interface(),
+            "receiving VRRP failed: {e}"
+        );
     }
 }
+
+/// The batch of this wake-up has no more room.
+struct Full;
 
 /// Room for the payloads of two full batches of typical adverts (an IPv6
 /// advert with a few addresses) before the arena is reclaimed. The agent

@@ -1,6 +1,6 @@
 //! Looking up what the agent needs about the host before it (re)configures:
 //! each instance's interface (index, MAC, addresses, carrier), its VRRP socket
-//! (opened on first use, with its reader task), and the links that
+//! (opened on first use, with its reader), and the links that
 //! `interface` checks watch. The same lookup serves an interface that was
 //! re-created while running ([`interface_facts`]). An instance with a
 //! virtual MAC gets its macvlan made here too, before its facts are reported.
@@ -9,42 +9,25 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
-
-use super::progress::{Supervisor, Watch};
 use super::receive;
 use super::vmac::VirtualMacs;
 use super::DaemonError;
-use crate::agent::{Datagram, InstanceFacts, LinkFacts, Setup, SocketKey};
+use crate::agent::{InstanceFacts, LinkFacts, Setup, SocketKey};
 use crate::config::{self, AddressFamily, CheckKind, Config};
 use crate::platform::netlink::Netlink;
 use crate::platform::vrrp_socket::VrrpSocket;
 
-/// Every open VRRP socket, with the task that reads it.
+/// Every open VRRP socket, with its reader.
+#[derive(Default)]
 pub struct Sockets {
-    /// Each socket with its reader and the reader's watch: closing a socket
-    /// releases its watch too, or the watchdog would count the stopped
-    /// reader as one that died.
-    open: HashMap<SocketKey, (Arc<VrrpSocket>, JoinHandle<()>, Watch)>,
+    open: HashMap<SocketKey, Arc<VrrpSocket>>,
     /// Send-only sockets (on virtual MAC interfaces): no reader.
     senders: HashMap<SocketKey, Arc<VrrpSocket>>,
-    datagrams: mpsc::Sender<Vec<Datagram>>,
-    /// Watches the readers for the watchdog.
-    supervisor: Supervisor,
+    /// The readers of `open`'s sockets, which the event loop polls.
+    pub readers: receive::Readers,
 }
 
 impl Sockets {
-    /// No socket yet; readers will forward to `datagrams`, watched by `supervisor`.
-    pub fn new(datagrams: mpsc::Sender<Vec<Datagram>>, supervisor: Supervisor) -> Self {
-        Sockets {
-            open: HashMap::new(),
-            senders: HashMap::new(),
-            datagrams,
-            supervisor,
-        }
-    }
-
     /// The socket for `key`, opened (with its reader) on first use.
     pub fn open(
         &mut self,
@@ -52,15 +35,12 @@ impl Sockets {
         interface: &str,
         source: IpAddr,
     ) -> Result<Arc<VrrpSocket>, DaemonError> {
-        if let Some((socket, _, _)) = self.open.get(&key) {
+        if let Some(socket) = self.open.get(&key) {
             return Ok(socket.clone());
         }
         let socket = Arc::new(VrrpSocket::open(interface, key.ifindex, source)?);
-        let (pulse, watch) = self
-            .supervisor
-            .watch(format!("socket reader on {interface}"));
-        let reader = receive::spawn_reader(key, socket.reader()?, self.datagrams.clone(), pulse);
-        self.open.insert(key, (socket.clone(), reader, watch));
+        self.readers.add(key, socket.reader()?);
+        self.open.insert(key, socket.clone());
         Ok(socket)
     }
 
@@ -81,26 +61,22 @@ impl Sockets {
 
     /// The socket for `key`, if open.
     pub fn get(&self, key: &SocketKey) -> Option<&Arc<VrrpSocket>> {
-        self.open
-            .get(key)
-            .map(|(socket, _, _)| socket)
-            .or_else(|| self.senders.get(key))
+        self.open.get(key).or_else(|| self.senders.get(key))
     }
 
-    /// Closes the socket for `key` and stops its reader (its interface is
+    /// Closes the socket for `key` and stops reading it (its interface is
     /// gone); nothing happens when it is not open.
     pub fn close_one(&mut self, key: &SocketKey) {
         self.senders.remove(key);
-        if let Some((_, reader, _watch)) = self.open.remove(key) {
-            reader.abort();
-        }
+        self.readers.remove(key);
+        self.open.remove(key);
     }
 
-    /// Stops every reader.
-    pub fn close(self) {
-        for (_, (_, reader, _watch)) in self.open {
-            reader.abort();
-        }
+    /// Closes every socket.
+    pub fn close(&mut self) {
+        self.readers.clear();
+        self.open.clear();
+        self.senders.clear();
     }
 }
 

@@ -24,8 +24,7 @@ use super::tracking::Monitors;
 use super::vmac::VirtualMacs;
 use super::{DaemonError, RunOptions, Wake};
 use crate::agent::{
-    Agent, Answer, Datagram, Effect, HandoverOptions, Input, InstanceId, ReloadSummary, Setup,
-    Ticket,
+    Agent, Answer, Effect, HandoverOptions, Input, InstanceId, ReloadSummary, Setup, Ticket,
 };
 use crate::config::{self, Config};
 use crate::control::metrics::Metrics;
@@ -115,7 +114,6 @@ impl Shell {
         events: EventStream,
         accept_filter: AcceptFilter,
         inputs: mpsc::UnboundedSender<Input>,
-        datagrams: mpsc::Sender<Vec<Datagram>>,
     ) -> Result<Self, DaemonError> {
         let metrics = metrics.then(|| Arc::new(Metrics::new()));
         let durations = metrics.clone().map(|metrics| -> DurationObserver {
@@ -133,10 +131,10 @@ impl Shell {
             notifier: Notifier::from_env(),
             monitors: Monitors::new(inputs.clone(), run_as, durations),
             status_dirty: true,
-            supervisor: supervisor.clone(),
+            supervisor,
             worker_watches: HashMap::new(),
             netlink: netlink.clone(),
-            sockets: Sockets::new(datagrams, supervisor),
+            sockets: Sockets::default(),
             workers: Workers::new(netlink, announcer, inputs.clone()),
             events,
             metrics,
@@ -607,8 +605,13 @@ impl Shell {
         }
     }
 
-    /// After the agent has finished: flush the event stream, stop readers.
-    pub async fn close(self) {
+    /// The readers of the VRRP sockets, which the event loop polls.
+    pub fn readers(&mut self) -> &mut super::receive::Readers {
+        &mut self.sockets.readers
+    }
+
+    /// After the agent has finished: flush the event stream, close the sockets.
+    pub async fn close(mut self) {
         if let Some(worker) = self.quorum {
             worker.stop(QUORUM_STOP_LIMIT).await;
         }

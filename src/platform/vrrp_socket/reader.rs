@@ -12,6 +12,7 @@ use std::cell::RefCell;
 use std::io::{self, IoSliceMut};
 use std::net::{IpAddr, Ipv6Addr};
 use std::os::fd::{AsRawFd, RawFd};
+use std::task::{ready, Context, Poll};
 
 use nix::sys::socket::{
     self, ControlMessageOwned, MsgFlags, MultiHeaders, RecvMsg, SockaddrIn, SockaddrIn6,
@@ -24,9 +25,9 @@ use tokio::io::Interest;
 use super::{Received, RecvDrop, GROUP_V6};
 use crate::wire::ipv4::split_ipv4;
 
-/// Reads one VRRP socket: waits for readiness like any tokio reader, or,
-/// once [`VrrpReader::pause`]d, reads only when asked. Owned by the one task
-/// that reads the socket.
+/// Reads one VRRP socket: polled for readiness like any tokio reader, or,
+/// once [`VrrpReader::pause`]d, reads only when asked. Owned by the event
+/// loop, which reads the socket.
 pub struct VrrpReader {
     /// The reader's descriptor; `None` only while [`VrrpReader::arm`] or
     /// [`VrrpReader::pause`] moves it between the two forms.
@@ -80,37 +81,41 @@ impl VrrpReader {
         crate::wire::vrrp_group(self.source)
     }
 
-    /// Waits until the socket is readable (registering it with tokio again
-    /// if it was paused), then hands `each` every datagram already queued,
-    /// up to `max`, in arrival order; `Err(..)` given to `each` is a
-    /// datagram dropped by the IP checks. Returns once at least one was
-    /// handed over. A receive error ends the batch: what came before it has
-    /// been handed over, then the error is returned.
-    pub async fn recv_ready(
+    /// Once the socket is readable (registering it with tokio again if it
+    /// was paused), hands `each` every datagram already queued, up to
+    /// `max`, in arrival order; `Err(..)` given to `each` is a datagram
+    /// dropped by the IP checks. Ready once at least one was handed over;
+    /// pending (the task woken at the next arrival) while none is queued.
+    /// A receive error ends the batch: what came before it has been handed
+    /// over, then the error is returned.
+    pub fn poll_recv_ready(
         &mut self,
+        cx: &mut Context<'_>,
         max: usize,
         mut each: impl FnMut(Result<Received<'_>, RecvDrop>),
-    ) -> io::Result<Batch> {
-        self.arm()?;
+    ) -> Poll<io::Result<Batch>> {
+        if let Err(e) = self.arm() {
+            return Poll::Ready(Err(e));
+        }
         let source = self.source;
         let Some(Registration::Armed(fd)) = &self.fd else {
-            return Err(lost());
+            return Poll::Ready(Err(lost()));
         };
         loop {
-            let mut guard = fd.ready(Interest::READABLE).await?;
+            let mut guard = ready!(fd.poll_read_ready(cx))?;
             let batch = read_queued(fd.get_ref().as_raw_fd(), source, max, &mut each)?;
             if batch.emptied {
                 // Edge-triggered: only an empty queue re-arms the wake-up.
                 guard.clear_ready();
             }
             if batch.count > 0 {
-                return Ok(batch);
+                return Poll::Ready(Ok(batch));
             }
         }
     }
 
     /// Hands `each` the datagrams queued now, up to `max`, without waiting;
-    /// as [`VrrpReader::recv_ready`] otherwise.
+    /// as [`VrrpReader::poll_recv_ready`] otherwise.
     pub fn recv_queued(
         &mut self,
         max: usize,
@@ -125,7 +130,7 @@ impl VrrpReader {
     }
 
     /// Stops arrivals from waking the thread: takes the descriptor out of
-    /// epoll (one `epoll_ctl`) until the next [`VrrpReader::recv_ready`].
+    /// epoll (one `epoll_ctl`) until the next [`VrrpReader::poll_recv_ready`].
     /// Datagrams keep queueing in the socket's buffer meanwhile.
     pub fn pause(&mut self) {
         self.fd = match self.fd.take() {
