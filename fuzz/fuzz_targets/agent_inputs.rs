@@ -85,7 +85,7 @@ impl Pending {
         for effect in effects {
             match effect {
                 Effect::StartInstance(target) => {
-                    self.vips.insert(target.instance, target.vips);
+                    self.vips.insert(target.instance, target.vips().to_vec());
                 }
                 Effect::Address { instance, seq, .. } => {
                     if let Some(last) = self.last_seq.insert(instance, seq) {

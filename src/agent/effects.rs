@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Datagram, HookRun, HookRunId, InstanceFacts, InstanceId, LinkFacts, SocketKey};
-use crate::config::{Garp, VirtualIp};
+use crate::config::{self, Garp, VirtualIp};
 use crate::notify::record::EventRecord;
 use crate::track::monitor::CheckUpdate;
 use crate::track::process::ScriptOutcome;
@@ -122,14 +122,9 @@ pub enum AddressJob {
     /// New VIPs, announcement settings or lifetime from a reload: while
     /// holding, add and remove only the difference (and renew the lifetime of
     /// the VIPs kept when it changed).
-    Reconfigure {
-        /// The new VIP list.
-        vips: Vec<VirtualIp>,
-        /// The new announcement settings.
-        garp: Garp,
-        /// The new kernel lifetime of the VIPs; `None` is forever.
-        lifetime: Option<Duration>,
-    },
+    /// The new configuration carries them (its other settings do not
+    /// concern the worker).
+    Reconfigure(Arc<config::Instance>),
     /// Renew the kernel lifetime of the VIPs held (the dead-man switch).
     Refresh,
     /// Read the interface and report which VIPs are on it: the truth that a
@@ -146,26 +141,54 @@ pub enum AddressJob {
 pub struct AddressTarget {
     /// The instance, for its reports.
     pub instance: InstanceId,
-    /// Instance name, for logs.
-    pub name: String,
-    /// Interface name, for logs.
-    pub interface: String,
-    /// Interface index.
+    /// The instance's configuration, shared with the agent: its name (for
+    /// logs), VIPs, announcement settings and VIP lifetime. A copy of them
+    /// per worker was some 240 bytes of heap per instance.
+    pub config: Arc<config::Instance>,
+    /// With a virtual MAC, the macvlan the VIPs live on; the configured
+    /// interface is then the one it sits on.
+    pub vmac: Option<String>,
+    /// Index of the interface the VIPs live on.
     pub ifindex: u32,
     /// Interface MAC: the link-layer address the announcements claim.
     pub mac: [u8; 6],
     /// IPv6 link-local address, the source of Neighbor Advertisements.
     pub link_local: Option<Ipv6Addr>,
-    /// With a virtual MAC, the interface the macvlan sits on (`interface`
-    /// is then the macvlan): the daemon deletes the macvlan and restores
-    /// that interface's ARP settings once no worker uses them.
-    pub vmac_below: Option<String>,
+}
+
+impl AddressTarget {
+    /// Instance name, for logs.
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// Name of the interface the VIPs live on: the macvlan with a virtual
+    /// MAC, the configured interface otherwise.
+    pub fn interface(&self) -> &str {
+        self.vmac.as_deref().unwrap_or(&self.config.interface)
+    }
+
+    /// With a virtual MAC, the interface the macvlan sits on: the daemon
+    /// deletes the macvlan and restores that interface's ARP settings once
+    /// no worker uses them.
+    pub fn vmac_below(&self) -> Option<&str> {
+        self.vmac.as_ref().map(|_| self.config.interface.as_str())
+    }
+
     /// The virtual IPs.
-    pub vips: Vec<VirtualIp>,
+    pub fn vips(&self) -> &[VirtualIp] {
+        &self.config.virtual_ips
+    }
+
     /// Announcement settings.
-    pub garp: Garp,
+    pub fn garp(&self) -> Garp {
+        self.config.garp
+    }
+
     /// The kernel lifetime the VIPs are added with; `None` is forever.
-    pub lifetime: Option<Duration>,
+    pub fn lifetime(&self) -> Option<Duration> {
+        self.config.address_lifetime()
+    }
 }
 
 /// Something the daemon must do, in the order given.

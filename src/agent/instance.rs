@@ -160,29 +160,17 @@ impl InstanceCore {
     /// virtual MAC, the VIPs live on the macvlan and are announced with its
     /// MAC: clients then keep one neighbour entry whoever is Master.
     pub fn address_target(&self) -> AddressTarget {
-        let (interface, ifindex, mac) = match &self.facts.vmac {
-            Some(vmac) => (vmac.interface.clone(), vmac.ifindex, vmac.mac),
-            None => (
-                self.config.interface.clone(),
-                self.facts.ifindex,
-                self.facts.mac,
-            ),
+        let (vmac, ifindex, mac) = match &self.facts.vmac {
+            Some(vmac) => (Some(vmac.interface.clone()), vmac.ifindex, vmac.mac),
+            None => (None, self.facts.ifindex, self.facts.mac),
         };
         AddressTarget {
             instance: self.id,
-            name: self.config.name.clone(),
-            interface,
+            config: self.config.clone(),
+            vmac,
             ifindex,
             mac,
             link_local: self.facts.link_local,
-            vmac_below: self
-                .facts
-                .vmac
-                .as_ref()
-                .map(|_| self.config.interface.clone()),
-            vips: self.config.virtual_ips.clone(),
-            garp: self.config.garp,
-            lifetime: self.config.address_lifetime(),
         }
     }
 
@@ -215,14 +203,7 @@ impl InstanceCore {
             || config.garp != old.garp
             || lifetime != old.address_lifetime()
         {
-            self.queue(
-                AddressJob::Reconfigure {
-                    vips: config.virtual_ips.clone(),
-                    garp: config.garp,
-                    lifetime,
-                },
-                out,
-            );
+            self.queue(AddressJob::Reconfigure(config.clone()), out);
         }
         self.advert = AdvertTemplate::new(&config);
         self.heartbeat = HeartbeatLink::reconfigured(std::mem::take(&mut self.heartbeat), &config);

@@ -95,10 +95,10 @@ impl State {
             AddressJob::RemoveStale => Box::pin(remove_stale(&target, netlink)).await,
             AddressJob::Add => {
                 self.holding = true;
-                Box::pin(add_all(&target, netlink, &target.vips, &mut self.present)).await;
+                Box::pin(add_all(&target, netlink, target.vips(), &mut self.present)).await;
             }
             AddressJob::Refresh if self.holding => {
-                Box::pin(add_all(&target, netlink, &target.vips, &mut self.present)).await;
+                Box::pin(add_all(&target, netlink, target.vips(), &mut self.present)).await;
             }
             AddressJob::Refresh => {}
             AddressJob::Restore(vips) => {
@@ -110,7 +110,7 @@ impl State {
                 Box::pin(remove_all(
                     &target,
                     netlink,
-                    &target.vips,
+                    target.vips(),
                     &mut self.present,
                 ))
                 .await;
@@ -124,16 +124,12 @@ impl State {
                 }
             }
             AddressJob::Announce => self.start_announcing(netlink, announcer),
-            AddressJob::Reconfigure {
-                vips,
-                garp,
-                lifetime,
-            } => {
-                let mut next = (*target).clone();
-                next.vips = vips;
-                next.garp = garp;
-                next.lifetime = lifetime;
-                self.target = Arc::new(next);
+            AddressJob::Reconfigure(config) => {
+                let lifetime = config.address_lifetime();
+                self.target = Arc::new(AddressTarget {
+                    config,
+                    ..(*target).clone()
+                });
                 let (old, target) = (target, self.target.clone());
                 if self.holding {
                     // Only the difference: the VIPs kept are never removed
@@ -141,28 +137,28 @@ impl State {
                     // moved to another interface is a different VIP: it
                     // leaves the old interface and is added on the new one.
                     let gone: Vec<VirtualIp> = old
-                        .vips
+                        .vips()
                         .iter()
-                        .filter(|v| !target.vips.contains(v))
+                        .filter(|v| !target.vips().contains(v))
                         .copied()
                         .collect();
                     Box::pin(remove_all(&target, netlink, &gone, &mut self.present)).await;
-                    let added: Vec<VirtualIp> = if lifetime == old.lifetime {
+                    let added: Vec<VirtualIp> = if lifetime == old.lifetime() {
                         target
-                            .vips
+                            .vips()
                             .iter()
-                            .filter(|v| !old.vips.contains(v))
+                            .filter(|v| !old.vips().contains(v))
                             .copied()
                             .collect()
                     } else {
-                        target.vips.clone()
+                        target.vips().to_vec()
                     };
                     Box::pin(add_all(&target, netlink, &added, &mut self.present)).await;
                     if self.announcing.is_some() {
                         self.start_announcing(netlink, announcer);
                     }
                 } else {
-                    self.present.retain(|v| target.vips.contains(v));
+                    self.present.retain(|v| target.vips().contains(v));
                 }
             }
         }
@@ -204,7 +200,7 @@ impl<'a> Places<'a> {
     async fn of(&mut self, vip: &VirtualIp) -> Option<Place> {
         let Some(name) = vip.interface else {
             return Some(Place {
-                interface: self.target.interface.clone(),
+                interface: self.target.interface().to_owned(),
                 ifindex: self.target.ifindex,
                 mac: self.target.mac,
                 link_local: self.target.link_local,
@@ -216,7 +212,7 @@ impl<'a> Places<'a> {
         let found = match self.look_up(name.as_str()).await {
             Ok(place) => Some(place),
             Err(e) => {
-                warn!(instance = %self.target.name, "looking up {name} for {vip} failed: {e}");
+                warn!(instance = %self.target.name(), "looking up {name} for {vip} failed: {e}");
                 None
             }
         };
@@ -227,7 +223,7 @@ impl<'a> Places<'a> {
     async fn look_up(&self, name: &str) -> Result<Place, crate::platform::PlatformError> {
         let link = self.netlink.link_by_name(name).await?;
         // Only Neighbor Advertisements need the link-local source.
-        let link_local = match self.target.vips.first().map(|v| v.addr) {
+        let link_local = match self.target.vips().first().map(|v| v.addr) {
             Some(IpAddr::V6(_)) => self.netlink.link_local_ipv6(link.index).await?,
             _ => None,
         };
@@ -284,8 +280,8 @@ type PlacedVip = (VirtualIp, Place, Option<Vec<InterfaceAddress>>);
 async fn addresses_by_place(target: &AddressTarget, netlink: &Netlink) -> Vec<PlacedVip> {
     let mut places = Places::new(target, netlink);
     let mut listed: HashMap<u32, Option<Vec<InterfaceAddress>>> = HashMap::new();
-    let mut found = Vec::with_capacity(target.vips.len());
-    for vip in &target.vips {
+    let mut found = Vec::with_capacity(target.vips().len());
+    for vip in target.vips() {
         let Some(place) = places.of(vip).await else {
             continue;
         };
@@ -293,7 +289,7 @@ async fn addresses_by_place(target: &AddressTarget, netlink: &Netlink) -> Vec<Pl
             let on = match netlink.addresses(place.ifindex).await {
                 Ok(on) => Some(on),
                 Err(e) => {
-                    warn!(instance = %target.name, "listing addresses on {} failed: {e}", place.interface);
+                    warn!(instance = %target.name(), "listing addresses on {} failed: {e}", place.interface);
                     None
                 }
             };
@@ -327,25 +323,25 @@ async fn verify(target: &AddressTarget, netlink: &Netlink) -> Option<Vec<Virtual
 async fn add(target: &AddressTarget, netlink: &Netlink, place: &Place, vip: &VirtualIp) -> bool {
     // On a virtual MAC interface the subnet keeps its one route, through
     // the interface below (see `Netlink::add_address_without_prefix_route`).
-    let on_vmac = target.vmac_below.is_some() && place.ifindex == target.ifindex;
+    let on_vmac = target.vmac_below().is_some() && place.ifindex == target.ifindex;
     let added = if on_vmac {
         netlink
             .add_address_without_prefix_route(
                 place.ifindex,
                 vip.addr,
                 vip.prefix_len,
-                target.lifetime,
+                target.lifetime(),
             )
             .await
     } else {
         netlink
-            .add_address(place.ifindex, vip.addr, vip.prefix_len, target.lifetime)
+            .add_address(place.ifindex, vip.addr, vip.prefix_len, target.lifetime())
             .await
     };
     match added {
         Ok(()) => true,
         Err(e) => {
-            warn!(instance = %target.name, "adding {vip} to {} failed: {e}", place.interface);
+            warn!(instance = %target.name(), "adding {vip} to {} failed: {e}", place.interface);
             false
         }
     }
@@ -356,7 +352,7 @@ async fn remove(target: &AddressTarget, netlink: &Netlink, place: &Place, vip: &
         .remove_address(place.ifindex, vip.addr, vip.prefix_len)
         .await
     {
-        warn!(instance = %target.name, "removing {vip} from {} failed: {e}", place.interface);
+        warn!(instance = %target.name(), "removing {vip} from {} failed: {e}", place.interface);
     }
 }
 
@@ -368,7 +364,7 @@ async fn remove_stale(target: &AddressTarget, netlink: &Netlink) {
         };
         if on.iter().any(|a| a.address == vip.addr) {
             warn!(
-                instance = %target.name,
+                instance = %target.name(),
                 "removing {vip} from {}: left by an earlier run while we are not Master",
                 place.interface
             );
@@ -376,7 +372,7 @@ async fn remove_stale(target: &AddressTarget, netlink: &Netlink) {
                 .remove_address(place.ifindex, vip.addr, vip.prefix_len)
                 .await
             {
-                warn!(instance = %target.name, "removing stale {vip} failed: {e}");
+                warn!(instance = %target.name(), "removing stale {vip} failed: {e}");
             }
         }
     }
@@ -384,13 +380,13 @@ async fn remove_stale(target: &AddressTarget, netlink: &Netlink) {
 
 /// Sends `garp.count` announcement rounds `garp.interval` apart, then refreshes.
 async fn announce(target: Arc<AddressTarget>, netlink: Arc<Netlink>, announcer: Arc<Announcer>) {
-    for round in 0..target.garp.count {
+    for round in 0..target.garp().count {
         if round > 0 {
-            tokio::time::sleep(target.garp.interval).await;
+            tokio::time::sleep(target.garp().interval).await;
         }
         announce_once(&target, &netlink, &announcer).await;
     }
-    if let Some(every) = target.garp.refresh {
+    if let Some(every) = target.garp().refresh {
         loop {
             tokio::time::sleep(every).await;
             announce_once(&target, &netlink, &announcer).await;
@@ -403,7 +399,7 @@ async fn announce(target: Arc<AddressTarget>, netlink: Arc<Netlink>, announcer: 
 /// the ones that must learn where the address went).
 async fn announce_once(target: &AddressTarget, netlink: &Netlink, announcer: &Announcer) {
     let mut places = Places::new(target, netlink);
-    for vip in &target.vips {
+    for vip in target.vips() {
         let Some(place) = places.of(vip).await else {
             continue;
         };
@@ -413,12 +409,12 @@ async fn announce_once(target: &AddressTarget, netlink: &Netlink, announcer: &An
                 announcer.send_unsolicited_na(place.ifindex, place.mac, source, addr, false)
             }
             (IpAddr::V6(_), None) => {
-                debug!(instance = %target.name, "no link-local address on {}: skipping NA for {vip}", place.interface);
+                debug!(instance = %target.name(), "no link-local address on {}: skipping NA for {vip}", place.interface);
                 continue;
             }
         };
         if let Err(e) = sent {
-            warn!(instance = %target.name, "announcing {vip} on {} failed: {e}", place.interface);
+            warn!(instance = %target.name(), "announcing {vip} on {} failed: {e}", place.interface);
         }
     }
 }

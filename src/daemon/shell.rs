@@ -444,7 +444,7 @@ impl Shell {
                     self.vmacs.started(&target);
                     let (pulse, watch) = self
                         .supervisor
-                        .watch(format!("address worker of {}", target.name));
+                        .watch(format!("address worker of {}", target.name()));
                     self.workers.start(*target, pulse);
                     self.worker_watches.insert(id, watch);
                 }

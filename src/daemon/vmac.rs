@@ -221,14 +221,14 @@ impl VirtualMacs {
     /// with `target`.
     pub fn started(&self, target: &AddressTarget) {
         let mut shared = self.lock();
-        match &target.vmac_below {
+        match target.vmac_below() {
             Some(below) => {
                 shared.live.insert(
                     target.instance,
                     InUse {
-                        name: target.interface.clone(),
+                        name: target.interface().to_owned(),
                         ifindex: target.ifindex,
-                        below: below.clone(),
+                        below: below.to_owned(),
                     },
                 );
             }

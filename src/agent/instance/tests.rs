@@ -385,13 +385,11 @@ fn reconfigure_in_place_only_for_the_same_virtual_router() {
     let more = yaml(128, "").replace("[192.0.2.50/24]", "[192.0.2.50/24, 192.0.2.51/24]");
     assert!(core.reconfigure(config(&more), &mut out));
     assert!(
-        matches!(&jobs(&mut out)[..], [(1, AddressJob::Reconfigure { vips, .. })] if vips.len() == 2)
+        matches!(&jobs(&mut out)[..], [(1, AddressJob::Reconfigure(c))] if c.virtual_ips.len() == 2)
     );
     let garp = format!("{more}    garp:\n      count: 2\n");
     assert!(core.reconfigure(config(&garp), &mut out));
-    assert!(
-        matches!(&jobs(&mut out)[..], [(2, AddressJob::Reconfigure { garp, .. })] if garp.count == 2)
-    );
+    assert!(matches!(&jobs(&mut out)[..], [(2, AddressJob::Reconfigure(c))] if c.garp.count == 2));
 }
 
 #[test]

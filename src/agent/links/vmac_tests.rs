@@ -95,10 +95,10 @@ fn the_vips_live_on_the_macvlan_and_the_adverts_leave_through_it() {
     assert_eq!(agent.instances[0].router.state(), State::Master);
     let started = targets(&effects);
     assert_eq!(started.len(), 1, "{effects:?}");
-    assert_eq!(started[0].interface, "vrrp.1");
+    assert_eq!(started[0].interface(), "vrrp.1");
     assert_eq!(started[0].ifindex, 20);
     assert_eq!(started[0].mac, VIRTUAL_MAC);
-    assert_eq!(started[0].vmac_below.as_deref(), Some("eth0"));
+    assert_eq!(started[0].vmac_below(), Some("eth0"));
     let sent = advert_sockets(&effects);
     assert!(!sent.is_empty(), "{effects:?}");
     assert!(sent.iter().all(|s| *s == key(20)), "{sent:?}");

@@ -268,7 +268,7 @@ fn a_reload_to_a_shorter_lifetime_times_the_renewal_afresh() {
     assert!(agent.instances[0].reconfigure(config.into(), &mut agent.out));
     let jobs = done_all(&mut agent, later);
     assert!(
-        matches!(&jobs[..], [AddressJob::Reconfigure { lifetime: Some(l), .. }] if *l == Duration::from_secs(3)),
+        matches!(&jobs[..], [AddressJob::Reconfigure(c)] if c.address_lifetime() == Some(Duration::from_secs(3))),
         "{jobs:?}"
     );
     assert_eq!(

@@ -132,9 +132,9 @@ fn the_address_worker_is_told_which_interface_each_vip_lives_on() {
             _ => None,
         })
         .expect("a worker is started");
-    assert_eq!(target.interface, "eth1");
+    assert_eq!(target.interface(), "eth1");
     assert_eq!(target.ifindex, ETH1);
-    assert_eq!(target.vips, vec![on_eth0()]);
+    assert_eq!(target.vips(), [on_eth0()]);
     assert!(jobs(&effects).contains(&AddressJob::Add));
 }
 
@@ -254,7 +254,7 @@ fn a_reload_that_moves_a_vip_to_another_interface_reconfigures_the_worker() {
     assert!(
         jobs(&effects)
             .iter()
-            .any(|j| matches!(j, AddressJob::Reconfigure { vips, .. } if *vips == vec![moved])),
+            .any(|j| matches!(j, AddressJob::Reconfigure(c) if c.virtual_ips == vec![moved])),
         "{effects:?}"
     );
     // Nothing is followed on eth0 any more: its carrier no longer matters.

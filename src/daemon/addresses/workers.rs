@@ -246,21 +246,22 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::config::Garp;
     use crate::daemon::progress::Supervisor;
 
     fn target(instance: InstanceId) -> AddressTarget {
+        let yaml = "instances:\n  - name: web\n    interface: lo\n    vrid: 1\n    \
+                    priority: 100\n    virtual_ips: [192.0.2.1/32]\n";
+        let config = match crate::config::parse_str(yaml, "test.yaml") {
+            Ok(config) => config,
+            Err(e) => panic!("{e}"),
+        };
         AddressTarget {
             instance,
-            name: "web".into(),
-            interface: "lo".into(),
+            config: config.instances[0].clone(),
+            vmac: None,
             ifindex: 1,
             mac: [0; 6],
             link_local: None,
-            vmac_below: None,
-            vips: Vec::new(),
-            garp: Garp::default(),
-            lifetime: None,
         }
     }
 

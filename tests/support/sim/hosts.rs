@@ -768,7 +768,7 @@ impl World {
         // went with the interface, and it cannot add any.
         let live = h.interface_present && worker.target.ifindex == h.ifindex;
         if !live {
-            let name = worker.target.name.clone();
+            let name = worker.target.name().to_owned();
             match job {
                 AddressJob::Remove => {
                     h.removed.entry(name).or_default().push(self.now);
@@ -791,17 +791,17 @@ impl World {
         }
         match job {
             AddressJob::RemoveStale => {
-                for vip in &worker.target.vips {
+                for vip in worker.target.vips() {
                     h.addresses.remove(&vip.addr);
                 }
             }
             AddressJob::Add => {
                 h.added
-                    .entry(worker.target.name.clone())
+                    .entry(worker.target.name().to_owned())
                     .or_default()
                     .push(self.now);
                 worker.holding = true;
-                for vip in &worker.target.vips {
+                for vip in worker.target.vips() {
                     h.addresses.insert(vip.addr);
                     if !worker.present.contains(vip) {
                         worker.present.push(*vip);
@@ -810,11 +810,11 @@ impl World {
             }
             AddressJob::Remove => {
                 h.removed
-                    .entry(worker.target.name.clone())
+                    .entry(worker.target.name().to_owned())
                     .or_default()
                     .push(self.now);
                 worker.holding = false;
-                for vip in &worker.target.vips {
+                for vip in worker.target.vips() {
                     h.addresses.remove(&vip.addr);
                 }
                 worker.present.clear();
@@ -822,7 +822,7 @@ impl World {
             AddressJob::Announce => {}
             AddressJob::Refresh => {
                 if worker.holding {
-                    for vip in &worker.target.vips {
+                    for vip in worker.target.vips() {
                         h.addresses.insert(vip.addr);
                         if !worker.present.contains(vip) {
                             worker.present.push(*vip);
@@ -833,7 +833,7 @@ impl World {
             AddressJob::Verify => {
                 worker.present = worker
                     .target
-                    .vips
+                    .vips()
                     .iter()
                     .filter(|v| h.addresses.contains(&v.addr))
                     .copied()
@@ -853,19 +853,19 @@ impl World {
                     worker.present.retain(|v| *v != vip);
                 }
             }
-            AddressJob::Reconfigure { vips, garp, .. } => {
-                let old = std::mem::replace(&mut worker.target.vips, vips);
-                worker.target.garp = garp;
+            AddressJob::Reconfigure(config) => {
+                let old = worker.target.vips().to_vec();
+                worker.target.config = config;
                 if worker.holding {
-                    for vip in old.iter().filter(|v| !worker.target.vips.contains(v)) {
+                    for vip in old.iter().filter(|v| !worker.target.vips().contains(v)) {
                         h.addresses.remove(&vip.addr);
                     }
-                    for vip in &worker.target.vips {
+                    for vip in worker.target.vips() {
                         h.addresses.insert(vip.addr);
                     }
-                    worker.present = worker.target.vips.clone();
+                    worker.present = worker.target.vips().to_vec();
                 } else {
-                    let vips = worker.target.vips.clone();
+                    let vips = worker.target.vips().to_vec();
                     worker.present.retain(|v| vips.contains(v));
                 }
             }
