@@ -32,7 +32,6 @@ impl Drop for AddressWatcher {
 /// [`Input::AddressChanged`] and [`Input::AddressSnapshot`].
 pub fn spawn(inputs: mpsc::UnboundedSender<Input>) -> Result<AddressWatcher, PlatformError> {
     let mut notices = watch_addresses()?;
-    let netlink = Netlink::connect()?;
     Ok(AddressWatcher(tokio::spawn(async move {
         let mut reread = tokio::time::interval(REREAD_EVERY);
         reread.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -48,7 +47,7 @@ pub fn spawn(inputs: mpsc::UnboundedSender<Input>) -> Result<AddressWatcher, Pla
                     }
                     Some(AddressNotice::Overrun) => {
                         warn!("address notifications were lost; re-reading every address");
-                        match snapshot(&netlink).await {
+                        match snapshot().await {
                             Some(input) => input,
                             None => continue,
                         }
@@ -59,7 +58,7 @@ pub fn spawn(inputs: mpsc::UnboundedSender<Input>) -> Result<AddressWatcher, Pla
                         continue;
                     }
                 },
-                _ = reread.tick() => match snapshot(&netlink).await {
+                _ = reread.tick() => match snapshot().await {
                     Some(input) => input,
                     None => continue,
                 },
@@ -76,17 +75,21 @@ pub fn spawn(inputs: mpsc::UnboundedSender<Input>) -> Result<AddressWatcher, Pla
 /// then starts as Backup, instead of passing through Fault (and running its
 /// fault hooks) until the watcher's first re-read arrives.
 pub async fn first_snapshot() -> Option<Input> {
-    match Netlink::connect() {
-        Ok(netlink) => snapshot(&netlink).await,
-        Err(e) => {
-            warn!("{e}");
-            None
-        }
-    }
+    snapshot().await
 }
 
-/// Every address of the host as an input, or `None` (logged) when the read failed.
-async fn snapshot(netlink: &Netlink) -> Option<Input> {
+/// Every address of the host as an input, or `None` (logged) when the read
+/// failed. Read on a netlink connection opened for this read and closed
+/// after it: reads come every [`REREAD_EVERY`], and a connection kept
+/// between them held its task and a 64 KiB receive buffer.
+async fn snapshot() -> Option<Input> {
+    let netlink = match Netlink::connect() {
+        Ok(netlink) => netlink,
+        Err(e) => {
+            warn!("{e}");
+            return None;
+        }
+    };
     match netlink.all_addresses().await {
         Ok(all) => Some(Input::AddressSnapshot(
             all.into_iter()

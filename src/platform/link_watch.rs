@@ -227,37 +227,32 @@ async fn follow_links(first: Option<Subscription>, events: mpsc::UnboundedSender
     }
 }
 
-/// One subscription to RTNLGRP_LINK, with a request connection beside it for
-/// the dumps (stopped when dropped). See [`super::multicast`] for why a resync
-/// drains the subscription first.
+/// One subscription to RTNLGRP_LINK. See [`super::multicast`] for why a
+/// resync drains the subscription first.
 struct Subscription {
     notifications: MulticastSocket,
-    requests: rtnetlink::Handle,
-    connection: JoinHandle<()>,
 }
 
 impl Subscription {
     fn open() -> Result<Self, PlatformError> {
-        let runtime =
-            tokio::runtime::Handle::try_current().map_err(|_| PlatformError::NoRuntime)?;
         let notifications = MulticastSocket::open(&[libc::RTNLGRP_LINK], RECEIVE_BUFFER)
             .map_err(PlatformError::WatchLinks)?;
-        let (connection, requests, _) =
-            rtnetlink::new_connection().map_err(PlatformError::WatchLinks)?;
-        Ok(Subscription {
-            notifications,
-            requests,
-            connection: runtime.spawn(connection),
-        })
+        Ok(Subscription { notifications })
     }
 
-    /// Every link the kernel has now.
-    async fn dump(&self) -> Result<Vec<LinkState>, rtnetlink::Error> {
+    /// Every link the kernel has now, read on a request connection opened
+    /// for this dump and closed after it. Dumps are rare (start-up, lost
+    /// notifications), and a connection kept between them held its task
+    /// and a 64 KiB receive buffer for nothing.
+    async fn dump() -> Result<Vec<LinkState>, String> {
+        let (connection, requests, _) = rtnetlink::new_connection().map_err(|e| e.to_string())?;
+        let connection = StopOnDrop(tokio::spawn(connection));
         let mut links = Vec::new();
-        let mut stream = self.requests.link().get().execute();
-        while let Some(message) = stream.try_next().await? {
+        let mut stream = requests.link().get().execute();
+        while let Some(message) = stream.try_next().await.map_err(|e| e.to_string())? {
             links.push(LinkState::from_message(&message));
         }
+        drop(connection);
         Ok(links)
     }
 
@@ -273,7 +268,7 @@ impl Subscription {
             if let Err(e) = self.notifications.drain() {
                 return Ended::Failed(format!("reading notifications failed: {e}"));
             }
-            let links = match self.dump().await {
+            let links = match Self::dump().await {
                 Ok(links) => links,
                 Err(e) => return Ended::Failed(format!("reading the links failed: {e}")),
             };
@@ -313,9 +308,12 @@ impl Subscription {
     }
 }
 
-impl Drop for Subscription {
+/// A dump's request connection, stopped when the dump is done or dropped.
+struct StopOnDrop(JoinHandle<()>);
+
+impl Drop for StopOnDrop {
     fn drop(&mut self) {
-        self.connection.abort();
+        self.0.abort();
     }
 }
 
