@@ -18,11 +18,6 @@ use rtnetlink::packet_route::RouteNetlinkMessage;
 use rtnetlink::sys::protocols::NETLINK_ROUTE;
 use rtnetlink::sys::{AsyncSocket, AsyncSocketExt, TokioSocket};
 
-/// Largest notification datagram read at once. The kernel sends
-/// notifications in datagrams of a page or so; a longer one is cut, fails to
-/// parse, and counts as lost.
-const DATAGRAM: usize = 64 * 1024;
-
 /// What one read brought.
 #[derive(Debug)]
 pub enum Received {
@@ -37,7 +32,6 @@ pub enum Received {
 /// calling task on the current tokio runtime.
 pub struct MulticastSocket {
     socket: TokioSocket,
-    buffer: Vec<u8>,
 }
 
 impl MulticastSocket {
@@ -54,21 +48,19 @@ impl MulticastSocket {
         // Best effort: a smaller buffer only loses more, and losses are
         // recovered by the caller's resync.
         let _ = raw.set_rx_buf_sz(receive_buffer);
-        Ok(MulticastSocket {
-            socket,
-            buffer: Vec::with_capacity(DATAGRAM),
-        })
+        Ok(MulticastSocket { socket })
     }
 
     /// Reads and discards whatever is queued, until the queue is empty: from
     /// then on the kernel delivers notifications again.
     pub fn drain(&mut self) -> io::Result<()> {
         loop {
-            self.buffer.clear();
+            // Into no room at all: the datagram is taken off the queue and
+            // its bytes discarded.
             let read = self
                 .socket
                 .socket_ref()
-                .recv(&mut self.buffer, libc::MSG_DONTWAIT);
+                .recv(&mut Vec::new(), libc::MSG_DONTWAIT);
             match read {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
@@ -80,11 +72,16 @@ impl MulticastSocket {
 
     /// Waits for the next datagram. An error other than a loss means the
     /// socket failed: open another one.
+    ///
+    /// The datagram is read whole into a buffer of its own size (its length
+    /// peeked first): notifications are rare and mostly small, but a link's
+    /// can run to tens of kilobytes (one with many SR-IOV VFs), and a
+    /// 64 KiB buffer kept for that was resident in every agent.
     pub async fn next(&mut self) -> io::Result<Received> {
-        self.buffer.clear();
-        self.buffer.reserve(DATAGRAM);
-        match self.socket.recv(&mut self.buffer).await {
-            Ok(()) => Ok(parse_datagram(&self.buffer).map_or(Received::Lost, Received::Messages)),
+        match self.socket.recv_from_full().await {
+            Ok((datagram, _)) => {
+                Ok(parse_datagram(&datagram).map_or(Received::Lost, Received::Messages))
+            }
             Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => Ok(Received::Lost),
             Err(e) => Err(e),
         }
