@@ -4,8 +4,10 @@
 //!
 //! Why in the loop rather than a task per socket: a reader task woken by its
 //! socket handed the datagrams to the loop task through a channel, so one
-//! advert woke two tasks and crossed a channel; a one-instance Backup spent
-//! about a tenth of its CPU per advert on that (`benches/profile-one.sh`).
+//! advert woke two tasks and crossed a channel, and a loop whose timer fired
+//! late could only yield and hope the readers ran first. Now the loop reads
+//! what is waiting before it handles a timeout ([`Readers::read_all_queued`]).
+//! (The CPU this saved per advert was within the spread between runs.)
 //!
 //! A quiet socket wakes the loop at each arrival (epoll readiness). A busy
 //! one (see `pace`) is taken out of epoll and read every [`pace::PACE`]
