@@ -11,7 +11,7 @@
 # two binaries measured one after the other differ by that much whatever
 # their code. Side by side, each pair sees the same machine.
 #
-# Each binary gets a Master (priority 200) and a Backup (100) in two
+# Each binary gets a Master (priority 150) and a Backup (100) in two
 # namespaces of their own, joined by a veth pair; the Master starts first.
 # After 15 s (start-up pages given back), each process's CPU time is read
 # from /proc/PID/schedstat over the window and divided by the adverts in it
@@ -26,6 +26,7 @@ if [ $# -lt 2 ]; then
     exit 2
 fi
 source tests/need.sh
+source benches/lib/one-pair.sh
 install_missing iproute2:ip
 
 window=${WINDOW:-60}
@@ -46,22 +47,9 @@ for binary in "$@"; do
     master_ns=tscmp-m$index-$$
     backup_ns=tscmp-b$index-$$
     namespaces+=("$master_ns" "$backup_ns")
-    ip netns add "$master_ns"
-    ip netns add "$backup_ns"
-    ip link add eth0 netns "$master_ns" type veth peer name eth0 netns "$backup_ns"
-    ip -n "$master_ns" addr add 192.0.2.1/24 dev eth0
-    ip -n "$backup_ns" addr add 192.0.2.2/24 dev eth0
-    for ns in "$master_ns" "$backup_ns"; do
-        ip -n "$ns" link set lo up
-        ip -n "$ns" link set eth0 up
-    done
-    for role in master backup; do
-        priority=200
-        [ "$role" = backup ] && priority=100
-        mkdir -p "$work/$index/$role"
-        printf 'instances:\n  - name: vr\n    interface: eth0\n    vrid: 1\n    priority: %s\n    advert_interval: 10ms\n    garp: {count: 1}\n    virtual_ips: [203.0.113.1/32]\n' \
-            "$priority" >"$work/$index/$role/config.yaml"
-    done
+    pair_namespaces "$master_ns" "$backup_ns"
+    pair_config "$work/$index/master/config.yaml" 150
+    pair_config "$work/$index/backup/config.yaml" 100
     ip netns exec "$master_ns" "$binary" run --config "$work/$index/master/config.yaml" \
         --runtime-dir "$work/$index/master/run" >"$work/$index/master/log" 2>&1 &
     pids+=($!)

@@ -19,6 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 source tests/need.sh
+source benches/lib/one-pair.sh
 install_missing linux-perf:perf iproute2:ip
 
 cargo build --release --quiet
@@ -39,23 +40,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ip netns add "$master_ns"
-ip netns add "$backup_ns"
-ip link add eth0 netns "$master_ns" type veth peer name eth0 netns "$backup_ns"
-ip -n "$master_ns" addr add 192.0.2.1/24 dev eth0
-ip -n "$backup_ns" addr add 192.0.2.2/24 dev eth0
-for ns in "$master_ns" "$backup_ns"; do
-    ip -n "$ns" link set lo up
-    ip -n "$ns" link set eth0 up
-done
-
-for role in master backup; do
-    priority=150
-    [ "$role" = backup ] && priority=100
-    mkdir -p "$work/$role"
-    printf 'instances:\n  - name: vr1\n    interface: eth0\n    vrid: 1\n    priority: %s\n    advert_interval: 10ms\n    garp: {count: 1}\n    virtual_ips: [203.0.113.1/32]\n' \
-        "$priority" >"$work/$role/config.yaml"
-done
+pair_namespaces "$master_ns" "$backup_ns"
+pair_config "$work/master/config.yaml" 150
+pair_config "$work/backup/config.yaml" 100
 
 # perf stat, then perf record, of both hosts at once: `measure TAG MASTER BACKUP`.
 measure() {
