@@ -369,11 +369,12 @@ async fn run_loop(options: RunOptions) -> Result<(), DaemonError> {
                 // the timer. Otherwise the branch the select happened to
                 // take decided whether a Backup deprived of CPU took over
                 // from a live Master. On time, that is what epoll reported
-                // with the timer (no system call for a quiet socket). Late
-                // (a stopped or starved process, or a busy socket between
-                // its paced reads), every socket is read: after a stop the
-                // first `epoll_wait` may return EINTR with no events, so
-                // readiness cannot be trusted to be known yet.
+                // with the timer (no system call for a quiet socket), and
+                // what busy sockets whose pace has come hold. Late (a
+                // stopped or starved process), every socket is read, paced
+                // ones too: after a stop the first `epoll_wait` may return
+                // EINTR with no events, so readiness cannot be trusted to
+                // be known yet.
                 let waiting = if late {
                     shell.readers().read_all_queued()
                 } else {
