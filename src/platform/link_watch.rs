@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use super::multicast::{MulticastSocket, Received};
+use super::netlink::Netlink;
 use super::netlink::{link_carrier, link_name};
 use super::PlatformError;
 
@@ -245,14 +246,13 @@ impl Subscription {
     /// notifications), and a connection kept between them held its task
     /// and a 64 KiB receive buffer for nothing.
     async fn dump() -> Result<Vec<LinkState>, String> {
-        let (connection, requests, _) = rtnetlink::new_connection().map_err(|e| e.to_string())?;
-        let connection = StopOnDrop(tokio::spawn(connection));
+        // Its connection task stops when it is dropped, at the end.
+        let netlink = Netlink::connect().map_err(|e| e.to_string())?;
         let mut links = Vec::new();
-        let mut stream = requests.link().get().execute();
+        let mut stream = netlink.handle().link().get().execute();
         while let Some(message) = stream.try_next().await.map_err(|e| e.to_string())? {
             links.push(LinkState::from_message(&message));
         }
-        drop(connection);
         Ok(links)
     }
 
@@ -305,15 +305,6 @@ impl Subscription {
                 }
             }
         }
-    }
-}
-
-/// A dump's request connection, stopped when the dump is done or dropped.
-struct StopOnDrop(JoinHandle<()>);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 
