@@ -70,19 +70,16 @@ pub fn spawn(inputs: mpsc::UnboundedSender<Input>) -> Result<AddressWatcher, Pla
     })))
 }
 
-/// Every address of the host, read once before the first configuration is
-/// applied: an instance whose `unicast_source` is already on its interface
-/// then starts as Backup, instead of passing through Fault (and running its
-/// fault hooks) until the watcher's first re-read arrives.
-pub async fn first_snapshot() -> Option<Input> {
-    snapshot().await
-}
-
 /// Every address of the host as an input, or `None` (logged) when the read
 /// failed. Read on a netlink connection opened for this read and closed
 /// after it: reads come every [`REREAD_EVERY`], and a connection kept
 /// between them held its task and a 64 KiB receive buffer.
-async fn snapshot() -> Option<Input> {
+///
+/// The daemon also reads one before the first configuration is applied: an
+/// instance whose `unicast_source` is already on its interface then starts
+/// as Backup, instead of passing through Fault (and running its fault
+/// hooks) until the watcher's first re-read arrives.
+pub async fn snapshot() -> Option<Input> {
     let netlink = match Netlink::connect() {
         Ok(netlink) => netlink,
         Err(e) => {

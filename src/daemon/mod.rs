@@ -255,7 +255,7 @@ async fn run_loop(options: RunOptions) -> Result<(), DaemonError> {
         inputs_tx,
     )?;
     let mut agent = Agent::new(maintenance::load(&shell.options.runtime_dir));
-    if let Some(addresses) = address_watch::first_snapshot().await {
+    if let Some(addresses) = address_watch::snapshot().await {
         agent.handle(Instant::now(), addresses);
     }
     let mut links = crate::platform::link_watch::watch_links()?;

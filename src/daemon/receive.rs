@@ -33,11 +33,11 @@ mod pace;
 use pace::{Pacer, PACE};
 
 /// Datagrams read from one socket per read, at most.
-pub const READ_BATCH: usize = 64;
+const READ_BATCH: usize = 64;
 
 /// Datagrams handed to the agent per wake-up of the loop, at most, before
 /// its other sources get a turn; the sockets' own buffers hold the rest.
-pub const WAKE_BATCH: usize = 256;
+const WAKE_BATCH: usize = 256;
 
 /// How long a reader waits after a receive error before reading again, so a
 /// lasting error is logged a few times a second rather than in a loop.

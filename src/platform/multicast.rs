@@ -55,8 +55,9 @@ impl MulticastSocket {
     /// then on the kernel delivers notifications again.
     pub fn drain(&mut self) -> io::Result<()> {
         loop {
-            // Into no room at all: the datagram is taken off the queue and
-            // its bytes discarded.
+            // Into an empty buffer (which `recv` gives a few bytes of
+            // room): the datagram is taken off the queue, the rest of it
+            // cut, and nothing kept.
             let read = self
                 .socket
                 .socket_ref()
