@@ -16,7 +16,7 @@
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -198,6 +198,9 @@ impl Report {
 struct Shared {
     datagrams: AtomicU64,
     failed: AtomicU64,
+    /// Set by the main thread once stopped: the sender sends nothing more,
+    /// so that the count it reports is every advert that left.
+    stopping: AtomicBool,
     fatal: Mutex<Option<io::Error>>,
 }
 
@@ -295,7 +298,7 @@ pub fn send(routers: &[FloorRouter], interval: Duration) -> Result<Report, Floor
     let schedule = PhaseSchedule::new(routers.len(), interval);
     let shared = Arc::new(Shared::default());
     let worker = shared.clone();
-    std::thread::spawn(move || {
+    let sender = std::thread::spawn(move || {
         let group = SockAddr::from(SocketAddrV4::new(GROUP_V4, 0));
         let start = Instant::now();
         let mut tick = schedule.next_busy(0);
@@ -306,6 +309,9 @@ pub fn send(routers: &[FloorRouter], interval: Duration) -> Result<Report, Floor
                 std::thread::sleep(at - now);
             }
             for &router in schedule.due(due_tick) {
+                if worker.stopping.load(Ordering::Relaxed) {
+                    return;
+                }
                 let (socket, bytes) = &adverts[router];
                 let counter = match sockets[*socket].send_to(bytes, &group) {
                     Ok(_) => &worker.datagrams,
@@ -317,6 +323,10 @@ pub fn send(routers: &[FloorRouter], interval: Duration) -> Result<Report, Floor
         }
     });
     wait_for_stop(&signals)?;
+    // Counted only once the sender has stopped: a count read while it went
+    // on sending left adverts out that the receiver counted.
+    shared.stopping.store(true, Ordering::Relaxed);
+    let _ = sender.join();
     shared.finish()
 }
 
