@@ -20,6 +20,9 @@ fn main() {
     println!("cargo:rerun-if-env-changed=TWINSTAR_CODE_LAYOUT");
     let release = std::env::var("PROFILE").is_ok_and(|p| p == "release");
     let lld_by_default = std::env::var("TARGET").is_ok_and(|t| t == "x86_64-unknown-linux-gnu");
+    if release && lld_by_default {
+        println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
+    }
     let wanted = std::env::var("TWINSTAR_CODE_LAYOUT").map_or(true, |v| v != "off");
     if !(release && lld_by_default && wanted && list.exists()) {
         return;

@@ -28,8 +28,6 @@ use crate::config::{InterfaceName, VirtualIp};
 use crate::platform::announce::Announcer;
 use crate::platform::netlink::{InterfaceAddress, Netlink};
 
-use super::progress::Pulse;
-
 pub use workers::Workers;
 
 /// What one instance's worker keeps from one job to the next.
@@ -41,18 +39,15 @@ struct State {
     present: Vec<VirtualIp>,
     /// The announcement train, while one may be running.
     announcing: Option<JoinHandle<()>>,
-    /// Tells the watchdog while a job is in hand (see `progress`).
-    pulse: Pulse,
 }
 
 impl State {
-    fn new(target: AddressTarget, pulse: Pulse) -> Self {
+    fn new(target: AddressTarget) -> Self {
         State {
             target: Arc::new(target),
             holding: false,
             present: Vec::new(),
             announcing: None,
-            pulse,
         }
     }
 

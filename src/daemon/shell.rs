@@ -15,7 +15,7 @@ use tracing::{error, info, warn};
 use super::accept_filter::AcceptFilter;
 use super::addresses::Workers;
 use super::maintenance;
-use super::progress::{Supervisor, Watch};
+use super::progress::Supervisor;
 use super::quorum::QuorumWorker;
 use super::setup::{self, Sockets};
 use super::status;
@@ -23,9 +23,7 @@ use super::systemd::Notifier;
 use super::tracking::Monitors;
 use super::vmac::VirtualMacs;
 use super::{DaemonError, RunOptions, Wake};
-use crate::agent::{
-    Agent, Answer, Effect, HandoverOptions, Input, InstanceId, ReloadSummary, Setup, Ticket,
-};
+use crate::agent::{Agent, Answer, Effect, HandoverOptions, Input, ReloadSummary, Setup, Ticket};
 use crate::config::{self, Config};
 use crate::control::metrics::Metrics;
 use crate::control::status::Status;
@@ -68,8 +66,6 @@ pub struct Shell {
     written_version: Option<u64>,
     /// Watches the socket readers and address workers for the watchdog.
     pub supervisor: Supervisor,
-    /// The watch on each address worker, dropped when it is stopped.
-    worker_watches: HashMap<InstanceId, Watch>,
     netlink: Arc<Netlink>,
     sockets: Sockets,
     /// The address workers, one per instance.
@@ -131,11 +127,10 @@ impl Shell {
             notifier: Notifier::from_env(),
             monitors: Monitors::new(inputs.clone(), run_as, durations),
             status_dirty: true,
-            supervisor,
-            worker_watches: HashMap::new(),
             netlink: netlink.clone(),
             sockets: Sockets::default(),
-            workers: Workers::new(netlink, announcer, inputs.clone()),
+            workers: Workers::new(netlink, announcer, inputs.clone(), supervisor.clone()),
+            supervisor,
             events,
             metrics,
             metrics_served: None,
@@ -440,20 +435,14 @@ impl Shell {
                     }
                 }
                 Effect::StartInstance(target) => {
-                    let id = target.instance;
                     self.vmacs.started(&target);
-                    let (pulse, watch) = self
-                        .supervisor
-                        .watch(format!("address worker of {}", target.name()));
-                    self.workers.start(*target, pulse);
-                    self.worker_watches.insert(id, watch);
+                    self.workers.start(*target);
                 }
                 Effect::Address { instance, seq, job } => {
                     self.workers.send(instance, seq, job);
                 }
                 Effect::StopInstance(instance) => {
                     self.workers.stop(instance);
-                    self.worker_watches.remove(&instance);
                     self.vmacs.stopped(instance, self.netlink.clone());
                 }
                 Effect::RunHook(run) => {

@@ -11,6 +11,13 @@
 //! order and parks the state again once the queue is empty. One task at
 //! most per worker keeps the jobs of an instance strictly in order.
 //!
+//! The watchdog watches a worker only while a task runs it (see
+//! `progress`): a running task holds the [`Pulse`] and its queue the
+//! [`Watch`], which the task lets go of as it parks the state. So a task
+//! that dies with jobs in hand is seen, and a parked worker costs the
+//! supervisor nothing (a heartbeat with its name per instance was some
+//! 140 bytes each, idle or not).
+//!
 //! At most [`JOBS_AT_ONCE`] workers run at a time; the others wait their
 //! turn in order. A thousand instances that became Master together renew
 //! their VIPs' lifetimes together, and a task with a netlink request in
@@ -27,7 +34,7 @@ use crate::agent::{AddressJob, AddressTarget, Input, InstanceId};
 use crate::platform::announce::Announcer;
 use crate::platform::netlink::Netlink;
 
-use super::super::progress::Pulse;
+use super::super::progress::{Pulse, Supervisor, Watch};
 use super::State;
 
 /// Workers that may run at once. A job is a few netlink round trips of
@@ -43,6 +50,8 @@ struct Context {
     reports: mpsc::UnboundedSender<Input>,
     /// Who runs now, and who waits for a turn.
     turns: Mutex<Turns>,
+    /// Watches the running workers for the systemd watchdog.
+    supervisor: Supervisor,
 }
 
 /// The workers holding jobs: how many run, and those waiting, in order.
@@ -90,6 +99,8 @@ struct Queue {
     /// Stopped by the owner: the running task ends once the queue is
     /// empty, and the announcement train with it.
     stopped: bool,
+    /// The watchdog's hold on the running task; `None` while parked.
+    watch: Option<Watch>,
 }
 
 type SharedQueue = Arc<Mutex<Queue>>;
@@ -106,11 +117,13 @@ pub struct Workers {
 }
 
 impl Workers {
-    /// No worker yet; each reports its jobs' results to `reports`.
+    /// No worker yet; each reports its jobs' results to `reports`, and
+    /// `supervisor` watches those that run.
     pub fn new(
         netlink: Arc<Netlink>,
         announcer: Arc<Announcer>,
         reports: mpsc::UnboundedSender<Input>,
+        supervisor: Supervisor,
     ) -> Self {
         Workers {
             context: Arc::new(Context {
@@ -118,18 +131,17 @@ impl Workers {
                 announcer,
                 reports,
                 turns: Mutex::default(),
+                supervisor,
             }),
             queues: HashMap::new(),
         }
     }
 
-    /// Starts the worker of `target`'s instance. `pulse` tells the watchdog
-    /// while a job is in hand (see `progress`); it is dropped, and so seen
-    /// as ended, if a task dies with the state.
-    pub fn start(&mut self, target: AddressTarget, pulse: Pulse) {
+    /// Starts the worker of `target`'s instance, parked until its first job.
+    pub fn start(&mut self, target: AddressTarget) {
         let id = target.instance;
         let queue = Queue {
-            parked: Some(Box::new(State::new(target, pulse))),
+            parked: Some(Box::new(State::new(target))),
             ..Queue::default()
         };
         if let Some(old) = self.queues.insert(id, Arc::new(Mutex::new(queue))) {
@@ -186,11 +198,17 @@ fn stop(queue: &SharedQueue) {
 
 /// Runs the jobs of `queue` in order until it is empty, then parks `state`
 /// in it (or, once stopped, ends the announcements with the worker), and
-/// hands its turn on.
+/// hands its turn on. The watchdog watches it meanwhile: the queue holds
+/// the watch, so a task that dies leaves it behind with its pulse ended.
 async fn drain(queue: SharedQueue, state: Box<State>, context: Arc<Context>) {
     // Handed on even if the task dies, so that the others keep running.
     let turn = Turn(context);
-    run_jobs(&queue, state, &turn.0).await;
+    let (pulse, watch) = turn
+        .0
+        .supervisor
+        .watch(format!("address worker of {}", state.target.name()));
+    lock(&queue).watch = Some(watch);
+    run_jobs(&queue, state, &turn.0, &pulse).await;
 }
 
 /// A running worker's turn, handed on when dropped.
@@ -203,13 +221,16 @@ impl Drop for Turn {
 }
 
 /// The jobs of [`drain`].
-async fn run_jobs(queue: &SharedQueue, mut state: Box<State>, context: &Context) {
+async fn run_jobs(queue: &SharedQueue, mut state: Box<State>, context: &Context, pulse: &Pulse) {
     loop {
         let next = {
             let mut waiting = lock(queue);
             match waiting.jobs.pop_front() {
                 Some(next) => next,
                 None => {
+                    // Let go under the same lock as the state is parked: a
+                    // job queued next starts a task with a watch of its own.
+                    waiting.watch = None;
                     state.forget_finished_announcing();
                     if waiting.stopped {
                         drop(waiting);
@@ -225,16 +246,17 @@ async fn run_jobs(queue: &SharedQueue, mut state: Box<State>, context: &Context)
             }
         };
         let (seq, job) = next;
-        state.pulse.busy();
+        pulse.busy();
         state.run(job, &context.netlink, &context.announcer).await;
         let done = Input::AddressesDone {
             instance: state.target.instance,
             seq,
             present: state.present.clone(),
         };
-        state.pulse.idle();
+        pulse.idle();
         if context.reports.send(done).is_err() {
             // The daemon is gone.
+            lock(queue).watch = None;
             state.stop_announcing();
             return;
         }
@@ -265,11 +287,16 @@ mod tests {
         }
     }
 
-    fn open(reports: mpsc::UnboundedSender<Input>) -> Workers {
+    fn open(reports: mpsc::UnboundedSender<Input>, supervisor: &Supervisor) -> Workers {
         let (Ok(netlink), Ok(announcer)) = (Netlink::connect(), Announcer::open()) else {
             panic!("netlink and packet sockets need root (tests run as root)");
         };
-        Workers::new(Arc::new(netlink), Arc::new(announcer), reports)
+        Workers::new(
+            Arc::new(netlink),
+            Arc::new(announcer),
+            reports,
+            supervisor.clone(),
+        )
     }
 
     fn parked(workers: &Workers, instance: InstanceId) -> bool {
@@ -284,11 +311,10 @@ mod tests {
     #[tokio::test]
     async fn runs_jobs_in_order_and_parks_between_them() {
         let (reports, mut done) = mpsc::unbounded_channel();
-        let mut workers = open(reports);
         let supervisor = Supervisor::new();
+        let mut workers = open(reports, &supervisor);
         let id = InstanceId(7);
-        let (pulse, watch) = supervisor.watch("address worker of web");
-        workers.start(target(id), pulse);
+        workers.start(target(id));
         assert!(parked(&workers, id));
         for round in 0..3u64 {
             for seq in round * 50..(round + 1) * 50 {
@@ -305,11 +331,14 @@ mod tests {
             }
             tokio::task::yield_now().await;
             assert!(parked(&workers, id), "parked after burst {round}");
+            assert!(
+                lock(&workers.queues[&id]).watch.is_none(),
+                "unwatched when parked"
+            );
         }
         // Stopping still runs what was queued, then the worker is gone.
         workers.send(id, 150, AddressJob::Refresh);
         workers.send(id, 151, AddressJob::Refresh);
-        drop(watch);
         workers.stop(id);
         let mut seen = Vec::new();
         while let Ok(Some(Input::AddressesDone { seq, .. })) =
@@ -334,14 +363,11 @@ mod tests {
     #[tokio::test]
     async fn runs_a_bounded_number_of_workers_at_once() {
         let (reports, mut done) = mpsc::unbounded_channel();
-        let mut workers = open(reports);
         let supervisor = Supervisor::new();
+        let mut workers = open(reports, &supervisor);
         let count = JOBS_AT_ONCE as u64 * 3 + 5;
-        let mut watches = Vec::new();
         for id in 0..count {
-            let (pulse, watch) = supervisor.watch(format!("address worker of {id}"));
-            workers.start(target(InstanceId(id)), pulse);
-            watches.push(watch);
+            workers.start(target(InstanceId(id)));
         }
         for seq in 0..3 {
             for id in 0..count {
