@@ -183,6 +183,17 @@ pub const QUEUED_HOOKS_BOUND: usize = 4;
 /// slow `on_change` or `on_backup` of an earlier transition.
 #[derive(Debug, Default)]
 pub struct HookQueue {
+    /// What is queued or running; `None` while idle, which is nearly
+    /// always (and always for an instance with no hooks): inline, the
+    /// lanes made every instance 72 bytes larger.
+    lanes: Option<Box<Lanes>>,
+    /// Hooks dropped over the queue's life.
+    superseded_total: u64,
+}
+
+/// The lanes of a [`HookQueue`] that has something queued or running.
+#[derive(Debug, Default)]
+struct Lanes {
     /// Transition hooks waiting: only the latest transition's, and the rest
     /// of the one whose hook is running until a newer transition arrives.
     jobs: VecDeque<TransitionJob>,
@@ -196,33 +207,25 @@ pub struct HookQueue {
     running_before_master: Option<Box<Running>>,
     /// Hooks dropped since the last pump, reported by the next one.
     superseded: Vec<(TransitionArgs, HookKind)>,
-    /// Hooks dropped over the queue's life.
-    superseded_total: u64,
 }
 
 impl HookQueue {
     /// True when nothing is queued or running.
     pub fn is_idle(&self) -> bool {
-        self.jobs.is_empty()
-            && self.before_master.is_none()
-            && self.running.is_none()
-            && self.running_before_master.is_none()
-            && self.superseded.is_empty()
+        self.lanes.as_ref().is_none_or(|lanes| lanes.is_idle())
     }
 
     /// Whether run `id` is this queue's.
     pub fn is_running(&self, id: HookRunId) -> bool {
-        [&self.running, &self.running_before_master]
-            .into_iter()
-            .flatten()
-            .any(|r| r.id == id)
+        self.lanes
+            .as_ref()
+            .is_some_and(|lanes| lanes.is_running(id))
     }
 
     /// How many hooks wait to run (not counting those running); never more
     /// than [`QUEUED_HOOKS_BOUND`].
     pub fn queued(&self) -> usize {
-        self.jobs.iter().map(|j| j.hooks.len()).sum::<usize>()
-            + usize::from(self.before_master.is_some())
+        self.lanes.as_ref().map_or(0, |lanes| lanes.queued())
     }
 
     /// Queues the hooks of a transition behind `gate`: `after_backup` when
@@ -234,31 +237,16 @@ impl HookQueue {
     /// copied into every queue: a copy made each instance some 0.7 KiB
     /// larger.
     pub fn transition(&mut self, hooks: &Hooks, args: TransitionArgs, gate: Gate) {
-        for job in self.jobs.drain(..) {
-            for (kind, _) in job.hooks {
-                self.superseded.push((job.args.clone(), kind));
-            }
+        if let Some(lanes) = &mut self.lanes {
+            lanes.supersede_transitions();
         }
-        let h = hooks;
-        let mut hooks = VecDeque::new();
-        let mut add = |kind: HookKind, hook: &Option<Hook>| {
-            if let Some(hook) = hook {
-                hooks.push_back((kind, hook.clone()));
-            }
-        };
-        if args.from == State::Master {
-            add(HookKind::AfterBackup, &h.after_backup);
-        }
-        match args.to {
-            State::Master => add(HookKind::OnMaster, &h.on_master),
-            State::Backup => add(HookKind::OnBackup, &h.on_backup),
-            State::Fault => add(HookKind::OnFault, &h.on_fault),
-            State::Initialize => add(HookKind::OnStop, &h.on_stop),
-        }
-        add(HookKind::OnChange, &h.on_change);
+        let hooks = transition_hooks(hooks, &args);
         if !hooks.is_empty() {
-            self.jobs.push_back(TransitionJob { args, hooks, gate });
+            self.lanes_mut()
+                .jobs
+                .push_back(TransitionJob { args, hooks, gate });
         }
+        self.let_go_if_idle();
     }
 
     /// Queues `before_master` for Master term `term`; false when none is
@@ -268,20 +256,16 @@ impl HookQueue {
         let Some(hook) = hooks.before_master.clone() else {
             return false;
         };
-        let job = BeforeMasterJob { args, hook, term };
-        if let Some(old) = self.before_master.replace(Box::new(job)) {
-            self.superseded.push((old.args, HookKind::BeforeMaster));
-        }
+        self.lanes_mut()
+            .before_master(BeforeMasterJob { args, hook, term });
         true
     }
 
     /// Replaces every gate `from` with `to` (an add or removal was queued,
     /// abandoned or made unnecessary).
     pub fn resolve(&mut self, from: Gate, to: Gate) {
-        for job in &mut self.jobs {
-            if job.gate == from {
-                job.gate = to;
-            }
+        if let Some(lanes) = &mut self.lanes {
+            lanes.resolve(from, to);
         }
     }
 
@@ -290,6 +274,117 @@ impl HookQueue {
     /// took up: its router is Master again with the addresses never removed,
     /// so the hooks of leaving Master describe something that did not happen.
     pub fn withdraw(&mut self, gate: Gate) -> usize {
+        let dropped = self.lanes.as_mut().map_or(0, |lanes| lanes.withdraw(gate));
+        self.let_go_if_idle();
+        dropped
+    }
+
+    /// Starts what may start (`done` is the last address job finished):
+    /// reports dropped hooks, starts `before_master` when none runs, and the
+    /// front transition's next hook when no transition hook runs and its
+    /// gate is open.
+    pub fn pump(&mut self, done: u64, next_run: &mut u64) -> Vec<Step> {
+        // Nothing waits: the common case, asked after every input of every
+        // instance, so it must cost no more than this check.
+        let Some(lanes) = &mut self.lanes else {
+            return Vec::new();
+        };
+        let steps = lanes.pump(done, next_run, &mut self.superseded_total);
+        self.let_go_if_idle();
+        steps
+    }
+
+    /// Run `id` finished; the next may start (call [`pump`](Self::pump)).
+    pub fn finished(&mut self, id: HookRunId) -> Option<Finished> {
+        let finished = self.lanes.as_mut()?.finished(id);
+        self.let_go_if_idle();
+        finished
+    }
+
+    fn lanes_mut(&mut self) -> &mut Lanes {
+        self.lanes.get_or_insert_with(Box::default)
+    }
+
+    fn let_go_if_idle(&mut self) {
+        if self.is_idle() {
+            self.lanes = None;
+        }
+    }
+}
+
+/// The configured hooks a transition runs, in order: `after_backup` when
+/// leaving Master, then the hook of the state entered, then `on_change`.
+fn transition_hooks(h: &Hooks, args: &TransitionArgs) -> VecDeque<(HookKind, Hook)> {
+    let mut hooks = VecDeque::new();
+    let mut add = |kind: HookKind, hook: &Option<Hook>| {
+        if let Some(hook) = hook {
+            hooks.push_back((kind, hook.clone()));
+        }
+    };
+    if args.from == State::Master {
+        add(HookKind::AfterBackup, &h.after_backup);
+    }
+    match args.to {
+        State::Master => add(HookKind::OnMaster, &h.on_master),
+        State::Backup => add(HookKind::OnBackup, &h.on_backup),
+        State::Fault => add(HookKind::OnFault, &h.on_fault),
+        State::Initialize => add(HookKind::OnStop, &h.on_stop),
+    }
+    add(HookKind::OnChange, &h.on_change);
+    hooks
+}
+
+impl Lanes {
+    /// See [`HookQueue::is_idle`].
+    fn is_idle(&self) -> bool {
+        self.jobs.is_empty()
+            && self.before_master.is_none()
+            && self.running.is_none()
+            && self.running_before_master.is_none()
+            && self.superseded.is_empty()
+    }
+
+    /// See [`HookQueue::is_running`].
+    fn is_running(&self, id: HookRunId) -> bool {
+        [&self.running, &self.running_before_master]
+            .into_iter()
+            .flatten()
+            .any(|r| r.id == id)
+    }
+
+    /// See [`HookQueue::queued`].
+    fn queued(&self) -> usize {
+        self.jobs.iter().map(|j| j.hooks.len()).sum::<usize>()
+            + usize::from(self.before_master.is_some())
+    }
+
+    /// Drops what earlier transitions still had queued, to be reported.
+    fn supersede_transitions(&mut self) {
+        for job in self.jobs.drain(..) {
+            for (kind, _) in job.hooks {
+                self.superseded.push((job.args.clone(), kind));
+            }
+        }
+    }
+
+    /// Queues `job`, dropping a `before_master` of an older term.
+    fn before_master(&mut self, job: BeforeMasterJob) {
+        if let Some(old) = self.before_master.replace(Box::new(job)) {
+            self.superseded.push((old.args, HookKind::BeforeMaster));
+        }
+    }
+
+    /// See [`HookQueue::resolve`].
+    fn resolve(&mut self, from: Gate, to: Gate) {
+        for job in &mut self.jobs {
+            if job.gate == from {
+                job.gate = to;
+            }
+        }
+    }
+
+    /// See [`HookQueue::withdraw`].
+    fn withdraw(&mut self, gate: Gate) -> usize {
         let mut dropped = 0;
         self.jobs.retain(|job| {
             let waiting = job.gate == gate;
@@ -301,23 +396,15 @@ impl HookQueue {
         dropped
     }
 
-    /// Starts what may start (`done` is the last address job finished):
-    /// reports dropped hooks, starts `before_master` when none runs, and the
-    /// front transition's next hook when no transition hook runs and its
-    /// gate is open.
-    pub fn pump(&mut self, done: u64, next_run: &mut u64) -> Vec<Step> {
+    /// See [`HookQueue::pump`]; counts dropped hooks in `superseded_total`.
+    fn pump(&mut self, done: u64, next_run: &mut u64, superseded_total: &mut u64) -> Vec<Step> {
         let mut steps = Vec::new();
-        // Nothing waits: the common case, asked after every input of every
-        // instance, so it must cost no more than these checks.
-        if self.superseded.is_empty() && self.before_master.is_none() && self.jobs.is_empty() {
-            return steps;
-        }
         for (args, kind) in std::mem::take(&mut self.superseded) {
-            self.superseded_total += 1;
+            *superseded_total += 1;
             steps.push(Step::Superseded {
                 args,
                 kind,
-                total: self.superseded_total,
+                total: *superseded_total,
             });
         }
         if self.running_before_master.is_none() {
@@ -382,8 +469,8 @@ impl HookQueue {
         steps
     }
 
-    /// Run `id` finished; the next may start (call [`pump`](Self::pump)).
-    pub fn finished(&mut self, id: HookRunId) -> Option<Finished> {
+    /// See [`HookQueue::finished`].
+    fn finished(&mut self, id: HookRunId) -> Option<Finished> {
         let lane = if self.running.as_ref().is_some_and(|r| r.id == id) {
             &mut self.running
         } else if self

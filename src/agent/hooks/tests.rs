@@ -91,6 +91,34 @@ fn hooks_run_one_at_a_time_in_transition_order() {
         ]
     );
     assert!(queue.is_idle());
+    assert!(queue.lanes.is_none(), "an idle queue holds no lanes");
+}
+
+/// An instance with no hooks never holds lanes, and a superseded hook is
+/// still counted over the queue's life once the lanes have gone.
+#[test]
+fn a_queue_holds_lanes_only_while_hooks_wait_or_run() {
+    let mut queue = HookQueue::default();
+    let mut next = 0;
+    queue.transition(
+        &Hooks::default(),
+        args(State::Backup, State::Master),
+        Gate::Open,
+    );
+    assert!(queue.lanes.is_none());
+    let hooks = all_hooks();
+    for round in 1..=2 {
+        queue.transition(&hooks, args(State::Backup, State::Master), Gate::AwaitAdd);
+        queue.transition(&hooks, args(State::Master, State::Backup), Gate::Open);
+        let steps = run_all(&mut queue, 0, &mut next);
+        assert_eq!(
+            steps[..2],
+            [HookKind::OnMaster, HookKind::OnChange],
+            "{steps:?}"
+        );
+        assert!(queue.lanes.is_none(), "round {round}");
+        assert_eq!(queue.superseded_total, 2 * round);
+    }
 }
 
 #[test]
