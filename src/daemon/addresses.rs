@@ -28,6 +28,8 @@ use crate::config::{InterfaceName, VirtualIp};
 use crate::platform::announce::Announcer;
 use crate::platform::netlink::{InterfaceAddress, Netlink};
 
+use super::progress::Pulse;
+
 pub use workers::Workers;
 
 /// What one instance's worker keeps from one job to the next.
@@ -39,15 +41,18 @@ struct State {
     present: Vec<VirtualIp>,
     /// The announcement train, while one may be running.
     announcing: Option<JoinHandle<()>>,
+    /// Tells the watchdog while a job is in hand (see `progress`).
+    pulse: Pulse,
 }
 
 impl State {
-    fn new(target: AddressTarget) -> Self {
+    fn new(target: Arc<AddressTarget>, pulse: Pulse) -> Self {
         State {
-            target: Arc::new(target),
+            target,
             holding: false,
             present: Vec::new(),
             announcing: None,
+            pulse,
         }
     }
 

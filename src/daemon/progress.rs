@@ -28,10 +28,13 @@ pub const HUNG_AFTER: Duration = Duration::from_secs(10);
 /// `busy_since` while the worker waits for work.
 const IDLE: u64 = u64::MAX;
 
+/// How a watched worker is named in the log: anything that displays, shared
+/// with the worker (so watching it allocates no name).
+pub type Label = Arc<dyn std::fmt::Display + Send + Sync>;
+
 /// One worker's sign of life, shared by the worker and the supervisor.
-#[derive(Debug)]
 struct Heartbeat {
-    name: String,
+    name: Label,
     /// When the unit of work in hand began, in nanoseconds since the
     /// supervisor's epoch; [`IDLE`] while waiting for work.
     busy_since: AtomicU64,
@@ -65,6 +68,17 @@ impl Pulse {
     /// The unit of work is done; waiting for the next.
     pub fn idle(&self) {
         self.beat.busy_since.store(IDLE, Ordering::Relaxed);
+    }
+}
+
+impl std::fmt::Debug for Heartbeat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Heartbeat")
+            .field("name", &self.name.to_string())
+            .field("busy_since", &self.busy_since)
+            .field("ended", &self.ended)
+            .field("released", &self.released)
+            .finish()
     }
 }
 
@@ -111,17 +125,20 @@ impl Supervisor {
 
     /// Starts watching a worker called `name` (for the log): give the
     /// [`Pulse`] to its task and keep the [`Watch`] while it should run.
-    pub fn watch(&self, name: impl Into<String>) -> (Pulse, Watch) {
+    pub fn watch(&self, name: Label) -> (Pulse, Watch) {
         let beat = Arc::new(Heartbeat {
-            name: name.into(),
+            name,
             busy_since: AtomicU64::new(IDLE),
             ended: AtomicBool::new(false),
             released: AtomicBool::new(false),
         });
-        self.watched
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(beat.clone());
+        let mut watched = self.watched.lock().unwrap_or_else(PoisonError::into_inner);
+        // Those let go of are forgotten here too, not only in `hung`:
+        // without a systemd watchdog nothing asks `hung`, and instances
+        // removed and added by reloads would pile up here.
+        watched.retain(|beat| !beat.released.load(Ordering::Relaxed));
+        watched.push(beat.clone());
+        drop(watched);
         let pulse = Pulse {
             beat: beat.clone(),
             epoch: self.epoch,
@@ -167,7 +184,7 @@ mod tests {
     #[test]
     fn a_worker_busy_beyond_the_bound_is_hung_and_recovers_when_idle() {
         let supervisor = Supervisor::new();
-        let (pulse, _watch) = supervisor.watch("address worker of web");
+        let (pulse, _watch) = supervisor.watch(Arc::new("address worker of web"));
         let t0 = Instant::now();
         assert!(
             supervisor.hung(t0 + HUNG_AFTER * 5).is_empty(),
@@ -185,8 +202,8 @@ mod tests {
     #[test]
     fn a_worker_that_ends_unasked_is_reported_until_its_owner_lets_it_go() {
         let supervisor = Supervisor::new();
-        let (pulse, watch) = supervisor.watch("address worker of vr0");
-        let (_other_pulse, _other_watch) = supervisor.watch("address worker of vr1");
+        let (pulse, watch) = supervisor.watch(Arc::new("address worker of vr0"));
+        let (_other_pulse, _other_watch) = supervisor.watch(Arc::new("address worker of vr1"));
         drop(pulse);
         assert_eq!(
             supervisor.hung(Instant::now()),
@@ -199,7 +216,7 @@ mod tests {
     #[test]
     fn a_worker_stopped_on_purpose_is_no_longer_watched() {
         let supervisor = Supervisor::new();
-        let (pulse, watch) = supervisor.watch("address worker of web");
+        let (pulse, watch) = supervisor.watch(Arc::new("address worker of web"));
         pulse.busy_at(Instant::now());
         drop(watch);
         drop(pulse);
@@ -209,7 +226,7 @@ mod tests {
     #[tokio::test]
     async fn a_task_that_returns_while_watched_is_reported() {
         let supervisor = Supervisor::new();
-        let (pulse, _watch) = supervisor.watch("address worker of vr0");
+        let (pulse, _watch) = supervisor.watch(Arc::new("address worker of vr0"));
         let task = tokio::spawn(async move {
             let _pulse = pulse;
         });

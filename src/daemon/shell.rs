@@ -578,11 +578,7 @@ impl Shell {
         if self.written_version != Some(agent.status_version()) || self.status_dirty {
             self.write_status(agent, now);
         }
-        #[cfg(target_env = "gnu")]
-        // SAFETY: malloc_trim only releases free heap memory.
-        unsafe {
-            libc::malloc_trim(0);
-        }
+        crate::platform::heap::give_back_free_pages();
     }
 
     /// Writes a status rewrite still pending, once the writer is free: the
