@@ -11,6 +11,11 @@
 //!
 //! `TWINSTAR_CODE_LAYOUT=off` builds without it (a linker other than LLD
 //! does not know the option).
+//!
+//! The release link also packs the relative relocations (`-z
+//! pack-relative-relocs`, read by glibc 2.36 and later): the dynamic
+//! loader reads them at start, and the 12,600 of them took 296 KiB of the
+//! file as `.rela.dyn` entries, 8 KiB packed.
 
 use std::path::Path;
 
@@ -21,6 +26,7 @@ fn main() {
     let release = std::env::var("PROFILE").is_ok_and(|p| p == "release");
     let lld_by_default = std::env::var("TARGET").is_ok_and(|t| t == "x86_64-unknown-linux-gnu");
     if release && lld_by_default {
+        // Linked with LLD, which knows the option.
         println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
     }
     let wanted = std::env::var("TWINSTAR_CODE_LAYOUT").map_or(true, |v| v != "off");
