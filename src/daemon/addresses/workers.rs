@@ -52,7 +52,7 @@ struct Context {
     reports: mpsc::UnboundedSender<Input>,
     /// Who runs now, and who waits for a turn.
     turns: Mutex<Turns>,
-    /// Watches the running workers for the systemd watchdog.
+    /// Watches every worker for the systemd watchdog.
     supervisor: Supervisor,
 }
 
@@ -121,7 +121,7 @@ pub struct Workers {
 
 impl Workers {
     /// No worker yet; each reports its jobs' results to `reports`, and
-    /// `supervisor` watches those that run.
+    /// `supervisor` watches each from its start until it is stopped.
     pub fn new(
         netlink: Arc<Netlink>,
         announcer: Arc<Announcer>,
