@@ -246,6 +246,12 @@ impl fmt::Display for TransitionReason {
     }
 }
 
+/// What one event asks of the caller, in order. A handful at most (taking
+/// over as Master is four: the addresses, the advert, the announcement and
+/// the transition), so they are kept inline: an advert sent or heard
+/// allocates nothing.
+pub type Actions = smallvec::SmallVec<[Action; 4]>;
+
 /// An output of the state machine: something the caller must do, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {

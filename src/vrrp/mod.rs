@@ -11,7 +11,7 @@ mod stats;
 mod timers;
 
 pub use event::{
-    Action, AdvertInfo, Event, HeartbeatInfo, MastershipCause, State, TransitionReason,
+    Action, Actions, AdvertInfo, Event, HeartbeatInfo, MastershipCause, State, TransitionReason,
 };
 pub use router::{RouterSettings, SettingsError, VirtualRouter};
 pub use stats::Statistics;

@@ -59,7 +59,7 @@ fn owner_goes_straight_to_master_with_advert_and_announcement() {
     let mut router = VirtualRouter::new(settings(255)).expect("valid");
     let actions = router.handle(t0, Event::Startup);
     assert_eq!(
-        actions,
+        actions.to_vec(),
         vec![
             Action::AddAddresses,
             Action::SendAdvert {
@@ -201,7 +201,7 @@ fn master_answers_priority_zero_with_an_advert() {
     let t1 = to_master(&mut router, t0);
     let actions = router.handle(t1 + 10 * MS, advert(0, 20));
     assert_eq!(
-        actions,
+        actions.to_vec(),
         vec![Action::SendAdvert {
             priority: 100,
             interval: 100 * MS
@@ -384,7 +384,7 @@ fn shutdown_from_master_sends_priority_zero_and_removes_addresses() {
     let t1 = to_master(&mut router, t0);
     let actions = router.handle(t1, Event::Shutdown);
     assert_eq!(
-        actions,
+        actions.to_vec(),
         vec![
             Action::SendAdvert {
                 priority: 0,
@@ -418,7 +418,7 @@ fn fault_from_master_resigns_and_clearing_returns_to_backup() {
     );
     let actions = router.handle(t1 + MS, Event::FaultCleared);
     assert_eq!(
-        actions,
+        actions.to_vec(),
         vec![Action::StateChanged {
             from: State::Fault,
             to: State::Backup,

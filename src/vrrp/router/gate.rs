@@ -10,7 +10,7 @@
 use std::time::Instant;
 
 use super::VirtualRouter;
-use crate::vrrp::event::{Action, MastershipCause, State, TransitionReason};
+use crate::vrrp::event::{Action, Actions, MastershipCause, State, TransitionReason};
 
 impl VirtualRouter {
     /// Turns the gate on or off. The agent turns it on when a quorum lease or
@@ -38,7 +38,7 @@ impl VirtualRouter {
         now: Instant,
         reason: TransitionReason,
         cause: MastershipCause,
-        out: &mut Vec<Action>,
+        out: &mut Actions,
     ) {
         if !self.mastership_gate {
             self.become_master(now, reason, out);
@@ -54,7 +54,7 @@ impl VirtualRouter {
 
     /// The caller grants the pending request: become Master as the
     /// ungated router would have. A cancelled request stays cancelled.
-    pub(super) fn on_granted(&mut self, now: Instant, out: &mut Vec<Action>) {
+    pub(super) fn on_granted(&mut self, now: Instant, out: &mut Actions) {
         if self.state != State::Backup || self.maintenance || self.fault {
             self.awaiting = None;
             return;
@@ -78,7 +78,7 @@ impl VirtualRouter {
     /// VIPs removed (the transition's reason makes the removal immediate),
     /// Backup with the down timer running so it asks again later. Unlike a
     /// resignation, preemption is not held: this was no operator's choice.
-    pub(super) fn on_quorum_lost(&mut self, now: Instant, out: &mut Vec<Action>) {
+    pub(super) fn on_quorum_lost(&mut self, now: Instant, out: &mut Actions) {
         if self.state != State::Master {
             return;
         }

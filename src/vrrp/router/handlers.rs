@@ -6,12 +6,14 @@ use std::cmp::Ordering;
 use std::time::Instant;
 
 use super::{VirtualRouter, OWNER_PRIORITY};
-use crate::vrrp::event::{Action, AdvertInfo, Event, MastershipCause, State, TransitionReason};
+use crate::vrrp::event::{
+    Action, Actions, AdvertInfo, Event, MastershipCause, State, TransitionReason,
+};
 
 impl VirtualRouter {
     /// Processes one event at time `now` and returns what the caller must do, in order.
-    pub fn handle(&mut self, now: Instant, event: Event) -> Vec<Action> {
-        let mut out = Vec::new();
+    pub fn handle(&mut self, now: Instant, event: Event) -> Actions {
+        let mut out = Actions::new();
         match event {
             Event::Startup => self.on_startup(now, &mut out),
             Event::Shutdown => self.on_shutdown(now, &mut out),
@@ -58,7 +60,7 @@ impl VirtualRouter {
     }
 
     /// RFC 9568 §6.4.1 Startup; ignored unless the router is in Initialize.
-    fn on_startup(&mut self, now: Instant, out: &mut Vec<Action>) {
+    fn on_startup(&mut self, now: Instant, out: &mut Actions) {
         if self.state == State::Initialize {
             self.enter_election(now, TransitionReason::Startup, out);
         }
@@ -66,7 +68,7 @@ impl VirtualRouter {
 
     /// Joins the election from Initialize or Fault: an owner goes straight to
     /// Master, everyone else to Backup (RFC 9568 §6.4.1); a pending fault wins.
-    fn enter_election(&mut self, now: Instant, reason: TransitionReason, out: &mut Vec<Action>) {
+    fn enter_election(&mut self, now: Instant, reason: TransitionReason, out: &mut Actions) {
         if self.fault {
             self.transition(now, State::Fault, TransitionReason::Fault, out);
         } else if self.priority == OWNER_PRIORITY && !self.maintenance {
@@ -83,7 +85,7 @@ impl VirtualRouter {
     }
 
     /// RFC 9568 §6.4.2 / §6.4.3 Shutdown: a Master resigns with priority 0.
-    fn on_shutdown(&mut self, now: Instant, out: &mut Vec<Action>) {
+    fn on_shutdown(&mut self, now: Instant, out: &mut Actions) {
         self.preempt_held = false;
         match self.state {
             State::Initialize => {}
@@ -97,7 +99,7 @@ impl VirtualRouter {
         }
     }
 
-    fn on_advert(&mut self, now: Instant, advert: AdvertInfo, out: &mut Vec<Action>) {
+    fn on_advert(&mut self, now: Instant, advert: AdvertInfo, out: &mut Actions) {
         if advert.source != self.settings.primary_address {
             self.last_peer = Some((advert.source, now));
         }
@@ -219,7 +221,7 @@ impl VirtualRouter {
     }
 
     /// RFC 9568 §6.4.3, Master receiving an advertisement.
-    fn master_on_advert(&mut self, now: Instant, advert: AdvertInfo, out: &mut Vec<Action>) {
+    fn master_on_advert(&mut self, now: Instant, advert: AdvertInfo, out: &mut Actions) {
         if advert.priority == 0 {
             // Another router resigned; assert ourselves so Backups re-learn us
             // (RFC 9568 §6.4.3: send an advert, restart the Adver_Timer).
@@ -281,7 +283,7 @@ impl VirtualRouter {
         }
     }
 
-    fn on_timer(&mut self, now: Instant, out: &mut Vec<Action>) {
+    fn on_timer(&mut self, now: Instant, out: &mut Actions) {
         match self.state {
             State::Master => {
                 if self.adver_timer.is_some_and(|t| t <= now) {
@@ -320,7 +322,7 @@ impl VirtualRouter {
         }
     }
 
-    fn on_priority(&mut self, now: Instant, priority: u8, out: &mut Vec<Action>) {
+    fn on_priority(&mut self, now: Instant, priority: u8, out: &mut Actions) {
         if self.settings.priority == OWNER_PRIORITY {
             return; // The owner's priority is never moved.
         }
@@ -335,7 +337,7 @@ impl VirtualRouter {
         }
     }
 
-    fn on_fault_set(&mut self, now: Instant, out: &mut Vec<Action>) {
+    fn on_fault_set(&mut self, now: Instant, out: &mut Actions) {
         self.fault = true;
         match self.state {
             State::Initialize | State::Fault => {}
@@ -349,7 +351,7 @@ impl VirtualRouter {
 
     /// A Master hands over: priority-0 advert, addresses off, Backup, and no
     /// preempting the router that takes over.
-    fn step_down(&mut self, now: Instant, reason: TransitionReason, out: &mut Vec<Action>) {
+    fn step_down(&mut self, now: Instant, reason: TransitionReason, out: &mut Actions) {
         if self.state == State::Master {
             self.resign(out);
             self.master_adver_interval = self.settings.advert_interval;
@@ -358,7 +360,7 @@ impl VirtualRouter {
         }
     }
 
-    fn on_maintenance(&mut self, now: Instant, on: bool, out: &mut Vec<Action>) {
+    fn on_maintenance(&mut self, now: Instant, on: bool, out: &mut Actions) {
         if self.maintenance == on {
             return;
         }
@@ -373,7 +375,7 @@ impl VirtualRouter {
         }
     }
 
-    fn on_fault_cleared(&mut self, now: Instant, out: &mut Vec<Action>) {
+    fn on_fault_cleared(&mut self, now: Instant, out: &mut Actions) {
         self.fault = false;
         if self.state == State::Fault {
             self.enter_election(now, TransitionReason::FaultCleared, out);
@@ -385,7 +387,7 @@ impl VirtualRouter {
         &mut self,
         now: Instant,
         reason: TransitionReason,
-        out: &mut Vec<Action>,
+        out: &mut Actions,
     ) {
         self.preempt_held = false;
         self.master_down_timer = None;
@@ -404,14 +406,14 @@ impl VirtualRouter {
         &mut self,
         now: Instant,
         reason: TransitionReason,
-        out: &mut Vec<Action>,
+        out: &mut Actions,
     ) {
         self.master_down_timer = Some(now + self.master_down_interval());
         self.transition(now, State::Backup, reason, out);
     }
 
     /// Leaves Master: priority-0 advert so Backups take over within Skew_Time.
-    pub(super) fn resign(&mut self, out: &mut Vec<Action>) {
+    pub(super) fn resign(&mut self, out: &mut Actions) {
         self.adver_timer = None;
         out.push(Action::SendAdvert {
             priority: 0,
@@ -423,7 +425,7 @@ impl VirtualRouter {
     }
 
     /// Sends an advert and restarts the Adver_Timer from now.
-    fn send_advert(&mut self, now: Instant, out: &mut Vec<Action>) {
+    fn send_advert(&mut self, now: Instant, out: &mut Actions) {
         out.push(Action::SendAdvert {
             priority: self.priority,
             interval: self.settings.advert_interval,
@@ -437,7 +439,7 @@ impl VirtualRouter {
         now: Instant,
         to: State,
         reason: TransitionReason,
-        out: &mut Vec<Action>,
+        out: &mut Actions,
     ) {
         let from = self.state;
         if to != State::Master {

@@ -25,15 +25,10 @@
 use std::time::Instant;
 
 use super::VirtualRouter;
-use crate::vrrp::event::{Action, HeartbeatInfo, State, TransitionReason};
+use crate::vrrp::event::{Action, Actions, HeartbeatInfo, State, TransitionReason};
 
 impl VirtualRouter {
-    pub(super) fn on_heartbeat(
-        &mut self,
-        now: Instant,
-        heard: HeartbeatInfo,
-        out: &mut Vec<Action>,
-    ) {
+    pub(super) fn on_heartbeat(&mut self, now: Instant, heard: HeartbeatInfo, out: &mut Actions) {
         let advert = heard.advert;
         if advert.priority == 0 {
             return;

@@ -22,7 +22,7 @@ fn requests(actions: &[Action]) -> Vec<MastershipCause> {
 
 fn expire(router: &mut VirtualRouter) -> (Instant, Vec<Action>) {
     let at = router.next_deadline().expect("down timer armed");
-    (at, router.handle(at, Event::TimerExpired))
+    (at, router.handle(at, Event::TimerExpired).to_vec())
 }
 
 #[test]

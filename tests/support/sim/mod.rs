@@ -209,7 +209,7 @@ impl Lan {
         self.now = end.max(self.now);
     }
 
-    fn apply(&mut self, id: NodeId, actions: Vec<Action>) {
+    fn apply(&mut self, id: NodeId, actions: impl IntoIterator<Item = Action>) {
         for action in actions {
             match action {
                 Action::SendAdvert { priority, interval } => self.broadcast(id, priority, interval),
