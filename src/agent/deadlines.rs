@@ -101,18 +101,22 @@ impl Deadlines {
         self.order.first().map(|(at, _)| *at)
     }
 
-    /// The indices, in ascending order, of the instances whose deadline is
-    /// at or before `horizon`. Call [`refresh`](Self::refresh) first.
-    pub fn due(&self, horizon: Instant) -> Vec<usize> {
+    /// Fills `due` with the indices, in ascending order, of the instances
+    /// whose deadline is at or before `horizon`. Call
+    /// [`refresh`](Self::refresh) first.
+    ///
+    /// The caller keeps the list between wake-ups, so a timer that fires
+    /// for one advert allocates nothing.
+    pub fn due_into(&self, horizon: Instant, due: &mut Vec<usize>) {
         debug_assert!(!self.stale, "read a stale deadline index");
-        let mut due: Vec<usize> = self
-            .order
-            .iter()
-            .take_while(|(at, _)| *at <= horizon)
-            .map(|&(_, index)| index)
-            .collect();
+        due.clear();
+        due.extend(
+            self.order
+                .iter()
+                .take_while(|(at, _)| *at <= horizon)
+                .map(|&(_, index)| index),
+        );
         due.sort_unstable();
-        due
     }
 
     /// Whether a fresh index holds what `instances` say now: the check that
@@ -152,9 +156,12 @@ mod tests {
         assert_eq!(deadlines.earliest(), Some(ms(10)));
         deadlines.set(1, Some(ms(40)));
         assert_eq!(deadlines.earliest(), Some(ms(20)));
-        assert_eq!(deadlines.due(ms(30)), [0, 2]);
+        let mut due = vec![7];
+        deadlines.due_into(ms(30), &mut due);
+        assert_eq!(due, [0, 2]);
         deadlines.set(2, None);
-        assert_eq!(deadlines.due(ms(30)), [0]);
+        deadlines.due_into(ms(30), &mut due);
+        assert_eq!(due, [0]);
         deadlines.set(0, None);
         deadlines.set(1, None);
         assert_eq!(deadlines.earliest(), None);

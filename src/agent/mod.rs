@@ -117,6 +117,9 @@ pub struct Agent {
     deadline_cache: Option<Option<Instant>>,
     /// Each instance's next deadline, in time order (see `deadlines`).
     deadlines: deadlines::Deadlines,
+    /// The instances the last timeout visited; kept between timeouts so
+    /// that a timer allocates no list.
+    timer_visits: Vec<usize>,
     stopping: bool,
     /// Switchovers and maintenance handovers waiting for their new Master.
     handovers: Vec<handover::Handover>,
@@ -161,6 +164,7 @@ impl Agent {
             next_hook_run: 0,
             deadline_cache: None,
             deadlines: deadlines::Deadlines::default(),
+            timer_visits: Vec::new(),
             stopping: false,
             handovers: Vec::new(),
             next_ticket: 0,
@@ -240,11 +244,14 @@ impl Agent {
                 return self.settle_handovers(now, now);
             }
             Input::Timeout => {
-                let visited = self.on_timers(now);
-                if let Some(visited) = visited.filter(|_| self.handovers.is_empty()) {
+                let only_visited_moved = self.on_timers(now);
+                if only_visited_moved && self.handovers.is_empty() {
                     // `on_timers` recorded the deadlines of what it visited.
                     self.deadline_cache = None;
-                    return self.settle_instances(now, &visited);
+                    let visited = std::mem::take(&mut self.timer_visits);
+                    self.settle_instances(now, &visited);
+                    self.timer_visits = visited;
+                    return;
                 }
             }
             Input::Link {
@@ -397,10 +404,11 @@ impl Agent {
         }
     }
 
-    /// Handles every timer due at `now`. Returns the instances visited when
-    /// only they may have moved (no transition, expired hold or handover),
-    /// for [`settle_instances`](Self::settle_instances); `None` otherwise.
-    fn on_timers(&mut self, now: Instant) -> Option<Vec<usize>> {
+    /// Handles every timer due at `now`, leaving the instances it visited
+    /// in `timer_visits`. True when only they may have moved (no
+    /// transition, expired hold or handover), for
+    /// [`settle_instances`](Self::settle_instances).
+    fn on_timers(&mut self, now: Instant) -> bool {
         let horizon = now + TIMER_SLACK;
         // Before the routers and handovers of the members: a handover that
         // nobody took up makes its members Master again with the VIPs kept,
@@ -416,7 +424,8 @@ impl Agent {
             self.deadlines.agrees_with(&self.instances),
             "an instance's deadline moved without telling the index"
         );
-        let due = self.deadlines.due(horizon + TIMER_SLACK);
+        let mut due = std::mem::take(&mut self.timer_visits);
+        self.deadlines.due_into(horizon + TIMER_SLACK, &mut due);
         let mut candidates = due.iter().copied();
         // After a transition other instances may have moved (groups, sync):
         // from there on, every later instance is visited, as a full scan would.
@@ -476,7 +485,8 @@ impl Agent {
         self.on_quorum_timer(horizon);
         self.retry_lookups(now);
         self.retry_heartbeat_lookups(now);
-        (!reached_further && !holds_expired).then_some(due)
+        self.timer_visits = due;
+        !reached_further && !holds_expired
     }
 
     fn on_hook(&mut self, now: Instant, run: HookRunId, outcome: ScriptOutcome) {
