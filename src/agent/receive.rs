@@ -124,7 +124,10 @@ pub fn check(datagram: &Datagram, own_source: IpAddr) -> Result<Accepted, DropRe
         return Err(DropReason::BadTtl);
     }
     let packet = Packet::new_checked(&payload[..]).map_err(DropReason::Malformed)?;
-    let (advert, _form) = Advertisement::parse(&packet, datagram.source, datagram.destination)
+    // Checked as a parse would, the address list left unread: nothing here
+    // reads it (the comparison with the configured VIPs that RFC 9568 §7.1
+    // allows is not made).
+    let (advert, _form) = Advertisement::check(&packet, datagram.source, datagram.destination)
         .map_err(DropReason::Malformed)?;
     Ok(Accepted {
         vrid: advert.vrid(),

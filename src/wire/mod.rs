@@ -29,5 +29,6 @@ pub fn vrrp_group(source: IpAddr) -> IpAddr {
 
 pub use ipv4::{split_ipv4, Ipv4Datagram, Ipv4Error, Ipv4Header};
 pub use vrrp::{
-    Addresses, Advertisement, BuildError, ChecksumForm, EmitError, Packet as VrrpPacket, ParseError,
+    Addresses, AdvertHeader, Advertisement, BuildError, ChecksumForm, EmitError,
+    Packet as VrrpPacket, ParseError,
 };

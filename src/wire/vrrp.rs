@@ -36,7 +36,7 @@ use super::checksum;
 mod advertisement;
 mod v2;
 
-pub use advertisement::{Addresses, Advertisement};
+pub use advertisement::{Addresses, AdvertHeader, Advertisement};
 pub use v2::{AUTH_DATA_LEN, AUTH_TYPE_NONE, V2_MAX_ADVER_INTERVAL};
 
 /// IP protocol number of VRRP, for the IPv4 protocol / IPv6 next-header field

@@ -60,6 +60,39 @@ impl Addresses {
     }
 }
 
+/// What a checked advertisement says besides its address list
+/// ([`Advertisement::check`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AdvertHeader {
+    pub(super) version: Version,
+    pub(super) vrid: u8,
+    pub(super) priority: u8,
+    pub(super) max_adver_int_centis: u16,
+}
+
+impl AdvertHeader {
+    /// Which protocol version the advertisement is.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The virtual router it speaks for (RFC 9568 §5.2.3).
+    pub fn vrid(&self) -> u8 {
+        self.vrid
+    }
+
+    /// The sender's priority (RFC 9568 §5.2.4); 0 means it is resigning.
+    pub fn priority(&self) -> u8 {
+        self.priority
+    }
+
+    /// The sender's advertisement interval, as
+    /// [`Advertisement::max_adver_interval`] gives it.
+    pub fn max_adver_interval(&self) -> Duration {
+        duration_from_centis(self.max_adver_int_centis)
+    }
+}
+
 /// An owned advertisement: VRRPv3 (RFC 9568 §5.1) or VRRPv2 (RFC 3768 §5.1).
 ///
 /// Its fields are private so that every value is one the wire can carry: built
@@ -164,17 +197,68 @@ impl Advertisement {
     }
 
     /// Parses and validates a received message sent from `src` to `dst` (the
-    /// IP header's addresses), reporting which checksum form it carried.
-    ///
-    /// The checks follow RFC 9568 §7.1 in order: length, version, type,
-    /// address count, interval, checksum. Reserved bits are ignored. A
-    /// VRRPv2 message is checked as RFC 3768 §7.1 says (see `v2.rs`); its
-    /// checksum form is always [`ChecksumForm::MessageOnly`].
+    /// IP header's addresses), reporting which checksum form it carried:
+    /// [`check`](Self::check), then the address list.
     pub fn parse<T: AsRef<[u8]>>(
         packet: &Packet<T>,
         src: IpAddr,
         dst: IpAddr,
     ) -> Result<(Advertisement, ChecksumForm), ParseError> {
+        let (header, form) = Self::check(packet, src, dst)?;
+        // The check made the address bytes hold exactly `count` addresses of
+        // the IP header's family (a VRRPv2 message's authentication data
+        // after them).
+        let count = usize::from(packet.addr_count());
+        let bytes = packet.address_bytes();
+        let addresses = if src.is_ipv4() {
+            Addresses::V4(
+                bytes
+                    .chunks_exact(IPV4_ADDR_LEN)
+                    .take(count)
+                    .filter_map(|c| <[u8; 4]>::try_from(c).ok())
+                    .map(Ipv4Addr::from)
+                    .collect(),
+            )
+        } else {
+            Addresses::V6(
+                bytes
+                    .chunks_exact(IPV6_ADDR_LEN)
+                    .take(count)
+                    .filter_map(|c| <[u8; 16]>::try_from(c).ok())
+                    .map(Ipv6Addr::from)
+                    .collect(),
+            )
+        };
+        let AdvertHeader {
+            version,
+            vrid,
+            priority,
+            max_adver_int_centis,
+        } = header;
+        let advert = Advertisement {
+            version,
+            vrid,
+            priority,
+            max_adver_int_centis,
+            addresses,
+        };
+        Ok((advert, form))
+    }
+
+    /// Validates a received message sent from `src` to `dst` as
+    /// [`parse`](Self::parse) does, and returns all it says but the address
+    /// list, which stays in the packet: what a receiver needs of every
+    /// advert, at no allocation.
+    ///
+    /// The checks follow RFC 9568 §7.1 in order: length, version, type,
+    /// address count, interval, checksum. Reserved bits are ignored. A
+    /// VRRPv2 message is checked as RFC 3768 §7.1 says (see `v2.rs`); its
+    /// checksum form is always [`ChecksumForm::MessageOnly`].
+    pub fn check<T: AsRef<[u8]>>(
+        packet: &Packet<T>,
+        src: IpAddr,
+        dst: IpAddr,
+    ) -> Result<(AdvertHeader, ChecksumForm), ParseError> {
         let addr_len = match (src, dst) {
             (IpAddr::V4(_), IpAddr::V4(_)) => IPV4_ADDR_LEN,
             (IpAddr::V6(_), IpAddr::V6(_)) => IPV6_ADDR_LEN,
@@ -183,7 +267,7 @@ impl Advertisement {
         packet.check_len()?;
         match packet.version() {
             VERSION => {}
-            VERSION_2 => return v2::parse(packet, src, dst),
+            VERSION_2 => return v2::check(packet, src, dst),
             other => return Err(ParseError::BadVersion(other)),
         }
         if packet.msg_type() != TYPE_ADVERTISEMENT {
@@ -207,31 +291,13 @@ impl Advertisement {
         let form = packet
             .checksum_form(src, dst)
             .ok_or(ParseError::BadChecksum)?;
-        let addresses = if addr_len == IPV4_ADDR_LEN {
-            Addresses::V4(
-                bytes
-                    .chunks_exact(IPV4_ADDR_LEN)
-                    .filter_map(|c| <[u8; 4]>::try_from(c).ok())
-                    .map(Ipv4Addr::from)
-                    .collect(),
-            )
-        } else {
-            Addresses::V6(
-                bytes
-                    .chunks_exact(IPV6_ADDR_LEN)
-                    .filter_map(|c| <[u8; 16]>::try_from(c).ok())
-                    .map(Ipv6Addr::from)
-                    .collect(),
-            )
-        };
-        let advert = Advertisement {
+        let header = AdvertHeader {
             version: Version::V3,
             vrid: packet.vrid(),
             priority: packet.priority(),
             max_adver_int_centis,
-            addresses,
         };
-        Ok((advert, form))
+        Ok((header, form))
     }
 
     /// Number of bytes [`Advertisement::emit`] writes.

@@ -15,12 +15,12 @@
 //! |                     Authentication Data (2)                   |
 //! ```
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use super::{
-    Addresses, Advertisement, BuildError, ChecksumForm, EmitError, Packet, ParseError, HEADER_LEN,
-    IPV4_ADDR_LEN, TYPE_ADVERTISEMENT, VERSION_2,
+    Addresses, AdvertHeader, Advertisement, BuildError, ChecksumForm, EmitError, Packet,
+    ParseError, Version, HEADER_LEN, IPV4_ADDR_LEN, TYPE_ADVERTISEMENT, VERSION_2,
 };
 
 /// Authentication Type 0, "No Authentication" (RFC 3768 §5.3.6): the only
@@ -91,15 +91,15 @@ pub(super) fn seconds_from_duration(interval: Duration) -> Result<u8, BuildError
     u8::try_from(interval.as_secs()).map_err(|_| BuildError::IntervalNotWholeSeconds(interval))
 }
 
-/// Parses the VRRPv2 message in `packet`, whose version the caller checked,
-/// sent from `src` to `dst`. The checks follow RFC 3768 §7.1: type, address
+/// Checks the VRRPv2 message in `packet`, whose version the caller checked,
+/// sent from `src` to `dst`, for [`Advertisement::check`]. The checks follow RFC 3768 §7.1: type, address
 /// count against the length, authentication type, interval, then the
 /// checksum, which covers the message alone (RFC 3768 §5.3.8).
-pub(super) fn parse<T: AsRef<[u8]>>(
+pub(super) fn check<T: AsRef<[u8]>>(
     packet: &Packet<T>,
     src: IpAddr,
     dst: IpAddr,
-) -> Result<(Advertisement, ChecksumForm), ParseError> {
+) -> Result<(AdvertHeader, ChecksumForm), ParseError> {
     match (src, dst) {
         (IpAddr::V4(_), IpAddr::V4(_)) => {}
         (IpAddr::V6(_), IpAddr::V6(_)) => return Err(ParseError::V2OverIpv6),
@@ -122,30 +122,21 @@ pub(super) fn parse<T: AsRef<[u8]>>(
     if packet.auth_type() != AUTH_TYPE_NONE {
         return Err(ParseError::V2Authentication(packet.auth_type()));
     }
-    let interval = packet.adver_int_v2();
-    if interval.is_zero() {
+    let seconds = packet.byte(field::ADVER_INT);
+    if seconds == 0 {
         return Err(ParseError::ZeroInterval);
     }
     if packet.compute_checksum(src, dst, ChecksumForm::MessageOnly) != Some(packet.checksum()) {
         return Err(ParseError::BadChecksum);
     }
-    let addresses = bytes
-        .get(..usize::from(count) * IPV4_ADDR_LEN)
-        .unwrap_or(&[])
-        .chunks_exact(IPV4_ADDR_LEN)
-        .filter_map(|c| <[u8; 4]>::try_from(c).ok())
-        .map(Ipv4Addr::from)
-        .collect();
-    let advert = Advertisement::new_v2(
-        packet.vrid(),
-        packet.priority(),
-        interval,
-        Addresses::V4(addresses),
-    )
-    // Cannot fail: the count is 1..=255 and the interval 1..=255 s, as
-    // checked above; the mapping only keeps this path free of panics.
-    .map_err(|_| ParseError::ZeroInterval)?;
-    Ok((advert, ChecksumForm::MessageOnly))
+    let header = AdvertHeader {
+        version: Version::V2,
+        vrid: packet.vrid(),
+        priority: packet.priority(),
+        // As `Advertisement::new_v2` keeps it: 1..=255 s is 100..=25500 cs.
+        max_adver_int_centis: u16::from(seconds) * 100,
+    };
+    Ok((header, ChecksumForm::MessageOnly))
 }
 
 /// Writes `advert` as a VRRPv2 message into `buf` (exactly its length) with
