@@ -6,13 +6,14 @@
 //! The source address is pinned per packet (IP_PKTINFO / IPV6_PKTINFO) because the
 //! checksum covers it: a kernel choice that differed from ours would corrupt it.
 
-use std::io::{self, IoSlice};
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::AsRawFd;
 
-use nix::sys::socket::{self, sockopt, ControlMessage, MsgFlags, SockaddrIn6};
+use nix::sys::socket::{self, sockopt, SockaddrIn6};
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
 mod reader;
+mod send;
 
 pub use reader::{Batch, VrrpReader};
 
@@ -166,7 +167,6 @@ impl VrrpSocket {
     /// that would delay other routers' timers.
     pub fn send_to(&self, message: &[u8], source: IpAddr, destination: IpAddr) -> io::Result<()> {
         let fd = self.socket.as_raw_fd();
-        let iov = [IoSlice::new(message)];
         match (source, destination) {
             (IpAddr::V4(source), IpAddr::V4(destination)) => {
                 let info = libc::in_pktinfo {
@@ -177,8 +177,14 @@ impl VrrpSocket {
                     ipi_addr: libc::in_addr { s_addr: 0 },
                 };
                 let to = socket::SockaddrIn::from(SocketAddrV4::new(destination, 0));
-                let cmsg = [ControlMessage::Ipv4PacketInfo(&info)];
-                socket::sendmsg(fd, &iov, &cmsg, MsgFlags::MSG_DONTWAIT, Some(&to))?;
+                send::send_with_control(
+                    fd,
+                    message,
+                    &to,
+                    libc::IPPROTO_IP,
+                    libc::IP_PKTINFO,
+                    &info,
+                )?;
             }
             (IpAddr::V6(source), IpAddr::V6(destination)) => {
                 let info = libc::in6_pktinfo {
@@ -189,8 +195,14 @@ impl VrrpSocket {
                 };
                 // A link-local or group destination needs the interface as its scope.
                 let to = SockaddrIn6::from(SocketAddrV6::new(destination, 0, 0, self.ifindex));
-                let cmsg = [ControlMessage::Ipv6PacketInfo(&info)];
-                socket::sendmsg(fd, &iov, &cmsg, MsgFlags::MSG_DONTWAIT, Some(&to))?;
+                send::send_with_control(
+                    fd,
+                    message,
+                    &to,
+                    libc::IPPROTO_IPV6,
+                    libc::IPV6_PKTINFO,
+                    &info,
+                )?;
             }
             _ => {
                 return Err(io::Error::new(
