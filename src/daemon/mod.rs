@@ -358,10 +358,11 @@ async fn run_loop(options: RunOptions) -> Result<(), DaemonError> {
                 give_back_pages_at = Some(now + STARTUP_PAGES_KEPT);
             }
             Wake::ReloadRejected(errors, reply) => shell.reloaded(&agent, reply, Err(errors)),
-            Wake::Datagrams(batch) => {
-                for datagram in batch {
+            Wake::Datagrams(mut batch) => {
+                for datagram in batch.drain(..) {
                     agent.handle(now, Input::Datagram(datagram));
                 }
+                shell.readers().recycle(batch);
             }
             Wake::Timeout { late } => {
                 // Adverts that came before the deadline and were not yet
@@ -375,14 +376,15 @@ async fn run_loop(options: RunOptions) -> Result<(), DaemonError> {
                 // ones too: after a stop the first `epoll_wait` may return
                 // EINTR with no events, so readiness cannot be trusted to
                 // be known yet.
-                let waiting = if late {
+                let mut waiting = if late {
                     shell.readers().read_all_queued()
                 } else {
                     poll_fn(|cx| Poll::Ready(shell.readers().ready_now(cx))).await
                 };
-                for datagram in waiting {
+                for datagram in waiting.drain(..) {
                     agent.handle(now, Input::Datagram(datagram));
                 }
+                shell.readers().recycle(waiting);
                 agent.handle(now, Input::Timeout);
             }
             Wake::Input(input) => agent.handle(now, input),

@@ -50,6 +50,10 @@ pub struct Readers {
     /// Which reader a wake-up polls first, turn by turn, so that a socket
     /// that fills every batch does not keep the others waiting.
     first: usize,
+    /// The list the last batch was handed over in, given back empty
+    /// ([`recycle`](Self::recycle)): a Backup woken for each advert would
+    /// otherwise make and free one per advert.
+    spare: Vec<Datagram>,
 }
 
 impl Readers {
@@ -84,6 +88,7 @@ impl Readers {
     pub fn poll_datagrams(&mut self, cx: &mut Context<'_>) -> Poll<Vec<Datagram>> {
         let batch = self.ready_now(cx);
         if batch.is_empty() {
+            self.spare = batch;
             Poll::Pending
         } else {
             Poll::Ready(batch)
@@ -94,7 +99,7 @@ impl Readers {
     /// pace has come) hold now, without waiting: possibly nothing. Costs no
     /// system call for a socket that epoll has not reported readable.
     pub fn ready_now(&mut self, cx: &mut Context<'_>) -> Vec<Datagram> {
-        let mut batch = Vec::new();
+        let mut batch = std::mem::take(&mut self.spare);
         let count = self.readers.len();
         let start = self.first;
         self.first = self.first.wrapping_add(1);
@@ -113,7 +118,7 @@ impl Readers {
     /// reported it (one `recvmmsg` per socket at least): after the loop was
     /// stalled, the readiness of its sockets may not have been polled yet.
     pub fn read_all_queued(&mut self) -> Vec<Datagram> {
-        let mut batch = Vec::new();
+        let mut batch = std::mem::take(&mut self.spare);
         for reader in &mut self.readers {
             loop {
                 let room = WAKE_BATCH.saturating_sub(batch.len()).min(READ_BATCH);
@@ -131,6 +136,13 @@ impl Readers {
             }
         }
         batch
+    }
+
+    /// Takes back the list a batch came in, once its datagrams were handled,
+    /// for the next batch.
+    pub fn recycle(&mut self, mut batch: Vec<Datagram>) {
+        batch.clear();
+        self.spare = batch;
     }
 }
 

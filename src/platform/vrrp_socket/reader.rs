@@ -195,6 +195,13 @@ thread_local! {
     /// returns, and nothing awaits in between, so readers can share one:
     /// a buffer per socket was 64 KiB of resident heap each.
     static BUFFER: RefCell<Box<[u8]>> = RefCell::new(vec![0u8; RECEIVE_BUFFER].into_boxed_slice());
+
+    /// The message headers of an IPv4 read, shared the same way. Made once,
+    /// not at every read: a Backup reads once per advert, and each read
+    /// made and freed two blocks. An IPv4 read takes no control data, so
+    /// the kernel changes nothing in them that the next read needs.
+    static HEADERS_V4: RefCell<MultiHeaders<SockaddrIn>> =
+        RefCell::new(MultiHeaders::preallocate(SLOTS, None));
 }
 
 /// Non-blocking reads on `fd` until the queue is empty or `max` were handed
@@ -335,8 +342,12 @@ fn recv_many_v4(
     want: usize,
     metas: &mut [Option<Meta>; SLOTS],
 ) -> io::Result<usize> {
-    recv_many::<SockaddrIn>(fd, buf, SLOT_V4, want, None, metas, |msg| {
-        Ok(Meta::V4 { len: msg.bytes })
+    HEADERS_V4.with(|headers| match headers.try_borrow_mut() {
+        Ok(mut headers) => recv_many(fd, buf, SLOT_V4, want, &mut headers, metas, |msg| {
+            Ok(Meta::V4 { len: msg.bytes })
+        }),
+        // Only a reader's `each` reading again could get here.
+        Err(_) => Err(io::Error::other("the receive headers are in use")),
     })
 }
 
@@ -349,8 +360,12 @@ fn recv_many_v6(
     want: usize,
     metas: &mut [Option<Meta>; SLOTS],
 ) -> io::Result<usize> {
+    // Made for each read, unlike IPv4's: the kernel writes back into each
+    // header how much control data it delivered, and nix offers no way to
+    // give a reused header its full room again.
     let control = nix::cmsg_space!(libc::c_int, libc::in6_pktinfo);
-    recv_many::<SockaddrIn6>(fd, buf, SLOT_V6, want, Some(control), metas, |msg| {
+    let mut headers = MultiHeaders::<SockaddrIn6>::preallocate(want, Some(control));
+    recv_many(fd, buf, SLOT_V6, want, &mut headers, metas, |msg| {
         let Some(source) = msg.address.map(|a| a.ip()) else {
             // A raw socket always names the sender; without one, the
             // datagram cannot be checked, as without a hop limit.
@@ -377,23 +392,22 @@ fn recv_many_v6(
 }
 
 /// One `recvmmsg` of up to `want` datagrams into `slot`-sized parts of
-/// `buf`, with room for `control` per datagram; `describe` tells what each
-/// one that was not cut short is. Returns how many were read, their
-/// [`Meta`] in `metas`.
+/// `buf`, with `headers` for each datagram; `describe` tells what each one
+/// that was not cut short is. Returns how many were read, their [`Meta`] in
+/// `metas`.
 fn recv_many<S: SockaddrLike + Copy + 'static>(
     fd: RawFd,
     buf: &mut [u8],
     slot: usize,
     want: usize,
-    control: Option<Vec<u8>>,
+    headers: &mut MultiHeaders<S>,
     metas: &mut [Option<Meta>; SLOTS],
     mut describe: impl FnMut(&RecvMsg<'_, '_, S>) -> io::Result<Meta>,
 ) -> io::Result<usize> {
     let mut iovs = slots(buf, slot);
-    let mut headers = MultiHeaders::<S>::preallocate(want, control);
     let results = socket::recvmmsg(
         fd,
-        &mut headers,
+        headers,
         iovs.iter_mut().take(want),
         MsgFlags::MSG_DONTWAIT,
         None,
