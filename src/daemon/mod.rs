@@ -136,6 +136,12 @@ pub enum DaemonError {
     /// The loop's timer could not be created.
     #[error("cannot create the loop's timer: {0}")]
     Timer(std::io::Error),
+    /// The event loop's timer stopped working (tokio reports it only when
+    /// its I/O driver is shutting down): without it no advert is sent and
+    /// no Master_Down_Timer runs, so the agent stops rather than go on
+    /// holding its VIPs in silence.
+    #[error("the event loop's timer failed: {0}")]
+    TimerFailed(std::io::Error),
     /// The loop's task ended without returning (it was cancelled).
     #[error("the agent's loop ended unexpectedly: {0}")]
     LoopEnded(String),
@@ -330,12 +336,10 @@ async fn run_loop(options: RunOptions) -> Result<(), DaemonError> {
                     }),
                     Some(input) = inputs.recv() => Wake::Input(input),
                     due = timer.expired(), if timer.armed().is_some() => {
-                        if let Err(e) = &due {
-                            error!("the loop's timer failed: {e}");
-                        }
-                        let late = due.is_ok_and(|due| {
-                            Instant::now().saturating_duration_since(due) > STALLED_AFTER
-                        });
+                        // A failed timer stays armed and would fail again at
+                        // once, turn after turn.
+                        let due = due.map_err(DaemonError::TimerFailed)?;
+                        let late = Instant::now().saturating_duration_since(due) > STALLED_AFTER;
                         Wake::Timeout { late }
                     }
                     _ = status_tick.tick() => Wake::StatusTick,
