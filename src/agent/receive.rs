@@ -130,10 +130,10 @@ pub fn check(datagram: &Datagram, own_source: IpAddr) -> Result<Accepted, DropRe
     let (advert, _form) = Advertisement::check(&packet, datagram.source, datagram.destination)
         .map_err(DropReason::Malformed)?;
     Ok(Accepted {
-        vrid: advert.vrid(),
-        version: advert.version(),
+        vrid: advert.vrid,
+        version: advert.version,
         info: AdvertInfo {
-            priority: advert.priority(),
+            priority: advert.priority,
             interval: advert.max_adver_interval(),
             source: datagram.source,
         },

@@ -61,33 +61,24 @@ impl Addresses {
 }
 
 /// What a checked advertisement says besides its address list
-/// ([`Advertisement::check`]).
+/// ([`Advertisement::check`]); the fields of every [`Advertisement`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AdvertHeader {
-    pub(super) version: Version,
-    pub(super) vrid: u8,
-    pub(super) priority: u8,
-    pub(super) max_adver_int_centis: u16,
+    /// Which protocol version the advertisement is.
+    pub version: Version,
+    /// The virtual router it speaks for (RFC 9568 §5.2.3).
+    pub vrid: u8,
+    /// The sender's priority (RFC 9568 §5.2.4); 0 means it is resigning.
+    pub priority: u8,
+    /// Max Adver Int in centiseconds, 1 to 4095 (a VRRPv2 message's
+    /// seconds times 100).
+    pub max_adver_int_centis: u16,
 }
 
 impl AdvertHeader {
-    /// Which protocol version the advertisement is.
-    pub fn version(&self) -> Version {
-        self.version
-    }
-
-    /// The virtual router it speaks for (RFC 9568 §5.2.3).
-    pub fn vrid(&self) -> u8 {
-        self.vrid
-    }
-
-    /// The sender's priority (RFC 9568 §5.2.4); 0 means it is resigning.
-    pub fn priority(&self) -> u8 {
-        self.priority
-    }
-
-    /// The sender's advertisement interval, as
-    /// [`Advertisement::max_adver_interval`] gives it.
+    /// The sender's advertisement interval, from which a Backup derives its
+    /// Master_Down_Interval (RFC 9568 §6.1; for VRRPv2 the seconds of RFC
+    /// 3768 §5.3.7, translated as RFC 9568 §8.4.2 asks).
     pub fn max_adver_interval(&self) -> Duration {
         duration_from_centis(self.max_adver_int_centis)
     }
@@ -100,10 +91,7 @@ impl AdvertHeader {
 /// [`Advertisement::parse`], it always emits and parses back to itself.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Advertisement {
-    version: Version,
-    vrid: u8,
-    priority: u8,
-    max_adver_int_centis: u16,
+    header: AdvertHeader,
     addresses: Addresses,
 }
 
@@ -124,10 +112,12 @@ impl Advertisement {
             _ => {}
         }
         Ok(Advertisement {
-            version: Version::V3,
-            vrid,
-            priority,
-            max_adver_int_centis,
+            header: AdvertHeader {
+                version: Version::V3,
+                vrid,
+                priority,
+                max_adver_int_centis,
+            },
             addresses,
         })
     }
@@ -151,10 +141,12 @@ impl Advertisement {
             _ => {}
         }
         Ok(Advertisement {
-            version: Version::V2,
-            vrid,
-            priority,
-            max_adver_int_centis: u16::from(seconds) * 100,
+            header: AdvertHeader {
+                version: Version::V2,
+                vrid,
+                priority,
+                max_adver_int_centis: u16::from(seconds) * 100,
+            },
             addresses,
         })
     }
@@ -162,7 +154,7 @@ impl Advertisement {
     /// The same advertisement in the other `version`, as a router speaking
     /// both sends it (RFC 9568 §8.4); fails when VRRPv2 cannot carry it.
     pub fn with_version(&self, version: Version) -> Result<Advertisement, BuildError> {
-        let (vrid, priority, interval) = (self.vrid, self.priority, self.max_adver_interval());
+        let (vrid, priority, interval) = (self.vrid(), self.priority(), self.max_adver_interval());
         match version {
             Version::V3 => Advertisement::new(vrid, priority, interval, self.addresses.clone()),
             Version::V2 => Advertisement::new_v2(vrid, priority, interval, self.addresses.clone()),
@@ -171,24 +163,22 @@ impl Advertisement {
 
     /// Which protocol version this advertisement is.
     pub fn version(&self) -> Version {
-        self.version
+        self.header.version
     }
 
     /// The virtual router this advertisement speaks for (RFC 9568 §5.2.3).
     pub fn vrid(&self) -> u8 {
-        self.vrid
+        self.header.vrid
     }
 
     /// The sender's priority (RFC 9568 §5.2.4); 0 means it is resigning.
     pub fn priority(&self) -> u8 {
-        self.priority
+        self.header.priority
     }
 
-    /// The sender's advertisement interval, from which a Backup derives its
-    /// Master_Down_Interval (RFC 9568 §6.1; for VRRPv2 the seconds of RFC
-    /// 3768 §5.3.7, translated as RFC 9568 §8.4.2 asks).
+    /// See [`AdvertHeader::max_adver_interval`].
     pub fn max_adver_interval(&self) -> Duration {
-        duration_from_centis(self.max_adver_int_centis)
+        self.header.max_adver_interval()
     }
 
     /// The virtual addresses advertised.
@@ -211,37 +201,11 @@ impl Advertisement {
         let count = usize::from(packet.addr_count());
         let bytes = packet.address_bytes();
         let addresses = if src.is_ipv4() {
-            Addresses::V4(
-                bytes
-                    .chunks_exact(IPV4_ADDR_LEN)
-                    .take(count)
-                    .filter_map(|c| <[u8; 4]>::try_from(c).ok())
-                    .map(Ipv4Addr::from)
-                    .collect(),
-            )
+            Addresses::V4(first_addresses::<IPV4_ADDR_LEN, Ipv4Addr>(bytes, count))
         } else {
-            Addresses::V6(
-                bytes
-                    .chunks_exact(IPV6_ADDR_LEN)
-                    .take(count)
-                    .filter_map(|c| <[u8; 16]>::try_from(c).ok())
-                    .map(Ipv6Addr::from)
-                    .collect(),
-            )
+            Addresses::V6(first_addresses::<IPV6_ADDR_LEN, Ipv6Addr>(bytes, count))
         };
-        let AdvertHeader {
-            version,
-            vrid,
-            priority,
-            max_adver_int_centis,
-        } = header;
-        let advert = Advertisement {
-            version,
-            vrid,
-            priority,
-            max_adver_int_centis,
-            addresses,
-        };
+        let advert = Advertisement { header, addresses };
         Ok((advert, form))
     }
 
@@ -302,7 +266,7 @@ impl Advertisement {
 
     /// Number of bytes [`Advertisement::emit`] writes.
     pub fn buffer_len(&self) -> usize {
-        match self.version {
+        match self.header.version {
             Version::V3 => HEADER_LEN + self.addresses.wire_len(),
             Version::V2 => v2::buffer_len(self.addresses.len()),
         }
@@ -331,19 +295,19 @@ impl Advertisement {
         let buf = buf
             .get_mut(..needed)
             .ok_or(EmitError::BufferTooSmall { needed, got })?;
-        if self.version == Version::V2 {
+        if self.header.version == Version::V2 {
             v2::emit(self, buf, src, dst)?;
             return Ok(needed);
         }
         let mut packet = Packet::new_unchecked(buf);
         packet.set_version(VERSION);
         packet.set_msg_type(TYPE_ADVERTISEMENT);
-        packet.set_vrid(self.vrid);
-        packet.set_priority(self.priority);
+        packet.set_vrid(self.header.vrid);
+        packet.set_priority(self.header.priority);
         // `new` and `parse` keep the count within 1..=255.
         packet.set_addr_count(u8::try_from(self.addresses.len()).unwrap_or(u8::MAX));
         // Reserved bits zero (RFC 9568 §5.2.6); the value fits 12 bits by construction.
-        packet.set_word(field::MAX_ADVER_INT.start, self.max_adver_int_centis);
+        packet.set_word(field::MAX_ADVER_INT.start, self.header.max_adver_int_centis);
         packet.set_checksum(0);
         let out = packet.address_bytes_mut();
         match &self.addresses {
@@ -373,4 +337,14 @@ impl Advertisement {
         self.emit(&mut buf, src, dst, form)?;
         Ok(buf)
     }
+}
+
+/// The first `count` addresses of `LEN` bytes each in `bytes`.
+fn first_addresses<const LEN: usize, A: From<[u8; LEN]>>(bytes: &[u8], count: usize) -> Vec<A> {
+    bytes
+        .chunks_exact(LEN)
+        .take(count)
+        .filter_map(|chunk| <[u8; LEN]>::try_from(chunk).ok())
+        .map(A::from)
+        .collect()
 }
