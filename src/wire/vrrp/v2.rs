@@ -92,9 +92,10 @@ pub(super) fn seconds_from_duration(interval: Duration) -> Result<u8, BuildError
 }
 
 /// Checks the VRRPv2 message in `packet`, whose version the caller checked,
-/// sent from `src` to `dst`, for [`Advertisement::check`]. The checks follow RFC 3768 §7.1: type, address
-/// count against the length, authentication type, interval, then the
-/// checksum, which covers the message alone (RFC 3768 §5.3.8).
+/// sent from `src` to `dst`, for [`Advertisement::check`]. The checks
+/// follow RFC 3768 §7.1: type, address count against the length,
+/// authentication type, interval, then the checksum, which covers the
+/// message alone (RFC 3768 §5.3.8).
 pub(super) fn check<T: AsRef<[u8]>>(
     packet: &Packet<T>,
     src: IpAddr,
