@@ -684,4 +684,4 @@ fn hook_event(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -400,7 +400,7 @@ impl Shell {
     }
 
     fn status(&self, agent: &Agent, now: Instant) -> Status {
-        let mut status = agent.status(now);
+        let mut status = status::snapshot(agent, now);
         status.pid = std::process::id();
         status
     }
