@@ -187,7 +187,7 @@ async fn instance_facts(
         link_local,
         source: socket.source(),
         carrier: link.carrier,
-        vmac,
+        vmac: vmac.map(Box::new),
     };
     if let Some(vmac) = &facts.vmac {
         let send = facts.send_socket();

@@ -20,8 +20,9 @@ pub struct InstanceFacts {
     /// Whether the interface is up with carrier now.
     pub carrier: bool,
     /// The instance's virtual MAC interface (`vmac`), made or adopted by the
-    /// daemon on `interface` before these facts were reported.
-    pub vmac: Option<VirtualMacFacts>,
+    /// daemon on `interface` before these facts were reported. Boxed: few
+    /// instances have one, and inline it made every instance 32 bytes larger.
+    pub vmac: Option<Box<VirtualMacFacts>>,
 }
 
 /// The macvlan that carries an instance's virtual MAC (RFC 9568 §7.3).

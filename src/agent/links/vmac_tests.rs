@@ -25,11 +25,11 @@ fn facts(vmac_index: u32) -> InstanceFacts {
         link_local: None,
         source: US,
         carrier: true,
-        vmac: Some(VirtualMacFacts {
+        vmac: Some(Box::new(VirtualMacFacts {
             interface: "vrrp.1".into(),
             ifindex: vmac_index,
             mac: VIRTUAL_MAC,
-        }),
+        })),
     }
 }
 
