@@ -400,7 +400,7 @@ impl Shell {
     }
 
     fn status(&self, agent: &Agent, now: Instant) -> Status {
-        let mut status = status::snapshot(agent, now);
+        let mut status = agent.status(now);
         status.pid = std::process::id();
         status
     }

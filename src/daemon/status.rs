@@ -19,55 +19,13 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
-use std::time::Instant;
 
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tracing::warn;
 
-use crate::agent::Agent;
 use crate::control::metrics::Metrics;
 use crate::control::status::Status;
-
-/// From how many instances a snapshot is built on a thread of its own.
-const APART_FROM: usize = 32;
-
-/// The agent's status at `now`, built where its blocks cannot split the
-/// loop's heap.
-///
-/// A snapshot is a few small blocks per instance (names, lists, addresses
-/// as text): some 7,700 at a thousand instances, allocated once a second
-/// because the counters move and freed by the writer a moment later.
-/// Allocated by the loop's thread they came from glibc's main heap, among
-/// the instances' long-lived blocks, and what the loop allocated while the
-/// writer held them settled between them: the freed blocks left pages
-/// resident that `malloc_trim` could not give back. A thread of glibc
-/// takes its blocks from an arena of its own, so the snapshot is built on
-/// a short-lived thread, while the loop waits, as it waited for the build
-/// before: its blocks all come from that arena, which is wholly free once
-/// the writer has dropped them. Measured in the 4-link, 1000-instance lab
-/// (`smaps` 25 s after start, three runs each, alternated): the Master's
-/// heap 3412–3480 → 3000–3200 kB, its anonymous PSS 3896–3968 →
-/// 3512–3712 kB; the Backup's unchanged. Below [`APART_FROM`] instances a
-/// snapshot is too small to matter and a thread a second would cost more
-/// than it saves; if no thread can be had, the loop builds it itself.
-pub fn snapshot(agent: &Agent, now: Instant) -> Status {
-    if agent.config().instances.len() < APART_FROM {
-        return agent.status(now);
-    }
-    std::thread::scope(|scope| {
-        let apart = std::thread::Builder::new()
-            .name("status".to_owned())
-            .spawn_scoped(scope, || agent.status(now));
-        match apart {
-            Ok(thread) => match thread.join() {
-                Ok(status) => status,
-                Err(panic) => std::panic::resume_unwind(panic),
-            },
-            Err(_) => agent.status(now),
-        }
-    })
-}
 
 /// Where the snapshot goes: `<runtime-dir>/status.json`.
 pub fn path(runtime_dir: &Path) -> PathBuf {
@@ -187,24 +145,7 @@ impl StatusWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::tests::{instance, instances, setup};
     use crate::control::status::samples;
-
-    /// A snapshot built on its own thread is the one the loop would build.
-    #[test]
-    fn a_snapshot_built_apart_is_the_agents_status() {
-        let t0 = Instant::now();
-        let count = APART_FROM + 8;
-        let list: Vec<String> = (1..=count)
-            .map(|n| instance(&format!("vr{n}"), n as u8, 100, ""))
-            .collect();
-        let mut agent = Agent::new(std::collections::BTreeSet::new());
-        agent.configure(t0, setup(&instances(&list)));
-        let now = t0 + std::time::Duration::from_millis(250);
-        let apart = snapshot(&agent, now);
-        assert_eq!(apart.instances.len(), count);
-        assert_eq!(apart, agent.status(now));
-    }
 
     /// The file holds exactly the document's text, streamed, and replaces
     /// an older one whole.

@@ -20,12 +20,12 @@
 //! 0.65 MB above what the same run reached with them merged (4.0 → 3.4 MB,
 //! same lab); the steady loop allocates little, so the cost does not show.
 //!
-//! Each arena also grows by 128 KiB more than it needs (`M_TOP_PAD`), and
-//! a thread's arena keeps that much free at its top when it shrinks, where
-//! `malloc_trim` never looks: the status snapshot, built on a thread of its
-//! own (`daemon::status::snapshot`), left its arena 120–136 kB resident
-//! between snapshots. The pad is held at 0: an arena grows by the pages it
-//! needs, and gives back all that is free at its top.
+//! Each arena also grows by 128 KiB more than it needs (`M_TOP_PAD`), and a
+//! thread's arena keeps that much free at its top when it shrinks, where
+//! `malloc_trim` never looks: the status writer's arena held 116–136 kB
+//! resident for a buffer of 8 KiB and the text it formats. The pad is held
+//! at 0: an arena grows by the pages it needs, and gives back all that is
+//! free at its top.
 //!
 //! Start-up and a reload also free much from the middle of the heap
 //! (the parsed document, the first netlink dumps); [`give_back_free_pages`]
