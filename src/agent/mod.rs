@@ -684,4 +684,4 @@ fn hook_event(
 }
 
 #[cfg(test)]
-pub(crate) mod tests;
+mod tests;

@@ -18,7 +18,7 @@ const KEY: SocketKey = SocketKey {
 };
 
 /// One instance on eth0 with VIP 192.0.2.(50 + vrid), 100 ms adverts.
-pub(crate) fn instance(name: &str, vrid: u8, priority: u8, extra: &str) -> String {
+fn instance(name: &str, vrid: u8, priority: u8, extra: &str) -> String {
     format!(
         "  - name: {name}\n    interface: eth0\n    vrid: {vrid}\n    priority: {priority}\n    \
          advert_interval: 100ms\n    virtual_ips: [192.0.2.{}/24]\n{extra}",
@@ -29,7 +29,7 @@ pub(crate) fn instance(name: &str, vrid: u8, priority: u8, extra: &str) -> Strin
 const CHECK: &str = "checks:\n  - name: svc\n    script: 'true'\n";
 const TRACK: &str = "    track:\n      - check: svc\n        weight: -60\n";
 
-pub(crate) fn setup(text: &str) -> Setup {
+fn setup(text: &str) -> Setup {
     let config = parse_str(text, "t.yaml").expect("valid config");
     let facts = config
         .instances
@@ -53,7 +53,7 @@ pub(crate) fn setup(text: &str) -> Setup {
     }
 }
 
-pub(crate) fn instances(list: &[String]) -> String {
+fn instances(list: &[String]) -> String {
     format!("{CHECK}instances:\n{}", list.concat())
 }
 
