@@ -183,10 +183,12 @@ fn parse(text: &str) -> Setup {
                 source: if v6 { IpAddr::V6(US_V6) } else { US_V4 },
                 carrier: true,
                 // A virtual MAC, when configured, at an index of its own.
-                vmac: instance.vmac.as_ref().map(|name| VirtualMacFacts {
-                    interface: name.clone(),
-                    ifindex: 100 + u32::from(instance.vrid),
-                    mac: instance.virtual_mac(),
+                vmac: instance.vmac.as_ref().map(|name| {
+                    Box::new(VirtualMacFacts {
+                        interface: name.clone(),
+                        ifindex: 100 + u32::from(instance.vrid),
+                        mac: instance.virtual_mac(),
+                    })
                 }),
             };
             (instance.name.clone(), Ok(facts))
