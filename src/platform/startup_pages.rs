@@ -14,6 +14,13 @@
 //! mappings that can hold no page of our own are touched: not writable, of
 //! a file, and with no anonymous (copied-on-write) page, which rules out the
 //! relocated read-only data (RELRO) a dynamic loader wrote before sealing it.
+//!
+//! The main thread's stack is given back too, below the frame that gives it
+//! back: parsing the configuration and the first netlink dumps run deeper
+//! than the loop ever does, and the stack keeps every page it once reached
+//! (72 kB resident at a thousand instances, 36–40 kB once the pages below
+//! the loop were dropped). A page dropped there reads back as zeros when
+//! the stack grows into it again, as a page never reached does.
 
 use std::io;
 
@@ -28,12 +35,30 @@ pub struct CleanMapping {
     pub resident: usize,
 }
 
-/// Drops this process's mappings of clean file pages; returns the resident
-/// bytes given back. Safe at any time: a page dropped while in use faults
-/// back in from the page cache.
+/// Room kept below the frame of [`release`] on the stack, for the calls it
+/// makes after choosing the range (a signal handler that runs meanwhile
+/// writes its frame before it reads it).
+const STACK_KEPT: usize = 16 * 1024;
+
+/// Drops this process's mappings of clean file pages, and the main thread's
+/// stack below the caller when called on that thread; returns the resident
+/// bytes given back (counting the whole mapping of the stack part, an upper
+/// bound). Safe at any time: a page dropped while in use faults back in
+/// from the page cache, and the stack below the caller is not in use.
 pub fn release() -> io::Result<usize> {
     let smaps = std::fs::read_to_string("/proc/self/smaps")?;
     let mut released = 0;
+    let here = std::hint::black_box(0u8);
+    if let Some((start, end)) = unused_stack(&smaps, std::ptr::addr_of!(here) as usize) {
+        // SAFETY: the range lies in this thread's own stack mapping, wholly
+        // below the frame now running by more than its callees use, so no
+        // live value is in it; a page dropped reads back as zeros.
+        let done =
+            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+        if done == 0 {
+            released += end - start;
+        }
+    }
     for mapping in clean_mappings(&smaps) {
         // SAFETY: the range is a whole mapping of this process that is not
         // writable, backed by a file and holds no page of its own, so every
@@ -84,6 +109,29 @@ pub fn clean_mappings(smaps: &str) -> Vec<CleanMapping> {
     }
     finish(current);
     found
+}
+
+/// The part of the `[stack]` mapping of `smaps` at least [`STACK_KEPT`]
+/// below `sp`, whole pages only, if `sp` is inside that mapping (the main
+/// thread's stack) and such a part exists.
+pub fn unused_stack(smaps: &str, sp: usize) -> Option<(usize, usize)> {
+    let page = 4096;
+    let (start, end) = smaps.lines().find_map(|line| {
+        let (range, rest) = line.split_once(' ')?;
+        if !rest.trim_end().ends_with("[stack]") {
+            return None;
+        }
+        let (start, end) = range.split_once('-')?;
+        Some((
+            usize::from_str_radix(start, 16).ok()?,
+            usize::from_str_radix(end, 16).ok()?,
+        ))
+    })?;
+    if !(start..end).contains(&sp) {
+        return None;
+    }
+    let cut = sp.checked_sub(STACK_KEPT)? / page * page;
+    (cut > start).then_some((start, cut))
 }
 
 /// A mapping's header line (`start-end perms offset dev inode [path]`), and
@@ -177,6 +225,28 @@ Anonymous:             0 kB
             ],
             "RELRO (anonymous pages), writable, locked, empty and [vdso] mappings stay"
         );
+    }
+
+    #[test]
+    fn the_stack_is_given_back_only_well_below_the_caller() {
+        let smaps = "7ffd10000000-7ffd10021000 rw-p 00000000 00:00 0                          [stack]\nRss: 72 kB\n";
+        let sp = 0x7ffd1001c123;
+        assert_eq!(
+            unused_stack(smaps, sp),
+            Some((0x7ffd10000000, 0x7ffd10018000)),
+            "from the mapping's start to whole pages 16 KiB below the caller"
+        );
+        assert_eq!(
+            unused_stack(smaps, 0x7ffd10003000),
+            None,
+            "too close to the start"
+        );
+        assert_eq!(
+            unused_stack(smaps, 0x7f0000001000),
+            None,
+            "another thread's stack"
+        );
+        assert_eq!(unused_stack(SMAPS, sp), None, "no [stack] mapping");
     }
 
     #[test]
