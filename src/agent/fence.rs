@@ -38,11 +38,11 @@ impl Agent {
             self.grant(now, index);
             return;
         };
-        if instance.fenced == Some(master) {
+        if instance.fenced() == Some(master) {
             self.grant(now, index);
             return;
         }
-        if instance.fencing.is_some() {
+        if instance.fencing().is_some() {
             return; // One fence at a time; its result answers the request.
         }
         self.next_hook_run += 1;
@@ -56,10 +56,10 @@ impl Agent {
             peer: Some(master),
         };
         info!(instance = %args.name, master = %master, "fencing the silent Master before taking over");
-        self.instances[index].fencing = Some(Box::new(Fencing {
+        self.instances[index].start_fencing(Fencing {
             run: id,
             args: args.clone(),
-        }));
+        });
         self.out.push(Effect::RunHook(Box::new(HookRun {
             id,
             kind: HookKind::Fence,
@@ -80,11 +80,11 @@ impl Agent {
         let Some(index) = self
             .instances
             .iter()
-            .position(|i| i.fencing.as_ref().is_some_and(|f| f.run == run))
+            .position(|i| i.fencing().is_some_and(|f| f.run == run))
         else {
             return false;
         };
-        let Some(fencing) = self.instances[index].fencing.take() else {
+        let Some(fencing) = self.instances[index].take_fencing() else {
             return false;
         };
         self.out.push(Effect::Event(hook_event(
@@ -95,10 +95,10 @@ impl Agent {
         let instance = &mut self.instances[index];
         let success = outcome.result.is_success();
         if !success {
-            instance.fence_failures += 1;
+            let failures = instance.count_fence_failure();
             warn!(
                 instance = %instance.config.name,
-                failures = instance.fence_failures,
+                failures,
                 "fence failed ({}): staying Backup, trying again in one Master_Down_Interval",
                 outcome.result
             );
@@ -114,7 +114,7 @@ impl Agent {
         }
         // The fence may have run long: the lease must still be ours (or be
         // taken again) before the VIPs go on.
-        self.instances[index].fenced = fencing.args.peer;
+        self.instances[index].set_fenced(fencing.args.peer);
         match self.key_of(index) {
             Some(key) => {
                 let (go, request) = self.quorum.request(&key, now);

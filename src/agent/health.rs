@@ -46,6 +46,64 @@ pub struct Assessment {
     pub fault_reasons: Vec<String>,
 }
 
+/// An assessment as an instance keeps it once applied: the priority inline,
+/// the reasons boxed, and only while there are any. Nearly every instance
+/// has none, and inline the two empty lists took 48 bytes of each (some
+/// 47 kB at a thousand instances on either host).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppliedHealth {
+    priority: u8,
+    /// Priority reasons, then fault reasons; `None` when both are empty.
+    reasons: Option<Box<(Vec<String>, Vec<String>)>>,
+}
+
+impl AppliedHealth {
+    /// Healthy at `priority`, with no reason to tell.
+    pub fn new(priority: u8) -> Self {
+        AppliedHealth {
+            priority,
+            reasons: None,
+        }
+    }
+
+    /// The effective priority.
+    pub fn priority(&self) -> u8 {
+        self.priority
+    }
+
+    /// Why the priority differs from the base.
+    pub fn priority_reasons(&self) -> &[String] {
+        self.reasons
+            .as_deref()
+            .map_or(&[], |(priority, _)| priority)
+    }
+
+    /// Why the instance must be in Fault; empty when it may take part.
+    pub fn fault_reasons(&self) -> &[String] {
+        self.reasons.as_deref().map_or(&[], |(_, fault)| fault)
+    }
+
+    /// Whether `assessment` says exactly this.
+    pub fn matches(&self, assessment: &Assessment) -> bool {
+        self.priority == assessment.priority
+            && self.priority_reasons() == assessment.priority_reasons.as_slice()
+            && self.fault_reasons() == assessment.fault_reasons.as_slice()
+    }
+}
+
+impl From<Assessment> for AppliedHealth {
+    fn from(assessment: Assessment) -> Self {
+        let Assessment {
+            priority,
+            priority_reasons,
+            fault_reasons,
+        } = assessment;
+        let reasons = (!priority_reasons.is_empty() || !fault_reasons.is_empty())
+            .then(|| Box::new((priority_reasons, fault_reasons)));
+        AppliedHealth { priority, reasons }
+    }
+}
+
 /// Computes `instance`'s assessment. `link_up` is its own interface's state.
 ///
 /// A weight-0 object that has not reported yet counts as failing: an instance

@@ -10,7 +10,7 @@ use std::time::Instant;
 use tracing::{info, warn};
 
 use super::advert::AdvertTemplate;
-use super::health::Assessment;
+use super::health::{AppliedHealth, Assessment};
 use super::heartbeat::HeartbeatLink;
 use super::hooks::{Gate, HookQueue, TransitionArgs};
 use super::receive::SocketKey;
@@ -46,15 +46,11 @@ pub struct InstanceCore {
     /// The protocol state machine.
     pub router: VirtualRouter,
     /// Health as last applied to the router (priority, fault and why).
-    pub health: Assessment,
-    /// Until when a failed `before_master` keeps the instance in Fault.
-    pub before_master_failed_until: Option<Instant>,
+    pub health: AppliedHealth,
     /// The VIPs the address worker reports on the interface.
     pub present: Vec<VirtualIp>,
     /// The Master's address as last noted (for the master-changes metric).
     pub noted_master: Option<IpAddr>,
-    /// Adverts the daemon could not send.
-    pub send_errors: u64,
     /// The hooks and their queue.
     pub hooks: HookQueue,
     /// Whether the VIPs should be on, their lifetime refresh, and repairs.
@@ -76,14 +72,9 @@ pub struct InstanceCore {
     /// The state machine asked for the VIPs to go (and whether they were on);
     /// how is decided at its transition.
     removal_requested: Option<bool>,
-    /// A voluntary handover in progress: the VIPs stay until the new Master
-    /// speaks (and had one interval to announce), or until this deadline.
-    handover: Option<Instant>,
-    /// Since a voluntary resignation (switchover, maintenance, a partner's
-    /// resignation): when it was made and the first Master heard after it.
-    /// Boxed, as is `fencing`: both are rare, and inline they made every
-    /// instance 96 bytes larger.
-    successor: Option<Box<SuccessorWatch>>,
+    /// What the instance seldom has (`seldom.rs`): a `before_master`
+    /// failure, a handover, a fence, failed sends. `None` nearly always.
+    seldom: Option<Box<seldom::Seldom>>,
     /// Set while [`reclaim`](Self::reclaim) feeds the router: the Master
     /// term it enters keeps the addresses that never left, with no hooks.
     reclaiming: bool,
@@ -95,13 +86,6 @@ pub struct InstanceCore {
     pub done_seq: u64,
     /// The router asked for mastership; the agent answers (`mastership.rs`).
     pub mastership_requested: Option<MastershipCause>,
-    /// The fence hook running for the pending request, if any (`fence.rs`).
-    pub fencing: Option<Box<super::fence::Fencing>>,
-    /// Fence runs that failed or timed out.
-    pub fence_failures: u64,
-    /// The silent Master the pending request has already fenced: a lease
-    /// taken again after the fence does not fence it twice.
-    pub fenced: Option<IpAddr>,
 }
 
 impl InstanceCore {
@@ -113,11 +97,7 @@ impl InstanceCore {
     ) -> Result<Self, crate::vrrp::SettingsError> {
         let settings = router_settings(&config, advert_source(&config, facts.source));
         let router = VirtualRouter::new(settings)?;
-        let health = Assessment {
-            priority: config.priority.get(),
-            priority_reasons: Vec::new(),
-            fault_reasons: Vec::new(),
-        };
+        let health = AppliedHealth::new(config.priority.get());
         Ok(InstanceCore {
             id,
             advert: AdvertTemplate::new(&config),
@@ -129,24 +109,18 @@ impl InstanceCore {
             facts,
             router,
             health,
-            before_master_failed_until: None,
             present: Vec::new(),
             noted_master: None,
-            send_errors: 0,
             term: 0,
             awaiting_before_master: None,
             add_pending: false,
             removal_requested: None,
-            handover: None,
-            successor: None,
+            seldom: None,
             reclaiming: false,
             gate: None,
             queued_seq: 0,
             done_seq: 0,
             mastership_requested: None,
-            fencing: None,
-            fence_failures: 0,
-            fenced: None,
         })
     }
 
@@ -232,7 +206,7 @@ impl InstanceCore {
     /// True when nothing of this instance is pending: no handover, no address
     /// job, no hook.
     pub fn is_quiet(&self) -> bool {
-        self.handover.is_none() && self.addresses_settled() && self.hooks.is_idle()
+        self.handover_deadline().is_none() && self.addresses_settled() && self.hooks.is_idle()
     }
 
     /// Applies a new health assessment: priority first, then fault edges, so a
@@ -248,11 +222,11 @@ impl InstanceCore {
             info!(instance = %self.config.name, priority = health.priority, reasons = ?health.priority_reasons, "priority changed");
             transitions.extend(self.handle(now, Event::PriorityChanged(health.priority), out));
         }
-        let was_fault = !self.health.fault_reasons.is_empty();
+        let was_fault = !self.health.fault_reasons().is_empty();
         let is_fault = !health.fault_reasons.is_empty();
-        self.health = health;
+        self.health = AppliedHealth::from(health);
         if is_fault && !was_fault {
-            warn!(instance = %self.config.name, reasons = ?self.health.fault_reasons, "fault");
+            warn!(instance = %self.config.name, reasons = ?self.health.fault_reasons(), "fault");
             transitions.extend(self.handle(now, Event::FaultSet, out));
         } else if was_fault && !is_fault {
             info!(instance = %self.config.name, "fault cleared");
@@ -272,8 +246,8 @@ impl InstanceCore {
         if let Some(advert) = heard {
             self.note_successor(now, advert);
         }
-        if let (Some(advert), Some(until)) = (heard, &mut self.handover) {
-            if advert.priority > 0 {
+        if let Some(advert) = heard.filter(|advert| advert.priority > 0) {
+            if let Some(until) = self.seldom.as_deref_mut().and_then(|s| s.handover.as_mut()) {
                 // The new Master speaks. Its announcements follow once its
                 // VIPs are on, so ours go one of its intervals later.
                 *until = (*until).min(now + advert.interval);
@@ -296,7 +270,7 @@ impl InstanceCore {
 
     /// When a pending handover gives up waiting for the new Master.
     pub fn handover_deadline(&self) -> Option<Instant> {
-        self.handover
+        self.seldom()?.handover
     }
 
     /// The earliest time this instance must be woken: protocol timer,
@@ -304,8 +278,8 @@ impl InstanceCore {
     pub fn next_deadline(&self) -> Option<Instant> {
         [
             self.router.next_deadline(),
-            self.before_master_failed_until,
-            self.handover,
+            self.before_master_failed_until(),
+            self.handover_deadline(),
             super::reconcile::refresh_wake(
                 self.reconcile.next_refresh(),
                 self.router.next_deadline(),
@@ -316,10 +290,15 @@ impl InstanceCore {
         .min()
     }
 
+    /// Ends a handover; true if one was in progress.
+    fn take_handover(&mut self) -> bool {
+        self.change_seldom(|s| s.handover.take().is_some())
+    }
+
     /// Removes the VIPs kept for a handover (the new Master has spoken and
     /// announced, nobody took over in time, or the instance is going away).
     pub fn finish_handover(&mut self, out: &mut Out) {
-        if self.handover.take().is_some() {
+        if self.take_handover() {
             let seq = self.queue(AddressJob::Remove, out);
             self.hooks.resolve(Gate::AwaitRemoval, Gate::Addresses(seq));
         }
@@ -353,7 +332,7 @@ impl InstanceCore {
         } else {
             let retry = self.config.hooks.before_master_retry;
             warn!(instance = %self.config.name, "before_master failed: virtual IPs stay off; Fault for {retry:?}");
-            self.before_master_failed_until = Some(now + retry);
+            self.set_before_master_failed_until(Some(now + retry));
         }
         true
     }
@@ -420,9 +399,9 @@ impl InstanceCore {
                     }
                 }
             }
-            Action::AddAddresses if self.reclaiming && self.handover.is_some() => {
+            Action::AddAddresses if self.reclaiming && self.handover_deadline().is_some() => {
                 // Nobody took over: the addresses were kept all along.
-                self.handover = None;
+                self.take_handover();
                 self.term += 1;
                 self.gate = None;
                 let dropped = self.hooks.withdraw(Gate::AwaitRemoval);
@@ -435,7 +414,7 @@ impl InstanceCore {
             Action::AddAddresses => {
                 // Master again while handing over: the VIPs simply stay, and
                 // after_backup, which promises they are off, does not run.
-                if self.handover.take().is_some() {
+                if self.take_handover() {
                     self.hooks.resolve(Gate::AwaitRemoval, Gate::Kept);
                 }
                 self.term += 1;
@@ -490,16 +469,17 @@ impl InstanceCore {
                             | TransitionReason::Maintenance
                     );
                     if voluntary && from == State::Master {
-                        self.successor = Some(Box::new(SuccessorWatch {
+                        self.seldom_mut().successor = Some(SuccessorWatch {
                             resigned_at: now,
                             heard: None,
-                        }));
+                        });
                     }
                     if voluntary && vips_were_on {
                         // Make before break: the priority-0 advert makes the best
                         // Backup take over within its Skew_Time; until it speaks,
                         // we keep answering for the VIPs, so clients lose nothing.
-                        self.handover = Some(now + self.router.master_down_interval());
+                        let until = now + self.router.master_down_interval();
+                        self.seldom_mut().handover = Some(until);
                         self.gate = Some(Gate::AwaitRemoval);
                     } else {
                         let seq = self.remove_vips(out);
@@ -507,7 +487,7 @@ impl InstanceCore {
                     }
                 }
                 if to != State::Backup {
-                    self.successor = None;
+                    self.change_seldom(|s| s.successor = None);
                 }
                 if reason == TransitionReason::Reclaimed {
                     // Master → Backup → Master with the addresses on all
@@ -574,9 +554,9 @@ impl InstanceCore {
 
     /// Counts an advert that could not be built or sent.
     pub fn send_failed(&mut self, error: &str) {
-        self.send_errors += 1;
-        if self.send_errors.is_power_of_two() {
-            warn!(instance = %self.config.name, errors = self.send_errors, "sending advert failed: {error}");
+        let errors = self.count_send_error();
+        if errors.is_power_of_two() {
+            warn!(instance = %self.config.name, errors, "sending advert failed: {error}");
         }
     }
 }
@@ -595,6 +575,7 @@ fn router_settings(config: &config::Instance, primary_address: IpAddr) -> Router
 }
 
 mod facts;
+mod seldom;
 mod successor;
 #[cfg(test)]
 mod tests;

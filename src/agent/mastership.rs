@@ -59,7 +59,7 @@ impl Agent {
         if instance.router.awaiting_mastership().is_none() {
             // A request called off (its Master spoke again) forgets its
             // fence: should that Master fall silent again, it is fenced again.
-            instance.fenced = None;
+            instance.set_fenced(None);
         }
         let wanted = quorum || instance.config.hooks.fence.is_some();
         if instance.router.mastership_gate() == wanted {
@@ -111,7 +111,7 @@ impl Agent {
 
     /// Lets instance `index` become Master.
     pub(super) fn grant(&mut self, now: Instant, index: usize) {
-        self.instances[index].fenced = None;
+        self.instances[index].set_fenced(None);
         let transitions =
             self.instances[index].handle(now, Event::MastershipGranted, &mut self.out);
         self.after_transitions(index, transitions, now);
@@ -119,7 +119,7 @@ impl Agent {
 
     /// Keeps instance `index` Backup; its router asks again later.
     pub(super) fn deny(&mut self, now: Instant, index: usize) {
-        self.instances[index].fenced = None;
+        self.instances[index].set_fenced(None);
         let transitions = self.instances[index].handle(now, Event::MastershipDenied, &mut self.out);
         self.after_transitions(index, transitions, now);
         self.out.status_dirty = true;

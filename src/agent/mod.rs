@@ -468,11 +468,11 @@ impl Agent {
                 reached_further = true;
             }
             if instance
-                .before_master_failed_until
+                .before_master_failed_until()
                 .is_some_and(|t| t <= now)
             {
                 info!(instance = %instance.config.name, "before_master retry: leaving Fault");
-                instance.before_master_failed_until = None;
+                instance.set_before_master_failed_until(None);
                 holds_expired = true;
             }
             let deadline = self.instances[index].next_deadline();
@@ -542,7 +542,7 @@ impl Agent {
                 a.fault_reasons.extend(self.vip_link_faults(index));
                 a.fault_reasons
                     .extend(self.host_addresses.source_fault(&i.config, i.facts.ifindex));
-                if let Some(until) = i.before_master_failed_until {
+                if let Some(until) = i.before_master_failed_until() {
                     let left = until.saturating_duration_since(now).as_secs();
                     a.fault_reasons
                         .push(format!("before_master failed; retry in {left} s"));
@@ -556,10 +556,10 @@ impl Agent {
                 continue;
             };
             let instance = &mut self.instances[index];
-            if health == instance.health {
+            if instance.health.matches(&health) {
                 continue;
             }
-            if health.priority != instance.health.priority {
+            if health.priority != instance.health.priority() {
                 self.out
                     .push(Effect::Event(EventRecord::Priority(PriorityEvent {
                         instance: instance.config.name.clone(),

@@ -28,8 +28,8 @@ impl Agent {
                     state: router.state(),
                     priority: router.priority(),
                     base_priority: i.config.priority.get(),
-                    priority_reasons: i.health.priority_reasons.clone(),
-                    fault_reasons: i.health.fault_reasons.clone(),
+                    priority_reasons: i.health.priority_reasons().to_vec(),
+                    fault_reasons: i.health.fault_reasons().to_vec(),
                     track: i
                         .config
                         .track
@@ -78,10 +78,10 @@ impl Agent {
                         priority_zero_sent: stats.priority_zero_sent,
                         interval_mismatches: stats.interval_mismatches,
                         master_transitions: stats.master_transitions,
-                        send_errors: i.send_errors,
+                        send_errors: i.send_errors(),
                         address_repairs: i.reconcile.repairs,
                         answers_withheld: stats.answers_withheld,
-                        fence_failures: i.fence_failures,
+                        fence_failures: i.fence_failures(),
                     },
                     heartbeat: i
                         .heartbeat

@@ -25,7 +25,7 @@ impl InstanceCore {
     /// back (nothing changed for the services), the router advertises again
     /// and announces. Returns the transitions (none unless it was waiting).
     pub fn reclaim(&mut self, now: Instant, out: &mut Out) -> Vec<Transition> {
-        if self.handover.is_none() || self.router.state() != State::Backup {
+        if self.handover_deadline().is_none() || self.router.state() != State::Backup {
             return Vec::new();
         }
         self.reclaiming = true;
@@ -37,14 +37,18 @@ impl InstanceCore {
     /// What this instance has heard of its successor since it last resigned
     /// voluntarily; `None` when it is not waiting for one.
     pub fn successor(&self) -> Option<SuccessorWatch> {
-        self.successor.as_deref().copied()
+        self.seldom()?.successor
     }
 
     /// Notes the first other router that advertises as Master (priority
     /// above 0) since the resignation.
     pub(super) fn note_successor(&mut self, now: Instant, advert: AdvertInfo) {
         let own = self.advert_source();
-        if let Some(watch) = self.successor.as_deref_mut() {
+        if let Some(watch) = self
+            .seldom
+            .as_deref_mut()
+            .and_then(|s| s.successor.as_mut())
+        {
             if advert.priority > 0 && advert.source != own {
                 watch.heard.get_or_insert((advert.source, now));
             }

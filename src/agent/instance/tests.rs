@@ -281,7 +281,7 @@ fn before_master_failure_holds_a_fault_for_the_retry_time() {
     assert!(core.before_master_done(t1, 1, false, &mut out));
     assert!(jobs(&mut out).is_empty());
     let until = t1 + Duration::from_secs(2);
-    assert_eq!(core.before_master_failed_until, Some(until));
+    assert_eq!(core.before_master_failed_until(), Some(until));
     assert!(core.next_deadline().is_some_and(|d| d <= until));
     // Leaving Master before the report: its on_master hooks are skipped.
     let mut core2 = self::core(&yaml(128, BEFORE));
@@ -422,5 +422,5 @@ fn send_errors_are_counted() {
     core.send_failed("no route");
     core.send_failed("no route");
     core.send_failed("no route");
-    assert_eq!(core.send_errors, 3);
+    assert_eq!(core.send_errors(), 3);
 }

@@ -119,7 +119,7 @@ fn link(ifindex: u32, name: &str, carrier: bool) -> Input {
 }
 
 fn fault_reasons(agent: &Agent) -> Vec<String> {
-    agent.instances[0].health.fault_reasons.clone()
+    agent.instances[0].health.fault_reasons().to_vec()
 }
 
 #[test]
