@@ -197,6 +197,7 @@ fn a_fault_during_a_handover_removes_the_vips_at_once() {
     let mut core = core(&yaml(128, ""));
     let mut out = Out::default();
     let t = to_master(&mut core, Instant::now(), &mut out);
+    assert!(core.seldom().is_none(), "a plain Master has no rare state");
     core.handle(t, Event::Switchover, &mut out);
     jobs(&mut out);
     assert!(core.handover_deadline().is_some());
@@ -209,6 +210,10 @@ fn a_fault_during_a_handover_removes_the_vips_at_once() {
     assert_eq!(moved.last().map(|m| m.to), Some(State::Fault));
     assert_eq!(jobs(&mut out), vec![(3, AddressJob::Remove)]);
     assert_eq!(core.handover_deadline(), None);
+    assert!(
+        core.seldom().is_none(),
+        "handover and successor watch gone: the rare state's box is freed"
+    );
 }
 
 #[test]
