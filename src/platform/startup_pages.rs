@@ -18,9 +18,9 @@
 //! The main thread's stack is given back too, below the frame that gives it
 //! back: parsing the configuration and the first netlink dumps run deeper
 //! than the loop ever does, and the stack keeps every page it once reached
-//! (72 kB resident at a thousand instances, 36–40 kB once the pages below
-//! the loop were dropped). A page dropped there reads back as zeros when
-//! the stack grows into it again, as a page never reached does.
+//! (68–72 kB resident at a thousand instances, 44–52 kB once the pages
+//! below the loop were dropped). A page dropped there reads back as zeros
+//! when the stack grows into it again, as a page never reached does.
 
 use std::io;
 

@@ -145,7 +145,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_emptied_box_is_freed_and_a_counter_keeps_it() {
+    fn empty_only_with_nothing_set_and_no_counter_moved() {
         let mut seldom = Seldom::default();
         assert!(seldom.is_empty());
         seldom.handover = Some(Instant::now());
