@@ -513,5 +513,6 @@ mod accept_mode;
 mod handover;
 mod hostile;
 mod memory;
+mod status;
 mod unicast;
 mod versions;

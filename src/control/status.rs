@@ -82,6 +82,21 @@ impl Status {
     pub fn write_json_pretty(&self, out: impl std::io::Write) -> serde_json::Result<()> {
         pretty::write_json_pretty(self, out)
     }
+
+    /// The same text for this document with `instances` in place of its
+    /// own (which are ignored), each written as the iterator yields it: a
+    /// writer builds one instance's status at a time.
+    pub fn write_json_pretty_with<I>(
+        &self,
+        instances: I,
+        out: impl std::io::Write,
+    ) -> serde_json::Result<()>
+    where
+        I: IntoIterator,
+        I::Item: Serialize,
+    {
+        pretty::write_json_pretty_with(self, instances, out)
+    }
 }
 
 /// One virtual router as this agent sees it: state, priorities and why,

@@ -64,6 +64,9 @@ pub struct Shell {
     status_writer: status::StatusWriter,
     /// The agent's status version last handed to the writer.
     written_version: Option<u64>,
+    /// The room to make for the status text: the last one's length and
+    /// an eighth.
+    status_room: usize,
     /// Watches the socket readers and address workers for the watchdog.
     pub supervisor: Supervisor,
     netlink: Arc<Netlink>,
@@ -123,6 +126,7 @@ impl Shell {
         Ok(Shell {
             status_writer: status::StatusWriter::start(options.runtime_dir.clone()),
             written_version: None,
+            status_room: 0,
             options,
             notifier: Notifier::from_env(),
             monitors: Monitors::new(inputs.clone(), run_as, durations),
@@ -564,10 +568,38 @@ impl Shell {
         }
         self.status_dirty = false;
         self.written_version = Some(agent.status_version());
-        let status = self.status(agent, now);
-        let metrics = self.metrics_served.as_ref().and(self.metrics.clone());
-        self.status_writer.publish(status, metrics);
+        let snapshot = match self.metrics_served.as_ref().and(self.metrics.clone()) {
+            Some(metrics) => status::Snapshot::Document {
+                status: self.status(agent, now),
+                metrics,
+            },
+            None => match self.status_text(agent, now) {
+                Ok(text) => status::Snapshot::Text(text),
+                Err(e) => {
+                    warn!("the status document could not be made: {e}");
+                    return;
+                }
+            },
+        };
+        self.status_writer.publish(snapshot);
         self.notifier.status(&agent.summary_line());
+    }
+
+    /// The status file's text, made here rather than by the writer from a
+    /// document: a document of a thousand instances is some 8,000 small
+    /// blocks, allocated on this thread once a second and freed by the
+    /// writer, and the heap kept their room resident between the blocks
+    /// that live on (the 1000-instance Master's heap 2.96–2.98 MB without
+    /// the status file, 3.36–3.38 MB with it). Made here, one instance's
+    /// status is alive at a time, and the text is one block, sized from
+    /// the last (above 128 KiB, glibc maps it on its own and unmaps it
+    /// when the writer frees it).
+    fn status_text(&mut self, agent: &Agent, now: Instant) -> serde_json::Result<Vec<u8>> {
+        let mut text = Vec::with_capacity(self.status_room);
+        agent.write_status_json(now, std::process::id(), &mut text)?;
+        // Room for the next to grow a little without being moved.
+        self.status_room = text.len() + text.len() / 8;
+        Ok(text)
     }
 
     /// The periodic refresh: rewrite the status if anything in it moved

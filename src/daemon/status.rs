@@ -3,9 +3,11 @@
 //! and counters without a control connection.
 //!
 //! The event loop may run at real-time priority and must never wait for a
-//! disk: it hands each snapshot to a [`StatusWriter`], which serialises and
-//! writes it (and renders the metrics) on a blocking thread of normal
-//! priority.
+//! disk: it hands each snapshot to a [`StatusWriter`], which writes it (and
+//! gives it to the metrics) on a blocking thread of normal priority. The
+//! snapshot is the document's text, made by the loop one instance at a
+//! time, or, when the metrics are served (they render each scrape from the
+//! document), the document itself.
 //!
 //! A snapshot is built only when the writer can take it: while one is being
 //! written, changes only mark the status pending, and the loop builds the
@@ -34,25 +36,51 @@ pub fn path(runtime_dir: &Path) -> PathBuf {
 
 /// Writes the snapshot atomically (temporary file, then rename).
 pub fn write(runtime_dir: &Path, status: &Status) -> io::Result<()> {
-    let target = path(runtime_dir);
-    let tmp = runtime_dir.join(".status.json.tmp");
     // Streamed through a small buffer: the whole text of a thousand
     // instances, built in memory, kept a megabyte resident in this
     // thread's allocator arena between writes.
-    let mut file = io::BufWriter::new(std::fs::File::create(&tmp)?);
-    status
-        .write_json_pretty(&mut file)
-        .map_err(io::Error::other)?;
-    io::Write::flush(&mut file)?;
-    drop(file);
-    std::fs::rename(&tmp, &target)
+    replace(runtime_dir, |file| {
+        let mut file = io::BufWriter::new(file);
+        status
+            .write_json_pretty(&mut file)
+            .map_err(io::Error::other)?;
+        io::Write::flush(&mut file)
+    })
 }
 
-/// One snapshot for the writer: the document, and whether the metrics
-/// (served only when configured) want it too.
-struct Snapshot {
-    status: Status,
-    metrics: Option<Arc<Metrics>>,
+/// Writes `text`, a document's text already made, atomically.
+pub fn write_text(runtime_dir: &Path, text: &[u8]) -> io::Result<()> {
+    replace(runtime_dir, |mut file| {
+        io::Write::write_all(&mut file, text)
+    })
+}
+
+/// Replaces the status file with what `fill` writes to a temporary file,
+/// renamed over it once written.
+fn replace(
+    runtime_dir: &Path,
+    fill: impl FnOnce(std::fs::File) -> io::Result<()>,
+) -> io::Result<()> {
+    let tmp = runtime_dir.join(".status.json.tmp");
+    fill(std::fs::File::create(&tmp)?)?;
+    std::fs::rename(&tmp, path(runtime_dir))
+}
+
+/// One snapshot for the writer.
+pub enum Snapshot {
+    /// The document's text, made by the loop (see [`Shell`]'s status
+    /// text): all the writer has to do is write it.
+    ///
+    /// [`Shell`]: super::shell::Shell
+    Text(Vec<u8>),
+    /// The document itself, for the metrics (served only when configured,
+    /// and rendered from the document at each scrape) and the file.
+    Document {
+        /// The status.
+        status: Status,
+        /// The metrics to hand it to.
+        metrics: Arc<Metrics>,
+    },
 }
 
 /// Owns the thread that writes status snapshots off the event loop. Dropping
@@ -78,10 +106,14 @@ impl StatusWriter {
             let (busy, ready) = (busy.clone(), ready.clone());
             tokio::task::spawn_blocking(move || {
                 while let Ok(snapshot) = received.recv() {
-                    if let Some(metrics) = &snapshot.metrics {
-                        metrics.update(snapshot.status.clone());
-                    }
-                    if let Err(e) = write(&runtime_dir, &snapshot.status) {
+                    let written = match &snapshot {
+                        Snapshot::Text(text) => write_text(&runtime_dir, text),
+                        Snapshot::Document { status, metrics } => {
+                            metrics.update(status.clone());
+                            write(&runtime_dir, status)
+                        }
+                    };
+                    if let Err(e) = written {
                         warn!("writing {} failed: {e}", path(&runtime_dir).display());
                     }
                     // Freed before the loop is told, so that at most one
@@ -112,15 +144,14 @@ impl StatusWriter {
         self.ready.clone()
     }
 
-    /// Hands `status` to the thread to be written (and given to `metrics`,
-    /// if served). The caller builds it only when [`is_busy`](Self::is_busy)
-    /// is false.
-    pub fn publish(&self, status: Status, metrics: Option<Arc<Metrics>>) {
+    /// Hands `snapshot` to the thread to be written. The caller builds it
+    /// only when [`is_busy`](Self::is_busy) is false.
+    pub fn publish(&self, snapshot: Snapshot) {
         if let Some(snapshots) = &self.snapshots {
             self.busy.store(true, Ordering::Release);
             // The thread ends only once the sender is gone; a send cannot fail
             // before, and a lost snapshot after that is harmless.
-            let _ = snapshots.send(Snapshot { status, metrics });
+            let _ = snapshots.send(snapshot);
         }
     }
 
