@@ -87,11 +87,16 @@ impl Deadlines {
             self.of.push(deadline);
             self.slot.push(NOT_QUEUED);
             if let Some(at) = deadline {
-                self.slot[index] = self.heap.len();
-                self.heap.push((at, index));
-                self.sift_up(self.heap.len() - 1);
+                self.insert(index, at);
             }
         }
+    }
+
+    /// Queues instance `index`, not queued now, at `at`.
+    fn insert(&mut self, index: usize, at: Instant) {
+        self.slot[index] = self.heap.len();
+        self.heap.push((at, index));
+        self.sift_up(self.heap.len() - 1);
     }
 
     /// Instance `index` now has `deadline` (nothing else moved). A stale
@@ -116,11 +121,7 @@ impl Deadlines {
                 self.restore(position);
             }
             (true, None) => self.remove_at(position),
-            (false, Some(at)) => {
-                self.slot[index] = self.heap.len();
-                self.heap.push((at, index));
-                self.sift_up(self.heap.len() - 1);
-            }
+            (false, Some(at)) => self.insert(index, at),
             (false, None) => {}
         }
     }
