@@ -2,9 +2,10 @@
 //! sends announcements, strictly in the order the state machine asked.
 //!
 //! It runs as its own task while it has jobs, so that a slow netlink round
-//! trip or a train of gratuitous ARPs never delays the protocol timers of
-//! any virtual router; between jobs it is only its queue and its state
-//! ([`Workers`]).
+//! trip never delays the protocol timers of any virtual router; between
+//! jobs it is only its queue and its state ([`Workers`]). The gratuitous
+//! ARPs and NAs a new Master owes the LAN are sent by one task for all
+//! instances ([`trains`]), which the worker starts and stops in its order.
 //!
 //! The VIPs of one instance may live on several interfaces: on the advert
 //! interface (the target's, looked up by the agent), or on their own (a
@@ -13,6 +14,7 @@
 //! an interface deleted and made again is followed without restarting the
 //! worker, and every job of the instance still runs in one queue, in order.
 
+mod trains;
 mod workers;
 
 use std::collections::hash_map::Entry;
@@ -20,7 +22,6 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 
-use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
 use crate::agent::{AddressJob, AddressTarget};
@@ -30,6 +31,7 @@ use crate::platform::netlink::{InterfaceAddress, Netlink};
 
 use super::progress::Pulse;
 
+use trains::{TrainId, Trains};
 pub use workers::Workers;
 
 /// What one instance's worker keeps from one job to the next.
@@ -40,7 +42,7 @@ struct State {
     /// The VIPs we added and have not removed since.
     present: Vec<VirtualIp>,
     /// The announcement train, while one may be running.
-    announcing: Option<JoinHandle<()>>,
+    announcing: Option<TrainId>,
     /// Tells the watchdog while a job is in hand (see `progress`).
     pulse: Pulse,
 }
@@ -57,39 +59,33 @@ impl State {
     }
 
     /// Stops the announcement train, if one is running.
-    fn stop_announcing(&mut self) {
-        if let Some(task) = self.announcing.take() {
-            task.abort();
+    fn stop_announcing(&mut self, trains: &Trains) {
+        if let Some(train) = self.announcing.take() {
+            trains.stop(train);
         }
     }
 
-    /// Lets go of a train that has ended: its handle alone keeps the
-    /// finished task's memory.
-    fn forget_finished_announcing(&mut self) {
+    /// Forgets a train that has sent all its rounds.
+    fn forget_finished_announcing(&mut self, trains: &Trains) {
         if self
             .announcing
-            .as_ref()
-            .is_some_and(JoinHandle::is_finished)
+            .is_some_and(|train| !trains.is_running(train))
         {
             self.announcing = None;
         }
     }
 
     /// Starts a new announcement train for the current target.
-    fn start_announcing(&mut self, netlink: &Arc<Netlink>, announcer: &Arc<Announcer>) {
-        self.stop_announcing();
-        self.announcing = Some(tokio::spawn(announce(
-            self.target.clone(),
-            netlink.clone(),
-            announcer.clone(),
-        )));
+    fn start_announcing(&mut self, trains: &Trains) {
+        self.stop_announcing(trains);
+        self.announcing = Some(trains.start(self.target.clone()));
     }
 
     /// Carries out one job.
     ///
     /// The netlink calls inside are boxed while they run, so that this
     /// future (and the task that awaits it) stays small.
-    async fn run(&mut self, job: AddressJob, netlink: &Arc<Netlink>, announcer: &Arc<Announcer>) {
+    async fn run(&mut self, job: AddressJob, netlink: &Netlink, trains: &Trains) {
         let target = self.target.clone();
         match job {
             AddressJob::RemoveStale => Box::pin(remove_stale(&target, netlink)).await,
@@ -106,7 +102,7 @@ impl State {
             }
             AddressJob::Remove => {
                 self.holding = false;
-                self.stop_announcing();
+                self.stop_announcing(trains);
                 Box::pin(remove_all(
                     &target,
                     netlink,
@@ -123,7 +119,7 @@ impl State {
                     self.present = found;
                 }
             }
-            AddressJob::Announce => self.start_announcing(netlink, announcer),
+            AddressJob::Announce => self.start_announcing(trains),
             AddressJob::Reconfigure(config) => {
                 let lifetime = config.address_lifetime();
                 self.target = Arc::new(AddressTarget {
@@ -155,7 +151,7 @@ impl State {
                     };
                     Box::pin(add_all(&target, netlink, &added, &mut self.present)).await;
                     if self.announcing.is_some() {
-                        self.start_announcing(netlink, announcer);
+                        self.start_announcing(trains);
                     }
                 } else {
                     self.present.retain(|v| target.vips().contains(v));
@@ -378,31 +374,25 @@ async fn remove_stale(target: &AddressTarget, netlink: &Netlink) {
     }
 }
 
-/// Sends `garp.count` announcement rounds `garp.interval` apart, then refreshes.
-async fn announce(target: Arc<AddressTarget>, netlink: Arc<Netlink>, announcer: Arc<Announcer>) {
-    for round in 0..target.garp().count {
-        if round > 0 {
-            tokio::time::sleep(target.garp().interval).await;
-        }
-        announce_once(&target, &netlink, &announcer).await;
-    }
-    if let Some(every) = target.garp().refresh {
-        loop {
-            tokio::time::sleep(every).await;
-            announce_once(&target, &netlink, &announcer).await;
-        }
-    }
-}
-
-/// One round: every VIP announced on the interface it lives on, claiming
-/// that interface's MAC (RFC 9568 §6.4.2: the neighbours of that link are
-/// the ones that must learn where the address went).
-async fn announce_once(target: &AddressTarget, netlink: &Netlink, announcer: &Announcer) {
+/// One round of a train (`trains`): every VIP announced on the interface
+/// it lives on, claiming that interface's MAC (RFC 9568 §6.4.2: the
+/// neighbours of that link are the ones that must learn where the address
+/// went). Each frame goes only while `running` says the train still runs:
+/// looking up an interface may wait, and the train may be stopped meanwhile.
+async fn announce_once(
+    target: &AddressTarget,
+    netlink: &Netlink,
+    announcer: &Announcer,
+    running: impl Fn() -> bool,
+) {
     let mut places = Places::new(target, netlink);
     for vip in target.vips() {
         let Some(place) = places.of(vip).await else {
             continue;
         };
+        if !running() {
+            return;
+        }
         let sent = match (vip.addr, place.link_local) {
             (IpAddr::V4(addr), _) => announcer.send_garp(place.ifindex, place.mac, addr),
             (IpAddr::V6(addr), Some(source)) => {

@@ -37,6 +37,7 @@ use crate::platform::announce::Announcer;
 use crate::platform::netlink::Netlink;
 
 use super::super::progress::{Supervisor, Watch};
+use super::trains::Trains;
 use super::State;
 
 /// Workers that may run at once. A job is a few netlink round trips of
@@ -47,7 +48,8 @@ pub const JOBS_AT_ONCE: usize = 32;
 /// What every worker's task needs, shared.
 struct Context {
     netlink: Arc<Netlink>,
-    announcer: Arc<Announcer>,
+    /// Every worker's announcement trains.
+    trains: Trains,
     /// Where each job's [`Input::AddressesDone`] goes.
     reports: mpsc::UnboundedSender<Input>,
     /// Who runs now, and who waits for a turn.
@@ -130,8 +132,8 @@ impl Workers {
     ) -> Self {
         Workers {
             context: Arc::new(Context {
+                trains: Trains::new(netlink.clone(), announcer),
                 netlink,
-                announcer,
                 reports,
                 turns: Mutex::default(),
                 supervisor,
@@ -152,7 +154,7 @@ impl Workers {
             ..Queue::default()
         };
         if let Some(old) = self.queues.insert(id, Arc::new(Mutex::new(queue))) {
-            stop(&old);
+            stop(&old, &self.context.trains);
         }
     }
 
@@ -177,7 +179,7 @@ impl Workers {
     /// Remove among them), then its announcements stop.
     pub fn stop(&mut self, instance: InstanceId) {
         if let Some(queue) = self.queues.remove(&instance) {
-            stop(&queue);
+            stop(&queue, &self.context.trains);
         }
     }
 }
@@ -185,14 +187,14 @@ impl Workers {
 impl Drop for Workers {
     fn drop(&mut self) {
         for queue in self.queues.values() {
-            stop(queue);
+            stop(queue, &self.context.trains);
         }
     }
 }
 
 /// Marks `queue` stopped; a parked state has no task to end it, so its
 /// announcements stop here.
-fn stop(queue: &SharedQueue) {
+fn stop(queue: &SharedQueue, trains: &Trains) {
     let parked = {
         let mut waiting = lock(queue);
         waiting.stopped = true;
@@ -200,7 +202,7 @@ fn stop(queue: &SharedQueue) {
         waiting.parked.take()
     };
     if let Some(mut state) = parked {
-        state.stop_announcing();
+        state.stop_announcing(trains);
     }
 }
 
@@ -237,10 +239,10 @@ async fn run_jobs(queue: &SharedQueue, mut state: Box<State>, context: &Context)
             match waiting.jobs.pop_front() {
                 Some(next) => next,
                 None => {
-                    state.forget_finished_announcing();
+                    state.forget_finished_announcing(&context.trains);
                     if waiting.stopped {
                         drop(waiting);
-                        state.stop_announcing();
+                        state.stop_announcing(&context.trains);
                     } else {
                         // Gives back the queue's room: most workers wait
                         // far longer than they work.
@@ -253,7 +255,7 @@ async fn run_jobs(queue: &SharedQueue, mut state: Box<State>, context: &Context)
         };
         let (seq, job) = next;
         state.pulse.busy();
-        state.run(job, &context.netlink, &context.announcer).await;
+        state.run(job, &context.netlink, &context.trains).await;
         let done = Input::AddressesDone {
             instance: state.target.instance,
             seq,
@@ -262,7 +264,7 @@ async fn run_jobs(queue: &SharedQueue, mut state: Box<State>, context: &Context)
         state.pulse.idle();
         if context.reports.send(done).is_err() {
             // The daemon is gone.
-            state.stop_announcing();
+            state.stop_announcing(&context.trains);
             return;
         }
     }
