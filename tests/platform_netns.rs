@@ -449,6 +449,61 @@ fn the_address_watch_reports_additions_and_deletions() {
     });
 }
 
+/// A burst of changes that overruns the watch's receive buffer is reported
+/// as one overrun, and the notices after it come as before: the queue was
+/// emptied, which is what makes the kernel deliver again (a re-read the
+/// agent does on an overrun then misses nothing notified after it).
+#[test]
+fn an_overrun_address_watch_reports_it_and_then_notices_again() {
+    use twinstar::platform::address_watch::{watch_addresses_buffered, AddressNotice};
+    if !can_run_lab("an_overrun_address_watch_reports_it_and_then_notices_again") {
+        return;
+    }
+    let lab = Lab::new("aover");
+    block_on(&lab.local, || async {
+        let mut watch = watch_addresses_buffered(64 << 10).unwrap();
+        // Far more notifications than a 64 KiB receive buffer holds, made
+        // while nobody reads.
+        let batch: String = (0..1000)
+            .map(|n| {
+                format!(
+                    "addr add 198.51.{}.{}/32 dev {LOCAL}\n",
+                    100 + n / 250,
+                    1 + n % 250
+                )
+            })
+            .collect();
+        let path = std::env::temp_dir().join(format!("aover-{}.batch", std::process::id()));
+        std::fs::write(&path, batch).unwrap();
+        ip(&lab.local, &["-batch", path.to_str().unwrap()]);
+        let _ = std::fs::remove_file(&path);
+        let overrun = tokio::time::timeout(Duration::from_secs(10), async {
+            while let Some(notice) = watch.next().await {
+                if notice == AddressNotice::Overrun {
+                    return true;
+                }
+            }
+            false
+        });
+        assert!(
+            overrun.await.expect("an overrun within 10 s"),
+            "the watch ended without reporting an overrun"
+        );
+        // The queue was emptied at the overrun: the next notice is the
+        // first change after it, not one of the burst still queued.
+        let vip: IpAddr = "192.0.2.50".parse().unwrap();
+        ip(&lab.local, &["addr", "add", "192.0.2.50/24", "dev", LOCAL]);
+        let next = tokio::time::timeout(Duration::from_secs(10), watch.next()).await;
+        assert!(
+            matches!(
+                next,
+                Ok(Some(AddressNotice::Changed { address, present: true, .. })) if address == vip
+            ),
+            "{next:?}"
+        );
+    });
+}
+
 /// A burst queued on a VRRP socket is read in order, at most `max` per
 /// read, the read that found the queue empty saying so; a datagram longer
 /// than any advert (here 3,000 bytes of VRRP, fragmented on the way and

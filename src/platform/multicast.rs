@@ -12,6 +12,7 @@
 //! socket of our own.
 
 use std::io;
+use std::task::{ready, Context, Poll};
 
 use rtnetlink::packet_core::{NetlinkBuffer, NetlinkMessage, NetlinkPayload};
 use rtnetlink::packet_route::RouteNetlinkMessage;
@@ -80,13 +81,34 @@ impl MulticastSocket {
     /// 64 KiB buffer kept for that was resident in every agent.
     pub async fn next(&mut self) -> io::Result<Received> {
         match self.socket.recv_from_full().await {
-            Ok((datagram, _)) => {
-                Ok(parse_datagram(&datagram).map_or(Received::Lost, Received::Messages))
-            }
+            Ok((datagram, _)) => Ok(received(&datagram)),
             Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => Ok(Received::Lost),
             Err(e) => Err(e),
         }
     }
+
+    /// Like [`next`](Self::next), as a poll, for groups whose datagrams
+    /// are small and many (an address's is some hundred bytes): read with
+    /// one call into `buffer`, which the caller keeps between reads. A
+    /// datagram that filled it may have been cut, and counts as lost.
+    pub fn poll_next_within(
+        &mut self,
+        cx: &mut Context<'_>,
+        buffer: &mut Vec<u8>,
+    ) -> Poll<io::Result<Received>> {
+        buffer.clear();
+        Poll::Ready(match ready!(self.socket.poll_recv_from(cx, buffer)) {
+            Ok(_) if buffer.len() == buffer.capacity() => Ok(Received::Lost),
+            Ok(_) => Ok(received(buffer)),
+            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => Ok(Received::Lost),
+            Err(e) => Err(e),
+        })
+    }
+}
+
+/// What a datagram read whole brought.
+fn received(datagram: &[u8]) -> Received {
+    parse_datagram(datagram).map_or(Received::Lost, Received::Messages)
 }
 
 /// The route messages of one notification datagram, or `None` if any part of
