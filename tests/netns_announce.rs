@@ -142,12 +142,20 @@ fn a_master_announces_count_times_then_refreshes_and_stops_on_leaving() {
         );
     }
 
-    // B with a higher priority takes over; A announces no more.
+    // B with a higher priority takes over, announcing twice and no more
+    // (no refresh: the train ends with its last round sent); A announces
+    // no more.
+    let b_mac = lab.hosts[1].mac().expect("B's MAC");
+    let b_garps = Garps::start(&lab.client.ns, &b_mac);
+    let b_garp = format!(
+        "    garp: {{count: 2, interval: {}ms}}\n",
+        INTERVAL.as_millis()
+    );
     let b = agent(
         &lab,
         "ann",
         1,
-        &config(61, 200, "100ms", &format!("{VIP}/24"), &garp),
+        &config(61, 200, "100ms", &format!("{VIP}/24"), &b_garp),
     );
     b.wait_for_state("web", "master", SETTLE).expect("B Master");
     a.wait_for_state("web", "backup", MARGIN).expect("A Backup");
@@ -166,4 +174,13 @@ fn a_master_announces_count_times_then_refreshes_and_stops_on_leaving() {
         "A announced at {after:?}, after it was seen leaving Master at {left}\n{}",
         a.log()
     );
+    let from_b: Vec<f64> = b_garps.stamps.try_iter().collect();
+    assert_eq!(
+        from_b.len(),
+        2,
+        "B's announcements: {from_b:?}\n{}",
+        b.log()
+    );
+    let b_gap = Duration::from_secs_f64((from_b[1] - from_b[0]).max(0.0));
+    assert!(near(b_gap, INTERVAL), "B's: {from_b:?}");
 }

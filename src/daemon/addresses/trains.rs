@@ -41,7 +41,17 @@ pub struct TrainId(NonZeroU64);
 struct Train {
     target: Arc<AddressTarget>,
     /// Rounds of the first burst still to send; then the refresh, if any.
+    /// 0 with no refresh: the last round is being sent, and the train ends
+    /// when it has been ([`Schedule::retire`]).
     rounds_left: u8,
+}
+
+/// One round to send now.
+struct Round {
+    train: TrainId,
+    target: Arc<AddressTarget>,
+    /// The train's last: it ends once this is sent.
+    last: bool,
 }
 
 /// The trains and when each sends its next round. Pure: time is passed in.
@@ -89,13 +99,10 @@ impl Schedule {
     }
 
     /// Moves every round due by `now` into `rounds` (train and target) and
-    /// schedules each train's next, or ends it; returns when the next round
-    /// after these is due.
-    fn take_due(
-        &mut self,
-        now: Instant,
-        rounds: &mut Vec<(TrainId, Arc<AddressTarget>)>,
-    ) -> Option<Instant> {
+    /// schedules each train's next; returns when the next round after these
+    /// is due. A train whose last round this is still runs until
+    /// [`retire`](Self::retire)d, so that the round is sent.
+    fn take_due(&mut self, now: Instant, rounds: &mut Vec<Round>) -> Option<Instant> {
         while let Some(&Reverse((at, id))) = self.due.peek() {
             if at > now {
                 return Some(at);
@@ -104,7 +111,6 @@ impl Schedule {
             let Some(train) = self.trains.get_mut(&id) else {
                 continue;
             };
-            rounds.push((id, train.target.clone()));
             train.rounds_left = train.rounds_left.saturating_sub(1);
             let garp = train.target.garp();
             let next = if train.rounds_left > 0 {
@@ -112,14 +118,21 @@ impl Schedule {
             } else {
                 garp.refresh
             };
-            match next {
-                Some(after) => self.due.push(Reverse((at + after, id))),
-                None => {
-                    self.trains.remove(&id);
-                }
+            if let Some(after) = next {
+                self.due.push(Reverse((at + after, id)));
             }
+            rounds.push(Round {
+                train: id,
+                target: train.target.clone(),
+                last: next.is_none(),
+            });
         }
         None
+    }
+
+    /// Ends train `id`, whose last round has been sent.
+    fn retire(&mut self, id: TrainId) {
+        self.trains.remove(&id);
     }
 }
 
@@ -199,9 +212,12 @@ async fn send_rounds(shared: Arc<Shared>) {
     let mut rounds = Vec::new();
     loop {
         let next = shared.schedule().take_due(Instant::now(), &mut rounds);
-        for (id, target) in rounds.drain(..) {
-            let running = || shared.schedule().is_running(id);
-            announce_once(&target, &shared.netlink, &shared.announcer, running).await;
+        for round in rounds.drain(..) {
+            let running = || shared.schedule().is_running(round.train);
+            announce_once(&round.target, &shared.netlink, &shared.announcer, running).await;
+            if round.last {
+                shared.schedule().retire(round.train);
+            }
         }
         // A train started while the rounds were sent has left a permit.
         match next {
@@ -250,7 +266,17 @@ mod tests {
         let mut rounds = Vec::new();
         for ms in 0..=until_ms {
             schedule.take_due(t0 + Duration::from_millis(ms), &mut rounds);
-            sent.extend(rounds.drain(..).map(|(id, _)| (ms, id)));
+            for round in rounds.drain(..) {
+                // The round is sent while its train runs, then it may end.
+                assert!(
+                    schedule.is_running(round.train),
+                    "a round of an ended train"
+                );
+                if round.last {
+                    schedule.retire(round.train);
+                }
+                sent.push((ms, round.train));
+            }
         }
         sent
     }
@@ -314,7 +340,10 @@ mod tests {
         let id = schedule.start(target("{count: 4, interval: 0s}"), t0);
         let mut rounds = Vec::new();
         assert_eq!(schedule.take_due(t0, &mut rounds), None);
-        assert_eq!(rounds.len(), 4);
+        let last: Vec<bool> = rounds.iter().map(|round| round.last).collect();
+        assert_eq!(last, vec![false, false, false, true]);
+        assert!(schedule.is_running(id), "running while its rounds are sent");
+        schedule.retire(id);
         assert!(!schedule.is_running(id));
     }
 
