@@ -12,8 +12,10 @@ use rtnetlink::packet_route::address::{
     AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, CacheInfo,
 };
 use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use rtnetlink::sys::AsyncSocket;
 use rtnetlink::AddressMessageBuilder;
 use tokio::task::JoinHandle;
+use tracing::debug;
 
 pub use super::link_watch::{watch_links, LinkEvent, LinkWatch};
 use super::PlatformError;
@@ -88,8 +90,21 @@ impl Netlink {
     ///
     /// The socket belongs to the network namespace of the calling thread.
     pub fn connect() -> Result<Netlink, PlatformError> {
-        let (connection, handle, _unsolicited) =
+        let (mut connection, handle, _unsolicited) =
             rtnetlink::new_connection().map_err(PlatformError::Connect)?;
+        // Strict checking (Linux 4.20 and later) makes the kernel filter an
+        // address dump by the interface asked for. Without it every dump is
+        // of the whole host: a Master of a thousand VIPs read a thousand
+        // addresses for each instance's check of its own, and netlink-proto
+        // kept room for a thousand responses (88 kB) for good. An older
+        // kernel refuses the option and the dump is filtered here instead.
+        let strict = connection
+            .socket_mut()
+            .socket_mut()
+            .set_netlink_get_strict_chk(true);
+        if let Err(e) = strict {
+            debug!("netlink strict checking is not available: {e}");
+        }
         let task = spawn_connection(connection)?;
         Ok(Netlink {
             handle,
@@ -174,12 +189,12 @@ impl Netlink {
             source,
         };
         let _dumping = self.dumping.lock().await;
-        let mut stream = self
-            .handle
-            .address()
-            .get()
-            .set_link_index_filter(index)
-            .execute();
+        let mut request = self.handle.address().get().set_link_index_filter(index);
+        // The kernel dumps only this interface's addresses when the socket
+        // checks strictly (see `connect`); otherwise the filter above
+        // drops the others.
+        request.message_mut().header.index = index;
+        let mut stream = request.execute();
         let mut found = Vec::new();
         while let Some(message) = stream.try_next().await.map_err(list_error)? {
             if let Some(raw) = parse_address(&message) {
