@@ -5,11 +5,12 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use support::agents::{agent, can_run_lab, config, lab, MARGIN, SETTLE};
+use support::netns::start_tcpdump;
 use twinstar::lab::Namespace;
 
 const VIP: &str = "192.0.2.60";
@@ -32,22 +33,8 @@ impl Garps {
     fn start(namespace: &Namespace, mac: &str) -> Garps {
         let filter =
             format!("arp and ether src {mac} and arp[6:2] == 1 and arp[14:4] == arp[24:4]");
-        let mut child = namespace
-            .command("timeout")
-            .args(["60", "tcpdump", "-i", "eth0", "-n", "-l", "-tt", &filter])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn tcpdump");
-        let stderr = child.stderr.take().expect("tcpdump stderr");
-        let mut lines = BufReader::new(stderr).lines();
-        loop {
-            match lines.next() {
-                Some(Ok(line)) if line.contains("listening on") => break,
-                Some(Ok(_)) => continue,
-                _ => panic!("tcpdump did not start"),
-            }
-        }
+        let args = ["-i", "eth0", "-n", "-l", "-tt", &filter];
+        let mut child = start_tcpdump(namespace, 60, &args);
         let stdout = child.stdout.take().expect("tcpdump stdout");
         let (send, stamps) = mpsc::channel();
         std::thread::spawn(move || {

@@ -69,6 +69,30 @@ pub fn ifindex(namespace: &Namespace, interface: &str) -> u32 {
         .unwrap_or_else(|| panic!("no index in {line:?}"))
 }
 
+/// Starts `tcpdump ARGS...` in `namespace`, killed after `seconds` whatever
+/// happens, its output piped; returns once it is listening.
+pub fn start_tcpdump(namespace: &Namespace, seconds: u32, args: &[&str]) -> Child {
+    let mut child = namespace
+        .command("timeout")
+        .arg(seconds.to_string())
+        .arg("tcpdump")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tcpdump");
+    let stderr = child.stderr.take().expect("tcpdump stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    // tcpdump prints this once the capture socket is open; EOF means it failed.
+    loop {
+        match lines.next() {
+            Some(Ok(line)) if line.contains("listening on") => return child,
+            Some(Ok(_)) => continue,
+            _ => panic!("tcpdump {args:?} did not start"),
+        }
+    }
+}
+
 /// A running `tcpdump -c 1` in a namespace, writing the one captured frame as pcap.
 pub struct Capture {
     child: Child,
@@ -78,26 +102,10 @@ impl Capture {
     /// Starts capturing the first frame on `interface` matching `filter` and returns
     /// once tcpdump is listening. tcpdump is killed after 15 s whatever happens.
     pub fn start(namespace: &Namespace, interface: &str, filter: &str) -> Capture {
-        let mut child = namespace
-            .command("timeout")
-            .args([
-                "15", "tcpdump", "-i", interface, "-U", "-c", "1", "-w", "-", filter,
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn tcpdump");
-        let stderr = child.stderr.take().expect("tcpdump stderr");
-        let mut lines = BufReader::new(stderr).lines();
-        // tcpdump prints this once the capture socket is open; EOF means it failed.
-        loop {
-            match lines.next() {
-                Some(Ok(line)) if line.contains("listening on") => break,
-                Some(Ok(_)) => continue,
-                _ => panic!("tcpdump on {interface} did not start"),
-            }
+        let args = ["-i", interface, "-U", "-c", "1", "-w", "-", filter];
+        Capture {
+            child: start_tcpdump(namespace, 15, &args),
         }
-        Capture { child }
     }
 
     /// Calls `send` every 100 ms until tcpdump has its frame (or 10 s pass), then
