@@ -199,9 +199,18 @@ const STARTUP_PAGES_KEPT: Duration = Duration::from_secs(10);
 
 /// Gives back the clean file pages that start-up or a reload touched, and
 /// the heap's free pages (`platform::heap`).
+///
+/// The log line comes first: code that runs after the give-back stays
+/// resident, and the logger's paths are otherwise cold.
 fn give_back_startup_pages() {
-    match crate::platform::startup_pages::release() {
-        Ok(bytes) => info!(kib = bytes / 1024, "gave back the pages start-up touched"),
+    match crate::platform::startup_pages::plan() {
+        Ok(release) => {
+            info!(
+                kib = release.file_bytes() / 1024,
+                "giving back the pages start-up touched"
+            );
+            release.give_back();
+        }
         Err(e) => debug!("could not give back start-up pages: {e}"),
     }
     crate::platform::heap::give_back_free_pages();
