@@ -245,6 +245,10 @@ async fn add_all(
             continue;
         };
         if add(target, netlink, &place, vip).await && !present.contains(vip) {
+            // Room for this one only: the list lives as long as the VIPs
+            // are held, and most instances hold one VIP, where a growing
+            // vector would keep room for four.
+            present.reserve_exact(1);
             present.push(*vip);
         }
     }
@@ -311,6 +315,7 @@ async fn verify(target: &AddressTarget, netlink: &Netlink) -> Option<Vec<Virtual
             present.push(vip);
         }
     }
+    present.shrink_to_fit();
     Some(present)
 }
 
