@@ -61,6 +61,10 @@ fn start_up_pages_are_given_back_and_the_master_goes_on() {
     assert!(heard >= 100, "the Backup heard only {heard} adverts");
     let master_status = master.status().expect("status");
     assert_eq!(master_status.state("web").as_deref(), Some("master"));
-    assert!(master.log().contains("giving back the pages"), "{}", master.log());
+    assert!(
+        master.log().contains("giving back the pages"),
+        "{}",
+        master.log()
+    );
     assert!(lab.hosts[0].has_address(VIP).expect("list addresses"));
 }
