@@ -92,6 +92,7 @@ impl Schedule {
             let trains = &self.trains;
             self.due.retain(|Reverse((_, id))| trains.contains_key(id));
         }
+        self.release_if_idle();
     }
 
     fn is_running(&self, id: TrainId) -> bool {
@@ -133,8 +134,25 @@ impl Schedule {
     /// Ends train `id`, whose last round has been sent.
     fn retire(&mut self, id: TrainId) {
         self.trains.remove(&id);
+        self.release_if_idle();
+    }
+
+    /// Gives back the table's and the heap's room once no train runs.
+    ///
+    /// Instances that become Master together run their trains together,
+    /// and without this the empty table and heap kept room for as many as
+    /// ever ran at once (24 bytes a train in each, and the table's
+    /// buckets), for as long as the agent ran.
+    fn release_if_idle(&mut self) {
+        if self.trains.is_empty() {
+            self.trains = HashMap::new();
+            self.due = BinaryHeap::new();
+        }
     }
 }
+
+/// Rounds the task keeps room for between wake-ups.
+const ROUNDS_KEPT: usize = 16;
 
 /// What the trains' task shares with those who start and stop trains.
 struct Shared {
@@ -219,6 +237,9 @@ async fn send_rounds(shared: Arc<Shared>) {
                 shared.schedule().retire(round.train);
             }
         }
+        // The room a burst of rounds took (a thousand new Masters at once)
+        // goes with it; a few rounds due together are the usual case.
+        rounds.shrink_to(ROUNDS_KEPT);
         // A train started while the rounds were sent has left a permit.
         match next {
             Some(at) => {
@@ -369,5 +390,39 @@ mod tests {
             schedule.due.len(),
             schedule.trains.len()
         );
+    }
+
+    #[test]
+    fn the_room_of_a_thousand_ended_trains_is_given_back() {
+        let mut schedule = Schedule::default();
+        let t0 = Instant::now();
+        let once = target("{count: 2, interval: 100ms}");
+        for _ in 0..1000 {
+            schedule.start(once.clone(), t0);
+        }
+        assert!(schedule.trains.capacity() >= 1000);
+        let sent = rounds_sent(&mut schedule, t0, 500);
+        assert_eq!(sent.len(), 2000);
+        assert_eq!(schedule.trains.capacity(), 0, "the table kept its room");
+        assert_eq!(schedule.due.capacity(), 0, "the heap kept its room");
+    }
+
+    #[test]
+    fn stopping_the_last_train_gives_the_room_back() {
+        let mut schedule = Schedule::default();
+        let t0 = Instant::now();
+        let refreshing = target("{count: 1, refresh: 1s}");
+        let ids: Vec<TrainId> = (0..100)
+            .map(|_| schedule.start(refreshing.clone(), t0))
+            .collect();
+        rounds_sent(&mut schedule, t0, 10);
+        let (last, rest) = ids.split_last().unwrap_or_else(|| unreachable!());
+        for id in rest {
+            schedule.stop(*id);
+        }
+        assert!(schedule.trains.capacity() > 0, "one train still runs");
+        schedule.stop(*last);
+        assert_eq!(schedule.trains.capacity(), 0);
+        assert_eq!(schedule.due.capacity(), 0);
     }
 }
