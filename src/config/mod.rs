@@ -57,6 +57,40 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     }
 }
 
+/// [`load`], with the document parsed on a thread of its own and the
+/// result copied back here.
+///
+/// Parsing makes many short-lived blocks (the document's nodes and
+/// scalars, the errors' context) between the long-lived ones of the
+/// configuration; freed, they left holes among the pages a running agent
+/// keeps, which the allocator cannot give back. A thread gets a heap (an
+/// arena) of its own, so here the parse's temporaries stay in that one, and
+/// the copy taken in the caller's thread is laid out without them.
+/// Measured in a 4-link, 1000-instance lab (`smaps` 28 s after start, four
+/// runs each): the Backup's anonymous memory 2.87–2.99 → 2.78–2.81 MB; the
+/// Master's moved less than it varies from run to run (3.12–3.17 →
+/// 3.06–3.20 MB), its heap's holes being those its VIPs' netlink requests
+/// leave.
+pub fn load_compact(path: &Path) -> Result<Config, ConfigErrors> {
+    let owned = path.to_owned();
+    let parsed = std::thread::Builder::new()
+        .name("config".to_owned())
+        .spawn(move || load(&owned))
+        .map_err(|e| unreadable(path, &format!("cannot start the parser's thread: {e}")))?
+        .join()
+        .map_err(|_| unreadable(path, "the parser's thread panicked"))??;
+    Ok(parsed.deep_copy())
+}
+
+fn unreadable(path: &Path, message: &str) -> ConfigErrors {
+    ConfigErrors(vec![ConfigError {
+        file: path.display().to_string(),
+        line: 0,
+        col: 0,
+        message: message.to_owned(),
+    }])
+}
+
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -59,6 +59,20 @@ pub struct Config {
     pub node_id: String,
 }
 
+impl Config {
+    /// A copy that shares nothing with `self` but the empty hook set:
+    /// every instance, and its hooks, copied into new blocks.
+    pub fn deep_copy(&self) -> Config {
+        let mut copy = self.clone();
+        for instance in &mut copy.instances {
+            let mut own = Instance::clone(instance);
+            own.hooks = Hooks::shared(Hooks::clone(&own.hooks));
+            *instance = Arc::new(own);
+        }
+        copy
+    }
+}
+
 /// `quorum`: the split-brain guard. A router may add its VIPs only while it
 /// holds its key in etcd under a live lease of this node.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -365,6 +365,39 @@ fn load_reports_an_unreadable_file_without_position() {
 }
 
 #[test]
+fn load_compact_reads_the_same_configuration_and_its_errors() {
+    let dir = std::env::temp_dir().join(format!("twinstar-load-compact-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.yaml");
+    std::fs::write(&good, GOOD).unwrap();
+    let bad = dir.join("bad.yaml");
+    std::fs::write(
+        &bad,
+        GOOD.replace("vrid: 51\n    priority", "vrid: 0\n    priority"),
+    )
+    .unwrap();
+    let compact = load_compact(&good).unwrap();
+    assert_eq!(compact, load(&good).unwrap());
+    let (compact_err, err) = (load_compact(&bad).unwrap_err(), load(&bad).unwrap_err());
+    assert_eq!(compact_err.to_string(), err.to_string());
+    assert!(compact_err.0.iter().all(|e| e.line > 0), "{compact_err}");
+    let missing = load_compact(&dir.join("missing.yaml")).unwrap_err();
+    assert_eq!((missing.0[0].line, missing.0[0].col), (0, 0));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_deep_copy_shares_no_instance_with_the_original() {
+    let config = parse_str(GOOD, "config.yaml").unwrap();
+    let copy = config.deep_copy();
+    assert_eq!(copy, config);
+    for (a, b) in config.instances.iter().zip(&copy.instances) {
+        assert!(!std::sync::Arc::ptr_eq(a, b));
+        assert_ne!(a.name.as_ptr(), b.name.as_ptr());
+    }
+}
+
+#[test]
 fn peers_of_the_instance_replace_the_top_level_ones_of_its_family() {
     let text = "\
 peers: [192.0.2.11, fe80::11, 192.0.2.12]

@@ -235,7 +235,7 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
 }
 
 async fn run_loop(options: RunOptions) -> Result<(), DaemonError> {
-    let config = config::load(&options.config_path).map_err(DaemonError::Config)?;
+    let config = config::load_compact(&options.config_path).map_err(DaemonError::Config)?;
     std::fs::create_dir_all(&options.runtime_dir).map_err(|source| DaemonError::RuntimeDir {
         path: options.runtime_dir.clone(),
         source,

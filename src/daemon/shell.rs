@@ -225,7 +225,7 @@ impl Shell {
     /// script user, event sinks and monitors, and looks up the host facts.
     pub async fn reload(&mut self, reply: Option<oneshot::Sender<Response>>) -> Wake {
         self.notifier.reloading();
-        let new = match config::load(&self.options.config_path) {
+        let new = match config::load_compact(&self.options.config_path) {
             Ok(new) => new,
             Err(errors) => {
                 let errors = errors.0.iter().map(|e| e.to_string()).collect();
