@@ -15,7 +15,9 @@ use crate::wire::vrrp::{Addresses, Advertisement, ChecksumForm, Version};
 pub struct AdvertTemplate {
     addresses: Addresses,
     checksum: ChecksumForm,
-    versions: &'static [Version],
+    /// The configured `version`: one byte, where the list of versions it
+    /// sends took sixteen in each instance.
+    version: VrrpVersion,
     last: Vec<LastAdvert>,
 }
 
@@ -38,19 +40,19 @@ impl AdvertTemplate {
                 Ipv4Checksum::PseudoHeader => ChecksumForm::PseudoHeader,
                 Ipv4Checksum::Rfc9568 => ChecksumForm::MessageOnly,
             },
-            versions: match config.version {
-                VrrpVersion::V3 => &[Version::V3],
-                VrrpVersion::V2 => &[Version::V2],
-                // VRRPv3 first: a `both` receiver then ignores the VRRPv2 twin.
-                VrrpVersion::Both => &[Version::V3, Version::V2],
-            },
+            version: config.version,
             last: Vec::new(),
         }
     }
 
     /// The versions each advert goes out in, in sending order.
     pub fn versions(&self) -> &'static [Version] {
-        self.versions
+        match self.version {
+            VrrpVersion::V3 => &[Version::V3],
+            VrrpVersion::V2 => &[Version::V2],
+            // VRRPv3 first: a `both` receiver then ignores the VRRPv2 twin.
+            VrrpVersion::Both => &[Version::V3, Version::V2],
+        }
     }
 
     /// The VRRPv3 advert with this priority and interval, sent from `source`

@@ -55,8 +55,9 @@ pub struct InstanceCore {
     pub hooks: HookQueue,
     /// Whether the VIPs should be on, their lifetime refresh, and repairs.
     pub reconcile: Reconcile,
-    /// The heartbeat links, in configured order.
-    pub heartbeat: Vec<HeartbeatLink>,
+    /// The heartbeat links, in configured order (a slice: eight bytes less
+    /// than a list in each instance, most of which have none).
+    pub heartbeat: Box<[HeartbeatLink]>,
     /// The VRRPv3 adverts heard lately, whose VRRPv2 twins a `both`
     /// instance ignores (RFC 9568 §8.4.2).
     pub versions: MixedVersions,
@@ -103,7 +104,7 @@ impl InstanceCore {
             advert: AdvertTemplate::new(&config),
             hooks: HookQueue::default(),
             reconcile: Reconcile::default(),
-            heartbeat: HeartbeatLink::all_of(&config),
+            heartbeat: HeartbeatLink::all_of(&config).into_boxed_slice(),
             versions: MixedVersions::default(),
             config,
             facts,
@@ -180,7 +181,8 @@ impl InstanceCore {
             self.queue(AddressJob::Reconfigure(config.clone()), out);
         }
         self.advert = AdvertTemplate::new(&config);
-        self.heartbeat = HeartbeatLink::reconfigured(std::mem::take(&mut self.heartbeat), &config);
+        let links = std::mem::take(&mut self.heartbeat).into_vec();
+        self.heartbeat = HeartbeatLink::reconfigured(links, &config).into_boxed_slice();
         info!(instance = %config.name, "reload: reconfigured in place");
         self.config = config;
         true

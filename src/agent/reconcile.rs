@@ -25,6 +25,7 @@ use super::instance::InstanceCore;
 use super::{AddressJob, Agent, Effect, InstanceId, KernelAddress, Out};
 use crate::config::VirtualIp;
 use crate::notify::record::{AddressEvent, AddressRepair, EventRecord};
+use crate::vrrp::Moment;
 
 /// An instance's wanted address state, lifetime refresh and repair count.
 /// Which instances (indices into the agent's running instances) carry
@@ -77,7 +78,7 @@ pub struct Reconcile {
     /// The `Verify` job in flight, if any.
     verify_seq: Option<u64>,
     /// When the lifetime of the held VIPs is next renewed.
-    next_refresh: Option<Instant>,
+    next_refresh: Moment,
     /// VIPs restored or removed behind our back.
     pub repairs: u64,
 }
@@ -89,7 +90,7 @@ impl Reconcile {
             AddressJob::Add => self.holding = true,
             AddressJob::Remove | AddressJob::RemoveStale => {
                 self.holding = false;
-                self.next_refresh = None;
+                self.next_refresh = Moment::NONE;
             }
             _ => {}
         }
@@ -99,12 +100,12 @@ impl Reconcile {
     /// worker has applied it, so a shorter lifetime never waits for the
     /// longer one's schedule.
     pub fn lifetime_changed(&mut self) {
-        self.next_refresh = None;
+        self.next_refresh = Moment::NONE;
     }
 
     /// When the lifetime must next be renewed, if the VIPs are held with one.
     pub fn next_refresh(&self) -> Option<Instant> {
-        self.next_refresh
+        self.next_refresh.get()
     }
 
     /// Whether the VIPs should be on the interface, as of the last job
@@ -115,7 +116,7 @@ impl Reconcile {
 
     /// Whether the refresh is due by `horizon`.
     pub fn refresh_due(&self, horizon: Instant) -> bool {
-        self.next_refresh.is_some_and(|t| t <= horizon)
+        self.next_refresh.get().is_some_and(|t| t <= horizon)
     }
 }
 
@@ -141,7 +142,7 @@ pub fn refresh_period(lifetime: Duration) -> Duration {
 impl InstanceCore {
     /// Renews the lifetime of the held VIPs and times the next renewal.
     pub fn refresh_lifetime(&mut self, now: Instant, out: &mut Out) {
-        self.reconcile.next_refresh = None;
+        self.reconcile.next_refresh = Moment::NONE;
         if self.reconcile.holding {
             self.queue(AddressJob::Refresh, out);
             self.schedule_refresh(now);
@@ -150,8 +151,8 @@ impl InstanceCore {
 
     fn schedule_refresh(&mut self, now: Instant) {
         self.reconcile.next_refresh = match self.config.address_lifetime() {
-            Some(lifetime) if self.reconcile.holding => Some(now + refresh_period(lifetime)),
-            _ => None,
+            Some(lifetime) if self.reconcile.holding => Moment::at(now + refresh_period(lifetime)),
+            _ => Moment::NONE,
         };
     }
 
@@ -265,9 +266,9 @@ impl Agent {
             out.status_dirty = true;
         }
         let lifetime = i.config.address_lifetime();
-        match (i.reconcile.next_refresh, lifetime) {
+        match (i.reconcile.next_refresh.get(), lifetime) {
             (None, Some(_)) if i.reconcile.holding => i.schedule_refresh(now),
-            (Some(_), None) => i.reconcile.next_refresh = None,
+            (Some(_), None) => i.reconcile.next_refresh = Moment::NONE,
             _ => {}
         }
         if i.reconcile.verify_wanted && i.addresses_settled() {

@@ -6,6 +6,7 @@
 //! That makes every transition testable with simulated time and a simulated LAN.
 
 mod event;
+mod moment;
 mod router;
 mod stats;
 mod timers;
@@ -13,6 +14,7 @@ mod timers;
 pub use event::{
     Action, Actions, AdvertInfo, Event, HeartbeatInfo, MastershipCause, State, TransitionReason,
 };
+pub use moment::Moment;
 pub use router::{RouterSettings, SettingsError, VirtualRouter};
 pub use stats::Statistics;
 pub use timers::{

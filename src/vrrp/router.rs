@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use super::event::{AdvertInfo, MastershipCause, State, TransitionReason};
+use super::moment::Moment;
 use super::stats::Statistics;
 use super::timers::{is_valid_adver_interval, skew_time};
 
@@ -79,10 +80,10 @@ pub struct VirtualRouter {
     priority: u8,
     /// Master_Adver_Interval: learned from the Master's adverts while Backup.
     master_adver_interval: Duration,
-    adver_timer: Option<Instant>,
-    master_down_timer: Option<Instant>,
+    adver_timer: Moment,
+    master_down_timer: Moment,
     /// When we first tolerated a lower-priority Master under `preempt_delay`.
-    preempt_hold_since: Option<Instant>,
+    preempt_hold_since: Moment,
     /// Whether we discarded a lower-priority Master's advert since we last heard a
     /// better one: then an expiring down timer means preemption, not a dead Master.
     lower_master_ignored: bool,
@@ -94,16 +95,18 @@ pub struct VirtualRouter {
     /// After a resignation or switchover: follow a lower-priority Master
     /// instead of preempting it, until we are Master again.
     preempt_held: bool,
-    /// The last other router heard on this virtual router, and when.
-    last_peer: Option<(IpAddr, Instant)>,
+    /// The last other router heard on this virtual router...
+    last_peer: Option<IpAddr>,
+    /// ...and when.
+    last_peer_at: Moment,
     /// Until when a Master sends no further answer to another router's
     /// advert (see `handlers.rs`, `may_answer`): one per Advertisement_Interval.
-    answer_held_until: Option<Instant>,
+    answer_held_until: Moment,
     current_master: Option<AdvertInfo>,
     /// When `current_master` last spoke: its own Master_Down_Interval runs
     /// from here, whatever lower router is heard meanwhile.
-    master_heard_at: Option<Instant>,
-    last_transition: Option<Instant>,
+    master_heard_at: Moment,
+    last_transition: Moment,
     stats: Statistics,
     /// Whether every path into Master first asks the caller (see `gate.rs`).
     mastership_gate: bool,
@@ -123,19 +126,20 @@ impl VirtualRouter {
             master_adver_interval: settings.advert_interval,
             settings,
             state: State::Initialize,
-            adver_timer: None,
-            master_down_timer: None,
-            preempt_hold_since: None,
+            adver_timer: Moment::NONE,
+            master_down_timer: Moment::NONE,
+            preempt_hold_since: Moment::NONE,
             lower_master_ignored: false,
             master_resigned: false,
             fault: false,
             maintenance: false,
             preempt_held: false,
             last_peer: None,
-            answer_held_until: None,
+            last_peer_at: Moment::NONE,
+            answer_held_until: Moment::NONE,
             current_master: None,
-            master_heard_at: None,
-            last_transition: None,
+            master_heard_at: Moment::NONE,
+            last_transition: Moment::NONE,
             stats: Statistics::default(),
             mastership_gate: false,
             awaiting: None,
@@ -224,12 +228,12 @@ impl VirtualRouter {
 
     /// The last other router heard on this virtual router (any state), and when.
     pub fn last_peer(&self) -> Option<(IpAddr, Instant)> {
-        self.last_peer
+        self.last_peer.zip(self.last_peer_at.get())
     }
 
     /// When the last state transition happened.
     pub fn last_transition(&self) -> Option<Instant> {
-        self.last_transition
+        self.last_transition.get()
     }
 
     /// Protocol counters.
@@ -241,7 +245,7 @@ impl VirtualRouter {
     ///
     /// [`Event::TimerExpired`]: super::Event::TimerExpired
     pub fn next_deadline(&self) -> Option<Instant> {
-        match (self.adver_timer, self.master_down_timer) {
+        match (self.adver_timer.get(), self.master_down_timer.get()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }

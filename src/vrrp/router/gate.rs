@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use super::VirtualRouter;
 use crate::vrrp::event::{Action, Actions, MastershipCause, State, TransitionReason};
+use crate::vrrp::moment::Moment;
 
 impl VirtualRouter {
     /// Turns the gate on or off. The agent turns it on when a quorum lease or
@@ -44,7 +45,7 @@ impl VirtualRouter {
             self.become_master(now, reason, out);
             return;
         }
-        self.master_down_timer = None;
+        self.master_down_timer = Moment::NONE;
         if self.state != State::Backup || self.awaiting.is_some() {
             return;
         }
@@ -70,7 +71,7 @@ impl VirtualRouter {
     /// it for at least that long, and a Master heard meanwhile cancels.
     pub(super) fn on_denied(&mut self, now: Instant) {
         if self.awaiting.take().is_some() && self.state == State::Backup && !self.maintenance {
-            self.master_down_timer = Some(now + self.master_down_interval());
+            self.master_down_timer = Moment::at(now + self.master_down_interval());
         }
     }
 

@@ -9,6 +9,7 @@ use super::{VirtualRouter, OWNER_PRIORITY};
 use crate::vrrp::event::{
     Action, Actions, AdvertInfo, Event, MastershipCause, State, TransitionReason,
 };
+use crate::vrrp::moment::Moment;
 
 impl VirtualRouter {
     /// Processes one event at time `now` and returns what the caller must do, in order.
@@ -101,7 +102,8 @@ impl VirtualRouter {
 
     fn on_advert(&mut self, now: Instant, advert: AdvertInfo, out: &mut Actions) {
         if advert.source != self.settings.primary_address {
-            self.last_peer = Some((advert.source, now));
+            self.last_peer = Some(advert.source);
+            self.last_peer_at = Moment::at(now);
         }
         if matches!(self.state, State::Initialize | State::Fault) {
             return;
@@ -138,13 +140,13 @@ impl VirtualRouter {
             // The Master resigned: the Backup with the shortest skew takes over.
             self.current_master = None;
             self.master_resigned = true;
-            self.master_down_timer = Some(now + self.skew_time());
+            self.master_down_timer = Moment::at(now + self.skew_time());
             return;
         }
         let lower = advert.priority < self.priority;
         let may_preempt = self.settings.preempt && !self.maintenance && !self.preempt_held;
         if !may_preempt || !lower {
-            self.preempt_hold_since = None;
+            self.preempt_hold_since = Moment::NONE;
             self.lower_master_ignored = false;
             self.follow_master(now, advert);
             return;
@@ -166,7 +168,10 @@ impl VirtualRouter {
             self.lower_master_ignored = true;
             return;
         }
-        let since = *self.preempt_hold_since.get_or_insert(now);
+        let since = self.preempt_hold_since.get().unwrap_or_else(|| {
+            self.preempt_hold_since = Moment::at(now);
+            now
+        });
         let release = since + self.settings.preempt_delay;
         if now >= release {
             self.lower_master_ignored = true;
@@ -175,8 +180,8 @@ impl VirtualRouter {
         // Tolerate the lower Master until the delay is over, then preempt at once.
         self.follow_master(now, advert);
         self.lower_master_ignored = true;
-        if let Some(down) = self.master_down_timer {
-            self.master_down_timer = Some(down.min(release));
+        if let Some(down) = self.master_down_timer.get() {
+            self.master_down_timer = Moment::at(down.min(release));
         }
     }
 
@@ -198,21 +203,21 @@ impl VirtualRouter {
             // runs on its adverts), and once our Master's interval has run
             // out its adverts are followed as RFC 9568 §6.4.2 says.
             let lower_down = now + self.down_interval_for(advert.interval);
-            self.master_down_timer = Some(followed_until.max(lower_down));
+            self.master_down_timer = Moment::at(followed_until.max(lower_down));
             return;
         }
         self.current_master = Some(advert);
-        self.master_heard_at = Some(now);
+        self.master_heard_at = Moment::at(now);
         self.master_resigned = false;
         self.master_adver_interval = advert.interval;
-        self.master_down_timer = Some(now + self.master_down_interval());
+        self.master_down_timer = Moment::at(now + self.master_down_interval());
     }
 
     /// Until when the Master we follow stays ours, if `advert` is another,
     /// lower router's and that is not yet over.
     fn outranked_by_followed(&self, now: Instant, advert: AdvertInfo) -> Option<Instant> {
         let master = self.current_master?;
-        let heard = self.master_heard_at?;
+        let heard = self.master_heard_at.get()?;
         if master.source == advert.source || master.priority <= advert.priority {
             return None;
         }
@@ -265,11 +270,15 @@ impl VirtualRouter {
     /// host on the segment could make it do by claiming a higher priority,
     /// which `peers` prevents for both.
     fn may_answer(&mut self, now: Instant) -> bool {
-        if self.answer_held_until.is_some_and(|until| now < until) {
+        if self
+            .answer_held_until
+            .get()
+            .is_some_and(|until| now < until)
+        {
             self.stats.answers_withheld += 1;
             return false;
         }
-        self.answer_held_until = Some(now + self.settings.advert_interval);
+        self.answer_held_until = Moment::at(now + self.settings.advert_interval);
         true
     }
 
@@ -286,16 +295,16 @@ impl VirtualRouter {
     fn on_timer(&mut self, now: Instant, out: &mut Actions) {
         match self.state {
             State::Master => {
-                if self.adver_timer.is_some_and(|t| t <= now) {
+                if self.adver_timer.get().is_some_and(|t| t <= now) {
                     self.send_advert(now, out);
                 }
             }
             State::Backup if self.maintenance => {
                 // Never take over; keep listening for whoever is Master.
-                self.master_down_timer = None;
+                self.master_down_timer = Moment::NONE;
             }
             State::Backup => {
-                if self.master_down_timer.is_some_and(|t| t <= now) {
+                if self.master_down_timer.get().is_some_and(|t| t <= now) {
                     let (reason, cause) = if self.lower_master_ignored {
                         (
                             TransitionReason::PreemptedLowerPriority,
@@ -371,7 +380,7 @@ impl VirtualRouter {
             self.preempt_held = false;
         } else if self.state == State::Backup {
             // Resume the election: take over if no Master speaks up in time.
-            self.master_down_timer = Some(now + self.master_down_interval());
+            self.master_down_timer = Moment::at(now + self.master_down_interval());
         }
     }
 
@@ -390,8 +399,8 @@ impl VirtualRouter {
         out: &mut Actions,
     ) {
         self.preempt_held = false;
-        self.master_down_timer = None;
-        self.preempt_hold_since = None;
+        self.master_down_timer = Moment::NONE;
+        self.preempt_hold_since = Moment::NONE;
         self.lower_master_ignored = false;
         self.current_master = None;
         self.master_adver_interval = self.settings.advert_interval;
@@ -408,13 +417,13 @@ impl VirtualRouter {
         reason: TransitionReason,
         out: &mut Actions,
     ) {
-        self.master_down_timer = Some(now + self.master_down_interval());
+        self.master_down_timer = Moment::at(now + self.master_down_interval());
         self.transition(now, State::Backup, reason, out);
     }
 
     /// Leaves Master: priority-0 advert so Backups take over within Skew_Time.
     pub(super) fn resign(&mut self, out: &mut Actions) {
-        self.adver_timer = None;
+        self.adver_timer = Moment::NONE;
         out.push(Action::SendAdvert {
             priority: 0,
             interval: self.settings.advert_interval,
@@ -431,7 +440,7 @@ impl VirtualRouter {
             interval: self.settings.advert_interval,
         });
         self.stats.adverts_sent += 1;
-        self.adver_timer = Some(now + self.settings.advert_interval);
+        self.adver_timer = Moment::at(now + self.settings.advert_interval);
     }
 
     pub(super) fn transition(
@@ -443,10 +452,10 @@ impl VirtualRouter {
     ) {
         let from = self.state;
         if to != State::Master {
-            self.adver_timer = None;
+            self.adver_timer = Moment::NONE;
         }
         if to != State::Backup {
-            self.master_down_timer = None;
+            self.master_down_timer = Moment::NONE;
         }
         if to != State::Backup {
             self.master_resigned = false;
@@ -454,11 +463,11 @@ impl VirtualRouter {
         }
         if matches!(to, State::Initialize | State::Fault) {
             self.current_master = None;
-            self.preempt_hold_since = None;
+            self.preempt_hold_since = Moment::NONE;
             self.lower_master_ignored = false;
         }
         self.state = to;
-        self.last_transition = Some(now);
+        self.last_transition = Moment::at(now);
         out.push(Action::StateChanged { from, to, reason });
     }
 }

@@ -26,6 +26,7 @@ use std::time::Instant;
 
 use super::VirtualRouter;
 use crate::vrrp::event::{Action, Actions, HeartbeatInfo, State, TransitionReason};
+use crate::vrrp::moment::Moment;
 
 impl VirtualRouter {
     pub(super) fn on_heartbeat(&mut self, now: Instant, heard: HeartbeatInfo, out: &mut Actions) {
@@ -44,11 +45,11 @@ impl VirtualRouter {
                 }
                 self.master_resigned = false;
                 self.master_adver_interval = advert.interval;
-                self.master_down_timer = Some(now + self.master_down_interval());
+                self.master_down_timer = Moment::at(now + self.master_down_interval());
             }
             State::Master => {
                 let higher = advert.priority > self.priority;
-                let interface_silent = self.last_peer.is_none_or(|(_, at)| {
+                let interface_silent = self.last_peer().is_none_or(|(_, at)| {
                     now.saturating_duration_since(at) >= self.master_down_interval()
                 });
                 let wins_tie = advert.priority == self.priority
@@ -66,7 +67,7 @@ impl VirtualRouter {
                         TransitionReason::PreemptedByHigherPriority,
                         out,
                     );
-                    self.master_down_timer = Some(now + self.master_down_interval());
+                    self.master_down_timer = Moment::at(now + self.master_down_interval());
                 }
             }
             State::Initialize | State::Fault => {}
