@@ -69,8 +69,8 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
 /// Measured in a 4-link, 1000-instance lab (`smaps` 28 s after start, four
 /// runs each): the Backup's anonymous memory 2.87–2.99 → 2.78–2.81 MB; the
 /// Master's moved less than it varies from run to run (3.12–3.17 →
-/// 3.06–3.20 MB), its heap's holes being those its VIPs' netlink requests
-/// leave.
+/// 3.06–3.20 MB): its heap's holes are mostly those the decoded netlink
+/// messages about its VIPs leave.
 pub fn load_compact(path: &Path) -> Result<Config, ConfigErrors> {
     let owned = path.to_owned();
     let parsed = std::thread::Builder::new()
