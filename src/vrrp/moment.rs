@@ -66,12 +66,6 @@ impl Default for Moment {
     }
 }
 
-impl From<Option<Instant>> for Moment {
-    fn from(instant: Option<Instant>) -> Self {
-        instant.map_or(Moment::NONE, Moment::at)
-    }
-}
-
 impl fmt::Debug for Moment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.get().fmt(f)
@@ -106,9 +100,7 @@ mod tests {
     fn none_reads_back_as_none() {
         assert_eq!(Moment::NONE.get(), None);
         assert_eq!(Moment::default(), Moment::NONE);
-        assert_eq!(Moment::from(None), Moment::NONE);
         let now = Instant::now();
-        assert_eq!(Moment::from(Some(now)).get(), Some(now));
         assert_ne!(Moment::at(now), Moment::NONE);
     }
 
