@@ -174,6 +174,10 @@ impl Config {
 
 /// One virtual router (RFC 9568 §1.6 "Virtual Router") on one interface, for one
 /// address family. Run two instances with the same `vrid` to serve IPv4 and IPv6.
+///
+/// Its lists are boxed slices: they never change once parsed, and a slice
+/// has no capacity to keep, so an instance is 40 bytes smaller; a running
+/// agent holds one per instance, thousands at scale.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Instance {
     /// `name` (required): unique label used by the command line, hooks and metrics.
@@ -213,7 +217,7 @@ pub struct Instance {
     /// interface than the adverts' (a dedicated heartbeat network); its
     /// announcements go out there, and losing that interface's carrier is a
     /// Fault of the instance.
-    pub virtual_ips: Vec<VirtualIp>,
+    pub virtual_ips: Box<[VirtualIp]>,
     /// `ipv4_checksum` (`pseudo-header` or `rfc9568`, default `pseudo-header`; IPv4
     /// only): how the advertisement checksum is computed. See [`Ipv4Checksum`].
     pub ipv4_checksum: Ipv4Checksum,
@@ -223,7 +227,7 @@ pub struct Instance {
     /// `track` (default none): tracked objects that move this instance's priority or
     /// put it in Fault. Each item is `{check: NAME, weight: W}` or an inline check
     /// with its `weight`. See [`Track`] and [`Check`].
-    pub track: Vec<Track>,
+    pub track: Box<[Track]>,
     /// `hooks`: commands run on this instance's transitions. See [`Hooks`].
     /// Shared: instances without hooks hold one empty set between them
     /// ([`Hooks::shared`]), where a set of their own made each 400 bytes
@@ -240,13 +244,13 @@ pub struct Instance {
     /// One list serves every link of the instance (`heartbeat` too): it names
     /// the other routers by each of their addresses, so no link needs a list
     /// of its own.
-    pub peers: Option<Vec<IpAddr>>,
+    pub peers: Option<Box<[IpAddr]>>,
     /// `heartbeat` (default none): extra interfaces on which the same adverts
     /// are sent and heard, so that losing one link between the routers causes
     /// no failover (redundant links, as corosync has them). Each link carries
     /// ordinary VRRPv3 with this host's address on that link; the virtual IPs
     /// stay on `interface`, whose carrier alone decides Fault.
-    pub heartbeat: Vec<String>,
+    pub heartbeat: Box<[String]>,
     /// `version` (default `3`): VRRPv3, VRRPv2 (keepalived's default), or
     /// both at once while a VRRPv2 pair is migrated. See [`VrrpVersion`].
     pub version: VrrpVersion,
@@ -254,7 +258,7 @@ pub struct Instance {
     /// addresses; adverts are sent to each of them instead of the VRRP group,
     /// and accepted only from them (keepalived's `unicast_peer`), for networks
     /// that drop multicast. Empty means multicast.
-    pub unicast_peers: Vec<IpAddr>,
+    pub unicast_peers: Box<[IpAddr]>,
     /// `unicast_source` (default: the interface's primary address, or its
     /// link-local for IPv6): the address unicast adverts are sent from
     /// (keepalived's `unicast_src_ip`). Only with `unicast_peers`.

@@ -76,20 +76,21 @@ fn good_config_reads_every_key() {
                     prefix_len: 24,
                     interface: None,
                 },
-            ],
+            ]
+            .into(),
             ipv4_checksum: Ipv4Checksum::Rfc9568,
             garp: Garp {
                 count: 3,
                 interval: Duration::from_secs(1),
                 refresh: Some(Duration::from_secs(60)),
             },
-            track: Vec::new(),
+            track: Box::default(),
             hooks: Hooks::shared(Hooks::default()),
             vip_lifetime: VipLifetime::Derived,
             peers: None,
-            heartbeat: Vec::new(),
+            heartbeat: Box::default(),
             version: crate::config::VrrpVersion::V3,
-            unicast_peers: Vec::new(),
+            unicast_peers: Box::default(),
             unicast_source: None,
             vmac: None,
         }
@@ -418,9 +419,9 @@ instances:
 ";
     let config = parse_str(text, "config.yaml").unwrap();
     let peers = |i: usize| config.instances[i].peers.clone().unwrap();
-    assert_eq!(peers(0), vec![ip("192.0.2.11"), ip("192.0.2.12")]);
-    assert_eq!(peers(1), vec![ip("fe80::11")]);
-    assert_eq!(peers(2), vec![ip("192.0.2.21")]);
+    assert_eq!(*peers(0), [ip("192.0.2.11"), ip("192.0.2.12")]);
+    assert_eq!(*peers(1), [ip("fe80::11")]);
+    assert_eq!(*peers(2), [ip("192.0.2.21")]);
     let none = parse_str(&with(""), "config.yaml").unwrap();
     assert_eq!(none.instances[0].peers, None, "no list: any source");
 }

@@ -199,7 +199,7 @@ fn good_config_reads_every_health_key() {
     };
     let web = &c.instances[0];
     assert_eq!(
-        web.track,
+        *web.track,
         [
             track("haproxy", -60),
             track("health", 0),
@@ -223,7 +223,7 @@ fn good_config_reads_every_health_key() {
         }
     );
     let api = &c.instances[1];
-    assert_eq!(api.track, [track("haproxy", 0), track("api/tcp", 0)]);
+    assert_eq!(*api.track, [track("haproxy", 0), track("api/tcp", 0)]);
     assert_eq!(*api.hooks, Hooks::default());
     assert_eq!(
         c.sync_groups,

@@ -13,7 +13,7 @@ fn with_heartbeat(value: &str) -> String {
 #[test]
 fn heartbeat_links_are_read_in_order_and_default_to_none() {
     let config = parse_str(&with_heartbeat("[eth1, bond0.7]"), "config.yaml").unwrap();
-    assert_eq!(config.instances[0].heartbeat, ["eth1", "bond0.7"]);
+    assert_eq!(*config.instances[0].heartbeat, ["eth1", "bond0.7"]);
     let text = "instances:\n  - name: web\n    interface: eth0\n    vrid: 51\n    virtual_ips: [192.0.2.50/24]\n";
     let config = parse_str(text, "config.yaml").unwrap();
     assert!(config.instances[0].heartbeat.is_empty());

@@ -66,8 +66,8 @@ fn unicast_peers_become_the_accepted_sources() {
         "192.0.2.12".parse().unwrap(),
         "198.51.100.7".parse().unwrap(),
     ];
-    assert_eq!(web.unicast_peers, peers);
-    assert_eq!(web.peers, Some(peers));
+    assert_eq!(*web.unicast_peers, peers);
+    assert_eq!(web.peers.as_deref(), Some(&peers[..]));
     assert_eq!(web.unicast_source, Some("192.0.2.11".parse().unwrap()));
     // IPv6 unicast peers may be global (from a global source).
     let web6 = parsed(&instance(
@@ -75,7 +75,7 @@ fn unicast_peers_become_the_accepted_sources() {
         "    unicast_peers: [2001:db8::12]\n    unicast_source: 2001:db8::11\n",
     ));
     assert_eq!(
-        web6.unicast_peers,
+        *web6.unicast_peers,
         ["2001:db8::12".parse::<IpAddr>().unwrap()]
     );
 }

@@ -254,7 +254,7 @@ fn a_reload_that_moves_a_vip_to_another_interface_reconfigures_the_worker() {
     assert!(
         jobs(&effects)
             .iter()
-            .any(|j| matches!(j, AddressJob::Reconfigure(c) if c.virtual_ips == vec![moved])),
+            .any(|j| matches!(j, AddressJob::Reconfigure(c) if *c.virtual_ips == [moved])),
         "{effects:?}"
     );
     // Nothing is followed on eth0 any more: its carrier no longer matters.
