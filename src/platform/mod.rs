@@ -8,7 +8,8 @@
 //! - [`announce`]: gratuitous ARP and unsolicited Neighbor Advertisements on AF_PACKET;
 //! - [`capture`]: the receive-only AF_PACKET socket of `twinstar watch`;
 //! - [`accept_filter`]: the nftables table that enforces Accept_Mode False;
-//! - [`heap`] and [`startup_pages`]: memory given back to the kernel.
+//! - [`heap`] and [`startup_pages`]: memory given back to the kernel;
+//! - [`pages`]: zeroed buffers resident only where written.
 
 pub mod accept_filter;
 pub mod address_watch;
@@ -20,6 +21,7 @@ pub mod link_watch;
 pub mod macvlan;
 pub mod multicast;
 pub mod netlink;
+pub mod pages;
 pub mod sched;
 pub mod startup_pages;
 pub mod sysctl;

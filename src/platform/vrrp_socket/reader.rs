@@ -23,6 +23,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
 use super::{Received, RecvDrop, GROUP_V6};
+use crate::platform::pages::ZeroedPages;
 use crate::wire::ipv4::split_ipv4;
 
 /// Reads one VRRP socket: polled for readiness like any tokio reader, or,
@@ -193,8 +194,9 @@ thread_local! {
     /// The receive buffer of every reader on this thread. A read fills it
     /// and hands each datagram on (the readers copy payloads out) before it
     /// returns, and nothing awaits in between, so readers can share one:
-    /// a buffer per socket was 64 KiB of resident heap each.
-    static BUFFER: RefCell<Box<[u8]>> = RefCell::new(vec![0u8; RECEIVE_BUFFER].into_boxed_slice());
+    /// a buffer per socket was 64 KiB of resident heap each. Its pages are
+    /// its own: a Master, which reads little, keeps few of them resident.
+    static BUFFER: RefCell<ZeroedPages> = RefCell::new(ZeroedPages::new(RECEIVE_BUFFER));
 
     /// The message headers of an IPv4 read, shared the same way. Made once,
     /// not at every read: a Backup reads once per advert, and each read
