@@ -1,7 +1,8 @@
 //! The quorum worker against a real etcd (Debian's `etcd-server`) in a
 //! namespace: acquire, held by another node, release, renewals, a lease
 //! revoked behind the worker's back, a frozen etcd, a stale key of our own
-//! left by an earlier run, and the release on stop.
+//! left by an earlier run, the release on stop, and a member that leaves no
+//! data behind.
 //!
 //! The worker's timing is its own contract (src/daemon/quorum): keep-alives
 //! every third of the lease ttl, each RPC under a quarter-ttl deadline. The
@@ -372,6 +373,24 @@ fn stop_releases_the_keys_and_revokes_the_lease_at_once() {
             ttl.ttl()
         );
     });
+}
+
+#[test]
+fn a_dropped_member_leaves_its_log_and_no_data() {
+    if !can_run_etcd("a_dropped_member_leaves_its_log_and_no_data") {
+        return;
+    }
+    let store = SingleStore::start("drop");
+    let data = store.member.data_dir().to_path_buf();
+    let wal = data.join("member").join("wal");
+    let preallocated = std::fs::read_dir(&wal)
+        .unwrap_or_else(|e| panic!("{}: {e}", wal.display()))
+        .count();
+    assert!(preallocated > 0, "no write-ahead log in {}", wal.display());
+    let log = store.dir.join("etcd-s1").join("etcd.log");
+    drop(store);
+    assert!(!data.exists(), "{} outlived its member", data.display());
+    assert!(log.exists(), "the member's log {} is gone", log.display());
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! etcd members in lab namespaces: the quorum store of the split-brain lab,
 //! its tests and the benchmark's quorum scenario. Each member is an `etcd`
 //! process (Debian's `etcd-server`) started by its pid, stopped when dropped,
-//! with its data directory under a directory the caller owns.
+//! with its log under a directory the caller owns and its data on a scratch
+//! directory removed with it (see [`data_dir`]).
 
 use std::fs;
 use std::net::Ipv4Addr;
@@ -66,12 +67,47 @@ pub struct ServerTls {
     pub key: PathBuf,
 }
 
-/// A running etcd member, stopped (SIGKILL by pid) when dropped.
+/// Where `/dev/shm` is, the RAM-backed file system the members' data goes
+/// on when it has room.
+const SHARED_MEMORY: &str = "/dev/shm";
+
+/// The room a member's data takes: etcd preallocates its write-ahead log in
+/// 64 MB segments, the open one and the next, whatever it holds.
+const MEMBER_DATA_BYTES: u64 = 128_000_000;
+
+/// Free room to leave on `/dev/shm` beside the members: several members
+/// run at once (two labs of three), and other programs use it too.
+const SHARED_MEMORY_HEADROOM: u64 = 1 << 30;
+
+/// The data directory for member `name` of the cluster `token`.
+///
+/// The 128 MB each member preallocates (see [`MEMBER_DATA_BYTES`]) goes on
+/// `/dev/shm` when it has room: a lab's cluster then takes nothing from the
+/// disk a build may have nearly filled, and an fsync there costs no disk
+/// round trip, so a member on a loaded machine does not miss heartbeats
+/// waiting for one. Elsewhere it goes under `fallback`. Either way the member
+/// removes it when dropped.
+fn data_dir(token: &str, name: &str, fallback: &Path) -> PathBuf {
+    let room = nix::sys::statvfs::statvfs(SHARED_MEMORY)
+        .map(|fs| fs.blocks_available().saturating_mul(fs.fragment_size()))
+        .unwrap_or(0);
+    if room >= MEMBER_DATA_BYTES + SHARED_MEMORY_HEADROOM {
+        Path::new(SHARED_MEMORY).join(format!("twinstar-etcd-{token}-{name}"))
+    } else {
+        fallback.to_path_buf()
+    }
+}
+
+/// A running etcd member, stopped (SIGKILL by pid) and its data removed when
+/// dropped.
 #[derive(Debug)]
 pub struct EtcdMember {
     spec: MemberSpec,
     child: Option<Child>,
+    /// Its log (and, when `data` is not elsewhere, its data).
     dir: PathBuf,
+    /// Its data directory, removed when the member is dropped.
+    data: PathBuf,
 }
 
 impl EtcdMember {
@@ -118,6 +154,8 @@ impl EtcdMember {
         let dir = dir.join(format!("etcd-{}", member.name));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir)?;
+        let data = data_dir(token, &member.name, &dir.join("data"));
+        let _ = fs::remove_dir_all(&data);
         let log = fs::File::create(dir.join("etcd.log"))?;
         let initial_cluster = cluster
             .iter()
@@ -143,7 +181,7 @@ impl EtcdMember {
             .arg("--name")
             .arg(&member.name)
             .arg("--data-dir")
-            .arg(dir.join("data"))
+            .arg(&data)
             .args(["--listen-client-urls", &client_url])
             .args(["--advertise-client-urls", &client_url])
             .args(["--listen-peer-urls", &member.peer_url()])
@@ -165,6 +203,7 @@ impl EtcdMember {
             spec: member.clone(),
             child: Some(child),
             dir,
+            data,
         })
     }
 
@@ -176,6 +215,12 @@ impl EtcdMember {
     /// Its client URL.
     pub fn client_url(&self) -> String {
         self.spec.client_url()
+    }
+
+    /// Its data directory (on `/dev/shm` when that has room), removed when
+    /// the member is dropped.
+    pub fn data_dir(&self) -> &Path {
+        &self.data
     }
 
     /// Its log so far (for failure messages).
@@ -217,6 +262,9 @@ impl EtcdMember {
 impl Drop for EtcdMember {
     fn drop(&mut self) {
         self.kill();
+        // The log stays for a failure message; the data would only fill
+        // the disk (or RAM), test after test.
+        let _ = fs::remove_dir_all(&self.data);
     }
 }
 
